@@ -1,0 +1,332 @@
+/* `danescan scan [options] INPUT...`: parses options into the modules'
+ * config structs, checks that every resolver validates DNSSEC, runs the scan
+ * and prints the summary. Policy lives in the modules; this file wires. */
+#include "cli/scan_cmd.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/rand.h>
+
+#include "cli/scan_options.h"
+#include "dns/dns_client.h"
+#include "dns/resolver_check.h"
+#include "input/input.h"
+#include "pipeline/host_resolver.h"
+#include "pipeline/scan.h"
+#include "store/jsonl.h"
+#include "util/json.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: danescan scan [options] INPUT...\n"
+          "  INPUT: domain list, CSV top list or zone file (plain or gzip), '-' for stdin\n"
+          "DNS:\n"
+          "  --resolver IP[:PORT]        validating resolver (repeatable; default 127.0.0.1)\n"
+          "  --insecure-resolver-ok      scan even if a resolver does not validate (debugging only)\n"
+          "  --check-signed-name NAME    name that must validate with AD (default \".\")\n"
+          "  --check-bogus-name NAME     name that must fail validation (default dnssec-failed.org)\n"
+          "  --query-timeout-ms N        first-attempt timeout (default 2000)\n"
+          "  --attempts N                fast attempts per lookup (default 4)\n"
+          "  --max-queries N             queries in flight, upper bound (default 10000)\n"
+          "  --islands                   DNSKEY check: unsigned vs signed without DS\n"
+          "Scan:\n"
+          "  --concurrency N             domains in flight (default 2000)\n"
+          "  --host-cache N              MX hosts kept in the cache (default 200000)\n"
+          "  --probe none                DNS-only mode (no STARTTLS probes)\n"
+          "  --scan-id ID                scan identifier (default: generated)\n"
+          "Input:\n"
+          "  --input-format zone|list|csv, --shard I/N, --sample P, --limit N\n"
+          "Output:\n"
+          "  --output FILE               JSON Lines output (default '-': standard output)\n"
+          "  --metadata FILE             JSON description of the scan\n"
+          "  --progress | --no-progress  live progress line (default: when stderr is a terminal)\n"
+          "  --quiet                     no summary\n");
+}
+
+static void make_scan_id(char *out, size_t out_len) {
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  unsigned char random_bytes[4] = {0};
+  if (RAND_bytes(random_bytes, sizeof random_bytes) != 1) {
+    uint32_t fallback = (uint32_t)getpid() ^ (uint32_t)now;
+    memcpy(random_bytes, &fallback, sizeof random_bytes);
+  }
+  size_t n = strftime(out, out_len, "%Y%m%dT%H%M%SZ", &tm);
+  snprintf(out + n, out_len - n, "-%02x%02x%02x%02x", random_bytes[0], random_bytes[1],
+           random_bytes[2], random_bytes[3]);
+}
+
+static void print_diagnostic(const char *message, void *arg) {
+  (void)arg;
+  fprintf(stderr, "danescan: %s\n", message);
+}
+
+static void iso_time(time_t t, char *out, size_t out_len) {
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, out_len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void print_summary(FILE *out, const struct scan_stats *stats, const struct dns_client_stats *dns,
+                          const struct host_resolver_stats *hosts, const struct input_counts *counts) {
+  fprintf(out, "danescan: %llu domains in %.1f s (%.0f domains/s)\n",
+          (unsigned long long)stats->domains_done, stats->elapsed_s,
+          stats->elapsed_s > 0 ? (double)stats->domains_done / stats->elapsed_s : 0.0);
+  fprintf(out, "  domains per status:\n");
+  for (int i = 0; i < DOMAIN_STATUS_COUNT; i++) {
+    if (stats->by_status[i] == 0) continue;
+    fprintf(out, "    %-18s %llu\n", domain_status_name((enum domain_status)i),
+            (unsigned long long)stats->by_status[i]);
+  }
+  fprintf(out, "  input: %llu names, %llu invalid, %llu duplicates, %llu bad lines\n",
+          (unsigned long long)counts->names, (unsigned long long)counts->invalid,
+          (unsigned long long)counts->duplicates, (unsigned long long)counts->bad_lines);
+  fprintf(out,
+          "  dns: %llu lookups, %llu queries sent, %llu retries, %llu timeouts, %llu SERVFAIL, "
+          "%llu REFUSED, %llu malformed, %llu mismatched replies, %llu over TCP, "
+          "%llu CD=1 repeats, %llu needed a slow retry, %llu failed, %llu bogus\n",
+          (unsigned long long)dns->lookups_done, (unsigned long long)dns->queries_sent,
+          (unsigned long long)dns->retries, (unsigned long long)dns->timeouts,
+          (unsigned long long)dns->servfails, (unsigned long long)dns->refused,
+          (unsigned long long)dns->malformed, (unsigned long long)dns->mismatched,
+          (unsigned long long)dns->truncated, (unsigned long long)dns->cd_requeries,
+          (unsigned long long)dns->slow_retried, (unsigned long long)dns->failed,
+          (unsigned long long)dns->bogus);
+  double hit_rate = hosts->requests > 0 ? 100.0 * (double)hosts->hits / (double)hosts->requests : 0.0;
+  fprintf(out, "  mx hosts: %llu requests, %llu resolved, cache hit rate %.1f%%, %llu evicted\n",
+          (unsigned long long)hosts->requests, (unsigned long long)hosts->resolved, hit_rate,
+          (unsigned long long)hosts->evicted);
+  if (stats->error[0] != '\0') fprintf(out, "  stopped early: %s\n", stats->error);
+}
+
+static int write_metadata(const char *path, int argc, char **argv, const struct scan_options *options,
+                          const char *scan_id, struct dns_client *dns, time_t started, time_t ended,
+                          struct input_reader *input, const struct scan_stats *stats,
+                          const struct dns_client_stats *dns_stats,
+                          const struct host_resolver_stats *host_stats) {
+  struct json_buf buf;
+  json_buf_init(&buf);
+  char when[32];
+  json_object_begin(&buf);
+  json_key(&buf, "scan_id");
+  json_string(&buf, scan_id);
+  json_key(&buf, "software");
+  json_string(&buf, "danescan " DANESCAN_VERSION);
+  json_key(&buf, "command_line");
+  json_array_begin(&buf);
+  for (int i = 0; i < argc; i++) json_string(&buf, argv[i]);
+  json_array_end(&buf);
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  json_key(&buf, "host");
+  json_string(&buf, host);
+  json_key(&buf, "resolvers");
+  json_array_begin(&buf);
+  for (size_t i = 0; i < dns_client_resolver_count(dns); i++) json_string(&buf, dns_client_resolver_name(dns, i));
+  json_array_end(&buf);
+  json_key(&buf, "probe_mode");
+  json_string(&buf, options->probe_mode);
+  json_key(&buf, "started");
+  iso_time(started, when, sizeof when);
+  json_string(&buf, when);
+  json_key(&buf, "ended");
+  iso_time(ended, when, sizeof when);
+  json_string(&buf, when);
+  json_key(&buf, "complete");
+  json_bool(&buf, stats->error[0] == '\0');
+  json_key(&buf, "error");
+  json_string(&buf, stats->error[0] ? stats->error : NULL);
+  json_key(&buf, "inputs");
+  json_array_begin(&buf);
+  for (size_t i = 0; i < options->input_count; i++) {
+    json_object_begin(&buf);
+    json_key(&buf, "name");
+    json_string(&buf, options->inputs[i]);
+    json_key(&buf, "sha256");
+    json_string(&buf, input_reader_checksum(input, i));
+    json_object_end(&buf);
+  }
+  json_array_end(&buf);
+  struct input_counts counts;
+  input_reader_get_counts(input, &counts);
+  json_key(&buf, "input_counts");
+  json_object_begin(&buf);
+  json_key(&buf, "names");
+  json_uint(&buf, counts.names);
+  json_key(&buf, "invalid");
+  json_uint(&buf, counts.invalid);
+  json_key(&buf, "duplicates");
+  json_uint(&buf, counts.duplicates);
+  json_key(&buf, "bad_lines");
+  json_uint(&buf, counts.bad_lines);
+  json_object_end(&buf);
+  json_key(&buf, "domains");
+  json_uint(&buf, stats->domains_done);
+  json_key(&buf, "status_counts");
+  json_object_begin(&buf);
+  for (int i = 0; i < DOMAIN_STATUS_COUNT; i++) {
+    json_key(&buf, domain_status_name((enum domain_status)i));
+    json_uint(&buf, stats->by_status[i]);
+  }
+  json_object_end(&buf);
+  json_key(&buf, "dns");
+  json_object_begin(&buf);
+  json_key(&buf, "lookups");
+  json_uint(&buf, dns_stats->lookups_done);
+  json_key(&buf, "queries_sent");
+  json_uint(&buf, dns_stats->queries_sent);
+  json_key(&buf, "retries");
+  json_uint(&buf, dns_stats->retries);
+  json_key(&buf, "timeouts");
+  json_uint(&buf, dns_stats->timeouts);
+  json_key(&buf, "servfail");
+  json_uint(&buf, dns_stats->servfails);
+  json_key(&buf, "refused");
+  json_uint(&buf, dns_stats->refused);
+  json_key(&buf, "slow_retried");
+  json_uint(&buf, dns_stats->slow_retried);
+  json_key(&buf, "failed");
+  json_uint(&buf, dns_stats->failed);
+  json_key(&buf, "bogus");
+  json_uint(&buf, dns_stats->bogus);
+  json_object_end(&buf);
+  json_key(&buf, "mx_host_cache");
+  json_object_begin(&buf);
+  json_key(&buf, "requests");
+  json_uint(&buf, host_stats->requests);
+  json_key(&buf, "hits");
+  json_uint(&buf, host_stats->hits);
+  json_key(&buf, "resolved");
+  json_uint(&buf, host_stats->resolved);
+  json_key(&buf, "evicted");
+  json_uint(&buf, host_stats->evicted);
+  json_object_end(&buf);
+  json_object_end(&buf);
+  json_raw(&buf, "\n", 1);
+  int rc = 0;
+  FILE *file = fopen(path, "w");
+  if (file == NULL || json_buf_failed(&buf) || fwrite(buf.data, 1, buf.len, file) != buf.len) {
+    fprintf(stderr, "danescan: %s: cannot write metadata: %s\n", path, strerror(errno));
+    rc = -1;
+  }
+  if (file != NULL && fclose(file) != 0) rc = -1;
+  json_buf_free(&buf);
+  return rc;
+}
+
+int scan_cmd_main(int argc, char **argv) {
+  struct scan_options options;
+  char why[512] = "";
+  int parsed = scan_options_parse(&options, argc, argv, why, sizeof why);
+  if (parsed != 0) {
+    if (parsed > 0) {
+      usage(stdout);
+      return 0;
+    }
+    fprintf(stderr, "danescan scan: %s\n", why);
+    usage(stderr);
+    return 2;
+  }
+  int exit_code = 1;
+  char scan_id[64];
+  if (options.scan_id != NULL) snprintf(scan_id, sizeof scan_id, "%s", options.scan_id);
+  else make_scan_id(scan_id, sizeof scan_id);
+  time_t started = time(NULL);
+
+  struct event_base *base = NULL;
+  struct dns_client *dns = NULL;
+  struct input_reader *input = NULL;
+  struct host_resolver *hosts = NULL;
+  struct scan *scan = NULL;
+  struct result_sink sinks[SCAN_MAX_SINKS];
+  size_t sink_count = 0;
+
+  base = event_base_new();
+  if (base == NULL) {
+    fprintf(stderr, "danescan scan: cannot create the event loop\n");
+    goto out;
+  }
+  dns = dns_client_new(base, &options.dns, why, sizeof why);
+  if (dns == NULL) {
+    fprintf(stderr, "danescan scan: %s\n", why);
+    goto out;
+  }
+  if (resolver_check_run(base, dns, &options.check, stderr) != 0) {
+    if (options.insecure_resolver_ok) {
+      fprintf(stderr, "danescan: WARNING: --insecure-resolver-ok: DNSSEC states in this scan "
+                      "cannot be trusted\n");
+    } else {
+      exit_code = 3;
+      goto out;
+    }
+  }
+  options.input.diagnostic = print_diagnostic;
+  input = input_reader_open((const char *const *)options.inputs, options.input_count, &options.input,
+                            why, sizeof why);
+  if (input == NULL) {
+    fprintf(stderr, "danescan scan: %s\n", why);
+    exit_code = 2;
+    goto out;
+  }
+  struct host_resolver_config host_config = {.max_cached_hosts = options.host_cache, .finisher = NULL};
+  hosts = host_resolver_new(dns, &host_config);
+  if (hosts == NULL) {
+    fprintf(stderr, "danescan scan: out of memory\n");
+    goto out;
+  }
+  if (jsonl_sink_open(&sinks[sink_count], options.output, scan_id, why, sizeof why) != 0) {
+    fprintf(stderr, "danescan scan: %s\n", why);
+    exit_code = 2;
+    goto out;
+  }
+  sink_count++;
+  scan = scan_new(base, &options.scan, dns, hosts, input, sinks, sink_count);
+  if (scan == NULL) {
+    fprintf(stderr, "danescan scan: out of memory\n");
+    goto out;
+  }
+  if (!options.quiet) fprintf(stderr, "danescan: scan %s started\n", scan_id);
+  int rc = scan_run(scan);
+  struct scan_stats stats;
+  scan_get_stats(scan, &stats);
+  for (size_t i = 0; i < sink_count; i++) {
+    if (sinks[i].close(sinks[i].state, why, sizeof why) != 0) {
+      fprintf(stderr, "danescan scan: %s\n", why);
+      rc = -1;
+      if (stats.error[0] == '\0') snprintf(stats.error, sizeof stats.error, "%s", why);
+    }
+  }
+  sink_count = 0;
+  struct dns_client_stats dns_stats;
+  dns_client_get_stats(dns, &dns_stats);
+  struct host_resolver_stats host_stats;
+  host_resolver_get_stats(hosts, &host_stats);
+  struct input_counts counts;
+  input_reader_get_counts(input, &counts);
+  if (!options.quiet) print_summary(stderr, &stats, &dns_stats, &host_stats, &counts);
+  if (options.metadata != NULL &&
+      write_metadata(options.metadata, argc, argv, &options, scan_id, dns, started, time(NULL), input,
+                     &stats, &dns_stats, &host_stats) != 0) {
+    rc = -1;
+  }
+  exit_code = rc == 0 ? 0 : 1;
+
+out:
+  for (size_t i = 0; i < sink_count; i++) sinks[i].close(sinks[i].state, why, sizeof why);
+  scan_free(scan);
+  host_resolver_free(hosts);
+  input_reader_free(input);
+  dns_client_free(dns);
+  if (base != NULL) event_base_free(base);
+  scan_options_free(&options);
+  return exit_code;
+}

@@ -1,0 +1,222 @@
+/* Option parsing for `scan`. Every number is range-checked: a typo must not
+ * turn into a scan with a silly concurrency. */
+#include "cli/scan_options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+  OPT_RESOLVER = 1000,
+  OPT_INSECURE_OK,
+  OPT_CHECK_SIGNED,
+  OPT_CHECK_BOGUS,
+  OPT_QUERY_TIMEOUT,
+  OPT_ATTEMPTS,
+  OPT_MAX_QUERIES,
+  OPT_ISLANDS,
+  OPT_CONCURRENCY,
+  OPT_HOST_CACHE,
+  OPT_PROBE,
+  OPT_SCAN_ID,
+  OPT_INPUT_FORMAT,
+  OPT_SHARD,
+  OPT_SAMPLE,
+  OPT_LIMIT,
+  OPT_OUTPUT,
+  OPT_METADATA,
+  OPT_PROGRESS,
+  OPT_NO_PROGRESS,
+  OPT_QUIET,
+  OPT_HELP,
+};
+
+static const struct option long_options[] = {
+    {"resolver", required_argument, NULL, OPT_RESOLVER},
+    {"insecure-resolver-ok", no_argument, NULL, OPT_INSECURE_OK},
+    {"check-signed-name", required_argument, NULL, OPT_CHECK_SIGNED},
+    {"check-bogus-name", required_argument, NULL, OPT_CHECK_BOGUS},
+    {"query-timeout-ms", required_argument, NULL, OPT_QUERY_TIMEOUT},
+    {"attempts", required_argument, NULL, OPT_ATTEMPTS},
+    {"max-queries", required_argument, NULL, OPT_MAX_QUERIES},
+    {"islands", no_argument, NULL, OPT_ISLANDS},
+    {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+    {"host-cache", required_argument, NULL, OPT_HOST_CACHE},
+    {"probe", required_argument, NULL, OPT_PROBE},
+    {"scan-id", required_argument, NULL, OPT_SCAN_ID},
+    {"input-format", required_argument, NULL, OPT_INPUT_FORMAT},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"sample", required_argument, NULL, OPT_SAMPLE},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"output", required_argument, NULL, OPT_OUTPUT},
+    {"metadata", required_argument, NULL, OPT_METADATA},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static int parse_unsigned(const char *text, const char *option, unsigned long long min,
+                          unsigned long long max, unsigned long long *out, char *why, size_t why_len) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long value = strtoull(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || value < min || value > max) {
+    snprintf(why, why_len, "%s: '%s' is not a number from %llu to %llu", option, text, min, max);
+    return -1;
+  }
+  *out = value;
+  return 0;
+}
+
+int scan_options_parse(struct scan_options *options, int argc, char **argv, char *why, size_t why_len) {
+  memset(options, 0, sizeof *options);
+  dns_client_config_defaults(&options->dns);
+  resolver_check_config_defaults(&options->check);
+  input_options_defaults(&options->input);
+  scan_config_defaults(&options->scan);
+  options->scan.progress = isatty(STDERR_FILENO);
+  options->host_cache = 200000;
+  options->probe_mode = "none";
+  options->output = "-";
+  bool progress_set = false;
+  unsigned long long value;
+
+  optind = 1;
+  opterr = 0;
+  int option;
+  while ((option = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+    switch (option) {
+    case OPT_RESOLVER:
+      if (dns_client_config_add_resolver(&options->dns, optarg, why, why_len) != 0) return -1;
+      break;
+    case OPT_INSECURE_OK:
+      options->insecure_resolver_ok = true;
+      break;
+    case OPT_CHECK_SIGNED:
+      options->check.signed_name = optarg;
+      break;
+    case OPT_CHECK_BOGUS:
+      options->check.bogus_name = optarg;
+      break;
+    case OPT_QUERY_TIMEOUT:
+      if (parse_unsigned(optarg, "--query-timeout-ms", 50, 60000, &value, why, why_len) != 0) return -1;
+      options->dns.query_timeout_ms = (uint32_t)value;
+      if (options->dns.max_query_timeout_ms < value) options->dns.max_query_timeout_ms = (uint32_t)value;
+      break;
+    case OPT_ATTEMPTS:
+      if (parse_unsigned(optarg, "--attempts", 1, 20, &value, why, why_len) != 0) return -1;
+      options->dns.max_attempts = (unsigned)value;
+      break;
+    case OPT_MAX_QUERIES:
+      if (parse_unsigned(optarg, "--max-queries", 1, 1000000, &value, why, why_len) != 0) return -1;
+      options->dns.max_inflight = (unsigned)value;
+      if (options->dns.initial_inflight > value) options->dns.initial_inflight = (unsigned)value;
+      break;
+    case OPT_ISLANDS:
+      options->scan.islands = true;
+      break;
+    case OPT_CONCURRENCY:
+      if (parse_unsigned(optarg, "--concurrency", 1, 1000000, &value, why, why_len) != 0) return -1;
+      options->scan.concurrency = (unsigned)value;
+      break;
+    case OPT_HOST_CACHE:
+      if (parse_unsigned(optarg, "--host-cache", 1, 100000000, &value, why, why_len) != 0) return -1;
+      options->host_cache = (size_t)value;
+      break;
+    case OPT_PROBE:
+      if (strcmp(optarg, "none") != 0 && strcmp(optarg, "dane") != 0 && strcmp(optarg, "all") != 0) {
+        snprintf(why, why_len, "--probe: '%s' is not one of none, dane, all", optarg);
+        return -1;
+      }
+      options->probe_mode = optarg;
+      break;
+    case OPT_SCAN_ID:
+      if (strlen(optarg) == 0 || strlen(optarg) > 60) {
+        snprintf(why, why_len, "--scan-id: must be 1 to 60 characters");
+        return -1;
+      }
+      options->scan_id = optarg;
+      break;
+    case OPT_INPUT_FORMAT:
+      if (strcmp(optarg, "zone") == 0) options->input.format = INPUT_FORMAT_ZONE;
+      else if (strcmp(optarg, "list") == 0) options->input.format = INPUT_FORMAT_LIST;
+      else if (strcmp(optarg, "csv") == 0) options->input.format = INPUT_FORMAT_CSV;
+      else {
+        snprintf(why, why_len, "--input-format: '%s' is not one of zone, list, csv", optarg);
+        return -1;
+      }
+      break;
+    case OPT_SHARD: {
+      unsigned index = 0, count = 0;
+      char extra;
+      if (sscanf(optarg, "%u/%u%c", &index, &count, &extra) != 2 || count == 0 || index >= count) {
+        snprintf(why, why_len, "--shard: '%s' is not I/N with 0 <= I < N", optarg);
+        return -1;
+      }
+      options->input.shard_index = index;
+      options->input.shard_count = count;
+      break;
+    }
+    case OPT_SAMPLE: {
+      char *end = NULL;
+      double fraction = strtod(optarg, &end);
+      if (end == optarg || *end != '\0' || !(fraction > 0.0 && fraction <= 1.0)) {
+        snprintf(why, why_len, "--sample: '%s' is not a fraction in (0, 1]", optarg);
+        return -1;
+      }
+      options->input.sample_fraction = fraction;
+      break;
+    }
+    case OPT_LIMIT:
+      if (parse_unsigned(optarg, "--limit", 1, UINT64_MAX, &value, why, why_len) != 0) return -1;
+      options->input.limit = value;
+      break;
+    case OPT_OUTPUT:
+      options->output = optarg;
+      break;
+    case OPT_METADATA:
+      options->metadata = optarg;
+      break;
+    case OPT_PROGRESS:
+      options->scan.progress = true;
+      progress_set = true;
+      break;
+    case OPT_NO_PROGRESS:
+      options->scan.progress = false;
+      progress_set = true;
+      break;
+    case OPT_QUIET:
+      options->quiet = true;
+      if (!progress_set) options->scan.progress = false;
+      break;
+    case OPT_HELP:
+      return 1;
+    default:
+      snprintf(why, why_len, "unknown or incomplete option '%s'", argv[optind - 1]);
+      return -1;
+    }
+  }
+  if (options->dns.resolver_count == 0 &&
+      dns_client_config_add_resolver(&options->dns, "127.0.0.1", why, why_len) != 0) {
+    return -1;
+  }
+  if (optind >= argc) {
+    snprintf(why, why_len, "no input given (a file, or '-' for standard input)");
+    return -1;
+  }
+  options->inputs = argv + optind;
+  options->input_count = (size_t)(argc - optind);
+  if (strcmp(options->probe_mode, "none") != 0) {
+    snprintf(why, why_len, "--probe %s: STARTTLS probing is not built into this version yet; use --probe none",
+             options->probe_mode);
+    return -1;
+  }
+  return 0;
+}
+
+void scan_options_free(struct scan_options *options) { (void)options; }

@@ -1,0 +1,36 @@
+/* Options of `danescan scan` (and of `check`, which shares most of them),
+ * parsed into the config structs of the modules they steer. */
+#ifndef DANESCAN_CLI_SCAN_OPTIONS_H
+#define DANESCAN_CLI_SCAN_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dns/dns_client.h"
+#include "dns/resolver_check.h"
+#include "input/input.h"
+#include "pipeline/scan.h"
+
+struct scan_options {
+  struct dns_client_config dns;
+  struct resolver_check_config check;
+  struct input_options input;
+  struct scan_config scan;
+  bool insecure_resolver_ok;
+  size_t host_cache;
+  const char *probe_mode;     /* "none", "dane", "all" */
+  const char *output;         /* "-" = stdout */
+  const char *metadata;
+  const char *scan_id;
+  bool quiet;
+  char **inputs;              /* points into argv */
+  size_t input_count;
+};
+
+/* Parses argv (argv[0] is the subcommand name). Returns 0, 1 when --help
+ * was asked for, or -1 with a message in why. */
+int scan_options_parse(struct scan_options *options, int argc, char **argv, char *why, size_t why_len);
+
+void scan_options_free(struct scan_options *options);
+
+#endif

@@ -1,0 +1,939 @@
+/* The DNS client's lookup state machine: first stage of every scan step (MX,
+ * A/AAAA, TLSA all come through here). A lookup waits in a FIFO for a slot in
+ * the adaptive window, is sent (dns_transport.c), and ends in one of the four
+ * DNSSEC states of RESULTS.md:
+ *
+ *   NOERROR/NXDOMAIN        -> secure (AD) or insecure (no AD)
+ *   SERVFAIL + DNSSEC EDE   -> bogus
+ *   SERVFAIL, then CD=1 ok  -> bogus (the SERVFAIL is reported, never the
+ *                              unvalidated CD=1 data)
+ *   otherwise, after the fast attempts (timeouts back off, failover between
+ *   resolvers) and the slow rounds -> failed
+ *
+ * The window grows on prompt answers and halves on timeouts and SERVFAIL
+ * bursts (AIMD, like massdns's auto-concurrency: more queries in flight than
+ * a resolver can handle give fewer answers, massdns#117). Timeouts use
+ * libevent common timeouts (a FIFO per duration, no heap entry per query). */
+#include "dns/dns_client_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+enum dns_failure {
+  DNS_FAILURE_NONE = 0,
+  DNS_FAILURE_TIMEOUT,
+  DNS_FAILURE_SERVFAIL,
+  DNS_FAILURE_REFUSED,
+  DNS_FAILURE_RCODE,     /* FORMERR, NOTIMP or another rcode a query should not get */
+  DNS_FAILURE_MALFORMED,
+  DNS_FAILURE_TCP,       /* TCP connection after TC=1 failed */
+};
+
+static const char *const dns_failure_words[] = {
+    [DNS_FAILURE_NONE] = NULL,
+    [DNS_FAILURE_TIMEOUT] = "timeout",
+    [DNS_FAILURE_SERVFAIL] = "servfail",
+    [DNS_FAILURE_REFUSED] = "refused",
+    [DNS_FAILURE_RCODE] = "bad-rcode",
+    [DNS_FAILURE_MALFORMED] = "malformed",
+    [DNS_FAILURE_TCP] = "tcp-failed",
+};
+
+/* A resolver that timed out this many times in a row gets no new lookups
+ * (only failover traffic and one lookup in DNS_DOWN_PROBE_EVERY) until it
+ * answers again: a dead resolver must not hold half of all lookups. */
+#define DNS_DOWN_AFTER_TIMEOUTS 32u
+#define DNS_DOWN_PROBE_EVERY 256u
+
+static void pump(struct dns_client *client);
+static void send_attempt(struct dns_query *query, bool over_tcp);
+static void complete(struct dns_query *query, enum dnssec_state state, ldns_pkt *packet,
+                     enum dns_failure failure, bool over_tcp);
+static void query_failed(struct dns_query *query, enum dns_failure failure);
+
+/* ---- configuration ---------------------------------------------------- */
+
+void dns_client_config_defaults(struct dns_client_config *config) {
+  memset(config, 0, sizeof *config);
+  config->query_timeout_ms = 2000;
+  config->max_query_timeout_ms = 8000;
+  config->max_attempts = 4;
+  config->max_inflight = 10000;
+  config->initial_inflight = 500;
+  config->slow_retry_delay_ms = 5000;
+  config->slow_retry_rounds = 2;
+  config->slow_retry_max_inflight = 200;
+  config->edns_buffer_bytes = 1232;
+  config->udp_socket_count = 64;
+  config->udp_socket_reopen_queries = 100000;
+}
+
+static int parse_port(const char *text, uint16_t *port) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long value = strtoul(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || value == 0 || value > 65535) {
+    return -1;
+  }
+  *port = (uint16_t)value;
+  return 0;
+}
+
+int dns_client_config_add_resolver(struct dns_client_config *config, const char *text,
+                                   char *why, size_t why_len) {
+  if (config->resolver_count >= DNS_MAX_RESOLVERS) {
+    snprintf(why, why_len, "too many resolvers (at most %d)", DNS_MAX_RESOLVERS);
+    return -1;
+  }
+  char address[INET6_ADDRSTRLEN + 1];
+  const char *port_text = NULL;
+  size_t text_len = strlen(text);
+  if (text[0] == '[') {
+    const char *close = strchr(text, ']');
+    if (close == NULL || (size_t)(close - text - 1) >= sizeof address) {
+      snprintf(why, why_len, "resolver '%s': bad [IPv6]:port form", text);
+      return -1;
+    }
+    memcpy(address, text + 1, (size_t)(close - text - 1));
+    address[close - text - 1] = '\0';
+    if (close[1] == ':') {
+      port_text = close + 2;
+    } else if (close[1] != '\0') {
+      snprintf(why, why_len, "resolver '%s': junk after ']'", text);
+      return -1;
+    }
+  } else {
+    const char *colon = strchr(text, ':');
+    bool one_colon = colon != NULL && strchr(colon + 1, ':') == NULL;
+    size_t address_len = one_colon ? (size_t)(colon - text) : text_len;
+    if (address_len >= sizeof address) {
+      snprintf(why, why_len, "resolver '%s': address too long", text);
+      return -1;
+    }
+    memcpy(address, text, address_len);
+    address[address_len] = '\0';
+    if (one_colon) {
+      port_text = colon + 1;
+    }
+  }
+  uint16_t port = 53;
+  if (port_text != NULL && parse_port(port_text, &port) != 0) {
+    snprintf(why, why_len, "resolver '%s': bad port", text);
+    return -1;
+  }
+  struct sockaddr_storage *ss = &config->resolvers[config->resolver_count];
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+  if (inet_pton(AF_INET, address, &sin->sin_addr) == 1) {
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    config->resolver_lengths[config->resolver_count] = sizeof *sin;
+  } else if (inet_pton(AF_INET6, address, &sin6->sin6_addr) == 1) {
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    config->resolver_lengths[config->resolver_count] = sizeof *sin6;
+  } else {
+    snprintf(why, why_len, "resolver '%s': not an IPv4 or IPv6 address", text);
+    return -1;
+  }
+  config->resolver_count++;
+  return 0;
+}
+
+static void format_resolver(const struct sockaddr_storage *ss, char *out, size_t out_len) {
+  char address[INET6_ADDRSTRLEN];
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+    inet_ntop(AF_INET, &sin->sin_addr, address, sizeof address);
+    snprintf(out, out_len, "%s:%u", address, ntohs(sin->sin_port));
+  } else {
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+    inet_ntop(AF_INET6, &sin6->sin6_addr, address, sizeof address);
+    snprintf(out, out_len, "[%s]:%u", address, ntohs(sin6->sin6_port));
+  }
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+uint32_t dns_client_random_u32(struct dns_client *client) {
+  /* IDs and ports must be unpredictable (RFC 5452): draw from the kernel's
+   * CSPRNG, 4 KiB at a time so that it costs one syscall per 1024 values. */
+  if (client->random_used + 4 > sizeof client->random_pool) {
+    size_t got = 0;
+    while (got < sizeof client->random_pool) {
+      ssize_t n = getrandom(client->random_pool + got, sizeof client->random_pool - got, 0);
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
+        break;
+      }
+      got += (size_t)n;
+    }
+    client->random_used = 0;
+  }
+  uint32_t value;
+  memcpy(&value, client->random_pool + client->random_used, sizeof value);
+  client->random_used += sizeof value;
+  return value;
+}
+
+static uint32_t elapsed_ms(struct dns_client *client, const struct timeval *since) {
+  struct timeval now;
+  event_base_gettimeofday_cached(client->base, &now);
+  int64_t ms = ((int64_t)(now.tv_sec - since->tv_sec) * 1000000 +
+                (now.tv_usec - since->tv_usec)) / 1000;
+  return ms < 0 ? 0 : (uint32_t)ms;
+}
+
+const struct timeval *dns_client_timeout_tv(struct dns_client *client, uint32_t ms) {
+  for (unsigned i = 0; i < client->common_count; i++) {
+    if (client->common[i].ms == ms) {
+      return client->common[i].tv;
+    }
+  }
+  struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+  const struct timeval *common = event_base_init_common_timeout(client->base, &tv);
+  if (common == NULL || client->common_count >= DNS_COMMON_TIMEOUTS_MAX) {
+    /* Should not happen (a handful of distinct durations): use the longest
+     * known so a query still times out. */
+    return client->common_count > 0 ? client->common[client->common_count - 1].tv : common;
+  }
+  client->common[client->common_count].ms = ms;
+  client->common[client->common_count].tv = common;
+  client->common_count++;
+  return common;
+}
+
+uint32_t dns_client_attempt_timeout_ms(const struct dns_query *query) {
+  const struct dns_client_config *config = &query->client->config;
+  if (query->in_slow_round) {
+    return config->max_query_timeout_ms;
+  }
+  uint64_t ms = config->query_timeout_ms;
+  for (unsigned i = 0; i < query->fast_failures && ms < config->max_query_timeout_ms; i++) {
+    ms *= 2;
+  }
+  return ms > config->max_query_timeout_ms ? config->max_query_timeout_ms : (uint32_t)ms;
+}
+
+/* ---- queues and lists ------------------------------------------------- */
+
+static struct dns_queue *queue_of(struct dns_client *client, enum dns_queue_id id) {
+  switch (id) {
+  case DNS_QUEUE_RETRY:
+    return &client->retry_queue;
+  case DNS_QUEUE_SLOW:
+    return &client->slow_queue;
+  case DNS_QUEUE_FRESH:
+    return &client->fresh_queue;
+  default:
+    return NULL;
+  }
+}
+
+static void queue_push(struct dns_query *query, enum dns_queue_id id) {
+  struct dns_queue *queue = queue_of(query->client, id);
+  query->queue = id;
+  query->phase = DNS_PHASE_QUEUED;
+  query->queue_next = NULL;
+  query->queue_prev = queue->tail;
+  if (queue->tail != NULL) {
+    queue->tail->queue_next = query;
+  } else {
+    queue->head = query;
+  }
+  queue->tail = query;
+  queue->length++;
+}
+
+static void queue_remove(struct dns_query *query) {
+  struct dns_queue *queue = queue_of(query->client, query->queue);
+  if (queue == NULL) {
+    return;
+  }
+  if (query->queue_prev != NULL) {
+    query->queue_prev->queue_next = query->queue_next;
+  } else {
+    queue->head = query->queue_next;
+  }
+  if (query->queue_next != NULL) {
+    query->queue_next->queue_prev = query->queue_prev;
+  } else {
+    queue->tail = query->queue_prev;
+  }
+  queue->length--;
+  query->queue = DNS_QUEUE_NONE;
+  query->queue_next = query->queue_prev = NULL;
+}
+
+static struct dns_query *queue_pop(struct dns_client *client, enum dns_queue_id id) {
+  struct dns_query *query = queue_of(client, id)->head;
+  if (query != NULL) {
+    queue_remove(query);
+  }
+  return query;
+}
+
+static void live_insert(struct dns_query *query) {
+  struct dns_client *client = query->client;
+  query->live_prev = NULL;
+  query->live_next = client->live;
+  if (client->live != NULL) {
+    client->live->live_prev = query;
+  }
+  client->live = query;
+}
+
+static void live_remove(struct dns_query *query) {
+  if (query->live_prev != NULL) {
+    query->live_prev->live_next = query->live_next;
+  } else {
+    query->client->live = query->live_next;
+  }
+  if (query->live_next != NULL) {
+    query->live_next->live_prev = query->live_prev;
+  }
+  query->live_next = query->live_prev = NULL;
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg);
+
+static struct dns_query *query_alloc(struct dns_client *client) {
+  struct dns_query *query = client->free_list;
+  if (query != NULL) {
+    client->free_list = query->queue_next;
+    client->free_count--;
+  } else {
+    query = malloc(sizeof *query);
+    if (query == NULL) {
+      return NULL;
+    }
+  }
+  memset(query, 0, sizeof *query);
+  query->client = client;
+  query->udp_socket = -1;
+  event_assign(&query->timer, client->base, -1, 0, timer_cb, query);
+  return query;
+}
+
+static void query_release(struct dns_query *query) {
+  struct dns_client *client = query->client;
+  ldns_pkt_free(query->servfail);
+  ldns_pkt_free(query->last_reply);
+  query->servfail = query->last_reply = NULL;
+  query->phase = DNS_PHASE_IDLE;
+  query->queue_next = client->free_list;
+  client->free_list = query;
+  client->free_count++;
+}
+
+/* Undoes whatever the lookup is doing, without calling back. */
+static void query_detach(struct dns_query *query) {
+  struct dns_client *client = query->client;
+  if (query->phase == DNS_PHASE_UDP || query->phase == DNS_PHASE_TCP) {
+    dns_client_end_send(query);
+  }
+  event_del(&query->timer);
+  queue_remove(query);
+  if (query->in_slow_round) {
+    query->in_slow_round = false;
+    client->slow_active--;
+  }
+  live_remove(query);
+}
+
+/* ---- adaptive window -------------------------------------------------- */
+
+static void window_decrease(struct dns_client *client) {
+  /* One decrease per query timeout: the queries that time out after a loss
+   * were mostly sent before it, and must not collapse the window to the
+   * floor. */
+  if (elapsed_ms(client, &client->last_decrease) < client->config.query_timeout_ms) {
+    return;
+  }
+  event_base_gettimeofday_cached(client->base, &client->last_decrease);
+  unsigned floor = DNS_MIN_WINDOW < client->config.max_inflight ? DNS_MIN_WINDOW
+                                                                 : client->config.max_inflight;
+  unsigned half = client->window / 2;
+  client->window = half < floor ? floor : half;
+  client->slow_start_threshold = client->window;
+  client->increase_credit = 0;
+}
+
+static void window_on_answer(struct dns_client *client, bool servfail, bool prompt) {
+  /* Fraction of SERVFAIL among recent answers, x1024, decay 1/32. */
+  client->servfail_ewma -= client->servfail_ewma / 32;
+  if (servfail) {
+    client->servfail_ewma += 1024 / 32;
+    if (client->servfail_ewma > 512) {
+      window_decrease(client);
+    }
+    return;
+  }
+  if (!prompt || client->window >= client->config.max_inflight) {
+    return;
+  }
+  if (client->window < client->slow_start_threshold) {
+    client->window++;
+  } else if (++client->increase_credit >= client->window) {
+    client->window++;
+    client->increase_credit = 0;
+  }
+}
+
+/* ---- resolver choice -------------------------------------------------- */
+
+static bool all_refused(const struct dns_query *query) {
+  uint32_t all = (uint32_t)((1ull << query->client->config.resolver_count) - 1);
+  return (query->refused_mask & all) == all;
+}
+
+static void rotate_resolver(struct dns_query *query) {
+  if (query->pinned_resolver >= 0) {
+    return;
+  }
+  size_t count = query->client->config.resolver_count;
+  for (size_t step = 1; step <= count; step++) {
+    int candidate = (int)((query->resolver + step) % count);
+    if (!(query->refused_mask & (1u << candidate))) {
+      query->resolver = candidate;
+      return;
+    }
+  }
+}
+
+static int initial_resolver(struct dns_client *client) {
+  size_t count = client->config.resolver_count;
+  unsigned start = client->next_resolver++;
+  bool probe = start % DNS_DOWN_PROBE_EVERY == 0;
+  for (size_t step = 0; step < count; step++) {
+    int candidate = (int)((start + step) % count);
+    if (probe || client->resolver_timeouts[candidate] < DNS_DOWN_AFTER_TIMEOUTS) {
+      return candidate;
+    }
+  }
+  return (int)(start % count);
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+static uint16_t pick_id(struct dns_client *client) {
+  for (unsigned tries = 0; tries < 32; tries++) {
+    uint16_t id = (uint16_t)dns_client_random_u32(client);
+    if (client->by_id[id] == NULL) {
+      return id;
+    }
+  }
+  /* In-flight queries are capped well below 65536, so a free ID exists. */
+  uint16_t id = (uint16_t)dns_client_random_u32(client);
+  while (client->by_id[id] != NULL) {
+    id++;
+  }
+  return id;
+}
+
+static void send_attempt(struct dns_query *query, bool over_tcp) {
+  struct dns_client *client = query->client;
+  query->id = pick_id(client);
+  client->by_id[query->id] = query;
+  size_t len = dns_message_build_query(client->send_buffer, query->id, query->qname,
+                                       query->qname_len, query->qtype,
+                                       query->checking_disabled,
+                                       client->config.edns_buffer_bytes);
+  query->sent++;
+  if (query->sent > 1) {
+    client->stats.retries++;
+  }
+  client->stats.queries_sent++;
+  client->stats.inflight++;
+  event_base_gettimeofday_cached(client->base, &query->sent_at);
+  event_add(&query->timer, dns_client_timeout_tv(client, dns_client_attempt_timeout_ms(query)));
+  if (over_tcp) {
+    query->phase = DNS_PHASE_TCP;
+    /* On failure (no socket), the attempt times out like a lost datagram. */
+    (void)dns_transport_start_tcp(query, client->send_buffer, len);
+  } else {
+    query->phase = DNS_PHASE_UDP;
+    (void)dns_transport_send_udp(query, client->send_buffer, len);
+  }
+}
+
+void dns_client_end_send(struct dns_query *query) {
+  struct dns_client *client = query->client;
+  if (client->by_id[query->id] == query) {
+    client->by_id[query->id] = NULL;
+  }
+  event_del(&query->timer);
+  if (query->udp_socket >= 0) {
+    struct dns_udp_socket *sock = &client->udp[query->udp_socket];
+    sock->inflight--;
+    if (sock->draining && sock->inflight == 0) {
+      client->reopen_pending = true;
+    }
+    query->udp_socket = -1;
+  }
+  dns_transport_close_tcp(query);
+  client->stats.inflight--;
+  query->phase = DNS_PHASE_IDLE;
+}
+
+static void pump(struct dns_client *client) {
+  if (client->dying) {
+    return;
+  }
+  if (client->reopen_pending) {
+    client->reopen_pending = false;
+    dns_transport_reopen_drained(client);
+  }
+  while (client->stats.inflight < client->window) {
+    struct dns_query *query = queue_pop(client, DNS_QUEUE_RETRY);
+    if (query == NULL && client->slow_queue.head != NULL &&
+        client->slow_active < client->config.slow_retry_max_inflight) {
+      query = queue_pop(client, DNS_QUEUE_SLOW);
+      query->in_slow_round = true;
+      query->cd_used_this_round = false;
+      client->slow_active++;
+    }
+    if (query == NULL) {
+      query = queue_pop(client, DNS_QUEUE_FRESH);
+    }
+    if (query == NULL) {
+      break;
+    }
+    send_attempt(query, false);
+  }
+}
+
+/* ---- outcomes --------------------------------------------------------- */
+
+
+static void complete(struct dns_query *query, enum dnssec_state state, ldns_pkt *packet,
+                     enum dns_failure failure, bool over_tcp) {
+  struct dns_client *client = query->client;
+  event_del(&query->timer);
+  queue_remove(query);
+  if (query->in_slow_round) {
+    query->in_slow_round = false;
+    client->slow_active--;
+  }
+  live_remove(query);
+
+  struct dns_ede ede;
+  dns_message_extract_ede(packet, &ede);
+  struct dns_answer answer = {
+      .state = state,
+      .rcode = packet != NULL ? (int)ldns_pkt_get_rcode(packet) : -1,
+      .packet = packet,
+      .has_ede = ede.present,
+      .ede_code = ede.code,
+      .ede_text = ede.text,
+      .failure = state == DNSSEC_FAILED ? dns_failure_words[failure] : NULL,
+      .attempts = query->sent,
+      .slow_retried = query->slow_retried,
+      .used_tcp = over_tcp,
+      .elapsed_ms = elapsed_ms(client, &query->started),
+      .resolver_index = packet != NULL ? query->resolver : -1,
+  };
+  if (answer.failure == NULL && state == DNSSEC_FAILED) {
+    answer.failure = "failed";
+  }
+  client->stats.lookups_done++;
+  if (state == DNSSEC_FAILED) {
+    client->stats.failed++;
+  } else if (state == DNSSEC_BOGUS) {
+    client->stats.bogus++;
+  }
+  if (!client->dying) {
+    query->callback(&answer, query->arg);
+  }
+  if (packet != query->servfail && packet != query->last_reply) {
+    ldns_pkt_free(packet);
+  }
+  query_release(query);
+}
+
+static void query_failed(struct dns_query *query, enum dns_failure failure) {
+  ldns_pkt *packet = query->last_reply;
+  query->last_reply = NULL;
+  complete(query, DNSSEC_FAILED, packet, failure, false);
+}
+
+static void enter_slow_wait(struct dns_query *query) {
+  struct dns_client *client = query->client;
+  if (!query->slow_retried) {
+    query->slow_retried = true;
+    client->stats.slow_retried++;
+  }
+  rotate_resolver(query);
+  query->phase = DNS_PHASE_SLOW_WAIT;
+  event_add(&query->timer, dns_client_timeout_tv(client, client->config.slow_retry_delay_ms));
+}
+
+static void attempt_failed(struct dns_query *query, enum dns_failure failure) {
+  struct dns_client *client = query->client;
+  query->checking_disabled = false;
+  if (query->servfail != NULL) {
+    ldns_pkt_free(query->last_reply);
+    query->last_reply = query->servfail;
+    query->servfail = NULL;
+  }
+  if (failure == DNS_FAILURE_TIMEOUT || failure == DNS_FAILURE_MALFORMED ||
+      failure == DNS_FAILURE_TCP) {
+    ldns_pkt_free(query->last_reply);
+    query->last_reply = NULL;
+  }
+  bool rejected = failure == DNS_FAILURE_REFUSED || failure == DNS_FAILURE_RCODE;
+  if (rejected && (query->pinned_resolver >= 0 || all_refused(query))) {
+    query_failed(query, failure);
+    return;
+  }
+  if (query->in_slow_round) {
+    query->in_slow_round = false;
+    client->slow_active--;
+    query->slow_rounds++;
+    if (query->slow_rounds < client->config.slow_retry_rounds) {
+      query->last_failure = dns_failure_words[failure];
+      enter_slow_wait(query);
+    } else {
+      query_failed(query, failure);
+    }
+    return;
+  }
+  query->fast_failures++;
+  if (query->fast_failures < client->config.max_attempts) {
+    rotate_resolver(query);
+    queue_push(query, DNS_QUEUE_RETRY);
+  } else if (client->config.slow_retry_rounds > 0) {
+    enter_slow_wait(query);
+  } else {
+    query_failed(query, failure);
+  }
+}
+
+void dns_client_tcp_failed(struct dns_query *query) {
+  dns_client_end_send(query);
+  attempt_failed(query, DNS_FAILURE_TCP);
+}
+
+void dns_client_reply_malformed(struct dns_query *query) {
+  query->client->stats.malformed++;
+  dns_client_end_send(query);
+  attempt_failed(query, DNS_FAILURE_MALFORMED);
+}
+
+void dns_client_handle_reply(struct dns_query *query, const uint8_t *wire, size_t len,
+                             bool over_tcp) {
+  struct dns_client *client = query->client;
+  bool prompt = elapsed_ms(client, &query->sent_at) * 2 < dns_client_attempt_timeout_ms(query);
+  client->resolver_timeouts[query->resolver] = 0;
+  if (!over_tcp && (wire[2] & DNS_FLAG2_TC)) {
+    /* RFC 7766: a truncated UDP answer is retried over TCP, same resolver,
+     * same CD flag. */
+    client->stats.truncated++;
+    dns_client_end_send(query);
+    send_attempt(query, true);
+    return;
+  }
+  ldns_pkt *packet = NULL;
+  if (ldns_wire2pkt(&packet, wire, len) != LDNS_STATUS_OK || packet == NULL) {
+    client->stats.malformed++;
+    dns_client_end_send(query);
+    attempt_failed(query, DNS_FAILURE_MALFORMED);
+    return;
+  }
+  dns_client_end_send(query);
+  ldns_pkt_rcode rcode = ldns_pkt_get_rcode(packet);
+  bool answered = rcode == LDNS_RCODE_NOERROR || rcode == LDNS_RCODE_NXDOMAIN;
+  if (rcode == LDNS_RCODE_SERVFAIL) {
+    client->stats.servfails++;
+  }
+  window_on_answer(client, rcode == LDNS_RCODE_SERVFAIL, prompt);
+
+  if (query->checking_disabled) {
+    /* The CD=1 repeat of a SERVFAIL: if the resolver can get the data
+     * without validating, the SERVFAIL was a validation failure. The
+     * unvalidated data is evidence only, never reported. */
+    ldns_pkt_free(packet);
+    if (answered) {
+      ldns_pkt *servfail = query->servfail;
+      query->servfail = NULL;
+      complete(query, DNSSEC_BOGUS, servfail, DNS_FAILURE_NONE, over_tcp);
+    } else {
+      attempt_failed(query, DNS_FAILURE_SERVFAIL);
+    }
+    return;
+  }
+  if (answered) {
+    struct dns_ede ede;
+    dns_message_extract_ede(packet, &ede);
+    complete(query, dns_message_answer_state(ldns_pkt_ad(packet), &ede), packet,
+             DNS_FAILURE_NONE, over_tcp);
+    return;
+  }
+  if (rcode == LDNS_RCODE_SERVFAIL) {
+    struct dns_ede ede;
+    dns_message_extract_ede(packet, &ede);
+    if (ede.present && dns_ede_is_dnssec_failure(ede.code)) {
+      complete(query, DNSSEC_BOGUS, packet, DNS_FAILURE_NONE, over_tcp);
+      return;
+    }
+    /* A resolver that says it could not reach the authorities (EDE 22,
+     * 23) has not validated anything: a CD=1 repeat that then succeeds
+     * would only show that the network recovered, not that the data is
+     * bogus. Retry instead. */
+    bool network_failure = ede.present && (ede.code == 22 || ede.code == 23);
+    if (!query->cd_used_this_round && !network_failure) {
+      query->cd_used_this_round = true;
+      query->servfail = packet;
+      query->checking_disabled = true;
+      client->stats.cd_requeries++;
+      send_attempt(query, false);
+      return;
+    }
+    ldns_pkt_free(query->last_reply);
+    query->last_reply = packet;
+    attempt_failed(query, DNS_FAILURE_SERVFAIL);
+    return;
+  }
+  /* REFUSED, FORMERR, NOTIMP, ...: this resolver will not answer this
+   * question; try the others. */
+  if (rcode == LDNS_RCODE_REFUSED) {
+    client->stats.refused++;
+  }
+  query->refused_mask |= 1u << query->resolver;
+  ldns_pkt_free(query->last_reply);
+  query->last_reply = packet;
+  attempt_failed(query, rcode == LDNS_RCODE_REFUSED ? DNS_FAILURE_REFUSED : DNS_FAILURE_RCODE);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  struct dns_query *query = arg;
+  struct dns_client *client = query->client;
+  dns_client_enter(client);
+  if (query->phase == DNS_PHASE_SLOW_WAIT) {
+    queue_push(query, DNS_QUEUE_SLOW);
+  } else if (query->phase == DNS_PHASE_UDP || query->phase == DNS_PHASE_TCP) {
+    client->stats.timeouts++;
+    if (client->resolver_timeouts[query->resolver] < UINT32_MAX) {
+      client->resolver_timeouts[query->resolver]++;
+    }
+    window_decrease(client);
+    bool was_repeat = query->checking_disabled;
+    dns_client_end_send(query);
+    /* A CD=1 repeat that times out still leaves the SERVFAIL it followed. */
+    attempt_failed(query, was_repeat ? DNS_FAILURE_SERVFAIL : DNS_FAILURE_TIMEOUT);
+  }
+  dns_client_leave(client);
+}
+
+static void pump_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  struct dns_client *client = arg;
+  dns_client_enter(client);
+  dns_client_leave(client);
+}
+
+/* ---- client lifetime -------------------------------------------------- */
+
+static void client_destroy(struct dns_client *client) {
+  while (client->live != NULL) {
+    struct dns_query *query = client->live;
+    query_detach(query);
+    query_release(query);
+  }
+  while (client->free_list != NULL) {
+    struct dns_query *query = client->free_list;
+    client->free_list = query->queue_next;
+    free(query);
+  }
+  dns_transport_close(client);
+  if (client->pump_event != NULL) {
+    event_free(client->pump_event);
+  }
+  free(client->by_id);
+  free(client);
+}
+
+void dns_client_enter(struct dns_client *client) {
+  client->busy++;
+}
+
+void dns_client_leave(struct dns_client *client) {
+  pump(client);
+  client->busy--;
+  if (client->busy == 0 && client->dying) {
+    client_destroy(client);
+  }
+}
+
+static int check_config(const struct dns_client_config *config, char *why, size_t why_len) {
+  if (config->resolver_count == 0 || config->resolver_count > DNS_MAX_RESOLVERS) {
+    snprintf(why, why_len, "no resolver configured");
+    return -1;
+  }
+  for (size_t i = 0; i < config->resolver_count; i++) {
+    sa_family_t family = config->resolvers[i].ss_family;
+    if (family != AF_INET && family != AF_INET6) {
+      snprintf(why, why_len, "resolver %zu: not an IPv4 or IPv6 address", i);
+      return -1;
+    }
+  }
+  if (config->query_timeout_ms == 0 || config->max_query_timeout_ms == 0) {
+    snprintf(why, why_len, "query timeout must be positive");
+    return -1;
+  }
+  if (config->max_inflight == 0) {
+    snprintf(why, why_len, "max_inflight must be positive");
+    return -1;
+  }
+  if (config->edns_buffer_bytes < 512) {
+    snprintf(why, why_len, "EDNS buffer must be at least 512 bytes");
+    return -1;
+  }
+  return 0;
+}
+
+struct dns_client *dns_client_new(struct event_base *base, const struct dns_client_config *config,
+                                  char *why, size_t why_len) {
+  if (base == NULL || config == NULL) {
+    snprintf(why, why_len, "no event base or configuration");
+    return NULL;
+  }
+  if (check_config(config, why, why_len) != 0) {
+    return NULL;
+  }
+  struct dns_client *client = calloc(1, sizeof *client);
+  if (client == NULL) {
+    snprintf(why, why_len, "out of memory");
+    return NULL;
+  }
+  client->base = base;
+  client->config = *config;
+  struct dns_client_config *c = &client->config;
+  if (c->max_inflight > DNS_MAX_INFLIGHT_LIMIT) {
+    c->max_inflight = DNS_MAX_INFLIGHT_LIMIT;
+  }
+  if (c->initial_inflight == 0 || c->initial_inflight > c->max_inflight) {
+    c->initial_inflight = c->max_inflight;
+  }
+  if (c->max_query_timeout_ms < c->query_timeout_ms) {
+    c->max_query_timeout_ms = c->query_timeout_ms;
+  }
+  if (c->max_attempts == 0) {
+    c->max_attempts = 1;
+  }
+  if (c->slow_retry_max_inflight == 0) {
+    c->slow_retry_max_inflight = 1;
+  }
+  if (c->udp_socket_count == 0) {
+    c->udp_socket_count = 1;
+  }
+  if (c->udp_socket_count > DNS_MAX_UDP_SOCKETS) {
+    c->udp_socket_count = DNS_MAX_UDP_SOCKETS;
+  }
+  for (size_t i = 0; i < c->resolver_count; i++) {
+    format_resolver(&c->resolvers[i], client->resolver_names[i],
+                    sizeof client->resolver_names[i]);
+  }
+  client->window = c->initial_inflight;
+  client->slow_start_threshold = c->max_inflight;
+  client->random_used = sizeof client->random_pool; /* fill on first use */
+  client->by_id = calloc(DNS_ID_COUNT, sizeof *client->by_id);
+  client->pump_event = event_new(base, -1, 0, pump_cb, client);
+  if (client->by_id == NULL || client->pump_event == NULL) {
+    snprintf(why, why_len, "out of memory");
+    client_destroy(client);
+    return NULL;
+  }
+  if (dns_transport_open(client, why, why_len) != 0) {
+    client_destroy(client);
+    return NULL;
+  }
+  return client;
+}
+
+void dns_client_free(struct dns_client *client) {
+  if (client == NULL) {
+    return;
+  }
+  if (client->busy > 0) {
+    client->dying = true; /* destroyed when the handler on the stack returns */
+    return;
+  }
+  client_destroy(client);
+}
+
+int dns_lookup(struct dns_client *client, const char *name, ldns_rr_type type,
+               int resolver_index, dns_answer_cb callback, void *arg) {
+  if (client == NULL || client->dying || callback == NULL ||
+      resolver_index >= (int)client->config.resolver_count) {
+    return -1;
+  }
+  uint8_t qname[DNS_NAME_MAX_BYTES];
+  size_t qname_len = dns_message_encode_name(name, qname);
+  if (qname_len == 0) {
+    return -1;
+  }
+  struct dns_query *query = query_alloc(client);
+  if (query == NULL) {
+    return -1;
+  }
+  memcpy(query->qname, qname, qname_len);
+  query->qname_len = (uint8_t)qname_len;
+  query->qtype = (uint16_t)type;
+  query->callback = callback;
+  query->arg = arg;
+  query->pinned_resolver = resolver_index < 0 ? -1 : resolver_index;
+  query->resolver = resolver_index < 0 ? initial_resolver(client) : resolver_index;
+  event_base_gettimeofday_cached(client->base, &query->started);
+  live_insert(query);
+  queue_push(query, DNS_QUEUE_FRESH);
+  client->stats.lookups_started++;
+  /* Sending happens from the loop, so the callback can never run inside
+   * dns_lookup, and a burst of lookups goes out in one pass. */
+  event_active(client->pump_event, EV_TIMEOUT, 1);
+  return 0;
+}
+
+size_t dns_client_cancel(struct dns_client *client, void *arg) {
+  if (client == NULL) {
+    return 0;
+  }
+  size_t cancelled = 0;
+  struct dns_query *query = client->live;
+  while (query != NULL) {
+    struct dns_query *next = query->live_next;
+    if (query->arg == arg) {
+      query_detach(query);
+      query_release(query);
+      client->stats.cancelled++;
+      cancelled++;
+    }
+    query = next;
+  }
+  return cancelled;
+}
+
+void dns_client_get_stats(const struct dns_client *client, struct dns_client_stats *out) {
+  *out = client->stats;
+  out->window = client->window;
+  out->queued = client->retry_queue.length + client->slow_queue.length +
+                client->fresh_queue.length;
+}
+
+size_t dns_client_resolver_count(const struct dns_client *client) {
+  return client->config.resolver_count;
+}
+
+const char *dns_client_resolver_name(const struct dns_client *client, size_t i) {
+  return i < client->config.resolver_count ? client->resolver_names[i] : "?";
+}

@@ -1,0 +1,157 @@
+/* Asynchronous DNS stub client on libevent: sends queries to one or more
+ * validating recursive resolvers and hands back each answer with its DNSSEC
+ * state (RESULTS.md). It builds and parses messages with ldns, retries, fails
+ * over between resolvers, retries over TCP on TC=1, repeats a SERVFAIL with
+ * CD=1 to tell bogus from failure, keeps RFC 8914 extended errors, and adapts
+ * how many queries it keeps in flight to what the resolvers answer promptly.
+ * It does not validate DNSSEC itself (it trusts the resolver's AD bit), does
+ * not follow CNAMEs (the resolver does) and does not cache.
+ *
+ * DNSSEC state (RESULTS.md): NOERROR/NXDOMAIN with AD is secure, without AD
+ * insecure (bogus if an EDE 5-12 says validation failed: a resolver in
+ * permissive mode; EDE 1/2 stay insecure, RFC 4035 5.2). SERVFAIL with a
+ * DNSSEC EDE (1,2,5-12) is bogus at once; otherwise it is repeated once per
+ * round with CD=1 and is bogus if that succeeds (the SERVFAIL is reported,
+ * never the CD=1 data), except when the SERVFAIL carries EDE 22/23 (no
+ * reachable authority, network error): then there is no CD=1 repeat, since
+ * its success would only show the network recovered. Everything else ends
+ * failed. A reply counts only if sender address and port, socket, ID and
+ * question (name case-insensitively, type, class) match; others are
+ * counted as mismatched and the query keeps waiting. */
+#ifndef DANESCAN_DNS_CLIENT_H
+#define DANESCAN_DNS_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <ldns/ldns.h>
+
+#include "pipeline/status.h"
+
+#define DNS_MAX_RESOLVERS 16
+#define DNS_EDE_TEXT_MAX_BYTES 256
+
+struct dns_client;
+
+struct dns_client_config {
+  struct sockaddr_storage resolvers[DNS_MAX_RESOLVERS];
+  socklen_t resolver_lengths[DNS_MAX_RESOLVERS];
+  size_t resolver_count;
+  uint32_t query_timeout_ms;      /* first attempt; doubles per retry (backoff) */
+  uint32_t max_query_timeout_ms;  /* cap on the backed-off timeout */
+  unsigned max_attempts;          /* fast attempts (over all resolvers) before slow retry */
+  unsigned max_inflight;          /* hard cap on queries in flight */
+  unsigned initial_inflight;      /* adaptive window starts here (<= max_inflight) */
+  uint32_t slow_retry_delay_ms;   /* wait before a lookup's slow (second-chance) round */
+  unsigned slow_retry_rounds;     /* slow rounds before the lookup is recorded failed */
+  unsigned slow_retry_max_inflight; /* cap on slow-round lookups in flight */
+  uint16_t edns_buffer_bytes;     /* advertised EDNS0 UDP size (1232) */
+  unsigned udp_socket_count;      /* UDP sockets, each on a random source port */
+  unsigned udp_socket_reopen_queries; /* a socket moves to a new random port
+                                         after this many queries; 0: never */
+};
+
+/* Fills defaults: timeout 2000 ms, max 8000 ms, 4 attempts, 10000 in flight,
+ * initial window 500, slow retry after 5000 ms, 2 slow rounds, 200 slow in
+ * flight, EDNS 1232, 64 UDP sockets each reopened after 100000 queries.
+ * Resolvers are left empty.
+ *
+ * Worst case per lookup, from its first query (time waiting for the window
+ * not included): the fast round sends max_attempts queries with timeouts
+ * query_timeout_ms * 2^k capped at max_query_timeout_ms, plus at most one
+ * CD=1 repeat after a SERVFAIL and a TCP retry per TC=1 reply, each bounded
+ * by the same timeout; then slow_retry_rounds rounds of one query (plus its
+ * CD=1 repeat and TCP retry) with max_query_timeout_ms, each after
+ * slow_retry_delay_ms. Bound: sum_k(2 * t_k) + 2 * t_max (fast) +
+ * rounds * (delay + 4 * t_max) (slow); with defaults 2*(2+4+8+8) + 16 +
+ * 2 * (5 + 32) = 134 s, and 2+4+8+8 + 2*(5+8) = 48 s for a name that only
+ * times out. A lookup that stays in the slow queue waits for a slot among
+ * slow_retry_max_inflight. */
+void dns_client_config_defaults(struct dns_client_config *config);
+
+/* Parses "IP" or "IP:port" / "[IPv6]:port" (port 53 by default) into the
+ * next resolver slot. Returns 0, or -1 with a message in why. */
+int dns_client_config_add_resolver(struct dns_client_config *config,
+                                   const char *text, char *why, size_t why_len);
+
+/* What the caller gets for one lookup. Everything it points to is owned by
+ * the client and valid only during the callback; copy what you keep. */
+struct dns_answer {
+  enum dnssec_state state;  /* secure/insecure/bogus/failed per RESULTS.md */
+  int rcode;                /* LDNS_RCODE_* of the answer used, -1 if none */
+  const ldns_pkt *packet;   /* the answer used (for failed: may be NULL) */
+  bool has_ede;             /* RFC 8914 extended error present */
+  uint16_t ede_code;
+  const char *ede_text;     /* "" when the EDE had no text; NUL-terminated, sanitised */
+  const char *failure;      /* for failed: short reason ("timeout", "servfail",
+                               "refused", "malformed", ...); NULL otherwise */
+  unsigned attempts;        /* queries sent for this lookup, CD=1 repeat included */
+  bool slow_retried;        /* needed at least one slow round */
+  bool used_tcp;            /* answer came over TCP after TC=1 */
+  uint32_t elapsed_ms;      /* from dns_lookup() to the callback */
+  int resolver_index;       /* resolver that gave the answer used, -1 if none */
+};
+
+typedef void (*dns_answer_cb)(const struct dns_answer *answer, void *arg);
+
+/* Creates a client on base. Returns NULL with a message in why on failure
+ * (no resolver, socket errors). The client does not own base. */
+struct dns_client *dns_client_new(struct event_base *base,
+                                  const struct dns_client_config *config,
+                                  char *why, size_t why_len);
+
+/* Cancels every pending lookup without calling back, closes sockets and
+ * frees. dns_client_free(NULL) is a no-op. It may be called from inside an
+ * answer callback: no callback runs after it, and the memory is released
+ * when the client's event handler returns. */
+void dns_client_free(struct dns_client *client);
+
+/* Starts a lookup of name/type (class IN) with RD, DO and EDNS0. name is a
+ * presentation-format domain name, with or without the trailing dot. The
+ * callback runs exactly once, later, from the event loop (never from inside
+ * dns_lookup), unless the client is freed first. Lookups beyond the in-flight
+ * window wait in a queue inside the client (the caller bounds how many it
+ * starts). Returns 0, or -1 if name cannot be encoded (nothing is called
+ * back then). resolver_index -1 lets the client choose and fail over; a
+ * value >= 0 pins every attempt to that resolver (for resolver checks). */
+int dns_lookup(struct dns_client *client, const char *name, ldns_rr_type type,
+               int resolver_index, dns_answer_cb callback, void *arg);
+
+/* Cancels, without calling back, every pending lookup started with this
+ * callback argument (for a caller that goes away before its answers).
+ * Returns how many were cancelled. Linear in the lookups pending. */
+size_t dns_client_cancel(struct dns_client *client, void *arg);
+
+/* Counters since dns_client_new, for the progress line and the summary. */
+struct dns_client_stats {
+  uint64_t lookups_started;
+  uint64_t lookups_done;       /* called back */
+  uint64_t cancelled;          /* dropped by dns_client_cancel, not called back */
+  uint64_t queries_sent;       /* every datagram or TCP query */
+  uint64_t retries;            /* queries beyond the first of a lookup */
+  uint64_t timeouts;           /* queries that timed out */
+  uint64_t truncated;          /* TC=1 answers retried over TCP */
+  uint64_t servfails;          /* SERVFAIL answers received */
+  uint64_t cd_requeries;       /* CD=1 repeats after SERVFAIL */
+  uint64_t refused;            /* REFUSED answers */
+  uint64_t malformed;          /* replies dropped as unparsable */
+  uint64_t mismatched;         /* replies dropped: wrong address/port/ID/question */
+  uint64_t slow_retried;       /* lookups that needed a slow round */
+  uint64_t failed;             /* lookups recorded failed */
+  uint64_t bogus;              /* lookups recorded bogus */
+  unsigned inflight;           /* queries in flight now */
+  unsigned window;             /* current adaptive window */
+  unsigned queued;             /* lookups waiting for the window */
+};
+void dns_client_get_stats(const struct dns_client *client, struct dns_client_stats *out);
+
+/* Number of resolvers configured. */
+size_t dns_client_resolver_count(const struct dns_client *client);
+
+/* Text form of resolver i ("127.0.0.1:53"), owned by the client. */
+const char *dns_client_resolver_name(const struct dns_client *client, size_t i);
+
+#endif

@@ -1,0 +1,182 @@
+/* Inside the DNS client: the state shared by the lookup state machine
+ * (dns_client.c) and the transports (dns_transport.c: UDP socket pool,
+ * TCP after TC=1). Not for other modules. */
+#ifndef DANESCAN_DNS_CLIENT_INTERNAL_H
+#define DANESCAN_DNS_CLIENT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "dns/dns_client.h"
+#include "dns/dns_message.h"
+
+#define DNS_ID_COUNT 65536u
+/* IDs are unique across all queries in flight, so in-flight queries must
+ * stay well below 65536 for a random free ID to be found quickly. */
+#define DNS_MAX_INFLIGHT_LIMIT 30000u
+#define DNS_MAX_UDP_SOCKETS 1024u
+#define DNS_RECV_BATCH 32u            /* datagrams per recvmmsg call */
+#define DNS_RECV_BATCHES_PER_WAKEUP 8u /* then yield to other events */
+#define DNS_RANDOM_POOL_BYTES 4096u
+#define DNS_MIN_WINDOW 8u
+#define DNS_COMMON_TIMEOUTS_MAX 32u
+#define DNS_RESOLVER_NAME_MAX_BYTES 64u
+
+enum dns_phase {
+  DNS_PHASE_IDLE = 0,   /* being set up or on the free list */
+  DNS_PHASE_QUEUED,     /* on one of the send queues */
+  DNS_PHASE_UDP,        /* UDP query in flight */
+  DNS_PHASE_TCP,        /* TCP query in flight (after TC=1) */
+  DNS_PHASE_SLOW_WAIT,  /* waiting slow_retry_delay_ms before a slow round */
+};
+
+enum dns_queue_id { DNS_QUEUE_NONE = 0, DNS_QUEUE_RETRY, DNS_QUEUE_SLOW, DNS_QUEUE_FRESH };
+
+struct dns_query;
+
+struct dns_queue {
+  struct dns_query *head, *tail;
+  unsigned length;
+};
+
+struct dns_udp_socket {
+  struct dns_client *client;
+  int fd;
+  int family;
+  struct event *read_event;
+  unsigned inflight;      /* queries sent on it and not yet finished */
+  uint64_t sent;          /* since it was (re)opened */
+  bool draining;          /* reopen when inflight reaches 0 */
+};
+
+struct dns_tcp {
+  int fd;
+  struct event *event;
+  uint8_t out[2 + DNS_QUERY_MAX_BYTES];
+  size_t out_len, out_done;
+  uint8_t length_bytes[2];
+  size_t length_done;
+  uint8_t *in;            /* reply body, in_len bytes once the length is read */
+  size_t in_len, in_done;
+};
+
+struct dns_query {
+  struct dns_client *client;
+  struct dns_query *queue_next, *queue_prev; /* send queue or free list */
+  enum dns_queue_id queue;
+  struct dns_query *live_next, *live_prev;   /* every lookup not yet done */
+  struct event timer;     /* attempt timeout or slow-round delay */
+  enum dns_phase phase;
+
+  dns_answer_cb callback;
+  void *arg;
+  uint8_t qname[DNS_NAME_MAX_BYTES];
+  uint8_t qname_len;
+  uint16_t qtype;
+
+  int pinned_resolver;    /* -1: client chooses and fails over */
+  int resolver;           /* resolver of the current/next attempt */
+  uint32_t refused_mask;  /* resolvers that refused this lookup */
+
+  uint16_t id;            /* of the query in flight */
+  int udp_socket;         /* index in client->udp, -1 if none */
+  struct dns_tcp *tcp;    /* while over TCP */
+  bool checking_disabled; /* the query in flight has CD=1 */
+  bool cd_used_this_round;
+  bool in_slow_round;
+  bool slow_retried;
+  bool used_tcp;
+  unsigned fast_failures; /* failed attempts of the fast round */
+  unsigned slow_rounds;   /* slow rounds done */
+  unsigned sent;          /* queries sent, all kinds */
+  struct timeval started; /* dns_lookup() */
+  struct timeval sent_at; /* current query */
+
+  ldns_pkt *servfail;     /* the SERVFAIL a CD=1 repeat is checking */
+  ldns_pkt *last_reply;   /* latest unusable reply, reported with failed */
+  const char *last_failure;
+};
+
+struct dns_common_timeout {
+  uint32_t ms;
+  const struct timeval *tv;
+};
+
+struct dns_client {
+  struct event_base *base;
+  struct dns_client_config config;
+  char resolver_names[DNS_MAX_RESOLVERS][DNS_RESOLVER_NAME_MAX_BYTES];
+
+  struct dns_udp_socket *udp;    /* config.udp_socket_count per family used */
+  unsigned udp_count;
+  unsigned udp4_first, udp4_count, udp6_first, udp6_count;
+  uint8_t *recv_buffers;         /* DNS_RECV_BATCH * recv_buffer_bytes */
+  size_t recv_buffer_bytes;
+  bool reopen_pending;
+
+  struct dns_query **by_id;      /* DNS_ID_COUNT slots: query in flight per ID */
+  struct dns_queue retry_queue, slow_queue, fresh_queue;
+  struct dns_query *free_list;
+  unsigned free_count;
+  struct dns_query *live;        /* every lookup not yet called back */
+  unsigned next_resolver;
+
+  struct event *pump_event;
+  bool pump_scheduled;
+  unsigned busy;                 /* handlers on the stack */
+  bool dying;                    /* dns_client_free called from a callback */
+
+  /* Adaptive window (AIMD, massdns-style auto-concurrency). */
+  unsigned window;
+  unsigned slow_start_threshold;
+  unsigned increase_credit;
+  uint32_t servfail_ewma;        /* fraction of SERVFAIL answers, x1024 */
+  struct timeval last_decrease;
+  unsigned slow_active;          /* lookups in a slow round, sending */
+  unsigned resolver_timeouts[DNS_MAX_RESOLVERS]; /* in a row, reset by a reply */
+
+  struct dns_common_timeout common[DNS_COMMON_TIMEOUTS_MAX];
+  unsigned common_count;
+
+  uint8_t random_pool[DNS_RANDOM_POOL_BYTES];
+  size_t random_used;
+
+  uint8_t send_buffer[DNS_QUERY_MAX_BYTES];
+  struct dns_client_stats stats;
+};
+
+/* dns_client.c, for the transports. An event handler brackets its work
+ * with enter/leave: leave sends what the window allows and destroys the
+ * client if dns_client_free was called meanwhile (the handler must not touch
+ * the client after leave). */
+void dns_client_enter(struct dns_client *client);
+void dns_client_leave(struct dns_client *client);
+uint32_t dns_client_random_u32(struct dns_client *client);
+void dns_client_handle_reply(struct dns_query *query, const uint8_t *wire, size_t len,
+                             bool over_tcp);
+/* The query's TCP connection failed (reset, EOF, bad reply): ends the
+ * attempt like a lost reply. */
+void dns_client_tcp_failed(struct dns_query *query);
+/* A reply that matched the query but cannot be used (datagram cut short). */
+void dns_client_reply_malformed(struct dns_query *query);
+void dns_client_end_send(struct dns_query *query);
+const struct timeval *dns_client_timeout_tv(struct dns_client *client, uint32_t ms);
+uint32_t dns_client_attempt_timeout_ms(const struct dns_query *query);
+
+/* dns_transport.c */
+int dns_transport_open(struct dns_client *client, char *why, size_t why_len);
+void dns_transport_close(struct dns_client *client);
+/* Sends the query's current attempt over UDP. Returns 0, or -1 (the caller
+ * treats it as a lost datagram). */
+int dns_transport_send_udp(struct dns_query *query, const uint8_t *wire, size_t len);
+/* Starts a TCP query; returns 0 or -1 (nothing is left open). */
+int dns_transport_start_tcp(struct dns_query *query, const uint8_t *wire, size_t len);
+/* Closes the query's TCP connection, if any. */
+void dns_transport_close_tcp(struct dns_query *query);
+/* Reopens draining sockets whose last query has finished. */
+void dns_transport_reopen_drained(struct dns_client *client);
+
+#endif

@@ -1,0 +1,71 @@
+/* Internals shared by the input reader's files (not part of the contract in
+ * input.h): the hostname rule on wire-form names, escaping for messages, the
+ * hash mixers, the bounded duplicate filter and the zone-file tokenizer. */
+#ifndef DANESCAN_INPUT_INTERNAL_H
+#define DANESCAN_INPUT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "input/input.h"
+
+#define INPUT_WIRE_MAX_BYTES 255 /* RFC 1035 2.3.4: a name on the wire */
+#define INPUT_LABEL_MAX_BYTES 63
+#define INPUT_TEXT_MAX_BYTES 253 /* presentation form without trailing dot */
+
+/* The hostname rule (see inputs/README.md) on an uncompressed wire-form name
+ * (length-prefixed labels ending with the root label), already lower case.
+ * Returns 0, or -1 with a reason. */
+int input_hostname_check_wire(const uint8_t *wire, size_t wire_len, char *reason,
+                              size_t reason_len);
+
+/* Wire form to presentation: labels joined by '.', no trailing dot, '.' and
+ * '\\' escaped with a backslash, bytes outside 0x21..0x7e as \DDD. Output is
+ * capped (NUL-terminated) at out_size. Returns the length written. */
+size_t input_wire_to_text(const uint8_t *wire, size_t wire_len, char *out, size_t out_size);
+
+/* Raw bytes for a message or an invalid entry: printable ASCII kept, others
+ * as \DDD, capped at out_size (NUL-terminated, truncation marked "..."). */
+void input_escape_raw(const char *text, size_t text_len, char *out, size_t out_size);
+
+/* MurmurHash3's 64-bit finaliser: spreads the FNV hash's bits. */
+uint64_t input_mix64(uint64_t x);
+
+/* Duplicate filter: an open-addressing set of 64-bit name hashes in one
+ * array of budget_bytes / 8 slots, allocated lazily by the kernel (calloc of
+ * a large block maps zero pages), so small inputs touch little memory. At
+ * 7/8 load it stops taking new keys (full) but still answers for the keys it
+ * holds. */
+struct input_dedup;
+struct input_dedup *input_dedup_new(size_t budget_bytes);
+void input_dedup_free(struct input_dedup *dedup);
+/* Returns 1 if key was seen before, 0 if inserted now, -1 if not seen and the
+ * set is full (not inserted). */
+int input_dedup_check_insert(struct input_dedup *dedup, uint64_t key);
+
+/* Zone-file tokenizer: fed one physical line at a time (without the '\n'),
+ * keeps the state a record spanning lines needs. */
+struct input_zone;
+
+enum input_zone_result {
+  INPUT_ZONE_NOTHING = 0,   /* blank, comment, directive, record not a delegation */
+  INPUT_ZONE_DELEGATION,    /* wire holds the owner of an NS record one label below the apex */
+  INPUT_ZONE_BAD_LINE,      /* message holds why */
+};
+
+struct input_zone *input_zone_new(const char *origin_option, char *why, size_t why_len);
+void input_zone_free(struct input_zone *zone);
+/* Forget per-file state (origin, apex, previous owner, open parentheses). */
+void input_zone_reset(struct input_zone *zone);
+/* Drop a record left open by parentheses (its line was too long to read). */
+void input_zone_abandon_record(struct input_zone *zone);
+/* line is one physical line without its '\n'. On INPUT_ZONE_DELEGATION,
+ * *wire / *wire_len point into zone-owned storage valid until the next call. */
+enum input_zone_result input_zone_line(struct input_zone *zone, const char *line, size_t line_len,
+                                       const uint8_t **wire, size_t *wire_len, char *message,
+                                       size_t message_len);
+/* End of file: INPUT_ZONE_BAD_LINE when a record was left open. */
+enum input_zone_result input_zone_finish(struct input_zone *zone, char *message,
+                                         size_t message_len);
+#endif

@@ -1,0 +1,40 @@
+/* danescan: measures DANE for SMTP (RFC 7672) deployment. main only picks
+ * the subcommand; each lives in scanner/cli/. */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#include "cli/inputs_cmd.h"
+#include "cli/scan_cmd.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: danescan COMMAND [options]\n"
+          "commands:\n"
+          "  scan [options] INPUT...     resolve (and probe) domains, write JSON Lines\n"
+          "  inputs [options] FILE...    print the names a scan of these inputs would scan\n"
+          "  version                     print the version\n"
+          "Run 'danescan COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *command = argv[1];
+  if (strcmp(command, "scan") == 0) return scan_cmd_main(argc - 1, argv + 1);
+  if (strcmp(command, "inputs") == 0) return inputs_cmd_main(argc - 1, argv + 1);
+  if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
+    printf("danescan %s (%s)\n", DANESCAN_VERSION, OpenSSL_version(OPENSSL_VERSION));
+    return 0;
+  }
+  if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  fprintf(stderr, "danescan: unknown command '%s'\n", command);
+  usage(stderr);
+  return 2;
+}

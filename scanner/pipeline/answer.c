@@ -1,0 +1,82 @@
+/* Answer walking for the pipeline. The resolver returns the CNAME chain it
+ * followed in the answer section; the AD bit covers the whole message, so a
+ * secure answer means every step of the chain validated (RFC 7672 2.2.3
+ * needs that before it uses the chain's target as TLSA base domain). */
+#include "pipeline/answer.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static const ldns_rr *find_cname(const ldns_rr_list *answer, const ldns_rdf *owner) {
+  for (size_t i = 0; i < ldns_rr_list_rr_count(answer); i++) {
+    const ldns_rr *rr = ldns_rr_list_rr(answer, i);
+    if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME && ldns_rr_rd_count(rr) >= 1 &&
+        ldns_dname_compare(ldns_rr_owner(rr), owner) == 0) {
+      return rr;
+    }
+  }
+  return NULL;
+}
+
+ldns_rdf *answer_final_name(const ldns_pkt *packet, const ldns_rdf *qname, unsigned *hops) {
+  const ldns_rr_list *answer = ldns_pkt_answer(packet);
+  const ldns_rdf *current = qname;
+  unsigned count = 0;
+  while (answer != NULL && count < ANSWER_MAX_CNAME_HOPS) {
+    const ldns_rr *cname = find_cname(answer, current);
+    if (cname == NULL) break;
+    const ldns_rdf *target = ldns_rr_rdf(cname, 0);
+    if (ldns_dname_compare(target, qname) == 0) break; /* loop back to the start */
+    current = target;
+    count++;
+  }
+  if (hops != NULL) *hops = count;
+  return ldns_rdf_clone(current);
+}
+
+size_t answer_each_rr(const ldns_pkt *packet, const ldns_rdf *owner, ldns_rr_type type,
+                      void (*visit)(const ldns_rr *rr, void *arg), void *arg) {
+  const ldns_rr_list *answer = ldns_pkt_answer(packet);
+  size_t visited = 0;
+  if (answer == NULL) return 0;
+  for (size_t i = 0; i < ldns_rr_list_rr_count(answer); i++) {
+    const ldns_rr *rr = ldns_rr_list_rr(answer, i);
+    if (ldns_rr_get_type(rr) != type) continue;
+    if (ldns_dname_compare(ldns_rr_owner(rr), owner) != 0) continue;
+    visit(rr, arg);
+    visited++;
+  }
+  return visited;
+}
+
+int answer_name_text(const ldns_rdf *name, char *out, size_t out_len) {
+  char *text = ldns_rdf2str(name);
+  if (text == NULL) return -1;
+  size_t len = strlen(text);
+  if (len > 1 && text[len - 1] == '.') len--;
+  if (len + 1 > out_len) {
+    LDNS_FREE(text);
+    return -1;
+  }
+  for (size_t i = 0; i < len; i++) out[i] = (char)tolower((unsigned char)text[i]);
+  out[len] = '\0';
+  LDNS_FREE(text);
+  return 0;
+}
+
+void answer_fact(struct dns_fact *fact, const struct dns_answer *answer) {
+  fact->done = true;
+  fact->state = answer->state;
+  fact->rcode = answer->rcode;
+  fact->has_ede = answer->has_ede;
+  fact->ede_code = answer->ede_code;
+  fact->ede_text[0] = '\0';
+  if (answer->has_ede && answer->ede_text != NULL) {
+    strncpy(fact->ede_text, answer->ede_text, sizeof fact->ede_text - 1);
+    fact->ede_text[sizeof fact->ede_text - 1] = '\0';
+  }
+  fact->failure = answer->failure;
+  fact->attempts = answer->attempts;
+  fact->slow_retried = answer->slow_retried;
+  fact->elapsed_ms = answer->elapsed_ms;
+}

@@ -1,0 +1,56 @@
+/* The decision rules of RESULTS.md as pure functions over the facts in a
+ * result record: no I/O, no allocation, so every combination can be unit
+ * tested. The resolution stage gathers facts; these functions name them. */
+#ifndef DANESCAN_PIPELINE_RULES_H
+#define DANESCAN_PIPELINE_RULES_H
+
+#include "pipeline/result.h"
+
+/* Host status from DNS facts alone: a, aaaa (done), flags, addresses and,
+ * when address records are secure, the TLSA lookup and records. Sets
+ * address_dnssec, status and needs_probe. A host with usable secure TLSA gets
+ * HOST_DANE_UNPROBED until the STARTTLS stage replaces it; a host with only
+ * unusable secure TLSA gets HOST_TLSA_UNUSABLE and needs_probe (TLS is still
+ * mandatory for it) but its status does not depend on the probe. */
+void rules_host_status_from_dns(struct mx_host *host);
+
+/* DNSSEC state of a host's addresses: the worst of the A and AAAA lookups
+ * that gave a usable answer; when neither did, the worst of both. */
+enum dnssec_state rules_host_address_dnssec(const struct mx_host *host);
+
+/* True when the host's address records are secure, so RFC 7672 2.2 lets a
+ * client look up TLSA records for it. Call after the address lookups. */
+bool rules_host_wants_tlsa(const struct mx_host *host);
+
+/* Host status once every address of a host with usable secure TLSA has a
+ * probe result (RESULTS.md): dane-failed if any address failed
+ * authentication; else dane-valid if any authenticated (addresses that were
+ * unreachable or skipped do not count against it); else dane-unreachable if
+ * any was unreachable; else (every address skipped by policy) dane-unprobed. */
+enum host_status rules_host_status_from_probes(const struct mx_host *host);
+
+/* True for the probe results that are authentication failures for a DANE
+ * host (tlsa-mismatch, name-mismatch, cert-expired, no-starttls,
+ * starttls-refused, tls-failed). */
+bool rules_probe_is_auth_failure(enum probe_result result);
+
+/* True for connect-failed, timeout and smtp-failed. */
+bool rules_probe_is_unreachable(enum probe_result result);
+
+/* Domain status from the MX lookup and the final host statuses, evaluated
+ * in the order of RESULTS.md, first match wins. Needs result->mx, implicit_mx
+ * and links with finished hosts (the DNS-decided statuses invalid-name,
+ * lookup-failed, dnssec-bogus, nxdomain and null-mx are set by the caller
+ * before any host is resolved; this function handles them too when called).
+ * Where RESULTS.md is silent (a dane-valid host beside hosts that have no
+ * address or failed address lookups) the domain is dane-partial: a sender
+ * skips those hosts, so its mail still goes only to DANE-valid hosts. */
+enum domain_status rules_domain_status(const struct domain_result *result);
+
+/* Rollover class of a host's TLSA records (RESULTS.md quality), from the
+ * usable records alone: one usable record is `single`; DANE-EE beside
+ * DANE-TA is `current+issuer`; two or more DANE-EE `current+next`; DANE-TA
+ * only `issuer`; none usable `none`. */
+enum rollover_class rules_rollover_class(const struct tlsa_record *records, size_t count);
+
+#endif

@@ -1,0 +1,61 @@
+/* The scan driver: streams names from the input, runs each domain's journey
+ * (MX lookup -> hosts -> status -> sinks) with at most `concurrency` domains
+ * in flight, shows progress, and returns when the input is exhausted and
+ * every admitted domain is written. It owns the domain tasks; it borrows the
+ * event base, DNS client, input reader, host resolver and sinks. */
+#ifndef DANESCAN_PIPELINE_SCAN_H
+#define DANESCAN_PIPELINE_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <event2/event.h>
+
+#include "dns/dns_client.h"
+#include "input/input.h"
+#include "pipeline/host_resolver.h"
+#include "store/sink.h"
+
+#define SCAN_MAX_SINKS 4
+
+struct scan_config {
+  unsigned concurrency;        /* domains in flight */
+  bool islands;                /* DNSKEY check for insecure domains */
+  bool progress;               /* live progress line on progress_stream */
+  FILE *progress_stream;
+  uint32_t progress_interval_ms;
+  uint32_t flush_interval_ms;  /* sinks flushed at least this often */
+};
+
+void scan_config_defaults(struct scan_config *config);
+
+struct scan_stats {
+  uint64_t domains_done;
+  uint64_t by_status[DOMAIN_STATUS_COUNT];
+  uint64_t mx_hosts_total;       /* host links written */
+  unsigned in_flight;
+  double elapsed_s;
+  bool interrupted;              /* stopped by a signal before the end */
+  bool input_error;              /* the input ended with an I/O error */
+  bool sink_error;
+  char error[512];               /* first fatal error, "" if none */
+};
+
+struct scan;
+
+/* All pointers are borrowed and must outlive the scan. */
+struct scan *scan_new(struct event_base *base, const struct scan_config *config,
+                      struct dns_client *dns, struct host_resolver *hosts,
+                      struct input_reader *input, struct result_sink *sinks, size_t sink_count);
+void scan_free(struct scan *scan);
+
+/* Runs the event loop until done. Returns 0 when every input name was
+ * scanned and written, -1 when the scan stopped early (signal, input error,
+ * sink error: see stats.error). Results already written stay written. */
+int scan_run(struct scan *scan);
+
+void scan_get_stats(const struct scan *scan, struct scan_stats *out);
+
+#endif

@@ -1,0 +1,204 @@
+/* The STARTTLS probe engine: given (MX host name, TLSA base, reference
+ * identifiers, TLSA RRset, one address) it connects, speaks SMTP up to
+ * STARTTLS, completes a TLS handshake with OpenSSL's DANE verification
+ * (RFC 7672), says QUIT and reports one probe_report per request. It queues
+ * requests and applies the politeness policy (overall connection rate, per-
+ * address concurrency and gap, back-off after 421 or refused connections,
+ * special-purpose address and CIDR blocklist skipping).
+ * It does not resolve names, does not deduplicate (host, address) pairs (the
+ * pipeline submits each pair once per scan), and does not derive host or
+ * domain statuses (pipeline/); it never sends MAIL, RCPT or DATA. */
+#ifndef DANESCAN_PROBE_H
+#define DANESCAN_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "pipeline/status.h"
+#include "pipeline/tlsa.h"
+
+#define PROBE_MAX_CHAIN_CERTS 16        /* chain entries reported; more are counted, not kept */
+#define PROBE_BANNER_MAX_BYTES 1024     /* greeting bytes kept in the report (all lines) */
+#define PROBE_MAX_EHLO_KEYWORDS 32      /* EHLO keyword lines kept */
+#define PROBE_EHLO_KEYWORD_MAX_BYTES 64 /* each kept keyword line, truncated */
+#define PROBE_REASON_MAX_BYTES 256
+#define PROBE_NAME_MAX_BYTES 64         /* TLS version/cipher/group/sigalg/key type strings */
+#define PROBE_MAX_REFERENCE_NAMES 8
+
+struct probe_config {
+  uint16_t smtp_port;             /* 25; other ports only for labs */
+  const char *ehlo_name;          /* copied; NULL: this machine's host name (gethostname) */
+  uint32_t connect_timeout_ms;    /* 10000 */
+  uint32_t greeting_timeout_ms;   /* 60000 (RFC 5321 4.5.3.2 allows 5 min) */
+  uint32_t ehlo_timeout_ms;       /* 30000 */
+  uint32_t starttls_timeout_ms;   /* 30000 */
+  uint32_t handshake_timeout_ms;  /* 30000 */
+  uint32_t quit_timeout_ms;       /* 2000: wait for 221, then close anyway */
+  uint32_t session_deadline_ms;   /* 180000: whole session, all steps together */
+  double rate_per_second;         /* 100: new connections per second, all addresses (token bucket) */
+  unsigned rate_burst;            /* 10: token bucket depth */
+  unsigned per_ip;                /* 1: concurrent sessions to one address */
+  uint32_t per_ip_gap_ms;         /* 1000: minimum gap between session starts to one address */
+  uint32_t per_ip_backoff_max_ms; /* 60000: gap grows (doubles) after 421/refused up to this */
+  unsigned max_concurrent;        /* 1000: sessions in flight (connect to close) */
+  bool allow_reserved;            /* false: special-purpose addresses are skipped */
+  unsigned expiry_warn_days;      /* 14: expires_soon threshold for DANE-TA chains */
+  size_t max_reply_line_bytes;    /* 2048: longer reply line => smtp-failed */
+  size_t max_reply_total_bytes;   /* 65536: bytes read in one session before TLS => smtp-failed */
+  unsigned max_reply_lines;       /* 128: lines of one multi-line reply => smtp-failed */
+  bool probe_each_key_type;       /* true: when TLS came up, the host has usable TLSA and the
+                                     leaf is RSA or ECDSA, a second session offers only the
+                                     other key type (same politeness rules as any session) */
+};
+
+/* Fills the defaults noted above. */
+void probe_config_defaults(struct probe_config *config);
+
+/* One (MX host, address) to probe. probe_engine_submit copies everything. */
+struct probe_request {
+  const char *host_name;                       /* MX host name as found in the MX RRset */
+  const char *tlsa_base;                       /* TLSA base domain: SNI (RFC 7672 2.2.3); NULL = host_name */
+  const char *const *reference_names;          /* DANE-TA name checks (RFC 7672 3.2.2) */
+  size_t reference_count;                      /* at most PROBE_MAX_REFERENCE_NAMES kept */
+  const struct tlsa_record *tlsa;              /* secure TLSA RRset; usable flags as classified */
+  size_t tlsa_count;                           /* 0: DANE does not apply (probe-all mode) */
+  struct sockaddr_storage address;             /* port ignored: config smtp_port is used */
+  socklen_t address_len;
+};
+
+/* How far a session got; the step that failed or timed out. */
+enum probe_step {
+  PROBE_STEP_NONE = 0,   /* not started (skipped) */
+  PROBE_STEP_CONNECT,
+  PROBE_STEP_GREETING,
+  PROBE_STEP_EHLO,
+  PROBE_STEP_STARTTLS,
+  PROBE_STEP_HANDSHAKE,
+  PROBE_STEP_QUIT,
+  PROBE_STEP_DONE
+};
+const char *probe_step_name(enum probe_step step);
+
+enum probe_key_kind { PROBE_KEY_RSA = 0, PROBE_KEY_ECDSA, PROBE_KEY_KIND_COUNT };
+
+struct probe_cert {
+  uint8_t sha256[32];          /* SHA-256 of the DER certificate */
+  const uint8_t *der;          /* owned by the report, valid during the callback */
+  size_t der_len;
+};
+
+/* Outcome of one key type when probe_each_key_type is set. */
+struct probe_key_type_result {
+  bool probed;                 /* a handshake offering this key type was made */
+  bool present;                /* the server presented a leaf with this key type */
+  enum probe_result result;    /* that handshake's verdict (when present) */
+  int matched_tlsa_index;      /* index into the request's tlsa, -1 if none */
+  int match_depth;             /* chain depth of the match, -1 if none */
+  char leaf_key_type[PROBE_NAME_MAX_BYTES];
+  uint8_t leaf_sha256[32];
+};
+
+/* Everything pointed to is owned by the engine and valid only during the
+ * callback; copy what you keep. */
+struct probe_report {
+  const char *host_name;       /* as submitted */
+  const char *tlsa_base;
+  const struct sockaddr *address;
+  socklen_t address_len;
+  char address_text[64];       /* "192.0.2.1" / "2001:db8::1" */
+
+  enum probe_result result;    /* of the first (unrestricted) handshake */
+  const char *reason;          /* human text, never NULL ("" when authenticated) */
+  enum tlsrpt_result tlsrpt;   /* TLS-RPT result type of a failure, TLSRPT_NONE otherwise */
+  enum probe_step last_step;   /* step reached; on failure the step that failed */
+  int smtp_code;               /* last SMTP reply code before QUIT (554, 454; 220 after STARTTLS), 0 if none */
+
+  const char *banner;          /* greeting bytes, lines joined by "\n", up to PROBE_BANNER_MAX_BYTES */
+  size_t banner_len;           /* raw bytes: may hold anything but NUL-terminated */
+  const char *const *ehlo_keywords; /* EHLO reply lines after the first ("PIPELINING", "SIZE 10240000") */
+  size_t ehlo_keyword_count;
+  bool starttls_offered;
+
+  /* Milliseconds each step took, -1 if not reached. */
+  int32_t connect_ms, banner_ms, ehlo_ms, starttls_ms, handshake_ms;
+
+  bool tls_up;                 /* handshake completed */
+  char tls_version[PROBE_NAME_MAX_BYTES];     /* "TLSv1.3" */
+  char tls_cipher[PROBE_NAME_MAX_BYTES];      /* "TLS_AES_256_GCM_SHA384" */
+  char tls_group[PROBE_NAME_MAX_BYTES];       /* "X25519", "" if unknown */
+  char peer_signature_algorithm[PROBE_NAME_MAX_BYTES]; /* "ecdsa_secp256r1_sha256", "rsa_pss_rsae_sha256" */
+  char leaf_key_type[PROBE_NAME_MAX_BYTES];   /* "rsa2048", "ecdsa-p256", "ed25519" */
+  long verify_error;           /* X509_V_* from SSL_get_verify_result, 0 = ok */
+  int matched_tlsa_index;      /* index into the request's tlsa, -1 if none */
+  int match_depth;             /* 0 = leaf, -1 if none */
+  const struct probe_cert *chain; /* peer chain as sent, leaf first */
+  size_t chain_count;          /* entries in chain (<= PROBE_MAX_CHAIN_CERTS) */
+  time_t leaf_not_before, leaf_not_after;
+  time_t chain_not_after;      /* earliest notAfter of the chain */
+  bool expires_soon;           /* RESULTS.md: matched DANE-TA chain expiring within
+                                  expiry_warn_days, or a DANE-EE matched leaf past its dates */
+
+  struct probe_key_type_result key_types[PROBE_KEY_KIND_COUNT];
+  bool partial_algorithm_coverage; /* both RSA and ECDSA present, usable TLSA, and
+                                      not both authenticated */
+};
+
+typedef void (*probe_done_cb)(const struct probe_report *report, void *arg);
+
+struct probe_engine;
+
+/* Creates an engine on base (not owned). Returns NULL with a message in why
+ * on failure (bad config, OpenSSL context setup, out of memory). The process
+ * must ignore SIGPIPE (signal(SIGPIPE, SIG_IGN) in main): libevent and
+ * OpenSSL write to sockets a server may have closed, and Linux has no
+ * per-socket opt-out. */
+struct probe_engine *probe_engine_new(struct event_base *base,
+                                      const struct probe_config *config,
+                                      char *why, size_t why_len);
+
+/* Adds the CIDR prefixes of a file (one per line: "192.0.2.0/24",
+ * "2001:db8::/32", a bare address; "#" comments and blank lines ignored) to
+ * the blocklist. Returns 0, or -1 with "file:line: reason" in why (nothing of
+ * the file is added then). May be called more than once. */
+int probe_engine_load_blocklist(struct probe_engine *engine, const char *path,
+                                char *why, size_t why_len);
+
+/* Queues one probe. Returns 0: done_cb will be called exactly once, always
+ * from the event loop (never from inside this call), also for skipped
+ * addresses. Returns -1 (request invalid or out of memory): no callback. */
+int probe_engine_submit(struct probe_engine *engine,
+                        const struct probe_request *request,
+                        probe_done_cb done_cb, void *arg);
+
+struct probe_stats {
+  uint64_t submitted, completed, skipped;
+  uint64_t connections;        /* TCP connections opened (incl. key-type sessions) */
+  uint64_t results[PROBE_RESULT_COUNT];
+  unsigned queued;             /* waiting for rate/per-address/concurrency slots */
+  unsigned in_flight;          /* sessions running */
+};
+void probe_engine_get_stats(const struct probe_engine *engine, struct probe_stats *stats);
+
+/* Requests queued or running; 0 when every callback has been made. */
+size_t probe_engine_pending(const struct probe_engine *engine);
+
+/* Aborts every session and frees the engine without calling any callback.
+ * probe_engine_free(NULL) is a no-op. */
+void probe_engine_free(struct probe_engine *engine);
+
+/* RESULTS.md "TLS-RPT result types": the type a probe result maps to
+ * (TLSRPT_NONE for authenticated, unauthenticated-tls, skipped and the
+ * reachability results connect-failed/timeout). */
+enum tlsrpt_result probe_result_tlsrpt(enum probe_result result);
+
+/* Rollover class (RESULTS.md quality) of a TLSA RRset from its usable
+ * records: current+next (two or more DANE-EE), current+issuer (DANE-EE and
+ * DANE-TA), issuer (DANE-TA only), single (one usable record), none. */
+enum rollover_class probe_rollover_class(const struct tlsa_record *tlsa, size_t count);
+
+#endif

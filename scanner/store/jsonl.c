@@ -1,0 +1,307 @@
+/* JSON Lines writer. The field names here are the documented output schema
+ * (docs/output.md); researchers parse years of files with them, so a field
+ * is added, never renamed. */
+#include "store/jsonl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/probe_json.h"
+
+#define JSONL_BATCH_BYTES (256 * 1024) /* written when this much is buffered */
+
+struct jsonl_state {
+  int fd;
+  bool owns_fd;
+  char *scan_id;
+  struct json_buf batch;   /* whole lines waiting for write() */
+  struct json_buf record;  /* the record being built */
+  char path[256];
+};
+
+static void write_rcode(struct json_buf *buf, int rcode) {
+  if (rcode < 0) {
+    json_null(buf);
+    return;
+  }
+  const ldns_lookup_table *entry = ldns_lookup_by_id(ldns_rcodes, rcode);
+  if (entry != NULL) json_string(buf, entry->name);
+  else json_int(buf, rcode);
+}
+
+static void write_fact(struct json_buf *buf, const struct dns_fact *fact) {
+  if (!fact->done) {
+    json_null(buf);
+    return;
+  }
+  json_object_begin(buf);
+  json_key(buf, "dnssec");
+  json_string(buf, dnssec_state_name(fact->state));
+  json_key(buf, "rcode");
+  write_rcode(buf, fact->rcode);
+  json_key(buf, "ede");
+  if (fact->has_ede) {
+    json_object_begin(buf);
+    json_key(buf, "code");
+    json_uint(buf, fact->ede_code);
+    json_key(buf, "text");
+    json_string(buf, fact->ede_text);
+    json_object_end(buf);
+  } else {
+    json_null(buf);
+  }
+  json_key(buf, "failure");
+  json_string(buf, fact->failure);
+  json_key(buf, "attempts");
+  json_uint(buf, fact->attempts);
+  json_key(buf, "slow_retried");
+  json_bool(buf, fact->slow_retried);
+  json_key(buf, "elapsed_ms");
+  json_uint(buf, fact->elapsed_ms);
+  json_object_end(buf);
+}
+
+static void write_tlsa(struct json_buf *buf, const struct tlsa_record *record) {
+  json_object_begin(buf);
+  json_key(buf, "usage");
+  json_uint(buf, record->usage);
+  json_key(buf, "selector");
+  json_uint(buf, record->selector);
+  json_key(buf, "matching_type");
+  json_uint(buf, record->matching_type);
+  json_key(buf, "data");
+  json_hex(buf, record->data, record->data_len);
+  json_key(buf, "usable");
+  json_bool(buf, record->usable);
+  json_key(buf, "unusable_reason");
+  json_string(buf, record->unusable_reason);
+  json_object_end(buf);
+}
+
+static void write_host(struct json_buf *buf, const struct mx_link *link) {
+  const struct mx_host *host = link->host;
+  json_object_begin(buf);
+  json_key(buf, "preference");
+  json_uint(buf, link->preference);
+  json_key(buf, "host");
+  json_string(buf, host->name);
+  json_key(buf, "status");
+  json_string(buf, host_status_name(host->status));
+  json_key(buf, "address_dnssec");
+  if (host->a.done || host->aaaa.done) json_string(buf, dnssec_state_name(host->address_dnssec));
+  else json_null(buf);
+  json_key(buf, "cname_target");
+  json_string(buf, host->cname_target);
+  json_key(buf, "tlsa_base");
+  json_string(buf, host->tlsa_base);
+  json_key(buf, "flags");
+  json_array_begin(buf);
+  for (unsigned bit = 0; bit < MX_FLAG_COUNT; bit++) {
+    if (host->flags & (1u << bit)) json_string(buf, mx_host_flag_name(bit));
+  }
+  json_array_end(buf);
+  json_key(buf, "lookups");
+  json_object_begin(buf);
+  json_key(buf, "a");
+  write_fact(buf, &host->a);
+  json_key(buf, "aaaa");
+  write_fact(buf, &host->aaaa);
+  json_key(buf, "tlsa");
+  write_fact(buf, &host->tlsa);
+  if (host->tlsa_target.done) {
+    json_key(buf, "tlsa_at_target");
+    write_fact(buf, &host->tlsa_target);
+  }
+  if (host->ancestor.done) {
+    json_key(buf, "tlsa_ancestor");
+    write_fact(buf, &host->ancestor);
+  }
+  json_object_end(buf);
+  json_key(buf, "addresses");
+  json_array_begin(buf);
+  for (size_t i = 0; i < host->address_count; i++) {
+    const struct host_address *address = &host->addresses[i];
+    json_object_begin(buf);
+    json_key(buf, "ip");
+    json_string(buf, address->text);
+    json_key(buf, "family");
+    json_uint(buf, address->family == AF_INET6 ? 6 : 4);
+    json_key(buf, "probe");
+    probe_json_write(buf, address);
+    json_object_end(buf);
+  }
+  json_array_end(buf);
+  json_key(buf, "tlsa");
+  json_array_begin(buf);
+  for (size_t i = 0; i < host->tlsa_count; i++) write_tlsa(buf, &host->tlsa_records[i]);
+  json_array_end(buf);
+  json_key(buf, "tlsa_params");
+  json_array_begin(buf);
+  for (size_t i = 0; i < host->tlsa_count; i++) {
+    char triple[16];
+    snprintf(triple, sizeof triple, "%u %u %u", host->tlsa_records[i].usage,
+             host->tlsa_records[i].selector, host->tlsa_records[i].matching_type);
+    json_string(buf, triple);
+  }
+  json_array_end(buf);
+  json_key(buf, "rollover");
+  json_string(buf, rollover_class_name(host->rollover));
+  probe_json_write_host_extras(buf, host);
+  json_key(buf, "resolve_ms");
+  json_uint(buf, host->resolve_ms);
+  json_object_end(buf);
+}
+
+static void write_time(struct json_buf *buf, int64_t unix_ms) {
+  char text[40];
+  time_t seconds = (time_t)(unix_ms / 1000);
+  struct tm tm;
+  gmtime_r(&seconds, &tm);
+  size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(text + n, sizeof text - n, ".%03dZ", (int)(unix_ms % 1000));
+  json_string(buf, text);
+}
+
+void jsonl_format_domain(struct json_buf *buf, const struct domain_result *result,
+                         const char *scan_id) {
+  json_object_begin(buf);
+  json_key(buf, "scan_id");
+  json_string(buf, scan_id);
+  json_key(buf, "domain");
+  json_string(buf, result->name);
+  json_key(buf, "status");
+  json_string(buf, domain_status_name(result->status));
+  json_key(buf, "input");
+  json_object_begin(buf);
+  json_key(buf, "seq");
+  json_uint(buf, result->seq);
+  json_key(buf, "file");
+  json_uint(buf, result->file_index);
+  json_key(buf, "line");
+  json_uint(buf, result->line);
+  json_key(buf, "rank");
+  if (result->rank >= 0) json_int(buf, result->rank);
+  else json_null(buf);
+  json_object_end(buf);
+  if (result->status == DOMAIN_INVALID_NAME) {
+    json_key(buf, "reason");
+    json_string(buf, result->invalid_reason);
+  } else {
+    json_key(buf, "mx_dnssec");
+    if (result->mx.done && (result->mx.state == DNSSEC_SECURE || result->mx.state == DNSSEC_INSECURE))
+      json_string(buf, dnssec_state_name(result->mx_dnssec));
+    else
+      json_null(buf);
+    json_key(buf, "mx_lookup");
+    write_fact(buf, &result->mx);
+    json_key(buf, "implicit_mx");
+    json_bool(buf, result->implicit_mx);
+    json_key(buf, "null_mx_mixed");
+    json_bool(buf, result->null_mx_mixed);
+    json_key(buf, "mx_truncated");
+    json_bool(buf, result->mx_truncated);
+    json_key(buf, "mx");
+    json_array_begin(buf);
+    for (size_t i = 0; i < result->link_count; i++) write_host(buf, &result->links[i]);
+    json_array_end(buf);
+    json_key(buf, "island");
+    if (result->island == ISLAND_NOT_CHECKED) json_null(buf);
+    else json_string(buf, island_state_name(result->island));
+  }
+  json_key(buf, "started");
+  write_time(buf, result->started_unix_ms);
+  json_key(buf, "elapsed_ms");
+  json_uint(buf, result->elapsed_ms);
+  json_object_end(buf);
+}
+
+static int write_all(int fd, const char *data, size_t len, char *why, size_t why_len, const char *path) {
+  while (len > 0) {
+    ssize_t n = write(fd, data, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      snprintf(why, why_len, "%s: write failed: %s", path, strerror(errno));
+      return -1;
+    }
+    data += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static int jsonl_flush(void *arg, char *why, size_t why_len) {
+  struct jsonl_state *state = arg;
+  if (state->batch.len == 0) return 0;
+  int rc = write_all(state->fd, state->batch.data, state->batch.len, why, why_len, state->path);
+  json_buf_reset(&state->batch);
+  return rc;
+}
+
+static int jsonl_write(void *arg, const struct domain_result *result, char *why, size_t why_len) {
+  struct jsonl_state *state = arg;
+  json_buf_reset(&state->record);
+  jsonl_format_domain(&state->record, result, state->scan_id);
+  json_raw(&state->record, "\n", 1);
+  if (json_buf_failed(&state->record)) {
+    snprintf(why, why_len, "%s: out of memory formatting %s", state->path, result->name);
+    return -1;
+  }
+  json_raw(&state->batch, state->record.data, state->record.len);
+  if (json_buf_failed(&state->batch)) {
+    snprintf(why, why_len, "%s: out of memory buffering output", state->path);
+    return -1;
+  }
+  if (state->batch.len >= JSONL_BATCH_BYTES) return jsonl_flush(state, why, why_len);
+  return 0;
+}
+
+static int jsonl_close(void *arg, char *why, size_t why_len) {
+  struct jsonl_state *state = arg;
+  int rc = jsonl_flush(state, why, why_len);
+  if (state->owns_fd && close(state->fd) != 0 && rc == 0) {
+    snprintf(why, why_len, "%s: close failed: %s", state->path, strerror(errno));
+    rc = -1;
+  }
+  json_buf_free(&state->batch);
+  json_buf_free(&state->record);
+  free(state->scan_id);
+  free(state);
+  return rc;
+}
+
+int jsonl_sink_open(struct result_sink *sink, const char *path, const char *scan_id,
+                    char *why, size_t why_len) {
+  struct jsonl_state *state = calloc(1, sizeof *state);
+  if (state == NULL) {
+    snprintf(why, why_len, "out of memory");
+    return -1;
+  }
+  snprintf(state->path, sizeof state->path, "%s", strcmp(path, "-") == 0 ? "<stdout>" : path);
+  if (strcmp(path, "-") == 0) {
+    state->fd = STDOUT_FILENO;
+  } else {
+    state->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (state->fd < 0) {
+      snprintf(why, why_len, "%s: cannot open for writing: %s", path, strerror(errno));
+      free(state);
+      return -1;
+    }
+    state->owns_fd = true;
+  }
+  state->scan_id = strdup(scan_id);
+  json_buf_init(&state->batch);
+  json_buf_init(&state->record);
+  memset(sink, 0, sizeof *sink);
+  sink->name = "jsonl";
+  sink->state = state;
+  sink->write = jsonl_write;
+  sink->flush = jsonl_flush;
+  sink->close = jsonl_close;
+  return 0;
+}

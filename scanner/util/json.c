@@ -1,0 +1,211 @@
+/* JSON writer for the JSON Lines sink and the metadata file. Values coming
+ * from the network (banners, EDE texts) may hold any byte; escaping here is
+ * what keeps one hostile server from corrupting a whole output file. */
+#include "util/json.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void json_buf_init(struct json_buf *buf) { memset(buf, 0, sizeof *buf); }
+
+void json_buf_free(struct json_buf *buf) {
+  free(buf->data);
+  memset(buf, 0, sizeof *buf);
+}
+
+void json_buf_reset(struct json_buf *buf) {
+  buf->len = 0;
+  buf->failed = false;
+  buf->need_comma = false;
+}
+
+bool json_buf_failed(const struct json_buf *buf) { return buf->failed; }
+
+static bool reserve(struct json_buf *buf, size_t extra) {
+  if (buf->failed) return false;
+  if (buf->len + extra + 1 <= buf->cap) return true;
+  size_t cap = buf->cap ? buf->cap : 1024;
+  while (cap < buf->len + extra + 1) cap *= 2;
+  char *data = realloc(buf->data, cap);
+  if (data == NULL) {
+    buf->failed = true;
+    return false;
+  }
+  buf->data = data;
+  buf->cap = cap;
+  return true;
+}
+
+void json_raw(struct json_buf *buf, const char *text, size_t len) {
+  if (!reserve(buf, len)) return;
+  memcpy(buf->data + buf->len, text, len);
+  buf->len += len;
+  buf->data[buf->len] = '\0';
+}
+
+static void put_char(struct json_buf *buf, char c) { json_raw(buf, &c, 1); }
+
+static void before_value(struct json_buf *buf) {
+  if (buf->need_comma) put_char(buf, ',');
+  buf->need_comma = true;
+}
+
+void json_object_begin(struct json_buf *buf) {
+  before_value(buf);
+  put_char(buf, '{');
+  buf->need_comma = false;
+}
+
+void json_object_end(struct json_buf *buf) {
+  put_char(buf, '}');
+  buf->need_comma = true;
+}
+
+void json_array_begin(struct json_buf *buf) {
+  before_value(buf);
+  put_char(buf, '[');
+  buf->need_comma = false;
+}
+
+void json_array_end(struct json_buf *buf) {
+  put_char(buf, ']');
+  buf->need_comma = true;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t utf8_sequence_len(const unsigned char *s, size_t left) {
+  unsigned char c = s[0];
+  size_t need;
+  uint32_t min;
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) {
+    need = 2;
+    min = 0x80;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    need = 3;
+    min = 0x800;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    need = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (left < need) return 0;
+  uint32_t cp = c & (0x7f >> need);
+  for (size_t i = 1; i < need; i++) {
+    if ((s[i] & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (s[i] & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return need;
+}
+
+void json_string_len(struct json_buf *buf, const char *text, size_t len) {
+  before_value(buf);
+  if (!reserve(buf, len + 2)) return;
+  put_char(buf, '"');
+  const unsigned char *s = (const unsigned char *)text;
+  size_t i = 0;
+  while (i < len) {
+    size_t run = i;
+    /* Copy plain printable ASCII in one go. */
+    while (run < len && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\') run++;
+    if (run > i) {
+      json_raw(buf, (const char *)s + i, run - i);
+      i = run;
+      continue;
+    }
+    unsigned char c = s[i];
+    char escape[8];
+    if (c == '"' || c == '\\') {
+      escape[0] = '\\';
+      escape[1] = (char)c;
+      json_raw(buf, escape, 2);
+      i++;
+    } else if (c == '\n') {
+      json_raw(buf, "\\n", 2);
+      i++;
+    } else if (c == '\r') {
+      json_raw(buf, "\\r", 2);
+      i++;
+    } else if (c == '\t') {
+      json_raw(buf, "\\t", 2);
+      i++;
+    } else if (c < 0x20 || c == 0x7f) {
+      snprintf(escape, sizeof escape, "\\u%04x", c);
+      json_raw(buf, escape, 6);
+      i++;
+    } else {
+      size_t seq = utf8_sequence_len(s + i, len - i);
+      if (seq == 0) {
+        snprintf(escape, sizeof escape, "\\u%04x", c);
+        json_raw(buf, escape, 6);
+        i++;
+      } else {
+        json_raw(buf, (const char *)s + i, seq);
+        i += seq;
+      }
+    }
+  }
+  put_char(buf, '"');
+}
+
+void json_string(struct json_buf *buf, const char *text) {
+  if (text == NULL) {
+    json_null(buf);
+    return;
+  }
+  json_string_len(buf, text, strlen(text));
+}
+
+void json_key(struct json_buf *buf, const char *key) {
+  json_string(buf, key);
+  put_char(buf, ':');
+  buf->need_comma = false;
+}
+
+void json_int(struct json_buf *buf, int64_t value) {
+  char text[24];
+  int n = snprintf(text, sizeof text, "%" PRId64, value);
+  before_value(buf);
+  json_raw(buf, text, (size_t)n);
+}
+
+void json_uint(struct json_buf *buf, uint64_t value) {
+  char text[24];
+  int n = snprintf(text, sizeof text, "%" PRIu64, value);
+  before_value(buf);
+  json_raw(buf, text, (size_t)n);
+}
+
+void json_double(struct json_buf *buf, double value) {
+  char text[32];
+  int n = snprintf(text, sizeof text, "%.6g", value);
+  before_value(buf);
+  json_raw(buf, text, (size_t)n);
+}
+
+void json_bool(struct json_buf *buf, bool value) {
+  before_value(buf);
+  json_raw(buf, value ? "true" : "false", value ? 4 : 5);
+}
+
+void json_null(struct json_buf *buf) {
+  before_value(buf);
+  json_raw(buf, "null", 4);
+}
+
+void json_hex(struct json_buf *buf, const uint8_t *bytes, size_t len) {
+  static const char digits[] = "0123456789abcdef";
+  before_value(buf);
+  if (!reserve(buf, 2 * len + 2)) return;
+  buf->data[buf->len++] = '"';
+  for (size_t i = 0; i < len; i++) {
+    buf->data[buf->len++] = digits[bytes[i] >> 4];
+    buf->data[buf->len++] = digits[bytes[i] & 15];
+  }
+  buf->data[buf->len++] = '"';
+  buf->data[buf->len] = '\0';
+}

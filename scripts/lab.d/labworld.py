@@ -1,0 +1,890 @@
+"""The lab world: parses tests/lab/cases.txt and generates zones, keys,
+certificates and server configurations in the state directory.
+
+Nothing here starts a process that keeps running or touches a network
+namespace; lab.py does that. Everything here is deterministic given the
+cases file and the keys already in the state directory.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+# ---------------------------------------------------------------------------
+# Fixed addresses of the lab (all on lo inside the namespace).
+
+SERVERS = {
+    # role: (name server host name or None for per-TLD, IPv4, IPv6)
+    "root": ("a.root-servers.lab.", "127.53.0.1", "fd53::1"),
+    "tld": (None, "127.53.0.2", "fd53::2"),      # a.nic.<tld>.
+    "leaf": ("ns1.hosting.lab.", "127.53.0.3", "fd53::3"),
+    "lame": ("ns.lame.lab.", "127.53.0.4", "fd53::4"),
+}
+NSD_ROLES = ("root", "tld", "leaf", "lame")   # one NSD each; lame serves nothing
+RESOLVER4 = "127.0.0.1"
+RESOLVER6 = "::1"
+MX_ADDR_BASE4 = "127.53"        # auto addresses: 127.53.<1+i//250>.<1+i%250>
+MX_ADDR_BASE6 = "fd53::1:"      # auto addresses: fd53::1:<hex i+1>
+
+SIGNINGS = ("nsec", "nsec3", "nsec3-optout", "unsigned")
+BREAKS = ("wrong-ds", "expired", "no-ds")
+DOMAIN_STATUSES = (
+    "invalid-name", "lookup-failed", "dnssec-bogus", "nxdomain", "null-mx",
+    "no-mail", "insecure", "dane-failed", "dane-unreachable", "dane-valid",
+    "dane-partial", "tlsa-unusable", "no-dane", "dane-unprobed")
+HOST_STATUSES = (
+    "dane-valid", "dane-failed", "dane-unreachable", "tlsa-unusable",
+    "tlsa-failed", "no-tlsa", "insecure", "address-failed", "no-address",
+    "dane-unprobed")
+DNSSEC_STATES = ("secure", "insecure", "bogus", "failed")
+# Per-host flags (docs/output.md). The first eight are decided by DNS and
+# checked by `scripts/lab verify`; the last two need probes.
+DNS_HOST_FLAGS = ("nxdomain", "target-is-tld", "target-is-localhost", "ancestor-nxdomain",
+                  "tlsa-at-original-name", "tlsa-insecure", "a-lookup-failed",
+                  "aaaa-lookup-failed")
+HOST_FLAGS = DNS_HOST_FLAGS + ("partial-algorithm-coverage", "expires-soon")
+TLS_ALGS = ("rsa", "ecdsa")
+
+
+class CasesError(Exception):
+    pass
+
+
+def fqdn(name, origin="."):
+    """Absolute lower-case name with trailing dot; '@' is the origin."""
+    name = name.strip().lower()
+    if name == "@":
+        return origin
+    if name.endswith("."):
+        return name
+    if origin == ".":
+        return name + "."
+    return name + "." + origin
+
+
+def bare(name):
+    """Name without trailing dot, lower case ('.' stays '.')."""
+    name = name.lower()
+    return name if name == "." else name.rstrip(".")
+
+
+def is_subdomain(name, parent):
+    return parent == "." or name == parent or name.endswith("." + parent)
+
+
+def zone_file_stem(zone):
+    return "root" if zone == "." else zone.rstrip(".")
+
+
+# ---------------------------------------------------------------------------
+# Parsing the cases file.
+
+class Section:
+    def __init__(self, kind, name, lineno):
+        self.kind = kind
+        self.name = name
+        self.lineno = lineno
+        self.fields = {}          # key -> list of value lines
+
+    def get(self, key, default=None):
+        values = self.fields.get(key)
+        if not values:
+            return default
+        return " ".join(values).strip()
+
+    def lines(self, key):
+        return [v for v in self.fields.get(key, []) if v.strip()]
+
+
+def _strip_comment(line):
+    if line.lstrip().startswith("#"):
+        return ""
+    m = re.search(r"\s#", line)
+    return line[:m.start()] if m else line
+
+
+def parse_sections(text, path="cases"):
+    sections = []
+    current = None
+    last_key = None
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = _strip_comment(raw).rstrip()
+        if not line.strip():
+            continue
+        m = re.match(r"^\[(\w+)\s+([^\]\s]+)\s*\]$", line)
+        if m:
+            current = Section(m.group(1).lower(), m.group(2), lineno)
+            sections.append(current)
+            last_key = None
+            continue
+        if current is None:
+            raise CasesError(f"{path}:{lineno}: text before the first [section]")
+        if line[0] in " \t":
+            if last_key is None:
+                raise CasesError(f"{path}:{lineno}: continuation line without a key")
+            current.fields[last_key].append(line.strip())
+            continue
+        m = re.match(r"^([A-Za-z][\w.-]*)\s*=\s*(.*)$", line)
+        if not m:
+            raise CasesError(f"{path}:{lineno}: expected 'key = value': {line.strip()}")
+        last_key = m.group(1).lower()
+        values = current.fields.setdefault(last_key, [])
+        if m.group(2).strip():
+            values.append(m.group(2).strip())
+    return sections
+
+
+ZONE_KEYS = {"signing", "server", "break", "strip-rrsig", "records", "resolver",
+             "zone-note"}
+CASE_KEYS = {"status", "mx_dnssec", "hosts", "flags", "check", "note",
+             "probe.status", "probe.hosts", "dig"}
+HOST_KEYS = {"certs", "issuer", "smtp", "note"}
+
+
+class Record:
+    def __init__(self, owner, ttl, rtype, rdata, lineno):
+        self.owner = owner
+        self.ttl = ttl
+        self.rtype = rtype
+        self.rdata = rdata
+        self.lineno = lineno
+
+
+class Zone:
+    def __init__(self, name, lineno=0):
+        self.name = name          # fqdn
+        self.signing = "nsec"
+        self.server = "leaf"
+        self.breaks = set()
+        self.strip = []           # (owner fqdn, TYPE)
+        self.records = []
+        self.resolver = []        # raw unbound.conf lines
+        self.lineno = lineno
+        self.parent = None
+        self.children = []
+        self.bulk = 0             # >0: the generated benchmark zone (see add_bulk)
+
+    @property
+    def signed(self):
+        return self.signing != "unsigned"
+
+    @property
+    def served(self):
+        return self.server != "lame"
+
+    def server_name(self):
+        if self.server == "tld":
+            return "a.nic." + self.name
+        return SERVERS[self.server][0]
+
+
+class Case:
+    def __init__(self, domain, lineno):
+        self.domain = domain      # as written (bare, lower case)
+        self.lineno = lineno
+        self.status = None
+        self.mx_dnssec = None
+        self.hosts = {}           # host -> status (ordered)
+        self.flags = {}           # host -> [flag]
+        self.checks = []          # (text, lineno)
+        self.note = ""
+        self.probe_status = None
+        self.probe_hosts = {}
+
+
+class HostDecl:
+    def __init__(self, name):
+        self.name = name
+        self.certs = list(TLS_ALGS)
+        self.issuer = "ca"
+        self.smtp = []
+        self.note = ""
+
+
+class World:
+    def __init__(self):
+        self.zones = {}           # fqdn -> Zone
+        self.cases = []
+        self.hostdecls = {}
+        self.addresses = {}       # host (bare) -> {"ipv4": .., "ipv6": ..}
+        self._addr_index = {}
+
+    # Addresses handed out for 'A auto' / 'AAAA auto', by owner, in file order.
+    def auto_address(self, owner, family):
+        host = bare(owner)
+        if host not in self._addr_index:
+            self._addr_index[host] = len(self._addr_index)
+        i = self._addr_index[host]
+        entry = self.addresses.setdefault(host, {})
+        if family == 4:
+            entry["ipv4"] = f"{MX_ADDR_BASE4}.{1 + i // 250}.{1 + i % 250}"
+            return entry["ipv4"]
+        entry["ipv6"] = f"{MX_ADDR_BASE6}{i + 1:x}"
+        return entry["ipv6"]
+
+    def zone_of(self, name):
+        """Closest enclosing zone of a name (fqdn)."""
+        best = None
+        for z in self.zones:
+            if is_subdomain(name, z) and (best is None or len(z) > len(best)):
+                best = z
+        return self.zones.get(best) if best else None
+
+
+def _parse_hostmap(values, what, path, lineno, allowed):
+    out = {}
+    for v in values:
+        for item in v.replace(",", " ").split():
+            if "=" not in item:
+                raise CasesError(f"{path}:{lineno}: {what}: expected host=value, got {item}")
+            host, val = item.split("=", 1)
+            host = bare(host)
+            if allowed is not None and val not in allowed:
+                raise CasesError(f"{path}:{lineno}: {what}: unknown word {val!r}")
+            out[host] = val
+    return out
+
+
+def _apply_zone_fields(world, zone, sec, path):
+    sig = sec.get("signing")
+    if sig:
+        if sig not in SIGNINGS:
+            raise CasesError(f"{path}:{sec.lineno}: signing must be one of {SIGNINGS}")
+        zone.signing = sig
+    server = sec.get("server")
+    if server:
+        if server not in ("root", "tld", "leaf", "lame"):
+            raise CasesError(f"{path}:{sec.lineno}: server must be root|tld|leaf|lame")
+        zone.server = server
+    for b in (sec.get("break") or "").replace(",", " ").split():
+        if b not in BREAKS:
+            raise CasesError(f"{path}:{sec.lineno}: break must be among {BREAKS}")
+        zone.breaks.add(b)
+    for item in sec.lines("strip-rrsig"):
+        for part in item.split(","):
+            toks = part.split()
+            if len(toks) != 2:
+                raise CasesError(f"{path}:{sec.lineno}: strip-rrsig wants 'OWNER TYPE'")
+            zone.strip.append((fqdn(toks[0], zone.name), toks[1].upper()))
+    zone.resolver.extend(sec.lines("resolver"))
+    for line in sec.lines("records"):
+        toks = line.split(None, 2)
+        if len(toks) < 3:
+            raise CasesError(f"{path}:{sec.lineno}: record needs OWNER TYPE RDATA: {line}")
+        owner = fqdn(toks[0], zone.name)
+        rest = toks[1:]
+        ttl = None
+        if rest[0].isdigit():
+            ttl = int(rest[0])
+            more = rest[1].split(None, 1)
+            if len(more) < 2:
+                raise CasesError(f"{path}:{sec.lineno}: record needs OWNER [TTL] TYPE RDATA: {line}")
+            rest = more
+        rtype = rest[0].upper()
+        rdata = rest[1].strip()
+        if not is_subdomain(owner, zone.name):
+            raise CasesError(f"{path}:{sec.lineno}: {owner} is outside zone {zone.name}")
+        if rtype in ("A", "AAAA") and rdata == "auto":
+            rdata = world.auto_address(owner, 4 if rtype == "A" else 6)
+        zone.records.append(Record(owner, ttl, rtype, rdata, sec.lineno))
+
+
+def parse_world(path):
+    with open(path, encoding="utf-8") as f:
+        sections = parse_sections(f.read(), path)
+    world = World()
+    for sec in sections:
+        if sec.kind not in ("zone", "case", "host"):
+            raise CasesError(f"{path}:{sec.lineno}: unknown section kind [{sec.kind}]")
+        allowed = {"zone": ZONE_KEYS, "case": ZONE_KEYS | CASE_KEYS | {"zone"},
+                   "host": HOST_KEYS}[sec.kind]
+        for key in sec.fields:
+            if key not in allowed:
+                raise CasesError(f"{path}:{sec.lineno}: unknown key {key!r} in [{sec.kind}]")
+        if sec.kind == "host":
+            h = HostDecl(bare(sec.name))
+            if sec.get("certs"):
+                h.certs = sec.get("certs").replace(",", " ").split()
+                for a in h.certs:
+                    if a not in TLS_ALGS:
+                        raise CasesError(f"{path}:{sec.lineno}: certs: {a} not in {TLS_ALGS}")
+            h.issuer = sec.get("issuer", "ca")
+            h.smtp = sec.lines("smtp")
+            h.note = sec.get("note", "")
+            world.hostdecls[h.name] = h
+            continue
+        has_zone = sec.kind == "zone" or any(k in sec.fields for k in ZONE_KEYS)
+        if has_zone:
+            zname = fqdn(sec.get("zone") or sec.name)
+            if zname in world.zones:
+                raise CasesError(f"{path}:{sec.lineno}: zone {zname} declared twice")
+            zone = Zone(zname, sec.lineno)
+            if zname == ".":
+                zone.server = "root"
+            _apply_zone_fields(world, zone, sec, path)
+            world.zones[zname] = zone
+        if sec.kind == "case":
+            c = Case(bare(sec.name) if sec.name != "." else ".", sec.lineno)
+            c.status = sec.get("status")
+            if c.status not in DOMAIN_STATUSES:
+                raise CasesError(f"{path}:{sec.lineno}: case {sec.name}: status {c.status!r} unknown")
+            c.mx_dnssec = sec.get("mx_dnssec")
+            if c.mx_dnssec is not None and c.mx_dnssec not in DNSSEC_STATES:
+                raise CasesError(f"{path}:{sec.lineno}: mx_dnssec {c.mx_dnssec!r} unknown")
+            c.hosts = _parse_hostmap(sec.lines("hosts"), "hosts", path, sec.lineno, HOST_STATUSES)
+            for host, flags in _parse_hostmap(sec.lines("flags"), "flags", path, sec.lineno, None).items():
+                fl = flags.split("+")
+                for f in fl:
+                    if f not in HOST_FLAGS:
+                        raise CasesError(f"{path}:{sec.lineno}: flag {f!r} unknown")
+                c.flags[host] = fl
+            c.checks = [(t, sec.lineno) for t in sec.lines("check")]
+            c.note = sec.get("note", "")
+            c.probe_status = sec.get("probe.status")
+            if c.probe_status is not None and c.probe_status not in DOMAIN_STATUSES:
+                raise CasesError(f"{path}:{sec.lineno}: probe.status {c.probe_status!r} unknown")
+            c.probe_hosts = _parse_hostmap(sec.lines("probe.hosts"), "probe.hosts", path,
+                                           sec.lineno, HOST_STATUSES)
+            world.cases.append(c)
+    if "." not in world.zones:
+        raise CasesError(f"{path}: no [zone .] (the root)")
+    # Tree: parent of each zone is the closest enclosing other zone.
+    for name, zone in world.zones.items():
+        if name == ".":
+            continue
+        best = None
+        for other in world.zones:
+            if other != name and is_subdomain(name, other) and (best is None or len(other) > len(best)):
+                best = other
+        zone.parent = world.zones[best]
+        zone.parent.children.append(zone)
+    return world
+
+
+def expectations(world):
+    """One dict per case: the DNS-only (--probe none) expectations."""
+    out = []
+    for c in world.cases:
+        e = {"domain": c.domain, "status": c.status, "mx_dnssec": c.mx_dnssec,
+             "hosts": dict(c.hosts), "flags": {h: list(f) for h, f in c.flags.items()}}
+        if c.probe_status or c.probe_hosts:
+            e["probe"] = {"status": c.probe_status, "hosts": dict(c.probe_hosts)}
+        if c.note:
+            e["note"] = c.note
+        out.append(e)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Keys and certificates (kept across runs).
+
+def run(cmd, cwd=None, input_bytes=None):
+    p = subprocess.run(cmd, cwd=cwd, input=input_bytes, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): "
+                           f"{p.stderr.decode(errors='replace').strip()}")
+    return p.stdout
+
+
+def dnssec_key(keydir, zone, label):
+    """Base path of the (single CSK) key 'label' of zone; generated once."""
+    d = os.path.join(keydir, zone_file_stem(zone), label)
+    os.makedirs(d, exist_ok=True)
+    for f in sorted(os.listdir(d)):
+        if f.endswith(".private"):
+            return os.path.join(d, f[:-len(".private")])
+    base = run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", zone], cwd=d).decode().strip()
+    return os.path.join(d, base)
+
+
+def ds_record(keybase):
+    cache = keybase + ".ds256"
+    if os.path.exists(cache):
+        with open(cache) as f:
+            return f.read().strip()
+    ds = run(["ldns-key2ds", "-n", "-2", keybase + ".key"]).decode().strip()
+    with open(cache, "w") as f:
+        f.write(ds + "\n")
+    return ds
+
+
+class TlsMaterial:
+    """Lab CA and per-host keys/certs under <state>/tls (kept across runs).
+
+    Files: tls/ca.key, tls/ca.crt; tls/<host>/<alg>.key, <alg>.crt (issued by
+    the lab CA, SAN = host), <alg>.self.crt (self-signed), <alg>.chain.pem
+    (leaf + CA)."""
+
+    def __init__(self, tlsdir):
+        self.dir = tlsdir
+        os.makedirs(tlsdir, exist_ok=True)
+        self.digests = {}
+        self._digest_file = os.path.join(tlsdir, "digests.json")
+        if os.path.exists(self._digest_file):
+            with open(self._digest_file) as f:
+                self.digests = json.load(f)
+
+    def save(self):
+        with open(self._digest_file + ".tmp", "w") as f:
+            json.dump(self.digests, f, indent=1, sort_keys=True)
+        os.replace(self._digest_file + ".tmp", self._digest_file)
+
+    def ca(self):
+        key = os.path.join(self.dir, "ca.key")
+        crt = os.path.join(self.dir, "ca.crt")
+        if not (os.path.exists(key) and os.path.exists(crt)):
+            run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                 "ec_paramgen_curve:P-256", "-out", key])
+            run(["openssl", "req", "-x509", "-new", "-key", key, "-out", crt,
+                 "-days", "3650", "-subj", "/O=danescan lab/CN=danescan lab CA",
+                 "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        return key, crt
+
+    def host(self, host, alg):
+        if alg not in TLS_ALGS:
+            raise CasesError(f"unknown TLS key algorithm {alg!r} for {host}")
+        d = os.path.join(self.dir, host)
+        os.makedirs(d, exist_ok=True)
+        key = os.path.join(d, f"{alg}.key")
+        crt = os.path.join(d, f"{alg}.crt")
+        self_crt = os.path.join(d, f"{alg}.self.crt")
+        chain = os.path.join(d, f"{alg}.chain.pem")
+        if not os.path.exists(key):
+            if alg == "rsa":
+                run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                     "rsa_keygen_bits:2048", "-out", key + ".tmp"])
+            else:
+                run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                     "ec_paramgen_curve:P-256", "-out", key + ".tmp"])
+            os.replace(key + ".tmp", key)
+            for f in (crt, self_crt, chain):
+                if os.path.exists(f):
+                    os.unlink(f)
+        if not os.path.exists(crt) or not os.path.exists(chain):
+            ca_key, ca_crt = self.ca()
+            run(["openssl", "req", "-x509", "-new", "-key", key, "-out", crt,
+                 "-CA", ca_crt, "-CAkey", ca_key, "-days", "825",
+                 "-subj", f"/CN={host}", "-addext", f"subjectAltName=DNS:{host}",
+                 "-addext", "basicConstraints=critical,CA:FALSE",
+                 "-addext", "extendedKeyUsage=serverAuth"])
+            with open(chain, "w") as out:
+                for f in (crt, ca_crt):
+                    with open(f) as inp:
+                        out.write(inp.read())
+        if not os.path.exists(self_crt):
+            run(["openssl", "req", "-x509", "-new", "-key", key, "-out", self_crt,
+                 "-days", "825", "-subj", f"/CN={host}",
+                 "-addext", f"subjectAltName=DNS:{host}"])
+        return key, crt
+
+    def _der(self, kind, path):
+        if kind == "spki":
+            return run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"])
+        return run(["openssl", "x509", "-in", path, "-outform", "DER"])
+
+    def digest(self, kind, hashname, path):
+        """hex digest ('full' = hex of the DER itself) of the SPKI of a key
+        file or of a certificate, cached by file path and mtime."""
+        st = os.stat(path)
+        tag = f"{path}|{int(st.st_mtime_ns)}|{kind}"
+        if tag not in self.digests:
+            der = self._der(kind, path)
+            self.digests[tag] = {"full": der.hex(),
+                                 "sha256": hashlib.sha256(der).hexdigest(),
+                                 "sha512": hashlib.sha512(der).hexdigest()}
+        return self.digests[tag][hashname]
+
+
+PLACEHOLDER = re.compile(r"\{([a-z0-9-]+)(?::([^}]*))?\}")
+
+
+def substitute(text, tls, world, where):
+    """Fills {spki-sha256:HOST:ALG}, {cert-sha256:HOST:ALG[:self]},
+    {spki-sha512:..}, {cert-sha512:..}, {spki-full:..}, {cert-full:..},
+    {ca-spki-sha256}, {ca-cert-sha256} (and -sha512/-full), {ip4:HOST},
+    {ip6:HOST}."""
+    def one(m):
+        kind, arg = m.group(1), m.group(2)
+        m2 = re.match(r"^(ca-)?(spki|cert)-(sha256|sha512|full)$", kind)
+        if m2:
+            ca, what, h = m2.groups()
+            if ca:
+                ca_key, ca_crt = tls.ca()
+                return tls.digest(what, h, ca_key if what == "spki" else ca_crt)
+            parts = (arg or "").split(":")
+            if len(parts) not in (2, 3):
+                raise CasesError(f"{where}: {m.group(0)}: want HOST:ALG[:self]")
+            host, alg = bare(parts[0]), parts[1]
+            key, crt = tls.host(host, alg)
+            if len(parts) == 3 and parts[2] == "self":
+                crt = os.path.join(tls.dir, host, f"{alg}.self.crt")
+            return tls.digest(what, h, key if what == "spki" else crt)
+        if kind in ("ip4", "ip6"):
+            entry = world.addresses.get(bare(arg or ""), {})
+            addr = entry.get("ipv4" if kind == "ip4" else "ipv6")
+            if not addr:
+                raise CasesError(f"{where}: {m.group(0)}: no auto address for that host")
+            return addr
+        raise CasesError(f"{where}: unknown placeholder {m.group(0)}")
+    return PLACEHOLDER.sub(one, text)
+
+
+# ---------------------------------------------------------------------------
+# Building zone files.
+
+def _rr(owner, rtype, rdata, ttl=None):
+    return f"{owner}\t{ttl if ttl is not None else 3600}\tIN\t{rtype}\t{rdata}"
+
+
+def _server_rrs(zone):
+    """Addresses of the name servers, published in the zone that holds them."""
+    out = []
+    names = [(SERVERS[r][0], SERVERS[r][1], SERVERS[r][2]) for r in ("root", "leaf", "lame")]
+    for name, v4, v6 in names:
+        if zone.world.zone_of(name) is zone:
+            out.append(_rr(name, "A", v4))
+            out.append(_rr(name, "AAAA", v6))
+    if zone.server == "tld":
+        out.append(_rr("a.nic." + zone.name, "A", SERVERS["tld"][1]))
+        out.append(_rr("a.nic." + zone.name, "AAAA", SERVERS["tld"][2]))
+    return out
+
+
+def zone_text(world, zone, keys, tls, cases_path):
+    lines = [f"; generated by scripts/lab from {os.path.basename(cases_path)} -- do not edit",
+             f"$ORIGIN {zone.name}", "$TTL 3600",
+             _rr(zone.name, "SOA", f"{zone.server_name()} hostmaster.{zone.name if zone.name != '.' else 'lab.'} "
+                 "1 3600 600 86400 60"),
+             _rr(zone.name, "NS", zone.server_name())]
+    if zone.name == ".":
+        v4, v6 = SERVERS["root"][1], SERVERS["root"][2]
+        lines.append(_rr(SERVERS["root"][0], "A", v4))
+        lines.append(_rr(SERVERS["root"][0], "AAAA", v6))
+    lines.extend(_server_rrs(zone))
+    for child in zone.children:
+        ns = child.server_name()
+        lines.append(_rr(child.name, "NS", ns))
+        if child.server == "tld":
+            lines.append(_rr(ns, "A", SERVERS["tld"][1]))
+            lines.append(_rr(ns, "AAAA", SERVERS["tld"][2]))
+        if child.signed and zone.signed and "no-ds" not in child.breaks:
+            label = "decoy" if "wrong-ds" in child.breaks else "csk"
+            lines.append(ds_record(keys[(child.name, label)]))
+    for r in zone.records:
+        rdata = substitute(r.rdata, tls, world, f"{cases_path}:{r.lineno}")
+        lines.append(_rr(r.owner, r.rtype, rdata, r.ttl))
+    return "\n".join(lines) + "\n"
+
+
+def strip_rrsigs(path, strip):
+    want = {(o, t) for o, t in strip}
+    kept, removed = [], 0
+    with open(path) as f:
+        for line in f:
+            toks = line.split()
+            if len(toks) >= 5 and toks[3] == "RRSIG" and (toks[0].lower(), toks[4].upper()) in want:
+                removed += 1
+                continue
+            kept.append(line)
+    with open(path, "w") as f:
+        f.writelines(kept)
+    return removed
+
+
+def sign_zone(zone, src, dst, keybase):
+    cmd = ["ldns-signzone", "-o", zone.name, "-f", dst]
+    if zone.signing.startswith("nsec3"):
+        cmd += ["-n", "-t", "0"]
+        if zone.signing == "nsec3-optout":
+            cmd.append("-p")
+    if "expired" in zone.breaks:
+        cmd += ["-i", "20200101000000", "-e", "20200201000000"]
+    cmd += [src, keybase]
+    run(cmd)
+    if zone.strip:
+        n = strip_rrsigs(dst, zone.strip)
+        if n == 0:
+            raise CasesError(f"zone {zone.name}: strip-rrsig matched no RRSIG {zone.strip}")
+
+
+def build(world, cases_path, state):
+    """Generates keys, certs, zones, NSD and Unbound configs under state.
+    Returns a dict describing what was built."""
+    for z in world.zones.values():
+        z.world = world
+    keydir = os.path.join(state, "keys")
+    zonedir = os.path.join(state, "zones")
+    if os.path.isdir(zonedir):
+        shutil.rmtree(zonedir)
+    os.makedirs(zonedir)
+    tls = TlsMaterial(os.path.join(state, "tls"))
+    keys = {}
+    for z in world.zones.values():
+        if z.signed:
+            keys[(z.name, "csk")] = dnssec_key(keydir, z.name, "csk")
+            if "wrong-ds" in z.breaks:
+                keys[(z.name, "decoy")] = dnssec_key(keydir, z.name, "decoy")
+    # TLS material for declared hosts (placeholders create theirs on demand).
+    for h in world.hostdecls.values():
+        for alg in h.certs:
+            tls.host(h.name, alg)
+    jobs = []
+    for z in world.zones.values():
+        if not z.served or z.bulk:
+            continue
+        stem = zone_file_stem(z.name)
+        src = os.path.join(zonedir, stem + ".zone")
+        with open(src, "w") as f:
+            f.write(zone_text(world, z, keys, tls, cases_path))
+        if z.signed:
+            jobs.append((z, src, src + ".signed", keys[(z.name, "csk")]))
+    tls.save()
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        for fut in [ex.submit(sign_zone, *j) for j in jobs]:
+            fut.result()
+    for z in world.zones.values():
+        if z.bulk:
+            build_bulk(world, z, keys[(z.name, "csk")], tls, state, cases_path)
+    served = {}
+    for z in world.zones.values():
+        if z.bulk:
+            served.setdefault(z.server, []).append(
+                (z.name, os.path.join(state, "bulk", zone_file_stem(z.name) + ".zone.signed")))
+        elif z.served:
+            stem = zone_file_stem(z.name)
+            served.setdefault(z.server, []).append(
+                (z.name, os.path.join(zonedir, stem + (".zone.signed" if z.signed else ".zone"))))
+    root_ds = ds_record(keys[(".", "csk")]) if world.zones["."].signed else None
+    return {"served": served, "root_ds": root_ds, "tls": tls}
+
+
+def nsd_conf(role, rundir, zones):
+    name, v4, v6 = SERVERS[role][0] or "a.nic.<tld>", SERVERS[role][1], SERVERS[role][2]
+    lines = [
+        f"# NSD for the lab's {role} servers ({name}), generated by scripts/lab",
+        "server:",
+        f"  ip-address: {v4}",
+        f"  ip-address: {v6}",
+        "  port: 53",
+        "  server-count: 1",
+        "  username: \"\"",
+        "  chroot: \"\"",
+        f"  zonesdir: \"{rundir}\"",
+        "  database: \"\"",
+        f"  zonelistfile: \"{rundir}/zone.list\"",
+        f"  xfrdfile: \"{rundir}/xfrd.state\"",
+        f"  xfrdir: \"{rundir}\"",
+        f"  pidfile: \"{rundir}/nsd.pid\"",
+        f"  logfile: \"{rundir}/nsd.log\"",
+        "  verbosity: 1",
+        "  hide-version: yes",
+        "  refuse-any: yes",
+        "  tcp-count: 256",
+        "  receive-buffer-size: 4194304",
+        "  send-buffer-size: 4194304",
+        "  rrl-ratelimit: 0",
+        "  rrl-whitelist-ratelimit: 0",
+        "remote-control:",
+        "  control-enable: no",
+    ]
+    for zname, path in zones:
+        lines += ["zone:", f"  name: \"{zname}\"", f"  zonefile: \"{path}\""]
+    return "\n".join(lines) + "\n"
+
+
+def unbound_conf(rundir, world, control_socket):
+    resolver_lines = []
+    for z in world.zones.values():
+        resolver_lines.extend(z.resolver)
+    lines = [
+        "# Unbound for the lab, generated by scripts/lab",
+        "server:",
+        "  verbosity: 1",
+        f"  interface: {RESOLVER4}",
+        f"  interface: {RESOLVER6}",
+        "  port: 53",
+        "  do-ip4: yes",
+        "  do-ip6: yes",
+        "  do-udp: yes",
+        "  do-tcp: yes",
+        "  access-control: 127.0.0.0/8 allow",
+        "  access-control: ::1/128 allow",
+        "  access-control: fd53::/16 allow",
+        "  username: \"\"",
+        "  chroot: \"\"",
+        f"  directory: \"{rundir}\"",
+        f"  pidfile: \"{rundir}/unbound.pid\"",
+        f"  logfile: \"{rundir}/unbound.log\"",
+        "  use-syslog: no",
+        "  log-servfail: yes",
+        "  val-log-level: 2",
+        "  do-not-query-localhost: no",
+        f"  root-hints: \"{rundir}/root.hints\"",
+        f"  trust-anchor-file: \"{rundir}/root.anchor\"",
+        "  module-config: \"validator iterator\"",
+        "  ede: yes",
+        "  qname-minimisation: yes",
+        "  harden-dnssec-stripped: yes",
+        "  val-permissive-mode: no",
+        "  serve-expired: no",
+        "  prefetch: no",
+        "  # sized for a 200k-domain benchmark on 2 cores",
+        "  num-threads: 2",
+        "  so-reuseport: yes",
+        "  msg-cache-size: 256m",
+        "  msg-cache-slabs: 2",
+        "  rrset-cache-size: 512m",
+        "  rrset-cache-slabs: 2",
+        "  key-cache-size: 64m",
+        "  key-cache-slabs: 2",
+        "  infra-cache-slabs: 2",
+        "  infra-cache-numhosts: 100000",
+        "  neg-cache-size: 32m",
+        "  num-queries-per-thread: 4096",
+        "  so-rcvbuf: 8m",
+        "  so-sndbuf: 8m",
+        "  outgoing-range: 8192",
+        "  ratelimit: 0",
+        "  ip-ratelimit: 0",
+        "  unwanted-reply-threshold: 0",
+        "  # RFC 6761 default local zone 'test.' would hide the lab's test. TLD",
+        "  local-zone: \"test.\" nodefault",
+        "  # simulations declared in the cases file (resolver = ...)",
+    ]
+    lines += ["  " + l for l in resolver_lines]
+    if control_socket:
+        lines += ["remote-control:", "  control-enable: yes",
+                  f"  control-interface: \"{control_socket}\"", "  control-use-cert: no"]
+    else:
+        lines += ["remote-control:", "  control-enable: no"]
+    return "\n".join(lines) + "\n"
+
+
+def root_hints():
+    name, v4, v6 = SERVERS["root"]
+    return (f".\t3600000\tIN\tNS\t{name}\n{name}\t3600000\tIN\tA\t{v4}\n"
+            f"{name}\t3600000\tIN\tAAAA\t{v6}\n")
+
+
+def lab_addresses(world):
+    """Addresses to put on lo: name servers and every auto MX address."""
+    v4 = [SERVERS[r][1] for r in NSD_ROLES]
+    v6 = [SERVERS[r][2] for r in NSD_ROLES]
+    for entry in world.addresses.values():
+        if "ipv4" in entry:
+            v4.append(entry["ipv4"])
+        if "ipv6" in entry:
+            v6.append(entry["ipv6"])
+    return v4, v6
+
+
+# ---------------------------------------------------------------------------
+# The optional benchmark zone: N domains d<i>.bulk.lab in one NSEC3 zone
+# (scripts/lab up --bulk N). Kept apart from the cases: not verified one by
+# one, cached signed in <state>/bulk/ and re-signed only when N, the key or
+# the template change, or after 7 days (signatures last 4 weeks).
+
+BULK_ZONE = "bulk.lab."
+BULK_HOSTS = 50
+
+
+def add_bulk(world, n):
+    if n <= 0:
+        return
+    if BULK_ZONE in world.zones:
+        raise CasesError(f"{BULK_ZONE} is reserved for --bulk")
+    z = Zone(BULK_ZONE)
+    z.signing = "nsec3"
+    z.bulk = n
+    z.parent = world.zones["lab."]
+    z.parent.children.append(z)
+    world.zones[BULK_ZONE] = z
+    for j in range(BULK_HOSTS):
+        world.auto_address(f"mx{j}.{BULK_ZONE}", 4)
+        world.auto_address(f"mx{j}.{BULK_ZONE}", 6)
+        world.auto_address(f"plain{j}.{BULK_ZONE}", 4)
+
+
+def bulk_kind(i):
+    """What d<i>.bulk.lab is, by i % 10."""
+    return ("dane", "dane", "dane", "dane", "dane", "dane2", "unsigned-mx", "null-mx",
+            "nxdomain", "no-tlsa")[i % 10]
+
+
+def bulk_domains(n):
+    return [f"d{i}.{BULK_ZONE}".rstrip(".") for i in range(n)]
+
+
+def bulk_expectations(n):
+    out = []
+    for i in range(n):
+        d = f"d{i}.bulk.lab"
+        k = bulk_kind(i)
+        e = {"domain": d, "mx_dnssec": "secure", "hosts": {}, "flags": {}}
+        if k == "dane":
+            e.update(status="dane-unprobed", hosts={f"mx{i % BULK_HOSTS}.bulk.lab": "dane-unprobed"})
+        elif k == "dane2":
+            e.update(status="dane-unprobed",
+                     hosts={f"mx{i % BULK_HOSTS}.bulk.lab": "dane-unprobed",
+                            f"mx{(i + 1) % BULK_HOSTS}.bulk.lab": "dane-unprobed"})
+        elif k == "unsigned-mx":
+            e.update(status="no-dane", hosts={"mx.unsigned-provider.test": "insecure"})
+        elif k == "null-mx":
+            e.update(status="null-mx")
+        elif k == "nxdomain":
+            e.update(status="nxdomain")
+        else:
+            e.update(status="no-dane", hosts={f"plain{i % BULK_HOSTS}.bulk.lab": "no-tlsa"})
+        out.append(e)
+    return out
+
+
+def build_bulk(world, zone, keybase, tls, state, cases_path):
+    spki = tls.digest("spki", "sha256", tls.host("mx.bulk.lab", "ecdsa")[0])
+    lines = [f"; generated by scripts/lab --bulk {zone.bulk} -- do not edit",
+             f"$ORIGIN {zone.name}", "$TTL 3600",
+             f"@ SOA {zone.server_name()} hostmaster.{zone.name} 1 3600 600 86400 60",
+             f"@ NS {zone.server_name()}"]
+    for j in range(BULK_HOSTS):
+        a = world.addresses[f"mx{j}.bulk.lab"]
+        lines += [f"mx{j} A {a['ipv4']}", f"mx{j} AAAA {a['ipv6']}",
+                  f"_25._tcp.mx{j} TLSA 3 1 1 {spki}",
+                  f"plain{j} A {world.addresses[f'plain{j}.bulk.lab']['ipv4']}"]
+    for i in range(zone.bulk):
+        k = bulk_kind(i)
+        if k in ("dane", "dane2"):
+            lines.append(f"d{i} MX 10 mx{i % BULK_HOSTS}")
+            if k == "dane2":
+                lines.append(f"d{i} MX 20 mx{(i + 1) % BULK_HOSTS}")
+        elif k == "unsigned-mx":
+            lines.append(f"d{i} MX 10 mx.unsigned-provider.test.")
+        elif k == "null-mx":
+            lines.append(f"d{i} MX 0 .")
+        elif k == "no-tlsa":
+            lines.append(f"d{i} MX 10 plain{i % BULK_HOSTS}")
+    text = "\n".join(lines) + "\n"
+    bdir = os.path.join(state, "bulk")
+    os.makedirs(bdir, exist_ok=True)
+    src = os.path.join(bdir, zone_file_stem(zone.name) + ".zone")
+    dst = src + ".signed"
+    tag = hashlib.sha256((text + keybase).encode()).hexdigest()
+    tagfile = dst + ".tag"
+    fresh = False
+    if os.path.exists(dst) and os.path.exists(tagfile):
+        with open(tagfile) as f:
+            fresh = f.read().strip() == tag
+        import time
+        fresh = fresh and time.time() - os.stat(dst).st_mtime < 7 * 86400
+    if fresh:
+        return
+    with open(src, "w") as f:
+        f.write(text)
+    sign_zone(zone, src, dst, keybase)
+    with open(tagfile, "w") as f:
+        f.write(tag + "\n")

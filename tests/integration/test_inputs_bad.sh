@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Bad input through `danescan inputs`: binary garbage, a truncated gzip, a
+# line of 1 MB, a name of 300 characters, labels over 63 bytes, embedded NUL,
+# a missing file, $INCLUDE. Each must give a clear message, the documented
+# exit code (0 with bad lines, 1 unreadable input) and no crash; the good
+# names around the bad ones are still printed. Also: stdin, gzip on stdin,
+# shards that partition the input, --count.
+set -euo pipefail
+DANESCAN=${DANESCAN:?set DANESCAN to the danescan binary}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# run NAME EXPECTED_RC ARGS...: output in $work/NAME.out / .err
+run() {
+  local name=$1 want=$2; shift 2
+  local rc=0
+  "$DANESCAN" inputs "$@" > "$work/$name.out" 2> "$work/$name.err" || rc=$?
+  if [ "$rc" -ge 128 ]; then fail "$name: crashed (rc $rc)"; cat "$work/$name.err"; fi
+  [ "$rc" -eq "$want" ] || { fail "$name: exit code $rc, want $want"; cat "$work/$name.err"; }
+}
+expect_err() { grep -q -- "$2" "$work/$1.err" || { fail "$1: no message matching '$2'"; cat "$work/$1.err"; }; }
+expect_out() { diff <(printf '%s\n' "${@:2}") "$work/$1.out" > /dev/null || { fail "$1: output differs"; cat "$work/$1.out"; }; }
+
+head -c 200000 /dev/urandom > "$work/garbage.bin"
+run garbage 1 "$work/garbage.bin"
+expect_err garbage "binary data"
+run garbage_forced 0 --input-format list --count "$work/garbage.bin"
+
+seq 1 20000 | sed 's/$/.example.com/' | gzip -c > "$work/full.gz"
+size=$(stat -c %s "$work/full.gz")
+head -c $((size / 2)) "$work/full.gz" > "$work/trunc.gz"
+run truncated 1 "$work/trunc.gz"
+expect_err truncated "truncated gzip"
+[ "$(wc -l < "$work/truncated.out")" -gt 1000 ] || fail "truncated: names before the cut not printed"
+
+{ echo a.com; head -c 1048576 /dev/zero | tr '\0' x; echo; echo b.com; } > "$work/longline.txt"
+run longline 0 "$work/longline.txt"
+expect_err longline "longline.txt:2: line longer than"
+expect_out longline a.com b.com
+
+{ echo ok.com; printf 'a%.0s' $(seq 1 296); echo .com; } > "$work/long.txt"
+run longname 0 "$work/long.txt"
+expect_err longname "long.txt:2: invalid name .*longer than 253"
+expect_out longname ok.com
+
+{ echo "$(printf 'b%.0s' $(seq 1 64)).com"; echo ok.com; } > "$work/label.txt"
+run label 0 "$work/label.txt"
+expect_err label "label.txt:1: invalid name .*64 bytes (longer than 63)"
+expect_out label ok.com
+
+printf 'nul\0here.com\nok.com\n' > "$work/nul.txt"
+run nul 0 --input-format list "$work/nul.txt"
+expect_err nul "nul.txt:1: invalid name .*NUL"
+expect_out nul ok.com
+
+printf 'zone.\t3600\tIN\tSOA\ta. b. 1 2 3 4 5\n$INCLUDE /etc/passwd\nx.zone.\t3600\tIN\tNS\tns.\n' > "$work/inc.zone"
+run include 0 "$work/inc.zone"
+expect_err include "inc.zone:2: \$INCLUDE refused"
+expect_out include x.zone
+
+run missing 1 "$work/does-not-exist.zone"
+expect_err missing "does-not-exist.zone: No such file"
+run usage 2 --shard 3/3 "$work/nul.txt"
+
+# Standard input, plain and gzip'd; counts.
+printf 'B.com\nA.com.\nb.com\n' > "$work/list.txt"
+rc=0; "$DANESCAN" inputs - < "$work/list.txt" > "$work/stdin.out" 2>&1 || rc=$?
+[ $rc -eq 0 ] && diff <(printf 'b.com\na.com\n') "$work/stdin.out" > /dev/null || fail "stdin list"
+rc=0; gzip -c "$work/list.txt" | "$DANESCAN" inputs --count - > "$work/stdin.out" 2>&1 || rc=$?
+grep -q '^names 2$' "$work/stdin.out" && grep -q '^duplicates 1$' "$work/stdin.out" || fail "gzip stdin counts"
+
+# Shards partition the input; --limit; --sample is a stable subset.
+seq 1 5000 | sed 's/^/n/; s/$/.example/' > "$work/many.txt"
+for i in 0 1 2 3; do "$DANESCAN" inputs --shard $i/4 "$work/many.txt"; done | sort > "$work/shards"
+sort "$work/many.txt" | cmp -s - "$work/shards" || fail "shards do not partition the input"
+[ "$("$DANESCAN" inputs --limit 10 "$work/many.txt" | wc -l)" -eq 10 ] || fail "--limit"
+"$DANESCAN" inputs --sample 0.1 "$work/many.txt" > "$work/s1"
+"$DANESCAN" inputs --sample 10% "$work/many.txt" > "$work/s2"
+n=$(wc -l < "$work/s1")
+{ cmp -s "$work/s1" "$work/s2" && [ "$n" -gt 350 ] && [ "$n" -lt 650 ]; } || fail "--sample ($n names)"
+
+[ "$failures" -eq 0 ] && echo PASS || { echo "$failures failures"; exit 1; }

@@ -1,0 +1,107 @@
+#!/bin/bash
+# Politeness of the probe engine (issue 3): overall connection rate, per-address
+# concurrency and gap, back-off after 421 and refused connections. Lab SMTP
+# servers on 127.0.0.1 with kernel-picked ports; timings asserted as lower
+# bounds (the policy) and loose upper bounds (no stall).
+set -u
+BUILD=${DANESCAN_BUILD:?set DANESCAN_BUILD to the build directory}
+SRC=${DANESCAN_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
+LAB=$BUILD/tests/labsmtp/danescan-labsmtp
+PROBE=$BUILD/tests/labsmtp/danescan-probe
+WORK=$(mktemp -d /tmp/danescan-test-polite.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+"$SRC/tests/labsmtp/make-certs.sh" "$WORK/certs" || { echo "FAIL: make-certs"; exit 1; }
+C=$WORK/certs
+failures=0
+checks=0
+
+start_server() {
+  local name=$1 mode=$2
+  shift 2
+  LOG=$WORK/$name.log
+  "$LAB" --mode "$mode" --listen 127.0.0.1:0 --port-file "$WORK/$name.ports" --log "$LOG" "$@" &
+  PIDS+=($!)
+  for _ in $(seq 100); do [ -s "$WORK/$name.ports" ] && break; sleep 0.05; done
+  PORT=$(awk '{print $2; exit}' "$WORK/$name.ports")
+  [ -n "$PORT" ] || { echo "FAIL: server $name did not start"; exit 1; }
+}
+
+run() { # CASE args...: sets ELAPSED, OUT
+  local t0 t1
+  t0=$(date +%s.%N)
+  OUT=$("$PROBE" --allow-reserved --port "$PORT" --no-key-types "$@" 127.0.0.1 2>"$WORK/err")
+  t1=$(date +%s.%N)
+  ELAPSED=$(echo "$t1 - $t0" | bc)
+  if grep -q "Sanitizer\|runtime error" "$WORK/err"; then
+    echo "FAIL: sanitizer report:"; cat "$WORK/err"; failures=$((failures + 1))
+  fi
+}
+
+between() { # CASE low high
+  checks=$((checks + 1))
+  if [ "$(echo "$ELAPSED >= $2 && $ELAPSED < $3" | bc)" != 1 ]; then
+    echo "FAIL [$1]: took ${ELAPSED}s, want [$2, $3)"
+    failures=$((failures + 1))
+  fi
+}
+
+count() { # CASE result n
+  checks=$((checks + 1))
+  local got
+  got=$(grep -c "result=$2 " <<< "$OUT")
+  if [ "$got" != "$3" ]; then
+    echo "FAIL [$1]: $got reports with result=$2, want $3"
+    failures=$((failures + 1))
+  fi
+}
+
+EC_SPKI=$(cat "$C/leaf-ec.spki-sha256")
+start_server normal normal --cert "$C/leaf-ec.chain.pem" --key "$C/leaf-ec.key"
+# 10 probes, rate 5/s with a burst of 1: the 10th starts >= 1.8 s after the first
+run --tlsa "3 1 1 $EC_SPKI" --repeat 10 --rate 5 --burst 1 --per-ip 10 --gap-ms 0
+count rate authenticated 10
+between rate 1.7 5
+# the same without a rate cap is fast
+run --tlsa "3 1 1 $EC_SPKI" --repeat 10 --per-ip 10 --gap-ms 0
+count no-rate authenticated 10
+between no-rate 0 1
+# gap of 300 ms between sessions to one address: 4 sessions >= 0.9 s
+run --tlsa "3 1 1 $EC_SPKI" --repeat 4 --gap-ms 300
+count gap authenticated 4
+between gap 0.9 4
+
+# per_ip concurrency against a silent server (each session times out after 0.5 s)
+start_server silent silent
+run --tlsa "3 1 1 $EC_SPKI" --repeat 3 --timeout-ms 500 --per-ip 1 --gap-ms 0
+count per-ip-1 timeout 3
+between per-ip-1 1.45 4
+run --tlsa "3 1 1 $EC_SPKI" --repeat 3 --timeout-ms 500 --per-ip 3 --gap-ms 0
+count per-ip-3 timeout 3
+between per-ip-3 0.45 1.4
+# max_concurrent caps sessions in flight across addresses as well
+run --tlsa "3 1 1 $EC_SPKI" --repeat 3 --timeout-ms 500 --per-ip 3 --gap-ms 0 --max-concurrent 1
+between max-concurrent 1.45 4
+
+# 421 greeting: the gap backs off (1 s, then 2 s) although the base gap is 100 ms
+start_server busy greeting-421
+run --repeat 3 --gap-ms 100 --backoff-max-ms 10000
+count backoff-421 smtp-failed 3
+between backoff-421 2.9 6
+# capped by per_ip_backoff_max_ms
+run --repeat 3 --gap-ms 100 --backoff-max-ms 500
+between backoff-cap 0.9 2.5
+# refused connections back off too
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+run --repeat 3 --gap-ms 100 --backoff-max-ms 10000
+count backoff-refused connect-failed 3
+between backoff-refused 2.9 6
+
+echo "test_probe_politeness: $checks checks, $failures failures"
+[ "$failures" -eq 0 ]

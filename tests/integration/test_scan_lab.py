@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""danescan against the lab world, DNS-only mode (--probe none): for every
+case of tests/lab/cases.txt, the domain status, the DNSSEC state of the MX
+lookup, each MX host's status and the DNS-decided host flags must equal the
+case's expectation (`scripts/lab expect`). Also: the resolver self-check
+refuses a non-validating resolver, the metadata file agrees with the
+records, a second run over the same input gives the same verdicts, and bad
+input lines become invalid-name records without stopping the scan.
+
+Brings the lab up if it is not (and takes it down again, also on failure).
+Ends with 'N passed, M failed'."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
+LAB = os.path.join(SOURCE, "scripts", "lab")
+NS = os.environ.get("DANESCAN_LAB_NS", "danescan-lab")
+
+DNS_FLAGS = {"nxdomain", "target-is-tld", "target-is-localhost", "ancestor-nxdomain",
+             "tlsa-at-original-name", "tlsa-insecure", "a-lookup-failed", "aaaa-lookup-failed"}
+
+passed = failed = 0
+started_by_us = False
+tmp = tempfile.mkdtemp(prefix="danescan-scanlab-")
+
+
+def check(ok, what, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {what}", flush=True)
+    else:
+        failed += 1
+        print(f"FAIL {what} {detail}", flush=True)
+    return ok
+
+
+def run(*cmd, **kw):
+    return subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def cleanup(*signum):
+    global started_by_us
+    if started_by_us:
+        started_by_us = False
+        run(LAB, "down")
+    subprocess.run(["rm", "-rf", tmp])
+    if signum:
+        sys.exit(1)
+
+
+def scan(inputs, *options):
+    out = os.path.join(tmp, "out.jsonl")
+    meta = os.path.join(tmp, "meta.json")
+    for stale in (out, meta):
+        if os.path.exists(stale):
+            os.unlink(stale)
+    p = run("ip", "netns", "exec", NS, DANESCAN, "scan", "--probe", "none", "--no-progress",
+            "--output", out, "--metadata", meta, *options, *inputs)
+    records = []
+    if os.path.exists(out):
+        with open(out) as f:
+            records = [json.loads(line) for line in f]
+    metadata = None
+    if os.path.exists(meta):
+        with open(meta) as f:
+            metadata = json.load(f)
+    return p, records, metadata
+
+
+def compare_cases(records, expectations, label):
+    by_domain = {r["domain"]: r for r in records}
+    for exp in expectations:
+        domain = exp["domain"]
+        rec = by_domain.get(domain)
+        if not check(rec is not None, f"{label}: {domain} has a record"):
+            continue
+        check(rec["status"] == exp["status"], f"{label}: {domain} status {exp['status']}",
+              f"got {rec['status']}")
+        lookup = rec.get("mx_lookup") or {}
+        if exp.get("mx_dnssec") is not None and exp["status"] != "invalid-name":
+            check(lookup.get("dnssec") == exp["mx_dnssec"],
+                  f"{label}: {domain} MX lookup {exp['mx_dnssec']}", f"got {lookup.get('dnssec')}")
+        hosts = {h["host"]: h for h in rec.get("mx", [])}
+        got_hosts = {name: h["status"] for name, h in hosts.items()}
+        check(got_hosts == exp["hosts"], f"{label}: {domain} hosts {exp['hosts']}", f"got {got_hosts}")
+        for name in exp["hosts"]:
+            want_flags = set(exp.get("flags", {}).get(name, []))
+            got_flags = set(hosts.get(name, {}).get("flags", [])) & DNS_FLAGS
+            check(got_flags == want_flags & DNS_FLAGS, f"{label}: {domain} host {name} flags {sorted(want_flags)}",
+                  f"got {sorted(got_flags)}")
+        # Hosts with usable secure TLSA are handed on with their records.
+        for h in rec.get("mx", []):
+            if h["status"] == "dane-unprobed":
+                check(any(t["usable"] for t in h["tlsa"]) and h["addresses"],
+                      f"{label}: {domain} host {h['host']} carries addresses and usable TLSA")
+
+
+def main():
+    global started_by_us
+    signal.signal(signal.SIGTERM, cleanup)
+    signal.signal(signal.SIGINT, cleanup)
+    if run(LAB, "status").returncode != 0:
+        p = run(LAB, "up")
+        if not check(p.returncode == 0, "lab comes up", p.stderr.decode()[-2000:]):
+            return
+        started_by_us = True
+    expectations = [json.loads(line) for line in run(LAB, "expect").stdout.decode().splitlines()]
+    check(len(expectations) > 40, f"lab has {len(expectations)} cases")
+    domains_file = os.path.join(tmp, "domains.txt")
+    with open(domains_file, "w") as f:
+        for exp in expectations:
+            f.write(exp["domain"] + "\n")
+
+    p, records, metadata = scan([domains_file])
+    check(p.returncode == 0, "scan exits 0", p.stderr.decode()[-3000:])
+    check(len(records) == len(expectations), f"one record per domain ({len(records)})")
+    check("validates DNSSEC" in p.stderr.decode(), "resolver self-check passed and said so")
+    compare_cases(records, expectations, "first pass")
+    if check(metadata is not None, "metadata written"):
+        counts = {}
+        for r in records:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        check(all(metadata["status_counts"].get(s, 0) == n for s, n in counts.items())
+              and sum(metadata["status_counts"].values()) == len(records),
+              "metadata status counts equal the records'")
+        check(metadata["complete"] is True and metadata["inputs"][0]["sha256"] is not None,
+              "metadata: complete, input checksum")
+    # Every record is one whole JSON object and seq values are distinct.
+    seqs = [r["input"]["seq"] for r in records]
+    check(sorted(seqs) == list(range(len(records))), "input.seq covers 0..n-1 once each")
+
+    # Warm pass: answers from the resolver's cache give the same verdicts.
+    p, records2, _ = scan([domains_file], "--concurrency", "3")
+    check(p.returncode == 0, "second (warm, low concurrency) scan exits 0")
+    compare_cases(records2, expectations, "warm pass")
+
+    # Bad input: the scan goes on, bad names are recorded invalid-name.
+    bad_file = os.path.join(tmp, "bad.txt")
+    with open(bad_file, "wb") as f:
+        f.write(b"# comment\n\n   \nDANE-EE.LAB.\n" + b"a" * 64 + b".lab\n" +
+                (b"abc." * 70) + b"lab\n" + "b\u00fccher.lab\n".encode() + b"\x01\xff\xfe garbage\n" +
+                b"null-mx.lab\n")
+    p, records, metadata = scan([bad_file])
+    check(p.returncode == 0, "scan of bad input exits 0", p.stderr.decode()[-2000:])
+    statuses = sorted((r["status"]) for r in records)
+    valid = {r["domain"]: r["status"] for r in records if r["status"] != "invalid-name"}
+    check(valid == {"dane-ee.lab": "dane-unprobed", "null-mx.lab": "null-mx"},
+          "upper case and trailing dot normalised; good names scanned", str(valid))
+    check(statuses.count("invalid-name") >= 3, "over-long label, over-long name, non-ASCII are invalid-name",
+          str(statuses))
+    check(all(r.get("reason") for r in records if r["status"] == "invalid-name"),
+          "every invalid-name record has a reason")
+    err = p.stderr.decode()
+    check("bad.txt:5" in err and "bad.txt:7" in err, "bad lines reported with file and line", err[-1500:])
+
+    # A file with NUL bytes is refused as binary with a clear message.
+    nul_file = os.path.join(tmp, "nul.txt")
+    with open(nul_file, "wb") as f:
+        f.write(b"dane-ee.lab\n\x00\x00\x00binary\n")
+    p, records, _ = scan([nul_file])
+    check(p.returncode == 2 and "nul.txt" in p.stderr.decode() and not records,
+          "binary input refused naming the file", p.stderr.decode()[-500:])
+
+    # A resolver that does not validate is refused (exit 3, clear message):
+    # the lab's NSD leaf server answers without AD and without recursion.
+    p, records, _ = scan([domains_file], "--resolver", "127.53.0.3")
+    check(p.returncode == 3 and "does not validate" in p.stderr.decode() and not records,
+          "non-validating resolver refused", p.stderr.decode()[-1000:])
+
+
+try:
+    main()
+finally:
+    cleanup()
+print(f"{passed} passed, {failed} failed")
+sys.exit(0 if failed == 0 else 1)

@@ -1,0 +1,572 @@
+/* danescan-labsmtp: the lab's SMTP server for probe tests and benchmarks.
+ * One process plays one behaviour (--mode) on any number of listening
+ * addresses: a normal STARTTLS server with RSA and/or ECDSA certificate
+ * chains, or one of the misbehaving servers a scanner must survive (garbage,
+ * silence, a huge banner, an endless multi-line greeting, a slow drip, 554 or
+ * 421 greetings, 454 to STARTTLS, no STARTTLS, TLS alerts or garbage after
+ * STARTTLS, disconnects). It records what clients do (early talking, EHLO
+ * name, SNI, any MAIL/RCPT/DATA) in a log file for tests to assert on.
+ *
+ * Usage: danescan-labsmtp --mode MODE --listen ADDR:PORT [--listen ...]
+ *          [--cert CHAIN.pem --key KEY.pem]... [--port-file FILE] [--log FILE]
+ *          [--greeting-delay-ms N] [--drip-ms N] [--max-tls 1.2|1.3] [--name HOST]
+ * PORT 0 picks a free port; --port-file then receives "ADDR PORT" lines
+ * (written to FILE.tmp and renamed once every listener is up). IPv6 as
+ * [::1]:PORT. Test tool: exits on bad arguments. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#define MAX_LISTENERS 4096
+#define MAX_CERTS 4
+#define MAX_LINE_BYTES 4096
+#define HUGE_BANNER_BYTES (1024 * 1024)
+
+enum mode {
+  MODE_NORMAL, MODE_NO_STARTTLS, MODE_STARTTLS_454, MODE_GREETING_554, MODE_GREETING_421,
+  MODE_SILENT, MODE_GARBAGE, MODE_HUGE_BANNER, MODE_ENDLESS_MULTILINE, MODE_SLOW_DRIP,
+  MODE_DISCONNECT, MODE_DISCONNECT_AFTER_EHLO, MODE_TLS_ALERT, MODE_TLS_GARBAGE, MODE_TLS_CLOSE,
+  MODE_EHLO_554, MODE_PIPELINED_GARBAGE, MODE_COUNT
+};
+static const char *const mode_names[MODE_COUNT] = {
+  "normal", "no-starttls", "starttls-454", "greeting-554", "greeting-421",
+  "silent", "garbage", "huge-banner", "endless-multiline", "slow-drip",
+  "disconnect", "disconnect-after-ehlo", "tls-alert", "tls-garbage", "tls-close",
+  "ehlo-554", "pipelined-garbage",
+};
+
+struct server {
+  struct event_base *base;
+  enum mode mode;
+  SSL_CTX *ssl_ctx;
+  FILE *log;
+  const char *name;
+  unsigned greeting_delay_ms;
+  unsigned drip_ms;
+  unsigned long connections;
+};
+
+enum conn_state { CONN_PRE_GREETING, CONN_COMMANDS, CONN_SWITCHING, CONN_TLS, CONN_CLOSING };
+
+struct conn {
+  struct server *server;
+  struct bufferevent *bev;
+  evutil_socket_t fd;
+  bool plain_owns_fd;
+  enum conn_state state;
+  bool tls;
+  struct event *timer;
+  unsigned long counter;
+  char peer[64];
+};
+
+static void log_line(struct server *server, const struct conn *conn, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+static void log_line(struct server *server, const struct conn *conn, const char *format, ...) {
+  if (server->log == NULL) return;
+  va_list args;
+  va_start(args, format);
+  fprintf(server->log, "%s ", conn != NULL ? conn->peer : "-");
+  vfprintf(server->log, format, args);
+  fputc('\n', server->log);
+  fflush(server->log);
+  va_end(args);
+}
+
+static void conn_free(struct conn *conn) {
+  if (conn->timer != NULL) event_free(conn->timer);
+  if (conn->bev != NULL) {
+    bufferevent_setcb(conn->bev, NULL, NULL, NULL, NULL);
+    bufferevent_free(conn->bev);
+  }
+  if (conn->plain_owns_fd && conn->fd >= 0) evutil_closesocket(conn->fd);
+  free(conn);
+}
+
+static void send_text(struct conn *conn, const char *text) {
+  bufferevent_write(conn->bev, text, strlen(text));
+}
+
+/* Closes once the output has been written. */
+static void close_after_flush(struct conn *conn);
+
+static void on_write_drained(struct bufferevent *bev, void *arg);
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short events, void *arg);
+
+static void close_after_flush(struct conn *conn) {
+  conn->state = CONN_CLOSING;
+  if (evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0) {
+    conn_free(conn);
+    return;
+  }
+  bufferevent_disable(conn->bev, EV_READ);
+  bufferevent_setcb(conn->bev, NULL, on_write_drained, on_event, conn);
+}
+
+static void write_more_multiline(struct conn *conn) {
+  char line[128];
+  for (int i = 0; i < 64; i++) {
+    snprintf(line, sizeof line, "220-endless greeting line %lu of a hostile server\r\n", conn->counter++);
+    send_text(conn, line);
+  }
+}
+
+static void start_tls(struct conn *conn) {
+  struct server *server = conn->server;
+  bufferevent_setcb(conn->bev, NULL, NULL, NULL, NULL);
+  bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
+  bufferevent_free(conn->bev);
+  conn->bev = NULL;
+  if (server->mode == MODE_TLS_ALERT) {
+    /* A TLS 1.2 fatal handshake_failure alert record */
+    static const unsigned char alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
+    ssize_t ignored = write(conn->fd, alert, sizeof alert);
+    (void)ignored;
+    log_line(server, conn, "tls-alert-sent");
+    conn_free(conn);
+    return;
+  }
+  if (server->mode == MODE_TLS_GARBAGE) {
+    static const char garbage[] = "this is not TLS at all\r\n\x01\x02\x03\x04\x05\x06\x07\x08";
+    ssize_t ignored = write(conn->fd, garbage, sizeof garbage - 1);
+    (void)ignored;
+    log_line(server, conn, "tls-garbage-sent");
+    /* leave the connection open so the client must notice by itself */
+    conn->bev = bufferevent_socket_new(server->base, conn->fd, 0);
+    bufferevent_setcb(conn->bev, on_read, NULL, on_event, conn);
+    bufferevent_enable(conn->bev, EV_READ);
+    conn->state = CONN_CLOSING;
+    return;
+  }
+  if (server->mode == MODE_TLS_CLOSE) {
+    log_line(server, conn, "tls-close");
+    conn_free(conn);
+    return;
+  }
+  SSL *ssl = SSL_new(server->ssl_ctx);
+  conn->bev = bufferevent_openssl_socket_new(server->base, conn->fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+  if (conn->bev == NULL) {
+    SSL_free(ssl);
+    conn_free(conn);
+    return;
+  }
+  conn->plain_owns_fd = false;
+  conn->tls = true;
+  conn->state = CONN_TLS;
+  bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
+  bufferevent_setcb(conn->bev, on_read, NULL, on_event, conn);
+  bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+}
+
+static void on_write_drained(struct bufferevent *bev, void *arg) {
+  (void)bev;
+  struct conn *conn = arg;
+  if (conn->state == CONN_CLOSING) {
+    conn_free(conn);
+  } else if (conn->state == CONN_SWITCHING) {
+    start_tls(conn);
+  } else if (conn->server->mode == MODE_ENDLESS_MULTILINE && conn->state == CONN_COMMANDS) {
+    write_more_multiline(conn);
+  }
+}
+
+static void ehlo_reply(struct conn *conn) {
+  struct server *server = conn->server;
+  char text[512];
+  bool offer = !conn->tls && server->mode != MODE_NO_STARTTLS;
+  snprintf(text, sizeof text, "250-%s hello\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n%s250 8BITMIME\r\n",
+           server->name, offer ? "250-STARTTLS\r\n" : "");
+  send_text(conn, text);
+  if (server->mode == MODE_PIPELINED_GARBAGE) {
+    /* unsolicited lines after the reply: must not pass for the next reply */
+    send_text(conn, "220 this is not the reply to your next command\r\n");
+  }
+}
+
+/* Returns true to keep reading lines; false when conn is gone or switching. */
+static bool handle_command(struct conn *conn, char *line) {
+  struct server *server = conn->server;
+  char verb[16] = "";
+  size_t n = strcspn(line, " ");
+  if (n >= sizeof verb) n = sizeof verb - 1;
+  memcpy(verb, line, n);
+  verb[n] = '\0';
+  log_line(server, conn, "cmd %s%s", verb, conn->tls ? " tls" : "");
+  if (strcasecmp(verb, "EHLO") == 0 || strcasecmp(verb, "HELO") == 0) {
+    log_line(server, conn, "ehlo %s", line[n] == ' ' ? line + n + 1 : "");
+    if (server->mode == MODE_DISCONNECT_AFTER_EHLO) {
+      conn_free(conn);
+      return false;
+    }
+    if (server->mode == MODE_EHLO_554) {
+      send_text(conn, "554 5.7.1 go away\r\n");
+      return true;
+    }
+    if (strcasecmp(verb, "HELO") == 0) {
+      send_text(conn, "250 hello\r\n");
+    } else {
+      ehlo_reply(conn);
+    }
+  } else if (strcasecmp(verb, "STARTTLS") == 0 && !conn->tls && server->mode != MODE_NO_STARTTLS) {
+    if (server->mode == MODE_STARTTLS_454) {
+      send_text(conn, "454 4.7.0 TLS not available due to local problem\r\n");
+      return true;
+    }
+    send_text(conn, "220 2.0.0 Ready to start TLS\r\n");
+    conn->state = CONN_SWITCHING;
+    bufferevent_disable(conn->bev, EV_READ);
+    bufferevent_setcb(conn->bev, NULL, on_write_drained, on_event, conn);
+    return false;
+  } else if (strcasecmp(verb, "QUIT") == 0) {
+    send_text(conn, "221 2.0.0 Bye\r\n");
+    close_after_flush(conn);
+    return false;
+  } else if (strcasecmp(verb, "MAIL") == 0 || strcasecmp(verb, "RCPT") == 0 ||
+             strcasecmp(verb, "DATA") == 0) {
+    log_line(server, conn, "forbidden %s", verb);
+    send_text(conn, "502 5.5.1 not in the lab\r\n");
+  } else if (strcasecmp(verb, "NOOP") == 0 || strcasecmp(verb, "RSET") == 0) {
+    send_text(conn, "250 2.0.0 Ok\r\n");
+  } else {
+    send_text(conn, "502 5.5.2 Error: command not recognized\r\n");
+  }
+  return true;
+}
+
+static void on_read(struct bufferevent *bev, void *arg) {
+  struct conn *conn = arg;
+  struct evbuffer *input = bufferevent_get_input(bev);
+  if (conn->state == CONN_PRE_GREETING) {
+    log_line(conn->server, conn, "early-talker");
+    evbuffer_drain(input, evbuffer_get_length(input));
+    return;
+  }
+  if (conn->state == CONN_CLOSING || conn->server->mode == MODE_SILENT) {
+    evbuffer_drain(input, evbuffer_get_length(input));
+    return;
+  }
+  for (;;) {
+    size_t len = 0;
+    char *line = evbuffer_readln(input, &len, EVBUFFER_EOL_CRLF);
+    if (line == NULL) {
+      if (evbuffer_get_length(input) > MAX_LINE_BYTES) {
+        conn_free(conn);
+      }
+      return;
+    }
+    bool more = handle_command(conn, line);
+    free(line);
+    if (!more) return;  /* conn gone, closing or switching to TLS */
+  }
+}
+
+static void on_event(struct bufferevent *bev, short events, void *arg) {
+  (void)bev;
+  struct conn *conn = arg;
+  if (events & BEV_EVENT_CONNECTED) {
+    if (conn->tls) {
+      SSL *ssl = bufferevent_openssl_get_ssl(conn->bev);
+      const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+      log_line(conn->server, conn, "tls-ok %s %s sni=%s", SSL_get_version(ssl),
+               SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)), sni != NULL ? sni : "-");
+    }
+    return;
+  }
+  if (events & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
+    if (conn->tls && (events & BEV_EVENT_ERROR)) {
+      unsigned long code = bufferevent_get_openssl_error(conn->bev);
+      char text[160] = "";
+      if (code != 0) ERR_error_string_n(code, text, sizeof text);
+      log_line(conn->server, conn, "tls-error %s", text);
+    }
+    conn_free(conn);
+  }
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  struct conn *conn = arg;
+  struct server *server = conn->server;
+  if (server->mode == MODE_SLOW_DRIP) {
+    static const char drip[] = "220-slow drip greeting that never ends\r\n";
+    char byte = drip[conn->counter++ % (sizeof drip - 1)];
+    bufferevent_write(conn->bev, &byte, 1);
+    struct timeval tv = {server->drip_ms / 1000, (suseconds_t)(server->drip_ms % 1000) * 1000};
+    evtimer_add(conn->timer, &tv);
+    return;
+  }
+  /* greeting after the delay */
+  conn->state = CONN_COMMANDS;
+  char text[256];
+  switch (server->mode) {
+  case MODE_GREETING_554:
+    send_text(conn, "554 5.3.2 lab server refuses service\r\n");
+    break;
+  case MODE_GREETING_421:
+    send_text(conn, "421 4.3.2 lab server busy, try later\r\n");
+    close_after_flush(conn);
+    return;
+  case MODE_GARBAGE:
+    send_text(conn, "\x16\x03\x01 garbage instead of a greeting \xff\xfe\r\nmore garbage\r\n");
+    break;
+  case MODE_HUGE_BANNER: {
+    send_text(conn, "220 ");
+    char *filler = malloc(HUGE_BANNER_BYTES);
+    if (filler != NULL) {
+      memset(filler, 'x', HUGE_BANNER_BYTES);
+      bufferevent_write(conn->bev, filler, HUGE_BANNER_BYTES);
+      free(filler);
+    }
+    send_text(conn, "\r\n");
+    break;
+  }
+  case MODE_ENDLESS_MULTILINE:
+    bufferevent_setcb(conn->bev, on_read, on_write_drained, on_event, conn);
+    write_more_multiline(conn);
+    break;
+  default:
+    snprintf(text, sizeof text, "220 %s ESMTP danescan lab\r\n", server->name);
+    send_text(conn, text);
+    break;
+  }
+}
+
+static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *peer,
+                      int peer_len, void *arg) {
+  (void)listener;
+  (void)peer_len;
+  struct server *server = arg;
+  server->connections++;
+  struct conn *conn = calloc(1, sizeof *conn);
+  if (conn == NULL) {
+    evutil_closesocket(fd);
+    return;
+  }
+  conn->server = server;
+  conn->fd = fd;
+  conn->plain_owns_fd = true;
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (peer->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &((struct sockaddr_in *)peer)->sin_addr, host, sizeof host);
+    snprintf(conn->peer, sizeof conn->peer, "%s:%u", host, ntohs(((struct sockaddr_in *)peer)->sin_port));
+  } else {
+    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)peer)->sin6_addr, host, sizeof host);
+    snprintf(conn->peer, sizeof conn->peer, "[%s]:%u", host, ntohs(((struct sockaddr_in6 *)peer)->sin6_port));
+  }
+  log_line(server, conn, "connect mode=%s", mode_names[server->mode]);
+  if (server->mode == MODE_DISCONNECT) {
+    log_line(server, conn, "disconnect");
+    evutil_closesocket(fd);
+    free(conn);
+    return;
+  }
+  conn->bev = bufferevent_socket_new(server->base, fd, 0);
+  conn->timer = evtimer_new(server->base, on_timer, conn);
+  if (conn->bev == NULL || conn->timer == NULL) {
+    conn_free(conn);
+    return;
+  }
+  bufferevent_setcb(conn->bev, on_read, NULL, on_event, conn);
+  bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+  if (server->mode == MODE_SILENT) {
+    conn->state = CONN_COMMANDS;
+    return;
+  }
+  unsigned delay = server->mode == MODE_SLOW_DRIP ? server->drip_ms : server->greeting_delay_ms;
+  struct timeval tv = {delay / 1000, (suseconds_t)(delay % 1000) * 1000};
+  evtimer_add(conn->timer, &tv);
+}
+
+static int parse_listen(const char *text, struct sockaddr_storage *out, int *out_len) {
+  char host[128];
+  const char *colon;
+  memset(out, 0, sizeof *out);
+  if (text[0] == '[') {
+    const char *close = strchr(text, ']');
+    if (close == NULL || close[1] != ':') return -1;
+    size_t n = (size_t)(close - text - 1);
+    if (n >= sizeof host) return -1;
+    memcpy(host, text + 1, n);
+    host[n] = '\0';
+    colon = close + 1;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+    in6->sin6_family = AF_INET6;
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1) return -1;
+    in6->sin6_port = htons((uint16_t)atoi(colon + 1));
+    *out_len = sizeof *in6;
+    return 0;
+  }
+  colon = strrchr(text, ':');
+  if (colon == NULL || (size_t)(colon - text) >= sizeof host) return -1;
+  memcpy(host, text, (size_t)(colon - text));
+  host[colon - text] = '\0';
+  struct sockaddr_in *in = (struct sockaddr_in *)out;
+  in->sin_family = AF_INET;
+  if (inet_pton(AF_INET, host, &in->sin_addr) != 1) return -1;
+  in->sin_port = htons((uint16_t)atoi(colon + 1));
+  *out_len = sizeof *in;
+  return 0;
+}
+
+static void usage(void) {
+  fprintf(stderr, "usage: danescan-labsmtp --mode MODE --listen ADDR:PORT [...] [--cert F --key F]... "
+                  "[--port-file F] [--log F] [--greeting-delay-ms N] [--drip-ms N] [--max-tls 1.2|1.3] "
+                  "[--name HOST]\nmodes:");
+  for (int i = 0; i < MODE_COUNT; i++) fprintf(stderr, " %s", mode_names[i]);
+  fputc('\n', stderr);
+  exit(2);
+}
+
+static void on_signal(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  event_base_loopbreak(arg);
+}
+
+int main(int argc, char **argv) {
+  struct server server;
+  memset(&server, 0, sizeof server);
+  server.mode = MODE_NORMAL;
+  server.name = "mx.lab.example";
+  server.drip_ms = 200;
+  const char *listens[MAX_LISTENERS];
+  size_t listen_count = 0;
+  const char *certs[MAX_CERTS], *keys[MAX_CERTS];
+  size_t cert_count = 0, key_count = 0;
+  const char *port_file = NULL, *log_file = NULL, *max_tls = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+    if (value == NULL) usage();
+    i++;
+    if (strcmp(arg, "--mode") == 0) {
+      int found = -1;
+      for (int m = 0; m < MODE_COUNT; m++) {
+        if (strcmp(value, mode_names[m]) == 0) found = m;
+      }
+      if (found < 0) usage();
+      server.mode = (enum mode)found;
+    } else if (strcmp(arg, "--listen") == 0 && listen_count < MAX_LISTENERS) {
+      listens[listen_count++] = value;
+    } else if (strcmp(arg, "--cert") == 0 && cert_count < MAX_CERTS) {
+      certs[cert_count++] = value;
+    } else if (strcmp(arg, "--key") == 0 && key_count < MAX_CERTS) {
+      keys[key_count++] = value;
+    } else if (strcmp(arg, "--port-file") == 0) {
+      port_file = value;
+    } else if (strcmp(arg, "--log") == 0) {
+      log_file = value;
+    } else if (strcmp(arg, "--greeting-delay-ms") == 0) {
+      server.greeting_delay_ms = (unsigned)atoi(value);
+    } else if (strcmp(arg, "--drip-ms") == 0) {
+      server.drip_ms = (unsigned)atoi(value);
+    } else if (strcmp(arg, "--max-tls") == 0) {
+      max_tls = value;
+    } else if (strcmp(arg, "--name") == 0) {
+      server.name = value;
+    } else {
+      usage();
+    }
+  }
+  if (listen_count == 0 || cert_count != key_count) usage();
+  signal(SIGPIPE, SIG_IGN);
+
+  server.ssl_ctx = SSL_CTX_new(TLS_server_method());
+  SSL_CTX_set_security_level(server.ssl_ctx, 0);
+  SSL_CTX_set_min_proto_version(server.ssl_ctx, TLS1_2_VERSION);
+  if (max_tls != NULL && strcmp(max_tls, "1.2") == 0) {
+    SSL_CTX_set_max_proto_version(server.ssl_ctx, TLS1_2_VERSION);
+  }
+  for (size_t i = 0; i < cert_count; i++) {
+    if (SSL_CTX_use_certificate_chain_file(server.ssl_ctx, certs[i]) != 1 ||
+        SSL_CTX_use_PrivateKey_file(server.ssl_ctx, keys[i], SSL_FILETYPE_PEM) != 1) {
+      fprintf(stderr, "labsmtp: cannot load %s / %s\n", certs[i], keys[i]);
+      ERR_print_errors_fp(stderr);
+      return 1;
+    }
+  }
+  if (log_file != NULL) {
+    server.log = fopen(log_file, "a");
+    if (server.log == NULL) {
+      perror(log_file);
+      return 1;
+    }
+  }
+  server.base = event_base_new();
+  FILE *ports = NULL;
+  char tmp_name[4096];
+  if (port_file != NULL) {
+    snprintf(tmp_name, sizeof tmp_name, "%s.tmp", port_file);
+    ports = fopen(tmp_name, "w");
+    if (ports == NULL) {
+      perror(tmp_name);
+      return 1;
+    }
+  }
+  struct evconnlistener **listeners = calloc(listen_count, sizeof *listeners);
+  for (size_t i = 0; i < listen_count; i++) {
+    struct sockaddr_storage address;
+    int address_len;
+    if (parse_listen(listens[i], &address, &address_len) != 0) {
+      fprintf(stderr, "labsmtp: bad listen address %s\n", listens[i]);
+      return 2;
+    }
+    listeners[i] = evconnlistener_new_bind(server.base, on_accept, &server,
+                                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 4096,
+                                           (struct sockaddr *)&address, address_len);
+    if (listeners[i] == NULL) {
+      fprintf(stderr, "labsmtp: cannot listen on %s: %s\n", listens[i], strerror(errno));
+      return 1;
+    }
+    struct sockaddr_storage bound;
+    socklen_t bound_len = sizeof bound;
+    getsockname(evconnlistener_get_fd(listeners[i]), (struct sockaddr *)&bound, &bound_len);
+    char host[INET6_ADDRSTRLEN];
+    unsigned port;
+    if (bound.ss_family == AF_INET) {
+      inet_ntop(AF_INET, &((struct sockaddr_in *)&bound)->sin_addr, host, sizeof host);
+      port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    } else {
+      inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&bound)->sin6_addr, host, sizeof host);
+      port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+    }
+    if (ports != NULL) fprintf(ports, "%s %u\n", host, port);
+  }
+  if (ports != NULL) {
+    fclose(ports);
+    rename(tmp_name, port_file);
+  }
+  struct event *sigterm = evsignal_new(server.base, SIGTERM, on_signal, server.base);
+  struct event *sigint = evsignal_new(server.base, SIGINT, on_signal, server.base);
+  event_add(sigterm, NULL);
+  event_add(sigint, NULL);
+  event_base_dispatch(server.base);
+  for (size_t i = 0; i < listen_count; i++) evconnlistener_free(listeners[i]);
+  free(listeners);
+  event_free(sigterm);
+  event_free(sigint);
+  event_base_free(server.base);
+  SSL_CTX_free(server.ssl_ctx);
+  if (server.log != NULL) fclose(server.log);
+  return 0;
+}

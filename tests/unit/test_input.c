@@ -1,0 +1,594 @@
+/* Unit tests of the input readers: the name rule, zone parsing against a
+ * hand-written TLD zone (tests/data/input/tld.zone, expected names in
+ * tld.expected), lists, CSV, gzip (multi-member, truncated), read-buffer
+ * boundaries, long lines, shard/sample/limit, the bounded duplicate filter,
+ * diagnostics and checksums. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "input/input.h"
+#include "unit.h"
+
+#define MAX_COLLECTED 20000
+
+struct collected {
+  char **names; /* valid names, in order */
+  size_t count;
+  size_t invalid;
+  char last_invalid_reason[INPUT_REASON_MAX_BYTES];
+  char last_invalid_name[INPUT_NAME_MAX_BYTES];
+  int64_t ranks[64];
+  int end_rc; /* 0 or -1 */
+  char why[256];
+  struct input_counts counts;
+  char messages[4096];
+  unsigned message_count;
+};
+
+static void collect_message(const char *message, void *arg) {
+  struct collected *c = arg;
+  c->message_count++;
+  size_t used = strlen(c->messages);
+  snprintf(c->messages + used, sizeof c->messages - used, "%s\n", message);
+}
+
+static void collected_free(struct collected *c) {
+  for (size_t i = 0; i < c->count; i++) {
+    free(c->names[i]);
+  }
+  free(c->names);
+}
+
+static void drain(struct input_reader *reader, struct collected *c) {
+  struct input_name name;
+  int rc;
+  c->names = calloc(MAX_COLLECTED, sizeof *c->names);
+  while ((rc = input_reader_next(reader, &name, c->why, sizeof c->why)) == 1) {
+    if (name.invalid) {
+      c->invalid++;
+      snprintf(c->last_invalid_reason, sizeof c->last_invalid_reason, "%s", name.reason);
+      snprintf(c->last_invalid_name, sizeof c->last_invalid_name, "%s", name.name);
+      continue;
+    }
+    if (c->count < 64) {
+      c->ranks[c->count] = name.rank;
+    }
+    if (c->count < MAX_COLLECTED) {
+      c->names[c->count++] = strdup(name.name);
+    }
+  }
+  c->end_rc = rc;
+  input_reader_get_counts(reader, &c->counts);
+}
+
+/* Reads data (in memory) with options; diagnostics go to c->messages. */
+static void read_memory(const void *data, size_t len, struct input_options *options,
+                        struct collected *c) {
+  memset(c, 0, sizeof *c);
+  options->diagnostic = collect_message;
+  options->diagnostic_arg = c;
+  char why[256];
+  struct input_reader *reader = input_reader_open_memory(data, len, "mem", options, why, sizeof why);
+  CHECK(reader != NULL);
+  if (reader == NULL) {
+    fprintf(stderr, "open failed: %s\n", why);
+    c->names = calloc(1, sizeof *c->names);
+    return;
+  }
+  drain(reader, c);
+  input_reader_free(reader);
+}
+
+static char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    return NULL;
+  }
+  char *data = malloc(1 << 20);
+  *len = fread(data, 1, 1 << 20, f);
+  fclose(f);
+  return data;
+}
+
+static char *data_path(const char *name) {
+  static char path[1024];
+  const char *dir = getenv("DANESCAN_TEST_DATA");
+  snprintf(path, sizeof path, "%s/input/%s", dir != NULL ? dir : "tests/data", name);
+  return path;
+}
+
+/* gzip member(s) of data, each of member_len bytes of input. */
+static unsigned char *gzip_members(const char *data, size_t len, size_t member_len,
+                                   size_t *out_len) {
+  size_t cap = len * 2 + 1024;
+  unsigned char *out = malloc(cap);
+  size_t used = 0;
+  for (size_t off = 0; off < len || (len == 0 && off == 0); off += member_len) {
+    size_t n = len - off < member_len ? len - off : member_len;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
+    z.next_in = (Bytef *)(data + off);
+    z.avail_in = (uInt)n;
+    z.next_out = out + used;
+    z.avail_out = (uInt)(cap - used);
+    deflate(&z, Z_FINISH);
+    used = cap - z.avail_out;
+    deflateEnd(&z);
+    if (len == 0) {
+      break;
+    }
+  }
+  *out_len = used;
+  return out;
+}
+
+static void test_name_rule(void) {
+  char out[INPUT_NAME_MAX_BYTES];
+  char reason[INPUT_REASON_MAX_BYTES];
+  CHECK_INT(input_name_normalise("Example.COM.", 12, out, reason, sizeof reason), 0);
+  CHECK_STR(out, "example.com");
+  CHECK_INT(input_name_normalise("xn--bcher-kva.example", 21, out, reason, sizeof reason), 0);
+  CHECK_INT(input_name_normalise("3com.com", 8, out, reason, sizeof reason), 0);
+  CHECK_INT(input_name_normalise("ab--cd.com", 10, out, reason, sizeof reason), 0);
+  CHECK_INT(input_name_normalise("bad_name.com", 12, out, reason, sizeof reason), -1);
+  CHECK(strstr(reason, "underscore") != NULL);
+  CHECK_INT(input_name_normalise("-a.com", 6, out, reason, sizeof reason), -1);
+  CHECK(strstr(reason, "hyphen") != NULL);
+  CHECK_INT(input_name_normalise("a-.com", 6, out, reason, sizeof reason), -1);
+  CHECK_INT(input_name_normalise("a..com", 6, out, reason, sizeof reason), -1);
+  CHECK(strstr(reason, "empty label") != NULL);
+  CHECK_INT(input_name_normalise(".", 1, out, reason, sizeof reason), -1);
+  CHECK_INT(input_name_normalise("", 0, out, reason, sizeof reason), -1);
+  CHECK_INT(input_name_normalise("192.0.2.1", 9, out, reason, sizeof reason), -1);
+  CHECK(strstr(reason, "all digits") != NULL);
+  CHECK_INT(input_name_normalise("\xc3\xa9t\xc3\xa9.fr", 9, out, reason, sizeof reason), -1);
+  CHECK(strstr(reason, "0xc3") != NULL && strstr(reason, "A-labels") != NULL);
+  CHECK_INT(input_name_normalise("a\0b.com", 7, out, reason, sizeof reason), -1);
+  CHECK(strstr(reason, "NUL") != NULL);
+  char label[80];
+  memset(label, 'a', 64);
+  memcpy(label + 64, ".com", 5);
+  CHECK_INT(input_name_normalise(label, 68, out, reason, sizeof reason), -1);
+  CHECK(strstr(reason, "63") != NULL);
+  CHECK_INT(input_name_normalise(label + 1, 67, out, reason, sizeof reason), 0); /* 63: fine */
+  char longname[300];
+  for (size_t i = 0; i < 300; i++) {
+    longname[i] = (i % 10 == 9) ? '.' : 'a';
+  }
+  longname[299] = 'a';
+  CHECK_INT(input_name_normalise(longname, 300, out, reason, sizeof reason), -1);
+  CHECK(strstr(reason, "253") != NULL);
+  CHECK_INT(input_name_normalise(longname, 253, out, reason, sizeof reason), 0);
+  /* Stable hash: FNV-1a 64 test vectors. */
+  CHECK(input_name_hash("", 0) == 0xcbf29ce484222325ULL);
+  CHECK(input_name_hash("a", 1) == 0xaf63dc4c8601ec8cULL);
+  CHECK(input_name_hash("foobar", 6) == 0x85944171f73967e8ULL);
+}
+
+/* The hand-written TLD zone, read with many read-buffer sizes: always the
+ * expected set, in order. */
+static void test_tld_zone(void) {
+  size_t zone_len = 0, expected_len = 0;
+  char *zone = read_file(data_path("tld.zone"), &zone_len);
+  char *expected = read_file(data_path("tld.expected"), &expected_len);
+  CHECK(zone != NULL && expected != NULL);
+  if (zone == NULL || expected == NULL) {
+    free(zone);
+    free(expected);
+    return;
+  }
+  expected[expected_len] = '\0';
+  static const size_t buffer_sizes[] = {0, 1, 2, 3, 7, 64, 1000};
+  for (size_t b = 0; b < sizeof buffer_sizes / sizeof buffer_sizes[0]; b++) {
+    struct input_options options;
+    input_options_defaults(&options);
+    options.read_buffer_bytes = buffer_sizes[b];
+    struct collected c;
+    read_memory(zone, zone_len, &options, &c);
+    char joined[4096] = "";
+    for (size_t i = 0; i < c.count; i++) {
+      strcat(joined, c.names[i]);
+      strcat(joined, "\n");
+    }
+    CHECK_STR(joined, expected);
+    CHECK_INT(c.end_rc, 0);
+    CHECK_INT(c.counts.invalid, 3);
+    CHECK_INT(c.counts.bad_lines, 3);   /* $INCLUDE, NS without a name, NS with two */
+    CHECK_INT(c.counts.duplicates, 1);  /* alpha again, not adjacent */
+    CHECK(strstr(c.messages, "mem:34: $INCLUDE refused") != NULL);
+    CHECK(strstr(c.messages, "mem:40: invalid name \"esc\\.dot.test\": escaped dot") != NULL);
+    collected_free(&c);
+  }
+  /* Given as gzip, in several members: the same. */
+  size_t gz_len = 0;
+  unsigned char *gz = gzip_members(zone, zone_len, 300, &gz_len);
+  struct input_options options;
+  input_options_defaults(&options);
+  options.read_buffer_bytes = 50;
+  struct collected c;
+  read_memory(gz, gz_len, &options, &c);
+  CHECK_INT(c.count, 11);
+  CHECK_INT(c.end_rc, 0);
+  CHECK_INT(c.counts.bytes_read, zone_len);
+  collected_free(&c);
+  free(gz);
+  free(zone);
+  free(expected);
+}
+
+static void test_zone_apex_rules(void) {
+  struct input_options options;
+  struct collected c;
+  /* No SOA, no $ORIGIN: absolute NS records cannot be placed. */
+  const char *no_apex = "example.com. 3600 IN NS ns1.example.net.\n";
+  input_options_defaults(&options);
+  options.format = INPUT_FORMAT_ZONE;
+  read_memory(no_apex, strlen(no_apex), &options, &c);
+  CHECK_INT(c.count, 0);
+  CHECK_INT(c.counts.bad_lines, 1);
+  CHECK(strstr(c.messages, "--origin") != NULL);
+  collected_free(&c);
+  /* --origin places them. */
+  input_options_defaults(&options);
+  options.zone_origin = "COM";
+  read_memory(no_apex, strlen(no_apex), &options, &c);
+  CHECK_INT(c.count, 1);
+  CHECK_STR(c.count ? c.names[0] : NULL, "example.com");
+  collected_free(&c);
+  /* The root zone: TLDs are the delegations. */
+  const char *root = ".\t86400\tIN\tSOA\ta.root-servers.net. nstld.verisign-grs.com. 1 2 3 4 5\n"
+                     ".\t518400\tIN\tNS\ta.root-servers.net.\n"
+                     "com.\t172800\tIN\tNS\ta.gtld-servers.net.\n"
+                     "a.gtld-servers.net.\t172800\tIN\tA\t192.5.6.30\n"
+                     "xn--p1ai.\t172800\tIN\tNS\ta.dns.ripn.net.\n"
+                     "*.\t172800\tIN\tNS\ta.example.\n";
+  input_options_defaults(&options);
+  read_memory(root, strlen(root), &options, &c);
+  CHECK_INT(c.count, 2);
+  CHECK_STR(c.count > 1 ? c.names[1] : NULL, "xn--p1ai");
+  CHECK_INT(c.counts.invalid, 0); /* the wildcard is skipped, not invalid */
+  collected_free(&c);
+  /* A second SOA for another zone is refused; one for the same apex (AXFR
+   * style, at both ends) is fine. */
+  const char *two = "a. 1 IN SOA x. y. 1 2 3 4 5\nb.a. 1 IN NS x.\nb. 1 IN SOA x. y. 1 2 3 4 5\n"
+                    "a. 1 IN SOA x. y. 1 2 3 4 5\n";
+  input_options_defaults(&options);
+  read_memory(two, strlen(two), &options, &c);
+  CHECK_INT(c.count, 1);
+  CHECK_INT(c.counts.bad_lines, 1);
+  collected_free(&c);
+  /* Parenthesis errors, unterminated quotes, a record left open at the end. */
+  const char *broken = "t. 1 IN SOA x. y. 1 2 3 4 5\n"
+                       "a.t. 1 IN TXT \"open\n"
+                       "b.t. 1 IN NS x. )\n"
+                       "c.t. 1 IN NS x.\n"
+                       "d.t. 1 IN NS ( x.\n";
+  input_options_defaults(&options);
+  read_memory(broken, strlen(broken), &options, &c);
+  CHECK_INT(c.count, 1);
+  CHECK_STR(c.count ? c.names[0] : NULL, "c.t");
+  CHECK_INT(c.counts.bad_lines, 3);
+  CHECK(strstr(c.messages, "unterminated quoted string") != NULL);
+  CHECK(strstr(c.messages, "end of file inside parentheses") != NULL);
+  collected_free(&c);
+  /* A bad token inside parentheses: the record is reported once and its
+   * other lines are not read as records. */
+  const char *bad_multi = "t. 1 IN SOA x. y. 1 2 3 4 5\n"
+                          "a.t. 1 IN NS ( x. ?bad\n"
+                          "b.t. 1 IN NS x. )\n"
+                          "c.t. 1 IN NS x.\n";
+  input_options_defaults(&options);
+  read_memory(bad_multi, strlen(bad_multi), &options, &c);
+  CHECK_INT(c.counts.bad_lines, 1);
+  CHECK_INT(c.count, 1);
+  CHECK_STR(c.count ? c.names[0] : NULL, "c.t");
+  collected_free(&c);
+  /* Owner-name syntax errors are bad lines, not invalid names. */
+  const char *bad_owner = "t. 1 IN SOA x. y. 1 2 3 4 5\n"
+                          "a\\300.t. 1 IN NS x.\n"
+                          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 1 IN NS x.\n"
+                          " 1 IN NS y.\n";
+  input_options_defaults(&options);
+  read_memory(bad_owner, strlen(bad_owner), &options, &c);
+  CHECK_INT(c.count, 0);
+  CHECK_INT(c.counts.bad_lines, 3); /* the owner-less line has no owner to inherit */
+  CHECK(strstr(c.messages, "longer than 63") != NULL);
+  collected_free(&c);
+}
+
+static void test_list(void) {
+  const char *list = "# a list\r\nExample.COM.\r\n\r\n  foo.org  # trailing comment\n"
+                     "example.com\nbad_name.com\nfoo.org.\nhash#inside.com\ntwo fields.com\n"
+                     "last.net";
+  struct input_options options;
+  input_options_defaults(&options);
+  struct collected c;
+  read_memory(list, strlen(list), &options, &c);
+  CHECK_INT(c.count, 3);
+  CHECK_STR(c.count > 2 ? c.names[2] : NULL, "last.net");
+  CHECK_STR(c.count > 0 ? c.names[0] : NULL, "example.com");
+  CHECK_INT(c.counts.duplicates, 2);
+  CHECK_INT(c.counts.invalid, 2); /* bad_name.com, hash#inside.com */
+  CHECK_INT(c.counts.bad_lines, 1);
+  CHECK(strstr(c.messages, "mem:6: invalid name \"bad_name.com\": underscore") != NULL);
+  CHECK(strstr(c.messages, "mem:9: more than one field") != NULL);
+  CHECK_INT(c.ranks[0], -1);
+  collected_free(&c);
+}
+
+static void test_csv(void) {
+  const char *csv = "rank,domain\r\n1,google.com\r\n2,\"Facebook.COM\"\n3, youtube.com ,extra\n"
+                    "x,bad.com\n4\n5,\n6,google.com\n";
+  struct input_options options;
+  input_options_defaults(&options);
+  struct collected c;
+  read_memory(csv, strlen(csv), &options, &c);
+  CHECK_INT(c.count, 3);
+  CHECK_STR(c.count > 1 ? c.names[1] : NULL, "facebook.com");
+  CHECK_INT(c.ranks[0], 1);
+  CHECK_INT(c.ranks[2], 3);
+  CHECK_INT(c.counts.bad_lines, 3);
+  CHECK_INT(c.counts.duplicates, 1);
+  collected_free(&c);
+  /* Without a header line. */
+  const char *bare = "10,a.com\n20,b.com\n";
+  input_options_defaults(&options);
+  read_memory(bare, strlen(bare), &options, &c);
+  CHECK_INT(c.count, 2);
+  CHECK_INT(c.ranks[1], 20);
+  collected_free(&c);
+}
+
+static void test_gzip_errors(void) {
+  const char *list = "a.com\nb.com\nc.com\n";
+  size_t gz_len = 0;
+  unsigned char *gz = gzip_members(list, strlen(list), 6, &gz_len);
+  struct input_options options;
+  input_options_defaults(&options);
+  struct collected c;
+  read_memory(gz, gz_len, &options, &c);
+  CHECK_INT(c.count, 3);
+  CHECK_INT(c.end_rc, 0);
+  collected_free(&c);
+  /* Truncated: the names before the cut, then -1 with a message. */
+  input_options_defaults(&options);
+  options.format = INPUT_FORMAT_LIST;
+  read_memory(gz, gz_len - 5, &options, &c);
+  CHECK_INT(c.end_rc, -1);
+  CHECK(strstr(c.why, "truncated gzip") != NULL);
+  CHECK(c.count >= 2);
+  collected_free(&c);
+  /* Corrupt data after the header. */
+  unsigned char *bad = malloc(gz_len);
+  memcpy(bad, gz, gz_len);
+  memset(bad + 10, 0xff, 8);
+  input_options_defaults(&options);
+  options.format = INPUT_FORMAT_LIST;
+  read_memory(bad, gz_len, &options, &c);
+  CHECK_INT(c.end_rc, -1);
+  CHECK(strstr(c.why, "gzip") != NULL);
+  collected_free(&c);
+  /* Trailing zeros after the last member: ignored with a notice. */
+  unsigned char *padded = calloc(1, gz_len + 512);
+  memcpy(padded, gz, gz_len);
+  input_options_defaults(&options);
+  read_memory(padded, gz_len + 512, &options, &c);
+  CHECK_INT(c.end_rc, 0);
+  CHECK_INT(c.count, 3);
+  CHECK(strstr(c.messages, "trailing bytes") != NULL);
+  collected_free(&c);
+  free(padded);
+  free(bad);
+  free(gz);
+}
+
+static void test_binary_and_long_lines(void) {
+  char why[256];
+  struct input_options options;
+  input_options_defaults(&options);
+  unsigned char garbage[4096];
+  for (size_t i = 0; i < sizeof garbage; i++) {
+    garbage[i] = (unsigned char)(i * 131 + 7);
+  }
+  struct input_reader *reader =
+      input_reader_open_memory(garbage, sizeof garbage, "garbage", &options, why, sizeof why);
+  CHECK(reader != NULL);
+  struct input_name name;
+  CHECK_INT(input_reader_next(reader, &name, why, sizeof why), -1);
+  CHECK(strstr(why, "binary") != NULL);
+  input_reader_free(reader);
+
+  /* A 1 MB line between two names: one bad line, both names kept. */
+  size_t len = (1 << 20) + 64;
+  char *data = malloc(len);
+  memset(data, 'x', len);
+  memcpy(data, "a.com\n", 6);
+  memcpy(data + len - 7, "\nb.com\n", 7);
+  input_options_defaults(&options);
+  options.format = INPUT_FORMAT_LIST;
+  struct collected c;
+  read_memory(data, len, &options, &c);
+  CHECK_INT(c.count, 2);
+  CHECK_INT(c.counts.bad_lines, 1);
+  CHECK(strstr(c.messages, "mem:2: line longer than") != NULL);
+  collected_free(&c);
+  /* The same at the end without a newline. */
+  input_options_defaults(&options);
+  options.format = INPUT_FORMAT_LIST;
+  options.max_line_bytes = 100;
+  options.read_buffer_bytes = 33;
+  read_memory(data, len - 7, &options, &c);
+  CHECK_INT(c.count, 1);
+  CHECK_INT(c.counts.bad_lines, 1);
+  collected_free(&c);
+  free(data);
+}
+
+static char *numbered_list(size_t count, size_t *len) {
+  char *data = malloc(count * 32 + 1);
+  size_t used = 0;
+  for (size_t i = 0; i < count; i++) {
+    used += (size_t)sprintf(data + used, "name%zu.example\n", i);
+  }
+  *len = used;
+  return data;
+}
+
+static void test_shard_sample_limit(void) {
+  size_t len = 0;
+  char *data = numbered_list(3000, &len);
+  struct input_options options;
+  struct collected c;
+  size_t total = 0;
+  static unsigned char owner[3000];
+  memset(owner, 0, sizeof owner);
+  for (unsigned shard = 0; shard < 3; shard++) {
+    input_options_defaults(&options);
+    options.shard_index = shard;
+    options.shard_count = 3;
+    read_memory(data, len, &options, &c);
+    total += c.count;
+    CHECK(c.count > 800 && c.count < 1200);
+    for (size_t i = 0; i < c.count; i++) {
+      size_t n = (size_t)strtoul(c.names[i] + 4, NULL, 10);
+      CHECK(owner[n] == 0); /* disjoint */
+      owner[n] = 1;
+      CHECK(input_name_hash(c.names[i], strlen(c.names[i])) % 3 == shard);
+    }
+    collected_free(&c);
+  }
+  CHECK_INT(total, 3000);
+  /* Sample: about the fraction, the same names every time. */
+  input_options_defaults(&options);
+  options.sample_fraction = 0.1;
+  read_memory(data, len, &options, &c);
+  struct collected again;
+  read_memory(data, len, &options, &again);
+  CHECK(c.count > 200 && c.count < 400);
+  CHECK_INT(c.count, again.count);
+  CHECK(c.count > 0 && again.count > 0 && strcmp(c.names[0], again.names[0]) == 0);
+  CHECK_INT(c.counts.skipped_by_shard_or_sample, 3000 - c.count);
+  collected_free(&c);
+  collected_free(&again);
+  /* Limit. */
+  input_options_defaults(&options);
+  options.limit = 7;
+  read_memory(data, len, &options, &c);
+  CHECK_INT(c.count, 7);
+  CHECK_STR(c.names[6], "name6.example");
+  collected_free(&c);
+  /* Bad shard options are refused. */
+  char why[128];
+  input_options_defaults(&options);
+  options.shard_index = 3;
+  options.shard_count = 3;
+  CHECK(input_reader_open_memory(data, len, "x", &options, why, sizeof why) == NULL);
+  free(data);
+}
+
+/* A budget below what the list needs: exact while it fits, then the names
+ * are passed on unchecked, counted, with one notice. */
+static void test_dedup_budget(void) {
+  size_t len = 0;
+  char *data = numbered_list(12000, &len);
+  char *twice = malloc(2 * len);
+  memcpy(twice, data, len);
+  memcpy(twice + len, data, len);
+  struct input_options options;
+  struct collected c;
+  input_options_defaults(&options);
+  options.dedup_memory_bytes = 64 << 10; /* 8192 slots, 7168 names */
+  read_memory(twice, 2 * len, &options, &c);
+  CHECK_INT(c.counts.duplicates, 7168);
+  CHECK_INT(c.counts.dedup_untracked, 2 * 12000 - 2 * 7168);
+  CHECK_INT(c.counts.names, 2 * 12000 - 7168);
+  CHECK_INT(c.message_count, 1);
+  CHECK(strstr(c.messages, "duplicate filter full") != NULL);
+  collected_free(&c);
+  input_options_defaults(&options);
+  read_memory(twice, 2 * len, &options, &c);
+  CHECK_INT(c.counts.duplicates, 12000);
+  CHECK_INT(c.counts.names, 12000);
+  CHECK_INT(c.counts.dedup_untracked, 0);
+  collected_free(&c);
+  free(twice);
+  free(data);
+}
+
+static void test_diagnostics_cap_and_checksum(void) {
+  const char *list = "a b\nc d\ne f\ng h\nok.com\n";
+  struct input_options options;
+  input_options_defaults(&options);
+  options.max_reported_errors = 2;
+  options.format = INPUT_FORMAT_LIST;
+  struct collected c;
+  read_memory(list, strlen(list), &options, &c);
+  CHECK_INT(c.counts.bad_lines, 4);
+  CHECK_INT(c.message_count, 3); /* two in full, one summary */
+  CHECK(strstr(c.messages, "2 more problems not shown") != NULL);
+  collected_free(&c);
+
+  char why[128];
+  input_options_defaults(&options);
+  struct input_reader *reader =
+      input_reader_open_memory(list, strlen(list), "x", &options, why, sizeof why);
+  struct input_name name;
+  while (input_reader_next(reader, &name, why, sizeof why) == 1) {
+  }
+  unsigned char digest[32];
+  unsigned int digest_len = 0;
+  EVP_Digest(list, strlen(list), digest, &digest_len, EVP_sha256(), NULL);
+  char hex[65];
+  for (unsigned i = 0; i < 32; i++) {
+    snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+  }
+  CHECK_STR(input_reader_checksum(reader, 0), hex);
+  CHECK(input_reader_checksum(reader, 1) == NULL);
+  input_reader_free(reader);
+}
+
+static void test_open_files(void) {
+  char why[256];
+  struct input_options options;
+  input_options_defaults(&options);
+  const char *missing[] = {"/nonexistent/zone.gz"};
+  CHECK(input_reader_open(missing, 1, &options, why, sizeof why) == NULL);
+  CHECK(strstr(why, "/nonexistent/zone.gz") != NULL);
+  const char *paths[] = {data_path("tld.zone")};
+  char path_copy[1024];
+  snprintf(path_copy, sizeof path_copy, "%s", paths[0]);
+  const char *two[] = {path_copy, path_copy};
+  struct input_reader *reader = input_reader_open(two, 2, &options, why, sizeof why);
+  CHECK(reader != NULL);
+  if (reader == NULL) {
+    return;
+  }
+  struct input_name name;
+  size_t count = 0;
+  unsigned last_file = 0;
+  while (input_reader_next(reader, &name, why, sizeof why) == 1) {
+    count++;
+    last_file = name.file_index;
+  }
+  CHECK_INT(count, 14); /* the second copy adds only duplicates */
+  CHECK_INT(last_file, 0);
+  struct input_counts counts;
+  input_reader_get_counts(reader, &counts);
+  CHECK_INT(counts.duplicates, 2 * 1 + 14);
+  CHECK(input_reader_checksum(reader, 1) != NULL);
+  CHECK_STR(input_reader_checksum(reader, 0), input_reader_checksum(reader, 1));
+  input_reader_free(reader);
+  input_reader_free(NULL);
+}
+
+UNIT_MAIN(UNIT_TEST(test_name_rule), UNIT_TEST(test_tld_zone), UNIT_TEST(test_zone_apex_rules),
+          UNIT_TEST(test_list), UNIT_TEST(test_csv), UNIT_TEST(test_gzip_errors),
+          UNIT_TEST(test_binary_and_long_lines), UNIT_TEST(test_shard_sample_limit),
+          UNIT_TEST(test_dedup_budget), UNIT_TEST(test_diagnostics_cap_and_checksum),
+          UNIT_TEST(test_open_files))
