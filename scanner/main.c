@@ -1,5 +1,6 @@
 /* danescan: measures DANE for SMTP (RFC 7672) deployment. main only picks
  * the subcommand; each lives in scanner/cli/. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,9 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
+  /* Servers may close a socket we still write to (TLS alerts, QUIT):
+   * that must be an error value, not the end of the scan. */
+  signal(SIGPIPE, SIG_IGN);
   const char *command = argv[1];
   if (strcmp(command, "scan") == 0) return scan_cmd_main(argc - 1, argv + 1);
   if (strcmp(command, "inputs") == 0) return inputs_cmd_main(argc - 1, argv + 1);

@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "cli/scan_options.h"
+#include "cli/scan_sinks.h"
 #include "dns/dns_client.h"
 #include "dns/resolver_check.h"
 #include "input/input.h"
@@ -40,12 +41,29 @@ static void usage(FILE *out) {
           "Scan:\n"
           "  --concurrency N             domains in flight (default 2000)\n"
           "  --host-cache N              MX hosts kept in the cache (default 200000)\n"
-          "  --probe none                DNS-only mode (no STARTTLS probes)\n"
+          "Probes:\n"
+          "  --probe dane|all|none       dane (default): hosts with secure TLSA; all: every MX\n"
+          "                              host (STARTTLS adoption); none: DNS only\n"
+          "  --allow-reserved            contact special-purpose addresses (labs only)\n"
+          "  --smtp-port N               SMTP port (default 25; other ports only for labs)\n"
+          "  --ehlo NAME                 EHLO name (default: this machine's host name)\n"
+          "  --rate N                    new SMTP connections per second (default 100)\n"
+          "  --per-ip N                  concurrent sessions per address (default 1)\n"
+          "  --per-ip-gap-ms N           minimum gap between sessions to one address (1000)\n"
+          "  --blocklist FILE            CIDR prefixes never contacted\n"
+          "  --connect-timeout-ms, --greeting-timeout-ms, --ehlo-timeout-ms,\n"
+          "  --starttls-timeout-ms, --handshake-timeout-ms N   per-step timeouts\n"
+          "  --max-probes N              SMTP sessions in flight (default 1000)\n"
+          "  --expiry-warn-days N        expires_soon threshold (default 14)\n"
+          "  --certs FILE                PEM of every certificate seen, once per scan\n"
+          "  --no-key-types              do not probe RSA and ECDSA separately\n"
           "  --scan-id ID                scan identifier (default: generated)\n"
           "Input:\n"
           "  --input-format zone|list|csv, --shard I/N, --sample P, --limit N\n"
           "Output:\n"
-          "  --output FILE               JSON Lines output (default '-': standard output)\n"
+          "  --output FILE               JSON Lines output (default '-': standard output;\n"
+          "                              with --db only when given)\n"
+          "  --db URL                    also write results into PostgreSQL (libpq conninfo/URI)\n"
           "  --metadata FILE             JSON description of the scan\n"
           "  --progress | --no-progress  live progress line (default: when stderr is a terminal)\n"
           "  --quiet                     no summary\n");
@@ -106,6 +124,19 @@ static void print_summary(FILE *out, const struct scan_stats *stats, const struc
           (unsigned long long)hosts->requests, (unsigned long long)hosts->resolved, hit_rate,
           (unsigned long long)hosts->evicted);
   if (stats->error[0] != '\0') fprintf(out, "  stopped early: %s\n", stats->error);
+}
+
+static void print_probe_summary(FILE *out, struct probe_engine *engine) {
+  struct probe_stats probes;
+  probe_engine_get_stats(engine, &probes);
+  fprintf(out, "  probes: %llu addresses, %llu SMTP connections; per result:",
+          (unsigned long long)probes.completed, (unsigned long long)probes.connections);
+  for (int i = 0; i < PROBE_RESULT_COUNT; i++) {
+    if (probes.results[i] > 0) {
+      fprintf(out, " %s %llu", probe_result_name((enum probe_result)i), (unsigned long long)probes.results[i]);
+    }
+  }
+  fprintf(out, "\n");
 }
 
 static int write_metadata(const char *path, int argc, char **argv, const struct scan_options *options,
@@ -246,6 +277,8 @@ int scan_cmd_main(int argc, char **argv) {
   struct dns_client *dns = NULL;
   struct input_reader *input = NULL;
   struct host_resolver *hosts = NULL;
+  struct probe_engine *engine = NULL;
+  struct probe_stage *stage = NULL;
   struct scan *scan = NULL;
   struct result_sink sinks[SCAN_MAX_SINKS];
   size_t sink_count = 0;
@@ -277,18 +310,40 @@ int scan_cmd_main(int argc, char **argv) {
     exit_code = 2;
     goto out;
   }
-  struct host_resolver_config host_config = {.max_cached_hosts = options.host_cache, .finisher = NULL};
+  if (options.probe != PROBE_MODE_NONE) {
+    engine = probe_engine_new(base, &options.probe_config, why, sizeof why);
+    if (engine == NULL) {
+      fprintf(stderr, "danescan scan: %s\n", why);
+      exit_code = 2;
+      goto out;
+    }
+    if (options.blocklist != NULL && probe_engine_load_blocklist(engine, options.blocklist, why, sizeof why) != 0) {
+      fprintf(stderr, "danescan scan: %s\n", why);
+      exit_code = 2;
+      goto out;
+    }
+    struct probe_stage_config stage_config = {.mode = options.probe, .certs_path = options.certs_path};
+    stage = probe_stage_new(engine, &stage_config, why, sizeof why);
+    if (stage == NULL) {
+      fprintf(stderr, "danescan scan: %s\n", why);
+      exit_code = 2;
+      goto out;
+    }
+  }
+  struct host_resolver_config host_config = {
+      .max_cached_hosts = options.host_cache,
+      .finisher = stage != NULL ? probe_stage_finisher(stage) : NULL};
   hosts = host_resolver_new(dns, &host_config);
   if (hosts == NULL) {
     fprintf(stderr, "danescan scan: out of memory\n");
     goto out;
   }
-  if (jsonl_sink_open(&sinks[sink_count], options.output, scan_id, why, sizeof why) != 0) {
+  if (scan_sinks_open(&options, scan_id, argc, argv, input, sinks, &sink_count, &options.scan, why,
+                      sizeof why) != 0) {
     fprintf(stderr, "danescan scan: %s\n", why);
     exit_code = 2;
     goto out;
   }
-  sink_count++;
   scan = scan_new(base, &options.scan, dns, hosts, input, sinks, sink_count);
   if (scan == NULL) {
     fprintf(stderr, "danescan scan: out of memory\n");
@@ -312,7 +367,10 @@ int scan_cmd_main(int argc, char **argv) {
   host_resolver_get_stats(hosts, &host_stats);
   struct input_counts counts;
   input_reader_get_counts(input, &counts);
-  if (!options.quiet) print_summary(stderr, &stats, &dns_stats, &host_stats, &counts);
+  if (!options.quiet) {
+    print_summary(stderr, &stats, &dns_stats, &host_stats, &counts);
+    if (engine != NULL) print_probe_summary(stderr, engine);
+  }
   if (options.metadata != NULL &&
       write_metadata(options.metadata, argc, argv, &options, scan_id, dns, started, time(NULL), input,
                      &stats, &dns_stats, &host_stats) != 0) {
@@ -323,7 +381,13 @@ int scan_cmd_main(int argc, char **argv) {
 out:
   for (size_t i = 0; i < sink_count; i++) sinks[i].close(sinks[i].state, why, sizeof why);
   scan_free(scan);
+  /* Hosts hold probe details the stage frees: hosts go first. */
   host_resolver_free(hosts);
+  if (probe_stage_free(stage, why, sizeof why) != 0) {
+    fprintf(stderr, "danescan scan: %s\n", why);
+    if (exit_code == 0) exit_code = 1;
+  }
+  probe_engine_free(engine);
   input_reader_free(input);
   dns_client_free(dns);
   if (base != NULL) event_base_free(base);

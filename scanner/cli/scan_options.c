@@ -31,6 +31,26 @@ enum {
   OPT_PROGRESS,
   OPT_NO_PROGRESS,
   OPT_QUIET,
+  OPT_DB,
+  OPT_RESUME,
+  OPT_ORIGIN,
+  OPT_DEDUP_MEMORY,
+  OPT_ALLOW_RESERVED,
+  OPT_SMTP_PORT,
+  OPT_EHLO,
+  OPT_RATE,
+  OPT_PER_IP,
+  OPT_PER_IP_GAP,
+  OPT_BLOCKLIST,
+  OPT_CONNECT_TIMEOUT,
+  OPT_GREETING_TIMEOUT,
+  OPT_EHLO_TIMEOUT,
+  OPT_STARTTLS_TIMEOUT,
+  OPT_HANDSHAKE_TIMEOUT,
+  OPT_MAX_PROBES,
+  OPT_EXPIRY_WARN,
+  OPT_CERTS,
+  OPT_NO_KEY_TYPES,
   OPT_HELP,
 };
 
@@ -56,6 +76,26 @@ static const struct option long_options[] = {
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"db", required_argument, NULL, OPT_DB},
+    {"resume", no_argument, NULL, OPT_RESUME},
+    {"origin", required_argument, NULL, OPT_ORIGIN},
+    {"dedup-memory", required_argument, NULL, OPT_DEDUP_MEMORY},
+    {"allow-reserved", no_argument, NULL, OPT_ALLOW_RESERVED},
+    {"smtp-port", required_argument, NULL, OPT_SMTP_PORT},
+    {"ehlo", required_argument, NULL, OPT_EHLO},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"per-ip", required_argument, NULL, OPT_PER_IP},
+    {"per-ip-gap-ms", required_argument, NULL, OPT_PER_IP_GAP},
+    {"blocklist", required_argument, NULL, OPT_BLOCKLIST},
+    {"connect-timeout-ms", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"greeting-timeout-ms", required_argument, NULL, OPT_GREETING_TIMEOUT},
+    {"ehlo-timeout-ms", required_argument, NULL, OPT_EHLO_TIMEOUT},
+    {"starttls-timeout-ms", required_argument, NULL, OPT_STARTTLS_TIMEOUT},
+    {"handshake-timeout-ms", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+    {"max-probes", required_argument, NULL, OPT_MAX_PROBES},
+    {"expiry-warn-days", required_argument, NULL, OPT_EXPIRY_WARN},
+    {"certs", required_argument, NULL, OPT_CERTS},
+    {"no-key-types", no_argument, NULL, OPT_NO_KEY_TYPES},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -81,7 +121,9 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
   scan_config_defaults(&options->scan);
   options->scan.progress = isatty(STDERR_FILENO);
   options->host_cache = 200000;
-  options->probe_mode = "none";
+  options->probe_mode = "dane";
+  options->probe = PROBE_MODE_DANE;
+  probe_config_defaults(&options->probe_config);
   options->output = "-";
   bool progress_set = false;
   unsigned long long value;
@@ -129,7 +171,7 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
       options->host_cache = (size_t)value;
       break;
     case OPT_PROBE:
-      if (strcmp(optarg, "none") != 0 && strcmp(optarg, "dane") != 0 && strcmp(optarg, "all") != 0) {
+      if (probe_mode_parse(optarg, &options->probe) != 0) {
         snprintf(why, why_len, "--probe: '%s' is not one of none, dane, all", optarg);
         return -1;
       }
@@ -178,6 +220,20 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
       break;
     case OPT_OUTPUT:
       options->output = optarg;
+      options->output_given = true;
+      break;
+    case OPT_DB:
+      options->db_url = optarg;
+      break;
+    case OPT_RESUME:
+      options->resume = true;
+      break;
+    case OPT_ORIGIN:
+      options->input.zone_origin = optarg;
+      break;
+    case OPT_DEDUP_MEMORY:
+      if (parse_unsigned(optarg, "--dedup-memory", 1, 1u << 20, &value, why, why_len) != 0) return -1;
+      options->input.dedup_memory_bytes = (size_t)value << 20;
       break;
     case OPT_METADATA:
       options->metadata = optarg;
@@ -194,6 +250,65 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
       options->quiet = true;
       if (!progress_set) options->scan.progress = false;
       break;
+    case OPT_ALLOW_RESERVED:
+      options->probe_config.allow_reserved = true;
+      break;
+    case OPT_SMTP_PORT:
+      if (parse_unsigned(optarg, "--smtp-port", 1, 65535, &value, why, why_len) != 0) return -1;
+      options->probe_config.smtp_port = (uint16_t)value;
+      break;
+    case OPT_EHLO:
+      options->probe_config.ehlo_name = optarg;
+      break;
+    case OPT_RATE: {
+      char *end = NULL;
+      double rate = strtod(optarg, &end);
+      if (end == optarg || *end != '\0' || !(rate > 0.0 && rate <= 1e6)) {
+        snprintf(why, why_len, "--rate: '%s' is not a rate in (0, 1000000] connections/s", optarg);
+        return -1;
+      }
+      options->probe_config.rate_per_second = rate;
+      break;
+    }
+    case OPT_PER_IP:
+      if (parse_unsigned(optarg, "--per-ip", 1, 1000, &value, why, why_len) != 0) return -1;
+      options->probe_config.per_ip = (unsigned)value;
+      break;
+    case OPT_PER_IP_GAP:
+      if (parse_unsigned(optarg, "--per-ip-gap-ms", 0, 3600000, &value, why, why_len) != 0) return -1;
+      options->probe_config.per_ip_gap_ms = (uint32_t)value;
+      break;
+    case OPT_BLOCKLIST:
+      options->blocklist = optarg;
+      break;
+    case OPT_CONNECT_TIMEOUT:
+    case OPT_GREETING_TIMEOUT:
+    case OPT_EHLO_TIMEOUT:
+    case OPT_STARTTLS_TIMEOUT:
+    case OPT_HANDSHAKE_TIMEOUT: {
+      if (parse_unsigned(optarg, argv[optind - 1], 10, 600000, &value, why, why_len) != 0) return -1;
+      uint32_t ms = (uint32_t)value;
+      if (option == OPT_CONNECT_TIMEOUT) options->probe_config.connect_timeout_ms = ms;
+      if (option == OPT_GREETING_TIMEOUT) options->probe_config.greeting_timeout_ms = ms;
+      if (option == OPT_EHLO_TIMEOUT) options->probe_config.ehlo_timeout_ms = ms;
+      if (option == OPT_STARTTLS_TIMEOUT) options->probe_config.starttls_timeout_ms = ms;
+      if (option == OPT_HANDSHAKE_TIMEOUT) options->probe_config.handshake_timeout_ms = ms;
+      break;
+    }
+    case OPT_MAX_PROBES:
+      if (parse_unsigned(optarg, "--max-probes", 1, 100000, &value, why, why_len) != 0) return -1;
+      options->probe_config.max_concurrent = (unsigned)value;
+      break;
+    case OPT_EXPIRY_WARN:
+      if (parse_unsigned(optarg, "--expiry-warn-days", 0, 3650, &value, why, why_len) != 0) return -1;
+      options->probe_config.expiry_warn_days = (unsigned)value;
+      break;
+    case OPT_CERTS:
+      options->certs_path = optarg;
+      break;
+    case OPT_NO_KEY_TYPES:
+      options->probe_config.probe_each_key_type = false;
+      break;
     case OPT_HELP:
       return 1;
     default:
@@ -209,13 +324,12 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
     snprintf(why, why_len, "no input given (a file, or '-' for standard input)");
     return -1;
   }
-  options->inputs = argv + optind;
-  options->input_count = (size_t)(argc - optind);
-  if (strcmp(options->probe_mode, "none") != 0) {
-    snprintf(why, why_len, "--probe %s: STARTTLS probing is not built into this version yet; use --probe none",
-             options->probe_mode);
+  if (options->resume && (options->scan_id == NULL || options->db_url == NULL)) {
+    snprintf(why, why_len, "--resume needs --scan-id and --db (use `danescan resume SCAN_ID`)");
     return -1;
   }
+  options->inputs = argv + optind;
+  options->input_count = (size_t)(argc - optind);
   return 0;
 }
 

@@ -9,7 +9,9 @@
 #include "dns/dns_client.h"
 #include "dns/resolver_check.h"
 #include "input/input.h"
+#include "pipeline/probe_stage.h"
 #include "pipeline/scan.h"
+#include "probe/probe.h"
 
 struct scan_options {
   struct dns_client_config dns;
@@ -19,9 +21,16 @@ struct scan_options {
   bool insecure_resolver_ok;
   size_t host_cache;
   const char *probe_mode;     /* "none", "dane", "all" */
+  enum probe_mode probe;
+  struct probe_config probe_config;
+  const char *blocklist;
+  const char *certs_path;     /* --certs: PEM of every certificate seen, once */
   const char *output;         /* "-" = stdout */
   const char *metadata;
   const char *scan_id;
+  const char *db_url;         /* --db: PostgreSQL connection string, NULL = none */
+  bool resume;                /* --resume: continue scan_id (set by `danescan resume`) */
+  bool output_given;          /* --output was given (with --db, JSON Lines is optional) */
   bool quiet;
   char **inputs;              /* points into argv */
   size_t input_count;

@@ -343,6 +343,10 @@ static void admit(evutil_socket_t fd, short what, void *arg) {
       fatal(scan, why);
       break;
     }
+    if (scan->config.skip_seq != NULL && scan->config.skip_seq(scan->config.skip_ctx, name.seq)) {
+      scan->stats.skipped_done++;
+      continue;
+    }
     start_domain(scan, &name);
     admitted++;
   }

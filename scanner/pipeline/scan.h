@@ -27,6 +27,10 @@ struct scan_config {
   FILE *progress_stream;
   uint32_t progress_interval_ms;
   uint32_t flush_interval_ms;  /* sinks flushed at least this often */
+  /* Resume: names whose input ordinal is already stored are not scanned
+   * again. NULL: scan everything. */
+  bool (*skip_seq)(void *ctx, uint64_t seq);
+  void *skip_ctx;
 };
 
 void scan_config_defaults(struct scan_config *config);
@@ -35,6 +39,7 @@ struct scan_stats {
   uint64_t domains_done;
   uint64_t by_status[DOMAIN_STATUS_COUNT];
   uint64_t mx_hosts_total;       /* host links written */
+  uint64_t skipped_done;         /* names skipped because a resumed scan had them */
   unsigned in_flight;
   double elapsed_s;
   bool interrupted;              /* stopped by a signal before the end */

@@ -1,0 +1,79 @@
+/* The STARTTLS stage of the pipeline: a host finisher (host_resolver.h)
+ * that submits every address of a host to the probe engine (probe/probe.h),
+ * keeps each report as a probe_detail on the address, and turns the results
+ * into the host's final status (rules.c). Hosts are shared per scan, so each
+ * (host name, address) pair is probed once per scan while the host stays
+ * cached; a verdict is never shared across host names, because TLSA records,
+ * SNI and reference identifiers belong to the name. Optionally writes the
+ * PEM of every distinct certificate seen, once per scan. */
+#ifndef DANESCAN_PIPELINE_PROBE_STAGE_H
+#define DANESCAN_PIPELINE_PROBE_STAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pipeline/host_resolver.h"
+#include "pipeline/result.h"
+#include "probe/probe.h"
+
+enum probe_mode { PROBE_MODE_NONE = 0, PROBE_MODE_DANE, PROBE_MODE_ALL };
+
+/* Parses "none", "dane", "all". Returns 0 or -1. */
+int probe_mode_parse(const char *word, enum probe_mode *out);
+
+/* What danescan keeps of one probe (copied out of the probe_report). */
+struct probe_detail {
+  enum probe_result result;
+  char *reason;
+  enum tlsrpt_result tlsrpt;
+  enum probe_step last_step;
+  int smtp_code;
+  char *banner;                 /* raw bytes, banner_len long (plus a NUL) */
+  size_t banner_len;
+  char **ehlo_keywords;
+  size_t ehlo_keyword_count;
+  bool starttls_offered;
+  int32_t connect_ms, banner_ms, ehlo_ms, starttls_ms, handshake_ms;
+  bool tls_up;
+  char tls_version[PROBE_NAME_MAX_BYTES];
+  char tls_cipher[PROBE_NAME_MAX_BYTES];
+  char tls_group[PROBE_NAME_MAX_BYTES];
+  char peer_signature_algorithm[PROBE_NAME_MAX_BYTES];
+  char leaf_key_type[PROBE_NAME_MAX_BYTES];
+  long verify_error;
+  int matched_tlsa_index;       /* index into the host's tlsa_records, -1 if none */
+  int match_depth;
+  uint8_t (*chain_sha256)[32];  /* leaf first */
+  size_t chain_count;
+  int64_t leaf_not_before, leaf_not_after, chain_not_after; /* Unix seconds */
+  bool expires_soon;
+  struct probe_key_type_result key_types[PROBE_KEY_KIND_COUNT];
+  bool partial_algorithm_coverage;
+};
+
+struct probe_stage_config {
+  enum probe_mode mode;
+  const char *certs_path;       /* PEM side output, NULL = none */
+};
+
+struct probe_stage;
+
+/* Creates the stage on engine (borrowed). Returns NULL with why. */
+struct probe_stage *probe_stage_new(struct probe_engine *engine, const struct probe_stage_config *config,
+                                    char *why, size_t why_len);
+
+/* Flushes and closes the PEM output; returns 0 or -1 with why. Frees. */
+int probe_stage_free(struct probe_stage *stage, char *why, size_t why_len);
+
+/* The finisher to put in host_resolver_config (valid while stage lives). */
+const struct host_finisher *probe_stage_finisher(struct probe_stage *stage);
+
+struct probe_stage_stats {
+  uint64_t hosts_probed;
+  uint64_t addresses_probed;
+  uint64_t certificates_written;
+};
+void probe_stage_get_stats(const struct probe_stage *stage, struct probe_stage_stats *out);
+
+#endif
