@@ -158,21 +158,6 @@ enum tlsrpt_result probe_result_tlsrpt(enum probe_result result) {
   }
 }
 
-enum rollover_class probe_rollover_class(const struct tlsa_record *tlsa, size_t count) {
-  size_t usable = 0, end_entity = 0, trust_anchor = 0;
-  for (size_t i = 0; i < count; i++) {
-    if (!tlsa[i].usable) continue;
-    usable++;
-    if (tlsa[i].usage == TLSA_USAGE_DANE_EE) end_entity++;
-    if (tlsa[i].usage == TLSA_USAGE_DANE_TA) trust_anchor++;
-  }
-  if (usable == 0) return ROLLOVER_NONE;
-  if (usable == 1) return ROLLOVER_SINGLE;
-  if (end_entity > 0 && trust_anchor > 0) return ROLLOVER_CURRENT_ISSUER;
-  if (end_entity >= 2) return ROLLOVER_CURRENT_NEXT;
-  return ROLLOVER_ISSUER;
-}
-
 /* ---- address states ---- */
 
 static void address_key(const struct sockaddr_storage *address, int *family, uint8_t bytes[16]) {

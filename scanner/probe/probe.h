@@ -196,9 +196,5 @@ void probe_engine_free(struct probe_engine *engine);
  * reachability results connect-failed/timeout). */
 enum tlsrpt_result probe_result_tlsrpt(enum probe_result result);
 
-/* Rollover class (RESULTS.md quality) of a TLSA RRset from its usable
- * records: current+next (two or more DANE-EE), current+issuer (DANE-EE and
- * DANE-TA), issuer (DANE-TA only), single (one usable record), none. */
-enum rollover_class probe_rollover_class(const struct tlsa_record *tlsa, size_t count);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 
+#include "pipeline/rules.h"
 #include "probe/probe.h"
 #include "probe/probe_address.h"
 #include "unit.h"
@@ -148,29 +149,29 @@ static struct tlsa_record record(uint8_t usage) {
 static void test_rollover(void) {
   struct tlsa_record set[4];
   memset(set, 0, sizeof set);
-  CHECK_INT(probe_rollover_class(set, 0), ROLLOVER_NONE);
+  CHECK_INT(rules_rollover_class(set, 0), ROLLOVER_NONE);
   set[0] = record(3);
-  CHECK_INT(probe_rollover_class(set, 1), ROLLOVER_SINGLE);
+  CHECK_INT(rules_rollover_class(set, 1), ROLLOVER_SINGLE);
   set[0] = record(2);
-  CHECK_INT(probe_rollover_class(set, 1), ROLLOVER_SINGLE);
+  CHECK_INT(rules_rollover_class(set, 1), ROLLOVER_SINGLE);
   set[0] = record(3);
   set[1] = record(3);
-  CHECK_INT(probe_rollover_class(set, 2), ROLLOVER_CURRENT_NEXT);
+  CHECK_INT(rules_rollover_class(set, 2), ROLLOVER_CURRENT_NEXT);
   set[1] = record(2);
-  CHECK_INT(probe_rollover_class(set, 2), ROLLOVER_CURRENT_ISSUER);
+  CHECK_INT(rules_rollover_class(set, 2), ROLLOVER_CURRENT_ISSUER);
   set[0] = record(2);
-  CHECK_INT(probe_rollover_class(set, 2), ROLLOVER_ISSUER);
+  CHECK_INT(rules_rollover_class(set, 2), ROLLOVER_ISSUER);
   /* unusable records do not count */
   set[0] = record(1);
   set[1] = record(0);
-  CHECK_INT(probe_rollover_class(set, 2), ROLLOVER_NONE);
+  CHECK_INT(rules_rollover_class(set, 2), ROLLOVER_NONE);
   set[2] = record(3);
-  CHECK_INT(probe_rollover_class(set, 3), ROLLOVER_SINGLE);
+  CHECK_INT(rules_rollover_class(set, 3), ROLLOVER_SINGLE);
   set[3] = record(3);
   set[3].data_len = 31;  /* digest of the wrong length */
   tlsa_record_classify(&set[3]);
-  CHECK_INT(probe_rollover_class(set, 4), ROLLOVER_SINGLE);
-  CHECK_STR(rollover_class_name(probe_rollover_class(set, 2)), "none");
+  CHECK_INT(rules_rollover_class(set, 4), ROLLOVER_SINGLE);
+  CHECK_STR(rollover_class_name(rules_rollover_class(set, 2)), "none");
 }
 
 static void test_tlsrpt(void) {
