@@ -6,6 +6,7 @@
 
 #include <openssl/ssl.h>
 
+#include "cli/check_cmd.h"
 #include "cli/inputs_cmd.h"
 #include "cli/scan_cmd.h"
 
@@ -14,6 +15,7 @@ static void usage(FILE *out) {
           "usage: danescan COMMAND [options]\n"
           "commands:\n"
           "  scan [options] INPUT...     resolve (and probe) domains, write JSON Lines\n"
+          "  check [options] DOMAIN      explain one domain's DANE, what works and what to fix\n"
           "  inputs [options] FILE...    print the names a scan of these inputs would scan\n"
           "  version                     print the version\n"
           "Run 'danescan COMMAND --help' for a command's options.\n");
@@ -29,6 +31,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   const char *command = argv[1];
   if (strcmp(command, "scan") == 0) return scan_cmd_main(argc - 1, argv + 1);
+  if (strcmp(command, "check") == 0) return check_cmd_main(argc - 1, argv + 1);
   if (strcmp(command, "inputs") == 0) return inputs_cmd_main(argc - 1, argv + 1);
   if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
     printf("danescan %s (%s)\n", DANESCAN_VERSION, OpenSSL_version(OPENSSL_VERSION));

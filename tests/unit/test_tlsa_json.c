@@ -1,5 +1,6 @@
 /* TLSA usability (RFC 7672 3.1, RFC 7671 8.2) and the JSON writer's
  * escaping of hostile bytes. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,12 @@ static void test_json_escaping(void) {
   json_string_len(&buf, "220 \"hi\"\\\n\x01\xff\xc3\xa9\0x", 16);
   json_key(&buf, "n");
   json_int(&buf, -5);
+  json_key(&buf, "big");
+  json_uint(&buf, 18446744073709551615ull);
+  json_key(&buf, "min");
+  json_int(&buf, INT64_MIN);
+  json_key(&buf, "zero");
+  json_uint(&buf, 0);
   json_key(&buf, "list");
   json_array_begin(&buf);
   json_bool(&buf, true);
@@ -76,7 +83,7 @@ static void test_json_escaping(void) {
   json_object_end(&buf);
   CHECK(!json_buf_failed(&buf));
   CHECK_STR(buf.data,
-            "{\"banner\":\"220 \\\"hi\\\"\\\\\\n\\u0001\\u00ff\xc3\xa9\\u0000x\",\"n\":-5,"
+            "{\"banner\":\"220 \\\"hi\\\"\\\\\\n\\u0001\\u00ff\xc3\xa9\\u0000x\",\"n\":-5,\"big\":18446744073709551615,\"min\":-9223372036854775808,\"zero\":0,"
             "\"list\":[true,null,\"01ab\"]}");
   /* Truncated UTF-8 at the end is escaped, not copied. */
   json_buf_reset(&buf);
