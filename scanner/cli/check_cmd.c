@@ -4,6 +4,7 @@
  * explanation (or JSON). The wiring repeats scan_cmd.c's on purpose, until
  * both share one function. */
 #include "cli/check_cmd.h"
+#include "cli/scan_runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,31 +159,14 @@ int check_cmd_main(int argc, char **argv) {
                                          .smtp_port = options.probe_config.smtp_port}};
   struct result_sink sink = {.name = "check", .state = &state, .write = check_sink_write,
                              .flush = check_sink_flush, .close = check_sink_close};
-  struct event_base *base = NULL;
-  struct dns_client *dns = NULL;
   struct input_reader *input = NULL;
-  struct host_resolver *hosts = NULL;
-  struct probe_engine *engine = NULL;
-  struct probe_stage *stage = NULL;
   struct scan *scan = NULL;
-
-  base = event_base_new();
-  if (base == NULL) {
-    fprintf(stderr, "danescan check: cannot create the event loop\n");
-    goto out;
-  }
-  dns = dns_client_new(base, &options.dns, why, sizeof why);
-  if (dns == NULL) {
-    fprintf(stderr, "danescan check: %s\n", why);
-    goto out;
-  }
-  if (resolver_check_run(base, dns, &options.check, stderr) != 0) {
-    if (options.insecure_resolver_ok) {
-      fprintf(stderr, "danescan check: WARNING: --insecure-resolver-ok: DNSSEC states cannot be trusted\n");
-    } else {
-      exit_code = 3;
-      goto out;
-    }
+  struct scan_runtime runtime;
+  int opened = scan_runtime_open(&runtime, &options, NULL, "check");
+  if (opened != 0) {
+    scan_options_free(&options);
+    free(input_text);
+    return opened;
   }
   input = input_reader_open_memory(input_text, domain_len + 1, "DOMAIN", &options.input, why, sizeof why);
   if (input == NULL) {
@@ -190,35 +174,7 @@ int check_cmd_main(int argc, char **argv) {
     exit_code = 2;
     goto out;
   }
-  if (options.probe != PROBE_MODE_NONE) {
-    engine = probe_engine_new(base, &options.probe_config, why, sizeof why);
-    if (engine == NULL) {
-      fprintf(stderr, "danescan check: %s\n", why);
-      exit_code = 2;
-      goto out;
-    }
-    if (options.blocklist != NULL && probe_engine_load_blocklist(engine, options.blocklist, why, sizeof why) != 0) {
-      fprintf(stderr, "danescan check: %s\n", why);
-      exit_code = 2;
-      goto out;
-    }
-    struct probe_stage_config stage_config = {.mode = options.probe, .certs_path = NULL};
-    stage = probe_stage_new(engine, &stage_config, why, sizeof why);
-    if (stage == NULL) {
-      fprintf(stderr, "danescan check: %s\n", why);
-      exit_code = 2;
-      goto out;
-    }
-  }
-  struct host_resolver_config host_config = {
-      .max_cached_hosts = options.host_cache,
-      .finisher = stage != NULL ? probe_stage_finisher(stage) : NULL};
-  hosts = host_resolver_new(dns, &host_config);
-  if (hosts == NULL) {
-    fprintf(stderr, "danescan check: out of memory\n");
-    goto out;
-  }
-  scan = scan_new(base, &options.scan, dns, hosts, input, &sink, 1);
+  scan = scan_new(runtime.base, &options.scan, runtime.dns, runtime.hosts, input, &sink, 1);
   if (scan == NULL) {
     fprintf(stderr, "danescan check: out of memory\n");
     goto out;
@@ -244,13 +200,8 @@ int check_cmd_main(int argc, char **argv) {
 
 out:
   scan_free(scan);
-  /* Hosts hold probe details the stage frees: hosts go first. */
-  host_resolver_free(hosts);
-  if (probe_stage_free(stage, why, sizeof why) != 0) fprintf(stderr, "danescan check: %s\n", why);
-  probe_engine_free(engine);
+  scan_runtime_close(&runtime, "check");
   input_reader_free(input);
-  dns_client_free(dns);
-  if (base != NULL) event_base_free(base);
   scan_options_free(&options);
   free(state.text);
   free(input_text);

@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "cli/scan_options.h"
+#include "cli/scan_runtime.h"
 #include "cli/scan_sinks.h"
 #include "dns/dns_client.h"
 #include "dns/resolver_check.h"
@@ -267,41 +268,23 @@ int scan_cmd_main(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
-  int exit_code = 1;
   char scan_id[64];
   if (options.scan_id != NULL) snprintf(scan_id, sizeof scan_id, "%s", options.scan_id);
   else make_scan_id(scan_id, sizeof scan_id);
   time_t started = time(NULL);
 
-  struct event_base *base = NULL;
-  struct dns_client *dns = NULL;
+  struct scan_runtime runtime;
+  int exit_code = scan_runtime_open(&runtime, &options, options.certs_path, "scan");
+  if (exit_code != 0) {
+    scan_options_free(&options);
+    return exit_code;
+  }
+  exit_code = 1;
   struct input_reader *input = NULL;
-  struct host_resolver *hosts = NULL;
-  struct probe_engine *engine = NULL;
-  struct probe_stage *stage = NULL;
   struct scan *scan = NULL;
   struct result_sink sinks[SCAN_MAX_SINKS];
   size_t sink_count = 0;
 
-  base = event_base_new();
-  if (base == NULL) {
-    fprintf(stderr, "danescan scan: cannot create the event loop\n");
-    goto out;
-  }
-  dns = dns_client_new(base, &options.dns, why, sizeof why);
-  if (dns == NULL) {
-    fprintf(stderr, "danescan scan: %s\n", why);
-    goto out;
-  }
-  if (resolver_check_run(base, dns, &options.check, stderr) != 0) {
-    if (options.insecure_resolver_ok) {
-      fprintf(stderr, "danescan: WARNING: --insecure-resolver-ok: DNSSEC states in this scan "
-                      "cannot be trusted\n");
-    } else {
-      exit_code = 3;
-      goto out;
-    }
-  }
   options.input.diagnostic = print_diagnostic;
   input = input_reader_open((const char *const *)options.inputs, options.input_count, &options.input,
                             why, sizeof why);
@@ -310,41 +293,13 @@ int scan_cmd_main(int argc, char **argv) {
     exit_code = 2;
     goto out;
   }
-  if (options.probe != PROBE_MODE_NONE) {
-    engine = probe_engine_new(base, &options.probe_config, why, sizeof why);
-    if (engine == NULL) {
-      fprintf(stderr, "danescan scan: %s\n", why);
-      exit_code = 2;
-      goto out;
-    }
-    if (options.blocklist != NULL && probe_engine_load_blocklist(engine, options.blocklist, why, sizeof why) != 0) {
-      fprintf(stderr, "danescan scan: %s\n", why);
-      exit_code = 2;
-      goto out;
-    }
-    struct probe_stage_config stage_config = {.mode = options.probe, .certs_path = options.certs_path};
-    stage = probe_stage_new(engine, &stage_config, why, sizeof why);
-    if (stage == NULL) {
-      fprintf(stderr, "danescan scan: %s\n", why);
-      exit_code = 2;
-      goto out;
-    }
-  }
-  struct host_resolver_config host_config = {
-      .max_cached_hosts = options.host_cache,
-      .finisher = stage != NULL ? probe_stage_finisher(stage) : NULL};
-  hosts = host_resolver_new(dns, &host_config);
-  if (hosts == NULL) {
-    fprintf(stderr, "danescan scan: out of memory\n");
-    goto out;
-  }
   if (scan_sinks_open(&options, scan_id, argc, argv, input, sinks, &sink_count, &options.scan, why,
                       sizeof why) != 0) {
     fprintf(stderr, "danescan scan: %s\n", why);
     exit_code = 2;
     goto out;
   }
-  scan = scan_new(base, &options.scan, dns, hosts, input, sinks, sink_count);
+  scan = scan_new(runtime.base, &options.scan, runtime.dns, runtime.hosts, input, sinks, sink_count);
   if (scan == NULL) {
     fprintf(stderr, "danescan scan: out of memory\n");
     goto out;
@@ -362,18 +317,18 @@ int scan_cmd_main(int argc, char **argv) {
   }
   sink_count = 0;
   struct dns_client_stats dns_stats;
-  dns_client_get_stats(dns, &dns_stats);
+  dns_client_get_stats(runtime.dns, &dns_stats);
   struct host_resolver_stats host_stats;
-  host_resolver_get_stats(hosts, &host_stats);
+  host_resolver_get_stats(runtime.hosts, &host_stats);
   struct input_counts counts;
   input_reader_get_counts(input, &counts);
   if (!options.quiet) {
     print_summary(stderr, &stats, &dns_stats, &host_stats, &counts);
-    if (engine != NULL) print_probe_summary(stderr, engine);
+    if (runtime.engine != NULL) print_probe_summary(stderr, runtime.engine);
   }
   if (options.metadata != NULL &&
-      write_metadata(options.metadata, argc, argv, &options, scan_id, dns, started, time(NULL), input,
-                     &stats, &dns_stats, &host_stats) != 0) {
+      write_metadata(options.metadata, argc, argv, &options, scan_id, runtime.dns, started, time(NULL),
+                     input, &stats, &dns_stats, &host_stats) != 0) {
     rc = -1;
   }
   exit_code = rc == 0 ? 0 : 1;
@@ -381,16 +336,8 @@ int scan_cmd_main(int argc, char **argv) {
 out:
   for (size_t i = 0; i < sink_count; i++) sinks[i].close(sinks[i].state, why, sizeof why);
   scan_free(scan);
-  /* Hosts hold probe details the stage frees: hosts go first. */
-  host_resolver_free(hosts);
-  if (probe_stage_free(stage, why, sizeof why) != 0) {
-    fprintf(stderr, "danescan scan: %s\n", why);
-    if (exit_code == 0) exit_code = 1;
-  }
-  probe_engine_free(engine);
+  if (scan_runtime_close(&runtime, "scan") != 0 && exit_code == 0) exit_code = 1;
   input_reader_free(input);
-  dns_client_free(dns);
-  if (base != NULL) event_base_free(base);
   scan_options_free(&options);
   return exit_code;
 }

@@ -1,0 +1,80 @@
+/* Shared wiring of `scan` and `check` (see scan_runtime.h). */
+#include "cli/scan_runtime.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "dns/resolver_check.h"
+
+int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *options,
+                      const char *certs_path, const char *command) {
+  char why[512] = "";
+  int exit_code = 1;
+  memset(runtime, 0, sizeof *runtime);
+  runtime->base = event_base_new();
+  if (runtime->base == NULL) {
+    fprintf(stderr, "danescan %s: cannot create the event loop\n", command);
+    goto fail;
+  }
+  runtime->dns = dns_client_new(runtime->base, &options->dns, why, sizeof why);
+  if (runtime->dns == NULL) {
+    fprintf(stderr, "danescan %s: %s\n", command, why);
+    goto fail;
+  }
+  if (resolver_check_run(runtime->base, runtime->dns, &options->check, stderr) != 0) {
+    if (!options->insecure_resolver_ok) {
+      exit_code = 3;
+      goto fail;
+    }
+    fprintf(stderr, "danescan %s: WARNING: --insecure-resolver-ok: DNSSEC states in these results "
+                    "cannot be trusted\n", command);
+  }
+  if (options->probe != PROBE_MODE_NONE) {
+    exit_code = 2;
+    runtime->engine = probe_engine_new(runtime->base, &options->probe_config, why, sizeof why);
+    if (runtime->engine == NULL) {
+      fprintf(stderr, "danescan %s: %s\n", command, why);
+      goto fail;
+    }
+    if (options->blocklist != NULL &&
+        probe_engine_load_blocklist(runtime->engine, options->blocklist, why, sizeof why) != 0) {
+      fprintf(stderr, "danescan %s: %s\n", command, why);
+      goto fail;
+    }
+    struct probe_stage_config stage_config = {.mode = options->probe, .certs_path = certs_path};
+    runtime->stage = probe_stage_new(runtime->engine, &stage_config, why, sizeof why);
+    if (runtime->stage == NULL) {
+      fprintf(stderr, "danescan %s: %s\n", command, why);
+      goto fail;
+    }
+  }
+  exit_code = 1;
+  struct host_resolver_config host_config = {
+      .max_cached_hosts = options->host_cache,
+      .finisher = runtime->stage != NULL ? probe_stage_finisher(runtime->stage) : NULL};
+  runtime->hosts = host_resolver_new(runtime->dns, &host_config);
+  if (runtime->hosts == NULL) {
+    fprintf(stderr, "danescan %s: out of memory\n", command);
+    goto fail;
+  }
+  return 0;
+
+fail:
+  scan_runtime_close(runtime, command);
+  return exit_code;
+}
+
+int scan_runtime_close(struct scan_runtime *runtime, const char *command) {
+  char why[512] = "";
+  int rc = 0;
+  host_resolver_free(runtime->hosts);
+  if (probe_stage_free(runtime->stage, why, sizeof why) != 0) {
+    fprintf(stderr, "danescan %s: %s\n", command, why);
+    rc = -1;
+  }
+  probe_engine_free(runtime->engine);
+  dns_client_free(runtime->dns);
+  if (runtime->base != NULL) event_base_free(runtime->base);
+  memset(runtime, 0, sizeof *runtime);
+  return rc;
+}

@@ -1,0 +1,35 @@
+/* The machinery `scan` and `check` share: the event loop, the DNS client
+ * (after the resolver validation check), the probe engine and stage for the
+ * probe mode, and the host resolver wired to them. Opening reports every
+ * failure once on stderr, prefixed with the command's name. */
+#ifndef DANESCAN_CLI_SCAN_RUNTIME_H
+#define DANESCAN_CLI_SCAN_RUNTIME_H
+
+#include <event2/event.h>
+
+#include "cli/scan_options.h"
+#include "dns/dns_client.h"
+#include "pipeline/host_resolver.h"
+#include "pipeline/probe_stage.h"
+#include "probe/probe.h"
+
+struct scan_runtime {
+  struct event_base *base;
+  struct dns_client *dns;
+  struct probe_engine *engine;  /* NULL with --probe none */
+  struct probe_stage *stage;    /* NULL with --probe none */
+  struct host_resolver *hosts;
+};
+
+/* Opens everything for options (certs_path: PEM side output or NULL).
+ * Returns 0, or the exit code to end with: 1 setup failure, 2 bad option or
+ * file, 3 a resolver does not validate DNSSEC. On failure whatever was
+ * opened is closed again. */
+int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *options,
+                      const char *certs_path, const char *command);
+
+/* Frees in dependency order (hosts hold probe details the stage frees).
+ * Returns 0, or -1 if the PEM side output could not be completed (reported). */
+int scan_runtime_close(struct scan_runtime *runtime, const char *command);
+
+#endif
