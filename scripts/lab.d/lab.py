@@ -3,7 +3,9 @@
 namespace). See tests/lab/README.md.
 
   lab up         build everything from tests/lab/cases.txt, start NSD x4 and
-                 Unbound in the namespace, wait until Unbound validates
+                 Unbound in the namespace, wait until Unbound validates, then
+                 start the mail servers behind the MX addresses (Postfix
+                 smtpd, smtp-sink, danescan-labsmtp; see labsmtp.py)
   lab down       stop every process of the lab, delete the namespace
   lab status     what runs (exit 0 all up, 3 down, 1 partly up)
   lab exec CMD   run CMD inside the namespace
@@ -18,7 +20,9 @@ namespace). See tests/lab/README.md.
 
 Environment: DANESCAN_LAB_NS (namespace, default danescan-lab),
 DANESCAN_STATE (state root, default <repo>/.state; the lab uses <root>/lab),
-DANESCAN_LAB_CASES (cases file, default <repo>/tests/lab/cases.txt).
+DANESCAN_LAB_CASES (cases file, default <repo>/tests/lab/cases.txt),
+DANESCAN_LAB_SMTP_PORT (mail servers' port, default 25), DANESCAN_LABSMTP
+(the danescan-labsmtp binary, default build/ or build-asan/).
 """
 
 import fcntl
@@ -33,6 +37,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import labworld  # noqa: E402
+import labsmtp  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 NS = os.environ.get("DANESCAN_LAB_NS", "danescan-lab")
@@ -70,6 +75,7 @@ def pidfiles():
     for role in labworld.NSD_ROLES:
         out[f"nsd-{role}"] = os.path.join(STATE, f"nsd-{role}", "nsd.pid")
     out["unbound"] = os.path.join(STATE, "unbound", "unbound.pid")
+    out.update(labsmtp.pidfiles(STATE))
     return out
 
 
@@ -217,6 +223,8 @@ def do_build(world):
     write(os.path.join(udir, "root.anchor"), (built["root_ds"] or "") + "\n")
     write(os.path.join(STATE, "expect.jsonl"),
           "".join(json.dumps(e) + "\n" for e in labworld.expectations(world)))
+    labsmtp.save_plan(STATE, labsmtp.plan(world, built["tls"]))
+    built["tls"].save()
     write(os.path.join(STATE, "hosts.json"), json.dumps(hosts_info(world), indent=1) + "\n")
     return time.monotonic() - t0
 
@@ -247,6 +255,14 @@ def hosts_info(world):
             if decl.smtp:
                 entry["smtp"] = decl.smtp
         out["hosts"][h] = entry
+    # The mail server behind each address (written by `up`/`build`).
+    plan = labsmtp.load_plan(STATE)
+    out["smtp_port"] = plan[0]["port"] if plan else labsmtp.SMTP_PORT   # as built, not as the env says now
+    for e in plan:
+        h = out["hosts"].setdefault(e["host"], {})
+        h.setdefault("servers", {})[e["ip"]] = {
+            "kind": e["kind"], "port": e["port"], "opts": e["opts"], "raw": e["raw"],
+            "certs": [{"alg": a, "key": k, "chain": c} for a, k, c in e["certs"]]}
     return out
 
 
@@ -367,6 +383,14 @@ def cmd_up(args):
         setup_namespace(world)
         start_servers()
         ok, last = dig_ok(10.0 + bulk / 20000.0, world)
+        if ok:
+            entries = labsmtp.load_plan(STATE)
+            want = labsmtp.start(STATE, NS, REPO, entries)
+            missing = labsmtp.wait_listening(NS, want, 10.0)
+            if missing:
+                log(f"mail servers not listening on {missing}; logs: {STATE}/smtp/*.log, "
+                    f"{STATE}/postfix/maillog")
+                return 1
     if not ok:
         log("Unbound does not answer with AD for lab. SOA; last answer:\n" + last)
         log(f"logs: {STATE}/unbound/unbound.log, {STATE}/nsd-*/nsd.log")
@@ -379,7 +403,13 @@ def cmd_up(args):
     for role in labworld.NSD_ROLES:
         name, v4, v6 = labworld.SERVERS[role]
         print(f"  nsd-{role:<5}  {v4} {v6}  {name or 'a.nic.<tld>.'}")
-    print(f"  state      {STATE}  (zones/, keys/, tls/, nsd-*/, unbound/, expect.jsonl, hosts.json)")
+    kinds = {}
+    for e in labsmtp.load_plan(STATE):
+        kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
+    print(f"  smtp       port {labsmtp.SMTP_PORT} on every MX address: "
+          + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+          + f"  (scripts/lab hosts; logs {STATE}/postfix/maillog, {STATE}/smtp/)")
+    print(f"  state      {STATE}  (zones/, keys/, tls/, nsd-*/, unbound/, postfix/, smtp/, expect.jsonl, hosts.json)")
     print(f"  run        scripts/lab exec CMD...   e.g. scripts/lab exec dig mx1.dane-ee.lab TLSA")
     return 0
 

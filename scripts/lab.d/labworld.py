@@ -48,6 +48,17 @@ DNS_HOST_FLAGS = ("nxdomain", "target-is-tld", "target-is-localhost", "ancestor-
                   "aaaa-lookup-failed")
 HOST_FLAGS = DNS_HOST_FLAGS + ("partial-algorithm-coverage", "expires-soon")
 TLS_ALGS = ("rsa", "ecdsa")
+# Per-address probe results (RESULTS.md "Per address").
+PROBE_RESULTS = ("authenticated", "tlsa-mismatch", "name-mismatch", "cert-expired",
+                 "no-starttls", "starttls-refused", "tls-failed", "smtp-failed",
+                 "connect-failed", "timeout", "unauthenticated-tls", "skipped")
+# Host statuses that mean "this host was probed" under --probe dane.
+PROBED_HOST_STATUSES = ("dane-valid", "dane-failed", "dane-unreachable", "tlsa-unusable")
+ROLLOVERS = ("current+next", "current+issuer", "issuer", "single", "none")
+# Mail servers the lab can put behind an MX address ([host] smtp = ...).
+SMTP_KINDS = ("postfix", "sink", "labsmtp", "closed")
+# Certificate variants a server can present (TlsMaterial.variant).
+CERT_VARIANTS = ("ca", "self", "leaf", "expired", "wrongname")
 
 
 class CasesError(Exception):
@@ -141,7 +152,8 @@ def parse_sections(text, path="cases"):
 ZONE_KEYS = {"signing", "server", "break", "strip-rrsig", "records", "resolver",
              "zone-note"}
 CASE_KEYS = {"status", "mx_dnssec", "hosts", "flags", "check", "note",
-             "probe.status", "probe.hosts", "dig"}
+             "probe.status", "probe.hosts", "probe.addresses", "probe.flags", "probe.rollover",
+             "dig"}
 HOST_KEYS = {"certs", "issuer", "smtp", "note"}
 
 
@@ -194,6 +206,9 @@ class Case:
         self.note = ""
         self.probe_status = None
         self.probe_hosts = {}
+        self.probe_addresses = {}  # "host" | "host@4" | "host@6" -> probe result
+        self.probe_flags = {}      # host -> [flag]
+        self.probe_rollover = {}   # host -> rollover word
 
 
 class HostDecl:
@@ -201,8 +216,70 @@ class HostDecl:
         self.name = name
         self.certs = list(TLS_ALGS)
         self.issuer = "ca"
-        self.smtp = []
+        self.smtp = []            # raw lines
+        self.smtp_specs = []      # SmtpSpec, parsed
         self.note = ""
+
+
+class SmtpSpec:
+    """One `smtp =` line of a [host]: [@4|@6] KIND [key=value ...] [-- RAW ARGS].
+
+    KIND postfix: real Postfix smtpd; options certs=ALG[:VARIANT],... (default:
+      every key the host has, CA-issued chain), keys-of=HOST (present another
+      host's keys: a TLSA mismatch), starttls=no (smtpd_tls_security_level=none).
+    KIND sink: Postfix smtp-sink (no STARTTLS); raw smtp-sink options after
+      '--', e.g. `sink -- -f CONNECT` (554 greeting), `sink -- -Q CONNECT` (421).
+    KIND labsmtp: danescan-labsmtp; mode=MODE (normal, silent, tls-alert,
+      starttls-454, garbage, ...), certs=..., keys-of=... as for postfix.
+    KIND closed: nothing listens (connection refused)."""
+
+    def __init__(self, family, kind, opts, raw):
+        self.family = family      # None (every address), 4 or 6
+        self.kind = kind
+        self.opts = opts
+        self.raw = raw
+
+    def to_json(self):
+        return {"family": self.family, "kind": self.kind, "opts": dict(self.opts), "raw": list(self.raw)}
+
+
+def parse_smtp_line(line, where):
+    import shlex
+    try:
+        toks = shlex.split(line)
+    except ValueError as e:
+        raise CasesError(f"{where}: smtp: {e}: {line}")
+    family = None
+    if toks and toks[0] in ("@4", "@6"):
+        family = int(toks[0][1])
+        toks = toks[1:]
+    if not toks or toks[0] not in SMTP_KINDS:
+        raise CasesError(f"{where}: smtp: want [@4|@6] {'|'.join(SMTP_KINDS)} ...: {line}")
+    kind, rest = toks[0], toks[1:]
+    raw = []
+    if "--" in rest:
+        i = rest.index("--")
+        rest, raw = rest[:i], rest[i + 1:]
+    opts = {}
+    for t in rest:
+        if "=" not in t:
+            raise CasesError(f"{where}: smtp: expected key=value, got {t!r}")
+        k, v = t.split("=", 1)
+        if k not in ("certs", "keys-of", "starttls", "mode"):
+            raise CasesError(f"{where}: smtp: unknown option {k!r}")
+        opts[k] = v
+    for item in (opts.get("certs") or "").split(","):
+        if not item:
+            continue
+        alg, _, variant = item.partition(":")
+        if alg not in TLS_ALGS or (variant and variant not in CERT_VARIANTS):
+            raise CasesError(f"{where}: smtp: certs item {item!r}: want ALG[:VARIANT], "
+                             f"ALG in {TLS_ALGS}, VARIANT in {CERT_VARIANTS}")
+    if kind == "labsmtp" and "mode" not in opts:
+        raise CasesError(f"{where}: smtp: labsmtp needs mode=MODE")
+    if raw and kind != "sink":
+        raise CasesError(f"{where}: smtp: raw arguments only for sink")
+    return SmtpSpec(family, kind, opts, raw)
 
 
 class World:
@@ -314,6 +391,7 @@ def parse_world(path):
                         raise CasesError(f"{path}:{sec.lineno}: certs: {a} not in {TLS_ALGS}")
             h.issuer = sec.get("issuer", "ca")
             h.smtp = sec.lines("smtp")
+            h.smtp_specs = [parse_smtp_line(l, f"{path}:{sec.lineno}") for l in h.smtp]
             h.note = sec.get("note", "")
             world.hostdecls[h.name] = h
             continue
@@ -349,6 +427,17 @@ def parse_world(path):
                 raise CasesError(f"{path}:{sec.lineno}: probe.status {c.probe_status!r} unknown")
             c.probe_hosts = _parse_hostmap(sec.lines("probe.hosts"), "probe.hosts", path,
                                            sec.lineno, HOST_STATUSES)
+            c.probe_addresses = _parse_hostmap(sec.lines("probe.addresses"), "probe.addresses",
+                                               path, sec.lineno, PROBE_RESULTS)
+            for host, flags in _parse_hostmap(sec.lines("probe.flags"), "probe.flags", path,
+                                              sec.lineno, None).items():
+                fl = flags.split("+")
+                for f in fl:
+                    if f not in HOST_FLAGS:
+                        raise CasesError(f"{path}:{sec.lineno}: probe.flags: flag {f!r} unknown")
+                c.probe_flags[host] = fl
+            c.probe_rollover = _parse_hostmap(sec.lines("probe.rollover"), "probe.rollover", path,
+                                              sec.lineno, ROLLOVERS)
             world.cases.append(c)
     if "." not in world.zones:
         raise CasesError(f"{path}: no [zone .] (the root)")
@@ -365,14 +454,78 @@ def parse_world(path):
     return world
 
 
+def host_addresses(world, host):
+    """{4: [ip...], 6: [ip...]}: the addresses a validating client finds for
+    an MX host name in the lab's zones (CNAMEs followed, records whose RRSIG
+    is stripped left out: they are bogus)."""
+    name = fqdn(host)
+    for _ in range(8):
+        z = world.zone_of(name)
+        if z is None:
+            break
+        target = None
+        for r in z.records:
+            if r.owner == name and r.rtype == "CNAME":
+                target = fqdn(r.rdata, z.name)
+        if target is None:
+            break
+        name = target
+    out = {4: [], 6: []}
+    z = world.zone_of(name)
+    if z is None or not z.served:
+        return out
+    for r in z.records:
+        if r.owner == name and r.rtype in ("A", "AAAA") and (name, r.rtype) not in z.strip:
+            out[4 if r.rtype == "A" else 6].append(r.rdata)
+    return out
+
+
+def probe_expectation(world, c, where="cases"):
+    """The --probe dane expectations of a case: domain status, host
+    statuses, per-address results ({host: {ip: result}}) and probe flags.
+    Raises CasesError when a case leaves something undecided."""
+    status = c.probe_status or c.status
+    hosts = dict(c.hosts)
+    hosts.update(c.probe_hosts)
+    for h in c.probe_hosts:
+        if h not in c.hosts:
+            raise CasesError(f"{where}: case {c.domain}: probe.hosts names {h}, not in hosts")
+    if status == "dane-unprobed":
+        raise CasesError(f"{where}: case {c.domain}: status dane-unprobed needs a probe.status")
+    addresses = {}
+    declared = dict(c.probe_addresses)
+    for h, st in hosts.items():
+        if st == "dane-unprobed":
+            raise CasesError(f"{where}: case {c.domain}: host {h} needs a probe.hosts status")
+        if st not in PROBED_HOST_STATUSES:
+            continue
+        ips = host_addresses(world, h)
+        per = {}
+        for fam in (4, 6):
+            for ip in ips[fam]:
+                res = declared.get(f"{h}@{fam}", declared.get(h))
+                if res is None:
+                    raise CasesError(f"{where}: case {c.domain}: no probe.addresses result for {h} {ip}")
+                per[ip] = res
+        if not per:
+            raise CasesError(f"{where}: case {c.domain}: probed host {h} has no lab address")
+        addresses[h] = per
+    for key in declared:
+        if key.split("@")[0] not in addresses:
+            raise CasesError(f"{where}: case {c.domain}: probe.addresses {key}: host not probed")
+    return {"status": status, "hosts": hosts, "addresses": addresses,
+            "flags": {h: list(f) for h, f in c.probe_flags.items()},
+            "rollover": dict(c.probe_rollover)}
+
+
 def expectations(world):
-    """One dict per case: the DNS-only (--probe none) expectations."""
+    """One dict per case: the DNS-only (--probe none) expectations and, under
+    "probe", those of --probe dane."""
     out = []
     for c in world.cases:
         e = {"domain": c.domain, "status": c.status, "mx_dnssec": c.mx_dnssec,
              "hosts": dict(c.hosts), "flags": {h: list(f) for h, f in c.flags.items()}}
-        if c.probe_status or c.probe_hosts:
-            e["probe"] = {"status": c.probe_status, "hosts": dict(c.probe_hosts)}
+        e["probe"] = probe_expectation(world, c)
         if c.note:
             e["note"] = c.note
         out.append(e)
@@ -482,6 +635,61 @@ class TlsMaterial:
                  "-days", "825", "-subj", f"/CN={host}",
                  "-addext", f"subjectAltName=DNS:{host}"])
         return key, crt
+
+    def variant(self, host, alg, variant="ca"):
+        """(key file, certificate chain file) a server of host presents:
+        ca = leaf issued by the lab CA + the CA cert; self = self-signed;
+        leaf = the CA-issued leaf alone; expired = CA-issued, valid
+        2020-01-01..2021-01-01 (+ CA); wrongname = CA-issued for
+        wrong-name.example only (+ CA). Same key in every variant."""
+        key, crt = self.host(host, alg)
+        d = os.path.join(self.dir, host)
+        if variant == "ca":
+            return key, os.path.join(d, f"{alg}.chain.pem")
+        if variant == "self":
+            return key, os.path.join(d, f"{alg}.self.crt")
+        if variant == "leaf":
+            return key, crt
+        chain = os.path.join(d, f"{alg}.{variant}.chain.pem")
+        if os.path.exists(chain) and os.stat(chain).st_mtime >= os.stat(key).st_mtime:
+            return key, chain
+        if variant == "expired":
+            name, start, end = host, "20200101000000Z", "20210101000000Z"
+        elif variant == "wrongname":
+            name, start, end = "wrong-name.example", None, None
+        else:
+            raise CasesError(f"unknown certificate variant {variant!r}")
+        ca_key, ca_crt = self.ca()
+        db = os.path.join(self.dir, "ca-db")
+        os.makedirs(db, exist_ok=True)
+        with open(os.path.join(db, "index.txt"), "w"):
+            pass
+        serial = os.path.join(db, "serial")
+        if not os.path.exists(serial):
+            with open(serial, "w") as f:
+                f.write("1000\n")
+        cnf = os.path.join(db, "ca.cnf")
+        with open(cnf, "w") as f:
+            f.write(f"""[ ca ]\ndefault_ca = lab\n[ lab ]\ndir = {db}\ndatabase = {db}/index.txt
+new_certs_dir = {db}\nserial = {serial}\ndefault_md = sha256\npolicy = any
+copy_extensions = copy\nunique_subject = no\ndefault_days = 825\n[ any ]\ncommonName = supplied
+[ leaf ]\nbasicConstraints = critical,CA:false\nextendedKeyUsage = serverAuth
+""")
+        csr = os.path.join(d, f"{alg}.{variant}.csr")
+        out = os.path.join(d, f"{alg}.{variant}.crt")
+        run(["openssl", "req", "-new", "-key", key, "-out", csr, "-subj", f"/CN={name}",
+             "-addext", f"subjectAltName=DNS:{name}"])
+        cmd = ["openssl", "ca", "-batch", "-config", cnf, "-cert", ca_crt, "-keyfile", ca_key,
+               "-extensions", "leaf", "-notext", "-in", csr, "-out", out]
+        if start:
+            cmd += ["-startdate", start, "-enddate", end]
+        run(cmd)
+        with open(chain + ".tmp", "w") as o:
+            for f in (out, ca_crt):
+                with open(f) as inp:
+                    o.write(inp.read())
+        os.replace(chain + ".tmp", chain)
+        return key, chain
 
     def _der(self, kind, path):
         if kind == "spki":
@@ -792,13 +1000,24 @@ def lab_addresses(world):
 
 BULK_ZONE = "bulk.lab."
 BULK_HOSTS = 50
+# The realistic mix (issue 2 benchmark): most domains are unsigned, in the
+# unsigned zone ubulk.lab (delegated from lab. without DS), and name MX
+# hosts shared by many domains; ~1% have TLSA. Kind by i % 100:
+BULK_UZONE = "ubulk.lab."
+BULK_UHOSTS = 1000              # shared unsigned MX hosts mx<j>.ubulk.lab
+BULK_MIX = ((1, "dane"), (10, "no-tlsa"), (2, "unsigned-mx"), (1, "null-mx"),
+            (2, "nxdomain"), (24, "u-shared2"), (40, "u-shared"), (10, "u-provider"),
+            (5, "u-nxdomain"), (5, "u-self"))
+_BULK_KINDS = tuple(k for n, k in BULK_MIX for _ in range(n))
+assert len(_BULK_KINDS) == 100
 
 
 def add_bulk(world, n):
     if n <= 0:
         return
-    if BULK_ZONE in world.zones:
-        raise CasesError(f"{BULK_ZONE} is reserved for --bulk")
+    for name in (BULK_ZONE, BULK_UZONE):
+        if name in world.zones:
+            raise CasesError(f"{name} is reserved for --bulk")
     z = Zone(BULK_ZONE)
     z.signing = "nsec3"
     z.bulk = n
@@ -809,38 +1028,74 @@ def add_bulk(world, n):
         world.auto_address(f"mx{j}.{BULK_ZONE}", 4)
         world.auto_address(f"mx{j}.{BULK_ZONE}", 6)
         world.auto_address(f"plain{j}.{BULK_ZONE}", 4)
+    # The unsigned part is an ordinary unsigned zone (built like a case zone);
+    # its hosts get fixed 127.54/16 addresses, not put on lo (DNS-only).
+    u = Zone(BULK_UZONE)
+    u.signing = "unsigned"
+    u.parent = world.zones["lab."]
+    u.parent.children.append(u)
+    world.zones[BULK_UZONE] = u
+    rec = u.records
+    for j in range(BULK_UHOSTS):
+        rec.append(Record(f"mx{j}.{BULK_UZONE}", None, "A",
+                          f"127.54.{j // 250}.{1 + j % 250}", 0))
+    for i in range(n):
+        k = bulk_kind(i)
+        d = f"d{i}.{BULK_UZONE}"
+        if k == "u-shared":
+            rec.append(Record(d, None, "MX", f"10 mx{i % BULK_UHOSTS}.{BULK_UZONE}", 0))
+        elif k == "u-shared2":
+            rec.append(Record(d, None, "MX", f"10 mx{i % BULK_UHOSTS}.{BULK_UZONE}", 0))
+            rec.append(Record(d, None, "MX", f"20 mx{(i + 1) % BULK_UHOSTS}.{BULK_UZONE}", 0))
+        elif k == "u-provider":
+            rec.append(Record(d, None, "MX", "10 mx.unsigned-provider.test.", 0))
+        elif k == "u-self":
+            rec.append(Record(d, None, "MX", f"10 mail.{d}", 0))
+            rec.append(Record(f"mail.{d}", None, "A",
+                              f"127.55.{(i >> 16) & 255}.{(i >> 8) & 255}", 0))
 
 
 def bulk_kind(i):
-    """What d<i>.bulk.lab is, by i % 10."""
-    return ("dane", "dane", "dane", "dane", "dane", "dane2", "unsigned-mx", "null-mx",
-            "nxdomain", "no-tlsa")[i % 10]
+    """What domain i of the benchmark is, by i % 100 (see BULK_MIX)."""
+    return _BULK_KINDS[i % 100]
+
+
+def bulk_domain(i):
+    zone = BULK_UZONE if bulk_kind(i).startswith("u-") else BULK_ZONE
+    return f"d{i}.{zone}".rstrip(".")
 
 
 def bulk_domains(n):
-    return [f"d{i}.{BULK_ZONE}".rstrip(".") for i in range(n)]
+    return [bulk_domain(i) for i in range(n)]
 
 
 def bulk_expectations(n):
     out = []
     for i in range(n):
-        d = f"d{i}.bulk.lab"
+        d = bulk_domain(i)
         k = bulk_kind(i)
-        e = {"domain": d, "mx_dnssec": "secure", "hosts": {}, "flags": {}}
+        u = BULK_UZONE.rstrip(".")
+        e = {"domain": d, "mx_dnssec": "insecure" if k.startswith("u-") else "secure",
+             "hosts": {}, "flags": {}}
         if k == "dane":
             e.update(status="dane-unprobed", hosts={f"mx{i % BULK_HOSTS}.bulk.lab": "dane-unprobed"})
-        elif k == "dane2":
-            e.update(status="dane-unprobed",
-                     hosts={f"mx{i % BULK_HOSTS}.bulk.lab": "dane-unprobed",
-                            f"mx{(i + 1) % BULK_HOSTS}.bulk.lab": "dane-unprobed"})
         elif k == "unsigned-mx":
             e.update(status="no-dane", hosts={"mx.unsigned-provider.test": "insecure"})
         elif k == "null-mx":
             e.update(status="null-mx")
-        elif k == "nxdomain":
+        elif k in ("nxdomain", "u-nxdomain"):
             e.update(status="nxdomain")
-        else:
+        elif k == "no-tlsa":
             e.update(status="no-dane", hosts={f"plain{i % BULK_HOSTS}.bulk.lab": "no-tlsa"})
+        elif k == "u-shared":
+            e.update(status="insecure", hosts={f"mx{i % BULK_UHOSTS}.{u}": "insecure"})
+        elif k == "u-shared2":
+            e.update(status="insecure", hosts={f"mx{i % BULK_UHOSTS}.{u}": "insecure",
+                                               f"mx{(i + 1) % BULK_UHOSTS}.{u}": "insecure"})
+        elif k == "u-provider":
+            e.update(status="insecure", hosts={"mx.unsigned-provider.test": "insecure"})
+        else:  # u-self
+            e.update(status="insecure", hosts={f"mail.{d}": "insecure"})
         out.append(e)
     return out
 
@@ -858,10 +1113,8 @@ def build_bulk(world, zone, keybase, tls, state, cases_path):
                   f"plain{j} A {world.addresses[f'plain{j}.bulk.lab']['ipv4']}"]
     for i in range(zone.bulk):
         k = bulk_kind(i)
-        if k in ("dane", "dane2"):
+        if k == "dane":
             lines.append(f"d{i} MX 10 mx{i % BULK_HOSTS}")
-            if k == "dane2":
-                lines.append(f"d{i} MX 20 mx{(i + 1) % BULK_HOSTS}")
         elif k == "unsigned-mx":
             lines.append(f"d{i} MX 10 mx.unsigned-provider.test.")
         elif k == "null-mx":

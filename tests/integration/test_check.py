@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+"""`danescan check DOMAIN` against the lab world: for every case of
+`scripts/lab expect` (read at run time), the exit code is 0 exactly when the
+expected status with probes (`probe.status`, else `status`) is dane-valid,
+the first line names that status, and the explanation carries the key
+sentences of the domain status, of each MX host's expected status and of
+each expected per-address probe result. Also: --json prints one record with
+the same status, usage errors exit 2, a non-validating resolver exits 3.
+
+Brings the lab up if it is not (and takes it down again, also on failure).
+Ends with 'N passed, M failed'."""
+
+import concurrent.futures
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+
+sys.dont_write_bytecode = True
+SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
+LAB = os.path.join(SOURCE, "scripts", "lab")
+NS = os.environ.get("DANESCAN_LAB_NS", "danescan-lab")
+CHECK_OPTIONS = ["--allow-reserved", "--greeting-timeout-ms", "5000", "--connect-timeout-ms", "5000",
+                 "--per-ip-gap-ms", "100"]
+
+# Key sentences of store/explain.c, by status word ({d}: domain, {h}: host).
+DOMAIN_SENTENCES = {
+    "dane-valid": "DANE works for {d}: every MX host authenticated",
+    "dane-failed": "DANE is published for {d} but fails",
+    "dane-unreachable": "no DANE host could be reached from here",
+    "dane-partial": "DANE works for only some MX hosts of {d}",
+    "tlsa-unusable": "none is usable for SMTP",
+    "no-dane": "no MX host publishes TLSA records",
+    "insecure": "DANE does not apply",
+    "dnssec-bogus": "The MX RRset of {d} is DNSSEC-bogus",
+    "lookup-failed": "The MX lookup for {d} failed",
+    "nxdomain": "{d} does not exist (NXDOMAIN)",
+    "null-mx": "null MX (RFC 7505)",
+    "no-mail": "no MX and no address records",
+    "invalid-name": "is not a valid domain name",
+}
+HOST_SENTENCES = {
+    "dane-valid": "every reachable address of {h} authenticated with DANE",
+    "dane-failed": "DANE authentication of {h} failed",
+    "dane-unreachable": "{h} publishes DANE, but no address could be reached",
+    "tlsa-unusable": "none is usable for SMTP",
+    "tlsa-failed": "TLSA lookup failing means DANE senders defer mail",
+    "no-tlsa": "{h} is in a signed zone but publishes no TLSA records",
+    "insecure": None,  # "not DNSSEC-signed" or "does not exist": checked below
+    "address-failed": "the address lookups of {h} failed or were bogus",
+    "no-address": "{h} has no A and no AAAA records",
+}
+PROBE_SENTENCES = {
+    "tlsa-mismatch": "IN TLSA 3 1 1 <sha256 of the served SPKI>",
+    "name-mismatch": "subjectAltName",
+    "cert-expired": "renew the certificate",
+    "no-starttls": "does not offer STARTTLS",
+    "starttls-refused": "offers STARTTLS but refused it",
+    "tls-failed": "The TLS handshake with",
+    "smtp-failed": "gave no usable SMTP greeting",
+    "connect-failed": "Cannot connect to",
+    "timeout": "timed out",
+}
+
+passed = failed = 0
+started_by_us = False
+
+
+def check(ok, what, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {what}", flush=True)
+    else:
+        failed += 1
+        print(f"FAIL {what} {detail}", flush=True)
+    return ok
+
+
+def run(*cmd, **kw):
+    return subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def cleanup(*signum):
+    global started_by_us
+    if started_by_us:
+        started_by_us = False
+        run(LAB, "down")
+    if signum:
+        sys.exit(1)
+
+
+def danescan_check(*args):
+    return run("ip", "netns", "exec", NS, DANESCAN, "check", *args, timeout=300)
+
+
+def expected_with_probes(exp):
+    probe = exp.get("probe")
+    if probe:
+        return probe["status"], probe.get("hosts") or exp["hosts"], probe.get("addresses") or {}
+    return exp["status"], exp["hosts"], {}
+
+
+def check_case(exp, p):
+    domain = exp["domain"]
+    status, hosts, addresses = expected_with_probes(exp)
+    out = p.stdout.decode(errors="replace")
+    shown = out[-2500:]
+    check(p.returncode == (0 if status == "dane-valid" else 1),
+          f"{domain}: exit code {0 if status == 'dane-valid' else 1} (expected {status})",
+          f"got {p.returncode}; stderr {p.stderr.decode()[-500:]}\n{shown}")
+    first = out.split("\n", 1)[0]
+    check(first == f"{domain}: {status}", f"{domain}: first line names {status}", f"got {first!r}")
+    sentence = DOMAIN_SENTENCES.get(status)
+    if sentence is not None:
+        check(sentence.format(d=domain) in out, f"{domain}: says '{sentence.format(d=domain)}'", "\n" + shown)
+    for host, host_status in hosts.items():
+        check(re.search(rf"^MX \d+ {re.escape(host)}: {re.escape(host_status)}$", out, re.M) is not None,
+              f"{domain}: host {host} shown as {host_status}", "\n" + shown)
+        sentence = HOST_SENTENCES.get(host_status)
+        if host_status == "insecure":
+            check(f"the address records of {host} are not DNSSEC-signed" in out or f"{host} does not exist" in out,
+                  f"{domain}: host {host}: says DANE does not apply to it", "\n" + shown)
+        elif sentence is not None:
+            check(sentence.format(h=host) in out, f"{domain}: host {host}: says '{sentence.format(h=host)}'",
+                  "\n" + shown)
+    for host, by_ip in addresses.items():
+        for ip, result in by_ip.items():
+            check(re.search(rf"^    {re.escape(ip)}: {re.escape(result)}( \(|$)", out, re.M) is not None,
+                  f"{domain}: {host} {ip} shown as {result}", "\n" + shown)
+            sentence = PROBE_SENTENCES.get(result)
+            if sentence is not None:
+                check(sentence in out and "What to fix:" in out, f"{domain}: {ip} {result}: says '{sentence}'",
+                      "\n" + shown)
+            if result == "authenticated":
+                check(re.search(rf"^    {re.escape(ip)}: authenticated\n(        .*\n)*?        matched TLSA \[\d+\]",
+                                out, re.M) is not None,
+                      f"{domain}: {ip}: names the matched TLSA record", "\n" + shown)
+
+
+def main():
+    global started_by_us
+    signal.signal(signal.SIGTERM, cleanup)
+    signal.signal(signal.SIGINT, cleanup)
+    if run(LAB, "status").returncode != 0:
+        p = run(LAB, "up")
+        if not check(p.returncode == 0, "lab comes up", p.stderr.decode()[-2000:]):
+            return
+        started_by_us = True
+    p = run(LAB, "expect")
+    if not check(p.returncode == 0, "scripts/lab expect", p.stderr.decode()[-1000:]):
+        return
+    expectations = [json.loads(line) for line in p.stdout.decode().splitlines() if line.strip()]
+    check(len(expectations) > 20, f"lab has {len(expectations)} cases")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        futures = {exp["domain"]: pool.submit(danescan_check, *CHECK_OPTIONS, exp["domain"])
+                   for exp in expectations}
+        for exp in expectations:
+            check_case(exp, futures[exp["domain"]].result())
+
+    # --json: one JSON record, same verdict as the text.
+    exp = expectations[0]
+    status = expected_with_probes(exp)[0]
+    p = danescan_check(*CHECK_OPTIONS, "--json", exp["domain"])
+    lines = p.stdout.decode().splitlines()
+    record = json.loads(lines[0]) if len(lines) == 1 else {}
+    check(len(lines) == 1 and record.get("domain") == exp["domain"] and record.get("status") == status
+          and isinstance(record.get("mx"), list),
+          f"--json {exp['domain']}: one record with status {status}", p.stdout.decode()[-1000:])
+    check(p.returncode == (0 if status == "dane-valid" else 1), "--json: same exit code rule")
+
+    # Usage errors: no domain, two domains, an option of scan only.
+    for args in ([], ["a.lab", "b.lab"], ["--db", "x", "a.lab"], ["--no-such-option", "a.lab"]):
+        p = danescan_check(*args)
+        check(p.returncode == 2 and b"usage: danescan check" in p.stderr, f"usage error {args} exits 2",
+              f"got {p.returncode}")
+    p = danescan_check("--help")
+    check(p.returncode == 0 and b"usage: danescan check" in p.stdout, "--help exits 0")
+
+    # A resolver that does not validate (the lab's NSD leaf server) is refused.
+    p = danescan_check("--resolver", "127.53.0.3", exp["domain"])
+    check(p.returncode == 3 and b"does not validate" in p.stderr and not p.stdout,
+          "non-validating resolver refused with exit 3", p.stderr.decode()[-500:])
+
+
+try:
+    main()
+finally:
+    cleanup()
+print(f"{passed} passed, {failed} failed")
+sys.exit(0 if failed == 0 else 1)

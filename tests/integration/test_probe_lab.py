@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""danescan with STARTTLS probes against the lab's mail servers:
+`danescan scan --probe dane --allow-reserved` over every case of
+tests/lab/cases.txt; for each case the domain status, every MX host status
+and every probed address's `probe.result` must equal the case's probe
+expectations (`scripts/lab expect` -> "probe": status, hosts, addresses),
+the probe flags (partial-algorithm-coverage, expires-soon) must be exactly
+those declared, the declared rollover words must match, DNS-only facts
+(mx_dnssec, DNS flags) must not change, and no host outside the
+expectations may be authenticated. A second scan with --no-key-types must
+give the same first-handshake verdicts.
+
+Skips (exit 0, with a message) when the scanner has no --allow-reserved
+(no probing yet). Brings the lab up if it is not up (and down again, also on
+failure). Ends with 'N passed, M failed'."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(SOURCE, "scripts", "lab.d"))
+import labprobe  # noqa: E402
+
+DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
+PROBE_FLAGS = {"partial-algorithm-coverage", "expires-soon"}
+DNS_FLAGS = {"nxdomain", "target-is-tld", "target-is-localhost", "ancestor-nxdomain",
+             "tlsa-at-original-name", "tlsa-insecure", "a-lookup-failed", "aaaa-lookup-failed"}
+
+passed = failed = 0
+started_by_us = False
+tmp = tempfile.mkdtemp(prefix="danescan-probelab-")
+
+
+def check(ok, what, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {what}", flush=True)
+    else:
+        failed += 1
+        print(f"FAIL {what} {detail}", flush=True)
+    return ok
+
+
+def cleanup(*signum):
+    global started_by_us
+    if started_by_us:
+        started_by_us = False
+        labprobe.lab_down()
+    subprocess.run(["rm", "-rf", tmp])
+    if signum:
+        sys.exit(1)
+
+
+def compare(records, exps, label, key_types=True):
+    for e in exps:
+        d = e["domain"]
+        r = records.get(d)
+        if not check(r is not None, f"{label}: {d} has a record"):
+            continue
+        pe = e["probe"]
+        check(r["status"] == pe["status"], f"{label}: {d} status {pe['status']}", f"got {r['status']}")
+        if e["status"] != "invalid-name" and e.get("mx_dnssec") is not None:
+            check((r.get("mx_lookup") or {}).get("dnssec") == e["mx_dnssec"],
+                  f"{label}: {d} MX lookup still {e['mx_dnssec']}")
+        hosts = labprobe.host_objects(r)
+        got_hosts = {h: o["status"] for h, o in hosts.items()}
+        check(got_hosts == pe["hosts"], f"{label}: {d} hosts {pe['hosts']}", f"got {got_hosts}")
+        probes = labprobe.address_probes(r)
+        for h, per in pe["addresses"].items():
+            got = {ip: (p or {}).get("result") for ip, p in probes.get(h, {}).items()}
+            detail = {ip: (p or {}).get("reason") for ip, p in probes.get(h, {}).items()
+                      if (p or {}).get("result") != per.get(ip)}
+            check(got == per, f"{label}: {d} {h} addresses {per}", f"got {got} {detail}")
+        # Hosts without probe expectations: never authenticated.
+        for h, per in probes.items():
+            if h not in pe["addresses"]:
+                bad = [ip for ip, p in per.items() if (p or {}).get("result") == "authenticated"]
+                check(not bad, f"{label}: {d} {h} (not a probed DANE host) has no authenticated address",
+                      str(bad))
+        for h, o in hosts.items():
+            flags = set(o.get("flags") or [])
+            want_dns = set(e.get("flags", {}).get(h, [])) & DNS_FLAGS
+            check(flags & DNS_FLAGS == want_dns, f"{label}: {d} {h} DNS flags {sorted(want_dns)}",
+                  f"got {sorted(flags & DNS_FLAGS)}")
+            if key_types:
+                want = set(pe.get("flags", {}).get(h, [])) & PROBE_FLAGS
+                check(flags & PROBE_FLAGS == want, f"{label}: {d} {h} probe flags {sorted(want)}",
+                      f"got {sorted(flags & PROBE_FLAGS)}")
+        for h, word in pe.get("rollover", {}).items():
+            check((hosts.get(h) or {}).get("rollover") == word, f"{label}: {d} {h} rollover {word}",
+                  f"got {(hosts.get(h) or {}).get('rollover')}")
+
+
+def main():
+    global started_by_us
+    signal.signal(signal.SIGTERM, cleanup)
+    signal.signal(signal.SIGINT, cleanup)
+    if not os.access(DANESCAN, os.X_OK) or not labprobe.scanner_probes(DANESCAN):
+        print(f"SKIP: {DANESCAN} does not probe yet (no --allow-reserved in `scan --help`)")
+        return
+    started_by_us, err = labprobe.lab_up()
+    if not check(err is None, "lab is up with its mail servers", err or ""):
+        return
+    port = labprobe.hosts().get("smtp_port", 25)
+    exps = labprobe.expectations()
+    check(sum(1 for e in exps if e["probe"]["addresses"]) >= 40,
+          "at least 40 cases with probed addresses")
+    words = {res for e in exps for per in e["probe"]["addresses"].values() for res in per.values()}
+    want_words = {"authenticated", "tlsa-mismatch", "name-mismatch", "cert-expired", "no-starttls",
+                  "starttls-refused", "tls-failed", "smtp-failed", "connect-failed", "timeout",
+                  "unauthenticated-tls"}
+    check(want_words <= words, "the cases cover every probe outcome", str(sorted(want_words - words)))
+    opts = labprobe.scan_options(DANESCAN, port)
+    domains = [e["domain"] for e in exps]
+
+    p, records = labprobe.scan(DANESCAN, domains, tmp, opts + ["--metadata", os.path.join(tmp, "m.json")])
+    check(p.returncode == 0, "scan --probe dane exits 0", p.stderr.decode(errors="replace")[-2000:])
+    check(len(records) == len(exps), f"one record per case ({len(records)}/{len(exps)})")
+    compare(records, exps, "probe dane")
+
+    # Only the first (unrestricted) handshake decides the address result:
+    # without the per-key-type sessions the verdicts are the same.
+    p, records = labprobe.scan(DANESCAN, domains, tmp, opts + ["--no-key-types"])
+    check(p.returncode == 0, "scan --probe dane --no-key-types exits 0",
+          p.stderr.decode(errors="replace")[-2000:])
+    compare(records, exps, "no-key-types", key_types=False)
+
+
+try:
+    main()
+finally:
+    cleanup()
+print(f"{passed} passed, {failed} failed")
+sys.exit(0 if failed == 0 else 1)
