@@ -7,7 +7,11 @@
 #include <openssl/ssl.h>
 
 #include "cli/check_cmd.h"
+#include "cli/db_cmd.h"
+#include "cli/diff_cmd.h"
 #include "cli/inputs_cmd.h"
+#include "cli/report_cmd.h"
+#include "cli/resume_cmd.h"
 #include "cli/scan_cmd.h"
 
 static void usage(FILE *out) {
@@ -17,6 +21,8 @@ static void usage(FILE *out) {
           "  scan [options] INPUT...     resolve (and probe) domains, write JSON Lines\n"
           "  check [options] DOMAIN      explain one domain's DANE, what works and what to fix\n"
           "  inputs [options] FILE...    print the names a scan of these inputs would scan\n"
+          "  report --db URL --scan ID   write the adoption report (HTML, Markdown, CSV)\n"
+          "  diff --db URL FROM TO       list domains and hosts whose status changed\n"
           "  version                     print the version\n"
           "Run 'danescan COMMAND --help' for a command's options.\n");
 }
@@ -33,6 +39,10 @@ int main(int argc, char **argv) {
   if (strcmp(command, "scan") == 0) return scan_cmd_main(argc - 1, argv + 1);
   if (strcmp(command, "check") == 0) return check_cmd_main(argc - 1, argv + 1);
   if (strcmp(command, "inputs") == 0) return inputs_cmd_main(argc - 1, argv + 1);
+  if (strcmp(command, "report") == 0) return report_cmd_main(argc - 1, argv + 1);
+  if (strcmp(command, "diff") == 0) return diff_cmd_main(argc - 1, argv + 1);
+  if (strcmp(command, "db") == 0) return db_cmd_main(argc - 1, argv + 1);
+  if (strcmp(command, "resume") == 0) return resume_cmd_main(argc - 1, argv + 1);
   if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
     printf("danescan %s (%s)\n", DANESCAN_VERSION, OpenSSL_version(OPENSSL_VERSION));
     return 0;

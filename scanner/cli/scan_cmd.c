@@ -309,6 +309,7 @@ int scan_cmd_main(int argc, char **argv) {
   struct scan_stats stats;
   scan_get_stats(scan, &stats);
   for (size_t i = 0; i < sink_count; i++) {
+    if (sinks[i].finish != NULL) sinks[i].finish(sinks[i].state, rc == 0, stats.error[0] ? stats.error : NULL);
     if (sinks[i].close(sinks[i].state, why, sizeof why) != 0) {
       fprintf(stderr, "danescan scan: %s\n", why);
       rc = -1;

@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "pipeline/rules.h"
+#include "tls/cert_info.h"
 
 struct host_job {
   struct probe_stage *stage;
@@ -178,9 +179,20 @@ static struct probe_detail *detail_from_report(const struct probe_report *report
   detail->match_depth = report->match_depth;
   if (report->chain_count > 0) {
     detail->chain_sha256 = calloc(report->chain_count, sizeof *detail->chain_sha256);
-    if (detail->chain_sha256 != NULL) {
-      for (size_t i = 0; i < report->chain_count; i++) memcpy(detail->chain_sha256[i], report->chain[i].sha256, 32);
+    detail->chain_der = calloc(report->chain_count, sizeof *detail->chain_der);
+    detail->chain_der_len = calloc(report->chain_count, sizeof *detail->chain_der_len);
+    if (detail->chain_sha256 != NULL && detail->chain_der != NULL && detail->chain_der_len != NULL) {
+      for (size_t i = 0; i < report->chain_count; i++) {
+        memcpy(detail->chain_sha256[i], report->chain[i].sha256, 32);
+        detail->chain_der[i] = malloc(report->chain[i].der_len > 0 ? report->chain[i].der_len : 1);
+        if (detail->chain_der[i] != NULL) {
+          memcpy(detail->chain_der[i], report->chain[i].der, report->chain[i].der_len);
+          detail->chain_der_len[i] = report->chain[i].der_len;
+        }
+      }
       detail->chain_count = report->chain_count;
+      detail->has_leaf_spki_sha256 =
+          cert_spki_sha256(report->chain[0].der, report->chain[0].der_len, detail->leaf_spki_sha256) == 0;
     }
   }
   detail->leaf_not_before = report->leaf_not_before;
@@ -198,6 +210,9 @@ static void detail_free(struct probe_detail *detail) {
   free(detail->banner);
   for (size_t i = 0; i < detail->ehlo_keyword_count; i++) free(detail->ehlo_keywords[i]);
   free(detail->ehlo_keywords);
+  for (size_t i = 0; detail->chain_der != NULL && i < detail->chain_count; i++) free(detail->chain_der[i]);
+  free(detail->chain_der);
+  free(detail->chain_der_len);
   free(detail->chain_sha256);
   free(detail);
 }

@@ -45,7 +45,11 @@ struct probe_detail {
   int matched_tlsa_index;       /* index into the host's tlsa_records, -1 if none */
   int match_depth;
   uint8_t (*chain_sha256)[32];  /* leaf first */
+  uint8_t **chain_der;          /* DER of each chain certificate (store, check) */
+  size_t *chain_der_len;
   size_t chain_count;
+  bool has_leaf_spki_sha256;
+  uint8_t leaf_spki_sha256[32]; /* what a "3 1 1" record of the served key holds */
   int64_t leaf_not_before, leaf_not_after, chain_not_after; /* Unix seconds */
   bool expires_soon;
   struct probe_key_type_result key_types[PROBE_KEY_KIND_COUNT];

@@ -362,6 +362,7 @@ static void flush_sinks(struct scan *scan) {
     if (scan->sinks[i].flush != NULL && scan->sinks[i].flush(scan->sinks[i].state, why, sizeof why) != 0) {
       scan->stats.sink_error = true;
       fatal(scan, why);
+      check_finished(scan); /* nothing in flight may be left to end the loop */
     }
   }
 }

@@ -22,6 +22,10 @@ struct result_sink {
   bool (*can_accept)(void *state);
   /* Makes everything written so far durable (whole records only). */
   int (*flush)(void *state, char *why, size_t why_len);
+  /* Told once, before close, how the scan ended: complete (every input
+   * name scanned) or not, and the first fatal error (NULL if none). NULL:
+   * the sink does not record it. */
+  void (*finish)(void *state, bool complete, const char *error);
   /* Flushes and frees the state. Returns 0 or -1 with why. */
   int (*close)(void *state, char *why, size_t why_len);
 };

@@ -1,0 +1,18 @@
+-- Report table "tlsa_parameters": TLSA usage/selector/matching-type triples
+-- published by MX hosts with a secure TLSA answer (RFC 6698 registries).
+-- psql variables: scan_id.
+SELECT t.usage || ' ' || t.selector || ' ' || t.matching_type AS parameters,
+       concat_ws(' ',
+         CASE t.usage WHEN 0 THEN 'PKIX-TA' WHEN 1 THEN 'PKIX-EE' WHEN 2 THEN 'DANE-TA'
+                      WHEN 3 THEN 'DANE-EE' ELSE 'usage ' || t.usage END,
+         CASE t.selector WHEN 0 THEN 'Cert' WHEN 1 THEN 'SPKI' ELSE 'selector ' || t.selector END,
+         CASE t.matching_type WHEN 0 THEN 'Full' WHEN 1 THEN 'SHA2-256' WHEN 2 THEN 'SHA2-512'
+                              ELSE 'matching ' || t.matching_type END) AS meaning,
+       count(*) AS records,
+       count(*) FILTER (WHERE t.usable) AS usable_records,
+       count(DISTINCT t.host) AS hosts
+  FROM tlsa_records t
+  JOIN mx_hosts h ON h.scan_id = t.scan_id AND h.host = t.host
+ WHERE t.scan_id = :'scan_id' AND h.tlsa_dnssec = 'secure'
+ GROUP BY t.usage, t.selector, t.matching_type
+ ORDER BY count(DISTINCT t.host) DESC, t.usage, t.selector, t.matching_type;

@@ -1,0 +1,362 @@
+/* Formats the neutral result record into COPY rows (see pg_rows.h). Every
+ * value goes through pg_copy's field writers: nothing scanned is ever spliced
+ * into SQL text. */
+#include "store/pg_rows.h"
+
+#include "pipeline/probe_stage.h"
+#include "tls/cert_info.h"
+
+#include <ldns/ldns.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const copy_statements[PG_TABLE_COUNT] = {
+    [PG_TABLE_DOMAINS] =
+        "COPY domains (scan_id, seq, domain, tld, status, invalid_reason, mx_dnssec, mx_lookup_dnssec, "
+        "mx_rcode, mx_ede_code, mx_ede_text, mx_failure, mx_attempts, mx_elapsed_ms, implicit_mx, "
+        "null_mx_mixed, mx_truncated, mx_count, island, input_file, input_line, rank, started_at, "
+        "elapsed_ms) FROM STDIN",
+    [PG_TABLE_DOMAIN_MX] = "COPY domain_mx (scan_id, seq, domain, preference, host) FROM STDIN",
+    [PG_TABLE_STAGE_HOSTS] =
+        "COPY stage_mx_hosts (scan_id, host, status, address_dnssec, cname_target, tlsa_base, flags, "
+        "rollover, tlsa_params, address_count, tlsa_count, tlsa_usable_count, a_dnssec, a_rcode, "
+        "aaaa_dnssec, aaaa_rcode, tlsa_dnssec, tlsa_rcode, tlsa_ede_code, tlsa_ede_text, tlsa_failure, "
+        "resolve_ms) FROM STDIN",
+    [PG_TABLE_STAGE_TLSA] =
+        "COPY stage_tlsa_records (scan_id, host, position, usage, selector, matching_type, data, usable, "
+        "unusable_reason) FROM STDIN",
+    [PG_TABLE_STAGE_ADDRESSES] = "COPY stage_addresses (scan_id, host, address, family) FROM STDIN",
+    [PG_TABLE_STAGE_PROBES] =
+        "COPY stage_probes (scan_id, host, address, probe_no, result, reason, tls_version, cipher, "
+        "kx_group, peer_sig_alg, matched_tlsa, match_depth, banner, banner_text, ehlo_keywords, "
+        "connect_ms, smtp_ms, tls_ms, total_ms, leaf_sha256) FROM STDIN",
+    [PG_TABLE_STAGE_CHAIN] =
+        "COPY stage_probe_chain (scan_id, host, address, probe_no, depth, cert_sha256) FROM STDIN",
+    [PG_TABLE_STAGE_CERTS] =
+        "COPY stage_certificates (sha256, der, subject, issuer, san, not_before, not_after, key_type, "
+        "key_bits, spki_sha256) FROM STDIN",
+};
+
+void pg_rows_init(struct pg_rows *rows) {
+  for (int i = 0; i < PG_TABLE_COUNT; i++) {
+    pg_buf_init(&rows->table[i]);
+    rows->rows[i] = 0;
+  }
+}
+
+void pg_rows_free(struct pg_rows *rows) {
+  for (int i = 0; i < PG_TABLE_COUNT; i++) pg_buf_free(&rows->table[i]);
+}
+
+bool pg_rows_failed(const struct pg_rows *rows) {
+  for (int i = 0; i < PG_TABLE_COUNT; i++) {
+    if (pg_buf_failed(&rows->table[i])) return true;
+  }
+  return false;
+}
+
+uint64_t pg_rows_total(const struct pg_rows *rows) {
+  uint64_t total = 0;
+  for (int i = 0; i < PG_TABLE_COUNT; i++) total += rows->rows[i];
+  return total;
+}
+
+const char *pg_rows_copy_statement(enum pg_table table) {
+  return table < PG_TABLE_COUNT ? copy_statements[table] : NULL;
+}
+
+static void field_rcode(struct pg_buf *buf, const struct dns_fact *fact) {
+  if (!fact->done || fact->rcode < 0) {
+    pg_field_null(buf);
+    return;
+  }
+  const ldns_lookup_table *entry = ldns_lookup_by_id(ldns_rcodes, fact->rcode);
+  if (entry != NULL) {
+    pg_field_text(buf, entry->name, PG_TEXT_MAX_BYTES);
+  } else {
+    char number[16];
+    snprintf(number, sizeof number, "%d", fact->rcode);
+    pg_field_text(buf, number, PG_TEXT_MAX_BYTES);
+  }
+}
+
+static void field_dnssec(struct pg_buf *buf, const struct dns_fact *fact) {
+  if (fact->done) pg_field_text(buf, dnssec_state_name(fact->state), PG_TEXT_MAX_BYTES);
+  else pg_field_null(buf);
+}
+
+static const char *tld_of(const char *name) {
+  const char *dot = strrchr(name, '.');
+  return dot != NULL ? dot + 1 : name;
+}
+
+void pg_rows_add_domain(struct pg_rows *rows, const struct domain_result *result, const char *scan_id) {
+  struct pg_buf *buf = &rows->table[PG_TABLE_DOMAINS];
+  bool invalid = result->status == DOMAIN_INVALID_NAME;
+  pg_field_text(buf, scan_id, PG_TEXT_MAX_BYTES);
+  pg_field_uint(buf, result->seq);
+  pg_field_text(buf, result->name, PG_TEXT_MAX_BYTES);
+  pg_field_text(buf, invalid ? NULL : tld_of(result->name), PG_TEXT_MAX_BYTES);
+  pg_field_text(buf, domain_status_name(result->status), PG_TEXT_MAX_BYTES);
+  pg_field_text(buf, invalid ? result->invalid_reason : NULL, PG_TEXT_MAX_BYTES);
+  /* mx_dnssec only when the MX lookup gave a usable answer (as JSON Lines) */
+  if (!invalid && result->mx.done &&
+      (result->mx.state == DNSSEC_SECURE || result->mx.state == DNSSEC_INSECURE)) {
+    pg_field_text(buf, dnssec_state_name(result->mx_dnssec), PG_TEXT_MAX_BYTES);
+  } else {
+    pg_field_null(buf);
+  }
+  field_dnssec(buf, &result->mx);
+  field_rcode(buf, &result->mx);
+  if (result->mx.done && result->mx.has_ede) {
+    pg_field_uint(buf, result->mx.ede_code);
+    pg_field_text(buf, result->mx.ede_text, PG_TEXT_MAX_BYTES);
+  } else {
+    pg_field_null(buf);
+    pg_field_null(buf);
+  }
+  pg_field_text(buf, result->mx.done ? result->mx.failure : NULL, PG_TEXT_MAX_BYTES);
+  if (result->mx.done) {
+    pg_field_uint(buf, result->mx.attempts);
+    pg_field_uint(buf, result->mx.elapsed_ms);
+  } else {
+    pg_field_null(buf);
+    pg_field_null(buf);
+  }
+  if (invalid) {
+    pg_field_null(buf);
+    pg_field_null(buf);
+    pg_field_null(buf);
+  } else {
+    pg_field_bool(buf, result->implicit_mx);
+    pg_field_bool(buf, result->null_mx_mixed);
+    pg_field_bool(buf, result->mx_truncated);
+  }
+  pg_field_uint(buf, result->link_count);
+  pg_field_text(buf, result->island == ISLAND_NOT_CHECKED ? NULL : island_state_name(result->island),
+                PG_TEXT_MAX_BYTES);
+  pg_field_uint(buf, result->file_index);
+  pg_field_uint(buf, result->line);
+  if (result->rank >= 0) pg_field_int(buf, result->rank);
+  else pg_field_null(buf);
+  pg_field_unix_ms(buf, result->started_unix_ms);
+  pg_field_uint(buf, result->elapsed_ms);
+  pg_row_end(buf);
+  rows->rows[PG_TABLE_DOMAINS]++;
+
+  struct pg_buf *links = &rows->table[PG_TABLE_DOMAIN_MX];
+  for (size_t i = 0; i < result->link_count; i++) {
+    pg_field_text(links, scan_id, PG_TEXT_MAX_BYTES);
+    pg_field_uint(links, result->seq);
+    pg_field_text(links, result->name, PG_TEXT_MAX_BYTES);
+    pg_field_uint(links, result->links[i].preference);
+    pg_field_text(links, result->links[i].host->name, PG_TEXT_MAX_BYTES);
+    pg_row_end(links);
+    rows->rows[PG_TABLE_DOMAIN_MX]++;
+  }
+}
+
+static void field_ms(struct pg_buf *buf, int64_t ms) {
+  if (ms < 0) pg_field_null(buf);
+  else pg_field_int(buf, ms);
+}
+
+static void field_name(struct pg_buf *buf, const char *text) {
+  if (text[0] == '\0') pg_field_null(buf);
+  else pg_field_text(buf, text, PG_TEXT_MAX_BYTES);
+}
+
+/* Sum of the steps that were reached, -1 when none was. */
+static int64_t sum_ms(const int32_t *steps, size_t count) {
+  int64_t total = -1;
+  for (size_t i = 0; i < count; i++) {
+    if (steps[i] < 0) continue;
+    total = (total < 0 ? 0 : total) + steps[i];
+  }
+  return total;
+}
+
+static void add_chain_certificates(struct pg_rows *rows, const struct mx_host *host,
+                                   const struct host_address *address, const struct probe_detail *detail,
+                                   const char *scan_id) {
+  for (size_t depth = 0; depth < detail->chain_count; depth++) {
+    struct pg_buf *chain = &rows->table[PG_TABLE_STAGE_CHAIN];
+    pg_field_text(chain, scan_id, PG_TEXT_MAX_BYTES);
+    pg_field_text(chain, host->name, PG_TEXT_MAX_BYTES);
+    pg_field_text(chain, address->text, PG_TEXT_MAX_BYTES);
+    pg_field_uint(chain, 0);
+    pg_field_uint(chain, depth);
+    pg_field_bytea(chain, detail->chain_sha256[depth], 32, 32);
+    pg_row_end(chain);
+    rows->rows[PG_TABLE_STAGE_CHAIN]++;
+
+    if (detail->chain_der[depth] == NULL) continue;
+    struct cert_info info;
+    if (cert_info_from_der(detail->chain_der[depth], detail->chain_der_len[depth], &info) != 0) continue;
+    const char *san[CERT_INFO_MAX_SAN];
+    for (size_t i = 0; i < info.san_count; i++) san[i] = info.san[i];
+    struct pg_certificate cert = {
+        .sha256 = detail->chain_sha256[depth],
+        .der = detail->chain_der[depth],
+        .der_len = detail->chain_der_len[depth],
+        .subject = info.subject,
+        .issuer = info.issuer,
+        .san = san,
+        .san_count = info.san_count,
+        .not_before = info.not_before,
+        .not_after = info.not_after,
+        .key_type = info.key_type[0] ? info.key_type : NULL,
+        .key_bits = info.key_bits,
+        .spki_sha256 = info.spki_sha256,
+    };
+    pg_rows_add_certificate(rows, &cert);
+  }
+}
+
+void pg_rows_add_probe(struct pg_rows *rows, const struct mx_host *host,
+                       const struct host_address *address, const char *scan_id) {
+  struct pg_buf *buf = &rows->table[PG_TABLE_STAGE_PROBES];
+  const struct probe_detail *detail = address->probe;
+  pg_field_text(buf, scan_id, PG_TEXT_MAX_BYTES);
+  pg_field_text(buf, host->name, PG_TEXT_MAX_BYTES);
+  pg_field_text(buf, address->text, PG_TEXT_MAX_BYTES);
+  pg_field_uint(buf, 0); /* probe_no */
+  pg_field_text(buf, probe_result_name(address->probe_result), PG_TEXT_MAX_BYTES);
+  pg_field_text(buf, address->probe_reason, PG_TEXT_MAX_BYTES);
+  if (detail == NULL) {
+    for (int i = 0; i < 14; i++) pg_field_null(buf);
+    pg_row_end(buf);
+    rows->rows[PG_TABLE_STAGE_PROBES]++;
+    return;
+  }
+  if (detail->tls_up) {
+    field_name(buf, detail->tls_version);
+    field_name(buf, detail->tls_cipher);
+    field_name(buf, detail->tls_group);
+    field_name(buf, detail->peer_signature_algorithm);
+  } else {
+    for (int i = 0; i < 4; i++) pg_field_null(buf);
+  }
+  if (detail->matched_tlsa_index >= 0) pg_field_int(buf, detail->matched_tlsa_index);
+  else pg_field_null(buf);
+  if (detail->match_depth >= 0) pg_field_int(buf, detail->match_depth);
+  else pg_field_null(buf);
+  if (detail->banner != NULL) {
+    pg_field_bytea(buf, (const uint8_t *)detail->banner, detail->banner_len, PG_BANNER_MAX_BYTES);
+    pg_field_text_len(buf, detail->banner, detail->banner_len, PG_BANNER_MAX_BYTES);
+  } else {
+    pg_field_null(buf);
+    pg_field_null(buf);
+  }
+  pg_field_text_array(buf, (const char *const *)detail->ehlo_keywords, detail->ehlo_keyword_count,
+                      PG_TEXT_MAX_BYTES);
+  int32_t smtp_steps[3] = {detail->banner_ms, detail->ehlo_ms, detail->starttls_ms};
+  int32_t all_steps[5] = {detail->connect_ms, detail->banner_ms, detail->ehlo_ms, detail->starttls_ms,
+                          detail->handshake_ms};
+  field_ms(buf, detail->connect_ms);
+  field_ms(buf, sum_ms(smtp_steps, 3));
+  field_ms(buf, detail->handshake_ms);
+  field_ms(buf, sum_ms(all_steps, 5));
+  if (detail->chain_count > 0) pg_field_bytea(buf, detail->chain_sha256[0], 32, 32);
+  else pg_field_null(buf);
+  pg_row_end(buf);
+  rows->rows[PG_TABLE_STAGE_PROBES]++;
+  add_chain_certificates(rows, host, address, detail, scan_id);
+}
+
+void pg_rows_add_certificate(struct pg_rows *rows, const struct pg_certificate *cert) {
+  struct pg_buf *buf = &rows->table[PG_TABLE_STAGE_CERTS];
+  pg_field_bytea(buf, cert->sha256, 32, 32);
+  pg_field_bytea(buf, cert->der, cert->der_len, PG_CERT_MAX_BYTES);
+  pg_field_text(buf, cert->subject, PG_TEXT_MAX_BYTES);
+  pg_field_text(buf, cert->issuer, PG_TEXT_MAX_BYTES);
+  if (cert->san != NULL) pg_field_text_array(buf, cert->san, cert->san_count, PG_TEXT_MAX_BYTES);
+  else pg_field_null(buf);
+  int64_t times[2] = {cert->not_before, cert->not_after};
+  for (int i = 0; i < 2; i++) {
+    if (times[i] == INT64_MIN) pg_field_null(buf);
+    else pg_field_unix_ms(buf, times[i] * 1000);
+  }
+  pg_field_text(buf, cert->key_type, PG_TEXT_MAX_BYTES);
+  if (cert->key_bits >= 0) pg_field_int(buf, cert->key_bits);
+  else pg_field_null(buf);
+  pg_field_bytea(buf, cert->spki_sha256, 32, 32);
+  pg_row_end(buf);
+  rows->rows[PG_TABLE_STAGE_CERTS]++;
+}
+
+void pg_rows_add_host(struct pg_rows *rows, const struct mx_host *host, const char *scan_id) {
+  struct pg_buf *buf = &rows->table[PG_TABLE_STAGE_HOSTS];
+  pg_field_text(buf, scan_id, PG_TEXT_MAX_BYTES);
+  pg_field_text(buf, host->name, PG_TEXT_MAX_BYTES);
+  pg_field_text(buf, host_status_name(host->status), PG_TEXT_MAX_BYTES);
+  if (host->a.done || host->aaaa.done) pg_field_text(buf, dnssec_state_name(host->address_dnssec), PG_TEXT_MAX_BYTES);
+  else pg_field_null(buf);
+  pg_field_text(buf, host->cname_target, PG_TEXT_MAX_BYTES);
+  pg_field_text(buf, host->tlsa_base, PG_TEXT_MAX_BYTES);
+  const char *flags[MX_FLAG_COUNT];
+  size_t flag_count = 0;
+  for (unsigned bit = 0; bit < MX_FLAG_COUNT; bit++) {
+    if (host->flags & (1u << bit)) flags[flag_count++] = mx_host_flag_name(bit);
+  }
+  pg_field_text_array(buf, flags, flag_count, PG_TEXT_MAX_BYTES);
+  pg_field_text(buf, rollover_class_name(host->rollover), PG_TEXT_MAX_BYTES);
+  /* tlsa_params: the "u s m" triples as text[] */
+  char triples[64][16];
+  const char *params[64];
+  size_t param_count = host->tlsa_count < 64 ? host->tlsa_count : 64;
+  for (size_t i = 0; i < param_count; i++) {
+    snprintf(triples[i], sizeof triples[i], "%u %u %u", host->tlsa_records[i].usage,
+             host->tlsa_records[i].selector, host->tlsa_records[i].matching_type);
+    params[i] = triples[i];
+  }
+  pg_field_text_array(buf, params, param_count, PG_TEXT_MAX_BYTES);
+  pg_field_uint(buf, host->address_count);
+  pg_field_uint(buf, host->tlsa_count);
+  pg_field_uint(buf, host->tlsa_usable_count);
+  field_dnssec(buf, &host->a);
+  field_rcode(buf, &host->a);
+  field_dnssec(buf, &host->aaaa);
+  field_rcode(buf, &host->aaaa);
+  field_dnssec(buf, &host->tlsa);
+  field_rcode(buf, &host->tlsa);
+  if (host->tlsa.done && host->tlsa.has_ede) {
+    pg_field_uint(buf, host->tlsa.ede_code);
+    pg_field_text(buf, host->tlsa.ede_text, PG_TEXT_MAX_BYTES);
+  } else {
+    pg_field_null(buf);
+    pg_field_null(buf);
+  }
+  pg_field_text(buf, host->tlsa.done ? host->tlsa.failure : NULL, PG_TEXT_MAX_BYTES);
+  pg_field_uint(buf, host->resolve_ms);
+  pg_row_end(buf);
+  rows->rows[PG_TABLE_STAGE_HOSTS]++;
+
+  struct pg_buf *tlsa = &rows->table[PG_TABLE_STAGE_TLSA];
+  for (size_t i = 0; i < host->tlsa_count; i++) {
+    const struct tlsa_record *record = &host->tlsa_records[i];
+    pg_field_text(tlsa, scan_id, PG_TEXT_MAX_BYTES);
+    pg_field_text(tlsa, host->name, PG_TEXT_MAX_BYTES);
+    pg_field_uint(tlsa, i);
+    pg_field_uint(tlsa, record->usage);
+    pg_field_uint(tlsa, record->selector);
+    pg_field_uint(tlsa, record->matching_type);
+    pg_field_bytea(tlsa, record->data != NULL ? record->data : (const uint8_t *)"", record->data_len,
+                   PG_CERT_MAX_BYTES);
+    pg_field_bool(tlsa, record->usable);
+    pg_field_text(tlsa, record->unusable_reason, PG_TEXT_MAX_BYTES);
+    pg_row_end(tlsa);
+    rows->rows[PG_TABLE_STAGE_TLSA]++;
+  }
+  struct pg_buf *addresses = &rows->table[PG_TABLE_STAGE_ADDRESSES];
+  for (size_t i = 0; i < host->address_count; i++) {
+    const struct host_address *address = &host->addresses[i];
+    pg_field_text(addresses, scan_id, PG_TEXT_MAX_BYTES);
+    pg_field_text(addresses, host->name, PG_TEXT_MAX_BYTES);
+    pg_field_text(addresses, address->text, PG_TEXT_MAX_BYTES);
+    pg_field_uint(addresses, address->family == AF_INET6 ? 6 : 4);
+    pg_row_end(addresses);
+    rows->rows[PG_TABLE_STAGE_ADDRESSES]++;
+    pg_rows_add_probe(rows, host, address, scan_id);
+  }
+}

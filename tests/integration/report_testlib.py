@@ -1,0 +1,100 @@
+"""Shared set-up of test_report.py and test_diff.py: a private database in the
+project's PostgreSQL cluster (scripts/db; started if it is not running and
+stopped again if this test started it), the schema applied (`danescan db
+migrate`, else the migration files through psql), the fixture
+report_fixture.sql loaded. Everything is removed in close(), also on failure
+or a signal."""
+
+import os
+import signal
+import subprocess
+import sys
+
+SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
+DB_SCRIPT = os.path.join(SOURCE, "scripts", "db")
+REPORTS = os.path.join(SOURCE, "reports")
+FIXTURE = os.path.join(SOURCE, "tests", "integration", "report_fixture.sql")
+NULL = "\x01NULL\x01"
+
+
+def run(*cmd, **kw):
+    return subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+class TestDB:
+    def __init__(self, prefix):
+        self.started_cluster = False
+        self.name = None
+        self.passed = self.failed = 0
+        signal.signal(signal.SIGTERM, self._signal)
+        signal.signal(signal.SIGINT, self._signal)
+        if run(DB_SCRIPT, "status").returncode != 0:
+            r = run(DB_SCRIPT, "start")
+            if r.returncode != 0:
+                sys.exit(f"scripts/db start failed: {r.stderr}")
+            self.started_cluster = True
+        base = run(DB_SCRIPT, "url").stdout.strip()
+        self.admin_url = base.replace("/danescan?", "/postgres?", 1)
+        self.name = f"{prefix}_{os.getpid()}"
+        self.url = base.replace("/danescan?", f"/{self.name}?", 1)
+        self.psql_admin(f"DROP DATABASE IF EXISTS {self.name}")
+        self.psql_admin(f"CREATE DATABASE {self.name}")
+        r = run(DANESCAN, "db", "migrate", "--db", self.url)
+        if r.returncode != 0:
+            print(f"note: danescan db migrate unavailable ({r.stderr.strip()[:100]}); applying migrations with psql")
+            migrations = os.path.join(SOURCE, "schema", "migrations")
+            for f in sorted(os.listdir(migrations)):
+                if f.endswith(".sql"):
+                    self.psql_file(os.path.join(migrations, f))
+        self.psql_file(FIXTURE)
+
+    def _signal(self, *args):
+        self.close()
+        sys.exit(1)
+
+    def psql_admin(self, sql):
+        r = run("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", self.admin_url, "-c", sql)
+        if r.returncode != 0:
+            raise RuntimeError(f"psql: {sql}: {r.stderr}")
+
+    def psql_file(self, path, **variables):
+        """Runs one SQL file the way a researcher would; returns (header, rows)."""
+        cmd = ["psql", "-X", "-q", "-A", "-F", "\x1f", "-P", "footer=off", "-P", f"null={NULL}",
+               "-v", "ON_ERROR_STOP=1", self.url]
+        for k, v in variables.items():
+            cmd += ["-v", f"{k}={v}"]
+        r = run(*cmd, "-f", path)
+        if r.returncode != 0:
+            raise RuntimeError(f"psql {path}: {r.stderr}")
+        lines = [l for l in r.stdout.split("\n") if l != ""]
+        if not lines:
+            return [], []
+        rows = [[None if c == NULL else c for c in l.split("\x1f")] for l in lines[1:]]
+        return lines[0].split("\x1f"), rows
+
+    def check(self, ok, what, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"ok   {what}", flush=True)
+        else:
+            self.failed += 1
+            print(f"FAIL {what} {detail}", flush=True)
+        return ok
+
+    def close(self):
+        if self.name is not None:
+            try:
+                self.psql_admin(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+            except RuntimeError as e:
+                print(f"warning: {e}")
+            self.name = None
+        if self.started_cluster:
+            self.started_cluster = False
+            run(DB_SCRIPT, "stop")
+
+    def finish(self):
+        self.close()
+        print(f"{self.passed} passed, {self.failed} failed")
+        return 1 if self.failed or not self.passed else 0

@@ -1,0 +1,116 @@
+"""Shared helpers of the PostgreSQL store tests (test_store_*.py): a private
+database in the scripts/db cluster, a private lab namespace, cleanup."""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
+DB = os.path.join(SOURCE, "scripts", "db")
+LAB = os.path.join(SOURCE, "scripts", "lab")
+# The store tests run their own lab (namespace and state) so they neither
+# disturb nor depend on a lab someone else has up.
+LAB_ENV = dict(os.environ, DANESCAN_LAB_NS=os.environ.get("DANESCAN_STORE_LAB_NS", "danescan-store"),
+               DANESCAN_STATE=os.environ.get("DANESCAN_STORE_LAB_STATE", "/tmp/danescan-store-lab"))
+DB_ENV = {k: v for k, v in os.environ.items() if k != "DANESCAN_STATE"}
+
+
+def run(cmd, env=None, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, **kw)
+
+
+class Harness:
+    def __init__(self, name):
+        self.name = name
+        self.passed = self.failed = 0
+        self.db_started = self.lab_started = False
+        self.tmp = tempfile.mkdtemp(prefix=f"danescan-{name}-")
+        self.dbname = f"test_{name}_{os.getpid()}"
+        self.admin_url = None
+        self.url = None
+        self.procs = []
+
+    def check(self, ok, what, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"ok   {what}", flush=True)
+        else:
+            self.failed += 1
+            print(f"FAIL {what} {detail}"[:3000], flush=True)
+        return ok
+
+    def db_up(self):
+        if run([DB, "status"], env=DB_ENV).returncode != 0:
+            p = run([DB, "start"], env=DB_ENV)
+            if p.returncode != 0:
+                raise RuntimeError("scripts/db start failed: " + p.stderr.decode())
+            self.db_started = True
+        self.admin_url = run([DB, "url"], env=DB_ENV).stdout.decode().strip()
+        self.psql_admin(f'DROP DATABASE IF EXISTS "{self.dbname}"')
+        self.psql_admin(f'CREATE DATABASE "{self.dbname}"')
+        self.url = self.admin_url.replace("/danescan?", f"/{self.dbname}?")
+
+    def lab_up(self, bulk=0):
+        status = run([LAB, "status"], env=LAB_ENV)
+        if status.returncode == 0 and bulk:
+            # up, but maybe without enough bulk domains: check the last one resolves
+            last = run([LAB, "exec", "dig", "+short", f"d{bulk - 1}.bulk.lab", "MX"], env=LAB_ENV)
+            if not last.stdout.strip():
+                status = None
+        if status is None or status.returncode != 0:
+            args = [LAB, "up"] + (["--bulk", str(bulk)] if bulk else [])
+            p = run(args, env=LAB_ENV)
+            if p.returncode != 0:
+                raise RuntimeError("scripts/lab up failed: " + p.stderr.decode()[-2000:])
+            self.lab_started = True
+
+    def psql_admin(self, sql):
+        p = run(["psql", self.admin_url, "-v", "ON_ERROR_STOP=1", "-Atqc", sql])
+        if p.returncode != 0:
+            raise RuntimeError(f"psql: {sql}: {p.stderr.decode()}")
+        return p.stdout.decode()
+
+    def sql(self, sql, url=None):
+        """Rows of a query as lists of strings (tab-separated psql output)."""
+        p = run(["psql", url or self.url, "-v", "ON_ERROR_STOP=1", "-AtqF", "\t", "-c", sql])
+        if p.returncode != 0:
+            raise RuntimeError(f"psql: {sql}: {p.stderr.decode()}")
+        return [line.split("\t") for line in p.stdout.decode().splitlines()]
+
+    def danescan_lab(self, *args, background=False):
+        cmd = [LAB, "exec", DANESCAN, *args]
+        if background:
+            # start_new_session: kill -9 reaches the scanner through the group
+            proc = subprocess.Popen(cmd, env=LAB_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True)
+            self.procs.append(proc)
+            return proc
+        return run(cmd, env=LAB_ENV)
+
+    def cleanup(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, 9)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+        if self.admin_url:
+            try:
+                self.psql_admin(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
+            except RuntimeError as e:
+                print(e, file=sys.stderr)
+        if self.lab_started:
+            run([LAB, "down"], env=LAB_ENV)
+            self.lab_started = False
+        if self.db_started:
+            run([DB, "stop"], env=DB_ENV)
+            self.db_started = False
+        run(["rm", "-rf", self.tmp])
+
+    def finish(self):
+        print(f"{self.passed} passed, {self.failed} failed")
+        return 0 if self.failed == 0 else 1

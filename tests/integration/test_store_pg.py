@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""PostgreSQL store: migrations (and re-running them), the SQL enums equal
+the C status table, a lab scan with --db and --output stores every domain
+with the status of its JSON Lines record (hosts, TLSA, addresses too), a scan
+id cannot be stored twice, the views answer, names with quotes and
+backslashes round-trip, hostile bytes are stored sanitised, the reader role
+reads and cannot write.
+
+Uses scripts/db (a private database, dropped at the end) and a private lab
+namespace (scripts/lab with DANESCAN_LAB_NS=danescan-store); starts what is
+not running and stops what it started, also on failure."""
+
+import json
+import os
+import re
+import signal
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from store_common import DANESCAN, SOURCE, Harness, run  # noqa: E402
+
+h = Harness("store_pg")
+
+
+def c_words(table):
+    text = open(os.path.join(SOURCE, "scanner", "pipeline", "status.c")).read()
+    body = re.search(r"%s\[[A-Z_]+\] = \{(.*?)\};" % table, text, re.S).group(1)
+    return re.findall(r'\] = "([^"]+)"', body)
+
+
+def sql_enum(name):
+    return h.sql(f"SELECT unnest(enum_range(NULL::{name}))::text")
+
+
+def main():
+    h.db_up()
+    p = run([DANESCAN, "db", "migrate", "--db", h.url])
+    h.check(p.returncode == 0 and "3 migrations applied" in p.stdout.decode(), "db migrate creates the schema",
+            p.stdout.decode() + p.stderr.decode())
+    p = run([DANESCAN, "db", "migrate", "--db", h.url])
+    h.check(p.returncode == 0 and "0 migrations applied" in p.stdout.decode(), "db migrate again is a no-op")
+    h.check(h.sql("SELECT count(*) FROM schema_version") == [["3"]], "schema_version lists 3 migrations")
+
+    for c_table, sql_type in (("dnssec_state_words", "dnssec_state"), ("probe_result_words", "probe_result"),
+                              ("host_status_words", "host_status"), ("domain_status_words", "domain_status"),
+                              ("rollover_class_words", "rollover_class")):
+        words = c_words(c_table)
+        got = [r[0] for r in sql_enum(sql_type)]
+        h.check(len(words) > 3 and got == words, f"SQL enum {sql_type} equals status.c", f"{got} != {words}")
+
+    h.lab_up()
+    domains = run([os.path.join(SOURCE, "scripts", "lab"), "domains"]).stdout.decode().split()
+    inputs = os.path.join(h.tmp, "domains.txt")
+    with open(inputs, "w") as f:
+        f.write("\n".join(domains) + "\n")
+        # names with quotes, backslashes, SQL: invalid-name records with the raw text
+        f.write("o'brien.lab\nback\\slash.lab\nx');DROP\\TABLE\"domains\";--.lab\n")
+    os.chmod(h.tmp, 0o755)
+    out = os.path.join(h.tmp, "out.jsonl")
+    p = h.danescan_lab("scan", "--probe", "none", "--no-progress", "--db", h.url, "--output", out,
+                       "--scan-id", "rt-1", inputs)
+    h.check(p.returncode == 0, "lab scan with --db and --output exits 0", p.stderr.decode()[-2000:])
+    records = [json.loads(line) for line in open(out)]
+    h.check(len(records) == len(domains) + 3, f"JSON Lines has every domain ({len(records)})")
+    rows = {r[0]: r for r in h.sql("SELECT domain, status::text, mx_dnssec, mx_count, seq FROM domains "
+                                   "WHERE scan_id = 'rt-1'")}
+    h.check(len(rows) == len(records), f"one domain row per record ({len(rows)})")
+    mismatched = [(r["domain"], r["status"], rows.get(r["domain"])) for r in records
+                  if rows.get(r["domain"], [None, None])[1] != r["status"]]
+    h.check(not mismatched, "every domain's status in the DB equals the JSON Lines", str(mismatched[:5]))
+    seq_ok = all(rows[r["domain"]][4] == str(r["input"]["seq"]) for r in records if r["domain"] in rows)
+    h.check(seq_ok, "input ordinals equal")
+    mx_ok = all((rows[r["domain"]][2] or None) == r.get("mx_dnssec") for r in records if r["domain"] in rows)
+    h.check(mx_ok, "mx_dnssec equals")
+    hosts = {}
+    for dom, host, status, pref in h.sql("SELECT domain, host, host_status::text, preference FROM domain_hosts "
+                                         "WHERE scan_id = 'rt-1'"):
+        hosts.setdefault(dom, {})[host] = (status, int(pref))
+    bad = [r["domain"] for r in records
+           if {m["host"]: (m["status"], m["preference"]) for m in r.get("mx", [])} != hosts.get(r["domain"], {})]
+    h.check(not bad, "every domain's MX hosts, preferences and host statuses equal", str(bad[:5]))
+    want_tlsa = {(m["host"], t["usage"], t["selector"], t["matching_type"], t["data"].lower(), t["usable"])
+                 for r in records for m in r.get("mx", []) for t in m["tlsa"]}
+    got_tlsa = {(a, int(b), int(c), int(d), e, f == "t") for a, b, c, d, e, f in
+                h.sql("SELECT host, usage, selector, matching_type, encode(data, 'hex'), usable FROM tlsa_records "
+                      "WHERE scan_id = 'rt-1'")}
+    h.check(want_tlsa == got_tlsa and want_tlsa, f"TLSA records equal ({len(got_tlsa)})")
+    want_addr = {(m["host"], a["ip"], a["probe"]["result"]) for r in records for m in r.get("mx", [])
+                 for a in m["addresses"]}
+    got_addr = {(a, strip_prefix(b), c) for a, b, c in h.sql("SELECT host, address::text, result::text FROM probes "
+                                                     "WHERE scan_id = 'rt-1'")}
+    h.check(want_addr == got_addr and want_addr, f"addresses and probe results equal ({len(got_addr)})",
+            str(want_addr ^ got_addr)[:500])
+    dup = h.sql("SELECT count(*) - count(DISTINCT host) FROM mx_hosts WHERE scan_id = 'rt-1'")
+    h.check(dup == [["0"]], "each MX host stored once per scan")
+
+    # Injection: the raw names come back byte for byte, the tables are intact.
+    hostile = [r["domain"] for r in records if r["status"] == "invalid-name" and r["domain"] not in domains]
+    h.check(len(hostile) == 3 and any("'" in d for d in hostile) and any('"' in d for d in hostile)
+            and all("\\" in d for d in hostile[1:]), "hostile names recorded", str(hostile))
+    for raw in hostile:
+        jl = [r for r in records if r["domain"] == raw]
+        got = h.sql("SELECT status::text FROM domains WHERE scan_id = 'rt-1' AND domain = "
+                    "'" + raw.replace("'", "''") + "'")
+        h.check(len(jl) == 1 and got == [[jl[0]["status"]]], f"name {raw!r} round-trips", f"{jl} {got}")
+    h.check(h.sql("SELECT count(*) FROM domains WHERE scan_id = 'rt-1'") == [[str(len(records))]],
+            "domains table intact")
+
+    scan_row = h.sql("SELECT domains, array_length(command_line, 1) > 3, inputs->0->>'sha256' IS NOT NULL, "
+                     "ended_at IS NOT NULL FROM scans WHERE id = 'rt-1'")
+    h.check(scan_row == [[str(len(records)), "t", "t", "t"]], "scans row: counts, command line, checksum, end",
+            str(scan_row))
+
+    # The same scan id twice is refused (resume is the way to continue).
+    p = h.danescan_lab("scan", "--probe", "none", "--no-progress", "--db", h.url, "--scan-id", "rt-1", inputs)
+    h.check(p.returncode != 0 and "already in the database" in p.stderr.decode(), "a stored scan id is refused",
+            p.stderr.decode()[-500:])
+
+    # Views answer and agree with the table.
+    funnel = h.sql("SELECT domains, dane_unprobed FROM scan_funnel WHERE scan_id = 'rt-1'")
+    n_unprobed = sum(1 for r in records if r["status"] == "dane-unprobed")
+    h.check(funnel == [[str(len(records)), str(n_unprobed)]], "scan_funnel counts", str(funnel))
+    latest = h.sql("SELECT count(*), count(*) FILTER (WHERE scan_id = 'rt-1') FROM domain_latest")
+    h.check(latest == [[str(len(records)), str(len(records))]], "domain_latest has every domain")
+    for view in ("adoption_by_tld", "tlsa_parameters", "failures_by_cause", "mx_providers",
+                 "domain_status_changes", "scan_status_counts"):
+        try:
+            n = h.sql(f"SELECT count(*) FROM {view}")[0][0]
+            h.check(view == "domain_status_changes" or int(n) > 0, f"view {view} answers ({n} rows)")
+        except RuntimeError as e:
+            h.check(False, f"view {view} answers", str(e))
+
+    # Hostile bytes (quotes, backslash, tab, newline, invalid UTF-8) through
+    # the writer: stored as valid, escaped text.
+    p = run([DANESCAN, "db", "bench", "--db", h.url, "--domains", "500", "--keep"])
+    h.check(p.returncode == 0, "db bench (hostile text) writes", p.stderr.decode()[-1000:])
+    got = h.sql("SELECT DISTINCT tlsa_ede_text FROM mx_hosts WHERE scan_id LIKE 'bench-%' AND tlsa_ede_text IS NOT NULL")
+    want = 'it\'s "bogus" \\ \\x09\\x0a\\xff\\xfe end'
+    h.check(got == [[want.replace("\t", "\\t")]] or got == [[want]], "hostile text stored sanitised", str(got))
+    rows_bench = h.sql("SELECT count(*) FROM domains WHERE scan_id LIKE 'bench-%'")
+    h.check(rows_bench == [["500"]], "bench rows all there")
+
+    # Reader role: reads, cannot write anything.
+    reader = h.url + "&user=danescan_reader" if "user=" not in h.url else re.sub(r"user=[^&]*", "user=danescan_reader", h.url)
+    h.check(h.sql("SELECT count(*) FROM domain_latest", url=reader) == [[str(len(records) + 500)]],
+            "reader reads the views")
+    for stmt in ("INSERT INTO scans (id, software, command_line) VALUES ('x', 'x', '{}')",
+                 "UPDATE domains SET status = 'dane-valid'", "DELETE FROM domains", "TRUNCATE certificates",
+                 "CREATE TABLE evil (x int)", "CREATE TEMP TABLE evil (x int)",
+                 "SET default_transaction_read_only = off; DELETE FROM scans",
+                 "SELECT danescan_drop_scan('rt-1')"):
+        p = run(["psql", reader, "-v", "ON_ERROR_STOP=1", "-qc", stmt])
+        h.check(p.returncode != 0, f"reader cannot: {stmt}", p.stdout.decode())
+    h.check(h.sql("SELECT count(*) FROM domains WHERE scan_id = 'rt-1'") == [[str(len(records))]],
+            "nothing changed by the reader")
+
+    # Dropping a scan drops its partitions.
+    p = run([DANESCAN, "db", "drop", "rt-1", "--db", h.url])
+    parts = h.sql("SELECT count(*) FROM pg_class WHERE relname LIKE '%rt_1%'")
+    h.check(p.returncode == 0 and parts == [["0"]] and
+            h.sql("SELECT count(*) FROM domains WHERE scan_id = 'rt-1'") == [["0"]], "db drop removes the scan whole")
+
+
+def strip_prefix(text):
+    return text.split("/")[0]
+
+
+def on_signal(*_):
+    h.cleanup()
+    sys.exit(1)
+
+
+signal.signal(signal.SIGTERM, on_signal)
+signal.signal(signal.SIGINT, on_signal)
+try:
+    main()
+except Exception as e:  # a crash of the test is a failure, not a pass
+    h.check(False, "test ran to the end", repr(e))
+finally:
+    h.cleanup()
+sys.exit(h.finish())
