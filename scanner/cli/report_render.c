@@ -79,7 +79,16 @@ void report_render_format_cell(const PGresult *res, int row, int col, char *out,
   group_thousands(raw, grouped, sizeof grouped);
   const char *name = PQfname(res, col);
   const char *sign = strcmp(name, "change") == 0 && raw[0] != '-' && strcmp(raw, "0") != 0 ? "+" : "";
-  snprintf(out, out_len, "%s%s%s", sign, grouped, is_percent_column(name) ? " %" : "");
+  /* A number cell is short; a longer one is cut, never overflowed. */
+  const char *parts[3] = {sign, grouped, is_percent_column(name) ? " %" : ""};
+  size_t used = 0;
+  for (size_t i = 0; i < 3 && out_len > 0; i++) {
+    size_t len = strlen(parts[i]);
+    if (used + len >= out_len) len = out_len - 1 - used;
+    memcpy(out + used, parts[i], len);
+    used += len;
+  }
+  if (out_len > 0) out[used] = '\0';
 }
 
 static void html_escape(FILE *f, const char *s) {

@@ -128,8 +128,10 @@ def check_offline(db, page_html, tmp):
         return
     db.check(r.returncode == 0 and os.path.getsize(shot) > 10000 if os.path.exists(shot) else False,
              "headless Chromium took a screenshot", r.stderr[-500:])
+    # Messages of Chromium's own UI (source chrome://...) are not the page's.
     page_errors = [l for l in r.stderr.splitlines()
-                   if re.search(r"CONSOLE|Uncaught|Failed to load|net::ERR_|Refused to", l)]
+                   if re.search(r"CONSOLE|Uncaught|Failed to load|net::ERR_|Refused to", l)
+                   and "source: chrome://" not in l]
     db.check(not page_errors, "no page errors in Chromium's log", page_errors[:3])
     urls = set(re.findall(r'"url":"([^"]*)"', open(netlog).read())) if os.path.exists(netlog) else set()
     # Chromium's own background requests (update checks, sign-in) are not the

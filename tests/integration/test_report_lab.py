@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""`danescan report` on two real lab scans (issue 6, Tests): the lab comes up
+in its own namespace (danescan-rlab, state in a temp dir), two scans of
+inputs/lab-domains.txt go into a private database (and JSON Lines files),
+and the report of the second with the first as --previous must show, for
+every reports/*.sql, exactly what psql returns (raw data-v and formatted
+text), the CSVs and Markdown the same, each chart one bar/point per row with
+the row's value, no number outside tables and charts; the headline figures,
+the funnel and the status counts must equal counts computed here,
+independently, from the JSON Lines records of the same scans; the page must
+open in headless Chromium offline. Cleans up lab, database and files, also on
+failure. Ends with 'N passed, M failed'."""
+
+import collections
+import csv
+import glob
+import os
+import re
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lab_db_testlib import DOMAINS, LabDB, check_offline  # noqa: E402
+from report_testlib import DANESCAN, REPORTS, run  # noqa: E402
+from test_report import CHARTS, Page, fmt  # noqa: E402
+
+NS = "danescan-rlab"
+MAX_CHANGES = 10000  # show every change: the page must equal the whole query
+
+
+def host_has_tlsa(h):
+    tl = (h.get("lookups") or {}).get("tlsa") or {}
+    return tl.get("dnssec") == "secure" and len(h.get("tlsa") or []) > 0
+
+
+def json_figures(records):
+    """The headline figures (reports/headline.sql, schema domain_summary)
+    counted from the JSON Lines records, by their RESULTS.md meaning."""
+    f = collections.OrderedDict()
+    mail = [r for r in records if r.get("mx")]
+    f["domains scanned"] = len(records)
+    f["with mail"] = len(mail)
+    f["DNSSEC-signed"] = sum(1 for r in records if r.get("mx_dnssec") == "secure")
+    f["secure MX"] = sum(1 for r in records if r.get("mx_dnssec") == "secure"
+                         and any(h.get("address_dnssec") == "secure" for h in r.get("mx") or []))
+    f["with TLSA"] = sum(1 for r in records if any(host_has_tlsa(h) for h in r.get("mx") or []))
+    f["DANE valid"] = sum(1 for r in records if r["status"] == "dane-valid")
+    f["DANE valid with a secure MX"] = sum(1 for r in records if r["status"] == "dane-valid"
+                                           and r.get("mx_dnssec") == "secure")
+    f["DANE failed"] = sum(1 for r in records if r["status"] in ("dane-failed", "dane-unreachable", "tlsa-unusable"))
+    f["not applicable"] = sum(1 for r in records if r["status"] in ("nxdomain", "null-mx", "no-mail", "insecure"))
+    return f
+
+
+def json_funnel(records):
+    def secure_mx(r):
+        return (r.get("mx") and r.get("mx_dnssec") == "secure"
+                and any(h.get("address_dnssec") == "secure" for h in r["mx"]))
+    def tlsa(r):
+        return secure_mx(r) and any(host_has_tlsa(h) for h in r["mx"])
+    return [("scanned", len(records)),
+            ("with mail", sum(1 for r in records if r.get("mx"))),
+            ("DNSSEC-signed MX", sum(1 for r in records if r.get("mx") and r.get("mx_dnssec") == "secure")),
+            ("secure MX", sum(1 for r in records if secure_mx(r))),
+            ("with TLSA", sum(1 for r in records if tlsa(r))),
+            ("DANE valid", sum(1 for r in records if tlsa(r) and r["status"] == "dane-valid"))]
+
+
+def main():
+    db = LabDB("danescan_test_report_lab", NS)
+    try:
+        if not db.up():
+            return
+        _, rec1 = db.scan("rlab-1")
+        _, rec2 = db.scan("rlab-2")
+        if not (rec1 and rec2):
+            return
+        with open(DOMAINS) as f:
+            n_inputs = sum(1 for line in f if line.strip() and not line.startswith("#"))
+        db.check(len(rec1) == n_inputs and len(rec2) == n_inputs,
+                 f"each scan has one JSON record per input name ({n_inputs})", f"{len(rec1)} {len(rec2)}")
+
+        out = os.path.join(db.tmp, "out")
+        r = run(DANESCAN, "report", "--db", db.url, "--scan", "rlab-2", "--previous", "rlab-1", "--out", out,
+                "--max-changes", str(MAX_CHANGES))
+        if not db.check(r.returncode == 0, "report exits 0", r.stderr):
+            return
+        page_html = open(os.path.join(out, "report.html"), encoding="utf-8").read()
+        markdown = open(os.path.join(out, "report.md"), encoding="utf-8").read()
+        page = Page()
+        page.feed(page_html)
+        sql_files = sorted(os.path.basename(f)[:-4] for f in glob.glob(os.path.join(REPORTS, "*.sql"))
+                           if not os.path.basename(f).startswith("diff_"))
+        db.check(sorted(set(page.tables) | {n for n in sql_files if f'id="t-{n}" data-rows="0"' in page_html})
+                 == sql_files, "one table on the page per reports/*.sql", f"{sorted(page.tables)}")
+        results = {}
+        nonempty = 0
+        for name in sql_files:
+            header, rows = db.psql_file(os.path.join(REPORTS, name + ".sql"), scan_id="rlab-2",
+                                        previous_id="rlab-1")
+            results[name] = (header, rows)
+            nonempty += bool(rows)
+            shown = [row for row in page.tables.get(name, []) if row]
+            values_ok = len(shown) == len(rows) and all(
+                len(srow) == len(erow) and all(
+                    cell[0] == raw and (cell[1] == fmt(raw, col) if (cell[2] or raw is None) else cell[1] == raw)
+                    for cell, raw, col in zip(srow, erow, header))
+                for srow, erow in zip(shown, rows))
+            db.check(values_ok, f"{name}: every number on the page equals psql ({len(rows)} rows)",
+                     f"\n  page {shown[:3]}\n  psql {rows[:3]}")
+            with open(os.path.join(out, name + ".csv"), newline="", encoding="utf-8") as f:
+                csv_rows = list(csv.reader(f))
+            db.check(csv_rows == [header] + [[c if c is not None else "" for c in row] for row in rows],
+                     f"{name}.csv equals psql")
+            md_ok = all("| " + " | ".join(cell[1] for cell in srow) + " |" in markdown for srow in shown)
+            db.check(md_ok, f"{name}: Markdown has the same cells")
+            if name in CHARTS:
+                kind, label_col, value_col = CHARTS[name]
+                marks = [m for m in page.charts.get(name, []) if m[0] == ("bar" if kind == "bars" else "point")]
+                li, vi = header.index(label_col), header.index(value_col)
+                db.check([(m[1], m[2]) for m in marks] == [(row[li], row[vi]) for row in rows],
+                         f"{name}: chart has {len(rows)} {kind} with the SQL values", f"{marks[:5]}")
+        # A lab scan fills most tables (a report of empty tables proves little).
+        db.check(nonempty >= len(sql_files) - 3, f"{nonempty} of {len(sql_files)} report tables have rows")
+        loose_digits = [t.strip() for t in page.loose_text if re.search(r"\d", t)]
+        db.check(not loose_digits, "no number outside the tables and charts", loose_digits[:5])
+
+        # Independent counts from the JSON Lines output of the same scans.
+        header, rows = results["headline"]
+        fi, di, pi = header.index("figure"), header.index("domains"), header.index("previous")
+        want_cur, want_prev = json_figures(rec2), json_figures(rec1)
+        db.check(len(rows) == len(want_cur), f"headline has {len(want_cur)} figures", rows)
+        for (label, cur), prev, row in zip(want_cur.items(), want_prev.values(), rows):
+            db.check(row[fi].startswith(label) and row[di] == str(cur) and row[pi] == str(prev),
+                     f"headline '{label}': {cur} (previous {prev}) as counted from the JSON Lines",
+                     f"SQL row {row}")
+        db.check(want_cur["DANE valid"] > 0 and want_cur["DANE failed"] > 0 and want_cur["with TLSA"] > 0,
+                 "the lab scan has DANE-valid, DANE-failed and TLSA domains", dict(want_cur))
+        header, rows = results["funnel"]
+        got = [(row[header.index("stage")], row[header.index("domains")]) for row in rows]
+        want = [(s, str(n)) for s, n in json_funnel(rec2)]
+        db.check(got == want, "funnel equals the JSON Lines counts", f"\n  sql  {got}\n  json {want}")
+        header, rows = results["domain_statuses"]
+        si, ni = header.index("status"), header.index("domains")
+        got = {row[si]: int(row[ni]) for row in rows if row[ni] not in (None, "0")}
+        want = dict(collections.Counter(r["status"] for r in rec2))
+        db.check(got == want, "domain statuses equal the JSON Lines status counts", f"\n  sql  {got}\n  json {want}")
+        # The page shows the same figures (its cells equal psql, checked above).
+        shown = {row[0][1]: row[1][0] for row in page.tables.get("headline", []) if row}
+        db.check(shown and all(v == str(want_cur[k]) for k, v in zip(want_cur, shown.values())),
+                 "headline on the page equals the JSON Lines counts", shown)
+
+        db.check(not re.search(r"https?:|//[a-z]|<script|<link|<img|<iframe|@import|url\(|src=|href=",
+                               page_html, re.I), "the HTML names no URL, script, link or external resource")
+        check_offline(db, os.path.join(out, "report.html"), db.tmp)
+    finally:
+        rc = db.finish()
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
