@@ -16,9 +16,13 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+/* One SSL_CTX per key-type restriction, made once per engine: the
+ * signature algorithm and cipher lists are parsed here, not per session
+ * (SSL_new copies them from the context). */
 struct tls_client {
-  SSL_CTX *ctx;
-  int log_index;  /* SSL ex_data slot of the tls_verify_log */
+  SSL_CTX *ctx[TLS_KEYS_ECDSA + 1];  /* indexed by enum tls_key_restriction */
+  int log_index;                     /* SSL ex_data slot of the tls_verify_log */
+  EVP_MD *sha256;                    /* fetched once: chain fingerprints */
 };
 
 static int verify_callback(int preverify_ok, X509_STORE_CTX *store) {
@@ -56,45 +60,6 @@ static void openssl_error_text(const char *what, char *why, size_t why_len) {
   ERR_clear_error();
 }
 
-struct tls_client *tls_client_new(char *why, size_t why_len) {
-  struct tls_client *client = calloc(1, sizeof *client);
-  if (client == NULL) {
-    snprintf(why, why_len, "out of memory");
-    return NULL;
-  }
-  client->ctx = SSL_CTX_new(TLS_client_method());
-  if (client->ctx == NULL) {
-    openssl_error_text("SSL_CTX_new", why, why_len);
-    free(client);
-    return NULL;
-  }
-  client->log_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-  SSL_CTX *ctx = client->ctx;
-  SSL_CTX_set_app_data(ctx, client);
-  /* A scanner measures what servers offer: security level 1 lets servers
-   * with 1024-bit RSA keys or SHA-1 chains complete and be recorded instead
-   * of failing as tls-failed (Debian's default is level 2). */
-  SSL_CTX_set_security_level(ctx, 1);
-  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
-      SSL_CTX_dane_enable(ctx) <= 0) {
-    openssl_error_text("TLS client context setup", why, why_len);
-    tls_client_free(client);
-    return NULL;
-  }
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_callback);
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
-  SSL_CTX_set_max_cert_list(ctx, TLS_MAX_CERT_LIST_BYTES);
-  return client;
-}
-
-void tls_client_free(struct tls_client *client) {
-  if (client == NULL) return;
-  SSL_CTX_free(client->ctx);
-  free(client);
-}
-
 /* Signature algorithms (TLS 1.3 and 1.2) and TLS 1.2 suites per key type. */
 static const char rsa_sigalgs[] =
     "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:"
@@ -103,25 +68,86 @@ static const char rsa_sigalgs[] =
 static const char ecdsa_sigalgs[] =
     "ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384:ecdsa_secp521r1_sha512:ECDSA+SHA1";
 
-static int restrict_keys(SSL *ssl, enum tls_key_restriction keys) {
+static int restrict_keys(SSL_CTX *ctx, enum tls_key_restriction keys) {
   if (keys == TLS_KEYS_ANY) return 0;
   const char *sigalgs = keys == TLS_KEYS_RSA ? rsa_sigalgs : ecdsa_sigalgs;
   const char *ciphers = keys == TLS_KEYS_RSA ? "aRSA:!aNULL:!eNULL" : "aECDSA:!aNULL:!eNULL";
-  if (SSL_set1_sigalgs_list(ssl, sigalgs) != 1) return -1;
-  if (SSL_set_cipher_list(ssl, ciphers) != 1) return -1;
+  if (SSL_CTX_set1_sigalgs_list(ctx, sigalgs) != 1) return -1;
+  if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) return -1;
   return 0;
+}
+
+static SSL_CTX *client_context(struct tls_client *client, enum tls_key_restriction keys,
+                               char *why, size_t why_len) {
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == NULL) {
+    openssl_error_text("SSL_CTX_new", why, why_len);
+    return NULL;
+  }
+  SSL_CTX_set_app_data(ctx, client);
+  /* A scanner measures what servers offer: security level 1 lets servers
+   * with 1024-bit RSA keys or SHA-1 chains complete and be recorded instead
+   * of failing as tls-failed (Debian's default is level 2). */
+  SSL_CTX_set_security_level(ctx, 1);
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+      SSL_CTX_dane_enable(ctx) <= 0 || restrict_keys(ctx, keys) != 0) {
+    openssl_error_text("TLS client context setup", why, why_len);
+    SSL_CTX_free(ctx);
+    return NULL;
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_callback);
+  /* Every probe is a full handshake: no session cache, no tickets. */
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_max_cert_list(ctx, TLS_MAX_CERT_LIST_BYTES);
+  return ctx;
+}
+
+struct tls_client *tls_client_new(char *why, size_t why_len) {
+  struct tls_client *client = calloc(1, sizeof *client);
+  if (client == NULL) {
+    snprintf(why, why_len, "out of memory");
+    return NULL;
+  }
+  client->log_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+  client->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+  if (client->sha256 == NULL) {
+    openssl_error_text("EVP_MD_fetch SHA256", why, why_len);
+    tls_client_free(client);
+    return NULL;
+  }
+  for (int keys = TLS_KEYS_ANY; keys <= TLS_KEYS_ECDSA; keys++) {
+    client->ctx[keys] = client_context(client, (enum tls_key_restriction)keys, why, why_len);
+    if (client->ctx[keys] == NULL) {
+      tls_client_free(client);
+      return NULL;
+    }
+  }
+  return client;
+}
+
+void tls_client_free(struct tls_client *client) {
+  if (client == NULL) return;
+  for (int keys = TLS_KEYS_ANY; keys <= TLS_KEYS_ECDSA; keys++) SSL_CTX_free(client->ctx[keys]);
+  EVP_MD_free(client->sha256);
+  free(client);
 }
 
 SSL *tls_session_new(struct tls_client *client, const struct tls_dane_input *input,
                      struct tls_verify_log *log, char *why, size_t why_len) {
   memset(log, 0, sizeof *log);
-  SSL *ssl = SSL_new(client->ctx);
+  if ((unsigned)input->keys > TLS_KEYS_ECDSA) {
+    snprintf(why, why_len, "bad key-type restriction %d", (int)input->keys);
+    return NULL;
+  }
+  SSL *ssl = SSL_new(client->ctx[input->keys]);
   if (ssl == NULL) {
     openssl_error_text("SSL_new", why, why_len);
     return NULL;
   }
   if (SSL_set_ex_data(ssl, client->log_index, log) != 1 ||
-      SSL_set_tlsext_host_name(ssl, input->sni) != 1 || restrict_keys(ssl, input->keys) != 0) {
+      SSL_set_tlsext_host_name(ssl, input->sni) != 1) {
     openssl_error_text("TLS session setup", why, why_len);
     SSL_free(ssl);
     return NULL;
@@ -281,6 +307,8 @@ static void negotiated_group(SSL *ssl, char *out, size_t out_len) {
 }
 
 static void collect_chain(SSL *ssl, struct tls_outcome *out) {
+  const struct tls_client *client = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+  const EVP_MD *sha256 = client != NULL && client->sha256 != NULL ? client->sha256 : EVP_sha256();
   STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
   int count = chain != NULL ? sk_X509_num(chain) : 0;
   out->chain_not_after = 0;
@@ -292,19 +320,23 @@ static void collect_chain(SSL *ssl, struct tls_outcome *out) {
     }
     if (out->chain_count >= TLS_MAX_CHAIN_CERTS) continue;
     struct tls_cert *slot = &out->chain[out->chain_count];
-    unsigned char *der = NULL;
-    int der_len = i2d_X509(cert, &der);
+    int der_len = i2d_X509(cert, NULL);
     if (der_len <= 0) continue;
     slot->der = malloc((size_t)der_len);
-    if (slot->der == NULL) {
-      OPENSSL_free(der);
+    if (slot->der == NULL) continue;
+    unsigned char *end = slot->der;
+    if (i2d_X509(cert, &end) != der_len) {
+      free(slot->der);
+      slot->der = NULL;
       continue;
     }
-    memcpy(slot->der, der, (size_t)der_len);
     slot->der_len = (size_t)der_len;
-    OPENSSL_free(der);
     unsigned int digest_len = 0;
-    EVP_Digest(slot->der, slot->der_len, slot->sha256, &digest_len, EVP_sha256(), NULL);
+    if (EVP_Digest(slot->der, slot->der_len, slot->sha256, &digest_len, sha256, NULL) != 1) {
+      free(slot->der);
+      slot->der = NULL;
+      continue;
+    }
     out->chain_count++;
   }
 }

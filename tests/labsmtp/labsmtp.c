@@ -10,6 +10,8 @@
  * Usage: danescan-labsmtp --mode MODE --listen ADDR:PORT [--listen ...]
  *          [--cert CHAIN.pem --key KEY.pem]... [--port-file FILE] [--log FILE]
  *          [--greeting-delay-ms N] [--drip-ms N] [--max-tls 1.2|1.3] [--name HOST]
+ *          [--tls-reply-delay-ms N]  (delays the EHLO and QUIT replies inside
+ *          TLS: the benchmark holds that many TLS sessions open at once)
  * PORT 0 picks a free port; --port-file then receives "ADDR PORT" lines
  * (written to FILE.tmp and renamed once every listener is up). IPv6 as
  * [::1]:PORT. Test tool: exits on bad arguments. */
@@ -60,6 +62,7 @@ struct server {
   const char *name;
   unsigned greeting_delay_ms;
   unsigned drip_ms;
+  unsigned tls_reply_delay_ms;  /* benchmarks: hold TLS sessions open this long */
   unsigned long connections;
 };
 
@@ -72,6 +75,7 @@ struct conn {
   bool plain_owns_fd;
   enum conn_state state;
   bool tls;
+  enum { DELAYED_NONE, DELAYED_EHLO, DELAYED_QUIT } delayed;  /* reply the timer sends */
   struct event *timer;
   unsigned long counter;
   char peer[64];
@@ -202,6 +206,14 @@ static void ehlo_reply(struct conn *conn) {
   }
 }
 
+/* --tls-reply-delay-ms: the timer sends the reply to this command later. */
+static void delay_reply(struct conn *conn, int which) {
+  unsigned delay = conn->server->tls_reply_delay_ms;
+  struct timeval tv = {delay / 1000, (suseconds_t)(delay % 1000) * 1000};
+  conn->delayed = which;
+  evtimer_add(conn->timer, &tv);
+}
+
 /* Returns true to keep reading lines; false when conn is gone or switching. */
 static bool handle_command(struct conn *conn, char *line) {
   struct server *server = conn->server;
@@ -221,7 +233,9 @@ static bool handle_command(struct conn *conn, char *line) {
       send_text(conn, "554 5.7.1 go away\r\n");
       return true;
     }
-    if (strcasecmp(verb, "HELO") == 0) {
+    if (conn->tls && server->tls_reply_delay_ms > 0 && strcasecmp(verb, "EHLO") == 0) {
+      delay_reply(conn, DELAYED_EHLO);
+    } else if (strcasecmp(verb, "HELO") == 0) {
       send_text(conn, "250 hello\r\n");
     } else {
       ehlo_reply(conn);
@@ -235,6 +249,9 @@ static bool handle_command(struct conn *conn, char *line) {
     conn->state = CONN_SWITCHING;
     bufferevent_disable(conn->bev, EV_READ);
     bufferevent_setcb(conn->bev, NULL, on_write_drained, on_event, conn);
+    return false;
+  } else if (strcasecmp(verb, "QUIT") == 0 && conn->tls && server->tls_reply_delay_ms > 0) {
+    delay_reply(conn, DELAYED_QUIT);
     return false;
   } else if (strcasecmp(verb, "QUIT") == 0) {
     send_text(conn, "221 2.0.0 Bye\r\n");
@@ -307,6 +324,17 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   struct conn *conn = arg;
   struct server *server = conn->server;
+  if (conn->delayed == DELAYED_EHLO) {
+    conn->delayed = DELAYED_NONE;
+    ehlo_reply(conn);
+    return;
+  }
+  if (conn->delayed == DELAYED_QUIT) {
+    conn->delayed = DELAYED_NONE;
+    send_text(conn, "221 2.0.0 Bye\r\n");
+    close_after_flush(conn);
+    return;
+  }
   if (server->mode == MODE_SLOW_DRIP) {
     static const char drip[] = "220-slow drip greeting that never ends\r\n";
     char byte = drip[conn->counter++ % (sizeof drip - 1)];
@@ -431,7 +459,7 @@ static int parse_listen(const char *text, struct sockaddr_storage *out, int *out
 static void usage(void) {
   fprintf(stderr, "usage: danescan-labsmtp --mode MODE --listen ADDR:PORT [...] [--cert F --key F]... "
                   "[--port-file F] [--log F] [--greeting-delay-ms N] [--drip-ms N] [--max-tls 1.2|1.3] "
-                  "[--name HOST]\nmodes:");
+                  "[--name HOST] [--tls-reply-delay-ms N]\nmodes:");
   for (int i = 0; i < MODE_COUNT; i++) fprintf(stderr, " %s", mode_names[i]);
   fputc('\n', stderr);
   exit(2);
@@ -482,6 +510,8 @@ int main(int argc, char **argv) {
       server.drip_ms = (unsigned)atoi(value);
     } else if (strcmp(arg, "--max-tls") == 0) {
       max_tls = value;
+    } else if (strcmp(arg, "--tls-reply-delay-ms") == 0) {
+      server.tls_reply_delay_ms = (unsigned)atoi(value);
     } else if (strcmp(arg, "--name") == 0) {
       server.name = value;
     } else {

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# bench_probe.sh: STARTTLS probe benchmark (issue 3).
+# Runs N probes with concurrency C through danescan-probe against
+# danescan-labsmtp on 127.0.0.1 with an ECDSA P-256 and an RSA-2048 leaf
+# (chain leaf+intermediate+root, TLSA 3 1 1 on the leaf), with and without the
+# second key-type handshake, and prints probes/s, client CPU per probe and per
+# TLS connection, and beside it the cost of the client-side cryptography of one
+# handshake from `openssl speed` (X25519 keygen+derive, the server signature
+# verification, and the chain signature a DANE-TA/PKIX check would verify).
+# Finally peak RSS with CONCURRENT (default 2000) TLS sessions held open.
+#
+# Usage: bench/bench_probe.sh [N] [C]   (env: DANESCAN_BUILD, CONCURRENT,
+#        SPEED_SECONDS). Only loopback traffic.
+set -u
+N=${1:-2000}
+C=${2:-50}
+CONCURRENT=${CONCURRENT:-2000}
+SPEED_SECONDS=${SPEED_SECONDS:-2}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${DANESCAN_BUILD:-$SRC/build}
+LAB=$BUILD/tests/labsmtp/danescan-labsmtp
+PROBE=$BUILD/tests/labsmtp/danescan-probe
+[ -x "$LAB" ] && [ -x "$PROBE" ] || { echo "build first: $LAB, $PROBE missing" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/bench_probe.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+ulimit -n 20000 2>/dev/null || true
+
+"$SRC/tests/labsmtp/make-certs.sh" "$WORK/certs" >/dev/null 2>&1 || { echo "make-certs failed" >&2; exit 1; }
+CERTS=$WORK/certs
+
+# start NAME KEY [labsmtp args...]: sets PORT.
+start() {
+  local name=$1 key=$2
+  shift 2
+  "$LAB" --mode normal --listen 127.0.0.1:0 --port-file "$WORK/$name.ports" \
+    --cert "$CERTS/leaf-$key.chain.pem" --key "$CERTS/leaf-$key.key" "$@" &
+  PIDS+=($!)
+  for _ in $(seq 100); do [ -s "$WORK/$name.ports" ] && break; sleep 0.05; done
+  PORT=$(awk '{print $2; exit}' "$WORK/$name.ports")
+  [ -n "$PORT" ] || { echo "labsmtp $name did not start" >&2; exit 1; }
+}
+
+# openssl speed: seconds per operation.
+SPEED=$(openssl speed -seconds "$SPEED_SECONDS" ecdsap256 rsa2048 ecdhx25519 2>/dev/null)
+RSA_VERIFY=$(echo "$SPEED" | awk '/^rsa 2048 bits/ {print 1/$7}')
+EC_VERIFY=$(echo "$SPEED" | awk '/ecdsa \(nistp256\)/ {print 1/$(NF)}')
+X25519=$(echo "$SPEED" | awk '/ecdh \(X25519\)/ {print 1/$(NF)}')
+ms() { awk -v s="$1" 'BEGIN {printf "%.4f", s * 1000}'; }
+# Client crypto of one full handshake: X25519 keygen + derive (a keygen costs
+# about one derive), one server signature verification; a chain check adds one
+# verification of the leaf's signature by the (ECDSA P-256) intermediate.
+EC_MIN=$(awk -v x="$X25519" -v v="$EC_VERIFY" 'BEGIN {print 2 * x + v}')
+RSA_MIN=$(awk -v x="$X25519" -v v="$RSA_VERIFY" 'BEGIN {print 2 * x + v}')
+EC_CHAIN=$(awk -v m="$EC_MIN" -v v="$EC_VERIFY" 'BEGIN {print m + v}')
+RSA_CHAIN=$(awk -v m="$RSA_MIN" -v v="$EC_VERIFY" 'BEGIN {print m + v}')
+echo "openssl speed ($SPEED_SECONDS s): x25519 derive $(ms "$X25519") ms, ecdsa-p256 verify $(ms "$EC_VERIFY") ms, rsa2048 verify $(ms "$RSA_VERIFY") ms"
+echo "client crypto per full handshake: ecdsa $(ms "$EC_MIN") ms (+chain sig $(ms "$EC_CHAIN") ms), rsa2048 $(ms "$RSA_MIN") ms (+chain sig $(ms "$RSA_CHAIN") ms)"
+echo "  (DANE-EE 3 1 1 at depth 0 verifies no chain signature; the key-type probe adds a failed"
+echo "   handshake against a single-key server: one X25519 keygen, $(ms "$X25519") ms)"
+
+# run LABEL KEY PORT LIMIT_S [probe args...]
+run() {
+  local label=$1 key=$2 port=$3 limit=$4
+  shift 4
+  local tlsa
+  tlsa=$(cat "$CERTS/leaf-$key.spki-sha256")
+  "$PROBE" --allow-reserved --port "$port" --host mx.lab.example --tlsa "3 1 1 $tlsa" \
+    --repeat "$N" --max-concurrent "$C" --per-ip "$C" --gap-ms 0 --quiet "$@" 127.0.0.1 \
+    >/dev/null 2>"$WORK/run.err"
+  local summary
+  summary=$(grep '^summary' "$WORK/run.err")
+  [ -n "$summary" ] || { echo "$label: no summary: $(cat "$WORK/run.err")" >&2; return 1; }
+  local get
+  get() { echo "$summary" | tr ' ' '\n' | grep "^$1=" | cut -d= -f2; }
+  local done conns pps cpu auth
+  done=$(get done); conns=$(get connections); pps=$(get probes_per_s); cpu=$(get cpu_s)
+  auth=$(get authenticated)
+  awk -v l="$label" -v n="$done" -v c="$conns" -v p="$pps" -v cpu="$cpu" -v a="${auth:-0}" \
+      -v lim="$limit" 'BEGIN {
+    per = cpu * 1000 / n; perc = cpu * 1000 / c;
+    printf "%-26s probes=%d authenticated=%d conns=%d probes/s=%.0f cpu/probe=%.3f ms cpu/conn=%.3f ms ratio=%.1fx\n",
+      l, n, a, c, p, per, perc, per / (lim * 1000)
+  }'
+  [ "${auth:-0}" = "$done" ] && [ "$done" = "$N" ] ||
+    { echo "  FAIL: not every probe authenticated: $summary"; STATUS=1; }
+}
+STATUS=0
+
+start ec ec; EC_PORT=$PORT
+start rsa rsa; RSA_PORT=$PORT
+echo "N=$N C=$C (ratio: CPU per probe / crypto of the handshakes the probe needs)"
+# Key types on: a full handshake plus a failed restricted one (keygen only).
+EC_PROBE=$(awk -v m="$EC_MIN" -v x="$X25519" 'BEGIN {print m + x}')
+RSA_PROBE=$(awk -v m="$RSA_MIN" -v x="$X25519" 'BEGIN {print m + x}')
+run "ecdsa key-types" ec "$EC_PORT" "$EC_PROBE"
+run "ecdsa --no-key-types" ec "$EC_PORT" "$EC_MIN" --no-key-types
+run "rsa2048 key-types" rsa "$RSA_PORT" "$RSA_PROBE"
+run "rsa2048 --no-key-types" rsa "$RSA_PORT" "$RSA_MIN" --no-key-types
+
+# Peak RSS with CONCURRENT TLS sessions open at once: the server holds each
+# session 3 s after the handshake (delayed QUIT reply inside TLS).
+start hold ec --tls-reply-delay-ms 3000; HOLD_PORT=$PORT
+tlsa=$(cat "$CERTS/leaf-ec.spki-sha256")
+"$PROBE" --allow-reserved --port "$HOLD_PORT" --host mx.lab.example --tlsa "3 1 1 $tlsa" \
+  --repeat "$CONCURRENT" --max-concurrent "$CONCURRENT" --per-ip "$CONCURRENT" --gap-ms 0 \
+  --timeout-ms 20000 --no-key-types --quiet 127.0.0.1 >/dev/null 2>"$WORK/hold.err"
+summary=$(grep '^summary' "$WORK/hold.err")
+echo "concurrent=$CONCURRENT TLS sessions held 3 s: $(echo "$summary" | tr ' ' '\n' |
+  grep -E '^(done|elapsed_s|maxrss_kb|authenticated)=' | tr '\n' ' ')"
+hold() { echo "$summary" | tr ' ' '\n' | grep "^$1=" | cut -d= -f2; }
+if [ "$(hold authenticated)" != "$CONCURRENT" ] || [ "$(hold maxrss_kb)" -ge $((256 * 1024)) ]; then
+  echo "FAIL: $CONCURRENT concurrent sessions need every probe authenticated and peak RSS < 256 MB"
+  STATUS=1
+fi
+exit $STATUS
