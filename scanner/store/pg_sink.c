@@ -42,6 +42,18 @@ struct seq_range {
   uint64_t lo, hi; /* [lo, hi) */
 };
 
+#define PG_SINK_DEFAULT_WRITERS 2 /* writer threads (connections); $DANESCAN_DB_WRITERS */
+#define PG_SINK_MAX_WRITERS 4
+
+struct pg_sink;
+
+struct pg_writer {
+  struct pg_sink *sink;
+  PGconn *conn;
+  pthread_t thread;
+  bool started;
+};
+
 struct pg_sink {
   char *conninfo;
   char *scan_id;
@@ -73,10 +85,14 @@ struct pg_sink {
   char error[PG_SINK_ERROR_BYTES];
   struct pg_sink_stats stats;
 
-  /* writer thread */
-  pthread_t writer;
-  bool writer_started;
-  PGconn *conn;
+  /* writer threads: each takes the next queued batch and commits it on its
+   * own connection, so batches may commit out of order (resume skips the
+   * union of committed seqs, so order does not matter); the last writer to
+   * stop finalises the scans row. */
+  struct pg_writer writers[PG_SINK_MAX_WRITERS];
+  size_t writer_count;
+  size_t writers_active; /* under lock */
+  char *final_copy[PG_TABLE_COUNT]; /* "COPY tlsa_records (...)" for the staged host tables */
 };
 
 static const char stage_setup_sql[] =
@@ -86,23 +102,28 @@ static const char stage_setup_sql[] =
     "CREATE TEMP TABLE IF NOT EXISTS stage_addresses (LIKE addresses) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS stage_probes (LIKE probes) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS stage_probe_chain (LIKE probe_chain) ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS stage_certificates (LIKE certificates INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;";
+    "CREATE TEMP TABLE IF NOT EXISTS stage_certificates (LIKE certificates INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS stage_new_hosts (host text NOT NULL) ON COMMIT DELETE ROWS;";
 
 /* Hosts new to the scan are inserted with everything hanging off them; a
- * host already stored (earlier batch, earlier run) keeps its first rows. */
+ * host already stored (earlier batch, earlier run) keeps its first rows.
+ * Step 1 inserts the staged hosts and remembers which were new. When every
+ * staged host was new (the usual case: the scan thread sends a host once per
+ * run), the rows hanging off them are COPYed straight into their tables;
+ * otherwise they are staged and step 2 keeps those of the new hosts.
+ * Two writers may merge at once: both insert hosts, then certificates, each
+ * in key order (ORDER BY), so one may wait for the other but never in a
+ * cycle (no deadlock). */
 static const char merge_hosts_sql[] =
-    "WITH new_hosts AS ("
-    "  INSERT INTO mx_hosts SELECT DISTINCT ON (scan_id, host) * FROM stage_mx_hosts"
-    "  ON CONFLICT (scan_id, host) DO NOTHING RETURNING scan_id, host),"
-    " t AS (INSERT INTO tlsa_records SELECT s.* FROM stage_tlsa_records s"
-    "  JOIN new_hosts n ON n.scan_id = s.scan_id AND n.host = s.host),"
-    " a AS (INSERT INTO addresses SELECT s.* FROM stage_addresses s"
-    "  JOIN new_hosts n ON n.scan_id = s.scan_id AND n.host = s.host),"
-    " p AS (INSERT INTO probes SELECT s.* FROM stage_probes s"
-    "  JOIN new_hosts n ON n.scan_id = s.scan_id AND n.host = s.host),"
-    " c AS (INSERT INTO probe_chain SELECT s.* FROM stage_probe_chain s"
-    "  JOIN new_hosts n ON n.scan_id = s.scan_id AND n.host = s.host)"
-    " SELECT count(*) FROM new_hosts";
+    "WITH n AS (INSERT INTO mx_hosts SELECT DISTINCT ON (scan_id, host) * FROM stage_mx_hosts"
+    "  ORDER BY scan_id, host ON CONFLICT (scan_id, host) DO NOTHING RETURNING host)"
+    " INSERT INTO stage_new_hosts SELECT host FROM n";
+
+static const char merge_host_rows_sql[] =
+    "INSERT INTO tlsa_records SELECT s.* FROM stage_tlsa_records s JOIN stage_new_hosts n USING (host);"
+    "INSERT INTO addresses SELECT s.* FROM stage_addresses s JOIN stage_new_hosts n USING (host);"
+    "INSERT INTO probes SELECT s.* FROM stage_probes s JOIN stage_new_hosts n USING (host);"
+    "INSERT INTO probe_chain SELECT s.* FROM stage_probe_chain s JOIN stage_new_hosts n USING (host)";
 
 static const char merge_certs_sql[] =
     "INSERT INTO certificates SELECT DISTINCT ON (sha256) * FROM stage_certificates"
@@ -268,8 +289,8 @@ static char *batch_seq_ranges(struct pg_batch *batch) {
 
 static bool connection_lost(PGconn *conn) { return conn == NULL || PQstatus(conn) != CONNECTION_OK; }
 
-static int copy_table(PGconn *conn, enum pg_table table, const struct pg_buf *buf, char *why, size_t why_len) {
-  PGresult *res = PQexec(conn, pg_rows_copy_statement(table));
+static int copy_rows(PGconn *conn, const char *statement, const struct pg_buf *buf, char *why, size_t why_len) {
+  PGresult *res = PQexec(conn, statement);
   if (PQresultStatus(res) != PGRES_COPY_IN) {
     PQclear(res);
     conn_error(conn, "starting COPY", why, why_len);
@@ -293,7 +314,7 @@ static int copy_table(PGconn *conn, enum pg_table table, const struct pg_buf *bu
   int rc = 0;
   while ((res = PQgetResult(conn)) != NULL) {
     if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
-      conn_error(conn, pg_rows_copy_statement(table), why, why_len);
+      conn_error(conn, statement, why, why_len);
       rc = -1;
     }
     PQclear(res);
@@ -301,39 +322,84 @@ static int copy_table(PGconn *conn, enum pg_table table, const struct pg_buf *bu
   return rc;
 }
 
+/* The COPY of a staged host table aimed at its real table ("COPY
+ * stage_probes (...)" -> "COPY probes (...)"). */
+static const char *final_copy_statement(struct pg_sink *sink, enum pg_table table) {
+  return sink->final_copy[table];
+}
+
+static bool build_final_copy(struct pg_sink *sink) {
+  static const char prefix[] = "COPY stage_";
+  for (int t = PG_TABLE_STAGE_TLSA; t <= PG_TABLE_STAGE_CHAIN; t++) {
+    const char *statement = pg_rows_copy_statement((enum pg_table)t);
+    if (strncmp(statement, prefix, sizeof prefix - 1) != 0) return false;
+    size_t len = strlen("COPY ") + strlen(statement + sizeof prefix - 1) + 1;
+    sink->final_copy[t] = malloc(len);
+    if (sink->final_copy[t] == NULL) return false;
+    snprintf(sink->final_copy[t], len, "COPY %s", statement + sizeof prefix - 1);
+  }
+  return true;
+}
+
 /* Returns 1 if the batch is already committed (its outcome was unknown
  * after a lost connection), 0 if not, -1 on error. */
-static int batch_committed(struct pg_sink *sink, uint64_t batch_no, char *why, size_t why_len) {
+static int batch_committed(struct pg_writer *w, uint64_t batch_no, char *why, size_t why_len) {
+  struct pg_sink *sink = w->sink;
   char number[32];
   snprintf(number, sizeof number, "%llu", (unsigned long long)batch_no);
   const char *params[2] = {sink->scan_id, number};
-  PGresult *res = PQexecParams(sink->conn, "SELECT 1 FROM scan_batches WHERE scan_id = $1 AND batch_no = $2",
+  PGresult *res = PQexecParams(w->conn, "SELECT 1 FROM scan_batches WHERE scan_id = $1 AND batch_no = $2",
                                2, NULL, params, NULL, NULL, 0);
   int rc = -1;
   if (PQresultStatus(res) == PGRES_TUPLES_OK) rc = PQntuples(res) > 0;
-  else conn_error(sink->conn, "checking a batch", why, why_len);
+  else conn_error(w->conn, "checking a batch", why, why_len);
   PQclear(res);
   return rc;
 }
 
-static int commit_batch(struct pg_sink *sink, struct pg_batch *batch, const char *ranges, char *why,
+static int commit_batch(struct pg_writer *w, struct pg_batch *batch, const char *ranges, char *why,
                         size_t why_len) {
-  PGconn *conn = sink->conn;
+  struct pg_sink *sink = w->sink;
+  PGconn *conn = w->conn;
   if (!exec_command(conn, "BEGIN", why, why_len, "BEGIN")) return -1;
-  int done = batch_committed(sink, batch->batch_no, why, why_len);
+  int done = batch_committed(w, batch->batch_no, why, why_len);
   if (done != 0) {
     PQclear(PQexec(conn, "ROLLBACK"));
     return done > 0 ? 0 : -1;
   }
-  bool staged_hosts = false, staged_certs = false;
-  for (int t = 0; t < PG_TABLE_COUNT; t++) {
-    if (batch->rows.rows[t] == 0) continue;
-    if (copy_table(conn, (enum pg_table)t, &batch->rows.table[t], why, why_len) != 0) goto fail;
-    if (t >= PG_TABLE_STAGE_HOSTS && t <= PG_TABLE_STAGE_CHAIN) staged_hosts = true;
-    if (t == PG_TABLE_STAGE_CERTS) staged_certs = true;
+  const struct pg_rows *rows = &batch->rows;
+  for (int t = PG_TABLE_DOMAINS; t <= PG_TABLE_DOMAIN_MX; t++) {
+    if (rows->rows[t] > 0 && copy_rows(conn, pg_rows_copy_statement((enum pg_table)t), &rows->table[t], why, why_len) != 0)
+      goto fail;
   }
-  if (staged_hosts && !exec_command(conn, merge_hosts_sql, why, why_len, "merging hosts")) goto fail;
-  if (staged_certs && !exec_command(conn, merge_certs_sql, why, why_len, "upserting certificates")) goto fail;
+  if (rows->rows[PG_TABLE_STAGE_HOSTS] > 0) {
+    if (copy_rows(conn, pg_rows_copy_statement(PG_TABLE_STAGE_HOSTS), &rows->table[PG_TABLE_STAGE_HOSTS], why,
+                  why_len) != 0)
+      goto fail;
+    PGresult *res = PQexec(conn, merge_hosts_sql);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    uint64_t new_hosts = ok ? strtoull(PQcmdTuples(res), NULL, 10) : 0;
+    PQclear(res);
+    if (!ok) {
+      conn_error(conn, "merging hosts", why, why_len);
+      goto fail;
+    }
+    bool all_new = new_hosts == rows->rows[PG_TABLE_STAGE_HOSTS];
+    bool staged = false;
+    for (int t = PG_TABLE_STAGE_TLSA; t <= PG_TABLE_STAGE_CHAIN; t++) {
+      if (rows->rows[t] == 0) continue;
+      const char *statement = all_new ? final_copy_statement(sink, (enum pg_table)t) : pg_rows_copy_statement((enum pg_table)t);
+      if (copy_rows(conn, statement, &rows->table[t], why, why_len) != 0) goto fail;
+      staged = staged || !all_new;
+    }
+    if (staged && !exec_command(conn, merge_host_rows_sql, why, why_len, "merging host rows")) goto fail;
+  }
+  if (rows->rows[PG_TABLE_STAGE_CERTS] > 0) {
+    if (copy_rows(conn, pg_rows_copy_statement(PG_TABLE_STAGE_CERTS), &rows->table[PG_TABLE_STAGE_CERTS], why,
+                  why_len) != 0 ||
+        !exec_command(conn, merge_certs_sql, why, why_len, "upserting certificates"))
+      goto fail;
+  }
   char number[32], domain_rows[32];
   snprintf(number, sizeof number, "%llu", (unsigned long long)batch->batch_no);
   snprintf(domain_rows, sizeof domain_rows, "%llu", (unsigned long long)batch->rows.rows[PG_TABLE_DOMAINS]);
@@ -355,16 +421,16 @@ fail:
   return -1;
 }
 
-static int writer_connect(struct pg_sink *sink, char *why, size_t why_len) {
-  if (sink->conn != NULL) PQfinish(sink->conn);
-  sink->conn = PQconnectdb(sink->conninfo);
-  if (connection_lost(sink->conn)) {
-    conn_error(sink->conn, "connecting", why, why_len);
+static int writer_connect(struct pg_writer *w, char *why, size_t why_len) {
+  if (w->conn != NULL) PQfinish(w->conn);
+  w->conn = PQconnectdb(w->sink->conninfo);
+  if (connection_lost(w->conn)) {
+    conn_error(w->conn, "connecting", why, why_len);
     return -1;
   }
-  if (!exec_command(sink->conn, "SET client_encoding = 'UTF8'; SET synchronous_commit = on", why, why_len,
+  if (!exec_command(w->conn, "SET client_encoding = 'UTF8'; SET synchronous_commit = on", why, why_len,
                     "session setup") ||
-      !exec_command(sink->conn, stage_setup_sql, why, why_len, "creating staging tables")) {
+      !exec_command(w->conn, stage_setup_sql, why, why_len, "creating staging tables")) {
     return -1;
   }
   return 0;
@@ -374,17 +440,18 @@ static int writer_connect(struct pg_sink *sink, char *why, size_t why_len) {
  * reconnecting with backoff while the connection is lost; gives up after
  * retry_timeout_ms, or at once on an error with the connection up (a
  * rejected row or statement: retrying cannot help). */
-typedef int (*writer_step)(struct pg_sink *sink, void *arg, char *why, size_t why_len);
+typedef int (*writer_step)(struct pg_writer *w, void *arg, char *why, size_t why_len);
 
-static int with_retry(struct pg_sink *sink, writer_step step, void *arg, char *why, size_t why_len) {
+static int with_retry(struct pg_writer *w, writer_step step, void *arg, char *why, size_t why_len) {
+  struct pg_sink *sink = w->sink;
   double deadline = now_s() + sink->retry_timeout_ms / 1000.0;
   unsigned backoff_ms = PG_SINK_BACKOFF_MIN_MS;
   for (;;) {
     int rc = -1;
-    if (!connection_lost(sink->conn) || writer_connect(sink, why, why_len) == 0) {
-      rc = step(sink, arg, why, why_len);
+    if (!connection_lost(w->conn) || writer_connect(w, why, why_len) == 0) {
+      rc = step(w, arg, why, why_len);
       if (rc == 0) return 0;
-      if (!connection_lost(sink->conn)) return -1;
+      if (!connection_lost(w->conn)) return -1;
     }
     if (now_s() >= deadline) {
       char reason[PG_SINK_ERROR_BYTES / 2];
@@ -407,9 +474,9 @@ struct commit_arg {
   const char *ranges;
 };
 
-static int commit_step(struct pg_sink *sink, void *arg, char *why, size_t why_len) {
+static int commit_step(struct pg_writer *w, void *arg, char *why, size_t why_len) {
   struct commit_arg *commit = arg;
-  return commit_batch(sink, commit->batch, commit->ranges, why, why_len);
+  return commit_batch(w, commit->batch, commit->ranges, why, why_len);
 }
 
 static char *finalize_inputs_json(struct pg_sink *sink, uint64_t *names_out) {
@@ -439,22 +506,23 @@ static char *finalize_inputs_json(struct pg_sink *sink, uint64_t *names_out) {
   return buf.data;
 }
 
-static int finalize_step(struct pg_sink *sink, void *arg, char *why, size_t why_len) {
+static int finalize_step(struct pg_writer *w, void *arg, char *why, size_t why_len) {
   (void)arg;
+  struct pg_sink *sink = w->sink;
   uint64_t names = 0;
   char *inputs = finalize_inputs_json(sink, &names);
   char names_text[32];
   snprintf(names_text, sizeof names_text, "%llu", (unsigned long long)names);
   const char *complete = sink->outcome_known ? (sink->outcome_complete ? "true" : "false") : NULL;
   const char *params[5] = {sink->scan_id, inputs, names_text, complete, sink->outcome_error};
-  PGresult *res = PQexecParams(sink->conn,
+  PGresult *res = PQexecParams(w->conn,
                                "UPDATE scans SET ended_at = now(), inputs = $2::jsonb, input_names = $3,"
                                " complete = $4::boolean, error = $5,"
                                " domains = (SELECT count(*) FROM domains WHERE scan_id = $1)"
                                " WHERE id = $1",
                                5, NULL, params, NULL, NULL, 0);
   int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
-  if (rc != 0) conn_error(sink->conn, "finishing the scan row", why, why_len);
+  if (rc != 0) conn_error(w->conn, "finishing the scan row", why, why_len);
   PQclear(res);
   free(inputs);
   return rc;
@@ -471,15 +539,20 @@ static void writer_fail(struct pg_sink *sink, const char *why) {
 }
 
 static void *writer_main(void *arg) {
-  struct pg_sink *sink = arg;
+  struct pg_writer *w = arg;
+  struct pg_sink *sink = w->sink;
   char why[PG_SINK_ERROR_BYTES];
   for (;;) {
     pthread_mutex_lock(&sink->lock);
-    while (sink->queue_head == NULL && !sink->closing) pthread_cond_wait(&sink->wake, &sink->lock);
-    struct pg_batch *batch = sink->queue_head;
-    bool failed = sink->failed;
+    while (sink->queue_head == NULL && !sink->closing && !sink->failed) pthread_cond_wait(&sink->wake, &sink->lock);
+    struct pg_batch *batch = sink->failed ? NULL : sink->queue_head;
+    if (batch != NULL) { /* taken; still counted in queued until committed */
+      sink->queue_head = batch->next;
+      if (sink->queue_head == NULL) sink->queue_tail = NULL;
+      batch->next = NULL;
+    }
     pthread_mutex_unlock(&sink->lock);
-    if (batch == NULL || failed) break;
+    if (batch == NULL) break;
 
     double started = now_s();
     char *ranges = batch_seq_ranges(batch);
@@ -488,12 +561,10 @@ static void *writer_main(void *arg) {
       snprintf(why, sizeof why, "out of memory preparing a batch");
     } else {
       struct commit_arg commit = {batch, ranges};
-      rc = with_retry(sink, commit_step, &commit, why, sizeof why);
+      rc = with_retry(w, commit_step, &commit, why, sizeof why);
     }
     free(ranges);
     pthread_mutex_lock(&sink->lock);
-    sink->queue_head = batch->next;
-    if (sink->queue_head == NULL) sink->queue_tail = NULL;
     sink->queued--;
     if (rc == 0) {
       sink->stats.batches_committed++;
@@ -509,12 +580,15 @@ static void *writer_main(void *arg) {
       break;
     }
   }
+  /* The last writer out finalises: every batch taken has been committed
+   * (or the sink failed) by then. */
   pthread_mutex_lock(&sink->lock);
+  bool last = --sink->writers_active == 0;
   bool failed = sink->failed;
   pthread_mutex_unlock(&sink->lock);
-  if (!failed && with_retry(sink, finalize_step, NULL, why, sizeof why) != 0) writer_fail(sink, why);
-  if (sink->conn != NULL) PQfinish(sink->conn);
-  sink->conn = NULL;
+  if (last && !failed && with_retry(w, finalize_step, NULL, why, sizeof why) != 0) writer_fail(sink, why);
+  if (w->conn != NULL) PQfinish(w->conn);
+  w->conn = NULL;
   return NULL;
 }
 
@@ -605,7 +679,10 @@ static void sink_free(struct pg_sink *sink) {
   free(sink->outcome_error);
   free(sink->conninfo);
   free(sink->scan_id);
-  if (sink->conn != NULL) PQfinish(sink->conn);
+  for (int t = 0; t < PG_TABLE_COUNT; t++) free(sink->final_copy[t]);
+  for (size_t i = 0; i < PG_SINK_MAX_WRITERS; i++) {
+    if (sink->writers[i].conn != NULL) PQfinish(sink->writers[i].conn);
+  }
   pthread_mutex_destroy(&sink->lock);
   pthread_cond_destroy(&sink->wake);
   free(sink);
@@ -618,7 +695,9 @@ static int pg_close(void *arg, char *why, size_t why_len) {
   sink->closing = true;
   pthread_cond_broadcast(&sink->wake);
   pthread_mutex_unlock(&sink->lock);
-  if (sink->writer_started) pthread_join(sink->writer, NULL);
+  for (size_t i = 0; i < PG_SINK_MAX_WRITERS; i++) {
+    if (sink->writers[i].started) pthread_join(sink->writers[i].thread, NULL);
+  }
   int rc = writer_failed(sink, why, why_len) ? -1 : 0;
   sink_free(sink);
   return rc;
@@ -776,6 +855,12 @@ static uint32_t retry_timeout(const struct pg_sink_config *config) {
   return PG_SINK_DEFAULT_RETRY_TIMEOUT_MS;
 }
 
+static size_t writer_count(void) {
+  const char *env = getenv("DANESCAN_DB_WRITERS");
+  if (env != NULL && env[0] >= '1' && env[0] <= '0' + PG_SINK_MAX_WRITERS && env[1] == '\0') return (size_t)(env[0] - '0');
+  return PG_SINK_DEFAULT_WRITERS;
+}
+
 int pg_sink_open(struct result_sink *out, const struct pg_sink_config *config, char *why, size_t why_len) {
   struct pg_sink *sink = calloc(1, sizeof *sink);
   if (sink == NULL) {
@@ -789,10 +874,11 @@ int pg_sink_open(struct result_sink *out, const struct pg_sink_config *config, c
   sink->batch_domains = config->batch_domains ? config->batch_domains : PG_SINK_DEFAULT_BATCH_DOMAINS;
   sink->max_queued = config->max_queued_batches ? config->max_queued_batches : PG_SINK_DEFAULT_MAX_QUEUED_BATCHES;
   sink->retry_timeout_ms = retry_timeout(config);
+  sink->writer_count = writer_count();
   sink->log = config->log;
   sink->input = config->input;
   sink->input_names = calloc(config->input_count + 1, sizeof *sink->input_names);
-  if (sink->conninfo == NULL || sink->scan_id == NULL || sink->input_names == NULL) {
+  if (sink->conninfo == NULL || sink->scan_id == NULL || sink->input_names == NULL || !build_final_copy(sink)) {
     snprintf(why, why_len, "out of memory");
     sink_free(sink);
     return -1;
@@ -819,11 +905,20 @@ int pg_sink_open(struct result_sink *out, const struct pg_sink_config *config, c
   }
   if (register_scan(sink, conn, config, why, why_len) != 0) goto out;
   if (load_progress(sink, conn, why, why_len) != 0) goto out;
-  if (pthread_create(&sink->writer, NULL, writer_main, sink) != 0) {
+  pthread_mutex_lock(&sink->lock);
+  for (size_t i = 0; i < sink->writer_count; i++) {
+    struct pg_writer *w = &sink->writers[i];
+    w->sink = sink;
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) break;
+    w->started = true;
+    sink->writers_active++;
+  }
+  bool none = sink->writers_active == 0;
+  pthread_mutex_unlock(&sink->lock);
+  if (none) {
     snprintf(why, why_len, "cannot start the database writer thread");
     goto out;
   }
-  sink->writer_started = true;
   rc = 0;
 out:
   PQfinish(conn);

@@ -2,25 +2,29 @@
  * (schema/README.md) while the scan runs.
  *
  * Threading: write/can_accept/flush/close run on the scan's thread and never
- * wait for the database (except close, which waits for the writer to finish).
+ * wait for the database (except close, which waits for the writers to finish).
  * write formats the record into COPY rows of the current batch; a full batch
- * (or flush) is queued for the writer thread, which owns its own connection
- * and commits each batch in ONE transaction: the rows, the host/TLSA/address/
+ * (or flush) is queued for the writer threads (two by default,
+ * $DANESCAN_DB_WRITERS 1-4; each has its own connection and takes the next
+ * queued batch, so batches may commit out of order: resume skips the union of
+ * the committed ordinals, never a high-water mark). Each batch is committed
+ * in ONE transaction: the rows, the host/TLSA/address/
  * probe rows (merged so each host is stored once per scan), certificate
  * upserts, and the batch's set of input ordinals (scan_batches). So a scan
  * killed at any point has exactly the rows of its committed batches, and
  * `resume` skips exactly their ordinals.
  *
  * Backpressure: can_accept is false while max_queued_batches batches wait
- * for the writer; the scan then stops admitting domains (results are never
- * dropped). The batch being filled can grow past batch_domains by the
+ * for, or are being committed by, the writers; the scan then stops admitting
+ * domains (results are never dropped). The batch being filled can grow past batch_domains by the
  * domains already in flight.
  *
  * Lost connection: the writer reconnects with exponential backoff (100 ms to
  * 5 s) and resends the uncommitted batch; a batch whose commit outcome is
  * unknown is checked in scan_batches first, so it is never stored twice.
  * After retry_timeout_ms without success the sink fails: the next write (or
- * close) returns -1 with the reason and the scan stops. */
+ * close) returns -1 with the reason and the scan stops. The last writer to
+ * finish writes the scans row's end time, counts and outcome. */
 #ifndef DANESCAN_STORE_PG_SINK_H
 #define DANESCAN_STORE_PG_SINK_H
 
@@ -32,8 +36,8 @@
 #include "input/input.h"
 #include "store/sink.h"
 
-#define PG_SINK_DEFAULT_BATCH_DOMAINS 2000
-#define PG_SINK_DEFAULT_MAX_QUEUED_BATCHES 4
+#define PG_SINK_DEFAULT_BATCH_DOMAINS 5000
+#define PG_SINK_DEFAULT_MAX_QUEUED_BATCHES 6
 #define PG_SINK_DEFAULT_RETRY_TIMEOUT_MS (300u * 1000) /* 5 minutes; DANESCAN_DB_RETRY_TIMEOUT_S */
 
 struct pg_sink_config {
