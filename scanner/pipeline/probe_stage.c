@@ -17,7 +17,6 @@
 #include <openssl/x509.h>
 
 #include "pipeline/rules.h"
-#include "tls/cert_info.h"
 
 struct host_job {
   struct probe_stage *stage;
@@ -191,8 +190,8 @@ static struct probe_detail *detail_from_report(const struct probe_report *report
         }
       }
       detail->chain_count = report->chain_count;
-      detail->has_leaf_spki_sha256 =
-          cert_spki_sha256(report->chain[0].der, report->chain[0].der_len, detail->leaf_spki_sha256) == 0;
+      detail->has_leaf_spki_sha256 = report->has_leaf_spki_sha256;
+      memcpy(detail->leaf_spki_sha256, report->leaf_spki_sha256, 32);
     }
   }
   detail->leaf_not_before = report->leaf_not_before;

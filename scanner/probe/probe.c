@@ -388,6 +388,8 @@ static void deliver(struct probe_job *job) {
         chain[i].der_len = t->chain[i].der_len;
       }
       report.chain_count = t->chain_count;
+      report.has_leaf_spki_sha256 = t->has_leaf_spki_sha256;
+      memcpy(report.leaf_spki_sha256, t->leaf_spki_sha256, 32);
       report.leaf_not_before = t->leaf_not_before;
       report.leaf_not_after = t->leaf_not_after;
       report.chain_not_after = t->chain_not_after;
@@ -520,7 +522,11 @@ static void record_key_type(struct probe_job *job, enum tls_key_kind kind,
   r->match_depth = present ? o->tls.match_depth : -1;
   if (present) {
     snprintf(r->leaf_key_type, sizeof r->leaf_key_type, "%s", o->tls.leaf_key_type);
-    if (o->tls.chain_count > 0) memcpy(r->leaf_sha256, o->tls.chain[0].sha256, 32);
+    if (o->tls.chain_count > 0) {
+      memcpy(r->leaf_sha256, o->tls.chain[0].sha256, 32);
+      r->has_leaf_spki_sha256 = o->tls.has_leaf_spki_sha256;
+      memcpy(r->leaf_spki_sha256, o->tls.leaf_spki_sha256, 32);
+    }
   }
 }
 

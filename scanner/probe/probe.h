@@ -101,6 +101,8 @@ struct probe_key_type_result {
   int match_depth;             /* chain depth of the match, -1 if none */
   char leaf_key_type[PROBE_NAME_MAX_BYTES];
   uint8_t leaf_sha256[32];
+  bool has_leaf_spki_sha256;
+  uint8_t leaf_spki_sha256[32]; /* what a "3 1 1" record of this leaf's key holds */
 };
 
 /* Everything pointed to is owned by the engine and valid only during the
@@ -138,6 +140,8 @@ struct probe_report {
   int match_depth;             /* 0 = leaf, -1 if none */
   const struct probe_cert *chain; /* peer chain as sent, leaf first */
   size_t chain_count;          /* entries in chain (<= PROBE_MAX_CHAIN_CERTS) */
+  bool has_leaf_spki_sha256;
+  uint8_t leaf_spki_sha256[32]; /* SHA-256 of the leaf's SPKI: what a "3 1 1" record of it holds */
   time_t leaf_not_before, leaf_not_after;
   time_t chain_not_after;      /* earliest notAfter of the chain */
   bool expires_soon;           /* RESULTS.md: matched DANE-TA chain expiring within

@@ -193,16 +193,24 @@ static void describe_match(struct explain *e, const struct mx_host *host, int in
 
 static const char *key_kind_name(int kind) { return kind == PROBE_KEY_RSA ? "RSA" : "ECDSA"; }
 
-/* The record to publish for the certificate served on one address. */
+/* The records to publish for the certificate served on one address: the
+ * exact 3 1 1 record when the key's digest is known (leaf_spki_sha256 may be
+ * NULL), and the exact 3 0 1 record of the certificate. */
 static void fix_publish_for_leaf(struct explain *e, const struct mx_host *host, const struct host_address *address,
-                                 const uint8_t leaf_cert_sha256[32], const char *key_label) {
-  char name[300], endpoint[80], digest[65];
+                                 const uint8_t leaf_cert_sha256[32], const uint8_t *leaf_spki_sha256,
+                                 const char *key_label) {
+  char name[300], endpoint[80], digest[65], spki[65];
   tlsa_name(host, name, sizeof name);
   address_endpoint(address, smtp_port(e), endpoint, sizeof endpoint);
   hex(leaf_cert_sha256, 32, digest);
-  /* probe_detail keeps the SHA-256 of each certificate, not of its public
-   * key: the exact 3 0 1 record is known, the 3 1 1 digest is computed by
-   * the command shown. */
+  if (leaf_spki_sha256 != NULL) {
+    hex(leaf_spki_sha256, 32, spki);
+    fix(e, "No usable TLSA record of %s matches the %scertificate served on %s. Publish "
+           "`%s. IN TLSA 3 1 1 %s` (this key; survives certificate renewals with the same key) or "
+           "`%s. IN TLSA 3 0 1 %s` (this certificate), or deploy the key that matches the published records.",
+        name, key_label, address->text, name, spki, name, digest);
+    return;
+  }
   fix(e, "No usable TLSA record of %s matches the %scertificate served on %s. Publish "
          "`%s. IN TLSA 3 1 1 <sha256 of the served SPKI>` (survives certificate renewals with the same key; "
          "compute it with `openssl s_client -starttls smtp -connect %s -servername %s </dev/null 2>/dev/null | "
@@ -264,7 +272,7 @@ static void explain_address(struct explain *e, const struct mx_host *host, const
         if (kt->probed && kt->present && kt->result == PROBE_TLSA_MISMATCH) {
           char label[16];
           snprintf(label, sizeof label, "%s ", key_kind_name(kind));
-          fix_publish_for_leaf(e, host, address, kt->leaf_sha256, label);
+          fix_publish_for_leaf(e, host, address, kt->leaf_sha256, kt->has_leaf_spki_sha256 ? kt->leaf_spki_sha256 : NULL, label);
         }
       }
     }
@@ -279,11 +287,14 @@ static void explain_address(struct explain *e, const struct mx_host *host, const
         if (kt->probed && kt->present && kt->result == PROBE_TLSA_MISMATCH) {
           char label[16];
           snprintf(label, sizeof label, "%s ", key_kind_name(kind));
-          fix_publish_for_leaf(e, host, address, kt->leaf_sha256, label);
+          fix_publish_for_leaf(e, host, address, kt->leaf_sha256, kt->has_leaf_spki_sha256 ? kt->leaf_spki_sha256 : NULL, label);
           per_kind = true;
         }
       }
-      if (!per_kind) fix_publish_for_leaf(e, host, address, detail->chain_sha256[0], "");
+      if (!per_kind) {
+        fix_publish_for_leaf(e, host, address, detail->chain_sha256[0],
+                             detail->has_leaf_spki_sha256 ? detail->leaf_spki_sha256 : NULL, "");
+      }
     } else {
       fix(e, "No usable TLSA record of %s matches the certificate served on %s: publish `%s. IN TLSA 3 1 1 "
              "<sha256 of the served SPKI>` or deploy the key that matches the published records.",

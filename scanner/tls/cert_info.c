@@ -29,22 +29,6 @@ static int64_t asn1_time_unix(const ASN1_TIME *time) {
   return (int64_t)timegm(&tm);
 }
 
-int cert_spki_sha256(const uint8_t *der, size_t der_len, uint8_t out[32]) {
-  const unsigned char *p = der;
-  X509 *x509 = d2i_X509(NULL, &p, (long)der_len);
-  if (x509 == NULL) return -1;
-  unsigned char *spki = NULL;
-  int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x509), &spki);
-  int rc = -1;
-  if (len > 0) {
-    SHA256(spki, (size_t)len, out);
-    rc = 0;
-  }
-  OPENSSL_free(spki);
-  X509_free(x509);
-  return rc;
-}
-
 int cert_info_from_der(const uint8_t *der, size_t der_len, struct cert_info *out) {
   memset(out, 0, sizeof *out);
   out->not_before = out->not_after = INT64_MIN;

@@ -25,8 +25,4 @@ struct cert_info {
 /* Returns 0 and fills out, or -1 when der is not a certificate. */
 int cert_info_from_der(const uint8_t *der, size_t der_len, struct cert_info *out);
 
-/* SHA-256 of the SubjectPublicKeyInfo of a DER certificate into out.
- * Returns 0 or -1. */
-int cert_spki_sha256(const uint8_t *der, size_t der_len, uint8_t out[32]);
-
 #endif

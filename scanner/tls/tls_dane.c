@@ -339,6 +339,16 @@ static void collect_chain(SSL *ssl, struct tls_outcome *out) {
     }
     out->chain_count++;
   }
+  /* The leaf's key digest from the certificate OpenSSL already decoded: a
+   * second d2i_X509 would cost as much as the handshake's own decoding. */
+  if (count > 0) {
+    unsigned char *spki = NULL;
+    int spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(sk_X509_value(chain, 0)), &spki);
+    unsigned int digest_len = 0;
+    out->has_leaf_spki_sha256 =
+        spki_len > 0 && EVP_Digest(spki, (size_t)spki_len, out->leaf_spki_sha256, &digest_len, sha256, NULL) == 1;
+    OPENSSL_free(spki);
+  }
 }
 
 /* Index of the usable record OpenSSL reports as matched. */

@@ -55,7 +55,7 @@ HOST_SENTENCES = {
     "no-address": "{h} has no A and no AAAA records",
 }
 PROBE_SENTENCES = {
-    "tlsa-mismatch": "IN TLSA 3 1 1 <sha256 of the served SPKI>",
+    "tlsa-mismatch": "What to fix:",  # plus the exact 3 1 1 record: checked against openssl below
     "name-mismatch": "subjectAltName",
     "cert-expired": "renew the certificate",
     "no-starttls": "does not offer STARTTLS",
@@ -98,6 +98,17 @@ def danescan_check(*args):
     return run("ip", "netns", "exec", NS, DANESCAN, "check", *args, timeout=300)
 
 
+def served_spki_sha256(ip, host):
+    """SHA-256 of the served key's SPKI, computed by openssl independently of
+    danescan (s_client in the lab namespace, then x509/pkey/dgst)."""
+    target = f"[{ip}]:25" if ":" in ip else f"{ip}:25"
+    script = (f"openssl s_client -starttls smtp -connect '{target}' -servername '{host}' </dev/null 2>/dev/null"
+              " | openssl x509 -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r")
+    p = run("ip", "netns", "exec", NS, "sh", "-c", script, timeout=60)
+    digest = p.stdout.decode().split(" ")[0].strip()
+    return digest if re.fullmatch(r"[0-9a-f]{64}", digest) else None
+
+
 def expected_with_probes(exp):
     probe = exp.get("probe")
     if probe:
@@ -136,6 +147,11 @@ def check_case(exp, p):
             if sentence is not None:
                 check(sentence in out and "What to fix:" in out, f"{domain}: {ip} {result}: says '{sentence}'",
                       "\n" + shown)
+            if result == "tlsa-mismatch":
+                spki = served_spki_sha256(ip, host)
+                check(spki is not None and f"IN TLSA 3 1 1 {spki}` (this key;" in out,
+                      f"{domain}: {ip}: advises the exact 3 1 1 record of the served key",
+                      f"openssl says the served SPKI SHA-256 is {spki}\n{shown}")
             if result == "authenticated":
                 check(re.search(rf"^    {re.escape(ip)}: authenticated\n(        .*\n)*?        matched TLSA \[\d+\]",
                                 out, re.M) is not None,

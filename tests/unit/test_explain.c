@@ -162,6 +162,21 @@ static void test_tlsa_mismatch(void) {
   CHECK_HAS(text, "DANE senders defer mail");
   free(text);
 
+  /* The served key's digest is known: the exact 3 1 1 record, no recipe. */
+  fixture_init(&fx, 1);
+  set_probe(&fx, PROBE_TLSA_MISMATCH, "no TLSA record matched");
+  fx.detail.has_leaf_spki_sha256 = true;
+  memset(fx.detail.leaf_spki_sha256, 0x5a, 32);
+  fx.host.status = HOST_DANE_FAILED;
+  fx.domain.status = DOMAIN_DANE_FAILED;
+  text = explain(&fx);
+  CHECK_HAS(text, "Publish `_25._tcp.mx.example. IN TLSA 3 1 1 "
+                  "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a` (this key;");
+  CHECK_HAS(text, "`_25._tcp.mx.example. IN TLSA 3 0 1 1111111111111111111111111111111111111111111111111111111111111111`");
+  CHECK_LACKS(text, "<sha256 of the served SPKI>");
+  CHECK_LACKS(text, "openssl s_client");
+  free(text);
+
   /* The certificate digest published under selector 1: say so. */
   fixture_init(&fx, 1);
   memset(fx.record_data[0], 0x11, 32);
