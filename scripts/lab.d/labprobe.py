@@ -140,6 +140,23 @@ def probe_match(probe, host_obj):
 SESSION_START = re.compile(r"(?:Connected to|connect to) (\S+)\[([0-9a-fA-F:.]+)\]:(\d+)")
 
 
+def posttls_env():
+    """Environment for posttls-finger: MAIL_CONFIG names a private client
+    configuration under the lab's state directory, so the reference client
+    neither needs nor reads the machine's /etc/postfix/main.cf (Debian's
+    "No configuration" install has none)."""
+    state = os.environ.get("DANESCAN_STATE") or os.path.join(REPO, ".state")
+    conf = os.path.join(state, "lab", "posttls-finger")
+    os.makedirs(conf, exist_ok=True)
+    main = os.path.join(conf, "main.cf")
+    if not os.path.exists(main):
+        with open(main, "w") as f:
+            f.write("# posttls-finger client settings of the danescan lab tests\n"
+                    "compatibility_level = 3.6\n"
+                    "smtp_dns_support_level = dnssec\n")
+    return dict(os.environ, MAIL_CONFIG=conf)
+
+
 def posttls_finger(host, family, port=25, timeout_s=10):
     """Runs posttls-finger in DANE mode against [host]:port (no MX lookup;
     the TLSA lookup and CNAME handling are Postfix's own) preferring one
@@ -148,7 +165,7 @@ def posttls_finger(host, family, port=25, timeout_s=10):
            "-a", "ipv4" if family == 4 else "ipv6", "-l", "dane", "-L", "summary,certmatch",
            "-P", "/etc/ssl/certs", f"[{host}]:{port}"]
     try:
-        p = run(*cmd, timeout=4 * timeout_s + 10)
+        p = run(*cmd, timeout=4 * timeout_s + 10, env=posttls_env())
         return p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
     except subprocess.TimeoutExpired:
         return "posttls-finger: TIMEOUT (killed by the test)"

@@ -155,7 +155,8 @@ def main():
             continue
         want = all(r == "authenticated" for per in e["probe"]["addresses"].values() for r in per.values())
         p = labprobe.run("ip", "netns", "exec", labprobe.NS, "posttls-finger", "-t10", "-T10", "-a", "ipv4",
-                         "-l", "dane", "-L", "summary", e["domain"], timeout=60)
+                         "-l", "dane", "-L", "summary", e["domain"], timeout=60,
+                         env=labprobe.posttls_env())
         text = p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
         # RFC corner: with an insecure MX RRset Postfix does DANE but logs a
         # match as "Trusted", not "Verified" ("MX RRset insecure: log
