@@ -3,6 +3,7 @@
  * rows by newline, \N is NULL and backslash escapes; the database is UTF8, so
  * text must be valid UTF-8 and may not hold NUL. */
 #include "store/pg_copy.h"
+#include "util/utf8.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -64,37 +65,6 @@ void pg_row_end(struct pg_buf *buf) {
 void pg_field_null(struct pg_buf *buf) {
   field_begin(buf);
   pg_buf_raw(buf, "\\N", 2);
-}
-
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if the byte at p
- * does not start one (overlong forms, surrogates and > U+10FFFF refused). */
-static size_t utf8_sequence_length(const unsigned char *p, size_t left) {
-  unsigned char c = p[0];
-  if (c < 0x80) return 1;
-  size_t n;
-  uint32_t cp;
-  if (c >= 0xc2 && c <= 0xdf) {
-    n = 2;
-    cp = c & 0x1f;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    cp = c & 0x0f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (left < n) return 0;
-  for (size_t i = 1; i < n; i++) {
-    if ((p[i] & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (p[i] & 0x3f);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-      (cp >= 0xd800 && cp <= 0xdfff)) {
-    return 0;
-  }
-  return n;
 }
 
 /* Walks text as sanitised output pieces: emit(piece, piece_len) for each

@@ -2,6 +2,7 @@
  * from the network (banners, EDE texts) may hold any byte; escaping here is
  * what keeps one hostile server from corrupting a whole output file. */
 #include "util/json.h"
+#include "util/utf8.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -79,34 +80,6 @@ void json_array_end(struct json_buf *buf) {
   buf->need_comma = true;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_sequence_len(const unsigned char *s, size_t left) {
-  unsigned char c = s[0];
-  size_t need;
-  uint32_t min;
-  if (c < 0x80) return 1;
-  if (c >= 0xc2 && c <= 0xdf) {
-    need = 2;
-    min = 0x80;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    need = 3;
-    min = 0x800;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    need = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (left < need) return 0;
-  uint32_t cp = c & (0x7f >> need);
-  for (size_t i = 1; i < need; i++) {
-    if ((s[i] & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i] & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return need;
-}
-
 void json_string_len(struct json_buf *buf, const char *text, size_t len) {
   before_value(buf);
   if (!reserve(buf, len + 2)) return;
@@ -143,7 +116,7 @@ void json_string_len(struct json_buf *buf, const char *text, size_t len) {
       json_raw(buf, escape, 6);
       i++;
     } else {
-      size_t seq = utf8_sequence_len(s + i, len - i);
+      size_t seq = utf8_sequence_length(s + i, len - i);
       if (seq == 0) {
         snprintf(escape, sizeof escape, "\\u%04x", c);
         json_raw(buf, escape, 6);
