@@ -14,11 +14,12 @@ import concurrent.futures
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, run_test  # noqa: E402
 SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
@@ -66,32 +67,18 @@ PROBE_SENTENCES = {
     "timeout": "timed out",
 }
 
-passed = failed = 0
 started_by_us = False
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {what} {detail}", flush=True)
-    return ok
 
 
 def run(*cmd, **kw):
     return subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
 
-def cleanup(*signum):
+def cleanup():
     global started_by_us
     if started_by_us:
         started_by_us = False
         run(LAB, "down")
-    if signum:
-        sys.exit(1)
 
 
 def danescan_check(*args):
@@ -160,8 +147,6 @@ def check_case(exp, p):
 
 def main():
     global started_by_us
-    signal.signal(signal.SIGTERM, cleanup)
-    signal.signal(signal.SIGINT, cleanup)
     if run(LAB, "status").returncode != 0:
         p = run(LAB, "up")
         if not check(p.returncode == 0, "lab comes up", p.stderr.decode()[-2000:]):
@@ -204,9 +189,4 @@ def main():
           "non-validating resolver refused with exit 3", p.stderr.decode()[-500:])
 
 
-try:
-    main()
-finally:
-    cleanup()
-print(f"{passed} passed, {failed} failed")
-sys.exit(0 if failed == 0 else 1)
+run_test(main, cleanup)

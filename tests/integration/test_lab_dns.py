@@ -19,6 +19,8 @@ import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, summary  # noqa: E402
 SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB = os.path.join(SOURCE, "scripts", "lab")
@@ -29,20 +31,7 @@ import labverify  # noqa: E402
 NS = os.environ.get("DANESCAN_LAB_NS", "danescan-lab")
 CASES = os.environ.get("DANESCAN_LAB_CASES") or os.path.join(SOURCE, "tests", "lab", "cases.txt")
 
-passed = 0
-failed = 0
 started_by_us = False
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {what}", flush=True)
-    return ok
 
 
 def lab(*args, check_rc=None):
@@ -60,13 +49,11 @@ def in_ns(*cmd):
     return p.returncode, p.stdout.decode(errors="replace")
 
 
-def cleanup(*_):
+def cleanup():
     global started_by_us
     if started_by_us:
         started_by_us = False
         lab("down")
-    if _:
-        sys.exit(1)
 
 
 def test_static():
@@ -190,10 +177,15 @@ def test_bulk(n):
     check(not wrong, f"bulk.lab domains resolve as bulk-expect says (wrong: {wrong[:3]})")
 
 
+def on_signal(*_):
+    cleanup()
+    sys.exit(1)
+
+
 def main():
     global started_by_us
-    signal.signal(signal.SIGTERM, cleanup)
-    signal.signal(signal.SIGINT, cleanup)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     if os.geteuid() != 0:
         print("test_lab_dns: needs root (network namespaces)")
         print("0 passed, 1 failed")
@@ -241,8 +233,7 @@ def main():
         check(False, f"unexpected error: {e!r}")
     finally:
         cleanup()
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":

@@ -35,13 +35,14 @@ Brings the lab up if it is not up (and down again, also on failure).
 Ends with 'N passed, M failed'."""
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, run_test  # noqa: E402
 SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(SOURCE, "scripts", "lab.d"))
@@ -62,36 +63,20 @@ CORNERS = {
     # danescan says unauthenticated-tls. Same meaning, no DANE pass.
 }
 
-passed = failed = 0
 started_by_us = False
 tmp = tempfile.mkdtemp(prefix="danescan-ptf-")
 
 
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {what} {detail}", flush=True)
-    return ok
-
-
-def cleanup(*signum):
+def cleanup():
     global started_by_us
     if started_by_us:
         started_by_us = False
         labprobe.lab_down()
     subprocess.run(["rm", "-rf", tmp])
-    if signum:
-        sys.exit(1)
 
 
 def main():
     global started_by_us
-    signal.signal(signal.SIGTERM, cleanup)
-    signal.signal(signal.SIGINT, cleanup)
     if not check(subprocess.run(["which", "posttls-finger"], stdout=subprocess.DEVNULL).returncode == 0,
                  "posttls-finger installed (Debian package postfix)"):
         return
@@ -207,9 +192,4 @@ def main():
                   f"danescan {match} depth {depth}, posttls-finger {v['match']} depth {v['depth']}")
 
 
-try:
-    main()
-finally:
-    cleanup()
-print(f"{passed} passed, {failed} failed")
-sys.exit(0 if failed == 0 else 1)
+run_test(main, cleanup)

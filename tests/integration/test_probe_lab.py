@@ -15,12 +15,13 @@ Skips (exit 0, with a message) when the scanner has no --allow-reserved
 failure). Ends with 'N passed, M failed'."""
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, run_test  # noqa: E402
 SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(SOURCE, "scripts", "lab.d"))
@@ -31,30 +32,16 @@ PROBE_FLAGS = {"partial-algorithm-coverage", "expires-soon"}
 DNS_FLAGS = {"nxdomain", "target-is-tld", "target-is-localhost", "ancestor-nxdomain",
              "tlsa-at-original-name", "tlsa-insecure", "a-lookup-failed", "aaaa-lookup-failed"}
 
-passed = failed = 0
 started_by_us = False
 tmp = tempfile.mkdtemp(prefix="danescan-probelab-")
 
 
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {what} {detail}", flush=True)
-    return ok
-
-
-def cleanup(*signum):
+def cleanup():
     global started_by_us
     if started_by_us:
         started_by_us = False
         labprobe.lab_down()
     subprocess.run(["rm", "-rf", tmp])
-    if signum:
-        sys.exit(1)
 
 
 def compare(records, exps, label, key_types=True):
@@ -99,8 +86,6 @@ def compare(records, exps, label, key_types=True):
 
 def main():
     global started_by_us
-    signal.signal(signal.SIGTERM, cleanup)
-    signal.signal(signal.SIGINT, cleanup)
     if not os.access(DANESCAN, os.X_OK) or not labprobe.scanner_probes(DANESCAN):
         print(f"SKIP: {DANESCAN} does not probe yet (no --allow-reserved in `scan --help`)")
         return
@@ -132,9 +117,4 @@ def main():
     compare(records, exps, "no-key-types", key_types=False)
 
 
-try:
-    main()
-finally:
-    cleanup()
-print(f"{passed} passed, {failed} failed")
-sys.exit(0 if failed == 0 else 1)
+run_test(main, cleanup)

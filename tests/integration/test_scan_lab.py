@@ -12,12 +12,13 @@ Ends with 'N passed, M failed'."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, run_test  # noqa: E402
 SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
@@ -27,34 +28,20 @@ NS = os.environ.get("DANESCAN_LAB_NS", "danescan-lab")
 DNS_FLAGS = {"nxdomain", "target-is-tld", "target-is-localhost", "ancestor-nxdomain",
              "tlsa-at-original-name", "tlsa-insecure", "a-lookup-failed", "aaaa-lookup-failed"}
 
-passed = failed = 0
 started_by_us = False
 tmp = tempfile.mkdtemp(prefix="danescan-scanlab-")
-
-
-def check(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {what}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {what} {detail}", flush=True)
-    return ok
 
 
 def run(*cmd, **kw):
     return subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
 
-def cleanup(*signum):
+def cleanup():
     global started_by_us
     if started_by_us:
         started_by_us = False
         run(LAB, "down")
     subprocess.run(["rm", "-rf", tmp])
-    if signum:
-        sys.exit(1)
 
 
 def scan(inputs, *options):
@@ -106,8 +93,6 @@ def compare_cases(records, expectations, label):
 
 def main():
     global started_by_us
-    signal.signal(signal.SIGTERM, cleanup)
-    signal.signal(signal.SIGINT, cleanup)
     if run(LAB, "status").returncode != 0:
         p = run(LAB, "up")
         if not check(p.returncode == 0, "lab comes up", p.stderr.decode()[-2000:]):
@@ -177,9 +162,4 @@ def main():
           "non-validating resolver refused", p.stderr.decode()[-1000:])
 
 
-try:
-    main()
-finally:
-    cleanup()
-print(f"{passed} passed, {failed} failed")
-sys.exit(0 if failed == 0 else 1)
+run_test(main, cleanup)
