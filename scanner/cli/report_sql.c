@@ -1,48 +1,25 @@
 /* Loading and running the report SQL files (see report_sql.h). The files are
  * read at run time so a researcher and the binary read the same text. */
 #include "cli/report_sql.h"
+#include "util/data_files.h"
 
-#include <libgen.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define REPORT_SQL_MAX_VARIABLES 9
-
-static bool is_dir(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 int report_sql_find_dir(const char *option, char *out, size_t out_len) {
   if (option != NULL) {
     snprintf(out, out_len, "%s", option);
-    return is_dir(out) ? 0 : -1;
+    struct stat st;
+    return stat(out, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
   }
-  const char *env = getenv("DANESCAN_REPORTS");
-  if (env != NULL && env[0] != '\0') {
-    snprintf(out, out_len, "%s", env);
-    return is_dir(out) ? 0 : -1;
-  }
-  /* __FILE__ is <source>/scanner/cli/report_sql.c in a CMake build. */
-  char here[PATH_MAX];
-  snprintf(here, sizeof here, "%s", __FILE__);
-  if (here[0] == '/') {
-    snprintf(out, out_len, "%s/../../reports", dirname(here));
-    if (is_dir(out)) return 0;
-  }
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = '\0';
-    snprintf(out, out_len, "%s/../share/danescan/reports", dirname(exe));
-    if (is_dir(out)) return 0;
-  }
-  return -1;
+  static const char *const exe_dirs[] = {"../share/danescan/reports"};
+  return data_dir_find("DANESCAN_REPORTS", "reports", exe_dirs, 1, out, out_len);
 }
 
 static bool is_name_char(char c) {
@@ -119,35 +96,11 @@ char *report_sql_substitute(const char *sql, const struct report_sql_variable *v
   return out;
 }
 
-static char *read_file(const char *path, char *why, size_t why_len) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
-    snprintf(why, why_len, "%s: cannot open", path);
-    return NULL;
-  }
-  char *text = malloc(REPORT_SQL_MAX_FILE_BYTES + 1);
-  if (text == NULL) {
-    fclose(f);
-    snprintf(why, why_len, "out of memory");
-    return NULL;
-  }
-  size_t n = fread(text, 1, REPORT_SQL_MAX_FILE_BYTES + 1, f);
-  bool failed = ferror(f) != 0;
-  fclose(f);
-  if (failed || n > REPORT_SQL_MAX_FILE_BYTES) {
-    snprintf(why, why_len, "%s: %s", path, failed ? "read error" : "larger than the limit");
-    free(text);
-    return NULL;
-  }
-  text[n] = '\0';
-  return text;
-}
-
 PGresult *report_sql_run(PGconn *conn, const char *dir, const char *name,
                          const struct report_sql_variable *vars, size_t var_count, char *why, size_t why_len) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/%s.sql", dir, name);
-  char *text = read_file(path, why, why_len);
+  char *text = data_file_read(path, REPORT_SQL_MAX_FILE_BYTES, why, why_len);
   if (text == NULL) return NULL;
   char sub_why[256];
   size_t param_vars[REPORT_SQL_MAX_VARIABLES];

@@ -1,51 +1,21 @@
 /* Schema migrations (see pg_schema.h). The SQL lives in schema/migrations so
  * researchers read the same text the scanner applies. */
 #include "store/pg_schema.h"
+#include "util/data_files.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define PG_SCHEMA_LOCK_KEY 0x64616e65 /* "dane": advisory lock of migrations */
 #define PG_SCHEMA_MAX_FILES 1000
 
-static bool is_dir(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 int pg_schema_find_dir(char *out, size_t out_len) {
-  const char *env = getenv("DANESCAN_SCHEMA_DIR");
-  if (env != NULL && env[0] != '\0') {
-    snprintf(out, out_len, "%s", env);
-    return is_dir(out) ? 0 : -1;
-  }
-  /* __FILE__ is the absolute path of this file in a CMake build:
-   * <source>/scanner/store/pg_schema.c. */
-  char here[PATH_MAX];
-  snprintf(here, sizeof here, "%s", __FILE__);
-  if (here[0] == '/') {
-    snprintf(out, out_len, "%s/../../schema/migrations", dirname(here));
-    if (is_dir(out)) return 0;
-  }
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = '\0';
-    char *bin_dir = dirname(exe);
-    const char *candidates[] = {"../../schema/migrations", "../share/danescan/migrations"};
-    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-      snprintf(out, out_len, "%s/%s", bin_dir, candidates[i]);
-      if (is_dir(out)) return 0;
-    }
-  }
-  return -1;
+  static const char *const exe_dirs[] = {"../../schema/migrations", "../share/danescan/migrations"};
+  return data_dir_find("DANESCAN_SCHEMA_DIR", "schema/migrations", exe_dirs, 2, out, out_len);
 }
 
 struct migration_file {
@@ -109,24 +79,6 @@ int pg_schema_latest(const char *dir) {
   return latest;
 }
 
-static char *read_file(const char *path, char *why, size_t why_len) {
-  FILE *file = fopen(path, "rb");
-  if (file == NULL) {
-    snprintf(why, why_len, "%s: %s", path, strerror(errno));
-    return NULL;
-  }
-  char *text = malloc(PG_SCHEMA_MAX_FILE_BYTES + 1);
-  size_t n = text ? fread(text, 1, PG_SCHEMA_MAX_FILE_BYTES + 1, file) : 0;
-  fclose(file);
-  if (text == NULL || n > PG_SCHEMA_MAX_FILE_BYTES) {
-    snprintf(why, why_len, "%s: %s", path, text ? "larger than the limit" : "out of memory");
-    free(text);
-    return NULL;
-  }
-  text[n] = '\0';
-  return text;
-}
-
 static bool exec_ok(PGconn *conn, const char *sql, char *why, size_t why_len, const char *what) {
   PGresult *res = PQexec(conn, sql);
   ExecStatusType status = PQresultStatus(res);
@@ -154,7 +106,7 @@ static int apply_one(PGconn *conn, const char *dir, const struct migration_file 
                      size_t why_len) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/%s", dir, file->name);
-  char *sql = read_file(path, why, why_len);
+  char *sql = data_file_read(path, PG_SCHEMA_MAX_FILE_BYTES, why, why_len);
   if (sql == NULL) return -1;
   int rc = -1;
   char version[16];
