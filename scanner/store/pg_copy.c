@@ -3,6 +3,7 @@
  * rows by newline, \N is NULL and backslash escapes; the database is UTF8, so
  * text must be valid UTF-8 and may not hold NUL. */
 #include "store/pg_copy.h"
+#include "util/growbuf.h"
 #include "util/utf8.h"
 
 #include <inttypes.h>
@@ -27,18 +28,7 @@ void pg_buf_reset(struct pg_buf *buf) {
 bool pg_buf_failed(const struct pg_buf *buf) { return buf->failed; }
 
 static bool reserve(struct pg_buf *buf, size_t extra) {
-  if (buf->failed) return false;
-  if (buf->len + extra <= buf->cap) return true;
-  size_t cap = buf->cap ? buf->cap : 4096;
-  while (cap < buf->len + extra) cap *= 2;
-  char *data = realloc(buf->data, cap);
-  if (data == NULL) {
-    buf->failed = true;
-    return false;
-  }
-  buf->data = data;
-  buf->cap = cap;
-  return true;
+  return growbuf_reserve(&buf->data, &buf->cap, buf->len + extra, 4096, &buf->failed);
 }
 
 void pg_buf_raw(struct pg_buf *buf, const char *data, size_t len) {

@@ -2,6 +2,7 @@
  * from the network (banners, EDE texts) may hold any byte; escaping here is
  * what keeps one hostile server from corrupting a whole output file. */
 #include "util/json.h"
+#include "util/growbuf.h"
 #include "util/utf8.h"
 
 #include <inttypes.h>
@@ -24,19 +25,9 @@ void json_buf_reset(struct json_buf *buf) {
 
 bool json_buf_failed(const struct json_buf *buf) { return buf->failed; }
 
+/* Room for extra more bytes and the NUL kept after them. */
 static bool reserve(struct json_buf *buf, size_t extra) {
-  if (buf->failed) return false;
-  if (buf->len + extra + 1 <= buf->cap) return true;
-  size_t cap = buf->cap ? buf->cap : 1024;
-  while (cap < buf->len + extra + 1) cap *= 2;
-  char *data = realloc(buf->data, cap);
-  if (data == NULL) {
-    buf->failed = true;
-    return false;
-  }
-  buf->data = data;
-  buf->cap = cap;
-  return true;
+  return growbuf_reserve(&buf->data, &buf->cap, buf->len + extra + 1, 1024, &buf->failed);
 }
 
 void json_raw(struct json_buf *buf, const char *text, size_t len) {
