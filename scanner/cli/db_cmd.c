@@ -165,7 +165,8 @@ static void bench_host(struct mx_host *host, struct host_address *addresses, str
   host->tlsa.ede_code = 6;
   /* Hostile text on purpose (quotes, backslash, tab, newline, invalid
    * UTF-8): the COPY must take it. */
-  snprintf(host->tlsa.ede_text, sizeof host->tlsa.ede_text, "it's \"bogus\" \\ \t\n\xff\xfe end");
+  static char hostile_ede_text[] = "it's \"bogus\" \\ \t\n\xff\xfe end"; /* borrowed, never freed */
+  host->tlsa.ede_text = hostile_ede_text;
   host->status = (domain % 3) == 0 ? HOST_DANE_UNPROBED : HOST_NO_TLSA;
   host->rollover = ROLLOVER_SINGLE;
   host->flags = (domain % 5) == 0 ? MX_FLAG_TLSA_AT_ORIGINAL_NAME : 0;

@@ -34,7 +34,8 @@ uint64_t input_mix64(uint64_t x);
 
 /* Duplicate filter: an open-addressing set of 64-bit name hashes in one
  * array of budget_bytes / 8 slots, allocated lazily by the kernel (calloc of
- * a large block maps zero pages), so small inputs touch little memory. At
+ * a large block maps zero pages); hashed keys spread over all of it, so a
+ * list of a few names per page touches most of the budget. At
  * 7/8 load it stops taking new keys (full) but still answers for the keys it
  * holds. */
 struct input_dedup;

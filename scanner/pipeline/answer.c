@@ -4,6 +4,7 @@
  * needs that before it uses the chain's target as TLSA base domain). */
 #include "pipeline/answer.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const ldns_rr *find_cname(const ldns_rr_list *answer, const ldns_rdf *owner) {
@@ -101,10 +102,11 @@ void answer_fact(struct dns_fact *fact, const struct dns_answer *answer) {
   fact->rcode = answer->rcode;
   fact->has_ede = answer->has_ede;
   fact->ede_code = answer->ede_code;
-  fact->ede_text[0] = '\0';
-  if (answer->has_ede && answer->ede_text != NULL) {
-    strncpy(fact->ede_text, answer->ede_text, sizeof fact->ede_text - 1);
-    fact->ede_text[sizeof fact->ede_text - 1] = '\0';
+  free(fact->ede_text);
+  fact->ede_text = NULL;
+  if (answer->has_ede && answer->ede_text != NULL && answer->ede_text[0] != '\0') {
+    /* Out of memory: the text is lost, the code is kept. */
+    fact->ede_text = strndup(answer->ede_text, RESULT_EDE_TEXT_MAX_BYTES - 1);
   }
   fact->failure = answer->failure;
   fact->attempts = answer->attempts;

@@ -87,6 +87,11 @@ static void host_clear(struct host_resolver *resolver, struct mx_host *host) {
   if (resolver->config.finisher != NULL && resolver->config.finisher->release != NULL) {
     resolver->config.finisher->release(resolver->config.finisher->ctx, host);
   }
+  dns_fact_clear(&host->a);
+  dns_fact_clear(&host->aaaa);
+  dns_fact_clear(&host->tlsa);
+  dns_fact_clear(&host->tlsa_target);
+  dns_fact_clear(&host->ancestor);
   free(host->name);
   free(host->cname_target);
   free(host->tlsa_base);

@@ -2,6 +2,9 @@
  * statuses, which live in status.c). */
 #include "pipeline/result.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 static const char *const mx_flag_words[MX_FLAG_COUNT] = {
     "nxdomain",
     "target-is-tld",
@@ -31,4 +34,10 @@ const char *island_state_name(enum island_state state) {
   default:
     return "not-checked";
   }
+}
+
+void dns_fact_clear(struct dns_fact *fact) {
+  free(fact->ede_text);
+  memset(fact, 0, sizeof *fact);
+  fact->rcode = -1;
 }

@@ -25,12 +25,17 @@ struct dns_fact {
   int rcode;                 /* LDNS_RCODE_*, -1 when there was no answer */
   bool has_ede;
   uint16_t ede_code;
-  char ede_text[RESULT_EDE_TEXT_MAX_BYTES];
+  char *ede_text;            /* owned (dns_fact_clear frees): the EDE text, up to
+                                RESULT_EDE_TEXT_MAX_BYTES - 1 bytes; NULL when none.
+                                Rare, so not held inline: a cached host has 5 facts */
   const char *failure;       /* static reason for failed, NULL otherwise */
   unsigned attempts;
   bool slow_retried;
   uint32_t elapsed_ms;
 };
+
+/* Frees what the fact owns and zeroes it (rcode -1: no answer). */
+void dns_fact_clear(struct dns_fact *fact);
 
 /* Probe details of one address; filled by the STARTTLS stage. */
 struct probe_detail;

@@ -95,6 +95,8 @@ static void task_free(struct scan *scan, struct domain_task *task) {
   for (size_t i = 0; i < task->result.link_count; i++) {
     if (task->result.links[i].host != NULL) host_resolver_release(scan->hosts, task->result.links[i].host);
   }
+  dns_fact_clear(&task->result.mx);
+  dns_fact_clear(&task->result.dnskey);
   task->next_free = scan->free_tasks;
   scan->free_tasks = task;
 }

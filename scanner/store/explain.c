@@ -96,7 +96,7 @@ static void describe_lookup(struct explain *e, const char *indent, const char *n
   say(e, ")");
   if (fact->has_ede) {
     say(e, ", EDE %u", (unsigned)fact->ede_code);
-    if (fact->ede_text[0] != '\0') say(e, " \"%s\"", fact->ede_text);
+    if (fact->ede_text != NULL && fact->ede_text[0] != '\0') say(e, " \"%s\"", fact->ede_text);
   }
   say(e, "\n");
 }
@@ -111,7 +111,8 @@ static void fix_lookup(struct explain *e, const char *name, const char *type, co
   if (fact->state == DNSSEC_BOGUS) {
     char ede[RESULT_EDE_TEXT_MAX_BYTES + 32] = "";
     if (fact->has_ede) {
-      snprintf(ede, sizeof ede, ", EDE %u%s%s", (unsigned)fact->ede_code, fact->ede_text[0] ? " " : "", fact->ede_text);
+      snprintf(ede, sizeof ede, ", EDE %u%s%s", (unsigned)fact->ede_code,
+               fact->ede_text != NULL ? " " : "", fact->ede_text != NULL ? fact->ede_text : "");
     }
     fix(e, "%s %s does not validate (DNSSEC bogus%s): %s. Fix the zone's signatures (re-sign it, check that "
            "RRSIGs have not expired and that NSEC/NSEC3 records are complete) or the DS record at the parent so "

@@ -51,7 +51,7 @@ static void write_fact(struct json_buf *buf, const struct dns_fact *fact) {
     json_key(buf, "code");
     json_uint(buf, fact->ede_code);
     json_key(buf, "text");
-    json_string(buf, fact->ede_text);
+    json_string(buf, fact->ede_text != NULL ? fact->ede_text : "");
     json_object_end(buf);
   } else {
     json_null(buf);

@@ -110,7 +110,7 @@ void pg_rows_add_domain(struct pg_rows *rows, const struct domain_result *result
   field_rcode(buf, &result->mx);
   if (result->mx.done && result->mx.has_ede) {
     pg_field_uint(buf, result->mx.ede_code);
-    pg_field_text(buf, result->mx.ede_text, PG_TEXT_MAX_BYTES);
+    pg_field_text(buf, result->mx.ede_text != NULL ? result->mx.ede_text : "", PG_TEXT_MAX_BYTES);
   } else {
     pg_field_null(buf);
     pg_field_null(buf);
@@ -322,7 +322,7 @@ void pg_rows_add_host(struct pg_rows *rows, const struct mx_host *host, const ch
   field_rcode(buf, &host->tlsa);
   if (host->tlsa.done && host->tlsa.has_ede) {
     pg_field_uint(buf, host->tlsa.ede_code);
-    pg_field_text(buf, host->tlsa.ede_text, PG_TEXT_MAX_BYTES);
+    pg_field_text(buf, host->tlsa.ede_text != NULL ? host->tlsa.ede_text : "", PG_TEXT_MAX_BYTES);
   } else {
     pg_field_null(buf);
     pg_field_null(buf);
