@@ -41,7 +41,7 @@ static void usage(FILE *out) {
           "  --islands                   DNSKEY check: unsigned vs signed without DS\n"
           "Scan:\n"
           "  --concurrency N             domains in flight (default 2000)\n"
-          "  --host-cache N              MX hosts kept in the cache (default 200000)\n"
+          "  --host-cache N              MX hosts kept in the cache (default 50000, about 1 KB each)\n"
           "Probes:\n"
           "  --probe dane|all|none       dane (default): hosts with secure TLSA; all: every MX\n"
           "                              host (STARTTLS adoption); none: DNS only\n"
