@@ -2,10 +2,13 @@
 project's PostgreSQL cluster (scripts/db; started if it is not running and
 stopped again if this test started it), the schema applied (`danescan db
 migrate`, else the migration files through psql), the fixture
-report_fixture.sql loaded. Everything is removed in close(), also on failure
-or a signal."""
+report_fixture.sql loaded (or none). Everything is removed in close(), also on
+failure or a signal. Also check_offline: a rendered page opened in headless
+Chromium without network."""
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +27,9 @@ def run(*cmd, **kw):
 
 
 class TestDB:
-    def __init__(self, prefix):
+    def __init__(self, prefix, fixture=FIXTURE):
+        """A database named PREFIX_<pid> with the schema, and `fixture` (an SQL
+        file, or None) loaded."""
         self.started_cluster = False
         self.name = None
         self.passed = self.failed = 0
@@ -33,6 +38,7 @@ class TestDB:
         if run(DB_SCRIPT, "status").returncode != 0:
             r = run(DB_SCRIPT, "start")
             if r.returncode != 0:
+                self.close()
                 sys.exit(f"scripts/db start failed: {r.stderr}")
             self.started_cluster = True
         base = run(DB_SCRIPT, "url").stdout.strip()
@@ -48,7 +54,8 @@ class TestDB:
             for f in sorted(os.listdir(migrations)):
                 if f.endswith(".sql"):
                     self.psql_file(os.path.join(migrations, f))
-        self.psql_file(FIXTURE)
+        if fixture is not None:
+            self.psql_file(fixture)
 
     def _signal(self, *args):
         self.close()
@@ -98,3 +105,41 @@ class TestDB:
         self.close()
         print(f"{self.passed} passed, {self.failed} failed")
         return 1 if self.failed or not self.passed else 0
+
+
+def check_offline(db, page_path, tmp):
+    """Opens the page at `page_path` in headless Chromium inside a network
+    namespace of its own (`unshare --net`) and checks: a screenshot is taken,
+    the log shows no page errors, and the page requested nothing over the
+    network. Console lines whose source is Chromium's own UI (`source:
+    chrome://...`, e.g. the composebox "Slow network is detected" note, seen
+    now and then offline) and Chromium's own background requests are not the
+    page's."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        db.check(False, "headless Chromium installed (apt-get install chromium)")
+        return
+    shot = os.path.join(tmp, "report.png")
+    netlog = os.path.join(tmp, "net.json")
+    cmd = ["unshare", "--net", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={os.path.join(tmp, 'profile')}", "--enable-logging=stderr", "--v=0",
+           f"--log-net-log={netlog}", "--host-resolver-rules=MAP * ~NOTFOUND",
+           "--window-size=1000,4000", f"--screenshot={shot}", "file://" + page_path]
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        db.check(False, "headless Chromium finished within 120 s")
+        return
+    db.check(r.returncode == 0 and os.path.exists(shot) and os.path.getsize(shot) > 10000,
+             "headless Chromium took a screenshot", r.stderr[-500:])
+    page_errors = [l for l in r.stderr.splitlines()
+                   if re.search(r"CONSOLE|Uncaught|Failed to load|net::ERR_|Refused to", l)
+                   and not re.search(r"source: chrome://", l)]
+    db.check(not page_errors, "no page errors in Chromium's log", page_errors[:3])
+    urls = set(re.findall(r'"url":"([^"]*)"', open(netlog).read())) if os.path.exists(netlog) else set()
+    own = re.compile(r"^https?://([a-z0-9-]+\.)*(google\.com|googleapis\.com|gstatic\.com|gvt1\.com)/")
+    page_requests = [u for u in urls if not u.startswith("file://") and not own.match(u)
+                     and not u.startswith(("chrome:", "data:", "about:"))]
+    db.check(os.path.exists(netlog) and not page_requests, "the page requested nothing over the network",
+             page_requests[:3])

@@ -14,13 +14,12 @@ import html.parser
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report_testlib import DANESCAN, REPORTS, TestDB, run  # noqa: E402
+from report_testlib import DANESCAN, REPORTS, TestDB, check_offline, run  # noqa: E402
 
 CHARTS = {"funnel": ("bars", "stage", "domains"), "domain_statuses": ("bars", "status", "domains"),
           "tld_adoption": ("bars", "tld", "pct_dane_valid_of_mail"),
@@ -106,41 +105,10 @@ class Page(html.parser.HTMLParser):
             self.loose_text.append(data)
 
 
-def check_offline(db, page_html, tmp):
+def check_page_offline(db, page_html, page_path, tmp):
     db.check(not re.search(r"https?:|//[a-z]|<script|<link|<img|<iframe|@import|url\(|src=|href=",
                            page_html, re.I), "the HTML names no URL, script, link or external resource")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        db.check(False, "headless Chromium installed (apt-get install chromium)")
-        return
-    shot = os.path.join(tmp, "report.png")
-    netlog = os.path.join(tmp, "net.json")
-    cmd = ["unshare", "--net", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={os.path.join(tmp, 'profile')}", "--enable-logging=stderr", "--v=0",
-           f"--log-net-log={netlog}", "--host-resolver-rules=MAP * ~NOTFOUND",
-           "--window-size=1000,4000", f"--screenshot={shot}",
-           "file://" + os.path.join(tmp, "out", "report.html")]
-    try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        db.check(False, "headless Chromium finished within 120 s")
-        return
-    db.check(r.returncode == 0 and os.path.getsize(shot) > 10000 if os.path.exists(shot) else False,
-             "headless Chromium took a screenshot", r.stderr[-500:])
-    # Messages of Chromium's own UI (source chrome://...) are not the page's.
-    page_errors = [l for l in r.stderr.splitlines()
-                   if re.search(r"CONSOLE|Uncaught|Failed to load|net::ERR_|Refused to", l)
-                   and "source: chrome://" not in l]
-    db.check(not page_errors, "no page errors in Chromium's log", page_errors[:3])
-    urls = set(re.findall(r'"url":"([^"]*)"', open(netlog).read())) if os.path.exists(netlog) else set()
-    # Chromium's own background requests (update checks, sign-in) are not the
-    # page's; the namespace has no network, so they go nowhere either way.
-    own = re.compile(r"^https?://([a-z0-9-]+\.)*(google\.com|googleapis\.com|gstatic\.com|gvt1\.com)/")
-    page_requests = [u for u in urls if not u.startswith("file://") and not own.match(u)
-                     and not u.startswith(("chrome:", "data:", "about:"))]
-    db.check(os.path.exists(netlog) and not page_requests, "the page requested nothing over the network",
-             page_requests[:3])
+    check_offline(db, page_path, tmp)
 
 
 def main():
@@ -190,7 +158,7 @@ def main():
         db.check(not loose_digits, "no number outside the tables and charts", loose_digits[:5])
         db.check("–" not in "".join(c[1] for row in page.tables["headline"] for c in row),
                  "headline has every previous figure")
-        check_offline(db, page_html, tmp)
+        check_page_offline(db, page_html, os.path.join(tmp, "out", "report.html"), tmp)
 
         # Without a previous scan: previous columns empty, no change list.
         out2 = os.path.join(tmp, "out2")

@@ -20,8 +20,8 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lab_db_testlib import DOMAINS, LabDB, check_offline  # noqa: E402
-from report_testlib import DANESCAN, REPORTS, run  # noqa: E402
+from lab_db_testlib import DOMAINS, LabDB  # noqa: E402
+from report_testlib import DANESCAN, REPORTS, check_offline, run  # noqa: E402
 from test_report import CHARTS, Page, fmt  # noqa: E402
 
 NS = "danescan-rlab"
