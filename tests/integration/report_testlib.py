@@ -13,6 +13,9 @@ import signal
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, summary  # noqa: E402
+
 SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
@@ -32,7 +35,6 @@ class TestDB:
         file, or None) loaded."""
         self.started_cluster = False
         self.name = None
-        self.passed = self.failed = 0
         signal.signal(signal.SIGTERM, self._signal)
         signal.signal(signal.SIGINT, self._signal)
         if run(DB_SCRIPT, "status").returncode != 0:
@@ -82,13 +84,7 @@ class TestDB:
         return lines[0].split("\x1f"), rows
 
     def check(self, ok, what, detail=""):
-        if ok:
-            self.passed += 1
-            print(f"ok   {what}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {what} {detail}", flush=True)
-        return ok
+        return check(ok, what, detail)
 
     def close(self):
         if self.name is not None:
@@ -103,8 +99,7 @@ class TestDB:
 
     def finish(self):
         self.close()
-        print(f"{self.passed} passed, {self.failed} failed")
-        return 1 if self.failed or not self.passed else 0
+        return summary(need_a_pass=True)
 
 
 def check_offline(db, page_path, tmp):

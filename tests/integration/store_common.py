@@ -6,6 +6,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, summary  # noqa: E402
+
 SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
@@ -25,7 +28,6 @@ def run(cmd, env=None, **kw):
 class Harness:
     def __init__(self, name):
         self.name = name
-        self.passed = self.failed = 0
         self.db_started = self.lab_started = False
         self.tmp = tempfile.mkdtemp(prefix=f"danescan-{name}-")
         self.dbname = f"test_{name}_{os.getpid()}"
@@ -34,13 +36,7 @@ class Harness:
         self.procs = []
 
     def check(self, ok, what, detail=""):
-        if ok:
-            self.passed += 1
-            print(f"ok   {what}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {what} {detail}"[:3000], flush=True)
-        return ok
+        return check(ok, what, detail)
 
     def db_up(self):
         if run([DB, "status"], env=DB_ENV).returncode != 0:
@@ -112,5 +108,4 @@ class Harness:
         run(["rm", "-rf", self.tmp])
 
     def finish(self):
-        print(f"{self.passed} passed, {self.failed} failed")
-        return 0 if self.failed == 0 else 1
+        return summary()
