@@ -44,13 +44,21 @@ void input_dedup_free(struct input_dedup *dedup) {
   free(dedup);
 }
 
+/* Range reduction by multiply-shift (the slot count need not be a power of
+ * two, so the whole budget is usable). */
+static size_t first_slot(const struct input_dedup *dedup, uint64_t key) {
+  return (size_t)(((unsigned __int128)key * dedup->slot_count) >> 64);
+}
+
+void input_dedup_prefetch(const struct input_dedup *dedup, uint64_t key) {
+  __builtin_prefetch(&dedup->slots[first_slot(dedup, key == 0 ? 1 : key)], 1, 0);
+}
+
 int input_dedup_check_insert(struct input_dedup *dedup, uint64_t key) {
   if (key == 0) {
     key = 1;
   }
-  /* Range reduction by multiply-shift (the slot count need not be a power of
-   * two, so the whole budget is usable). */
-  size_t index = (size_t)(((unsigned __int128)key * dedup->slot_count) >> 64);
+  size_t index = first_slot(dedup, key);
   for (;;) {
     uint64_t slot = dedup->slots[index];
     if (slot == key) {

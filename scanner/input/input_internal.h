@@ -44,6 +44,10 @@ void input_dedup_free(struct input_dedup *dedup);
 /* Returns 1 if key was seen before, 0 if inserted now, -1 if not seen and the
  * set is full (not inserted). */
 int input_dedup_check_insert(struct input_dedup *dedup, uint64_t key);
+/* Starts loading the cache line where key's lookup begins (a hint, no
+ * effect on the set), so a check_insert some names later does not wait for
+ * memory: the array is far larger than the CPU caches. */
+void input_dedup_prefetch(const struct input_dedup *dedup, uint64_t key);
 
 /* Zone-file tokenizer: fed one physical line at a time (without the '\n'),
  * keeps the state a record spanning lines needs. */

@@ -494,6 +494,53 @@ static void test_shard_sample_limit(void) {
 
 /* A budget below what the list needs: exact while it fits, then the names
  * are passed on unchecked, counted, with one notice. */
+/* The reader looks names up in the duplicate filter some names after
+ * reading them (a prefetch pipeline): duplicates near and far, invalid names
+ * and the end of input between them must come out exactly as a plain
+ * first-seen filter says, with seqs and line numbers in input order. */
+static void test_dedup_lookahead_order(void) {
+  char data[8192];
+  size_t used = 0;
+  char expected[100][32];
+  size_t expected_count = 0, invalid_lines = 0;
+  for (int i = 0; i < 100; i++) {
+    int id = i;
+    if (i % 5 == 1) id = i - 1;        /* repeat of the name just before */
+    else if (i % 7 == 3) id = i - 20;  /* repeat from beyond the look-ahead */
+    if (id < 0) id = i;
+    if (i % 11 == 4) { /* lines 5, 16, 27, ...: bad..name1, bad..name0, bad..name2, ... */
+      invalid_lines++;
+      used += (size_t)snprintf(data + used, sizeof data - used, "bad..name%d\n", i % 3);
+      continue;
+    }
+    used += (size_t)snprintf(data + used, sizeof data - used, "n%d.example\n", id);
+    char name[32];
+    snprintf(name, sizeof name, "n%d.example", id);
+    bool seen = false;
+    for (size_t k = 0; k < expected_count; k++) seen = seen || strcmp(expected[k], name) == 0;
+    if (!seen) snprintf(expected[expected_count++], sizeof expected[0], "%s", name);
+  }
+  struct input_options options;
+  input_options_defaults(&options);
+  struct collected c;
+  read_memory(data, used, &options, &c);
+  CHECK_INT(c.end_rc, 0);
+  CHECK_INT(c.count, expected_count);
+  bool same = c.count == expected_count;
+  for (size_t k = 0; same && k < expected_count; k++) same = strcmp(c.names[k], expected[k]) == 0;
+  CHECK(same);
+  CHECK_INT(c.invalid, 3); /* bad..name0/1/2 once each */
+  CHECK_INT(c.counts.names, expected_count + 3);
+  CHECK_INT(c.counts.duplicates, (100 - invalid_lines - expected_count) + (invalid_lines - 3));
+  /* Invalid names are reported once, in line order, with their own lines. */
+  const char *first = strstr(c.messages, "mem:5: invalid name \"bad..name1\"");
+  const char *second = strstr(c.messages, "mem:16: invalid name \"bad..name0\"");
+  const char *third = strstr(c.messages, "mem:27: invalid name \"bad..name2\"");
+  CHECK(first != NULL && second != NULL && third != NULL && first < second && second < third);
+  CHECK_INT(c.message_count, 3);
+  collected_free(&c);
+}
+
 static void test_dedup_budget(void) {
   size_t len = 0;
   char *data = numbered_list(12000, &len);
@@ -590,5 +637,5 @@ static void test_open_files(void) {
 UNIT_MAIN(UNIT_TEST(test_name_rule), UNIT_TEST(test_tld_zone), UNIT_TEST(test_zone_apex_rules),
           UNIT_TEST(test_list), UNIT_TEST(test_csv), UNIT_TEST(test_gzip_errors),
           UNIT_TEST(test_binary_and_long_lines), UNIT_TEST(test_shard_sample_limit),
-          UNIT_TEST(test_dedup_budget), UNIT_TEST(test_diagnostics_cap_and_checksum),
+          UNIT_TEST(test_dedup_lookahead_order), UNIT_TEST(test_dedup_budget), UNIT_TEST(test_diagnostics_cap_and_checksum),
           UNIT_TEST(test_open_files))
