@@ -736,8 +736,6 @@ static void finish_file(struct input_reader *reader) {
 
 /* ---- names ---- */
 
-/* Selection, duplicate filter and emission of one name (valid or not).
- * Returns 1 when out was filled. */
 /* The duplicate filter's verdict on key: true when seen before (counted as
  * a duplicate); a key the full filter cannot hold is counted, once noted. */
 static bool duplicate(struct input_reader *reader, uint64_t key) {
@@ -802,6 +800,9 @@ static int drain_pending(struct input_reader *reader, struct input_name *out) {
   return 0;
 }
 
+/* Selection of one name (valid or not), then the look-ahead ring: returns 1
+ * when out was filled with the name offered PENDING_NAMES names earlier (or
+ * this one, with --limit), 0 when nothing is ready. */
 static int offer_name(struct input_reader *reader, const char *name, size_t name_len,
                       const char *reason, int64_t rank, struct input_name *out) {
   uint64_t hash = input_name_hash(name, name_len);
