@@ -12,7 +12,6 @@ open in headless Chromium offline. Cleans up lab, database and files, also on
 failure. Ends with 'N passed, M failed'."""
 
 import collections
-import csv
 import glob
 import os
 import re
@@ -22,7 +21,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab_db_testlib import DOMAINS, LabDB  # noqa: E402
 from report_testlib import DANESCAN, REPORTS, check_offline, run  # noqa: E402
-from test_report import CHARTS, Page, fmt  # noqa: E402
+from test_report import Page, check_report_table  # noqa: E402
 
 NS = "danescan-rlab"
 MAX_CHANGES = 10000  # show every change: the page must equal the whole query
@@ -100,26 +99,7 @@ def main():
                                         previous_id="rlab-1")
             results[name] = (header, rows)
             nonempty += bool(rows)
-            shown = [row for row in page.tables.get(name, []) if row]
-            values_ok = len(shown) == len(rows) and all(
-                len(srow) == len(erow) and all(
-                    cell[0] == raw and (cell[1] == fmt(raw, col) if (cell[2] or raw is None) else cell[1] == raw)
-                    for cell, raw, col in zip(srow, erow, header))
-                for srow, erow in zip(shown, rows))
-            db.check(values_ok, f"{name}: every number on the page equals psql ({len(rows)} rows)",
-                     f"\n  page {shown[:3]}\n  psql {rows[:3]}")
-            with open(os.path.join(out, name + ".csv"), newline="", encoding="utf-8") as f:
-                csv_rows = list(csv.reader(f))
-            db.check(csv_rows == [header] + [[c if c is not None else "" for c in row] for row in rows],
-                     f"{name}.csv equals psql")
-            md_ok = all("| " + " | ".join(cell[1] for cell in srow) + " |" in markdown for srow in shown)
-            db.check(md_ok, f"{name}: Markdown has the same cells")
-            if name in CHARTS:
-                kind, label_col, value_col = CHARTS[name]
-                marks = [m for m in page.charts.get(name, []) if m[0] == ("bar" if kind == "bars" else "point")]
-                li, vi = header.index(label_col), header.index(value_col)
-                db.check([(m[1], m[2]) for m in marks] == [(row[li], row[vi]) for row in rows],
-                         f"{name}: chart has {len(rows)} {kind} with the SQL values", f"{marks[:5]}")
+            check_report_table(db, page, markdown, out, name, header, rows, rows)
         # A lab scan fills most tables (a report of empty tables proves little).
         db.check(nonempty >= len(sql_files) - 3, f"{nonempty} of {len(sql_files)} report tables have rows")
         loose_digits = [t.strip() for t in page.loose_text if re.search(r"\d", t)]
