@@ -120,6 +120,7 @@ static void print_summary(FILE *out, const struct scan_stats *stats, const struc
           (unsigned long long)dns->truncated, (unsigned long long)dns->cd_requeries,
           (unsigned long long)dns->slow_retried, (unsigned long long)dns->failed,
           (unsigned long long)dns->bogus);
+  dns_client_stats_print_resolvers(out, dns);
   double hit_rate = hosts->requests > 0 ? 100.0 * (double)hosts->hits / (double)hosts->requests : 0.0;
   fprintf(out, "  mx hosts: %llu requests, %llu resolved, cache hit rate %.1f%%, %llu evicted\n",
           (unsigned long long)hosts->requests, (unsigned long long)hosts->resolved, hit_rate,
@@ -230,6 +231,34 @@ static int write_metadata(const char *path, int argc, char **argv, const struct 
   json_uint(&buf, dns_stats->failed);
   json_key(&buf, "bogus");
   json_uint(&buf, dns_stats->bogus);
+  json_key(&buf, "mismatched");
+  json_uint(&buf, dns_stats->mismatched);
+  json_key(&buf, "over_tcp");
+  json_uint(&buf, dns_stats->truncated);
+  json_key(&buf, "resolvers");
+  json_array_begin(&buf);
+  for (size_t i = 0; i < dns_stats->resolver_count; i++) {
+    const struct dns_resolver_stats *rs = &dns_stats->resolvers[i];
+    json_object_begin(&buf);
+    json_key(&buf, "name");
+    json_string(&buf, rs->name);
+    json_key(&buf, "queries_sent");
+    json_uint(&buf, rs->queries_sent);
+    json_key(&buf, "replies");
+    json_uint(&buf, rs->replies);
+    json_key(&buf, "timeouts");
+    json_uint(&buf, rs->timeouts);
+    json_key(&buf, "down_events");
+    json_uint(&buf, rs->down_events);
+    json_key(&buf, "down_ms");
+    json_uint(&buf, rs->down_ms_total);
+    json_key(&buf, "last_down_ms");
+    json_uint(&buf, rs->last_down_ms);
+    json_key(&buf, "down_now");
+    json_bool(&buf, rs->down_now);
+    json_object_end(&buf);
+  }
+  json_array_end(&buf);
   json_object_end(&buf);
   json_key(&buf, "mx_host_cache");
   json_object_begin(&buf);

@@ -183,7 +183,7 @@ uint32_t dns_client_random_u32(struct dns_client *client) {
   return value;
 }
 
-static uint32_t elapsed_ms(struct dns_client *client, const struct timeval *since) {
+static uint32_t elapsed_ms(const struct dns_client *client, const struct timeval *since) {
   struct timeval now;
   event_base_gettimeofday_cached(client->base, &now);
   int64_t ms = ((int64_t)(now.tv_sec - since->tv_sec) * 1000000 +
@@ -421,6 +421,34 @@ static int initial_resolver(struct dns_client *client) {
   return (int)(start % count);
 }
 
+/* A resolver's timeouts in a row and its down/up events (the summary says
+ * which resolver failed and for how long). */
+static void resolver_timed_out(struct dns_client *client, int resolver) {
+  struct dns_resolver_stats *rs = &client->resolver_stats[resolver];
+  rs->timeouts++;
+  if (client->resolver_timeouts[resolver] < UINT32_MAX) {
+    client->resolver_timeouts[resolver]++;
+  }
+  if (client->resolver_timeouts[resolver] >= DNS_DOWN_AFTER_TIMEOUTS && !rs->down_now) {
+    rs->down_now = true;
+    rs->down_events++;
+    rs->last_down_ms = 0;
+    event_base_gettimeofday_cached(client->base, &client->down_since[resolver]);
+  }
+}
+
+static void resolver_answered(struct dns_client *client, int resolver) {
+  struct dns_resolver_stats *rs = &client->resolver_stats[resolver];
+  rs->replies++;
+  client->resolver_timeouts[resolver] = 0;
+  if (rs->down_now) {
+    rs->down_now = false;
+    rs->up_events++;
+    rs->last_down_ms = elapsed_ms(client, &client->down_since[resolver]);
+    rs->down_ms_total += rs->last_down_ms;
+  }
+}
+
 /* ---- sending ---------------------------------------------------------- */
 
 static uint16_t pick_id(struct dns_client *client) {
@@ -451,6 +479,7 @@ static void send_attempt(struct dns_query *query, bool over_tcp) {
     client->stats.retries++;
   }
   client->stats.queries_sent++;
+  client->resolver_stats[query->resolver].queries_sent++;
   client->stats.inflight++;
   event_base_gettimeofday_cached(client->base, &query->sent_at);
   event_add(&query->timer, dns_client_timeout_tv(client, dns_client_attempt_timeout_ms(query)));
@@ -631,7 +660,7 @@ void dns_client_handle_reply(struct dns_query *query, const uint8_t *wire, size_
                              bool over_tcp) {
   struct dns_client *client = query->client;
   bool prompt = elapsed_ms(client, &query->sent_at) * 2 < dns_client_attempt_timeout_ms(query);
-  client->resolver_timeouts[query->resolver] = 0;
+  resolver_answered(client, query->resolver);
   if (!over_tcp && (wire[2] & DNS_FLAG2_TC)) {
     /* RFC 7766: a truncated UDP answer is retried over TCP, same resolver,
      * same CD flag. */
@@ -722,9 +751,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
     queue_push(query, DNS_QUEUE_SLOW);
   } else if (query->phase == DNS_PHASE_UDP || query->phase == DNS_PHASE_TCP) {
     client->stats.timeouts++;
-    if (client->resolver_timeouts[query->resolver] < UINT32_MAX) {
-      client->resolver_timeouts[query->resolver]++;
-    }
+    resolver_timed_out(client, query->resolver);
     window_decrease(client);
     bool was_repeat = query->checking_disabled;
     dns_client_end_send(query);
@@ -841,8 +868,8 @@ struct dns_client *dns_client_new(struct event_base *base, const struct dns_clie
     c->udp_socket_count = DNS_MAX_UDP_SOCKETS;
   }
   for (size_t i = 0; i < c->resolver_count; i++) {
-    format_resolver(&c->resolvers[i], client->resolver_names[i],
-                    sizeof client->resolver_names[i]);
+    format_resolver(&c->resolvers[i], client->resolver_stats[i].name,
+                    sizeof client->resolver_stats[i].name);
   }
   client->window = c->initial_inflight;
   client->slow_start_threshold = c->max_inflight;
@@ -928,6 +955,34 @@ void dns_client_get_stats(const struct dns_client *client, struct dns_client_sta
   out->window = client->window;
   out->queued = client->retry_queue.length + client->slow_queue.length +
                 client->fresh_queue.length;
+  out->resolver_count = client->config.resolver_count;
+  for (size_t i = 0; i < client->config.resolver_count; i++) {
+    out->resolvers[i] = client->resolver_stats[i];
+    if (out->resolvers[i].down_now) {
+      /* The down period so far; the client's clock is the loop's cache. */
+      uint32_t so_far = elapsed_ms(client, &client->down_since[i]);
+      out->resolvers[i].last_down_ms = so_far;
+      out->resolvers[i].down_ms_total += so_far;
+    }
+  }
+}
+
+void dns_client_stats_print_resolvers(FILE *out, const struct dns_client_stats *stats) {
+  for (size_t i = 0; i < stats->resolver_count; i++) {
+    const struct dns_resolver_stats *rs = &stats->resolvers[i];
+    fprintf(out, "  resolver %s: %llu queries, %llu replies, %llu timeouts, ", rs->name,
+            (unsigned long long)rs->queries_sent, (unsigned long long)rs->replies,
+            (unsigned long long)rs->timeouts);
+    if (rs->down_events == 0) {
+      fprintf(out, "never down\n");
+    } else if (rs->down_now) {
+      fprintf(out, "down %llu times, down now, for %.1f s\n", (unsigned long long)rs->down_events,
+              rs->last_down_ms / 1000.0);
+    } else {
+      fprintf(out, "down %llu times, last down for %.1f s\n", (unsigned long long)rs->down_events,
+              rs->last_down_ms / 1000.0);
+    }
+  }
 }
 
 size_t dns_client_resolver_count(const struct dns_client *client) {
@@ -935,5 +990,5 @@ size_t dns_client_resolver_count(const struct dns_client *client) {
 }
 
 const char *dns_client_resolver_name(const struct dns_client *client, size_t i) {
-  return i < client->config.resolver_count ? client->resolver_names[i] : "?";
+  return i < client->config.resolver_count ? client->resolver_stats[i].name : "?";
 }

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include <event2/event.h>
@@ -125,6 +126,22 @@ int dns_lookup(struct dns_client *client, const char *name, ldns_rr_type type,
  * Returns how many were cancelled. Linear in the lookups pending. */
 size_t dns_client_cancel(struct dns_client *client, void *arg);
 
+/* Per-resolver counters. A resolver is marked down after
+ * 32 timeouts in a row (DNS_DOWN_AFTER_TIMEOUTS; it then gets only failover
+ * traffic and an occasional probe lookup) and up again by its next reply. */
+#define DNS_RESOLVER_LABEL_MAX_BYTES 64
+struct dns_resolver_stats {
+  char name[DNS_RESOLVER_LABEL_MAX_BYTES]; /* "127.0.0.1:53", "[::1]:5301" */
+  uint64_t queries_sent;       /* UDP and TCP queries sent to it */
+  uint64_t replies;            /* replies that matched a query of it */
+  uint64_t timeouts;           /* its queries that timed out */
+  uint64_t down_events;        /* times it was marked down */
+  uint64_t up_events;          /* times it answered again after that */
+  uint64_t down_ms_total;      /* time spent marked down (until now if down) */
+  uint32_t last_down_ms;       /* length of the latest down period (so far) */
+  bool down_now;
+};
+
 /* Counters since dns_client_new, for the progress line and the summary. */
 struct dns_client_stats {
   uint64_t lookups_started;
@@ -145,8 +162,16 @@ struct dns_client_stats {
   unsigned inflight;           /* queries in flight now */
   unsigned window;             /* current adaptive window */
   unsigned queued;             /* lookups waiting for the window */
+  size_t resolver_count;
+  struct dns_resolver_stats resolvers[DNS_MAX_RESOLVERS];
 };
 void dns_client_get_stats(const struct dns_client *client, struct dns_client_stats *out);
+
+/* Writes one summary line per resolver to out, e.g.
+ *   "  resolver 127.0.0.1:5301: 1234 queries, 1200 replies, 56 timeouts,
+ *    down 2 times, last down for 3.1 s"
+ * ("never down" when it was not; "down now, for 3.1 s" when it still is). */
+void dns_client_stats_print_resolvers(FILE *out, const struct dns_client_stats *stats);
 
 /* Number of resolvers configured. */
 size_t dns_client_resolver_count(const struct dns_client *client);

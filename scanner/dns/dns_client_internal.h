@@ -23,7 +23,6 @@
 #define DNS_RANDOM_POOL_BYTES 4096u
 #define DNS_MIN_WINDOW 8u
 #define DNS_COMMON_TIMEOUTS_MAX 32u
-#define DNS_RESOLVER_NAME_MAX_BYTES 64u
 
 enum dns_phase {
   DNS_PHASE_IDLE = 0,   /* being set up or on the free list */
@@ -108,7 +107,6 @@ struct dns_common_timeout {
 struct dns_client {
   struct event_base *base;
   struct dns_client_config config;
-  char resolver_names[DNS_MAX_RESOLVERS][DNS_RESOLVER_NAME_MAX_BYTES];
 
   struct dns_udp_socket *udp;    /* config.udp_socket_count per family used */
   unsigned udp_count;
@@ -137,6 +135,8 @@ struct dns_client {
   struct timeval last_decrease;
   unsigned slow_active;          /* lookups in a slow round, sending */
   unsigned resolver_timeouts[DNS_MAX_RESOLVERS]; /* in a row, reset by a reply */
+  struct dns_resolver_stats resolver_stats[DNS_MAX_RESOLVERS];
+  struct timeval down_since[DNS_MAX_RESOLVERS];  /* while resolver_stats[i].down_now */
 
   struct dns_common_timeout common[DNS_COMMON_TIMEOUTS_MAX];
   unsigned common_count;

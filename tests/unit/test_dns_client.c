@@ -411,6 +411,73 @@ static void test_timeout_fails_over(void) {
   env_free(&env);
 }
 
+/* Resolver 0 drops everything until *alive is set; resolver 1 answers. */
+static void handle_first_dead(struct fake_resolver *fake, const struct fake_query *q, void *arg) {
+  const bool *alive = arg;
+  if (fake == current_env->fake[0] && !*alive) {
+    return;
+  }
+  handle_by_name(fake, q, NULL);
+}
+
+static void test_resolver_down_and_up_counted(void) {
+  struct env env;
+  bool alive = false;
+  env_init(&env, handle_first_dead, handle_first_dead, &alive);
+  env.config.slow_retry_rounds = 0;
+  env_start(&env);
+  /* Round robin: half of the lookups try the dead resolver first, time
+   * out and fail over; 32 timeouts in a row mark it down. */
+  enum { LOOKUPS = 80 };
+  struct result results[LOOKUPS];
+  memset(results, 0, sizeof results);
+  for (int i = 0; i < LOOKUPS; i++) {
+    CHECK(lookup(&env, "secure.test", LDNS_RR_TYPE_A, -1, &results[i]) == 0);
+  }
+  env_run(&env, LOOKUPS, TEST_DEADLINE_MS);
+  int secure = 0;
+  for (int i = 0; i < LOOKUPS; i++) {
+    secure += results[i].calls == 1 && results[i].state == DNSSEC_SECURE;
+  }
+  CHECK_INT(secure, LOOKUPS);
+  struct dns_client_stats stats;
+  dns_client_get_stats(env.client, &stats);
+  CHECK_INT(stats.resolver_count, 2);
+  CHECK_INT(stats.resolvers[0].timeouts, LOOKUPS / 2);
+  CHECK_INT(stats.resolvers[0].queries_sent, LOOKUPS / 2);
+  CHECK_INT(stats.resolvers[0].replies, 0);
+  CHECK_INT(stats.resolvers[0].down_events, 1);
+  CHECK(stats.resolvers[0].down_now);
+  CHECK_INT(stats.resolvers[1].timeouts, 0);
+  CHECK_INT(stats.resolvers[1].replies, LOOKUPS);
+  CHECK_INT(stats.resolvers[1].down_events, 0);
+  CHECK_STR(stats.resolvers[1].name, fake_resolver_address(env.fake[1]));
+
+  /* Back: its next reply (a pinned lookup) marks it up again. */
+  alive = true;
+  struct result pinned = {0};
+  CHECK(lookup(&env, "secure.test", LDNS_RR_TYPE_A, 0, &pinned) == 0);
+  env_run(&env, LOOKUPS + 1, TEST_DEADLINE_MS);
+  CHECK_INT(pinned.state, DNSSEC_SECURE);
+  dns_client_get_stats(env.client, &stats);
+  CHECK_INT(stats.resolvers[0].up_events, 1);
+  CHECK(!stats.resolvers[0].down_now);
+  CHECK_INT(stats.resolvers[0].replies, 1);
+  CHECK(stats.resolvers[0].last_down_ms > 0);
+  CHECK(stats.resolvers[0].down_ms_total == stats.resolvers[0].last_down_ms);
+
+  char text[1024] = "";
+  FILE *out = fmemopen(text, sizeof text - 1, "w");
+  dns_client_stats_print_resolvers(out, &stats);
+  fclose(out);
+  char want[256];
+  snprintf(want, sizeof want, "  resolver %s: 41 queries, 1 replies, 40 timeouts, down 1 times, last down for ",
+           fake_resolver_address(env.fake[0]));
+  CHECK(strstr(text, want) == text);
+  CHECK(strstr(text, ": 80 queries, 80 replies, 0 timeouts, never down\n") != NULL);
+  env_free(&env);
+}
+
 static void handle_spoofing(struct fake_resolver *fake, const struct fake_query *q, void *arg) {
   (void)arg;
   ldns_pkt *reply = fake_reply_new(q, LDNS_RCODE_NOERROR, true);
@@ -794,7 +861,8 @@ UNIT_MAIN(UNIT_TEST(test_config_add_resolver), UNIT_TEST(test_secure_insecure_nx
           UNIT_TEST(test_servfail_then_cd_is_bogus), UNIT_TEST(test_ede_dnssec_code_is_bogus),
           UNIT_TEST(test_servfail_everywhere_fails_after_slow_round),
           UNIT_TEST(test_network_servfail_is_not_bogus),
-          UNIT_TEST(test_timeout_fails_over), UNIT_TEST(test_spoofed_replies_ignored),
+          UNIT_TEST(test_timeout_fails_over), UNIT_TEST(test_resolver_down_and_up_counted),
+          UNIT_TEST(test_spoofed_replies_ignored),
           UNIT_TEST(test_truncated_retries_over_tcp), UNIT_TEST(test_refused),
           UNIT_TEST(test_malformed_reply), UNIT_TEST(test_free_with_pending_lookups),
           UNIT_TEST(test_free_inside_callback), UNIT_TEST(test_cancel),
