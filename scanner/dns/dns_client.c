@@ -394,16 +394,29 @@ static bool all_refused(const struct dns_query *query) {
   return (query->refused_mask & all) == all;
 }
 
+static bool resolver_is_down(const struct dns_client *client, int resolver) {
+  return client->resolver_timeouts[resolver] >= DNS_DOWN_AFTER_TIMEOUTS;
+}
+
+/* The next resolver for a retry: one that has not refused the lookup and is
+ * not marked down; if every other one is down, any that has not refused.
+ * (Retrying on a resolver known to be dead cost a full timeout per retry:
+ * a lookup that ends failed took 30 s instead of 11 with one of two
+ * resolvers gone.) */
 static void rotate_resolver(struct dns_query *query) {
   if (query->pinned_resolver >= 0) {
     return;
   }
-  size_t count = query->client->config.resolver_count;
-  for (size_t step = 1; step <= count; step++) {
-    int candidate = (int)((query->resolver + step) % count);
-    if (!(query->refused_mask & (1u << candidate))) {
-      query->resolver = candidate;
-      return;
+  struct dns_client *client = query->client;
+  size_t count = client->config.resolver_count;
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t step = 1; step <= count; step++) {
+      int candidate = (int)((query->resolver + step) % count);
+      if (!(query->refused_mask & (1u << candidate)) &&
+          (pass == 1 || !resolver_is_down(client, candidate))) {
+        query->resolver = candidate;
+        return;
+      }
     }
   }
 }
@@ -414,7 +427,7 @@ static int initial_resolver(struct dns_client *client) {
   bool probe = start % DNS_DOWN_PROBE_EVERY == 0;
   for (size_t step = 0; step < count; step++) {
     int candidate = (int)((start + step) % count);
-    if (probe || client->resolver_timeouts[candidate] < DNS_DOWN_AFTER_TIMEOUTS) {
+    if (probe || !resolver_is_down(client, candidate)) {
       return candidate;
     }
   }
