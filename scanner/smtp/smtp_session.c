@@ -37,6 +37,7 @@ struct smtp_session {
   struct event *timer;
   struct smtp_reply reply;
   int64_t start_ms, step_start_ms;
+  bool step_capped_by_deadline; /* the step's timer is the session deadline */
   size_t counted_bytes;     /* bytes in the input buffer already counted in bytes_read */
   struct smtp_session_outcome outcome;
 };
@@ -73,6 +74,9 @@ static void arm_step(struct smtp_session *s, enum smtp_step step, uint32_t timeo
   int64_t left = s->config.deadline_ms - (s->step_start_ms - s->start_ms);
   int64_t wait = timeout_ms < left ? timeout_ms : left;
   if (wait < 0) wait = 0;
+  /* Decided here, not by comparing clocks when the timer fires: libevent may
+   * fire a millisecond before our truncated clock reaches the deadline. */
+  s->step_capped_by_deadline = left <= (int64_t)timeout_ms;
   struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
   evtimer_add(s->timer, &tv);
 }
@@ -415,7 +419,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     finish(s);
     return;
   }
-  bool deadline = now_ms() - s->start_ms >= (int64_t)s->config.deadline_ms;
+  bool deadline = s->step_capped_by_deadline || now_ms() - s->start_ms >= (int64_t)s->config.deadline_ms;
   set_result(s, PROBE_TIMEOUT, "%s: no %s within %d ms", deadline ? "session deadline" : "timeout",
              step_noun(s->state), step_elapsed_ms(s));
   finish(s);
