@@ -388,6 +388,7 @@ static void deliver(struct probe_job *job) {
         chain[i].der_len = t->chain[i].der_len;
       }
       report.chain_count = t->chain_count;
+      report.chain_sent = t->chain_sent;
       report.has_leaf_spki_sha256 = t->has_leaf_spki_sha256;
       memcpy(report.leaf_spki_sha256, t->leaf_spki_sha256, 32);
       report.leaf_not_before = t->leaf_not_before;

@@ -140,6 +140,8 @@ struct probe_report {
   int match_depth;             /* 0 = leaf, -1 if none */
   const struct probe_cert *chain; /* peer chain as sent, leaf first */
   size_t chain_count;          /* entries in chain (<= PROBE_MAX_CHAIN_CERTS) */
+  size_t chain_sent;           /* certificates the server sent; more than chain_count
+                                  when the chain was longer than PROBE_MAX_CHAIN_CERTS */
   bool has_leaf_spki_sha256;
   uint8_t leaf_spki_sha256[32]; /* SHA-256 of the leaf's SPKI: what a "3 1 1" record of it holds */
   time_t leaf_not_before, leaf_not_after;

@@ -312,6 +312,7 @@ static void collect_chain(SSL *ssl, struct tls_outcome *out) {
   STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
   int count = chain != NULL ? sk_X509_num(chain) : 0;
   out->chain_not_after = 0;
+  out->chain_sent = count > 0 ? (size_t)count : 0;
   for (int i = 0; i < count; i++) {
     X509 *cert = sk_X509_value(chain, i);
     time_t not_after = asn1_time_to_time(X509_get0_notAfter(cert));

@@ -85,7 +85,8 @@ struct tls_outcome {
   int matched_tlsa_index;   /* index into input->tlsa, -1 if none */
   int match_depth;          /* -1 if none */
   struct tls_cert chain[TLS_MAX_CHAIN_CERTS];
-  size_t chain_count;
+  size_t chain_count;       /* entries kept in chain: the first TLS_MAX_CHAIN_CERTS sent */
+  size_t chain_sent;        /* certificates the server sent (may exceed chain_count) */
   bool has_leaf_spki_sha256;
   uint8_t leaf_spki_sha256[32]; /* SHA-256 of the leaf's SubjectPublicKeyInfo ("3 1 1") */
   time_t leaf_not_before, leaf_not_after, chain_not_after;

@@ -4,14 +4,24 @@
  * chains, or one of the misbehaving servers a scanner must survive (garbage,
  * silence, a huge banner, an endless multi-line greeting, a slow drip, 554 or
  * 421 greetings, 454 to STARTTLS, no STARTTLS, TLS alerts or garbage after
- * STARTTLS, disconnects). It records what clients do (early talking, EHLO
- * name, SNI, any MAIL/RCPT/DATA) in a log file for tests to assert on.
+ * STARTTLS, disconnects, a greeting or EHLO reply dripped byte by byte,
+ * silence after EHLO/STARTTLS/QUIT, silence inside the TLS handshake). It
+ * records what clients do (early talking, EHLO name, SNI, any MAIL/RCPT/DATA)
+ * in a log file for tests to assert on, and on every connect and close the
+ * connections open at that moment ("active=N", "max_active=N") with a
+ * monotonic time stamp ("t=MS"), so tests can check a client's concurrency
+ * and gaps from the server's side.
  *
  * Usage: danescan-labsmtp --mode MODE --listen ADDR:PORT [--listen ...]
  *          [--cert CHAIN.pem --key KEY.pem]... [--port-file FILE] [--log FILE]
  *          [--greeting-delay-ms N] [--drip-ms N] [--max-tls 1.2|1.3] [--name HOST]
  *          [--tls-reply-delay-ms N]  (delays the EHLO and QUIT replies inside
  *          TLS: the benchmark holds that many TLS sessions open at once)
+ * Drip modes send one byte every --drip-ms (default 200): slow-drip an endless
+ * greeting, drip-greeting a complete one (then behaves normally), drip-ehlo
+ * a normal greeting and a dripped EHLO reply. starttls-silent never answers
+ * STARTTLS, tls-silent answers 220 and then never speaks TLS, quit-silent
+ * completes TLS and never answers QUIT (all keep the connection open).
  * PORT 0 picks a free port; --port-file then receives "ADDR PORT" lines
  * (written to FILE.tmp and renamed once every listener is up). IPv6 as
  * [::1]:PORT. Test tool: exits on bad arguments. */
@@ -26,6 +36,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -45,13 +56,15 @@ enum mode {
   MODE_NORMAL, MODE_NO_STARTTLS, MODE_STARTTLS_454, MODE_GREETING_554, MODE_GREETING_421,
   MODE_SILENT, MODE_GARBAGE, MODE_HUGE_BANNER, MODE_ENDLESS_MULTILINE, MODE_SLOW_DRIP,
   MODE_DISCONNECT, MODE_DISCONNECT_AFTER_EHLO, MODE_TLS_ALERT, MODE_TLS_GARBAGE, MODE_TLS_CLOSE,
-  MODE_EHLO_554, MODE_PIPELINED_GARBAGE, MODE_COUNT
+  MODE_EHLO_554, MODE_PIPELINED_GARBAGE, MODE_DRIP_GREETING, MODE_DRIP_EHLO, MODE_STARTTLS_SILENT,
+  MODE_TLS_SILENT, MODE_QUIT_SILENT, MODE_COUNT
 };
 static const char *const mode_names[MODE_COUNT] = {
   "normal", "no-starttls", "starttls-454", "greeting-554", "greeting-421",
   "silent", "garbage", "huge-banner", "endless-multiline", "slow-drip",
   "disconnect", "disconnect-after-ehlo", "tls-alert", "tls-garbage", "tls-close",
-  "ehlo-554", "pipelined-garbage",
+  "ehlo-554", "pipelined-garbage", "drip-greeting", "drip-ehlo", "starttls-silent",
+  "tls-silent", "quit-silent",
 };
 
 struct server {
@@ -64,9 +77,10 @@ struct server {
   unsigned drip_ms;
   unsigned tls_reply_delay_ms;  /* benchmarks: hold TLS sessions open this long */
   unsigned long connections;
+  unsigned long active, max_active; /* connections open now / at most so far */
 };
 
-enum conn_state { CONN_PRE_GREETING, CONN_COMMANDS, CONN_SWITCHING, CONN_TLS, CONN_CLOSING };
+enum conn_state { CONN_PRE_GREETING, CONN_COMMANDS, CONN_SWITCHING, CONN_TLS, CONN_CLOSING, CONN_ALERTING };
 
 struct conn {
   struct server *server;
@@ -78,6 +92,10 @@ struct conn {
   enum { DELAYED_NONE, DELAYED_EHLO, DELAYED_QUIT } delayed;  /* reply the timer sends */
   struct event *timer;
   unsigned long counter;
+  bool half_close;          /* shutdown(SHUT_WR) when the output is written */
+  const char *drip;         /* drip modes: text being sent one byte per tick */
+  size_t drip_len;
+  char drip_text[512];
   char peer[64];
 };
 
@@ -94,7 +112,16 @@ static void log_line(struct server *server, const struct conn *conn, const char 
   va_end(args);
 }
 
+static long long monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void conn_free(struct conn *conn) {
+  struct server *server = conn->server;
+  server->active--;
+  log_line(server, conn, "close active=%lu t=%lld", server->active, monotonic_ms());
   if (conn->timer != NULL) event_free(conn->timer);
   if (conn->bev != NULL) {
     bufferevent_setcb(conn->bev, NULL, NULL, NULL, NULL);
@@ -140,12 +167,13 @@ static void start_tls(struct conn *conn) {
   bufferevent_free(conn->bev);
   conn->bev = NULL;
   if (server->mode == MODE_TLS_ALERT) {
-    /* A TLS 1.2 fatal handshake_failure alert record */
-    static const unsigned char alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
-    ssize_t ignored = write(conn->fd, alert, sizeof alert);
-    (void)ignored;
-    log_line(server, conn, "tls-alert-sent");
-    conn_free(conn);
+    /* answers the ClientHello with an alert (on_read): sent before it, the
+     * alert would be discarded by a client as bytes between the 220 and its
+     * handshake */
+    conn->bev = bufferevent_socket_new(server->base, conn->fd, 0);
+    bufferevent_setcb(conn->bev, on_read, NULL, on_event, conn);
+    bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+    conn->state = CONN_ALERTING;
     return;
   }
   if (server->mode == MODE_TLS_GARBAGE) {
@@ -163,6 +191,15 @@ static void start_tls(struct conn *conn) {
   if (server->mode == MODE_TLS_CLOSE) {
     log_line(server, conn, "tls-close");
     conn_free(conn);
+    return;
+  }
+  if (server->mode == MODE_TLS_SILENT) {
+    /* read (the ClientHello) and never answer: the client's handshake timeout */
+    log_line(server, conn, "tls-silent");
+    conn->bev = bufferevent_socket_new(server->base, conn->fd, 0);
+    bufferevent_setcb(conn->bev, on_read, NULL, on_event, conn);
+    bufferevent_enable(conn->bev, EV_READ);
+    conn->state = CONN_CLOSING;
     return;
   }
   SSL *ssl = SSL_new(server->ssl_ctx);
@@ -184,7 +221,10 @@ static void start_tls(struct conn *conn) {
 static void on_write_drained(struct bufferevent *bev, void *arg) {
   (void)bev;
   struct conn *conn = arg;
-  if (conn->state == CONN_CLOSING) {
+  if (conn->state == CONN_CLOSING && conn->half_close) {
+    conn->half_close = false;
+    shutdown(conn->fd, SHUT_WR);  /* on_event frees conn at the client's EOF */
+  } else if (conn->state == CONN_CLOSING) {
     conn_free(conn);
   } else if (conn->state == CONN_SWITCHING) {
     start_tls(conn);
@@ -204,6 +244,20 @@ static void ehlo_reply(struct conn *conn) {
     /* unsolicited lines after the reply: must not pass for the next reply */
     send_text(conn, "220 this is not the reply to your next command\r\n");
   }
+}
+
+static void arm_timer_ms(struct conn *conn, unsigned ms) {
+  struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+  evtimer_add(conn->timer, &tv);
+}
+
+/* Drip modes: text goes out one byte per --drip-ms tick (on_timer). */
+static void start_drip(struct conn *conn, const char *text) {
+  snprintf(conn->drip_text, sizeof conn->drip_text, "%s", text);
+  conn->drip = conn->drip_text;
+  conn->drip_len = strlen(conn->drip_text);
+  conn->counter = 0;
+  arm_timer_ms(conn, conn->server->drip_ms);
 }
 
 /* --tls-reply-delay-ms: the timer sends the reply to this command later. */
@@ -233,7 +287,12 @@ static bool handle_command(struct conn *conn, char *line) {
       send_text(conn, "554 5.7.1 go away\r\n");
       return true;
     }
-    if (conn->tls && server->tls_reply_delay_ms > 0 && strcasecmp(verb, "EHLO") == 0) {
+    if (server->mode == MODE_DRIP_EHLO && !conn->tls && strcasecmp(verb, "EHLO") == 0) {
+      char text[512];
+      snprintf(text, sizeof text, "250-%s hello\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n",
+               server->name);
+      start_drip(conn, text);
+    } else if (conn->tls && server->tls_reply_delay_ms > 0 && strcasecmp(verb, "EHLO") == 0) {
       delay_reply(conn, DELAYED_EHLO);
     } else if (strcasecmp(verb, "HELO") == 0) {
       send_text(conn, "250 hello\r\n");
@@ -245,11 +304,18 @@ static bool handle_command(struct conn *conn, char *line) {
       send_text(conn, "454 4.7.0 TLS not available due to local problem\r\n");
       return true;
     }
+    if (server->mode == MODE_STARTTLS_SILENT) {
+      log_line(server, conn, "starttls-ignored");
+      return true;
+    }
     send_text(conn, "220 2.0.0 Ready to start TLS\r\n");
     conn->state = CONN_SWITCHING;
     bufferevent_disable(conn->bev, EV_READ);
     bufferevent_setcb(conn->bev, NULL, on_write_drained, on_event, conn);
     return false;
+  } else if (strcasecmp(verb, "QUIT") == 0 && conn->tls && server->mode == MODE_QUIT_SILENT) {
+    log_line(server, conn, "quit-ignored");
+    return true;
   } else if (strcasecmp(verb, "QUIT") == 0 && conn->tls && server->tls_reply_delay_ms > 0) {
     delay_reply(conn, DELAYED_QUIT);
     return false;
@@ -275,6 +341,20 @@ static void on_read(struct bufferevent *bev, void *arg) {
   if (conn->state == CONN_PRE_GREETING) {
     log_line(conn->server, conn, "early-talker");
     evbuffer_drain(input, evbuffer_get_length(input));
+    return;
+  }
+  if (conn->state == CONN_ALERTING) {
+    /* A TLS 1.2 fatal handshake_failure alert record */
+    static const unsigned char alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
+    evbuffer_drain(input, evbuffer_get_length(input));
+    bufferevent_write(bev, alert, sizeof alert);
+    log_line(conn->server, conn, "tls-alert-sent");
+    /* Half-close once written and read until the client closes: a close()
+     * with unread client bytes would send a RST, and a RST makes the
+     * client's kernel drop the alert before the client reads it. */
+    conn->state = CONN_CLOSING;
+    conn->half_close = true;
+    bufferevent_setcb(bev, on_read, on_write_drained, on_event, conn);
     return;
   }
   if (conn->state == CONN_CLOSING || conn->server->mode == MODE_SILENT) {
@@ -339,8 +419,17 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     static const char drip[] = "220-slow drip greeting that never ends\r\n";
     char byte = drip[conn->counter++ % (sizeof drip - 1)];
     bufferevent_write(conn->bev, &byte, 1);
-    struct timeval tv = {server->drip_ms / 1000, (suseconds_t)(server->drip_ms % 1000) * 1000};
-    evtimer_add(conn->timer, &tv);
+    arm_timer_ms(conn, server->drip_ms);
+    return;
+  }
+  if (conn->drip != NULL) {
+    bufferevent_write(conn->bev, conn->drip + conn->counter++, 1);
+    if (conn->counter < conn->drip_len) {
+      arm_timer_ms(conn, server->drip_ms);
+    } else {
+      conn->drip = NULL;
+      log_line(server, conn, "drip-done");
+    }
     return;
   }
   /* greeting after the delay */
@@ -372,6 +461,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     bufferevent_setcb(conn->bev, on_read, on_write_drained, on_event, conn);
     write_more_multiline(conn);
     break;
+  case MODE_DRIP_GREETING:
+    snprintf(text, sizeof text, "220 %s ESMTP dripped\r\n", server->name);
+    start_drip(conn, text);
+    break;
   default:
     snprintf(text, sizeof text, "220 %s ESMTP danescan lab\r\n", server->name);
     send_text(conn, text);
@@ -390,6 +483,8 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     evutil_closesocket(fd);
     return;
   }
+  server->active++;
+  if (server->active > server->max_active) server->max_active = server->active;
   conn->server = server;
   conn->fd = fd;
   conn->plain_owns_fd = true;
@@ -401,11 +496,13 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     inet_ntop(AF_INET6, &((struct sockaddr_in6 *)peer)->sin6_addr, host, sizeof host);
     snprintf(conn->peer, sizeof conn->peer, "[%s]:%u", host, ntohs(((struct sockaddr_in6 *)peer)->sin6_port));
   }
-  log_line(server, conn, "connect mode=%s", mode_names[server->mode]);
+  log_line(server, conn, "connect mode=%s active=%lu max_active=%lu t=%lld", mode_names[server->mode],
+           server->active, server->max_active, monotonic_ms());
   if (server->mode == MODE_DISCONNECT) {
     log_line(server, conn, "disconnect");
     evutil_closesocket(fd);
-    free(conn);
+    conn->fd = -1;
+    conn_free(conn);
     return;
   }
   conn->bev = bufferevent_socket_new(server->base, fd, 0);

@@ -5,6 +5,8 @@
  * Usage: danescan-probe [options] ADDRESS...
  *   --port N  --host NAME  --tlsa-base NAME  --ref NAME...  --tlsa "U S M HEX"...
  *   --allow-reserved  --ehlo NAME  --timeout-ms N (every step)  --greeting-timeout-ms N
+ *   --connect-timeout-ms N  --ehlo-timeout-ms N  --starttls-timeout-ms N
+ *   --handshake-timeout-ms N  --quit-timeout-ms N  (after --timeout-ms, which sets them all)
  *   --deadline-ms N  --no-key-types  --rate R  --burst N  --per-ip N  --gap-ms N
  *   --backoff-max-ms N  --max-concurrent N  --blocklist FILE  --max-line N
  *   --max-total N  --max-lines N  --repeat N  --quiet
@@ -66,7 +68,8 @@ static void on_done(const struct probe_report *r, void *arg) {
          r->tls_group[0] ? r->tls_group : "-",
          r->peer_signature_algorithm[0] ? r->peer_signature_algorithm : "-",
          r->leaf_key_type[0] ? r->leaf_key_type : "-");
-  printf(" expires_soon=%d chain=%zu leaf_sha256=", r->expires_soon, r->chain_count);
+  printf(" expires_soon=%d chain=%zu chain_sent=%zu leaf_sha256=", r->expires_soon, r->chain_count,
+         r->chain_sent);
   if (r->chain_count > 0) print_hex(r->chain[0].sha256, 32);
   else printf("-");
   printf(" starttls=%d keywords=%zu banner_len=%zu", r->starttls_offered, r->ehlo_keyword_count,
@@ -150,6 +153,11 @@ int main(int argc, char **argv) {
           config.starttls_timeout_ms = config.handshake_timeout_ms = config.quit_timeout_ms =
               (uint32_t)number;
     } else if (strcmp(arg, "--greeting-timeout-ms") == 0) config.greeting_timeout_ms = (uint32_t)number;
+    else if (strcmp(arg, "--connect-timeout-ms") == 0) config.connect_timeout_ms = (uint32_t)number;
+    else if (strcmp(arg, "--ehlo-timeout-ms") == 0) config.ehlo_timeout_ms = (uint32_t)number;
+    else if (strcmp(arg, "--starttls-timeout-ms") == 0) config.starttls_timeout_ms = (uint32_t)number;
+    else if (strcmp(arg, "--handshake-timeout-ms") == 0) config.handshake_timeout_ms = (uint32_t)number;
+    else if (strcmp(arg, "--quit-timeout-ms") == 0) config.quit_timeout_ms = (uint32_t)number;
     else if (strcmp(arg, "--deadline-ms") == 0) config.session_deadline_ms = (uint32_t)number;
     else if (strcmp(arg, "--rate") == 0) config.rate_per_second = strtod(value, NULL);
     else if (strcmp(arg, "--burst") == 0) config.rate_burst = (unsigned)number;
