@@ -48,6 +48,9 @@ static const char *const dns_failure_words[] = {
  * answers again: a dead resolver must not hold half of all lookups. */
 #define DNS_DOWN_AFTER_TIMEOUTS 32u
 #define DNS_DOWN_PROBE_EVERY 256u
+/* A gap between a resolver's replies this long, with timeouts in it, is
+ * reported as a silence (dns_resolver_stats). */
+#define DNS_SILENCE_MIN_MS 1000u
 
 static void pump(struct dns_client *client);
 static void send_attempt(struct dns_query *query, bool over_tcp);
@@ -434,11 +437,28 @@ static int initial_resolver(struct dns_client *client) {
   return (int)(start % count);
 }
 
+static const struct timeval *quiet_since(const struct dns_client *client, int resolver) {
+  return timerisset(&client->last_reply_at[resolver]) ? &client->last_reply_at[resolver]
+                                                      : &client->created;
+}
+
 /* A resolver's timeouts in a row and its down/up events (the summary says
  * which resolver failed and for how long). */
-static void resolver_timed_out(struct dns_client *client, int resolver) {
+static void resolver_timed_out(struct dns_client *client, int resolver,
+                               const struct timeval *sent_at) {
   struct dns_resolver_stats *rs = &client->resolver_stats[resolver];
   rs->timeouts++;
+  if (client->timeouts_since_reply[resolver] < UINT32_MAX) {
+    client->timeouts_since_reply[resolver]++;
+  }
+  /* A query sent before the resolver's latest reply says nothing about it
+   * being down now (after a restart, the queries sent during the outage
+   * time out in bursts while fresh ones are answered): counting them made
+   * a working resolver flap down and up. */
+  if (timerisset(&client->last_reply_at[resolver]) &&
+      timercmp(sent_at, &client->last_reply_at[resolver], <)) {
+    return;
+  }
   if (client->resolver_timeouts[resolver] < UINT32_MAX) {
     client->resolver_timeouts[resolver]++;
   }
@@ -454,6 +474,15 @@ static void resolver_answered(struct dns_client *client, int resolver) {
   struct dns_resolver_stats *rs = &client->resolver_stats[resolver];
   rs->replies++;
   client->resolver_timeouts[resolver] = 0;
+  if (client->timeouts_since_reply[resolver] > 0) {
+    uint32_t gap = elapsed_ms(client, quiet_since(client, resolver));
+    if (gap >= DNS_SILENCE_MIN_MS) {
+      rs->silences++;
+      rs->longest_silence_ms = gap > rs->longest_silence_ms ? gap : rs->longest_silence_ms;
+    }
+    client->timeouts_since_reply[resolver] = 0;
+  }
+  event_base_gettimeofday_cached(client->base, &client->last_reply_at[resolver]);
   if (rs->down_now) {
     rs->down_now = false;
     rs->up_events++;
@@ -764,7 +793,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
     queue_push(query, DNS_QUEUE_SLOW);
   } else if (query->phase == DNS_PHASE_UDP || query->phase == DNS_PHASE_TCP) {
     client->stats.timeouts++;
-    resolver_timed_out(client, query->resolver);
+    resolver_timed_out(client, query->resolver, &query->sent_at);
     window_decrease(client);
     bool was_repeat = query->checking_disabled;
     dns_client_end_send(query);
@@ -885,6 +914,7 @@ struct dns_client *dns_client_new(struct event_base *base, const struct dns_clie
                     sizeof client->resolver_stats[i].name);
   }
   client->window = c->initial_inflight;
+  event_base_gettimeofday_cached(base, &client->created);
   client->slow_start_threshold = c->max_inflight;
   client->random_used = sizeof client->random_pool; /* fill on first use */
   client->by_id = calloc(DNS_ID_COUNT, sizeof *client->by_id);
@@ -977,6 +1007,14 @@ void dns_client_get_stats(const struct dns_client *client, struct dns_client_sta
       out->resolvers[i].last_down_ms = so_far;
       out->resolvers[i].down_ms_total += so_far;
     }
+    uint32_t quiet = elapsed_ms(client, quiet_since(client, (int)i));
+    if (client->timeouts_since_reply[i] > 0 && quiet >= DNS_SILENCE_MIN_MS) {
+      out->resolvers[i].silent_now = true;
+      out->resolvers[i].silences++;
+      if (quiet > out->resolvers[i].longest_silence_ms) {
+        out->resolvers[i].longest_silence_ms = quiet;
+      }
+    }
   }
 }
 
@@ -986,6 +1024,10 @@ void dns_client_stats_print_resolvers(FILE *out, const struct dns_client_stats *
     fprintf(out, "  resolver %s: %llu queries, %llu replies, %llu timeouts, ", rs->name,
             (unsigned long long)rs->queries_sent, (unsigned long long)rs->replies,
             (unsigned long long)rs->timeouts);
+    if (rs->silences > 0) {
+      fprintf(out, "silent %llu times (longest %.1f s%s), ", (unsigned long long)rs->silences,
+              rs->longest_silence_ms / 1000.0, rs->silent_now ? ", silent now" : "");
+    }
     if (rs->down_events == 0) {
       fprintf(out, "never down\n");
     } else if (rs->down_now) {

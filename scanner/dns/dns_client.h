@@ -126,9 +126,13 @@ int dns_lookup(struct dns_client *client, const char *name, ldns_rr_type type,
  * Returns how many were cancelled. Linear in the lookups pending. */
 size_t dns_client_cancel(struct dns_client *client, void *arg);
 
-/* Per-resolver counters. A resolver is marked down after
- * 32 timeouts in a row (DNS_DOWN_AFTER_TIMEOUTS; it then gets only failover
- * traffic and an occasional probe lookup) and up again by its next reply. */
+/* Per-resolver counters. A resolver is marked down after 32 timeouts in a
+ * row of queries sent since its latest reply (DNS_DOWN_AFTER_TIMEOUTS; it
+ * then gets only failover traffic and an occasional probe lookup) and up
+ * again by its next reply. A silence is a gap of at least 1 s
+ * (DNS_SILENCE_MIN_MS) between two of its replies, or since its latest one,
+ * with timeouts in it: an outage too short to mark the resolver down (a
+ * restart) still shows there. */
 #define DNS_RESOLVER_LABEL_MAX_BYTES 64
 struct dns_resolver_stats {
   char name[DNS_RESOLVER_LABEL_MAX_BYTES]; /* "127.0.0.1:53", "[::1]:5301" */
@@ -140,6 +144,9 @@ struct dns_resolver_stats {
   uint64_t down_ms_total;      /* time spent marked down (until now if down) */
   uint32_t last_down_ms;       /* length of the latest down period (so far) */
   bool down_now;
+  uint64_t silences;           /* silences, the current one included */
+  uint32_t longest_silence_ms;
+  bool silent_now;
 };
 
 /* Counters since dns_client_new, for the progress line and the summary. */
@@ -169,8 +176,9 @@ void dns_client_get_stats(const struct dns_client *client, struct dns_client_sta
 
 /* Writes one summary line per resolver to out, e.g.
  *   "  resolver 127.0.0.1:5301: 1234 queries, 1200 replies, 56 timeouts,
- *    down 2 times, last down for 3.1 s"
- * ("never down" when it was not; "down now, for 3.1 s" when it still is). */
+ *    silent 1 times (longest 2.4 s), down 2 times, last down for 3.1 s"
+ * (no silence part when there was none; "never down" when it was not;
+ * "down now, for 3.1 s" when it still is). */
 void dns_client_stats_print_resolvers(FILE *out, const struct dns_client_stats *stats);
 
 /* Number of resolvers configured. */

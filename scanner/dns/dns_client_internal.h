@@ -137,6 +137,9 @@ struct dns_client {
   unsigned resolver_timeouts[DNS_MAX_RESOLVERS]; /* in a row, reset by a reply */
   struct dns_resolver_stats resolver_stats[DNS_MAX_RESOLVERS];
   struct timeval down_since[DNS_MAX_RESOLVERS];  /* while resolver_stats[i].down_now */
+  struct timeval last_reply_at[DNS_MAX_RESOLVERS]; /* zero: none yet */
+  struct timeval created;
+  unsigned timeouts_since_reply[DNS_MAX_RESOLVERS];
 
   struct dns_common_timeout common[DNS_COMMON_TIMEOUTS_MAX];
   unsigned common_count;

@@ -493,6 +493,42 @@ static void test_resolver_down_and_up_counted(void) {
   env_free(&env);
 }
 
+/* An outage too short to mark a resolver down still shows as a silence. */
+static void test_resolver_silence_counted(void) {
+  struct env env;
+  bool alive = false;
+  env_init(&env, handle_first_dead, handle_first_dead, &alive);
+  env.config.query_timeout_ms = 600;
+  env.config.max_query_timeout_ms = 600;
+  env.config.slow_retry_rounds = 0;
+  env_start(&env);
+  struct result lost = {0};
+  CHECK(lookup(&env, "secure.test", LDNS_RR_TYPE_A, 0, &lost) == 0);
+  env_run(&env, 1, TEST_DEADLINE_MS);
+  CHECK_INT(lost.state, DNSSEC_FAILED);
+  struct dns_client_stats stats;
+  dns_client_get_stats(env.client, &stats);
+  CHECK(stats.resolvers[0].silent_now);
+  CHECK_INT(stats.resolvers[0].silences, 1);
+  CHECK(stats.resolvers[0].longest_silence_ms + 5 >= 1200);
+  CHECK_INT(stats.resolvers[0].down_events, 0);
+  CHECK_INT(stats.resolvers[1].silences, 0);
+  alive = true;
+  struct result back = {0};
+  CHECK(lookup(&env, "secure.test", LDNS_RR_TYPE_A, 0, &back) == 0);
+  env_run(&env, 2, TEST_DEADLINE_MS);
+  CHECK_INT(back.state, DNSSEC_SECURE);
+  dns_client_get_stats(env.client, &stats);
+  CHECK(!stats.resolvers[0].silent_now);
+  CHECK_INT(stats.resolvers[0].silences, 1);
+  char text[1024] = "";
+  FILE *out = fmemopen(text, sizeof text - 1, "w");
+  dns_client_stats_print_resolvers(out, &stats);
+  fclose(out);
+  CHECK(strstr(text, ": 3 queries, 1 replies, 2 timeouts, silent 1 times (longest 1.") != NULL);
+  env_free(&env);
+}
+
 static void handle_spoofing(struct fake_resolver *fake, const struct fake_query *q, void *arg) {
   (void)arg;
   ldns_pkt *reply = fake_reply_new(q, LDNS_RCODE_NOERROR, true);
@@ -877,6 +913,7 @@ UNIT_MAIN(UNIT_TEST(test_config_add_resolver), UNIT_TEST(test_secure_insecure_nx
           UNIT_TEST(test_servfail_everywhere_fails_after_slow_round),
           UNIT_TEST(test_network_servfail_is_not_bogus),
           UNIT_TEST(test_timeout_fails_over), UNIT_TEST(test_resolver_down_and_up_counted),
+          UNIT_TEST(test_resolver_silence_counted),
           UNIT_TEST(test_spoofed_replies_ignored),
           UNIT_TEST(test_truncated_retries_over_tcp), UNIT_TEST(test_refused),
           UNIT_TEST(test_malformed_reply), UNIT_TEST(test_free_with_pending_lookups),
