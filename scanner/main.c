@@ -13,6 +13,7 @@
 #include "cli/report_cmd.h"
 #include "cli/resume_cmd.h"
 #include "cli/scan_cmd.h"
+#include "cli/status_cmd.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -23,6 +24,9 @@ static void usage(FILE *out) {
           "  inputs [options] FILE...    print the names a scan of these inputs would scan\n"
           "  report --db URL --scan ID   write the adoption report (HTML, Markdown, CSV)\n"
           "  diff --db URL FROM TO       list domains and hosts whose status changed\n"
+          "  resume SCAN_ID --db URL     continue a stopped scan\n"
+          "  worker --db URL --scan ID   join a running scan with this machine's workers\n"
+          "  status --db URL --scan ID   progress of a scan: done/total, rate, ETA, workers\n"
           "  version                     print the version\n"
           "Run 'danescan COMMAND --help' for a command's options.\n");
 }
@@ -43,6 +47,8 @@ int main(int argc, char **argv) {
   if (strcmp(command, "diff") == 0) return diff_cmd_main(argc - 1, argv + 1);
   if (strcmp(command, "db") == 0) return db_cmd_main(argc - 1, argv + 1);
   if (strcmp(command, "resume") == 0) return resume_cmd_main(argc - 1, argv + 1);
+  if (strcmp(command, "worker") == 0) return worker_cmd_main(argc - 1, argv + 1);
+  if (strcmp(command, "status") == 0) return status_cmd_main(argc - 1, argv + 1);
   if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
     printf("danescan %s (%s)\n", DANESCAN_VERSION, OpenSSL_version(OPENSSL_VERSION));
     return 0;

@@ -15,18 +15,37 @@
 
 #define RESUME_MAX_ARGS 512
 
-static void usage(FILE *out) {
+static void usage(FILE *out, bool join) {
+  if (join) {
+    fprintf(out, "usage: danescan worker --db URL --scan SCAN_ID [--workers N] [scan options...]\n"
+                 "  joins the running queued scan SCAN_ID with N worker processes on this machine\n"
+                 "  (default: the number of cores), with the scan's stored options; options given\n"
+                 "  here override them (e.g. --resolver for this machine's resolver). Workers may\n"
+                 "  be added or killed at any time; a killed worker's chunks are taken over.\n");
+    return;
+  }
   fprintf(out, "usage: danescan resume SCAN_ID [--db URL] [scan options...]\n"
                "  continues SCAN_ID as stored in the database: names already stored are skipped\n"
                "  (URL default: $DANESCAN_DB, else the PG* environment)\n");
 }
 
-/* Options of the stored command line that resume replaces: the option and
- * whether it takes a separate value. */
-static bool replaced_option(const char *arg, bool *takes_value) {
+/* Options of the stored command line that resume replaces (and, joining
+ * from another machine, the ones naming this machine's files or cores):
+ * the option and whether it takes a separate value. */
+static bool replaced_option(const char *arg, bool join, bool *takes_value) {
   static const char *const with_value[] = {"--scan-id", "--db", "--output"};
+  static const char *const join_with_value[] = {"--workers", "--metadata", "--certs"};
   *takes_value = false;
   if (strcmp(arg, "--resume") == 0) return true;
+  for (size_t i = 0; join && i < sizeof join_with_value / sizeof join_with_value[0]; i++) {
+    size_t n = strlen(join_with_value[i]);
+    if (strncmp(arg, join_with_value[i], n) != 0) continue;
+    if (arg[n] == '\0') {
+      *takes_value = true;
+      return true;
+    }
+    if (arg[n] == '=') return true;
+  }
   for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++) {
     size_t n = strlen(with_value[i]);
     if (strncmp(arg, with_value[i], n) != 0) continue;
@@ -39,9 +58,13 @@ static bool replaced_option(const char *arg, bool *takes_value) {
   return false;
 }
 
+/* resume (join false) and worker (join true): the stored command line,
+ * options replaced, extra options added, run as `scan`. */
+static int rerun(const char *scan_id, const char *db_url, char **extra, int extra_count, bool join);
+
 int resume_cmd_main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || argv[1][0] == '-') {
-    usage(argc < 2 ? stderr : stdout);
+    usage(argc < 2 ? stderr : stdout, false);
     return argc < 2 || argv[1][0] == '-' ? 2 : 0;
   }
   const char *scan_id = argv[1];
@@ -57,11 +80,42 @@ int resume_cmd_main(int argc, char **argv) {
       extra[extra_count++] = argv[i];
     }
   }
+  return rerun(scan_id, db_url, extra, extra_count, false);
+}
+
+int worker_cmd_main(int argc, char **argv) {
+  const char *scan_id = NULL;
+  const char *db_url = getenv("DANESCAN_DB");
+  char *extra[RESUME_MAX_ARGS];
+  int extra_count = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0) {
+      usage(stdout, true);
+      return 0;
+    } else if (strcmp(argv[i], "--scan") == 0 && i + 1 < argc) {
+      scan_id = argv[++i];
+    } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+      db_url = argv[++i];
+    } else if (strncmp(argv[i], "--db=", 5) == 0) {
+      db_url = argv[i] + 5;
+    } else if (extra_count < RESUME_MAX_ARGS) {
+      extra[extra_count++] = argv[i];
+    }
+  }
+  if (scan_id == NULL) {
+    usage(stderr, true);
+    return 2;
+  }
+  return rerun(scan_id, db_url, extra, extra_count, true);
+}
+
+static int rerun(const char *scan_id, const char *db_url, char **extra, int extra_count, bool join) {
+  const char *command = join ? "worker" : "resume";
   if (db_url == NULL) db_url = "";
 
   PGconn *conn = PQconnectdb(db_url);
   if (PQstatus(conn) != CONNECTION_OK) {
-    fprintf(stderr, "danescan resume: database: %s", PQerrorMessage(conn));
+    fprintf(stderr, "danescan %s: database: %s", command, PQerrorMessage(conn));
     PQfinish(conn);
     return 1;
   }
@@ -71,8 +125,8 @@ int resume_cmd_main(int argc, char **argv) {
                                " AS a(arg, n) WHERE s.id = $1 ORDER BY a.n",
                                1, NULL, params, NULL, NULL, 0);
   if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) == 0) {
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) fprintf(stderr, "danescan resume: database: %s", PQerrorMessage(conn));
-    else fprintf(stderr, "danescan resume: no scan '%s' in the database\n", scan_id);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) fprintf(stderr, "danescan %s: database: %s", command, PQerrorMessage(conn));
+    else fprintf(stderr, "danescan %s: no scan '%s' in the database\n", command, scan_id);
     PQclear(res);
     PQfinish(conn);
     return 1;
@@ -82,11 +136,13 @@ int resume_cmd_main(int argc, char **argv) {
   int n = 0;
   int exit_code = 1;
   if (args == NULL) {
-    fprintf(stderr, "danescan resume: out of memory\n");
+    fprintf(stderr, "danescan %s: out of memory\n", command);
     goto out;
   }
   const char *cwd = PQgetvalue(res, 0, 1);
-  if (cwd[0] != '\0' && chdir(cwd) != 0) {
+  /* A worker joining from another machine stays where it is: it reads no
+   * input (the queue holds it) and writes no file of the scan's. */
+  if (!join && cwd[0] != '\0' && chdir(cwd) != 0) {
     fprintf(stderr, "danescan resume: cannot enter the scan's working directory %s: %s\n", cwd, strerror(errno));
     goto out;
   }
@@ -94,7 +150,7 @@ int resume_cmd_main(int argc, char **argv) {
   for (int i = 1; i < stored; i++) { /* element 0 is the subcommand name */
     char *arg = PQgetvalue(res, i, 0);
     bool takes_value;
-    if (replaced_option(arg, &takes_value)) {
+    if (replaced_option(arg, join, &takes_value)) {
       if (takes_value) i++;
       continue;
     }
@@ -113,7 +169,7 @@ int resume_cmd_main(int argc, char **argv) {
   for (int i = 0; i < extra_count; i++) tail[tail_count++] = extra[i];
   tail[tail_count++] = "--scan-id";
   tail[tail_count++] = (char *)scan_id;
-  tail[tail_count++] = "--resume";
+  tail[tail_count++] = join ? "--join" : "--resume";
   tail[tail_count++] = "--db";
   tail[tail_count++] = (char *)db_url;
   memmove(args + insert_at + tail_count, args + insert_at, (size_t)(n - insert_at) * sizeof *args);

@@ -18,6 +18,7 @@
 #include "cli/scan_options.h"
 #include "cli/scan_runtime.h"
 #include "cli/scan_sinks.h"
+#include "cli/scan_workers.h"
 #include "dns/dns_client.h"
 #include "dns/resolver_check.h"
 #include "input/input.h"
@@ -65,6 +66,12 @@ static void usage(FILE *out) {
           "  --output FILE               JSON Lines output (default '-': standard output;\n"
           "                              with --db only when given)\n"
           "  --db URL                    also write results into PostgreSQL (libpq conninfo/URI)\n"
+          "Workers (with --db):\n"
+          "  --workers N                 worker processes on this machine (default: the number of\n"
+          "                              cores; 0: this process alone, without the work queue);\n"
+          "                              more join with 'danescan worker --db URL --scan ID'\n"
+          "  --chunk-size N              names per leased chunk (default 1000)\n"
+          "  --lease-ttl-s N             a dead worker's chunks are taken over after N s (default 30)\n"
           "  --metadata FILE             JSON description of the scan\n"
           "  --progress | --no-progress  live progress line (default: when stderr is a terminal)\n"
           "  --quiet                     no summary\n");
@@ -301,6 +308,29 @@ int scan_cmd_main(int argc, char **argv) {
   if (options.scan_id != NULL) snprintf(scan_id, sizeof scan_id, "%s", options.scan_id);
   else make_scan_id(scan_id, sizeof scan_id);
   time_t started = time(NULL);
+
+  /* With --db the scan runs in worker processes fed by the database's work
+   * queue (scan_workers.h), unless --workers 0, or a resumed scan started
+   * before the queue existed. */
+  if (options.worker_process) return scan_worker_main(&options, argc, argv);
+  if (options.db_url != NULL) {
+    bool queued = options.join || options.workers > 0;
+    if (options.resume) {
+      int is_queued = scan_workers_is_queued(options.db_url, scan_id);
+      if (is_queued < 0) return 1;
+      queued = is_queued == 1;
+    }
+    if (queued) {
+      if (options.output_given && strcmp(options.output, "-") == 0) {
+        fprintf(stderr, "danescan scan: workers cannot share standard output: give --output FILE (or --workers 0)\n");
+        return 2;
+      }
+      if (options.input.shard_count > 1 && !options.quiet) {
+        fprintf(stderr, "danescan scan: note: --shard with --db: the workers share this shard's names\n");
+      }
+      return scan_supervisor_main(&options, scan_id, argc, argv);
+    }
+  }
 
   struct scan_runtime runtime;
   int exit_code = scan_runtime_open(&runtime, &options, options.certs_path, "scan");

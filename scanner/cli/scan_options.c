@@ -2,6 +2,8 @@
  * turn into a scan with a silly concurrency. */
 #include "cli/scan_options.h"
 
+#include "queue/queue_db.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -51,6 +53,12 @@ enum {
   OPT_EXPIRY_WARN,
   OPT_CERTS,
   OPT_NO_KEY_TYPES,
+  OPT_WORKERS,
+  OPT_CHUNK_SIZE,
+  OPT_LEASE_TTL,
+  OPT_WORKER_PROCESS,
+  OPT_WORKER_ID,
+  OPT_JOIN,
   OPT_HELP,
 };
 
@@ -96,6 +104,12 @@ static const struct option long_options[] = {
     {"expiry-warn-days", required_argument, NULL, OPT_EXPIRY_WARN},
     {"certs", required_argument, NULL, OPT_CERTS},
     {"no-key-types", no_argument, NULL, OPT_NO_KEY_TYPES},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
+    {"lease-ttl-s", required_argument, NULL, OPT_LEASE_TTL},
+    {"worker-process", no_argument, NULL, OPT_WORKER_PROCESS},
+    {"worker-id", required_argument, NULL, OPT_WORKER_ID},
+    {"join", no_argument, NULL, OPT_JOIN},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -309,6 +323,32 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
     case OPT_NO_KEY_TYPES:
       options->probe_config.probe_each_key_type = false;
       break;
+    case OPT_WORKERS:
+      if (parse_unsigned(optarg, "--workers", 0, 1024, &value, why, why_len) != 0) return -1;
+      options->workers = (unsigned)value;
+      options->workers_given = true;
+      break;
+    case OPT_CHUNK_SIZE:
+      if (parse_unsigned(optarg, "--chunk-size", 1, 1000000, &value, why, why_len) != 0) return -1;
+      options->chunk_size = (uint32_t)value;
+      break;
+    case OPT_LEASE_TTL:
+      if (parse_unsigned(optarg, "--lease-ttl-s", 2, 86400, &value, why, why_len) != 0) return -1;
+      options->lease_ttl_ms = (uint32_t)value * 1000;
+      break;
+    case OPT_WORKER_PROCESS:
+      options->worker_process = true;
+      break;
+    case OPT_WORKER_ID:
+      if (strlen(optarg) == 0 || strlen(optarg) > 200) {
+        snprintf(why, why_len, "--worker-id: must be 1 to 200 characters");
+        return -1;
+      }
+      options->worker_id = optarg;
+      break;
+    case OPT_JOIN:
+      options->join = true;
+      break;
     case OPT_HELP:
       return 1;
     default:
@@ -320,9 +360,20 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
       dns_client_config_add_resolver(&options->dns, "127.0.0.1", why, why_len) != 0) {
     return -1;
   }
-  if (optind >= argc) {
+  bool queue_member = options->worker_process || options->join; /* the queue holds the input */
+  if (queue_member && (options->scan_id == NULL || options->db_url == NULL)) {
+    snprintf(why, why_len, "a worker needs --scan-id and --db (use `danescan worker --db URL --scan ID`)");
+    return -1;
+  }
+  if (optind >= argc && !queue_member) {
     snprintf(why, why_len, "no input given (a file, or '-' for standard input)");
     return -1;
+  }
+  if (options->chunk_size == 0) options->chunk_size = QUEUE_DEFAULT_CHUNK_DOMAINS;
+  if (options->lease_ttl_ms == 0) options->lease_ttl_ms = QUEUE_DEFAULT_LEASE_TTL_MS;
+  if (!options->workers_given) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    options->workers = cores > 0 ? (unsigned)cores : 1;
   }
   if (options->resume && (options->scan_id == NULL || options->db_url == NULL)) {
     snprintf(why, why_len, "--resume needs --scan-id and --db (use `danescan resume SCAN_ID`)");

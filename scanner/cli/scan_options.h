@@ -32,6 +32,14 @@ struct scan_options {
   bool resume;                /* --resume: continue scan_id (set by `danescan resume`) */
   bool output_given;          /* --output was given (with --db, JSON Lines is optional) */
   bool quiet;
+  /* Multi-worker scans through the database's work queue (queue/). */
+  unsigned workers;           /* --workers: worker processes here; 0 = this process alone, no queue */
+  bool workers_given;         /* else: the number of cores when --db is given */
+  uint32_t chunk_size;        /* --chunk-size: names per leased chunk */
+  uint32_t lease_ttl_ms;      /* --lease-ttl-s: a lease not renewed this long is taken over */
+  bool worker_process;        /* --worker-process (internal): be one worker of scan_id */
+  const char *worker_id;      /* --worker-id (internal): the worker's identity from its supervisor */
+  bool join;                  /* --join (internal, `danescan worker`): run workers, load nothing */
   char **inputs;              /* points into argv */
   size_t input_count;
 };

@@ -11,7 +11,7 @@
 #include "store/pg_sink.h"
 #include "util/json.h"
 
-static char *parameters_json(const struct scan_options *options) {
+char *scan_sinks_parameters_json(const struct scan_options *options) {
   struct json_buf buf;
   json_buf_init(&buf);
   json_object_begin(&buf);
@@ -23,6 +23,10 @@ static char *parameters_json(const struct scan_options *options) {
   json_bool(&buf, options->scan.islands);
   json_key(&buf, "host_cache");
   json_uint(&buf, options->host_cache);
+  json_key(&buf, "workers");
+  json_uint(&buf, options->db_url != NULL ? options->workers : 0);
+  json_key(&buf, "chunk_size");
+  json_uint(&buf, options->chunk_size);
   json_object_end(&buf);
   json_raw(&buf, "", 1);
   if (json_buf_failed(&buf)) {
@@ -45,7 +49,7 @@ int scan_sinks_open(const struct scan_options *options, const char *scan_id, int
     (*count)++;
   }
   if (options->db_url != NULL) {
-    char *parameters = parameters_json(options);
+    char *parameters = scan_sinks_parameters_json(options);
     struct pg_sink_config config = {
         .conninfo = options->db_url,
         .scan_id = scan_id,

@@ -18,4 +18,8 @@ int scan_sinks_open(const struct scan_options *options, const char *scan_id, int
                     struct input_reader *input, struct result_sink *sinks, size_t *count,
                     struct scan_config *scan_config, char *why, size_t why_len);
 
+/* The scans.parameters JSON of a scan's options (probe mode, concurrency,
+ * ...). Returns a string the caller frees, or NULL (out of memory). */
+char *scan_sinks_parameters_json(const struct scan_options *options);
+
 #endif

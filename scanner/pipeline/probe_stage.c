@@ -29,6 +29,9 @@ struct host_job {
 struct address_job {
   struct host_job *host_job;
   size_t address_index;
+  struct probe_request request;   /* kept while waiting for a scan-wide slot */
+  const char *reference_names[2]; /* request.reference_names points here (strings owned by the host) */
+  int slot;                       /* the coordinator's slot, -1 without one */
 };
 
 struct probe_stage {
@@ -43,6 +46,8 @@ struct probe_stage {
   size_t seen_capacity, seen_count;
   struct probe_stage_stats stats;
   char certs_error[256];
+  bool coordinated;
+  struct probe_coordinator coordinator;
 };
 
 int probe_mode_parse(const char *word, enum probe_mode *out) {
@@ -230,6 +235,8 @@ static void host_job_finish(struct host_job *job) {
   /* Only hosts with usable secure TLSA get their status from the probes;
    * every other status was decided by DNS (RESULTS.md). */
   if (host->status == HOST_DANE_UNPROBED) host->status = rules_host_status_from_probes(host);
+  struct probe_stage *stage = job->stage;
+  if (stage->coordinated) stage->coordinator.host_probed(stage->coordinator.ctx, host);
   void (*done)(struct mx_host *, void *) = job->done;
   void *done_arg = job->done_arg;
   free(job);
@@ -240,12 +247,73 @@ static void on_probe_done(const struct probe_report *report, void *arg) {
   struct address_job *address_job = arg;
   struct host_job *job = address_job->host_job;
   struct host_address *address = &job->host->addresses[address_job->address_index];
+  struct probe_stage *stage = job->stage;
+  if (stage->coordinated) stage->coordinator.release_address(stage->coordinator.ctx, address->text, address_job->slot);
   free(address_job);
   write_certificates(job->stage, report);
   address->probe = detail_from_report(report);
   address->probe_result = report->result;
   address->probe_reason = address->probe != NULL ? address->probe->reason : "out of memory keeping the probe";
   if (--job->pending == 0) host_job_finish(job);
+}
+
+/* Hands one address to the engine (its scan-wide slot, if any, is held). */
+static void submit_address(struct address_job *address_job) {
+  struct host_job *job = address_job->host_job;
+  struct probe_stage *stage = job->stage;
+  struct host_address *address = &job->host->addresses[address_job->address_index];
+  if (probe_engine_submit(stage->engine, &address_job->request, on_probe_done, address_job) != 0) {
+    if (stage->coordinated) stage->coordinator.release_address(stage->coordinator.ctx, address->text, address_job->slot);
+    free(address_job);
+    address->probe_reason = "probe request rejected";
+    if (--job->pending == 0) host_job_finish(job);
+    return;
+  }
+  stage->stats.addresses_probed++;
+}
+
+static void on_address_granted(void *arg, int slot) {
+  struct address_job *address_job = arg;
+  address_job->slot = slot;
+  submit_address(address_job);
+}
+
+static void probe_host_here(struct host_job *job);
+
+/* The coordinator's answer: probe here, or take the stored result. */
+static void on_host_decided(void *arg, const struct probe_borrowed_host *borrowed) {
+  struct host_job *job = arg;
+  if (borrowed == NULL) {
+    probe_host_here(job);
+    return;
+  }
+  struct mx_host *host = job->host;
+  job->stage->stats.hosts_borrowed++;
+  for (size_t i = 0; i < host->address_count; i++) {
+    struct host_address *address = &host->addresses[i];
+    for (size_t k = 0; k < borrowed->address_count; k++) {
+      if (strcmp(borrowed->addresses[k].address, address->text) != 0) continue;
+      struct probe_detail *detail = calloc(1, sizeof *detail);
+      if (detail != NULL) {
+        detail->result = borrowed->addresses[k].result;
+        detail->reason = copy_bytes(borrowed->addresses[k].reason, strlen(borrowed->addresses[k].reason));
+        detail->matched_tlsa_index = -1;
+        detail->match_depth = -1;
+        detail->connect_ms = detail->banner_ms = detail->ehlo_ms = detail->starttls_ms = detail->handshake_ms = -1;
+      }
+      detail_free(address->probe);
+      address->probe = detail;
+      address->probe_result = borrowed->addresses[k].result;
+      address->probe_reason = detail != NULL && detail->reason != NULL ? detail->reason : "probed by another worker";
+      break;
+    }
+  }
+  host->status = borrowed->status;
+  host->flags |= borrowed->flags;
+  void (*done)(struct mx_host *, void *) = job->done;
+  void *done_arg = job->done_arg;
+  free(job);
+  done(host, done_arg);
 }
 
 static void stage_start(void *ctx, struct mx_host *host,
@@ -261,11 +329,21 @@ static void stage_start(void *ctx, struct mx_host *host,
   job->host = host;
   job->done = done;
   job->done_arg = done_arg;
+  if (stage->coordinated) {
+    stage->coordinator.claim_host(stage->coordinator.ctx, host, on_host_decided, job);
+    return;
+  }
+  probe_host_here(job);
+}
+
+static void probe_host_here(struct host_job *job) {
+  struct probe_stage *stage = job->stage;
+  struct mx_host *host = job->host;
   stage->stats.hosts_probed++;
 
   /* RFC 7672 3.2.2: DANE-TA reference identifiers are the TLSA base domain
    * and the MX host name; SNI is the TLSA base domain (RFC 7672 8.1). */
-  const char *names[2];
+  const char *names[2] = {NULL, NULL};
   size_t name_count = 0;
   if (host->tlsa_base != NULL) names[name_count++] = host->tlsa_base;
   if (host->tlsa_base == NULL || strcmp(host->tlsa_base, host->name) != 0) names[name_count++] = host->name;
@@ -274,40 +352,39 @@ static void stage_start(void *ctx, struct mx_host *host,
   job->pending = 1; /* guard while submitting */
   for (size_t i = 0; i < host->address_count; i++) {
     struct host_address *address = &host->addresses[i];
-    struct probe_request request;
-    memset(&request, 0, sizeof request);
-    request.host_name = host->name;
-    request.tlsa_base = host->tlsa_base != NULL ? host->tlsa_base : host->name;
-    request.reference_names = names;
-    request.reference_count = name_count;
-    request.tlsa = tlsa_applies ? host->tlsa_records : NULL;
-    request.tlsa_count = tlsa_applies ? host->tlsa_count : 0;
-    if (address->family == AF_INET) {
-      struct sockaddr_in *sin = (struct sockaddr_in *)&request.address;
-      sin->sin_family = AF_INET;
-      memcpy(&sin->sin_addr, address->bytes, 4);
-      request.address_len = sizeof *sin;
-    } else {
-      struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&request.address;
-      sin6->sin6_family = AF_INET6;
-      memcpy(&sin6->sin6_addr, address->bytes, 16);
-      request.address_len = sizeof *sin6;
-    }
-    struct address_job *address_job = malloc(sizeof *address_job);
+    struct address_job *address_job = calloc(1, sizeof *address_job);
     if (address_job == NULL) {
       address->probe_reason = "out of memory";
       continue;
     }
     address_job->host_job = job;
     address_job->address_index = i;
-    job->pending++;
-    if (probe_engine_submit(stage->engine, &request, on_probe_done, address_job) != 0) {
-      job->pending--;
-      free(address_job);
-      address->probe_reason = "probe request rejected";
-      continue;
+    address_job->slot = -1;
+    struct probe_request *request = &address_job->request;
+    memcpy(address_job->reference_names, names, sizeof names);
+    request->host_name = host->name;
+    request->tlsa_base = host->tlsa_base != NULL ? host->tlsa_base : host->name;
+    request->reference_names = address_job->reference_names;
+    request->reference_count = name_count;
+    request->tlsa = tlsa_applies ? host->tlsa_records : NULL;
+    request->tlsa_count = tlsa_applies ? host->tlsa_count : 0;
+    if (address->family == AF_INET) {
+      struct sockaddr_in *sin = (struct sockaddr_in *)&request->address;
+      sin->sin_family = AF_INET;
+      memcpy(&sin->sin_addr, address->bytes, 4);
+      request->address_len = sizeof *sin;
+    } else {
+      struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&request->address;
+      sin6->sin6_family = AF_INET6;
+      memcpy(&sin6->sin6_addr, address->bytes, 16);
+      request->address_len = sizeof *sin6;
     }
-    stage->stats.addresses_probed++;
+    job->pending++;
+    if (stage->coordinated) {
+      stage->coordinator.acquire_address(stage->coordinator.ctx, address->text, on_address_granted, address_job);
+    } else {
+      submit_address(address_job);
+    }
   }
   if (--job->pending == 0) host_job_finish(job);
 }
@@ -362,6 +439,11 @@ int probe_stage_free(struct probe_stage *stage, char *why, size_t why_len) {
 }
 
 const struct host_finisher *probe_stage_finisher(struct probe_stage *stage) { return &stage->finisher; }
+
+void probe_stage_set_coordinator(struct probe_stage *stage, const struct probe_coordinator *coordinator) {
+  stage->coordinated = coordinator != NULL;
+  if (coordinator != NULL) stage->coordinator = *coordinator;
+}
 
 void probe_stage_get_stats(const struct probe_stage *stage, struct probe_stage_stats *out) {
   *out = stage->stats;

@@ -73,10 +73,44 @@ int probe_stage_free(struct probe_stage *stage, char *why, size_t why_len);
 /* The finisher to put in host_resolver_config (valid while stage lives). */
 const struct host_finisher *probe_stage_finisher(struct probe_stage *stage);
 
+/* Scan-wide coordination when several worker processes share one scan
+ * (queue/work_queue.h implements it over PostgreSQL). Without one, this
+ * process is the whole scan. Every callback is made later, once, from the
+ * event loop, never from inside the call that asked. */
+struct probe_borrowed_address {
+  const char *address;          /* host_address.text */
+  enum probe_result result;
+  const char *reason;           /* copied by the stage */
+};
+struct probe_borrowed_host {
+  enum host_status status;      /* the final status another worker stored */
+  unsigned flags;               /* its enum mx_host_flag bits */
+  const struct probe_borrowed_address *addresses;
+  size_t address_count;
+};
+struct probe_coordinator {
+  void *ctx;
+  /* Who probes host: borrowed == NULL: this process (claimed); else another
+   * worker did and stored borrowed (valid during the callback only). */
+  void (*claim_host)(void *ctx, struct mx_host *host,
+                     void (*decided)(void *arg, const struct probe_borrowed_host *borrowed), void *arg);
+  /* Waits for a scan-wide session slot of the address (--per-ip across all
+   * workers, with --per-ip-gap-ms between sessions); granted(arg, slot). */
+  void (*acquire_address)(void *ctx, const char *address, void (*granted)(void *arg, int slot), void *arg);
+  void (*release_address)(void *ctx, const char *address, int slot);
+  /* A host this process probed is final: store it where the other workers
+   * look (called before the host's finisher completes). */
+  void (*host_probed)(void *ctx, const struct mx_host *host);
+};
+
+/* Sets (or with NULL clears) the coordinator; copied. Call before the scan. */
+void probe_stage_set_coordinator(struct probe_stage *stage, const struct probe_coordinator *coordinator);
+
 struct probe_stage_stats {
   uint64_t hosts_probed;
   uint64_t addresses_probed;
   uint64_t certificates_written;
+  uint64_t hosts_borrowed;      /* probed by another worker, result reused */
 };
 void probe_stage_get_stats(const struct probe_stage *stage, struct probe_stage_stats *out);
 

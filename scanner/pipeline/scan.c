@@ -35,7 +35,10 @@ struct scan {
   struct scan_config config;
   struct dns_client *dns;
   struct host_resolver *hosts;
-  struct input_reader *input;
+  struct input_reader *input;   /* NULL with a source */
+  bool has_source;
+  struct scan_source source;
+  bool source_waiting;          /* the source said "not yet": wait for its wake */
   struct result_sink *sinks;
   size_t sink_count;
   struct scan_stats stats;
@@ -73,7 +76,19 @@ void scan_config_defaults(struct scan_config *config) {
 }
 
 static void schedule_admission(struct scan *scan) {
-  if (!scan->stopping && !scan->input_done) event_active(scan->admit_event, EV_TIMEOUT, 0);
+  if (!scan->stopping && !scan->input_done && !scan->source_waiting) event_active(scan->admit_event, EV_TIMEOUT, 0);
+}
+
+static void on_source_wake(void *arg) {
+  struct scan *scan = arg;
+  scan->source_waiting = false;
+  schedule_admission(scan);
+}
+
+/* The next name: 1, 0 at the end, 2 not yet (source only), -1 error. */
+static int next_name(struct scan *scan, struct input_name *name, char *why, size_t why_len) {
+  if (scan->has_source) return scan->source.next(scan->source.state, name, why, why_len);
+  return input_reader_next(scan->input, name, why, why_len);
 }
 
 static void check_finished(struct scan *scan) {
@@ -334,7 +349,11 @@ static void admit(evutil_socket_t fd, short what, void *arg) {
     if (!sinks_accept(scan)) return; /* the tick rechecks */
     struct input_name name;
     char why[512] = "";
-    int rc = input_reader_next(scan->input, &name, why, sizeof why);
+    int rc = next_name(scan, &name, why, sizeof why);
+    if (rc == 2) {
+      scan->source_waiting = true;
+      break;
+    }
     if (rc == 0) {
       scan->input_done = true;
       break;
@@ -377,8 +396,9 @@ static void show_progress(struct scan *scan, const struct timespec *now, bool fi
   if (interval <= 0) interval = 1e-9;
   double domains_rate = (double)(scan->stats.domains_done - scan->last_progress_done) / interval;
   double query_rate = (double)(dns.queries_sent - scan->last_progress_queries) / interval;
-  struct input_counts counts;
-  input_reader_get_counts(scan->input, &counts);
+  struct input_counts counts = {0};
+  if (scan->input != NULL) input_reader_get_counts(scan->input, &counts);
+  else counts.names = scan->stats.domains_done + scan->stats.in_flight;
   char total[64];
   if (scan->input_done) snprintf(total, sizeof total, "%llu", (unsigned long long)counts.names);
   else snprintf(total, sizeof total, "%llu+", (unsigned long long)counts.names);
@@ -413,6 +433,7 @@ static void tick(evutil_socket_t fd, short what, void *arg) {
       seconds_between(&scan->last_progress, &now) * 1000.0 >= scan->config.progress_interval_ms) {
     show_progress(scan, &now, false);
   }
+  scan->source_waiting = false; /* ask the source again: a missed wake costs one tick */
   schedule_admission(scan);
 }
 
@@ -455,6 +476,12 @@ struct scan *scan_new(struct event_base *base, const struct scan_config *config,
     return NULL;
   }
   return scan;
+}
+
+void scan_set_source(struct scan *scan, const struct scan_source *source) {
+  scan->has_source = true;
+  scan->source = *source;
+  if (source->set_wakeup != NULL) source->set_wakeup(source->state, on_source_wake, scan);
 }
 
 void scan_free(struct scan *scan) {

@@ -48,6 +48,16 @@ struct scan_stats {
   char error[512];               /* first fatal error, "" if none */
 };
 
+/* Where the names come from when not from an input_reader: the work queue
+ * of a multi-worker scan (queue/work_queue.h). next returns 1 with a name,
+ * 0 at the end, 2 when none is available yet (the source calls wake once
+ * one is, or at the end), -1 on a fatal error with why. */
+struct scan_source {
+  void *state;
+  int (*next)(void *state, struct input_name *out, char *why, size_t why_len);
+  void (*set_wakeup)(void *state, void (*wake)(void *arg), void *arg);
+};
+
 struct scan;
 
 /* All pointers are borrowed and must outlive the scan. */
@@ -55,6 +65,10 @@ struct scan *scan_new(struct event_base *base, const struct scan_config *config,
                       struct dns_client *dns, struct host_resolver *hosts,
                       struct input_reader *input, struct result_sink *sinks, size_t sink_count);
 void scan_free(struct scan *scan);
+
+/* Takes names from source instead of the input reader (which may then be
+ * NULL in scan_new). Call before scan_run; source is copied. */
+void scan_set_source(struct scan *scan, const struct scan_source *source);
 
 /* Runs the event loop until done. Returns 0 when every input name was
  * scanned and written, -1 when the scan stopped early (signal, input error,

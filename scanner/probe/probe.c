@@ -463,6 +463,15 @@ static void start_job_session(struct probe_engine *engine, struct probe_job *job
   }
 }
 
+static void refill_tokens(struct probe_engine *engine, int64_t now);
+
+void probe_engine_set_rate(struct probe_engine *engine, double rate_per_second, unsigned burst) {
+  refill_tokens(engine, now_ms()); /* tokens earned at the old rate */
+  engine->config.rate_per_second = rate_per_second;
+  engine->config.rate_burst = burst > 0 ? burst : 1;
+  if (engine->tokens > engine->config.rate_burst) engine->tokens = engine->config.rate_burst;
+}
+
 static void refill_tokens(struct probe_engine *engine, int64_t now) {
   if (engine->config.rate_per_second <= 0) return;
   double burst = engine->config.rate_burst > 0 ? engine->config.rate_burst : 1;

@@ -190,6 +190,11 @@ struct probe_stats {
 };
 void probe_engine_get_stats(const struct probe_engine *engine, struct probe_stats *stats);
 
+/* Changes the overall connection rate and token-bucket depth while the
+ * engine runs (a multi-worker scan shares its --rate among the live
+ * workers). Tokens above the new depth are dropped at once. */
+void probe_engine_set_rate(struct probe_engine *engine, double rate_per_second, unsigned burst);
+
 /* Requests queued or running; 0 when every callback has been made. */
 size_t probe_engine_pending(const struct probe_engine *engine);
 

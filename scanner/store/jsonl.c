@@ -275,8 +275,25 @@ static int jsonl_close(void *arg, char *why, size_t why_len) {
   return rc;
 }
 
+static int open_sink(struct result_sink *sink, const char *path, const char *scan_id, bool append, char *why,
+                     size_t why_len);
+
 int jsonl_sink_open(struct result_sink *sink, const char *path, const char *scan_id,
                     char *why, size_t why_len) {
+  return open_sink(sink, path, scan_id, false, why, why_len);
+}
+
+int jsonl_sink_open_append(struct result_sink *sink, const char *path, const char *scan_id, char *why,
+                           size_t why_len) {
+  if (strcmp(path, "-") == 0) {
+    snprintf(why, why_len, "several workers cannot share standard output: give --output FILE");
+    return -1;
+  }
+  return open_sink(sink, path, scan_id, true, why, why_len);
+}
+
+static int open_sink(struct result_sink *sink, const char *path, const char *scan_id, bool append, char *why,
+                     size_t why_len) {
   struct jsonl_state *state = calloc(1, sizeof *state);
   if (state == NULL) {
     snprintf(why, why_len, "out of memory");
@@ -286,7 +303,7 @@ int jsonl_sink_open(struct result_sink *sink, const char *path, const char *scan
   if (strcmp(path, "-") == 0) {
     state->fd = STDOUT_FILENO;
   } else {
-    state->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    state->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
     if (state->fd < 0) {
       snprintf(why, why_len, "%s: cannot open for writing: %s", path, strerror(errno));
       free(state);

@@ -61,6 +61,8 @@ struct pg_sink {
   size_t max_queued;
   uint32_t retry_timeout_ms;
   FILE *log;
+  char *worker_id;              /* worker mode when non-NULL (pg_sink.h) */
+  uint32_t chunk_size;
   struct input_reader *input;
   char **input_names;
   size_t input_count;
@@ -124,6 +126,27 @@ static const char merge_host_rows_sql[] =
     "INSERT INTO addresses SELECT s.* FROM stage_addresses s JOIN stage_new_hosts n USING (host);"
     "INSERT INTO probes SELECT s.* FROM stage_probes s JOIN stage_new_hosts n USING (host);"
     "INSERT INTO probe_chain SELECT s.* FROM stage_probe_chain s JOIN stage_new_hosts n USING (host)";
+
+/* Worker mode: the leases this batch needs, locked in chunk order (two
+ * writers of one worker lock overlapping chunk sets in the same order). */
+static const char fence_chunks_sql[] =
+    "SELECT chunk_no FROM scan_chunks WHERE scan_id = $1 AND chunk_no = ANY($2::bigint[])"
+    " AND lease_owner = $3 AND state = 'leased' ORDER BY chunk_no FOR UPDATE";
+
+static const char count_chunks_sql[] =
+    "UPDATE scan_chunks c SET done_count = c.done_count + u.n,"
+    "  state = CASE WHEN c.done_count + u.n >= c.seq_hi - c.seq_lo THEN 'done' ELSE c.state END,"
+    "  done_at = CASE WHEN c.done_count + u.n >= c.seq_hi - c.seq_lo THEN now() END"
+    " FROM unnest($2::bigint[], $3::integer[]) AS u(chunk_no, n)"
+    " WHERE c.scan_id = $1 AND c.chunk_no = u.chunk_no";
+
+/* The hosts of this batch are stored: whoever waits on their claims may
+ * reuse them. Locked in host order, as the claimers lock them. */
+static const char claims_done_sql[] =
+    "UPDATE host_claims c SET done = true FROM (SELECT h.host FROM host_claims h"
+    "   JOIN stage_mx_hosts s ON s.host = h.host WHERE h.scan_id = $1 AND NOT h.done"
+    "   ORDER BY h.host FOR UPDATE OF h) d"
+    " WHERE c.scan_id = $1 AND c.host = d.host";
 
 static const char merge_certs_sql[] =
     "INSERT INTO certificates SELECT DISTINCT ON (sha256) * FROM stage_certificates"
@@ -357,6 +380,82 @@ static int batch_committed(struct pg_writer *w, uint64_t batch_no, char *why, si
   return rc;
 }
 
+/* Worker mode: "{c1,c2}" and "{n1,n2}", the batch's chunks and how many of
+ * its domains each holds (seqs are sorted by batch_seq_ranges). */
+static int chunk_arrays(const struct pg_sink *sink, const struct pg_batch *batch, char **chunks_out,
+                        char **counts_out, size_t *chunk_count) {
+  struct pg_buf chunks, counts;
+  pg_buf_init(&chunks);
+  pg_buf_init(&counts);
+  pg_buf_raw(&chunks, "{", 1);
+  pg_buf_raw(&counts, "{", 1);
+  *chunk_count = 0;
+  size_t i = 0;
+  while (i < batch->seq_count) {
+    uint64_t chunk = batch->seqs[i] / sink->chunk_size;
+    size_t n = 0;
+    while (i < batch->seq_count && batch->seqs[i] / sink->chunk_size == chunk) {
+      n++;
+      i++;
+    }
+    char text[48];
+    int len = snprintf(text, sizeof text, "%s%llu", *chunk_count ? "," : "", (unsigned long long)chunk);
+    pg_buf_raw(&chunks, text, (size_t)len);
+    len = snprintf(text, sizeof text, "%s%zu", *chunk_count ? "," : "", n);
+    pg_buf_raw(&counts, text, (size_t)len);
+    (*chunk_count)++;
+  }
+  pg_buf_raw(&chunks, "}", 2);
+  pg_buf_raw(&counts, "}", 2);
+  if (pg_buf_failed(&chunks) || pg_buf_failed(&counts)) {
+    pg_buf_free(&chunks);
+    pg_buf_free(&counts);
+    return -1;
+  }
+  *chunks_out = chunks.data;
+  *counts_out = counts.data;
+  return 0;
+}
+
+/* Worker mode, inside the batch's transaction: checks and locks the leases
+ * (returns -1 with why when one is lost), then counts the domains done. */
+static int fence_and_count(struct pg_writer *w, struct pg_batch *batch, char *why, size_t why_len) {
+  struct pg_sink *sink = w->sink;
+  if (batch->seq_count == 0) return 0;
+  char *chunks = NULL, *counts = NULL;
+  size_t chunk_count = 0;
+  if (chunk_arrays(sink, batch, &chunks, &counts, &chunk_count) != 0) {
+    snprintf(why, why_len, "out of memory preparing a batch");
+    return -1;
+  }
+  int rc = -1;
+  const char *fence_params[3] = {sink->scan_id, chunks, sink->worker_id};
+  PGresult *res = PQexecParams(w->conn, fence_chunks_sql, 3, NULL, fence_params, NULL, NULL, 0);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    conn_error(w->conn, "checking the chunk leases", why, why_len);
+  } else if ((size_t)PQntuples(res) != chunk_count) {
+    snprintf(why, why_len,
+             "worker %s lost the lease of a chunk of %s (another worker took it over): stopping so that no "
+             "domain is stored twice",
+             sink->worker_id, chunks);
+  } else {
+    rc = 0;
+  }
+  PQclear(res);
+  if (rc == 0) {
+    const char *count_params[3] = {sink->scan_id, chunks, counts};
+    res = PQexecParams(w->conn, count_chunks_sql, 3, NULL, count_params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+      conn_error(w->conn, "counting the chunks' domains", why, why_len);
+      rc = -1;
+    }
+    PQclear(res);
+  }
+  free(chunks);
+  free(counts);
+  return rc;
+}
+
 static int commit_batch(struct pg_writer *w, struct pg_batch *batch, const char *ranges, char *why,
                         size_t why_len) {
   struct pg_sink *sink = w->sink;
@@ -367,6 +466,7 @@ static int commit_batch(struct pg_writer *w, struct pg_batch *batch, const char 
     PQclear(PQexec(conn, "ROLLBACK"));
     return done > 0 ? 0 : -1;
   }
+  if (sink->worker_id != NULL && fence_and_count(w, batch, why, why_len) != 0) goto fail;
   const struct pg_rows *rows = &batch->rows;
   for (int t = PG_TABLE_DOMAINS; t <= PG_TABLE_DOMAIN_MX; t++) {
     if (rows->rows[t] > 0 && copy_rows(conn, pg_rows_copy_statement((enum pg_table)t), &rows->table[t], why, why_len) != 0)
@@ -393,6 +493,16 @@ static int commit_batch(struct pg_writer *w, struct pg_batch *batch, const char 
       staged = staged || !all_new;
     }
     if (staged && !exec_command(conn, merge_host_rows_sql, why, why_len, "merging host rows")) goto fail;
+    if (sink->worker_id != NULL) {
+      const char *params[1] = {sink->scan_id};
+      PGresult *claims = PQexecParams(conn, claims_done_sql, 1, NULL, params, NULL, NULL, 0);
+      bool claims_ok = PQresultStatus(claims) == PGRES_COMMAND_OK;
+      PQclear(claims);
+      if (!claims_ok) {
+        conn_error(conn, "marking host claims done", why, why_len);
+        goto fail;
+      }
+    }
   }
   if (rows->rows[PG_TABLE_STAGE_CERTS] > 0) {
     if (copy_rows(conn, pg_rows_copy_statement(PG_TABLE_STAGE_CERTS), &rows->table[PG_TABLE_STAGE_CERTS], why,
@@ -451,7 +561,9 @@ static int with_retry(struct pg_writer *w, writer_step step, void *arg, char *wh
     if (!connection_lost(w->conn) || writer_connect(w, why, why_len) == 0) {
       rc = step(w, arg, why, why_len);
       if (rc == 0) return 0;
-      if (!connection_lost(w->conn)) return -1;
+      /* A deadlock victim (two workers' batches and claims) is retried;
+       * any other error with the connection up cannot be cured by it. */
+      if (!connection_lost(w->conn) && strstr(why, "deadlock detected") == NULL) return -1;
     }
     if (now_s() >= deadline) {
       char reason[PG_SINK_ERROR_BYTES / 2];
@@ -586,7 +698,8 @@ static void *writer_main(void *arg) {
   bool last = --sink->writers_active == 0;
   bool failed = sink->failed;
   pthread_mutex_unlock(&sink->lock);
-  if (last && !failed && with_retry(w, finalize_step, NULL, why, sizeof why) != 0) writer_fail(sink, why);
+  if (last && !failed && sink->worker_id == NULL && with_retry(w, finalize_step, NULL, why, sizeof why) != 0)
+    writer_fail(sink, why);
   if (w->conn != NULL) PQfinish(w->conn);
   w->conn = NULL;
   return NULL;
@@ -596,7 +709,7 @@ static void *writer_main(void *arg) {
 
 static void enqueue_current(struct pg_sink *sink) {
   struct pg_batch *batch = sink->current;
-  if (batch == NULL || batch->seq_count == 0) return;
+  if (batch == NULL || (batch->seq_count == 0 && pg_rows_total(&batch->rows) == 0)) return;
   sink->current = NULL;
   pthread_mutex_lock(&sink->lock);
   if (sink->queue_tail != NULL) sink->queue_tail->next = batch;
@@ -619,18 +732,31 @@ static bool writer_failed(struct pg_sink *sink, char *why, size_t why_len) {
   return failed;
 }
 
+static struct pg_batch *current_batch(struct pg_sink *sink) {
+  if (sink->current == NULL) {
+    sink->current = batch_new(sink->next_batch_no);
+    if (sink->current == NULL) return NULL;
+    sink->next_batch_no++;
+  }
+  return sink->current;
+}
+
+int pg_sink_add_host(void *ctx, const struct mx_host *host) {
+  struct pg_sink *sink = ctx;
+  struct pg_batch *batch = current_batch(sink);
+  if (batch == NULL) return -1;
+  if (host_set_add(&sink->sent_hosts, host->name)) pg_rows_add_host(&batch->rows, host, sink->scan_id);
+  return pg_rows_failed(&batch->rows) ? -1 : 0;
+}
+
 static int pg_write(void *arg, const struct domain_result *result, char *why, size_t why_len) {
   struct pg_sink *sink = arg;
   if (writer_failed(sink, why, why_len)) return -1;
-  if (sink->current == NULL) {
-    sink->current = batch_new(sink->next_batch_no);
-    if (sink->current == NULL) {
-      snprintf(why, why_len, "database: out of memory");
-      return -1;
-    }
-    sink->next_batch_no++;
+  struct pg_batch *batch = current_batch(sink);
+  if (batch == NULL) {
+    snprintf(why, why_len, "database: out of memory");
+    return -1;
   }
-  struct pg_batch *batch = sink->current;
   pg_rows_add_domain(&batch->rows, result, sink->scan_id);
   for (size_t i = 0; i < result->link_count; i++) {
     const struct mx_host *host = result->links[i].host;
@@ -679,6 +805,7 @@ static void sink_free(struct pg_sink *sink) {
   free(sink->outcome_error);
   free(sink->conninfo);
   free(sink->scan_id);
+  free(sink->worker_id);
   for (int t = 0; t < PG_TABLE_COUNT; t++) free(sink->final_copy[t]);
   for (size_t i = 0; i < PG_SINK_MAX_WRITERS; i++) {
     if (sink->writers[i].conn != NULL) PQfinish(sink->writers[i].conn);
@@ -861,6 +988,39 @@ static size_t writer_count(void) {
   return PG_SINK_DEFAULT_WRITERS;
 }
 
+/* A connection with the schema migrated, or NULL with why. */
+static PGconn *connect_and_migrate(const char *conninfo, FILE *log, char *why, size_t why_len) {
+  PGconn *conn = PQconnectdb(conninfo);
+  char schema_dir[PATH_MAX];
+  if (connection_lost(conn)) {
+    conn_error(conn, "connecting", why, why_len);
+    goto fail;
+  }
+  if (!exec_command(conn, "SET client_encoding = 'UTF8'", why, why_len, "session setup")) goto fail;
+  if (pg_schema_find_dir(schema_dir, sizeof schema_dir) == 0) {
+    if (pg_schema_migrate(conn, schema_dir, log, why, why_len) < 0) goto fail;
+  } else if (pg_schema_version(conn, why, why_len) <= 0) {
+    snprintf(why, why_len, "database has no danescan schema and schema/migrations was not found "
+                           "(set DANESCAN_SCHEMA_DIR or run 'danescan db migrate')");
+    goto fail;
+  }
+  return conn;
+fail:
+  PQfinish(conn);
+  return NULL;
+}
+
+int pg_sink_register_scan(const struct pg_sink_config *config, char *why, size_t why_len) {
+  PGconn *conn = connect_and_migrate(config->conninfo != NULL ? config->conninfo : "", config->log, why, why_len);
+  if (conn == NULL) return -1;
+  struct pg_sink registering;
+  memset(&registering, 0, sizeof registering);
+  registering.scan_id = (char *)config->scan_id;
+  int rc = register_scan(&registering, conn, config, why, why_len);
+  PQfinish(conn);
+  return rc;
+}
+
 int pg_sink_open(struct result_sink *out, const struct pg_sink_config *config, char *why, size_t why_len) {
   struct pg_sink *sink = calloc(1, sizeof *sink);
   if (sink == NULL) {
@@ -876,6 +1036,8 @@ int pg_sink_open(struct result_sink *out, const struct pg_sink_config *config, c
   sink->retry_timeout_ms = retry_timeout(config);
   sink->writer_count = writer_count();
   sink->log = config->log;
+  sink->chunk_size = config->chunk_size > 0 ? config->chunk_size : 1;
+  if (config->worker_id != NULL) sink->worker_id = strdup(config->worker_id);
   sink->input = config->input;
   sink->input_names = calloc(config->input_count + 1, sizeof *sink->input_names);
   if (sink->conninfo == NULL || sink->scan_id == NULL || sink->input_names == NULL || !build_final_copy(sink)) {
@@ -888,23 +1050,16 @@ int pg_sink_open(struct result_sink *out, const struct pg_sink_config *config, c
     if (sink->input_names[i] != NULL) sink->input_count++;
   }
 
-  PGconn *conn = PQconnectdb(sink->conninfo);
+  PGconn *conn = connect_and_migrate(sink->conninfo, config->log, why, why_len);
   int rc = -1;
-  char schema_dir[PATH_MAX];
-  if (connection_lost(conn)) {
-    conn_error(conn, "connecting", why, why_len);
-    goto out;
+  if (conn == NULL) goto out;
+  if (sink->worker_id != NULL) {
+    /* Registered, partitioned and loaded by the scan's starter. */
+    sink->next_batch_no = config->worker_no << 32;
+  } else {
+    if (register_scan(sink, conn, config, why, why_len) != 0) goto out;
+    if (load_progress(sink, conn, why, why_len) != 0) goto out;
   }
-  if (!exec_command(conn, "SET client_encoding = 'UTF8'", why, why_len, "session setup")) goto out;
-  if (pg_schema_find_dir(schema_dir, sizeof schema_dir) == 0) {
-    if (pg_schema_migrate(conn, schema_dir, config->log, why, why_len) < 0) goto out;
-  } else if (pg_schema_version(conn, why, why_len) <= 0) {
-    snprintf(why, why_len, "database has no danescan schema and schema/migrations was not found "
-                           "(set DANESCAN_SCHEMA_DIR or run 'danescan db migrate')");
-    goto out;
-  }
-  if (register_scan(sink, conn, config, why, why_len) != 0) goto out;
-  if (load_progress(sink, conn, why, why_len) != 0) goto out;
   pthread_mutex_lock(&sink->lock);
   for (size_t i = 0; i < sink->writer_count; i++) {
     struct pg_writer *w = &sink->writers[i];

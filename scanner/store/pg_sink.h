@@ -54,6 +54,16 @@ struct pg_sink_config {
   size_t max_queued_batches;   /* 0 = default */
   uint32_t retry_timeout_ms;   /* 0 = default (or $DANESCAN_DB_RETRY_TIMEOUT_S) */
   FILE *log;                   /* retry and migration messages; NULL = silent */
+  /* Worker mode (a multi-worker scan, queue/): the scan is registered and
+   * its input loaded by its starter; this sink only attaches. Each batch
+   * commits only while this worker still holds the leases of the chunks its
+   * domains belong to (else the sink fails: the chunk was taken over, and
+   * storing would make a domain twice), adds its domains to the chunks'
+   * done counts and marks the claims of the hosts it stores done, all in
+   * the batch's transaction. The scans row is finished by the queue. */
+  const char *worker_id;       /* non-NULL: worker mode */
+  uint64_t worker_no;          /* this worker's batch numbers start at worker_no << 32 */
+  uint32_t chunk_size;         /* a domain's chunk is seq / chunk_size */
 };
 
 /* Connects, applies pending schema migrations (pg_schema.h), registers the
@@ -63,12 +73,25 @@ struct pg_sink_config {
  * to free). A new scan whose id is already stored is refused. */
 int pg_sink_open(struct result_sink *sink, const struct pg_sink_config *config, char *why, size_t why_len);
 
+/* What pg_sink_open does before it writes, alone: connects, migrates and
+ * registers the scan (or, with resume, reopens it), creates its partitions,
+ * disconnects. For the process that starts a multi-worker scan, whose
+ * workers then open their sinks in worker mode. Returns 0 or -1 with why. */
+int pg_sink_register_scan(const struct pg_sink_config *config, char *why, size_t why_len);
+
 /* The scan_config skip hook: true when seq was committed by an earlier run
  * of this scan. ctx is sink->state. */
 bool pg_sink_skip_seq(void *ctx, uint64_t seq);
 
 /* Number of input ordinals already committed (resume), for messages. */
 uint64_t pg_sink_committed_count(void *ctx);
+
+/* Worker mode: stores a host now, before any domain naming it is written
+ * (a host this worker probed, so other workers waiting on its claim can reuse
+ * it). Sent at most once per run, like hosts sent with domains. Returns 0 or
+ * -1 (out of memory; the host goes with its domains then). ctx is
+ * sink->state. */
+int pg_sink_add_host(void *ctx, const struct mx_host *host);
 
 /* Tells the sink how the run ended, recorded in scans.complete/error at
  * close (not calling it leaves complete NULL: unknown). */

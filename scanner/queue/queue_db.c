@@ -1,0 +1,653 @@
+/* The work queue's SQL (see queue_db.h). Every value reaches the server as a
+ * parameter or as COPY text through store/pg_copy.h, never spliced into SQL.
+ * Arrays go as PostgreSQL array literals built here from names and addresses
+ * that the pipeline has validated (host names: letters, digits, '-', '.';
+ * addresses: inet text), quoted anyway. */
+#include "queue/queue_db.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/pg_copy.h"
+#include "util/json.h"
+
+/* ---- helpers ---- */
+
+static void set_error(PGconn *conn, const char *what, char *why, size_t why_len) {
+  snprintf(why, why_len, "database: %s: %s", what, conn != NULL ? PQerrorMessage(conn) : "no connection");
+  size_t n = strlen(why);
+  while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == '\r')) why[--n] = '\0';
+}
+
+bool queue_db_connection_lost(PGconn *conn) { return conn == NULL || PQstatus(conn) != CONNECTION_OK; }
+
+bool queue_db_retryable(const PGresult *res) {
+  const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+  return state != NULL && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0);
+}
+
+/* Runs a parameterised statement; returns the result when its status is
+ * `want`, else NULL with why (the result is cleared). */
+static PGresult *exec_params(PGconn *conn, const char *sql, int count, const char *const *params,
+                             ExecStatusType want, const char *what, char *why, size_t why_len) {
+  PGresult *res = PQexecParams(conn, sql, count, NULL, params, NULL, NULL, 0);
+  if (PQresultStatus(res) != want) {
+    set_error(conn, what, why, why_len);
+    PQclear(res);
+    return NULL;
+  }
+  return res;
+}
+
+static int exec_command(PGconn *conn, const char *sql, int count, const char *const *params, const char *what,
+                        char *why, size_t why_len) {
+  PGresult *res = exec_params(conn, sql, count, params, PGRES_COMMAND_OK, what, why, why_len);
+  if (res == NULL) return -1;
+  PQclear(res);
+  return 0;
+}
+
+static uint64_t field_u64(const PGresult *res, int row, int column) {
+  return PQgetisnull(res, row, column) ? 0 : strtoull(PQgetvalue(res, row, column), NULL, 10);
+}
+
+/* A text[] literal of items ("{"a","b"}"); NULL on allocation failure. */
+static char *text_array(const char *const *items, size_t count) {
+  struct pg_buf buf;
+  pg_buf_init(&buf);
+  pg_buf_raw(&buf, "{", 1);
+  for (size_t i = 0; i < count; i++) {
+    if (i > 0) pg_buf_raw(&buf, ",", 1);
+    pg_buf_raw(&buf, "\"", 1);
+    for (const char *p = items[i]; *p; p++) {
+      if (*p == '"' || *p == '\\') pg_buf_raw(&buf, "\\", 1);
+      pg_buf_raw(&buf, p, 1);
+    }
+    pg_buf_raw(&buf, "\"", 1);
+  }
+  pg_buf_raw(&buf, "}", 2);
+  if (pg_buf_failed(&buf)) {
+    pg_buf_free(&buf);
+    return NULL;
+  }
+  return buf.data;
+}
+
+static char *int_array(const int *items, size_t count) {
+  struct pg_buf buf;
+  pg_buf_init(&buf);
+  pg_buf_raw(&buf, "{", 1);
+  for (size_t i = 0; i < count; i++) {
+    char number[24];
+    int n = snprintf(number, sizeof number, "%s%d", i > 0 ? "," : "", items[i]);
+    pg_buf_raw(&buf, number, (size_t)n);
+  }
+  pg_buf_raw(&buf, "}", 2);
+  if (pg_buf_failed(&buf)) {
+    pg_buf_free(&buf);
+    return NULL;
+  }
+  return buf.data;
+}
+
+/* ---- the scan's queue ---- */
+
+int queue_db_scan_info(PGconn *conn, const char *scan_id, struct queue_scan_info *out, char *why, size_t why_len) {
+  memset(out, 0, sizeof *out);
+  const char *params[1] = {scan_id};
+  PGresult *res = exec_params(conn,
+                              "SELECT coalesce(queue_chunk_size, 0), coalesce(queue_total, 0), queue_loaded,"
+                              " coalesce(complete, false) FROM scans WHERE id = $1",
+                              1, params, PGRES_TUPLES_OK, "reading the scan", why, why_len);
+  if (res == NULL) return -1;
+  if (PQntuples(res) == 1) {
+    out->exists = true;
+    out->chunk_size = (uint32_t)field_u64(res, 0, 0);
+    out->total = field_u64(res, 0, 1);
+    out->loaded = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    out->complete = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+  }
+  PQclear(res);
+  return 0;
+}
+
+int queue_db_init_scan(PGconn *conn, const char *scan_id, uint32_t chunk_size, char *why, size_t why_len) {
+  char size_text[16];
+  snprintf(size_text, sizeof size_text, "%u", chunk_size);
+  const char *params[2] = {scan_id, size_text};
+  return exec_command(conn,
+                      "UPDATE scans SET queue_chunk_size = coalesce(queue_chunk_size, $2::integer),"
+                      " queue_total = coalesce(queue_total, 0) WHERE id = $1",
+                      2, params, "making the scan's queue", why, why_len);
+}
+
+/* ---- loading ---- */
+
+static void add_input_row(struct pg_buf *buf, const char *scan_id, const struct input_name *name) {
+  pg_field_text(buf, scan_id, 64);
+  pg_field_uint(buf, name->seq);
+  pg_field_text(buf, name->name, INPUT_NAME_MAX_BYTES);
+  if (name->invalid) pg_field_text(buf, name->reason[0] ? name->reason : "invalid domain name", INPUT_REASON_MAX_BYTES);
+  else pg_field_null(buf);
+  pg_field_uint(buf, name->file_index);
+  pg_field_uint(buf, name->line);
+  pg_field_int(buf, name->rank);
+  pg_row_end(buf);
+}
+
+/* One loading transaction: the rows, the chunks they complete (all chunks
+ * of [first, hi) with hi the new total, the last one possibly short when
+ * final), the new total. */
+static int load_commit(PGconn *conn, const char *scan_id, const struct pg_buf *rows, uint64_t lo, uint64_t hi,
+                       uint32_t chunk_size, char *why, size_t why_len) {
+  if (exec_command(conn, "BEGIN", 0, NULL, "loading the input", why, why_len) != 0) return -1;
+  PGresult *res = PQexec(conn, "COPY scan_inputs (scan_id, seq, name, invalid_reason, file_index, line, rank) FROM STDIN");
+  if (PQresultStatus(res) != PGRES_COPY_IN) {
+    PQclear(res);
+    set_error(conn, "loading the input", why, why_len);
+    goto fail;
+  }
+  PQclear(res);
+  if (rows->len > 0 && PQputCopyData(conn, rows->data, (int)rows->len) != 1) {
+    set_error(conn, "loading the input", why, why_len);
+    goto fail;
+  }
+  if (PQputCopyEnd(conn, NULL) != 1) {
+    set_error(conn, "loading the input", why, why_len);
+    goto fail;
+  }
+  bool copy_ok = true;
+  while ((res = PQgetResult(conn)) != NULL) {
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) copy_ok = false;
+    PQclear(res);
+  }
+  if (!copy_ok) {
+    set_error(conn, "loading the input", why, why_len);
+    goto fail;
+  }
+  char lo_text[24], hi_text[24], size_text[16];
+  snprintf(lo_text, sizeof lo_text, "%llu", (unsigned long long)lo);
+  snprintf(hi_text, sizeof hi_text, "%llu", (unsigned long long)hi);
+  snprintf(size_text, sizeof size_text, "%u", chunk_size);
+  const char *params[4] = {scan_id, lo_text, hi_text, size_text};
+  if (hi > lo &&
+      exec_command(conn,
+                   "INSERT INTO scan_chunks (scan_id, chunk_no, seq_lo, seq_hi)"
+                   " SELECT $1, c, c * $4::bigint, least((c + 1) * $4::bigint, $3::bigint)"
+                   " FROM generate_series($2::bigint / $4::bigint, ($3::bigint - 1) / $4::bigint) c",
+                   4, params, "adding chunks", why, why_len) != 0)
+    goto fail;
+  const char *total_params[2] = {scan_id, hi_text};
+  if (exec_command(conn, "UPDATE scans SET queue_total = $2::bigint WHERE id = $1", 2, total_params,
+                   "recording the loaded names", why, why_len) != 0)
+    goto fail;
+  return exec_command(conn, "COMMIT", 0, NULL, "loading the input", why, why_len);
+fail:
+  if (!queue_db_connection_lost(conn)) PQclear(PQexec(conn, "ROLLBACK"));
+  return -1;
+}
+
+static char *inputs_json(struct input_reader *input, const char *const *paths, size_t count) {
+  struct json_buf buf;
+  json_buf_init(&buf);
+  json_array_begin(&buf);
+  for (size_t i = 0; i < count; i++) {
+    json_object_begin(&buf);
+    json_key(&buf, "name");
+    json_string(&buf, paths[i]);
+    json_key(&buf, "sha256");
+    json_string(&buf, input_reader_checksum(input, i));
+    json_object_end(&buf);
+  }
+  json_array_end(&buf);
+  json_raw(&buf, "", 1);
+  if (json_buf_failed(&buf)) {
+    json_buf_free(&buf);
+    return NULL;
+  }
+  return buf.data;
+}
+
+int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input,
+                  const char *const *input_paths, size_t input_count, volatile sig_atomic_t *stop,
+                  uint64_t *loaded_out, char *why, size_t why_len) {
+  struct queue_scan_info info;
+  *loaded_out = 0;
+  if (queue_db_scan_info(conn, scan_id, &info, why, why_len) != 0) return -1;
+  if (!info.exists || info.chunk_size == 0) {
+    snprintf(why, why_len, "scan %s has no work queue", scan_id);
+    return -1;
+  }
+  uint64_t per_transaction =
+      (QUEUE_LOAD_TRANSACTION_NAMES + info.chunk_size - 1) / info.chunk_size * (uint64_t)info.chunk_size;
+  uint64_t committed = info.total; /* names below this ordinal are stored */
+  struct pg_buf rows;
+  pg_buf_init(&rows);
+  uint64_t pending_hi = committed;
+  int rc = 0;
+  for (;;) {
+    if (stop != NULL && *stop) {
+      rc = 1;
+      break;
+    }
+    struct input_name name;
+    int got = input_reader_next(input, &name, why, why_len);
+    if (got < 0) {
+      rc = -1;
+      break;
+    }
+    if (got > 0 && name.seq < committed) continue; /* loaded by an earlier run */
+    if (got > 0) {
+      add_input_row(&rows, scan_id, &name);
+      pending_hi = name.seq + 1;
+    }
+    bool flush = got == 0 || pending_hi - committed >= per_transaction;
+    if (flush && (pending_hi > committed || got == 0)) {
+      if (pg_buf_failed(&rows)) {
+        snprintf(why, why_len, "out of memory loading the input");
+        rc = -1;
+        break;
+      }
+      if (pending_hi > committed &&
+          load_commit(conn, scan_id, &rows, committed, pending_hi, info.chunk_size, why, why_len) != 0) {
+        rc = -1;
+        break;
+      }
+      committed = pending_hi;
+      pg_buf_reset(&rows);
+    }
+    if (got == 0) break;
+  }
+  pg_buf_free(&rows);
+  *loaded_out = committed;
+  if (rc != 0) return rc;
+  char *inputs = inputs_json(input, input_paths, input_count);
+  char total_text[24];
+  snprintf(total_text, sizeof total_text, "%llu", (unsigned long long)committed);
+  const char *params[3] = {scan_id, total_text, inputs};
+  rc = exec_command(conn,
+                    "UPDATE scans SET queue_loaded = true, queue_total = $2::bigint, input_names = $2::bigint,"
+                    " inputs = $3::jsonb WHERE id = $1",
+                    3, params, "recording the loaded input", why, why_len);
+  free(inputs);
+  return rc;
+}
+
+/* ---- workers ---- */
+
+int queue_db_register_worker(PGconn *conn, const char *scan_id, const char *worker_id, const char *host,
+                             int pid, uint64_t *worker_no, char *why, size_t why_len) {
+  char pid_text[16];
+  snprintf(pid_text, sizeof pid_text, "%d", pid);
+  const char *params[4] = {scan_id, worker_id, host, pid_text};
+  PGresult *res = exec_params(conn,
+                              "INSERT INTO scan_workers (scan_id, worker_id, host, pid) VALUES ($1, $2, $3, $4)"
+                              " RETURNING worker_no",
+                              4, params, PGRES_TUPLES_OK, "registering the worker", why, why_len);
+  if (res == NULL) return -1;
+  *worker_no = field_u64(res, 0, 0);
+  PQclear(res);
+  return 0;
+}
+
+int queue_db_heartbeat(PGconn *conn, const char *scan_id, const char *worker_id, uint32_t ttl_ms,
+                       const struct queue_worker_counters *counters, unsigned *alive, char *why,
+                       size_t why_len) {
+  char values[8][24];
+  const uint64_t numbers[7] = {counters->domains,     counters->chunks,      counters->probes,
+                               counters->connections, counters->dns_queries, counters->dns_retries,
+                               counters->dns_timeouts};
+  for (int i = 0; i < 7; i++) snprintf(values[i], sizeof values[i], "%llu", (unsigned long long)numbers[i]);
+  snprintf(values[7], sizeof values[7], "%u", ttl_ms);
+  const char *params[10] = {scan_id, worker_id, values[0], values[1], values[2], values[3],
+                            values[4], values[5], values[6], values[7]};
+  /* One statement: renew everything this worker holds, store its counters,
+   * count the live workers. */
+  PGresult *res = exec_params(
+      conn,
+      "WITH w AS (UPDATE scan_workers SET heartbeat_at = now(), domains = $3, chunks = $4, probes = $5,"
+      "   connections = $6, dns_queries = $7, dns_retries = $8, dns_timeouts = $9"
+      "   WHERE scan_id = $1 AND worker_id = $2 RETURNING 1),"
+      " c AS (UPDATE scan_chunks SET lease_expires = now() + $10::integer * interval '1 ms'"
+      "   WHERE scan_id = $1 AND lease_owner = $2 AND state = 'leased' RETURNING 1),"
+      " a AS (UPDATE address_leases SET expires = now() + $10::integer * interval '1 ms'"
+      "   WHERE scan_id = $1 AND worker_id = $2 RETURNING 1)"
+      " SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM c), (SELECT count(*) FROM a),"
+      "  (SELECT count(*) FROM scan_workers WHERE scan_id = $1 AND exited_at IS NULL"
+      "    AND heartbeat_at > now() - $10::integer * interval '1 ms')",
+      10, params, PGRES_TUPLES_OK, "heartbeat", why, why_len);
+  if (res == NULL) return -1;
+  uint64_t live = field_u64(res, 0, 3);
+  *alive = live > 0 ? (unsigned)live : 1;
+  PQclear(res);
+  return 0;
+}
+
+void queue_chunk_clear(struct queue_chunk *chunk) {
+  free(chunk->names);
+  memset(chunk, 0, sizeof *chunk);
+}
+
+int queue_db_lease_chunk(PGconn *conn, const char *scan_id, const char *worker_id, uint32_t ttl_ms,
+                         struct queue_chunk *out, char *why, size_t why_len) {
+  memset(out, 0, sizeof *out);
+  char ttl_text[16];
+  snprintf(ttl_text, sizeof ttl_text, "%u", ttl_ms);
+  const char *params[3] = {scan_id, worker_id, ttl_text};
+  /* SKIP LOCKED: workers never wait for each other's lease; a chunk whose
+   * holder is gone (no heartbeat, or exited) is as good as pending. */
+  PGresult *res = exec_params(
+      conn,
+      "WITH c AS (SELECT chunk_no FROM scan_chunks"
+      "   WHERE scan_id = $1 AND state <> 'done'"
+      "     AND (state = 'pending' OR lease_expires < now()"
+      "          OR danescan_worker_gone($1, lease_owner, $3::integer))"
+      "   ORDER BY chunk_no LIMIT 1 FOR UPDATE SKIP LOCKED)"
+      " UPDATE scan_chunks s SET state = 'leased', lease_owner = $2, leases = s.leases + 1,"
+      "   lease_expires = now() + $3::integer * interval '1 ms'"
+      " FROM c WHERE s.scan_id = $1 AND s.chunk_no = c.chunk_no"
+      " RETURNING s.chunk_no, s.seq_lo, s.seq_hi, s.done_count",
+      3, params, PGRES_TUPLES_OK, "leasing a chunk", why, why_len);
+  if (res == NULL) return -1;
+  if (PQntuples(res) == 0) {
+    PQclear(res);
+    return 0;
+  }
+  out->chunk_no = field_u64(res, 0, 0);
+  out->seq_lo = field_u64(res, 0, 1);
+  out->seq_hi = field_u64(res, 0, 2);
+  bool partly_done = field_u64(res, 0, 3) > 0;
+  PQclear(res);
+
+  char lo_text[24], hi_text[24];
+  snprintf(lo_text, sizeof lo_text, "%llu", (unsigned long long)out->seq_lo);
+  snprintf(hi_text, sizeof hi_text, "%llu", (unsigned long long)out->seq_hi);
+  const char *name_params[4] = {scan_id, lo_text, hi_text, partly_done ? "t" : "f"};
+  res = exec_params(conn,
+                    "SELECT seq, name, invalid_reason, file_index, line, rank FROM scan_inputs i"
+                    " WHERE i.scan_id = $1 AND i.seq >= $2::bigint AND i.seq < $3::bigint"
+                    "   AND (NOT $4::boolean OR NOT EXISTS"
+                    "        (SELECT 1 FROM domains d WHERE d.scan_id = $1 AND d.seq = i.seq))"
+                    " ORDER BY seq",
+                    4, name_params, PGRES_TUPLES_OK, "reading a chunk's names", why, why_len);
+  if (res == NULL) return -1;
+  int n = PQntuples(res);
+  out->names = calloc(n > 0 ? (size_t)n : 1, sizeof *out->names);
+  if (out->names == NULL) {
+    PQclear(res);
+    snprintf(why, why_len, "out of memory reading a chunk");
+    return -1;
+  }
+  for (int i = 0; i < n; i++) {
+    struct input_name *name = &out->names[i];
+    name->seq = field_u64(res, i, 0);
+    snprintf(name->name, sizeof name->name, "%s", PQgetvalue(res, i, 1));
+    name->invalid = !PQgetisnull(res, i, 2);
+    if (name->invalid) snprintf(name->reason, sizeof name->reason, "%s", PQgetvalue(res, i, 2));
+    name->file_index = (unsigned)field_u64(res, i, 3);
+    name->line = field_u64(res, i, 4);
+    name->rank = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+  }
+  out->count = (size_t)n;
+  PQclear(res);
+  return 1;
+}
+
+int queue_db_progress(PGconn *conn, const char *scan_id, struct queue_progress *out, char *why, size_t why_len) {
+  memset(out, 0, sizeof *out);
+  const char *params[1] = {scan_id};
+  PGresult *res = exec_params(conn,
+                              "SELECT s.queue_total, s.queue_loaded, count(c.chunk_no),"
+                              " count(c.chunk_no) FILTER (WHERE c.state = 'done'),"
+                              " count(c.chunk_no) FILTER (WHERE c.state = 'leased'),"
+                              " coalesce(sum(c.done_count), 0),"
+                              " coalesce(sum(greatest(c.leases - 1, 0)), 0)"
+                              " FROM scans s LEFT JOIN scan_chunks c ON c.scan_id = s.id"
+                              " WHERE s.id = $1 GROUP BY s.queue_total, s.queue_loaded",
+                              1, params, PGRES_TUPLES_OK, "reading progress", why, why_len);
+  if (res == NULL) return -1;
+  if (PQntuples(res) == 1) {
+    out->total = field_u64(res, 0, 0);
+    out->loaded = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    out->chunks = field_u64(res, 0, 2);
+    out->chunks_done = field_u64(res, 0, 3);
+    out->chunks_leased = field_u64(res, 0, 4);
+    out->domains_done = field_u64(res, 0, 5);
+    out->takeovers = field_u64(res, 0, 6);
+  }
+  PQclear(res);
+  return 0;
+}
+
+bool queue_progress_finished(const struct queue_progress *progress) {
+  return progress->loaded && progress->chunks_done == progress->chunks;
+}
+
+int queue_db_worker_exit(PGconn *conn, const char *scan_id, const char *worker_id, const char *exit_status,
+                         char *why, size_t why_len) {
+  const char *params[3] = {scan_id, worker_id, exit_status};
+  return exec_command(
+      conn,
+      "WITH c AS (UPDATE scan_chunks SET state = 'pending', lease_owner = NULL, lease_expires = NULL"
+      "   WHERE scan_id = $1 AND lease_owner = $2 AND state = 'leased' RETURNING 1),"
+      " a AS (UPDATE address_leases SET worker_id = NULL, released_at = now()"
+      "   WHERE scan_id = $1 AND worker_id = $2 RETURNING 1),"
+      " h AS (DELETE FROM host_claims WHERE scan_id = $1 AND worker_id = $2 AND NOT done RETURNING 1)"
+      " UPDATE scan_workers SET exited_at = coalesce(exited_at, now()), exit_status = coalesce(exit_status, $3)"
+      " WHERE scan_id = $1 AND worker_id = $2",
+      3, params, "ending the worker", why, why_len);
+}
+
+int queue_db_reap_local_workers(PGconn *conn, const char *scan_id, const char *host, char *why, size_t why_len) {
+  const char *params[2] = {scan_id, host};
+  PGresult *res = exec_params(conn,
+                              "SELECT worker_id, pid FROM scan_workers WHERE scan_id = $1 AND host = $2"
+                              " AND exited_at IS NULL",
+                              2, params, PGRES_TUPLES_OK, "listing workers", why, why_len);
+  if (res == NULL) return -1;
+  int reaped = 0;
+  for (int i = 0; i < PQntuples(res); i++) {
+    pid_t pid = (pid_t)strtol(PQgetvalue(res, i, 1), NULL, 10);
+    /* ESRCH: no such process, so certainly dead. A reused pid makes us
+     * wait for the lease TTL instead: the safe direction. */
+    if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH)) {
+      if (queue_db_worker_exit(conn, scan_id, PQgetvalue(res, i, 0), "killed", why, why_len) != 0) {
+        PQclear(res);
+        return -1;
+      }
+      reaped++;
+    }
+  }
+  PQclear(res);
+  return reaped;
+}
+
+/* ---- host claims ---- */
+
+static int compare_names(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int queue_db_claim_hosts(PGconn *conn, const char *scan_id, const char *worker_id, uint32_t ttl_ms,
+                         const char *const *names, size_t count, enum queue_claim *outcome, char *why,
+                         size_t why_len) {
+  if (count == 0) return 0;
+  /* Rows are locked in name order by every claimer, so two claim
+   * statements cannot deadlock with each other. */
+  const char **sorted = malloc(count * sizeof *sorted);
+  if (sorted == NULL) {
+    snprintf(why, why_len, "out of memory claiming hosts");
+    return -1;
+  }
+  memcpy(sorted, names, count * sizeof *sorted);
+  qsort(sorted, count, sizeof *sorted, compare_names);
+  char *array = text_array(sorted, count);
+  free(sorted);
+  if (array == NULL) {
+    snprintf(why, why_len, "out of memory claiming hosts");
+    return -1;
+  }
+  char ttl_text[16];
+  snprintf(ttl_text, sizeof ttl_text, "%u", ttl_ms);
+  const char *params[4] = {scan_id, worker_id, array, ttl_text};
+  PGresult *res = exec_params(
+      conn,
+      "WITH want AS (SELECT DISTINCT h FROM unnest($3::text[]) h ORDER BY h),"
+      " taken AS (INSERT INTO host_claims AS c (scan_id, host, worker_id)"
+      "   SELECT $1, h, $2 FROM want ORDER BY h"
+      "   ON CONFLICT (scan_id, host) DO UPDATE SET worker_id = $2, claimed_at = now(),"
+      "     probe_runs = c.probe_runs + 1"
+      "   WHERE NOT c.done AND c.worker_id <> $2 AND danescan_worker_gone($1, c.worker_id, $4::integer)"
+      "   RETURNING host)"
+      " SELECT w.h, t.host IS NOT NULL, coalesce(c.done, false), c.worker_id = $2"
+      " FROM want w LEFT JOIN taken t ON t.host = w.h"
+      " LEFT JOIN host_claims c ON c.scan_id = $1 AND c.host = w.h",
+      4, params, PGRES_TUPLES_OK, "claiming hosts", why, why_len);
+  free(array);
+  if (res == NULL) return -1;
+  for (size_t i = 0; i < count; i++) outcome[i] = QUEUE_CLAIM_BUSY;
+  for (int row = 0; row < PQntuples(res); row++) {
+    const char *host = PQgetvalue(res, row, 0);
+    bool taken = strcmp(PQgetvalue(res, row, 1), "t") == 0;
+    bool done = strcmp(PQgetvalue(res, row, 2), "t") == 0;
+    /* Already ours (asked again after a lost reply) counts as taken. */
+    bool ours = strcmp(PQgetvalue(res, row, 3), "t") == 0;
+    enum queue_claim claim = taken ? QUEUE_CLAIM_MINE : done ? QUEUE_CLAIM_DONE : ours ? QUEUE_CLAIM_MINE : QUEUE_CLAIM_BUSY;
+    for (size_t i = 0; i < count; i++) {
+      if (strcmp(names[i], host) == 0) outcome[i] = claim;
+    }
+  }
+  PQclear(res);
+  return 0;
+}
+
+static int status_from_name(const char *name, int count, const char *(*namer)(int)) {
+  for (int i = 0; i < count; i++) {
+    if (strcmp(namer(i), name) == 0) return i;
+  }
+  return -1;
+}
+
+static const char *host_status_namer(int i) { return host_status_name((enum host_status)i); }
+static const char *probe_result_namer(int i) { return probe_result_name((enum probe_result)i); }
+static const char *flag_namer(int i) { return mx_host_flag_name((unsigned)i); }
+
+/* Flags from a text[] literal "{a,b}" (flag words have no quotes or commas). */
+static unsigned flags_from_array(const char *text) {
+  unsigned flags = 0;
+  char word[64];
+  size_t len = 0;
+  for (const char *p = text; *p; p++) {
+    if (*p == '{' || *p == '"') continue;
+    if (*p == ',' || *p == '}') {
+      word[len] = '\0';
+      int bit = len > 0 ? status_from_name(word, MX_FLAG_COUNT, flag_namer) : -1;
+      if (bit >= 0) flags |= 1u << bit;
+      len = 0;
+    } else if (len + 1 < sizeof word) {
+      word[len++] = *p;
+    }
+  }
+  return flags;
+}
+
+int queue_db_fetch_host(PGconn *conn, const char *scan_id, const char *name, struct queue_host_result *out,
+                        char *why, size_t why_len) {
+  memset(out, 0, sizeof *out);
+  const char *params[2] = {scan_id, name};
+  PGresult *res = exec_params(conn,
+                              "SELECT m.status, m.flags, host(p.address), p.result, p.reason"
+                              " FROM mx_hosts m LEFT JOIN probes p"
+                              "   ON p.scan_id = m.scan_id AND p.host = m.host AND p.probe_no = 0"
+                              " WHERE m.scan_id = $1 AND m.host = $2",
+                              2, params, PGRES_TUPLES_OK, "reading a host probed elsewhere", why, why_len);
+  if (res == NULL) return -1;
+  int rows = PQntuples(res);
+  if (rows == 0) {
+    PQclear(res);
+    return 0;
+  }
+  int status = status_from_name(PQgetvalue(res, 0, 0), HOST_STATUS_COUNT, host_status_namer);
+  out->status = status >= 0 ? (enum host_status)status : HOST_DANE_UNPROBED;
+  out->flags = flags_from_array(PQgetvalue(res, 0, 1));
+  for (int i = 0; i < rows && out->address_count < QUEUE_HOST_MAX_ADDRESSES; i++) {
+    if (PQgetisnull(res, i, 2)) continue;
+    size_t k = out->address_count++;
+    snprintf(out->addresses[k].address, sizeof out->addresses[k].address, "%s", PQgetvalue(res, i, 2));
+    int result = status_from_name(PQgetvalue(res, i, 3), PROBE_RESULT_COUNT, probe_result_namer);
+    out->addresses[k].result = result >= 0 ? (enum probe_result)result : PROBE_SKIPPED;
+    snprintf(out->addresses[k].reason, sizeof out->addresses[k].reason, "%s", PQgetvalue(res, i, 4));
+  }
+  PQclear(res);
+  return 1;
+}
+
+/* ---- scan-wide address slots ---- */
+
+int queue_db_acquire_addresses(PGconn *conn, const char *scan_id, const char *worker_id,
+                               const char *const *addresses, size_t count, unsigned slots, uint32_t gap_ms,
+                               uint32_t ttl_ms, int *slot_out, char *why, size_t why_len) {
+  if (count == 0) return 0;
+  char *array = text_array(addresses, count);
+  if (array == NULL) {
+    snprintf(why, why_len, "out of memory acquiring addresses");
+    return -1;
+  }
+  char slots_text[16], gap_text[16], ttl_text[16];
+  snprintf(slots_text, sizeof slots_text, "%u", slots > 0 ? slots : 1);
+  snprintf(gap_text, sizeof gap_text, "%u", gap_ms);
+  snprintf(ttl_text, sizeof ttl_text, "%u", ttl_ms);
+  const char *params[6] = {scan_id, worker_id, array, slots_text, gap_text, ttl_text};
+  /* Row by row in array order: the function takes one slot per element, so
+   * the same address twice in one call gets two slots (or -1). */
+  PGresult *res = exec_params(conn,
+                              "SELECT danescan_acquire_address($1, $2, a, $4::integer, $5::integer, $6::integer)"
+                              " FROM unnest($3::text[]) WITH ORDINALITY AS u(a, n) ORDER BY n",
+                              6, params, PGRES_TUPLES_OK, "acquiring address slots", why, why_len);
+  free(array);
+  if (res == NULL) return -1;
+  for (size_t i = 0; i < count; i++) {
+    slot_out[i] = (int)i < PQntuples(res) ? (int)strtol(PQgetvalue(res, (int)i, 0), NULL, 10) : -1;
+  }
+  PQclear(res);
+  return 0;
+}
+
+int queue_db_release_addresses(PGconn *conn, const char *scan_id, const char *worker_id,
+                               const char *const *addresses, const int *slots, size_t count, char *why,
+                               size_t why_len) {
+  if (count == 0) return 0;
+  char *address_array = text_array(addresses, count);
+  char *slot_array = int_array(slots, count);
+  if (address_array == NULL || slot_array == NULL) {
+    free(address_array);
+    free(slot_array);
+    snprintf(why, why_len, "out of memory releasing addresses");
+    return -1;
+  }
+  const char *params[4] = {scan_id, worker_id, address_array, slot_array};
+  int rc = exec_command(conn,
+                        "UPDATE address_leases l SET worker_id = NULL, released_at = now()"
+                        " FROM unnest($3::text[], $4::integer[]) AS u(a, s)"
+                        " WHERE l.scan_id = $1 AND l.address = u.a AND l.slot = u.s AND l.worker_id = $2",
+                        4, params, "releasing address slots", why, why_len);
+  free(address_array);
+  free(slot_array);
+  return rc;
+}
+
+int queue_db_finish_scan(PGconn *conn, const char *scan_id, char *why, size_t why_len) {
+  struct queue_progress progress;
+  if (queue_db_progress(conn, scan_id, &progress, why, why_len) != 0) return -1;
+  if (!queue_progress_finished(&progress)) return 0;
+  const char *params[1] = {scan_id};
+  if (exec_command(conn,
+                   "UPDATE scans SET complete = true, error = NULL, ended_at = now(),"
+                   " domains = (SELECT count(*) FROM domains WHERE scan_id = $1)"
+                   " WHERE id = $1 AND complete IS NOT TRUE",
+                   1, params, "recording the scan complete", why, why_len) != 0)
+    return -1;
+  return 1;
+}
