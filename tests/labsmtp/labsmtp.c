@@ -7,10 +7,11 @@
  * STARTTLS, disconnects, a greeting or EHLO reply dripped byte by byte,
  * silence after EHLO/STARTTLS/QUIT, silence inside the TLS handshake). It
  * records what clients do (early talking, EHLO name, SNI, any MAIL/RCPT/DATA)
- * in a log file for tests to assert on, and on every connect and close the
- * connections open at that moment ("active=N", "max_active=N") with a
- * monotonic time stamp ("t=MS"), so tests can check a client's concurrency
- * and gaps from the server's side.
+ * in a log file for tests to assert on, and on every connect (with the
+ * listening address reached, "to=ADDR") and close the connections open at
+ * that moment ("active=N", "max_active=N") with a monotonic time stamp
+ * ("t=MS"), so tests can check a client's concurrency and gaps from the
+ * server's side.
  *
  * Usage: danescan-labsmtp --mode MODE --listen ADDR:PORT [--listen ...]
  *          [--cert CHAIN.pem --key KEY.pem]... [--port-file FILE] [--log FILE]
@@ -496,8 +497,19 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     inet_ntop(AF_INET6, &((struct sockaddr_in6 *)peer)->sin6_addr, host, sizeof host);
     snprintf(conn->peer, sizeof conn->peer, "[%s]:%u", host, ntohs(((struct sockaddr_in6 *)peer)->sin6_port));
   }
-  log_line(server, conn, "connect mode=%s active=%lu max_active=%lu t=%lld", mode_names[server->mode],
-           server->active, server->max_active, monotonic_ms());
+  /* the listening address the client reached (one process may serve many) */
+  struct sockaddr_storage local;
+  socklen_t local_len = sizeof local;
+  char to[INET6_ADDRSTRLEN] = "?";
+  if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0) {
+    if (local.ss_family == AF_INET) {
+      inet_ntop(AF_INET, &((struct sockaddr_in *)&local)->sin_addr, to, sizeof to);
+    } else {
+      inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&local)->sin6_addr, to, sizeof to);
+    }
+  }
+  log_line(server, conn, "connect mode=%s to=%s active=%lu max_active=%lu t=%lld", mode_names[server->mode],
+           to, server->active, server->max_active, monotonic_ms());
   if (server->mode == MODE_DISCONNECT) {
     log_line(server, conn, "disconnect");
     evutil_closesocket(fd);
