@@ -191,10 +191,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const ldns_rr *q = ldns_rr_list_rr_count(question) > 0 ? ldns_rr_list_rr(question, 0) : NULL;
   const ldns_rdf *qname = q != NULL ? ldns_rr_owner(q) : NULL;
   if (qname != NULL && ldns_rdf_size(qname) <= DNS_NAME_MAX_BYTES) {
-    bool standard = size >= DNS_HEADER_BYTES && (data[2] & 0xf8u) == DNS_FLAG2_QR &&
-                    ldns_pkt_qdcount(packet) == 1 &&
-                    ldns_rr_get_class(q) == LDNS_RR_CLASS_IN &&
-                    data[DNS_HEADER_BYTES] < 0x40; /* not a compression pointer */
+    /* The question as it is on the wire: no compression pointer in it
+     * (ldns follows even forward pointers), so its bytes are the name's. */
+    size_t qlen = ldns_rdf_size(qname);
+    bool uncompressed = size >= DNS_HEADER_BYTES + qlen;
+    for (size_t i = 0; uncompressed && i < qlen; i++) {
+      uncompressed = tolower(data[DNS_HEADER_BYTES + i]) == tolower(ldns_rdf_data(qname)[i]);
+    }
+    bool standard = uncompressed && (data[2] & 0xf8u) == DNS_FLAG2_QR &&
+                    ldns_pkt_qdcount(packet) == 1 && ldns_rr_get_class(q) == LDNS_RR_CLASS_IN;
     bool matches = dns_message_reply_matches(data, size, ldns_rdf_data(qname),
                                              ldns_rdf_size(qname), ldns_rr_get_type(q));
     if (standard && !matches) abort();
