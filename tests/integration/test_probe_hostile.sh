@@ -2,7 +2,7 @@
 # Hostile SMTP servers and certificates against the probe engine (hardening
 # issue), on loopback with danescan-labsmtp and danescan-probe:
 #  1. servers that drip one byte per second (greeting, EHLO reply), never
-#     end a multi-line reply, stay silent after STARTTLS / inside the TLS
+#     end a multi-line reply (greeting, EHLO), stay silent after STARTTLS / inside the TLS
 #     handshake / after QUIT, close right after the 220 to STARTTLS, send TLS
 #     alerts, never accept the TCP connection: each asserts the probe result
 #     (RESULTS.md word), the step that failed and the time taken (the step's
@@ -17,7 +17,8 @@
 #     extension, a chain over the client's 100 KB limit (tls-failed), an
 #     RSA-8192 leaf (16384 with DANESCAN_HOSTILE_FULL=1; made in the
 #     background), SAN with an embedded NUL, a CN of non-UTF-8 bytes, an empty
-#     subject, a 300-label name, wildcard oddities. DANE-EE 3 1 1 must
+#     subject, a 300-label name, wildcard oddities, an issuer loop, 40
+#     copies of an intermediate. DANE-EE 3 1 1 must
 #     authenticate whatever the names; DANE-TA must give name-mismatch when no
 #     reference identifier matches.
 # Every run of either program is checked for sanitizer reports.
@@ -214,6 +215,19 @@ expect endless-uncapped result=timeout step=greeting
 took endless-uncapped 1.9 4
 rss_bound endless-uncapped 1 "$PLAIN_KB"
 
+start_server endless-ehlo endless-ehlo
+probe --tlsa "$EE" --timeout-ms 5000
+expect endless-ehlo-lines result=smtp-failed step=ehlo code=220
+reason_has endless-ehlo-lines "too many lines in one reply"
+took endless-ehlo-lines 0 2
+probe --tlsa "$EE" --timeout-ms 5000 --max-lines 1000000
+expect endless-ehlo-bytes result=smtp-failed step=ehlo
+reason_has endless-ehlo-bytes "more than 65536 bytes"
+mem_probe --tlsa "$EE" --timeout-ms 10000 --ehlo-timeout-ms 2000 --max-lines 100000000 --max-total 100000000000
+expect endless-ehlo-uncapped result=timeout step=ehlo
+took endless-ehlo-uncapped 1.9 4
+rss_bound endless-ehlo-uncapped 1 "$PLAIN_KB"
+
 start_server starttls-silent starttls-silent "${CHAIN[@]}"
 probe --tlsa "$EE" --timeout-ms 10000 --starttls-timeout-ms 1500
 expect starttls-silent result=timeout step=starttls code=250
@@ -360,6 +374,20 @@ probe --tlsa "$TA_H" --host mx.lab
 expect wild-ta-star-dot-tld result=name-mismatch
 probe --tlsa "$TA_H" --host mx.ok.lab.example
 expect wild-ta-valid-wildcard result=authenticated depth=1
+# An issuer loop (A issued by B issued by A) and 40 copies of one intermediate.
+start_server loop normal --cert "$C/loop.chain.pem" --key "$C/loop.key"
+probe --tlsa "$(ee loop)"
+expect loop-ee result=authenticated depth=0 chain=3
+probe --tlsa "2 0 1 $(cat "$C/loopB.cert-sha256")"
+expect loop-ta-in-loop result=authenticated depth=2
+probe --tlsa "$TA_H"
+expect loop-ta-elsewhere result=tlsa-mismatch depth=-1 step=done
+took loop-ta-elsewhere 0 2
+start_server dup normal --cert "$C/dup.chain.pem" --key "$C/dup.key"
+probe --tlsa "$TA_H"
+expect dup-ta result=authenticated depth=1 chain=16 chain_sent=42
+probe --tlsa "2 0 1 $(cat "$C/c10-root.cert-sha256")"
+expect dup-ta-elsewhere result=tlsa-mismatch chain=16 chain_sent=42
 start_server nulsan2 normal --cert "$C/nulsan.chain.pem" --key "$C/nulsan.key"
 probe --tlsa "$TA_H" --host mx.lab.example --ref evil.example
 expect nulsan-ta-after-nul result=name-mismatch

@@ -2,16 +2,16 @@
  * One process plays one behaviour (--mode) on any number of listening
  * addresses: a normal STARTTLS server with RSA and/or ECDSA certificate
  * chains, or one of the misbehaving servers a scanner must survive (garbage,
- * silence, a huge banner, an endless multi-line greeting, a slow drip, 554 or
- * 421 greetings, 454 to STARTTLS, no STARTTLS, TLS alerts or garbage after
- * STARTTLS, disconnects, a greeting or EHLO reply dripped byte by byte,
- * silence after EHLO/STARTTLS/QUIT, silence inside the TLS handshake). It
- * records what clients do (early talking, EHLO name, SNI, any MAIL/RCPT/DATA)
- * in a log file for tests to assert on, and on every connect (with the
- * listening address reached, "to=ADDR") and close the connections open at
- * that moment ("active=N", "max_active=N") with a monotonic time stamp
- * ("t=MS"), so tests can check a client's concurrency and gaps from the
- * server's side.
+ * silence, a huge banner, an endless multi-line greeting or EHLO reply, a
+ * slow drip, 554 or 421 greetings, 454 to STARTTLS, no STARTTLS, TLS alerts
+ * or garbage after STARTTLS, disconnects, a greeting or EHLO reply dripped
+ * byte by byte, silence after STARTTLS/QUIT or inside the TLS handshake).
+ * It records what clients do (early talking, EHLO name, SNI, any
+ * MAIL/RCPT/DATA) in a log file for tests to assert on, and on every
+ * connect (with the listening address reached, "to=ADDR") and close the
+ * connections open at that moment ("active=N", "max_active=N") with a
+ * monotonic time stamp ("t=MS"), so tests can check a client's concurrency
+ * and gaps from the server's side.
  *
  * Usage: danescan-labsmtp --mode MODE --listen ADDR:PORT [--listen ...]
  *          [--cert CHAIN.pem --key KEY.pem]... [--port-file FILE] [--log FILE]
@@ -58,14 +58,14 @@ enum mode {
   MODE_SILENT, MODE_GARBAGE, MODE_HUGE_BANNER, MODE_ENDLESS_MULTILINE, MODE_SLOW_DRIP,
   MODE_DISCONNECT, MODE_DISCONNECT_AFTER_EHLO, MODE_TLS_ALERT, MODE_TLS_GARBAGE, MODE_TLS_CLOSE,
   MODE_EHLO_554, MODE_PIPELINED_GARBAGE, MODE_DRIP_GREETING, MODE_DRIP_EHLO, MODE_STARTTLS_SILENT,
-  MODE_TLS_SILENT, MODE_QUIT_SILENT, MODE_COUNT
+  MODE_TLS_SILENT, MODE_QUIT_SILENT, MODE_ENDLESS_EHLO, MODE_COUNT
 };
 static const char *const mode_names[MODE_COUNT] = {
   "normal", "no-starttls", "starttls-454", "greeting-554", "greeting-421",
   "silent", "garbage", "huge-banner", "endless-multiline", "slow-drip",
   "disconnect", "disconnect-after-ehlo", "tls-alert", "tls-garbage", "tls-close",
   "ehlo-554", "pipelined-garbage", "drip-greeting", "drip-ehlo", "starttls-silent",
-  "tls-silent", "quit-silent",
+  "tls-silent", "quit-silent", "endless-ehlo",
 };
 
 struct server {
@@ -93,6 +93,7 @@ struct conn {
   enum { DELAYED_NONE, DELAYED_EHLO, DELAYED_QUIT } delayed;  /* reply the timer sends */
   struct event *timer;
   unsigned long counter;
+  const char *endless_code; /* endless multi-line reply being written: "220", "250" */
   bool half_close;          /* shutdown(SHUT_WR) when the output is written */
   const char *drip;         /* drip modes: text being sent one byte per tick */
   size_t drip_len;
@@ -156,7 +157,8 @@ static void close_after_flush(struct conn *conn) {
 static void write_more_multiline(struct conn *conn) {
   char line[128];
   for (int i = 0; i < 64; i++) {
-    snprintf(line, sizeof line, "220-endless greeting line %lu of a hostile server\r\n", conn->counter++);
+    snprintf(line, sizeof line, "%s-endless reply line %lu of a hostile server\r\n", conn->endless_code,
+             conn->counter++);
     send_text(conn, line);
   }
 }
@@ -229,7 +231,7 @@ static void on_write_drained(struct bufferevent *bev, void *arg) {
     conn_free(conn);
   } else if (conn->state == CONN_SWITCHING) {
     start_tls(conn);
-  } else if (conn->server->mode == MODE_ENDLESS_MULTILINE && conn->state == CONN_COMMANDS) {
+  } else if (conn->endless_code != NULL && conn->state == CONN_COMMANDS) {
     write_more_multiline(conn);
   }
 }
@@ -288,7 +290,11 @@ static bool handle_command(struct conn *conn, char *line) {
       send_text(conn, "554 5.7.1 go away\r\n");
       return true;
     }
-    if (server->mode == MODE_DRIP_EHLO && !conn->tls && strcasecmp(verb, "EHLO") == 0) {
+    if (server->mode == MODE_ENDLESS_EHLO && strcasecmp(verb, "EHLO") == 0) {
+      conn->endless_code = "250";
+      bufferevent_setcb(conn->bev, on_read, on_write_drained, on_event, conn);
+      write_more_multiline(conn);
+    } else if (server->mode == MODE_DRIP_EHLO && !conn->tls && strcasecmp(verb, "EHLO") == 0) {
       char text[512];
       snprintf(text, sizeof text, "250-%s hello\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n",
                server->name);
@@ -459,6 +465,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     break;
   }
   case MODE_ENDLESS_MULTILINE:
+    conn->endless_code = "220";
     bufferevent_setcb(conn->bev, on_read, on_write_drained, on_event, conn);
     write_more_multiline(conn);
     break;

@@ -23,6 +23,11 @@ Without --rsa it writes, all ECDSA P-256 unless said otherwise:
   labels300       SAN and nothing else: a name of 300 labels (611 bytes)
   wild            SANs "*.*.lab.example", "*.lab", "*", "a.*.lab.example",
                   "*.ok.lab.example" (only the last is a valid wildcard)
+  loop            leaf issued by "Loop A", which is issued by "Loop B", which
+                  is issued by "Loop A" (same key): loop.chain.pem = leaf, A, B
+                  (an issuer loop); loopA/loopB.cert-sha256
+  dup             leaf issued by hinter; dup.chain.pem = leaf, hinter 40 times,
+                  hroot (42 certificates, ~19 KB)
 each with X.key, X.pem, X.chain.pem (leaf + hinter + hroot for the leaves
 issued by hinter) and X.spki-sha256 (hex, for "3 1 1"); hinter.cert-sha256
 for "2 0 1". With --rsa BITS it makes only rsabig (an RSA-BITS leaf issued by
@@ -31,6 +36,7 @@ background while other tests run. Exits non-zero on any openssl failure."""
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 
@@ -38,6 +44,7 @@ LEAF_NAME = "mx.lab.example"
 BIG_EXTENSION_BYTES = 60000
 SAN_COUNT = 1000
 LONG_NAME_LABELS = 300
+DUPLICATES = 40
 
 
 def openssl(*args, stdin=None):
@@ -224,6 +231,19 @@ def main():
     m.chain("badutf8", ["badutf8", "hinter", "hroot"])
     for name in leaves:
         m.facts(name)
+
+    # The issuer loop: A self-signed, B issued by A, A again issued by B.
+    m.sign("loopA0", "/CN=Loop A", None, CA)
+    m.sign("loopB", "/CN=Loop B", "loopA0", CA)
+    shutil.copy(m.path("loopA0.key"), m.path("loopA.key"))
+    m.sign("loopA", "/CN=Loop A", "loopB", CA)
+    m.sign("loop", f"/CN={LEAF_NAME}", "loopA", LEAF + [f"subjectAltName = DNS:{LEAF_NAME}"])
+    m.chain("loop", ["loop", "loopA", "loopB"])
+    for name in ("loop", "loopA", "loopB"):
+        m.facts(name)
+    m.sign("dup", f"/CN={LEAF_NAME}", "hinter", LEAF + [f"subjectAltName = DNS:{LEAF_NAME}"])
+    m.chain("dup", ["dup"] + ["hinter"] * DUPLICATES + ["hroot"])
+    m.facts("dup")
 
 
 if __name__ == "__main__":
