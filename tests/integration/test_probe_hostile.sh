@@ -253,6 +253,15 @@ expect tls-silent result=timeout step=handshake code=220 tls=0
 reason_has tls-silent "no TLS handshake within"
 took tls-silent 1.4 3.5
 
+# A "221" injected in plaintext behind the 220 to STARTTLS is discarded: the
+# server never answers QUIT inside TLS, so a client that took the injected
+# line for the QUIT reply would end at once instead of after the QUIT timeout.
+start_server inject starttls-inject "${CHAIN[@]}"
+probe --tlsa "$EE" --no-key-types --timeout-ms 10000 --quit-timeout-ms 1000
+expect starttls-inject result=authenticated step=done tls=1
+took starttls-inject 0.9 3
+check "starttls-inject: QUIT sent inside TLS" grep -q "cmd QUIT tls" "$LOG"
+
 # The verdict is made when TLS is up; a QUIT never answered costs only the
 # QUIT timeout.
 start_server quit-silent quit-silent "${CHAIN[@]}"

@@ -23,6 +23,8 @@
  * a normal greeting and a dripped EHLO reply. starttls-silent never answers
  * STARTTLS, tls-silent answers 220 and then never speaks TLS, quit-silent
  * completes TLS and never answers QUIT (all keep the connection open).
+ * starttls-inject sends a plaintext "221" right behind its 220 to STARTTLS
+ * and, like quit-silent, never answers QUIT inside TLS.
  * PORT 0 picks a free port; --port-file then receives "ADDR PORT" lines
  * (written to FILE.tmp and renamed once every listener is up). IPv6 as
  * [::1]:PORT. Test tool: exits on bad arguments. */
@@ -58,14 +60,14 @@ enum mode {
   MODE_SILENT, MODE_GARBAGE, MODE_HUGE_BANNER, MODE_ENDLESS_MULTILINE, MODE_SLOW_DRIP,
   MODE_DISCONNECT, MODE_DISCONNECT_AFTER_EHLO, MODE_TLS_ALERT, MODE_TLS_GARBAGE, MODE_TLS_CLOSE,
   MODE_EHLO_554, MODE_PIPELINED_GARBAGE, MODE_DRIP_GREETING, MODE_DRIP_EHLO, MODE_STARTTLS_SILENT,
-  MODE_TLS_SILENT, MODE_QUIT_SILENT, MODE_ENDLESS_EHLO, MODE_COUNT
+  MODE_TLS_SILENT, MODE_QUIT_SILENT, MODE_ENDLESS_EHLO, MODE_STARTTLS_INJECT, MODE_COUNT
 };
 static const char *const mode_names[MODE_COUNT] = {
   "normal", "no-starttls", "starttls-454", "greeting-554", "greeting-421",
   "silent", "garbage", "huge-banner", "endless-multiline", "slow-drip",
   "disconnect", "disconnect-after-ehlo", "tls-alert", "tls-garbage", "tls-close",
   "ehlo-554", "pipelined-garbage", "drip-greeting", "drip-ehlo", "starttls-silent",
-  "tls-silent", "quit-silent", "endless-ehlo",
+  "tls-silent", "quit-silent", "endless-ehlo", "starttls-inject",
 };
 
 struct server {
@@ -315,12 +317,19 @@ static bool handle_command(struct conn *conn, char *line) {
       log_line(server, conn, "starttls-ignored");
       return true;
     }
-    send_text(conn, "220 2.0.0 Ready to start TLS\r\n");
+    if (server->mode == MODE_STARTTLS_INJECT) {
+      /* plaintext after the 220, in the same segment: a client that kept it
+       * would read it inside TLS as the reply to its next command */
+      send_text(conn, "220 2.0.0 Ready to start TLS\r\n221 2.0.0 injected before TLS\r\n");
+    } else {
+      send_text(conn, "220 2.0.0 Ready to start TLS\r\n");
+    }
     conn->state = CONN_SWITCHING;
     bufferevent_disable(conn->bev, EV_READ);
     bufferevent_setcb(conn->bev, NULL, on_write_drained, on_event, conn);
     return false;
-  } else if (strcasecmp(verb, "QUIT") == 0 && conn->tls && server->mode == MODE_QUIT_SILENT) {
+  } else if (strcasecmp(verb, "QUIT") == 0 && conn->tls &&
+             (server->mode == MODE_QUIT_SILENT || server->mode == MODE_STARTTLS_INJECT)) {
     log_line(server, conn, "quit-ignored");
     return true;
   } else if (strcasecmp(verb, "QUIT") == 0 && conn->tls && server->tls_reply_delay_ms > 0) {
