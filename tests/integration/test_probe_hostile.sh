@@ -23,7 +23,7 @@
 #     reference identifier matches.
 # Every run of either program is checked for sanitizer reports.
 #
-# Time: ~35 s under ASan. DANESCAN_HOSTILE_FULL=1 adds an RSA-16384 leaf
+# Time: ~40 s under ASan. DANESCAN_HOSTILE_FULL=1 adds an RSA-16384 leaf
 # (key generation alone takes minutes) and 1000 concurrent sessions instead
 # of 200:  DANESCAN_HOSTILE_FULL=1 ctest -R test_probe_hostile$ --output-on-failure
 # Needs: DANESCAN_BUILD (build dir), openssl, python3, bc. Cleans up on any exit.

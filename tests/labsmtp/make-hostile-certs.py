@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""make-hostile-certs.py DIR [--rsa BITS]: certificates built to hurt a TLS
+"""make-hostile-certs.py DIR [--rsa BITS | --leaf-key KEY]: certificates built to hurt a TLS
 client, for tests/integration/test_probe_hostile.sh. Python 3 stdlib driving
 the openssl command line (no crypto library): every key, signature and
 certificate is made by openssl; Python only splices DER bytes where openssl
@@ -32,7 +32,11 @@ each with X.key, X.pem, X.chain.pem (leaf + hinter + hroot for the leaves
 issued by hinter) and X.spki-sha256 (hex, for "3 1 1"); hinter.cert-sha256
 for "2 0 1". With --rsa BITS it makes only rsabig (an RSA-BITS leaf issued by
 hinter; needs a run without --rsa first), so a slow key can be made in the
-background while other tests run. Exits non-zero on any openssl failure."""
+background while other tests run. With --leaf-key KEY every leaf (also
+those of the long chains and the loop, not rsabig) is made for that one key,
+so a single DANE-EE "3 1 1" record matches all of them (the lab test gives
+the key of a lab host whose TLSA the lab publishes); X.key is then not
+written for the leaves. Exits non-zero on any openssl failure."""
 
 import hashlib
 import os
@@ -97,9 +101,10 @@ def der_split(data):
 
 
 class Maker:
-    def __init__(self, out):
+    def __init__(self, out, leaf_key=None):
         self.dir = out
         self.serial = 5000
+        self.leaf_key = leaf_key
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -107,6 +112,8 @@ class Maker:
     def sign(self, name, subject, issuer, extensions, key=None, utf8=True):
         """Issues name.pem for key (default name.key, made if missing) with
         the openssl x509v3 config lines `extensions`; issuer None = self-signed."""
+        if key is None and self.leaf_key is not None and LEAF[0] in extensions:
+            key = self.leaf_key
         key = key or self.path(name + ".key")
         if not os.path.exists(key):
             ec_key(key)
@@ -187,7 +194,10 @@ def main():
     args = sys.argv[1:]
     if not args:
         sys.exit("usage: make-hostile-certs.py DIR [--rsa BITS]")
-    m = Maker(args[0])
+    leaf_key = None
+    if len(args) == 3 and args[1] == "--leaf-key":
+        leaf_key = os.path.abspath(args[2])
+    m = Maker(args[0], leaf_key)
     os.makedirs(m.dir, exist_ok=True)
     if len(args) == 3 and args[1] == "--rsa":
         key = m.path("rsabig.key")
