@@ -281,7 +281,7 @@ static bool handle_command(struct conn *conn, char *line) {
   if (n >= sizeof verb) n = sizeof verb - 1;
   memcpy(verb, line, n);
   verb[n] = '\0';
-  log_line(server, conn, "cmd %s%s", verb, conn->tls ? " tls" : "");
+  log_line(server, conn, "cmd %s%s t=%lld", verb, conn->tls ? " tls" : "", monotonic_ms());
   if (strcasecmp(verb, "EHLO") == 0 || strcasecmp(verb, "HELO") == 0) {
     log_line(server, conn, "ehlo %s", line[n] == ' ' ? line + n + 1 : "");
     if (server->mode == MODE_DISCONNECT_AFTER_EHLO) {
