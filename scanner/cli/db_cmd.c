@@ -11,7 +11,9 @@
 
 #include <libpq-fe.h>
 
+#include "cli/queue_bench.h"
 #include "pipeline/result.h"
+#include "queue/queue_db.h"
 #include "store/pg_schema.h"
 #include "store/pg_sink.h"
 
@@ -23,6 +25,8 @@ static void usage(FILE *out) {
           "  drop SCAN_ID              drop a scan whole (partitions, progress, scans row)\n"
           "  bench [--domains N] [--batch N] [--keep]\n"
           "                            rows/s through the writer (synthetic records)\n"
+          "  bench-queue [--domains N] [--workers N] [--chunk-size N] [--keep]\n"
+          "                            leases/s and domains/s the work queue hands out (no resolution)\n"
           "URL: libpq URL or conninfo (default $DANESCAN_DB, else the PG* environment).\n"
           "DANESCAN_SCHEMA_DIR overrides where the migrations are read from.\n");
 }
@@ -33,6 +37,8 @@ struct db_args {
   unsigned long long domains;
   unsigned long long batch;
   bool keep;
+  unsigned workers;
+  unsigned chunk_size;
 };
 
 static int parse_args(int argc, char **argv, struct db_args *args) {
@@ -45,6 +51,8 @@ static int parse_args(int argc, char **argv, struct db_args *args) {
     else if (strcmp(argv[i], "--domains") == 0 && i + 1 < argc) args->domains = strtoull(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) args->batch = strtoull(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--keep") == 0) args->keep = true;
+    else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) args->workers = (unsigned)strtoul(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--chunk-size") == 0 && i + 1 < argc) args->chunk_size = (unsigned)strtoul(argv[++i], NULL, 10);
     else if (argv[i][0] != '-' && args->scan_id == NULL) args->scan_id = argv[i];
     else {
       fprintf(stderr, "danescan db: unknown argument '%s'\n", argv[i]);
@@ -298,6 +306,10 @@ int db_cmd_main(int argc, char **argv) {
   if (strcmp(argv[1], "status") == 0) return cmd_status(&args);
   if (strcmp(argv[1], "drop") == 0) return cmd_drop(&args);
   if (strcmp(argv[1], "bench") == 0) return cmd_bench(&args);
+  if (strcmp(argv[1], "bench-queue") == 0) {
+    return queue_bench_main(args.url, args.domains, args.workers > 0 ? args.workers : 16,
+                            args.chunk_size > 0 ? args.chunk_size : QUEUE_DEFAULT_CHUNK_DOMAINS, args.keep);
+  }
   fprintf(stderr, "danescan db: unknown command '%s'\n", argv[1]);
   usage(stderr);
   return 2;

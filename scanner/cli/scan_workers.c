@@ -102,6 +102,28 @@ struct supervisor {
 
 static bool child_running(const struct child *child) { return child->pid > 0; }
 
+/* A round trip: a connection whose server restarted still says OK until used. */
+static bool round_trip_ok(PGconn *conn) {
+  PGresult *res = PQexec(conn, "SELECT 1");
+  bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+  PQclear(res);
+  return ok;
+}
+
+/* The supervisor's connection, reconnected if PostgreSQL restarted or was
+ * away, for up to SUPERVISOR_LOAD_RETRY_MS. Returns false when it stays away. */
+static bool ensure_connection(struct supervisor *sup) {
+  double deadline = now_s() + SUPERVISOR_LOAD_RETRY_MS / 1000.0;
+  unsigned backoff_ms = 100;
+  while (PQstatus(sup->conn) != CONNECTION_OK || !round_trip_ok(sup->conn)) {
+    if (now_s() >= deadline || stop_signals >= 2) return false;
+    sleep_ms(backoff_ms);
+    backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
+    PQreset(sup->conn);
+  }
+  return true;
+}
+
 /* execs `danescan scan <options> --worker-process ...` in a child that dies
  * with the supervisor (PR_SET_PDEATHSIG): killing the supervisor kills the
  * scan, which `resume` then continues. */
@@ -191,7 +213,7 @@ static void reap_children(struct supervisor *sup, bool stopping) {
       if (WIFSIGNALED(status)) snprintf(exit_status, sizeof exit_status, "killed (signal %d)", WTERMSIG(status));
       else snprintf(exit_status, sizeof exit_status, "failed (exit %d)", WEXITSTATUS(status));
       char why[512];
-      if (sup->conn != NULL &&
+      if (sup->conn != NULL && ensure_connection(sup) &&
           queue_db_worker_exit(sup->conn, sup->scan_id, child->worker_id, exit_status, why, sizeof why) != 0) {
         fprintf(stderr, "danescan scan: %s (its leases expire after %u s)\n", why, sup->options->lease_ttl_ms / 1000);
         PQreset(sup->conn);
@@ -505,6 +527,10 @@ int scan_supervisor_main(const struct scan_options *options, const char *scan_id
     sleep_ms(SUPERVISOR_POLL_MS);
   }
   reap_children(&sup, true);
+  if (!ensure_connection(&sup)) {
+    fprintf(stderr, "danescan scan: database unreachable at the end of the run: %s", PQerrorMessage(sup.conn));
+    goto out;
+  }
   if (options->scan.progress) show_progress(&sup, true);
 
   int finished = queue_db_finish_scan(sup.conn, scan_id, why, sizeof why);
@@ -697,10 +723,12 @@ int scan_worker_main(const struct scan_options *options, int argc, char **argv) 
 
 out:
   for (size_t i = 0; i < sink_count; i++) sinks[i].close(sinks[i].state, why, sizeof why);
-  scan_free(scan);
+  context.pg_state = NULL;
+  /* Sinks first: every commit lands before the leases are given back. */
   if (queue != NULL && work_queue_close(queue, exit_status, why, sizeof why) != 0) {
     fprintf(stderr, "danescan worker %s: %s\n", worker_id, why);
   }
+  scan_free(scan);
   if (scan_runtime_close(&runtime, "worker") != 0 && exit_code == 0) exit_code = 1;
   return exit_code;
 }

@@ -638,13 +638,40 @@ int queue_db_release_addresses(PGconn *conn, const char *scan_id, const char *wo
   return rc;
 }
 
+int queue_db_complete_chunks(PGconn *conn, const char *scan_id, const char *worker_id, const char *chunks,
+                             const char *counts, size_t chunk_count, char *why, size_t why_len) {
+  const char *fence_params[3] = {scan_id, chunks, worker_id};
+  PGresult *res = exec_params(conn,
+                              "SELECT chunk_no FROM scan_chunks WHERE scan_id = $1 AND chunk_no = ANY($2::bigint[])"
+                              " AND lease_owner = $3 AND state = 'leased' ORDER BY chunk_no FOR UPDATE",
+                              3, fence_params, PGRES_TUPLES_OK, "checking the chunk leases", why, why_len);
+  if (res == NULL) return -1;
+  bool held = (size_t)PQntuples(res) == chunk_count;
+  PQclear(res);
+  if (!held) {
+    snprintf(why, why_len,
+             "worker %s lost the lease of a chunk of %s (another worker took it over): stopping so that no "
+             "domain is stored twice",
+             worker_id, chunks);
+    return -1;
+  }
+  const char *count_params[3] = {scan_id, chunks, counts};
+  return exec_command(conn,
+                      "UPDATE scan_chunks c SET done_count = c.done_count + u.n,"
+                      "  state = CASE WHEN c.done_count + u.n >= c.seq_hi - c.seq_lo THEN 'done' ELSE c.state END,"
+                      "  done_at = CASE WHEN c.done_count + u.n >= c.seq_hi - c.seq_lo THEN now() END"
+                      " FROM unnest($2::bigint[], $3::integer[]) AS u(chunk_no, n)"
+                      " WHERE c.scan_id = $1 AND c.chunk_no = u.chunk_no",
+                      3, count_params, "counting the chunks' domains", why, why_len);
+}
+
 int queue_db_finish_scan(PGconn *conn, const char *scan_id, char *why, size_t why_len) {
   struct queue_progress progress;
   if (queue_db_progress(conn, scan_id, &progress, why, why_len) != 0) return -1;
   if (!queue_progress_finished(&progress)) return 0;
   const char *params[1] = {scan_id};
   if (exec_command(conn,
-                   "UPDATE scans SET complete = true, error = NULL, ended_at = now(),"
+                   "UPDATE scans SET complete = (error IS NULL), ended_at = now(),"
                    " domains = (SELECT count(*) FROM domains WHERE scan_id = $1)"
                    " WHERE id = $1 AND complete IS NOT TRUE",
                    1, params, "recording the scan complete", why, why_len) != 0)

@@ -146,6 +146,17 @@ int queue_db_release_addresses(PGconn *conn, const char *scan_id, const char *wo
                                const char *const *addresses, const int *slots, size_t count, char *why,
                                size_t why_len);
 
+/* Inside the caller's transaction that commits a worker's results: locks
+ * the leases of the chunks the results belong to (chunks: a bigint[]
+ * literal, in ascending order, so two transactions lock in one order) and
+ * checks that worker_id still holds every one, then adds counts (an
+ * integer[] literal, one per chunk) to their done counts, marking full
+ * chunks done. Returns 0, or -1 with why: a lost lease (the chunk was taken
+ * over: the caller must roll back, or a domain would be stored twice) or a
+ * database error. */
+int queue_db_complete_chunks(PGconn *conn, const char *scan_id, const char *worker_id, const char *chunks,
+                             const char *counts, size_t chunk_count, char *why, size_t why_len);
+
 /* When the queue is finished, records the scan complete (ended_at, domains
  * count); idempotent. Returns 1 if it is finished, 0 if not, -1 with why. */
 int queue_db_finish_scan(PGconn *conn, const char *scan_id, char *why, size_t why_len);

@@ -684,6 +684,14 @@ int work_queue_close(struct work_queue *queue, const char *exit_status, char *wh
   if (exit_status != NULL && queue->worker_no != 0) {
     /* The thread is gone: its connection is ours now. One reconnect try. */
     if (queue_db_connection_lost(queue->conn) && connect_db(queue, why, why_len) != 0) rc = -1;
+    /* The final counters, then the exit. */
+    struct queue_worker_counters counters = {0};
+    if (queue->config.counters != NULL) queue->config.counters(queue->config.ctx, &counters);
+    counters.chunks = queue->stats.chunks_leased;
+    unsigned alive;
+    if (rc == 0 && queue_db_heartbeat(queue->conn, queue->scan_id, queue->worker_id, queue->config.lease_ttl_ms,
+                                      &counters, &alive, why, why_len) != 0)
+      rc = -1;
     if (rc == 0 && queue_db_worker_exit(queue->conn, queue->scan_id, queue->worker_id, exit_status, why, why_len) != 0)
       rc = -1;
     if (rc == 0 && queue_db_finish_scan(queue->conn, queue->scan_id, why, why_len) < 0) rc = -1;

@@ -85,7 +85,9 @@ struct work_queue_stats {
 };
 void work_queue_get_stats(struct work_queue *queue, struct work_queue_stats *out);
 
-/* Stops the thread, ends the worker in the database (exit_status: "done",
+/* Stops the thread, stores the final counters (the counters callback is
+ * called here, on the caller's thread: its context must still be valid),
+ * ends the worker in the database (exit_status: "done",
  * "stopped", "failed: ..."; its unfinished leases go back to pending) and,
  * when the queue is finished, records the scan complete. Frees. Returns 0,
  * or -1 with why (the database could not be told). NULL is a no-op. */

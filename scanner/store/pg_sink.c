@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+#include "queue/queue_db.h"
 #include "store/pg_rows.h"
 #include "store/pg_schema.h"
 #include "util/json.h"
@@ -126,19 +127,6 @@ static const char merge_host_rows_sql[] =
     "INSERT INTO addresses SELECT s.* FROM stage_addresses s JOIN stage_new_hosts n USING (host);"
     "INSERT INTO probes SELECT s.* FROM stage_probes s JOIN stage_new_hosts n USING (host);"
     "INSERT INTO probe_chain SELECT s.* FROM stage_probe_chain s JOIN stage_new_hosts n USING (host)";
-
-/* Worker mode: the leases this batch needs, locked in chunk order (two
- * writers of one worker lock overlapping chunk sets in the same order). */
-static const char fence_chunks_sql[] =
-    "SELECT chunk_no FROM scan_chunks WHERE scan_id = $1 AND chunk_no = ANY($2::bigint[])"
-    " AND lease_owner = $3 AND state = 'leased' ORDER BY chunk_no FOR UPDATE";
-
-static const char count_chunks_sql[] =
-    "UPDATE scan_chunks c SET done_count = c.done_count + u.n,"
-    "  state = CASE WHEN c.done_count + u.n >= c.seq_hi - c.seq_lo THEN 'done' ELSE c.state END,"
-    "  done_at = CASE WHEN c.done_count + u.n >= c.seq_hi - c.seq_lo THEN now() END"
-    " FROM unnest($2::bigint[], $3::integer[]) AS u(chunk_no, n)"
-    " WHERE c.scan_id = $1 AND c.chunk_no = u.chunk_no";
 
 /* The hosts of this batch are stored: whoever waits on their claims may
  * reuse them. Locked in host order, as the claimers lock them. */
@@ -428,29 +416,8 @@ static int fence_and_count(struct pg_writer *w, struct pg_batch *batch, char *wh
     snprintf(why, why_len, "out of memory preparing a batch");
     return -1;
   }
-  int rc = -1;
-  const char *fence_params[3] = {sink->scan_id, chunks, sink->worker_id};
-  PGresult *res = PQexecParams(w->conn, fence_chunks_sql, 3, NULL, fence_params, NULL, NULL, 0);
-  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-    conn_error(w->conn, "checking the chunk leases", why, why_len);
-  } else if ((size_t)PQntuples(res) != chunk_count) {
-    snprintf(why, why_len,
-             "worker %s lost the lease of a chunk of %s (another worker took it over): stopping so that no "
-             "domain is stored twice",
-             sink->worker_id, chunks);
-  } else {
-    rc = 0;
-  }
-  PQclear(res);
-  if (rc == 0) {
-    const char *count_params[3] = {sink->scan_id, chunks, counts};
-    res = PQexecParams(w->conn, count_chunks_sql, 3, NULL, count_params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-      conn_error(w->conn, "counting the chunks' domains", why, why_len);
-      rc = -1;
-    }
-    PQclear(res);
-  }
+  int rc = queue_db_complete_chunks(w->conn, sink->scan_id, sink->worker_id, chunks, counts, chunk_count, why,
+                                    why_len);
   free(chunks);
   free(counts);
   return rc;

@@ -109,3 +109,47 @@ class Harness:
 
     def finish(self):
         return summary()
+
+
+# Columns compared between two scans of the same lab input. Left out because
+# they differ between any two runs of the same lab scan (not because of the
+# store or the workers): timings, attempt counts, EDE codes (Unbound answers a
+# cached bogus name with EDE 6 instead of the first answer's specific code)
+# and the order of TLSA records in the RRset.
+SCAN_TABLES = {
+    "domains": "seq, domain, tld, status, invalid_reason, mx_dnssec, mx_lookup_dnssec, mx_rcode, "
+               "mx_failure, implicit_mx, null_mx_mixed, mx_truncated, mx_count, island, input_file, input_line",
+    "domain_mx": "seq, domain, preference, host",
+    "mx_hosts": "host, status, address_dnssec, cname_target, tlsa_base, flags, rollover, "
+                "(SELECT array_agg(x ORDER BY x) FROM unnest(tlsa_params) x), "
+                "address_count, tlsa_count, tlsa_usable_count, a_dnssec, aaaa_dnssec, tlsa_dnssec",
+    "tlsa_records": "host, usage, selector, matching_type, data, usable, unusable_reason",
+    "addresses": "host, address, family",
+    # a probe reason may carry a measured time ("no greeting within 3001 ms")
+    "probes": "host, address, probe_no, result, regexp_replace(reason, '[0-9]+ ms', 'N ms')",
+}
+
+
+def compare_scans(h, ref, other, label, tables=None):
+    """Checks that scan `other` has exactly the rows of scan `ref` (as
+    multisets, SCAN_TABLES columns) and no domain-host link twice."""
+    for table in tables or SCAN_TABLES:
+        cols = SCAN_TABLES[table]
+        q = (f"SELECT (SELECT count(*) FROM {table} WHERE scan_id = '{other}'),"
+             f" (SELECT count(*) FROM {table} WHERE scan_id = '{ref}'),"
+             f" (SELECT count(*) FROM (SELECT {cols} FROM {table} WHERE scan_id = '{ref}' EXCEPT ALL"
+             f"  SELECT {cols} FROM {table} WHERE scan_id = '{other}') missing),"
+             f" (SELECT count(*) FROM (SELECT {cols} FROM {table} WHERE scan_id = '{other}' EXCEPT ALL"
+             f"  SELECT {cols} FROM {table} WHERE scan_id = '{ref}') extra)")
+        got, want, missing, extra = h.sql(q)[0]
+        detail = f"want {want}, missing {missing}, extra {extra}"
+        if missing != "0" or extra != "0":
+            rows = h.sql(f"(SELECT 'missing', {cols} FROM {table} WHERE scan_id = '{ref}' EXCEPT ALL"
+                         f" SELECT 'missing', {cols} FROM {table} WHERE scan_id = '{other}') UNION ALL"
+                         f" (SELECT 'extra', {cols} FROM {table} WHERE scan_id = '{other}' EXCEPT ALL"
+                         f" SELECT 'extra', {cols} FROM {table} WHERE scan_id = '{ref}') LIMIT 6")
+            detail += ": " + "; ".join(" | ".join(r) for r in rows)
+        h.check(got == want and missing == "0" and extra == "0" and int(want) > 0,
+                f"{label}: {table} equals scan {ref} ({got} rows)", detail)
+    dups = h.sql(f"SELECT count(*) - count(DISTINCT (seq, host)) FROM domain_mx WHERE scan_id = '{other}'")
+    h.check(dups == [["0"]], f"{label}: no link twice")

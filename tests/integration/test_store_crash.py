@@ -17,42 +17,15 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from store_common import DANESCAN, DB, DB_ENV, LAB, LAB_ENV, Harness, run  # noqa: E402
+from store_common import DB, DB_ENV, LAB, LAB_ENV, Harness, compare_scans, run  # noqa: E402
 
 BULK = int(os.environ.get("DANESCAN_STORE_BULK", "20000"))
 KILLS = int(os.environ.get("DANESCAN_STORE_KILLS", "3"))
 h = Harness("store_crash")
-# Columns compared. Left out because they differ between any two runs of the
-# same lab scan (not because of the store): timings, attempt counts, EDE codes
-# (Unbound answers a cached bogus name with EDE 6 instead of the first
-# answer's specific code) and the order of TLSA records in the RRset.
-TABLES = {
-    "domains": "seq, domain, tld, status, invalid_reason, mx_dnssec, mx_lookup_dnssec, mx_rcode, "
-               "mx_failure, implicit_mx, null_mx_mixed, mx_truncated, mx_count, island, input_file, input_line",
-    "domain_mx": "seq, domain, preference, host",
-    "mx_hosts": "host, status, address_dnssec, cname_target, tlsa_base, flags, rollover, "
-                "(SELECT array_agg(x ORDER BY x) FROM unnest(tlsa_params) x), "
-                "address_count, tlsa_count, tlsa_usable_count, a_dnssec, aaaa_dnssec, tlsa_dnssec",
-    "tlsa_records": "host, usage, selector, matching_type, data, usable, unusable_reason",
-    "addresses": "host, address, family",
-    "probes": "host, address, probe_no, result, reason",
-}
 
 
 def compare(ref, other, label):
-    for table, cols in TABLES.items():
-        q = (f"SELECT (SELECT count(*) FROM {table} WHERE scan_id = '{other}'),"
-             f" (SELECT count(*) FROM {table} WHERE scan_id = '{ref}'),"
-             f" (SELECT count(*) FROM (SELECT {cols} FROM {table} WHERE scan_id = '{ref}' EXCEPT ALL"
-             f"  SELECT {cols} FROM {table} WHERE scan_id = '{other}') missing),"
-             f" (SELECT count(*) FROM (SELECT {cols} FROM {table} WHERE scan_id = '{other}' EXCEPT ALL"
-             f"  SELECT {cols} FROM {table} WHERE scan_id = '{ref}') extra)")
-        got, want, missing, extra = h.sql(q)[0]
-        h.check(got == want and missing == "0" and extra == "0" and int(want) > 0,
-                f"{label}: {table} equals the uninterrupted scan ({got} rows)",
-                f"want {want}, missing {missing}, extra {extra}")
-    dups = h.sql(f"SELECT count(*) - count(DISTINCT (seq, host)) FROM domain_mx WHERE scan_id = '{other}'")
-    h.check(dups == [["0"]], f"{label}: no link twice")
+    compare_scans(h, ref, other, label)
 
 
 def scan_args(scan_id, inputs):
