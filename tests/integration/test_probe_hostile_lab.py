@@ -11,7 +11,8 @@ danescan-labsmtp servers this test starts inside the namespace:
                  authenticated + 1 tlsa-mismatch, host and domain dane-failed.
   dNNN.shared.lab (200 domains) MX mxNNN.shared.lab, all 200 hosts on the one
                  address 127.60.2.1; eNN.shared.lab (20 domains) MX
-                 mx000.shared.lab again: every domain dane-valid.
+                 mx000.shared.lab again, fNN.shared.lab (5) MX
+                 MX000.Shared.LAB.: every domain dane-valid.
   NAME.certs.lab one domain per certificate of make-hostile-certs.py (10- and
                  20-certificate chains, 1000 SANs, 60 KB extension, NUL in a
                  SAN, non-UTF-8 CN, empty subject, 300 labels, wildcards, an
@@ -71,6 +72,7 @@ FULL = os.environ.get("DANESCAN_HOSTILE_FULL") == "1"
 MANY_ADDRESSES = 50
 SHARED_HOSTS = 200
 SHARED_EXTRA_DOMAINS = 20     # more domains whose MX is mx000.shared.lab
+SHARED_CASE_DOMAINS = 5       # and more whose MX spells it MX000.Shared.LAB.
 GAP_MS = 50
 GAP_SLACK_MS = 2              # both time stamps are truncated milliseconds
 SHARED_IP = "127.60.2.1"
@@ -106,13 +108,15 @@ def generate_cases():
         out += [f"    mx           A     {ip}" for ip in many_ips(net)]
         out.append(f"    _25._tcp.mx  TLSA  3 1 1 {{spki-sha256:mx.{zone}:ecdsa}}")
     out += ["", f"# {SHARED_HOSTS} domains with their own MX host, every host on {SHARED_IP};",
-            f"# {SHARED_EXTRA_DOMAINS} more domains with the MX host of d000",
+            f"# {SHARED_EXTRA_DOMAINS} more domains with the MX host of d000, {SHARED_CASE_DOMAINS} more",
+            "# spelling it in other letter cases",
             "[zone shared.lab]", "records ="]
     for i in range(SHARED_HOSTS):
         out += [f"    d{i:03d}             MX    10 mx{i:03d}",
                 f"    mx{i:03d}            A     {SHARED_IP}",
                 f"    _25._tcp.mx{i:03d}   TLSA  3 1 1 {{spki-sha256:mx.shared.lab:ecdsa}}"]
     out += [f"    e{i:02d}              MX    10 mx000" for i in range(SHARED_EXTRA_DOMAINS)]
+    out += [f"    f{i:02d}              MX    10 MX000.Shared.LAB." for i in range(SHARED_CASE_DOMAINS)]
     out += ["", "# one domain per hostile certificate of tests/labsmtp/make-hostile-certs.py,",
             "# all made (--leaf-key) for the lab key of mx.certs.lab",
             "[zone certs.lab]", "records ="]
@@ -126,6 +130,7 @@ def generate_cases():
 def domains():
     return (["many.lab", "many-bad.lab"] + [f"d{i:03d}.shared.lab" for i in range(SHARED_HOSTS)]
             + [f"e{i:02d}.shared.lab" for i in range(SHARED_EXTRA_DOMAINS)]
+            + [f"f{i:02d}.shared.lab" for i in range(SHARED_CASE_DOMAINS)]
             + [f"{name}.certs.lab" for name in HOSTILE_CERTS])
 
 
@@ -245,8 +250,14 @@ def check_shared(records, log, sessions_per_pair):
                for ip, p in labprobe.address_probes(r).get("mx000.shared.lab", {}).items()}
         if r.get("status") != "dane-valid" or res != {SHARED_IP: "authenticated"}:
             bad[d] = (r.get("status"), res)
-    check(not bad, f"shared.lab: {SHARED_HOSTS + SHARED_EXTRA_DOMAINS} domains dane-valid, their host "
-          f"authenticated at {SHARED_IP}", str(dict(list(bad.items())[:5])))
+    for i in range(SHARED_CASE_DOMAINS):
+        d = f"f{i:02d}.shared.lab"
+        r = records.get(d) or {}
+        res = [(p or {}).get("result") for per in labprobe.address_probes(r).values() for p in per.values()]
+        if r.get("status") != "dane-valid" or res != ["authenticated"]:
+            bad[d] = (r.get("status"), res)
+    check(not bad, f"shared.lab: {SHARED_HOSTS + SHARED_EXTRA_DOMAINS + SHARED_CASE_DOMAINS} domains "
+          f"dane-valid, their host authenticated at {SHARED_IP}", str(dict(list(bad.items())[:5])))
 
     events = read_log(log)
     connects = [e for e in events if e[0] == "connect"]
@@ -258,7 +269,7 @@ def check_shared(records, log, sessions_per_pair):
     twice = {h: n for h, n in sni.items() if n != 1}
     if sessions_per_pair == 1:
         check(set(sni) == want and not twice, f"shared address: each of the {SHARED_HOSTS} hosts "
-              "seen once (SNI), mx000 not again for the eNN domains",
+              "seen once (SNI), mx000 not again for the eNN and fNN (MX000.Shared.LAB.) domains",
               f"missing {sorted(want - set(sni))[:5]}, other counts {dict(list(twice.items())[:5])}")
     most = max([e[3] for e in connects] or [0])
     check(most == 1, "shared address: never more than one session at a time (--per-ip 1)",
