@@ -88,6 +88,7 @@ struct dns_query {
   bool in_slow_round;
   bool slow_retried;
   bool used_tcp;
+  bool counted_as_retry;  /* the query in flight counts in retry_inflight */
   unsigned fast_failures; /* failed attempts of the fast round */
   unsigned slow_rounds;   /* slow rounds done */
   unsigned sent;          /* queries sent, all kinds */
@@ -132,8 +133,12 @@ struct dns_client {
   unsigned slow_start_threshold;
   unsigned increase_credit;
   uint32_t servfail_ewma;        /* fraction of SERVFAIL answers, x1024 */
+  uint32_t timeout_ewma;         /* fraction of first attempts timed out, x1024 */
   struct timeval last_decrease;
   unsigned slow_active;          /* lookups in a slow round, sending */
+  unsigned retry_inflight;       /* queries in flight of lookups that already
+                                    failed an attempt (at most half the window
+                                    while fresh lookups wait) */
   unsigned resolver_timeouts[DNS_MAX_RESOLVERS]; /* in a row, reset by a reply */
   struct dns_resolver_stats resolver_stats[DNS_MAX_RESOLVERS];
   struct timeval down_since[DNS_MAX_RESOLVERS];  /* while resolver_stats[i].down_now */

@@ -529,6 +529,56 @@ static void test_resolver_silence_counted(void) {
   env_free(&env);
 }
 
+/* Names that never answer (dead authorities) must not hold the window:
+ * their retries may take at most half of it while fresh lookups wait, and
+ * their timeouts (a small share of first attempts) do not shrink it to the
+ * floor. Before, 20 dead names filling the window held 200 healthy
+ * lookups until every dead one had used up its attempts. */
+static void test_dead_names_do_not_starve_others(void) {
+  struct env env;
+  env_init(&env, handle_by_name, NULL, NULL);
+  env.config.initial_inflight = 20;
+  env.config.max_inflight = 20;
+  env.config.max_attempts = 4;
+  env.config.slow_retry_rounds = 0;
+  env_start(&env);
+  enum { DEAD = 20, HEALTHY = 200 };
+  struct result *results = calloc(DEAD + HEALTHY, sizeof *results);
+  char name[64];
+  for (int i = 0; i < DEAD + HEALTHY; i++) {
+    if (i < DEAD) {
+      snprintf(name, sizeof name, "dead%d.gone.test", i);
+    } else {
+      snprintf(name, sizeof name, "n%d.many.test", i);
+    }
+    CHECK(lookup(&env, name, LDNS_RR_TYPE_A, -1, &results[i]) == 0);
+  }
+  env_run(&env, DEAD + HEALTHY, TEST_DEADLINE_MS);
+  uint32_t healthy_last_ms = 0, dead_first_ms = UINT32_MAX;
+  int secure = 0, failed = 0;
+  for (int i = 0; i < DEAD + HEALTHY; i++) {
+    if (i < DEAD) {
+      failed += results[i].calls == 1 && results[i].state == DNSSEC_FAILED;
+      dead_first_ms = results[i].elapsed_ms < dead_first_ms ? results[i].elapsed_ms : dead_first_ms;
+    } else {
+      secure += results[i].calls == 1 && results[i].state == DNSSEC_SECURE;
+      healthy_last_ms = results[i].elapsed_ms > healthy_last_ms ? results[i].elapsed_ms
+                                                                : healthy_last_ms;
+    }
+  }
+  CHECK_INT(failed, DEAD);
+  CHECK_INT(secure, HEALTHY);
+  /* Each dead name takes 100 + 200 + 200 + 200 ms; the healthy ones wait
+   * for the first timeouts (100 ms) and then share the window. */
+  CHECK(dead_first_ms + 5 >= 700);
+  CHECK(healthy_last_ms < 300);
+  if (healthy_last_ms >= 300) {
+    fprintf(stderr, "healthy lookups done after %u ms\n", healthy_last_ms);
+  }
+  free(results);
+  env_free(&env);
+}
+
 static void handle_spoofing(struct fake_resolver *fake, const struct fake_query *q, void *arg) {
   (void)arg;
   ldns_pkt *reply = fake_reply_new(q, LDNS_RCODE_NOERROR, true);
@@ -914,6 +964,7 @@ UNIT_MAIN(UNIT_TEST(test_config_add_resolver), UNIT_TEST(test_secure_insecure_nx
           UNIT_TEST(test_network_servfail_is_not_bogus),
           UNIT_TEST(test_timeout_fails_over), UNIT_TEST(test_resolver_down_and_up_counted),
           UNIT_TEST(test_resolver_silence_counted),
+          UNIT_TEST(test_dead_names_do_not_starve_others),
           UNIT_TEST(test_spoofed_replies_ignored),
           UNIT_TEST(test_truncated_retries_over_tcp), UNIT_TEST(test_refused),
           UNIT_TEST(test_malformed_reply), UNIT_TEST(test_free_with_pending_lookups),
