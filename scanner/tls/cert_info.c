@@ -3,6 +3,7 @@
  * they are network data and are escaped again by whoever writes them. */
 #include "tls/cert_info.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,6 +22,30 @@ static void name_text(const X509_NAME *name, char *out, size_t out_len) {
     out[n > 0 ? n : 0] = '\0';
   }
   BIO_free(bio);
+}
+
+/* A dNSName is network data of any bytes: a NUL in it ("good.example\0.evil")
+ * is the classic attack on name checks, and cut there the record would show a
+ * name the certificate does not hold. Printable ASCII is kept; NUL, control
+ * bytes, bytes over 127 and the backslash become "\XX" (hex, as OpenSSL's
+ * RFC 2253 printer writes names). Capped at out_len - 1, whole escapes only. */
+static void dns_name_text(const unsigned char *name, size_t len, char *out, size_t out_len) {
+  static const char digits[] = "0123456789ABCDEF";
+  size_t used = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = name[i];
+    bool plain = c >= 0x20 && c < 0x7f && c != '\\';
+    size_t need = plain ? 1 : 3;
+    if (used + need > out_len - 1) break;
+    if (plain) {
+      out[used++] = (char)c;
+    } else {
+      out[used++] = '\\';
+      out[used++] = digits[c >> 4];
+      out[used++] = digits[c & 15];
+    }
+  }
+  out[used] = '\0';
 }
 
 static int64_t asn1_time_unix(const ASN1_TIME *time) {
@@ -45,10 +70,8 @@ int cert_info_from_der(const uint8_t *der, size_t der_len, struct cert_info *out
     const GENERAL_NAME *name = sk_GENERAL_NAME_value(names, i);
     if (name->type != GEN_DNS) continue;
     const ASN1_IA5STRING *dns = name->d.dNSName;
-    size_t len = (size_t)ASN1_STRING_length(dns);
-    if (len >= CERT_INFO_NAME_MAX_BYTES) len = CERT_INFO_NAME_MAX_BYTES - 1;
-    memcpy(out->san[out->san_count], ASN1_STRING_get0_data(dns), len);
-    out->san[out->san_count][len] = '\0';
+    dns_name_text(ASN1_STRING_get0_data(dns), (size_t)ASN1_STRING_length(dns), out->san[out->san_count],
+                  sizeof out->san[out->san_count]);
     out->san_count++;
   }
   GENERAL_NAMES_free(names);
