@@ -53,7 +53,7 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(os.path.dirname(HERE))
 CASES = os.path.join(SOURCE, "tests", "lab", "hostile-cases.txt")
-NS = "danescan-hostile"
+NS = f"danescan-hostile-{os.getpid()}"   # two runs at once do not meet
 TMP = tempfile.mkdtemp(prefix="danescan-hostile-lab-")
 os.chmod(TMP, 0o755)   # NSD and Unbound read the state dir as their own users
 STATE = os.path.join(TMP, "state")
