@@ -84,7 +84,8 @@ run_scan() {
   scan_id="bench-$$-$run_no"
   start=$(date +%s.%N)
   if [ "$kind" = db ]; then
-    lab_scan --output "$tmp/out.jsonl" --db "$burl" --scan-id "$scan_id" 2>"$tmp/err" || rc=$?
+    # --workers 0: the writer alone, as before the work queue (bench_workers.sh measures the workers)
+    lab_scan --output "$tmp/out.jsonl" --db "$burl" --workers 0 --scan-id "$scan_id" 2>"$tmp/err" || rc=$?
   else
     lab_scan --output "$tmp/out.jsonl" 2>"$tmp/err" || rc=$?
   fi

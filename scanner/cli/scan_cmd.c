@@ -71,7 +71,7 @@ static void usage(FILE *out) {
           "                              cores; 0: this process alone, without the work queue);\n"
           "                              more join with 'danescan worker --db URL --scan ID'\n"
           "  --chunk-size N              names per leased chunk (default 1000)\n"
-          "  --lease-ttl-s N             a dead worker's chunks are taken over after N s (default 30)\n"
+          "  --lease-ttl-s N             a dead worker's chunks are taken over after N s (default 60)\n"
           "  --metadata FILE             JSON description of the scan\n"
           "  --progress | --no-progress  live progress line (default: when stderr is a terminal)\n"
           "  --quiet                     no summary\n");

@@ -21,7 +21,9 @@
 #include "pipeline/result.h"
 
 #define QUEUE_DEFAULT_CHUNK_DOMAINS 1000     /* names per leased chunk */
-#define QUEUE_DEFAULT_LEASE_TTL_MS 30000     /* a lease not renewed for this long is taken over */
+#define QUEUE_DEFAULT_LEASE_TTL_MS 60000     /* a lease not renewed for this long is taken over: longer
+                                              * than a database outage a scan should ride out
+                                              * without churn (a local dead worker is reaped at once) */
 #define QUEUE_HEARTBEAT_MS 3000              /* leases renewed, counters stored, workers counted */
 #define QUEUE_LOAD_TRANSACTION_NAMES 50000   /* names committed per loading transaction (rounded to chunks) */
 

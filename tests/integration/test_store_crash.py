@@ -3,7 +3,10 @@
 with SIGKILL at random points and resumed with `danescan resume` ends with
 exactly the rows of an uninterrupted scan (row for row, nothing twice,
 nothing missing); a scan during which PostgreSQL restarts completes with
-nothing missing.
+nothing missing; a scan during which PostgreSQL is stopped for 30 s
+(DANESCAN_STORE_PAUSE_S) and started again waits, retries and completes
+with nothing missing. Scans run the default way (--db: worker processes,
+as many as cores); kill -9 hits the supervisor and its workers.
 
 Uses scripts/db (a private database, dropped at the end) and a private lab
 (DANESCAN_LAB_NS=danescan-store) with DANESCAN_STORE_BULK bulk domains
@@ -21,6 +24,7 @@ from store_common import DB, DB_ENV, LAB, LAB_ENV, Harness, compare_scans, run  
 
 BULK = int(os.environ.get("DANESCAN_STORE_BULK", "20000"))
 KILLS = int(os.environ.get("DANESCAN_STORE_KILLS", "3"))
+PAUSE_S = int(os.environ.get("DANESCAN_STORE_PAUSE_S", "30"))
 h = Harness("store_crash")
 
 
@@ -83,6 +87,26 @@ def main():
     h.check(proc.returncode == 0, "scan across a PostgreSQL restart exits 0", err.decode()[-1500:])
     print("     " + "\n     ".join(l for l in err.decode().splitlines() if "retrying" in l)[:600], flush=True)
     compare("ref", "restart", "across a PostgreSQL restart")
+
+    # PostgreSQL is away for PAUSE_S seconds in the middle of a scan: the
+    # workers stop admitting (their sink and queue cannot commit or lease),
+    # retry, and lose nothing.
+    proc = h.danescan_lab(*scan_args("outage", inputs), background=True)
+    time.sleep(max(0.3, ref_s * 0.3))
+    p = run([DB, "stop"], env=DB_ENV)
+    h.check(p.returncode == 0, f"PostgreSQL stopped mid-scan for {PAUSE_S} s", p.stderr.decode())
+    t0 = time.monotonic()
+    time.sleep(PAUSE_S)
+    alive = proc.poll() is None
+    p = run([DB, "start"], env=DB_ENV)
+    h.check(p.returncode == 0 and alive, "the scan waited for the database (still running when it came back)",
+            p.stderr.decode())
+    out, err = proc.communicate(timeout=400)
+    h.check(proc.returncode == 0, f"scan across a {PAUSE_S} s outage exits 0 ({time.monotonic() - t0:.1f} s after"
+            " the stop)", err.decode()[-1500:])
+    retries = [l for l in err.decode().splitlines() if "retrying" in l]
+    h.check(len(retries) > 0, f"the workers said they were retrying ({len(retries)} lines)")
+    compare("ref", "outage", f"across a {PAUSE_S} s PostgreSQL outage")
 
 
 def on_signal(*_):
