@@ -384,7 +384,7 @@ static void print_db_summary(struct supervisor *sup, bool complete) {
 static int write_metadata(struct supervisor *sup, bool complete) {
   const char *path = sup->options->metadata;
   if (path == NULL) return 0;
-  const char *params[1] = {sup->scan_id};
+  const char *params[2] = {sup->scan_id, complete ? "true" : "false"};
   PGresult *res = PQexecParams(
       sup->conn,
       "SELECT json_build_object('scan_id', s.id, 'software', s.software, 'command_line', s.command_line,"
@@ -398,8 +398,7 @@ static int write_metadata(struct supervisor *sup, bool complete) {
       " 'dns', (SELECT json_build_object('queries_sent', sum(dns_queries), 'retries', sum(dns_retries),"
       "   'timeouts', sum(dns_timeouts)) FROM scan_workers WHERE scan_id = s.id))"
       " FROM scans s WHERE s.id = $1",
-      2, NULL, (const char *const[]){sup->scan_id, complete ? "true" : "false"}, NULL, NULL, 0);
-  (void)params;
+      2, NULL, params, NULL, NULL, 0);
   int rc = -1;
   if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
     FILE *out = fopen(path, "w");

@@ -433,8 +433,7 @@ int queue_db_worker_exit(PGconn *conn, const char *scan_id, const char *worker_i
       "WITH c AS (UPDATE scan_chunks SET state = 'pending', lease_owner = NULL, lease_expires = NULL"
       "   WHERE scan_id = $1 AND lease_owner = $2 AND state = 'leased' RETURNING 1),"
       " a AS (UPDATE address_leases SET worker_id = NULL, released_at = now()"
-      "   WHERE scan_id = $1 AND worker_id = $2 RETURNING 1),"
-      " h AS (DELETE FROM host_claims WHERE scan_id = $1 AND worker_id = $2 AND NOT done RETURNING 1)"
+      "   WHERE scan_id = $1 AND worker_id = $2 RETURNING 1)"
       " UPDATE scan_workers SET exited_at = coalesce(exited_at, now()), exit_status = coalesce(exit_status, $3)"
       " WHERE scan_id = $1 AND worker_id = $2",
       3, params, "ending the worker", why, why_len);

@@ -100,8 +100,9 @@ bool queue_progress_finished(const struct queue_progress *progress);
 
 /* A worker ends (exit_status "done", "stopped", "failed: ...") or is found
  * dead ("killed"): its chunk leases go back to pending, its address slots are
- * freed, its unfinished host claims are dropped, exited_at is set. Safe to
- * call twice. */
+ * freed, exited_at is set (so its unfinished host claims are taken over by
+ * the next claimer, which counts the repeat in probe_runs). Safe to call
+ * twice. */
 int queue_db_worker_exit(PGconn *conn, const char *scan_id, const char *worker_id, const char *exit_status,
                          char *why, size_t why_len);
 
