@@ -9,6 +9,8 @@ on the lab world with its mail servers (probes on) plus bulk domains:
 2. kill -9 of a random worker holding a lease, several rounds, while the
    scan runs: the supervisor replaces it, its chunks are taken over, and the
    scan ends with every input name exactly once, equal to the 1-worker scan;
+   and a lease taken over under a live worker: its next batch is refused
+   (no domain twice), it stops and is replaced;
 3. a second machine (another host name: its own UTS namespace, its own
    environment) joins with `danescan worker` mid-scan: the scan gets faster
    (workers are made latency-bound by a 20 ms DNS delay through
@@ -149,6 +151,24 @@ def main():
             err[-800:])
     taken = one_value("SELECT count(*) FROM scan_chunks WHERE scan_id = 'kill' AND leases > 1")
     h.check(int(taken) >= 1, f"{taken} chunks were taken over after their worker died")
+
+    # 2b. A lease taken over under a live worker (as after a long stall):
+    # its next batch must not commit (else a domain could be stored twice);
+    # the worker stops, the supervisor starts another, nothing is lost.
+    proc = scan("fence", inputs, "--workers", "2", "--chunk-size", "20", "--concurrency", "10", background=True)
+    stolen = []
+    deadline = time.monotonic() + 60
+    while not stolen and time.monotonic() < deadline and proc.poll() is None:
+        stolen = h.sql("UPDATE scan_chunks SET lease_owner = 'thief' WHERE scan_id = 'fence' AND state = 'leased'"
+                       " AND done_count > 0 RETURNING chunk_no")
+        time.sleep(0.05)
+    out, err = proc.communicate(timeout=300)
+    err = err.decode(errors="replace")
+    h.check(len(stolen) > 0, f"took over {len(stolen)} half-done chunks under their live workers")
+    h.check("lost the lease" in err, "a worker refused to commit into a chunk it no longer holds", err[-1500:])
+    h.check(proc.returncode == 0, "the scan still completes (exit 0)", err[-1500:])
+    exactly_once("fence", names, "after lease takeovers")
+    compare_scans(h, "one", "fence", "after lease takeovers", tables=["domains", "domain_mx", "mx_hosts"])
 
     # 3. A second machine joins mid-scan.
     scan("joinref", bulk_only, "--probe", "none", "--workers", "1")
