@@ -54,14 +54,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(os.path.dirname(HERE))
 CASES = os.path.join(SOURCE, "tests", "lab", "hostile-cases.txt")
 NS = f"danescan-hostile-{os.getpid()}"   # two runs at once do not meet
-TMP = tempfile.mkdtemp(prefix="danescan-hostile-lab-")
-os.chmod(TMP, 0o755)   # NSD and Unbound read the state dir as their own users
-STATE = os.path.join(TMP, "state")
-os.environ.update(DANESCAN_LAB_NS=NS, DANESCAN_STATE=STATE, DANESCAN_LAB_CASES=CASES)
+os.environ.update(DANESCAN_LAB_NS=NS, DANESCAN_LAB_CASES=CASES)   # before labprobe reads them
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(SOURCE, "scripts", "lab.d"))
 from checks import check, run_test  # noqa: E402
 import labprobe  # noqa: E402
+
+TMP = tempfile.mkdtemp(prefix="danescan-hostile-lab-")
+os.chmod(TMP, 0o755)   # NSD and Unbound read the state dir as their own users
+STATE = os.path.join(TMP, "state")
+os.environ["DANESCAN_STATE"] = STATE
 
 DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
 BUILD = os.environ.get("DANESCAN_BUILD") or os.path.dirname(os.path.dirname(os.path.abspath(DANESCAN)))
