@@ -64,15 +64,7 @@ lab_scan() { lab exec "$danescan" scan --probe none --no-progress --quiet "$@" "
 # run_scan KIND: prints the seconds; fails the benchmark on a non-zero exit or
 # a wrong record count.
 run_no=0
-pg_cpu() { # clock ticks PostgreSQL used so far: the postmaster with its exited children, plus live ones
-  local pm total pid
-  pm=$(head -1 "${DANESCAN_STATE:-$repo/.state}/pg/data/postmaster.pid")
-  total=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")
-  for pid in $(pgrep -P "$pm"); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
+. "$repo/bench/pg_cpu.sh"
 ubconf="$lab_state/lab/unbound/unbound.conf"
 cold=0
 run_scan() {

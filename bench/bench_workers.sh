@@ -57,15 +57,7 @@ fi
 lab bulk-domains "$bulk" >"$tmp/in.txt"
 [ "$(wc -l <"$tmp/in.txt")" = "$bulk" ] || die "lab bulk-domains did not give $bulk names"
 
-pg_cpu() { # clock ticks PostgreSQL used so far: the postmaster with its exited children, plus live ones
-  local pm total pid
-  pm=$(head -1 "${DANESCAN_STATE:-$repo/.state}/pg/data/postmaster.pid")
-  total=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")
-  for pid in $(pgrep -P "$pm"); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
+. "$repo/bench/pg_cpu.sh"
 hz=$(getconf CLK_TCK)
 ubconf="$lab_state/lab/unbound/unbound.conf"
 run_no=0

@@ -53,28 +53,6 @@ static uint64_t field_u64(const PGresult *res, int row, int column) {
   return PQgetisnull(res, row, column) ? 0 : strtoull(PQgetvalue(res, row, column), NULL, 10);
 }
 
-/* A text[] literal of items ("{"a","b"}"); NULL on allocation failure. */
-static char *text_array(const char *const *items, size_t count) {
-  struct pg_buf buf;
-  pg_buf_init(&buf);
-  pg_buf_raw(&buf, "{", 1);
-  for (size_t i = 0; i < count; i++) {
-    if (i > 0) pg_buf_raw(&buf, ",", 1);
-    pg_buf_raw(&buf, "\"", 1);
-    for (const char *p = items[i]; *p; p++) {
-      if (*p == '"' || *p == '\\') pg_buf_raw(&buf, "\\", 1);
-      pg_buf_raw(&buf, p, 1);
-    }
-    pg_buf_raw(&buf, "\"", 1);
-  }
-  pg_buf_raw(&buf, "}", 2);
-  if (pg_buf_failed(&buf)) {
-    pg_buf_free(&buf);
-    return NULL;
-  }
-  return buf.data;
-}
-
 static char *int_array(const int *items, size_t count) {
   struct pg_buf buf;
   pg_buf_init(&buf);
@@ -482,7 +460,7 @@ int queue_db_claim_hosts(PGconn *conn, const char *scan_id, const char *worker_i
   }
   memcpy(sorted, names, count * sizeof *sorted);
   qsort(sorted, count, sizeof *sorted, compare_names);
-  char *array = text_array(sorted, count);
+  char *array = pg_text_array_literal(sorted, count);
   free(sorted);
   if (array == NULL) {
     snprintf(why, why_len, "out of memory claiming hosts");
@@ -589,7 +567,7 @@ int queue_db_acquire_addresses(PGconn *conn, const char *scan_id, const char *wo
                                const char *const *addresses, size_t count, unsigned slots, uint32_t gap_ms,
                                uint32_t ttl_ms, int *slot_out, char *why, size_t why_len) {
   if (count == 0) return 0;
-  char *array = text_array(addresses, count);
+  char *array = pg_text_array_literal(addresses, count);
   if (array == NULL) {
     snprintf(why, why_len, "out of memory acquiring addresses");
     return -1;
@@ -618,7 +596,7 @@ int queue_db_release_addresses(PGconn *conn, const char *scan_id, const char *wo
                                const char *const *addresses, const int *slots, size_t count, char *why,
                                size_t why_len) {
   if (count == 0) return 0;
-  char *address_array = text_array(addresses, count);
+  char *address_array = pg_text_array_literal(addresses, count);
   char *slot_array = int_array(slots, count);
   if (address_array == NULL || slot_array == NULL) {
     free(address_array);

@@ -209,3 +209,24 @@ void pg_sanitize_text(const char *text, size_t len, char *out, size_t out_len) {
   sanitize(text, len, out_len - 1, &sink);
   out[ctx.len] = '\0';
 }
+
+char *pg_text_array_literal(const char *const *items, size_t count) {
+  struct pg_buf buf;
+  pg_buf_init(&buf);
+  pg_buf_raw(&buf, "{", 1);
+  for (size_t i = 0; i < count; i++) {
+    if (i > 0) pg_buf_raw(&buf, ",", 1);
+    pg_buf_raw(&buf, "\"", 1);
+    for (const char *p = items[i]; *p; p++) {
+      if (*p == '"' || *p == '\\') pg_buf_raw(&buf, "\\", 1);
+      pg_buf_raw(&buf, p, 1);
+    }
+    pg_buf_raw(&buf, "\"", 1);
+  }
+  pg_buf_raw(&buf, "}", 2);
+  if (pg_buf_failed(&buf)) {
+    pg_buf_free(&buf);
+    return NULL;
+  }
+  return buf.data;
+}

@@ -47,6 +47,11 @@ void pg_field_text_array(struct pg_buf *buf, const char *const *items, size_t co
 void pg_field_unix_ms(struct pg_buf *buf, int64_t unix_ms);
 void pg_row_end(struct pg_buf *buf);
 
+/* A text[] literal ({"a","b"}) of items, each quoted with '"' and '\'
+ * escaped, to pass as a query parameter (never spliced into SQL). Returns a
+ * string the caller frees, or NULL when out of memory. */
+char *pg_text_array_literal(const char *const *items, size_t count);
+
 /* The sanitised text itself (valid UTF-8, no controls, capped) without COPY
  * escaping, NUL-terminated in out (out_len > 0). For tests and messages. */
 void pg_sanitize_text(const char *text, size_t len, char *out, size_t out_len);

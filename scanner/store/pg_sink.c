@@ -828,27 +828,6 @@ void pg_sink_get_stats(void *ctx, struct pg_sink_stats *out) {
 
 /* ---- opening ---- */
 
-static char *command_line_array(int argc, char **argv) {
-  /* text[] literal; passed as a parameter, quoted per array syntax */
-  struct pg_buf buf;
-  pg_buf_init(&buf);
-  pg_buf_raw(&buf, "{", 1);
-  for (int i = 0; i < argc; i++) {
-    if (i > 0) pg_buf_raw(&buf, ",", 1);
-    pg_buf_raw(&buf, "\"", 1);
-    for (const char *p = argv[i]; *p; p++) {
-      if (*p == '"' || *p == '\\') pg_buf_raw(&buf, "\\", 1);
-      pg_buf_raw(&buf, p, 1);
-    }
-    pg_buf_raw(&buf, "\"", 1);
-  }
-  pg_buf_raw(&buf, "}", 2);
-  if (pg_buf_failed(&buf)) {
-    pg_buf_free(&buf);
-    return NULL;
-  }
-  return buf.data;
-}
 
 static int register_scan(struct pg_sink *sink, PGconn *conn, const struct pg_sink_config *config, char *why,
                          size_t why_len) {
@@ -856,7 +835,7 @@ static int register_scan(struct pg_sink *sink, PGconn *conn, const struct pg_sin
   gethostname(host, sizeof host - 1);
   char cwd[PATH_MAX] = "";
   if (getcwd(cwd, sizeof cwd) == NULL) cwd[0] = '\0';
-  char *command_line = command_line_array(config->argc, config->argv);
+  char *command_line = pg_text_array_literal((const char *const *)config->argv, (size_t)config->argc);
   if (command_line == NULL) {
     snprintf(why, why_len, "out of memory");
     return -1;
