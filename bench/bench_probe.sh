@@ -102,19 +102,19 @@ median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; e
 
 # once CLIENT KEY PORT: one run of N probes; prints "probes_per_s cpu_ms_per_probe".
 once() {
-  local client=$1 key=$2 port=$3 tlsa summary
+  local client=$1 key=$2 port=$3 tlsa summary n=${once_n:-$N}
   tlsa=$(cat "$CERTS/leaf-$key.spki-sha256")
   if [ "$client" = danescan ]; then
     "$PROBE" --allow-reserved --port "$port" --host mx.lab.example --tlsa "3 1 1 $tlsa" \
-      --ehlo "$EHLO_NAME" --repeat "$N" --max-concurrent "$C" --per-ip "$C" --gap-ms 0 \
+      --ehlo "$EHLO_NAME" --repeat "$n" --max-concurrent "$C" --per-ip "$C" --gap-ms 0 \
       --quiet --no-key-types 127.0.0.1 >/dev/null 2>"$WORK/once.err"
   else
     "$MINIMAL" --port "$port" --host mx.lab.example --tlsa "3 1 1 $tlsa" --ehlo "$EHLO_NAME" \
-      --repeat "$N" --max-concurrent "$C" 127.0.0.1 >/dev/null 2>"$WORK/once.err"
+      --repeat "$n" --max-concurrent "$C" 127.0.0.1 >/dev/null 2>"$WORK/once.err"
   fi
   summary=$(grep '^summary' "$WORK/once.err")
-  if [ -z "$summary" ] || [ "$(field "$summary" authenticated)" != "$N" ] ||
-     [ "$(field "$summary" done)" != "$N" ]; then
+  if [ -z "$summary" ] || [ "$(field "$summary" authenticated)" != "$n" ] ||
+     [ "$(field "$summary" done)" != "$n" ]; then
     echo "FAIL: $client $key: not every probe authenticated: $summary $(grep -v '^summary' "$WORK/once.err" | head -3)" >&2
     return 1
   fi
@@ -148,7 +148,29 @@ compare() {
   case "$row" in *MISS) STATUS=1 ;; esac
 }
 
+# The comparison is fair only if both clients say the same on the wire:
+# one probe of each against a logging server, and labsmtp's record of the
+# commands, EHLO name, TLS version, cipher and SNI must be the same.
+wire() {
+  local client=$1
+  : >"$WORK/wire.log"
+  if [ "$client" = danescan ]; then
+    once_n=1 once danescan ec "$WIRE_PORT" >/dev/null || return 1
+  else
+    once_n=1 once minimal ec "$WIRE_PORT" >/dev/null || return 1
+  fi
+  sleep 0.2  # labsmtp logs the close after the client is gone
+  sed -E 's/^[^ ]+ //; s/ (t|active|max_active)=[0-9]+//g' "$WORK/wire.log"
+}
 STATUS=0
+start wire ec --log "$WORK/wire.log"; WIRE_PORT=$PORT
+WIRE_D=$(wire danescan) && WIRE_M=$(wire minimal) || exit 1
+if [ "$WIRE_D" != "$WIRE_M" ] || ! echo "$WIRE_D" | grep -q '^cmd QUIT tls'; then
+  echo "FAIL: the clients differ on the wire:"
+  diff <(echo "$WIRE_D") <(echo "$WIRE_M")
+  exit 1
+fi
+echo "same on the wire (labsmtp log): $(echo "$WIRE_D" | grep -E '^(cmd|tls-ok)' | sed 's/^cmd //' | tr '\n' ',' | sed 's/,$//')"
 echo "danescan (danescan-probe --no-key-types) vs minimal OpenSSL client (bench/starttls_client.c)"
 echo "N=$N C=$C, one handshake per probe, median of $ROUNDS runs each; target: CPU ratio <= ${TARGET_RATIO}x"
 printf "%-12s %10s %10s %10s %10s %8s %s\n" case "d probes/s" "d ms/probe" "m probes/s" "m ms/probe" ratio target
