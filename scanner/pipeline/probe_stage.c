@@ -199,6 +199,7 @@ static struct probe_detail *detail_from_report(const struct probe_report *report
       memcpy(detail->leaf_spki_sha256, report->leaf_spki_sha256, 32);
     }
   }
+  detail->chain_sent = report->chain_sent;
   detail->leaf_not_before = report->leaf_not_before;
   detail->leaf_not_after = report->leaf_not_after;
   detail->chain_not_after = report->chain_not_after;

@@ -48,6 +48,7 @@ struct probe_detail {
   uint8_t **chain_der;          /* DER of each chain certificate (store, check) */
   size_t *chain_der_len;
   size_t chain_count;
+  size_t chain_sent;            /* certificates the server sent (more than chain_count when capped) */
   bool has_leaf_spki_sha256;
   uint8_t leaf_spki_sha256[32]; /* what a "3 1 1" record of the served key holds */
   int64_t leaf_not_before, leaf_not_after, chain_not_after; /* Unix seconds */

@@ -29,7 +29,7 @@ static const char *const copy_statements[PG_TABLE_COUNT] = {
     [PG_TABLE_STAGE_PROBES] =
         "COPY stage_probes (scan_id, host, address, probe_no, result, reason, tls_version, cipher, "
         "kx_group, peer_sig_alg, matched_tlsa, match_depth, banner, banner_text, ehlo_keywords, "
-        "connect_ms, smtp_ms, tls_ms, total_ms, leaf_sha256) FROM STDIN",
+        "connect_ms, smtp_ms, tls_ms, total_ms, leaf_sha256, chain_sent) FROM STDIN",
     [PG_TABLE_STAGE_CHAIN] =
         "COPY stage_probe_chain (scan_id, host, address, probe_no, depth, cert_sha256) FROM STDIN",
     [PG_TABLE_STAGE_CERTS] =
@@ -224,7 +224,7 @@ void pg_rows_add_probe(struct pg_rows *rows, const struct mx_host *host,
   pg_field_text(buf, probe_result_name(address->probe_result), PG_TEXT_MAX_BYTES);
   pg_field_text(buf, address->probe_reason, PG_TEXT_MAX_BYTES);
   if (detail == NULL) {
-    for (int i = 0; i < 14; i++) pg_field_null(buf);
+    for (int i = 0; i < 15; i++) pg_field_null(buf);
     pg_row_end(buf);
     rows->rows[PG_TABLE_STAGE_PROBES]++;
     return;
@@ -258,6 +258,8 @@ void pg_rows_add_probe(struct pg_rows *rows, const struct mx_host *host,
   field_ms(buf, detail->handshake_ms);
   field_ms(buf, sum_ms(all_steps, 5));
   if (detail->chain_count > 0) pg_field_bytea(buf, detail->chain_sha256[0], 32, 32);
+  else pg_field_null(buf);
+  if (detail->tls_up) pg_field_uint(buf, detail->chain_sent);
   else pg_field_null(buf);
   pg_row_end(buf);
   rows->rows[PG_TABLE_STAGE_PROBES]++;

@@ -89,6 +89,8 @@ void probe_json_write(struct json_buf *buf, const struct host_address *address) 
       json_array_begin(buf);
       for (size_t i = 0; i < detail->chain_count; i++) json_hex(buf, detail->chain_sha256[i], 32);
       json_array_end(buf);
+      json_key(buf, "chain_sent");
+      json_uint(buf, detail->chain_sent);
       write_unix_time(buf, "leaf_not_before", detail->leaf_not_before);
       write_unix_time(buf, "leaf_not_after", detail->leaf_not_after);
       write_unix_time(buf, "chain_not_after", detail->chain_not_after);

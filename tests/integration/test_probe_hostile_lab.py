@@ -324,6 +324,8 @@ def check_hostile_certs(records, hdir):
         check(chain == sent[:MAX_CHAIN_CERTS],
               f"{domain}: chain_sha256 is the first {min(len(sent), MAX_CHAIN_CERTS)} of the {len(sent)} sent",
               f"got {len(chain or [])} entries")
+        chain_sent = (probe.get("tls") or {}).get("chain_sent")
+        check(chain_sent == len(sent), f"{domain}: chain_sent says the server sent {len(sent)}", f"got {chain_sent}")
         missing = [c for c in (chain or []) if c not in seen]
         check(not missing, f"{domain}: every chain certificate is in the --certs file", str(missing[:3]))
 
