@@ -124,6 +124,7 @@ def main():
 
     # 2. kill -9 of workers holding leases, while the scan runs.
     rng = random.Random(int(os.environ.get("DANESCAN_WORKERS_SEED", str(os.getpid()))))
+    t0 = time.monotonic()
     proc = scan("kill", inputs, "--workers", "4", "--chunk-size", "20", "--concurrency", "20", background=True)
     killed = 0
     for _ in range(KILLS):
@@ -140,6 +141,7 @@ def main():
                 pass
     out, err = proc.communicate(timeout=300)
     err = err.decode(errors="replace")
+    print(f"     measure kill: the scan with {killed} workers killed took {time.monotonic() - t0:.1f} s", flush=True)
     h.check(killed >= 2, f"killed {killed} workers holding leases")
     h.check(proc.returncode == 0, "scan with killed workers exits 0", err[-2000:])
     h.check("Sanitizer" not in err and "runtime error" not in err, "scan with killed workers: no sanitizer report",
