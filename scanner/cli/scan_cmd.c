@@ -52,6 +52,8 @@ static void usage(FILE *out) {
           "  --rate N                    new SMTP connections per second (default 100)\n"
           "  --per-ip N                  concurrent sessions per address (default 1)\n"
           "  --per-ip-gap-ms N           minimum gap between sessions to one address (1000)\n"
+          "  --per-ip-give-up N          after N sessions in a row end in 421 or a refused connection,\n"
+          "                              skip the address's other probes (default 5; 0: never)\n"
           "  --blocklist FILE            CIDR prefixes never contacted\n"
           "  --connect-timeout-ms, --greeting-timeout-ms, --ehlo-timeout-ms,\n"
           "  --starttls-timeout-ms, --handshake-timeout-ms N   per-step timeouts\n"

@@ -53,6 +53,7 @@ enum {
   OPT_EXPIRY_WARN,
   OPT_CERTS,
   OPT_NO_KEY_TYPES,
+  OPT_PER_IP_GIVE_UP,
   OPT_WORKERS,
   OPT_CHUNK_SIZE,
   OPT_LEASE_TTL,
@@ -104,6 +105,7 @@ static const struct option long_options[] = {
     {"expiry-warn-days", required_argument, NULL, OPT_EXPIRY_WARN},
     {"certs", required_argument, NULL, OPT_CERTS},
     {"no-key-types", no_argument, NULL, OPT_NO_KEY_TYPES},
+    {"per-ip-give-up", required_argument, NULL, OPT_PER_IP_GIVE_UP},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
     {"lease-ttl-s", required_argument, NULL, OPT_LEASE_TTL},
@@ -322,6 +324,10 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
       break;
     case OPT_NO_KEY_TYPES:
       options->probe_config.probe_each_key_type = false;
+      break;
+    case OPT_PER_IP_GIVE_UP:
+      if (parse_unsigned(optarg, "--per-ip-give-up", 0, 1000000, &value, why, why_len) != 0) return -1;
+      options->probe_config.per_ip_give_up = (unsigned)value;
       break;
     case OPT_WORKERS:
       if (parse_unsigned(optarg, "--workers", 0, 1024, &value, why, why_len) != 0) return -1;

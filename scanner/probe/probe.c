@@ -72,6 +72,8 @@ struct address_state {
   unsigned refs;            /* jobs of this address not yet delivered */
   int64_t next_start_ms;
   uint32_t gap_ms;
+  unsigned refusals_in_row;  /* sessions in a row that ended in 421 or a refused connection */
+  bool given_up;            /* per_ip_give_up reached: jobs are skipped (until the state is evicted) */
   struct job_list waiting;
   bool runnable;
   TAILQ_ENTRY(address_state) runnable_link;
@@ -101,6 +103,7 @@ struct probe_engine {
   unsigned in_flight;
   struct probe_stats stats;
   size_t pending;
+  char give_up_reason[PROBE_REASON_MAX_BYTES];
 };
 
 static int64_t now_ms(void) {
@@ -131,6 +134,7 @@ void probe_config_defaults(struct probe_config *config) {
   config->per_ip = 1;
   config->per_ip_gap_ms = 1000;
   config->per_ip_backoff_max_ms = 60000;
+  config->per_ip_give_up = 5;
   config->max_concurrent = 1000;
   config->allow_reserved = false;
   config->expiry_warn_days = 14;
@@ -540,6 +544,22 @@ static void record_key_type(struct probe_job *job, enum tls_key_kind kind,
   }
 }
 
+/* The address keeps refusing: every probe waiting for it is skipped now
+ * (called back from the deferred skipped event), and so are new ones while
+ * the state lives. */
+static void give_up(struct address_state *state) {
+  struct probe_engine *engine = state->engine;
+  state->given_up = true;
+  while (!TAILQ_EMPTY(&state->waiting)) {
+    struct probe_job *job = TAILQ_FIRST(&state->waiting);
+    TAILQ_REMOVE(&state->waiting, job, wait_link);
+    engine->stats.queued--;
+    job->skip_reason = engine->give_up_reason;
+    TAILQ_INSERT_TAIL(&engine->skipped, job, wait_link);
+  }
+  event_active(engine->skipped_event, EV_TIMEOUT, 1);
+}
+
 static void session_done(struct smtp_session *session, void *arg) {
   struct probe_job *job = arg;
   struct probe_engine *engine = job->engine;
@@ -560,6 +580,8 @@ static void session_done(struct smtp_session *session, void *arg) {
   }
   /* The gap runs from the end of a session to the start of the next. */
   if (state->next_start_ms < now + state->gap_ms) state->next_start_ms = now + state->gap_ms;
+  state->refusals_in_row = o->saw_421 || o->refused ? state->refusals_in_row + 1 : 0;
+  if (engine->config.per_ip_give_up > 0 && state->refusals_in_row >= engine->config.per_ip_give_up) give_up(state);
 
   if (job->phase == JOB_PRIMARY) {
     bool second = engine->config.probe_each_key_type && o->tls_up && usable_tlsa(job) &&
@@ -640,6 +662,9 @@ struct probe_engine *probe_engine_new(struct event_base *base, const struct prob
   TAILQ_INIT(&engine->skipped);
   TAILQ_INIT(&engine->all_jobs);
   engine->tokens = config->rate_burst > 0 ? config->rate_burst : 1;
+  snprintf(engine->give_up_reason, sizeof engine->give_up_reason,
+           "not contacted: the address refused %u sessions in a row (421 or connection refused)",
+           config->per_ip_give_up);
   engine->tokens_ms = now_ms();
   engine->tls = tls_client_new(why, why_len);
   engine->blocklist = probe_blocklist_new();
@@ -753,6 +778,12 @@ int probe_engine_submit(struct probe_engine *engine, const struct probe_request 
     TAILQ_REMOVE(&engine->idle, state, idle_link);
   }
   state->refs++;
+  if (state->given_up) {
+    job->skip_reason = engine->give_up_reason;
+    TAILQ_INSERT_TAIL(&engine->skipped, job, wait_link);
+    event_active(engine->skipped_event, EV_TIMEOUT, 1);
+    return 0;
+  }
   enqueue(job, false);
   return 0;
 }

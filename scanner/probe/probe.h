@@ -45,6 +45,11 @@ struct probe_config {
   unsigned per_ip;                /* 1: concurrent sessions to one address */
   uint32_t per_ip_gap_ms;         /* 1000: minimum gap between session starts to one address */
   uint32_t per_ip_backoff_max_ms; /* 60000: gap grows (doubles) after 421/refused up to this */
+  unsigned per_ip_give_up;        /* 5: after this many sessions in a row end in 421 or a refused
+                                     connection, the address's other probes are `skipped` (with the
+                                     reason) instead of waiting out the back-off each: one refusing
+                                     address behind thousands of MX names must not hold a scan for
+                                     days. 0: never give up */
   unsigned max_concurrent;        /* 1000: sessions in flight (connect to close) */
   bool allow_reserved;            /* false: special-purpose addresses are skipped */
   unsigned expiry_warn_days;      /* 14: expires_soon threshold for DANE-TA chains */

@@ -164,6 +164,7 @@ int main(int argc, char **argv) {
     else if (strcmp(arg, "--per-ip") == 0) config.per_ip = (unsigned)number;
     else if (strcmp(arg, "--gap-ms") == 0) config.per_ip_gap_ms = (uint32_t)number;
     else if (strcmp(arg, "--backoff-max-ms") == 0) config.per_ip_backoff_max_ms = (uint32_t)number;
+    else if (strcmp(arg, "--give-up") == 0) config.per_ip_give_up = (unsigned)number;
     else if (strcmp(arg, "--max-concurrent") == 0) config.max_concurrent = (unsigned)number;
     else if (strcmp(arg, "--blocklist") == 0) blocklist = value;
     else if (strcmp(arg, "--max-line") == 0) config.max_reply_line_bytes = number;
