@@ -52,9 +52,11 @@ static const char *const dns_failure_words[] = {
  * reported as a silence (dns_resolver_stats). */
 #define DNS_SILENCE_MIN_MS 1000u
 /* Share (x1024) of first attempts timing out above which timeouts shrink
- * the window: a quarter (random loss of a few percent, or a few percent of
- * dead names, is not congestion). */
-#define DNS_CONGESTION_TIMEOUT_SHARE 256u
+ * the window: half, as for SERVFAIL bursts. Random loss on the path (even
+ * 30%) or a share of dead names is not congestion: with a quarter, 30%
+ * loss held the window at the floor (8) and a 20000-domain scan crawled at
+ * 12 queries/s. */
+#define DNS_CONGESTION_TIMEOUT_SHARE 512u
 
 static void pump(struct dns_client *client);
 static void send_attempt(struct dns_query *query, bool over_tcp);
@@ -395,20 +397,44 @@ static void window_on_answer(struct dns_client *client, bool servfail, bool prom
 }
 
 /* A timeout shrinks the window only as a sign of congestion: when more than
- * DNS_CONGESTION_TIMEOUT_SHARE (x1024) of recent first attempts time out.
+ * DNS_CONGESTION_TIMEOUT_SHARE (x1024, half) of the first attempts sent in
+ * one period of query_timeout_ms have timed out (judged per cohort of
+ * sends: a window's timeouts arrive together, long after its answers, and
+ * any moving average over outcomes took such a burst at 30% random loss for
+ * congestion).
  * A lookup's retries, and names whose authorities are slow or dead (a
  * validating resolver then sends nothing back: Unbound drops the request
  * after its discard-timeout, 1.9 s), say nothing about the resolver's load.
  * Halving the window on each of them (one halving per query timeout) held
  * it at the floor, filled with those lookups' retries: 600 dead names
  * starved 2000 healthy ones for 327 s. */
-static void window_on_first_attempt(struct dns_client *client, bool timed_out) {
-  client->timeout_ewma -= client->timeout_ewma / 32;
-  if (timed_out) {
-    client->timeout_ewma += 1024 / 32;
-    if (client->timeout_ewma > DNS_CONGESTION_TIMEOUT_SHARE) {
-      window_decrease(client);
-    }
+static struct dns_send_cohort *cohort_of(struct dns_client *client, const struct timeval *tv) {
+  uint64_t ms = (uint64_t)tv->tv_sec * 1000 + (uint64_t)tv->tv_usec / 1000;
+  uint64_t index = ms / client->config.query_timeout_ms;
+  return &client->cohorts[index % DNS_SEND_COHORTS];
+}
+
+static void window_on_first_send(struct dns_client *client, const struct timeval *sent_at) {
+  uint64_t ms = (uint64_t)sent_at->tv_sec * 1000 + (uint64_t)sent_at->tv_usec / 1000;
+  uint64_t index = ms / client->config.query_timeout_ms;
+  struct dns_send_cohort *cohort = cohort_of(client, sent_at);
+  if (cohort->index != index) {
+    memset(cohort, 0, sizeof *cohort);
+    cohort->index = index;
+  }
+  cohort->sent++;
+}
+
+static void window_on_first_timeout(struct dns_client *client, const struct timeval *sent_at) {
+  uint64_t ms = (uint64_t)sent_at->tv_sec * 1000 + (uint64_t)sent_at->tv_usec / 1000;
+  struct dns_send_cohort *cohort = cohort_of(client, sent_at);
+  if (cohort->index != ms / client->config.query_timeout_ms || cohort->judged) {
+    return;
+  }
+  cohort->timed_out++;
+  if ((uint64_t)cohort->timed_out * 1024 > (uint64_t)cohort->sent * DNS_CONGESTION_TIMEOUT_SHARE) {
+    cohort->judged = true;
+    window_decrease(client);
   }
 }
 
@@ -550,6 +576,9 @@ static void send_attempt(struct dns_query *query, bool over_tcp) {
   }
   client->stats.inflight++;
   event_base_gettimeofday_cached(client->base, &query->sent_at);
+  if (query->sent == 1) {
+    window_on_first_send(client, &query->sent_at);
+  }
   event_add(&query->timer, dns_client_timeout_tv(client, dns_client_attempt_timeout_ms(query)));
   if (over_tcp) {
     query->phase = DNS_PHASE_TCP;
@@ -593,13 +622,19 @@ static void pump(struct dns_client *client) {
     dns_transport_reopen_drained(client);
   }
   /* Retries (and slow rounds) go first, but hold at most half of the
-   * window while fresh lookups wait: lookups whose names do not answer
-   * (dead authorities) otherwise fill it with retries, each waiting out a
-   * backed-off timeout, and every other lookup waits behind them (2000
-   * healthy domains took 18 s instead of 0.4 s behind 600 dead names). */
-  unsigned retry_share = client->window / 2 > 0 ? client->window / 2 : 1;
-  while (client->stats.inflight < client->window) {
-    bool retries_may_go = client->retry_inflight < retry_share || client->fresh_queue.head == NULL;
+   * window while fresh lookups wait, and fresh lookups always keep the
+   * other half, even while retries sent before the window shrank still hold
+   * more: lookups whose names do not answer (dead authorities) otherwise
+   * fill it with retries, each waiting out a backed-off timeout, and every
+   * other lookup waits behind them (2000 healthy domains took 327 s behind
+   * 600 dead names, then 10 s with only the first rule). */
+  for (;;) {
+    unsigned half = client->window / 2 > 0 ? client->window / 2 : 1;
+    unsigned retries = client->retry_inflight;
+    unsigned fresh_inflight = client->stats.inflight - retries;
+    bool fresh_waiting = client->fresh_queue.head != NULL;
+    bool retries_may_go = client->stats.inflight < client->window && (!fresh_waiting || retries < half);
+    bool fresh_may_go = fresh_inflight < client->window - (retries < half ? retries : half);
     struct dns_query *query = retries_may_go ? queue_pop(client, DNS_QUEUE_RETRY) : NULL;
     if (query == NULL && retries_may_go && client->slow_queue.head != NULL &&
         client->slow_active < client->config.slow_retry_max_inflight) {
@@ -608,7 +643,7 @@ static void pump(struct dns_client *client) {
       query->cd_used_this_round = false;
       client->slow_active++;
     }
-    if (query == NULL) {
+    if (query == NULL && fresh_may_go) {
       query = queue_pop(client, DNS_QUEUE_FRESH);
     }
     if (query == NULL) {
@@ -740,9 +775,6 @@ void dns_client_handle_reply(struct dns_query *query, const uint8_t *wire, size_
   struct dns_client *client = query->client;
   bool prompt = elapsed_ms(client, &query->sent_at) * 2 < dns_client_attempt_timeout_ms(query);
   resolver_answered(client, query->resolver);
-  if (query->sent == 1) {
-    window_on_first_attempt(client, false);
-  }
   if (!over_tcp && (wire[2] & DNS_FLAG2_TC)) {
     /* RFC 7766: a truncated UDP answer is retried over TCP, same resolver,
      * same CD flag. */
@@ -835,7 +867,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
     client->stats.timeouts++;
     resolver_timed_out(client, query->resolver, &query->sent_at);
     if (query->sent == 1) {
-      window_on_first_attempt(client, true);
+      window_on_first_timeout(client, &query->sent_at);
     }
     bool was_repeat = query->checking_disabled;
     dns_client_end_send(query);

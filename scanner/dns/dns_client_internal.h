@@ -100,6 +100,15 @@ struct dns_query {
   const char *last_failure;
 };
 
+/* First attempts sent in one period of query_timeout_ms and how many of
+ * them timed out (the window's congestion signal, dns_client.c). */
+#define DNS_SEND_COHORTS 4u
+struct dns_send_cohort {
+  uint64_t index;         /* send time / query_timeout_ms */
+  unsigned sent, timed_out;
+  bool judged;            /* already shrank the window */
+};
+
 struct dns_common_timeout {
   uint32_t ms;
   const struct timeval *tv;
@@ -133,7 +142,7 @@ struct dns_client {
   unsigned slow_start_threshold;
   unsigned increase_credit;
   uint32_t servfail_ewma;        /* fraction of SERVFAIL answers, x1024 */
-  uint32_t timeout_ewma;         /* fraction of first attempts timed out, x1024 */
+  struct dns_send_cohort cohorts[DNS_SEND_COHORTS];
   struct timeval last_decrease;
   unsigned slow_active;          /* lookups in a slow round, sending */
   unsigned retry_inflight;       /* queries in flight of lookups that already
