@@ -23,8 +23,15 @@ SERVERS = {
     "tld": (None, "127.53.0.2", "fd53::2"),      # a.nic.<tld>.
     "leaf": ("ns1.hosting.lab.", "127.53.0.3", "fd53::3"),
     "lame": ("ns.lame.lab.", "127.53.0.4", "fd53::4"),
+    # Addresses only, no NSD: a test starts tests/dnsfault/dnsfault.py on
+    # them (slow: forwards to the leaf NSD, which serves the zone, after a
+    # delay; dead: drops every query). Without it, queries there are refused
+    # by the kernel (port unreachable).
+    "slow": ("ns.slow.lab.", "127.53.0.5", "fd53::5"),
+    "dead": ("ns.dead.lab.", "127.53.0.6", "fd53::6"),
 }
 NSD_ROLES = ("root", "tld", "leaf", "lame")   # one NSD each; lame serves nothing
+PROXY_ROLES = ("slow", "dead")                 # see SERVERS
 RESOLVER4 = "127.0.0.1"
 RESOLVER6 = "::1"
 MX_ADDR_BASE4 = "127.53"        # auto addresses: 127.53.<1+i//250>.<1+i%250>
@@ -186,7 +193,12 @@ class Zone:
 
     @property
     def served(self):
-        return self.server != "lame"
+        return self.server not in ("lame", "dead")
+
+    @property
+    def nsd_role(self):
+        """The NSD that holds the zone's data (a slow zone's is the leaf)."""
+        return "leaf" if self.server == "slow" else self.server
 
     def server_name(self):
         if self.server == "tld":
@@ -334,8 +346,8 @@ def _apply_zone_fields(world, zone, sec, path):
         zone.signing = sig
     server = sec.get("server")
     if server:
-        if server not in ("root", "tld", "leaf", "lame"):
-            raise CasesError(f"{path}:{sec.lineno}: server must be root|tld|leaf|lame")
+        if server not in ("root", "tld", "leaf", "lame", "slow", "dead"):
+            raise CasesError(f"{path}:{sec.lineno}: server must be root|tld|leaf|lame|slow|dead")
         zone.server = server
     for b in (sec.get("break") or "").replace(",", " ").split():
         if b not in BREAKS:
@@ -753,7 +765,9 @@ def _rr(owner, rtype, rdata, ttl=None):
 def _server_rrs(zone):
     """Addresses of the name servers, published in the zone that holds them."""
     out = []
-    names = [(SERVERS[r][0], SERVERS[r][1], SERVERS[r][2]) for r in ("root", "leaf", "lame")]
+    used = {z.server for z in zone.world.zones.values()}
+    roles = ("root", "leaf", "lame") + tuple(r for r in PROXY_ROLES if r in used)
+    names = [(SERVERS[r][0], SERVERS[r][1], SERVERS[r][2]) for r in roles]
     for name, v4, v6 in names:
         if zone.world.zone_of(name) is zone:
             out.append(_rr(name, "A", v4))
@@ -866,7 +880,7 @@ def build(world, cases_path, state):
                 (z.name, os.path.join(state, "bulk", zone_file_stem(z.name) + ".zone.signed")))
         elif z.served:
             stem = zone_file_stem(z.name)
-            served.setdefault(z.server, []).append(
+            served.setdefault(z.nsd_role, []).append(
                 (z.name, os.path.join(zonedir, stem + (".zone.signed" if z.signed else ".zone"))))
     root_ds = ds_record(keys[(".", "csk")]) if world.zones["."].signed else None
     return {"served": served, "root_ds": root_ds, "tls": tls}
@@ -955,6 +969,9 @@ def unbound_conf(rundir, world, control_socket):
         "  infra-cache-numhosts: 100000",
         "  neg-cache-size: 32m",
         "  num-queries-per-thread: 4096",
+        "  # TCP clients at once, per thread (default 10): more answers retried",
+        "  # over TCP after TC=1 than that waited for a slot and timed out",
+        "  incoming-num-tcp: 512",
         "  so-rcvbuf: 8m",
         "  so-sndbuf: 8m",
         "  outgoing-range: 8192",
@@ -982,8 +999,8 @@ def root_hints():
 
 def lab_addresses(world):
     """Addresses to put on lo: name servers and every auto MX address."""
-    v4 = [SERVERS[r][1] for r in NSD_ROLES]
-    v6 = [SERVERS[r][2] for r in NSD_ROLES]
+    v4 = [SERVERS[r][1] for r in NSD_ROLES + PROXY_ROLES]
+    v6 = [SERVERS[r][2] for r in NSD_ROLES + PROXY_ROLES]
     for entry in world.addresses.values():
         if "ipv4" in entry:
             v4.append(entry["ipv4"])
