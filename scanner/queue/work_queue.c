@@ -40,6 +40,52 @@ struct release_request {
   struct release_request *next;
 };
 
+/* Chunks this process has leased: every name of such a chunk is committed,
+ * in flight or buffered here, so leasing it again (its lease expired under
+ * us, or it came back after a takeover) must hand out none of its names
+ * again, or this worker would store a domain twice. Open addressing, keys
+ * chunk_no + 1 (0 = empty); grows with the chunks leased (8 bytes each). */
+struct chunk_set {
+  uint64_t *slots;
+  size_t cap, count;
+};
+
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return x;
+}
+
+/* Adds chunk_no; returns true if it was there already. On allocation
+ * failure the chunk counts as seen (its names are dropped: the lease then
+ * expires or the chunk is finished by our own commits, never duplicated). */
+static bool chunk_set_seen(struct chunk_set *set, uint64_t chunk_no) {
+  uint64_t key = chunk_no + 1;
+  if ((set->count + 1) * 2 > set->cap) {
+    size_t cap = set->cap ? set->cap * 2 : 1024;
+    uint64_t *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL) return true;
+    for (size_t i = 0; i < set->cap; i++) {
+      if (set->slots[i] == 0) continue;
+      size_t j = mix64(set->slots[i]) & (cap - 1);
+      while (slots[j] != 0) j = (j + 1) & (cap - 1);
+      slots[j] = set->slots[i];
+    }
+    free(set->slots);
+    set->slots = slots;
+    set->cap = cap;
+  }
+  size_t i = mix64(key) & (set->cap - 1);
+  while (set->slots[i] != 0) {
+    if (set->slots[i] == key) return true;
+    i = (i + 1) & (set->cap - 1);
+  }
+  set->slots[i] = key;
+  set->count++;
+  return false;
+}
+
 struct chunk_node {
   struct queue_chunk chunk;
   size_t next_name;
@@ -76,6 +122,7 @@ struct work_queue {
   struct claim_request *claims, *claims_answered;
   struct address_request *acquires, *acquires_answered;
   struct release_request *releases;
+  struct chunk_set leased_before;   /* queue thread only */
   struct queue_worker_counters counters;
   unsigned live_workers;
   bool rate_changed;
@@ -318,7 +365,7 @@ static void *queue_thread(void *arg) {
     struct address_request *acquires_answered = NULL;
     struct queue_chunk chunk = {0};
     int leased = -1;
-    bool finished = false;
+    bool finished = false, leased_again = false;
     unsigned alive = 0;
     uint64_t address_waits = 0;
     if (queue_db_connection_lost(queue->conn)) rc = connect_db(queue, why, sizeof why);
@@ -338,6 +385,10 @@ static void *queue_thread(void *arg) {
       leased = queue_db_lease_chunk(queue->conn, queue->scan_id, queue->worker_id, queue->config.lease_ttl_ms, &chunk,
                                     why, sizeof why);
       if (leased < 0) rc = -1;
+      if (leased == 1 && chunk_set_seen(&queue->leased_before, chunk.chunk_no)) {
+        chunk.count = 0; /* ours already: its names are stored, in flight or buffered here */
+        leased_again = true;
+      }
       if (leased == 0) {
         int done = queue_db_finish_scan(queue->conn, queue->scan_id, why, sizeof why);
         if (done < 0) rc = -1;
@@ -375,6 +426,7 @@ static void *queue_thread(void *arg) {
         queue->ready_tail = node;
         queue->buffered += chunk.count;
         queue->stats.chunks_leased++;
+        if (leased_again) queue->stats.chunks_leased_again++;
         queue->stats.names_leased += chunk.count;
         queue->counters.chunks = queue->stats.chunks_leased;
         notify = notify || queue->want_wake;
@@ -460,6 +512,7 @@ static void on_pipe(evutil_socket_t fd, short what, void *arg) {
   unsigned live = queue->live_workers;
   pthread_mutex_unlock(&queue->lock);
 
+  if (live < queue->config.min_workers) live = queue->config.min_workers;
   if (rate_changed && queue->config.set_rate != NULL && live > 0) {
     queue->config.set_rate(queue->config.ctx, queue->config.total_rate / live);
   }
@@ -729,6 +782,7 @@ int work_queue_close(struct work_queue *queue, const char *exit_status, char *wh
     free(queue->releases);
     queue->releases = next;
   }
+  free(queue->leased_before.slots);
   pthread_mutex_destroy(&queue->lock);
   pthread_cond_destroy(&queue->signal);
   free(queue->conninfo);

@@ -40,13 +40,17 @@ struct work_queue_config {
   unsigned per_ip;                /* scan-wide sessions per address */
   uint32_t per_ip_gap_ms;         /* between sessions to one address, scan-wide */
   double total_rate;              /* the scan's --rate, shared by the live workers */
+  unsigned min_workers;           /* the share is total_rate / max(live workers, this): the
+                                     workers started together with this one, so a worker that
+                                     heartbeats before its siblings registered does not take
+                                     the whole rate */
   uint32_t retry_timeout_ms;      /* database unreachable this long: the queue fails */
   FILE *log;                      /* retry messages; NULL = silent */
   /* Loop thread, every heartbeat: the worker's counters, stored in
    * scan_workers. NULL: zeros. */
   void (*counters)(void *ctx, struct queue_worker_counters *out);
   /* Loop thread, when the number of live workers changes: this worker's
-   * share of the scan's connection rate. NULL: ignored. */
+   * share of the scan's connection rate (see min_workers). NULL: ignored. */
   void (*set_rate)(void *ctx, double rate_per_second);
   /* Loop thread: a host this worker probed is final; store it (the PostgreSQL
    * sink's pg_sink_add_host) so its claim is marked done with its rows. */
@@ -77,6 +81,7 @@ const struct probe_coordinator *work_queue_coordinator(struct work_queue *queue)
 
 struct work_queue_stats {
   uint64_t chunks_leased;
+  uint64_t chunks_leased_again;   /* leased again by this worker: none of its names handed out twice */
   uint64_t names_leased;
   uint64_t hosts_claimed, hosts_borrowed, host_claim_waits;
   uint64_t address_waits;         /* slot requests answered "busy" */

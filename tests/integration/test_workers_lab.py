@@ -154,20 +154,33 @@ def main():
     taken = one_value("SELECT count(*) FROM scan_chunks WHERE scan_id = 'kill' AND leases > 1")
     h.check(int(taken) >= 1, f"{taken} chunks were taken over after their worker died")
 
-    # 2b. A lease taken over under a live worker (as after a long stall):
-    # its next batch must not commit (else a domain could be stored twice);
-    # the worker stops, the supervisor starts another, nothing is lost.
+    # 2b. A lease taken over under a live worker (as after a long stall) by
+    # a worker that is alive: the loser's next batch must not commit (else a
+    # domain could be stored twice); it stops and is replaced. The thief is a
+    # row in scan_workers with a fresh heartbeat; once a loser has stopped it
+    # "exits" and its chunks are taken over.
     proc = scan("fence", inputs, "--workers", "2", "--chunk-size", "20", "--concurrency", "10", background=True)
     stolen = []
     deadline = time.monotonic() + 60
     while not stolen and time.monotonic() < deadline and proc.poll() is None:
-        stolen = h.sql("UPDATE scan_chunks SET lease_owner = 'thief' WHERE scan_id = 'fence' AND state = 'leased'"
-                       " AND done_count > 0 RETURNING chunk_no")
+        if h.sql("SELECT count(*) FROM scan_chunks WHERE scan_id = 'fence' AND state = 'leased'"
+                 " AND done_count > 0") != [["0"]]:
+            h.sql("INSERT INTO scan_workers (scan_id, worker_id, host, pid) VALUES ('fence', 'thief', 'nowhere', 0)"
+                  " ON CONFLICT DO NOTHING RETURNING 1")
+            stolen = h.sql("UPDATE scan_chunks SET lease_owner = 'thief', lease_expires = now() + interval '1 hour'"
+                           " WHERE scan_id = 'fence' AND state = 'leased' AND done_count > 0 RETURNING chunk_no")
         time.sleep(0.05)
+    losers = []
+    while stolen and not losers and time.monotonic() < deadline and proc.poll() is None:
+        losers = h.sql("SELECT worker_id FROM scan_workers WHERE scan_id = 'fence' AND exit_status LIKE 'failed%'")
+        time.sleep(0.1)
+    h.sql("UPDATE scan_workers SET exited_at = now(), exit_status = 'thief gone' WHERE worker_id = 'thief'"
+          " RETURNING 1")
     out, err = proc.communicate(timeout=300)
     err = err.decode(errors="replace")
     h.check(len(stolen) > 0, f"took over {len(stolen)} half-done chunks under their live workers")
-    h.check("lost the lease" in err, "a worker refused to commit into a chunk it no longer holds", err[-1500:])
+    h.check(len(losers) > 0 and "lost the lease" in err,
+            f"a worker refused to commit into a chunk it no longer holds, and stopped ({len(losers)})", err[-1500:])
     h.check(proc.returncode == 0, "the scan still completes (exit 0)", err[-1500:])
     exactly_once("fence", names, "after lease takeovers")
     compare_scans(h, "one", "fence", "after lease takeovers", tables=["domains", "domain_mx", "mx_hosts"])
