@@ -10,7 +10,7 @@ as many as cores); kill -9 hits the supervisor and its workers.
 
 Uses scripts/db (a private database, dropped at the end) and a private lab
 (DANESCAN_LAB_NS=danescan-store) with DANESCAN_STORE_BULK bulk domains
-(default 20000); starts what is not running and stops what it started."""
+(default 8000); starts what is not running and stops what it started."""
 
 import os
 import random
@@ -22,7 +22,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from store_common import DB, DB_ENV, LAB, LAB_ENV, Harness, compare_scans, run  # noqa: E402
 
-BULK = int(os.environ.get("DANESCAN_STORE_BULK", "20000"))
+BULK = int(os.environ.get("DANESCAN_STORE_BULK", "8000"))
 KILLS = int(os.environ.get("DANESCAN_STORE_KILLS", "3"))
 PAUSE_S = int(os.environ.get("DANESCAN_STORE_PAUSE_S", "30"))
 h = Harness("store_crash")
