@@ -2,6 +2,7 @@
 database in the scripts/db cluster, a private lab namespace, cleanup."""
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -109,6 +110,29 @@ class Harness:
 
     def finish(self):
         return summary()
+
+    def run(self, main, cleanup=None):
+        """Runs main with SIGTERM/SIGINT and exceptions routed through the
+        cleanup (cleanup, then this harness's), prints the summary and exits
+        1 when any check failed."""
+        def clean():
+            if cleanup is not None:
+                cleanup()
+            self.cleanup()
+
+        def on_signal(*_):
+            clean()
+            sys.exit(1)
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        try:
+            main()
+        except Exception as e:
+            self.check(False, "test ran to the end", repr(e))
+        finally:
+            clean()
+        sys.exit(self.finish())
 
 
 # Columns compared between two scans of the same lab input. Left out because

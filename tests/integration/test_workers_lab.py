@@ -222,17 +222,4 @@ def main():
     h.check(complete == "t", "joined scan is recorded complete")
 
 
-def on_signal(*_):
-    h.cleanup()
-    sys.exit(1)
-
-
-signal.signal(signal.SIGTERM, on_signal)
-signal.signal(signal.SIGINT, on_signal)
-try:
-    main()
-except Exception as e:
-    h.check(False, "test ran to the end", repr(e))
-finally:
-    h.cleanup()
-sys.exit(h.finish())
+h.run(main)

@@ -21,10 +21,8 @@ removed at the end, also on failure."""
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True
@@ -169,14 +167,6 @@ def cleanup():
     if lab_up:
         lab_up = False
         run([LAB, "down"], env=LAB_ENV)
-    h.cleanup()
 
 
-try:
-    main()
-except Exception as e:
-    h.check(False, "test ran to the end", repr(e))
-finally:
-    cleanup()
-    shutil.rmtree(h.tmp, ignore_errors=True)
-sys.exit(h.finish())
+h.run(main, cleanup)
