@@ -318,6 +318,27 @@ static int run_releases(struct work_queue *queue, struct release_request *releas
     }                                                                    \
   } while (0)
 
+/* The queue failed (under lock): the scan stops admitting, but the domains
+ * in flight must still end, so every waiting claim is answered "probe it
+ * here" and every waiting address request granted without a scan-wide slot
+ * (-1). The worker exits after those domains. */
+static void answer_all_locally(struct work_queue *queue) {
+  while (queue->claims != NULL) {
+    struct claim_request *r = queue->claims;
+    queue->claims = r->next;
+    r->outcome = QUEUE_CLAIM_MINE;
+    r->next = queue->claims_answered;
+    queue->claims_answered = r;
+  }
+  while (queue->acquires != NULL) {
+    struct address_request *r = queue->acquires;
+    queue->acquires = r->next;
+    r->slot = -1;
+    r->next = queue->acquires_answered;
+    queue->acquires_answered = r;
+  }
+}
+
 static void timed_wait(struct work_queue *queue, double until_ms) {
   double wait_ms = until_ms - now_ms();
   if (wait_ms <= 0) return;
@@ -454,6 +475,7 @@ static void *queue_thread(void *arg) {
     } else if (!retry) {
       queue->failed = true;
       snprintf(queue->error, sizeof queue->error, "%s", why);
+      answer_all_locally(queue);
       notify = true;
     } else {
       double now_fail = now_ms();
@@ -463,6 +485,7 @@ static void *queue_thread(void *arg) {
         queue->failed = true;
         snprintf(queue->error, sizeof queue->error, "database unreachable for %u s, giving up: %.400s",
                  queue->config.retry_timeout_ms / 1000, why);
+        answer_all_locally(queue);
         notify = true;
       } else {
         if (queue->config.log != NULL) fprintf(queue->config.log, "danescan: work queue: %s; retrying in %u ms\n", why, backoff_ms);
@@ -609,8 +632,11 @@ static void coordinator_claim(void *ctx, struct mx_host *host,
   pthread_mutex_lock(&queue->lock);
   request->next = queue->claims;
   queue->claims = request;
+  bool failed = queue->failed;
+  if (failed) answer_all_locally(queue);
   pthread_cond_signal(&queue->signal);
   pthread_mutex_unlock(&queue->lock);
+  if (failed) notify_loop(queue);
 }
 
 static void coordinator_acquire(void *ctx, const char *address, void (*granted)(void *arg, int slot), void *arg) {
@@ -626,8 +652,11 @@ static void coordinator_acquire(void *ctx, const char *address, void (*granted)(
   pthread_mutex_lock(&queue->lock);
   request->next = queue->acquires;
   queue->acquires = request;
+  bool failed = queue->failed;
+  if (failed) answer_all_locally(queue);
   pthread_cond_signal(&queue->signal);
   pthread_mutex_unlock(&queue->lock);
+  if (failed) notify_loop(queue);
 }
 
 static void coordinator_release(void *ctx, const char *address, int slot) {
