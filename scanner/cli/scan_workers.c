@@ -646,6 +646,7 @@ int scan_worker_main(const struct scan_options *options, int argc, char **argv) 
       .per_ip_gap_ms = options->probe_config.per_ip_gap_ms,
       .total_rate = options->probe_config.rate_per_second,
       .min_workers = options->workers > 0 ? options->workers : 1,
+      .retry_timeout_ms = pg_sink_default_retry_timeout_ms(),
       .log = stderr,
       .counters = worker_counters,
       .set_rate = worker_set_rate,

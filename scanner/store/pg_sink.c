@@ -917,8 +917,7 @@ static int load_progress(struct pg_sink *sink, PGconn *conn, char *why, size_t w
   return 0;
 }
 
-static uint32_t retry_timeout(const struct pg_sink_config *config) {
-  if (config->retry_timeout_ms != 0) return config->retry_timeout_ms;
+uint32_t pg_sink_default_retry_timeout_ms(void) {
   const char *env = getenv("DANESCAN_DB_RETRY_TIMEOUT_S");
   if (env != NULL && env[0] != '\0') {
     char *end;
@@ -979,7 +978,7 @@ int pg_sink_open(struct result_sink *out, const struct pg_sink_config *config, c
   sink->scan_id = strdup(config->scan_id);
   sink->batch_domains = config->batch_domains ? config->batch_domains : PG_SINK_DEFAULT_BATCH_DOMAINS;
   sink->max_queued = config->max_queued_batches ? config->max_queued_batches : PG_SINK_DEFAULT_MAX_QUEUED_BATCHES;
-  sink->retry_timeout_ms = retry_timeout(config);
+  sink->retry_timeout_ms = config->retry_timeout_ms != 0 ? config->retry_timeout_ms : pg_sink_default_retry_timeout_ms();
   sink->writer_count = writer_count();
   sink->log = config->log;
   sink->chunk_size = config->chunk_size > 0 ? config->chunk_size : 1;

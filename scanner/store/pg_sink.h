@@ -97,6 +97,11 @@ int pg_sink_add_host(void *ctx, const struct mx_host *host);
  * close (not calling it leaves complete NULL: unknown). */
 void pg_sink_set_outcome(void *ctx, bool complete, const char *error);
 
+/* How long a lost database is retried before giving up: $DANESCAN_DB_RETRY_TIMEOUT_S
+ * (seconds) when set, else PG_SINK_DEFAULT_RETRY_TIMEOUT_MS. The work queue
+ * uses the same. */
+uint32_t pg_sink_default_retry_timeout_ms(void);
+
 /* Writer statistics (thread-safe), for the benchmark. */
 struct pg_sink_stats {
   uint64_t batches_committed;
