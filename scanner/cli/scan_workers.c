@@ -24,7 +24,6 @@
 #include "util/json.h"
 
 #define SUPERVISOR_POLL_MS 200          /* child exits, signals, progress */
-#define SUPERVISOR_LOAD_RETRY_MS 300000 /* database lost while loading: retry this long */
 #define SUPERVISOR_MAX_ARGS 600
 
 /* ---- helpers ---- */
@@ -111,9 +110,10 @@ static bool round_trip_ok(PGconn *conn) {
 }
 
 /* The supervisor's connection, reconnected if PostgreSQL restarted or was
- * away, for up to SUPERVISOR_LOAD_RETRY_MS. Returns false when it stays away. */
+ * away, for as long as the writers retry (pg_sink_default_retry_timeout_ms).
+ * Returns false when it stays away. */
 static bool ensure_connection(struct supervisor *sup) {
-  double deadline = now_s() + SUPERVISOR_LOAD_RETRY_MS / 1000.0;
+  double deadline = now_s() + pg_sink_default_retry_timeout_ms() / 1000.0;
   unsigned backoff_ms = 100;
   while (PQstatus(sup->conn) != CONNECTION_OK || !round_trip_ok(sup->conn)) {
     if (now_s() >= deadline || stop_signals >= 2) return false;
@@ -213,8 +213,11 @@ static void reap_children(struct supervisor *sup, bool stopping) {
       if (WIFSIGNALED(status)) snprintf(exit_status, sizeof exit_status, "killed (signal %d)", WTERMSIG(status));
       else snprintf(exit_status, sizeof exit_status, "failed (exit %d)", WEXITSTATUS(status));
       char why[512];
-      if (sup->conn != NULL && ensure_connection(sup) &&
-          queue_db_worker_exit(sup->conn, sup->scan_id, child->worker_id, exit_status, why, sizeof why) != 0) {
+      if (!ensure_connection(sup)) {
+        /* The workers gave up on the database too: starting more cannot help. */
+        fprintf(stderr, "danescan scan: database unreachable: not starting another worker\n");
+        stopping = true;
+      } else if (queue_db_worker_exit(sup->conn, sup->scan_id, child->worker_id, exit_status, why, sizeof why) != 0) {
         fprintf(stderr, "danescan scan: %s (its leases expire after %u s)\n", why, sup->options->lease_ttl_ms / 1000);
         PQreset(sup->conn);
       }
@@ -239,7 +242,7 @@ static void reap_children(struct supervisor *sup, bool stopping) {
  * stopped by a signal, -1 failed (load_error). */
 static int load_input(struct supervisor *sup) {
   const struct scan_options *options = sup->options;
-  double deadline = now_s() + SUPERVISOR_LOAD_RETRY_MS / 1000.0;
+  double deadline = now_s() + pg_sink_default_retry_timeout_ms() / 1000.0;
   unsigned backoff_ms = 100;
   for (;;) {
     char why[512] = "";

@@ -77,15 +77,16 @@ class Harness:
             raise RuntimeError(f"psql: {sql}: {p.stderr.decode()}")
         return [line.split("\t") for line in p.stdout.decode().splitlines()]
 
-    def danescan_lab(self, *args, background=False):
+    def danescan_lab(self, *args, background=False, env=None):
         cmd = [LAB, "exec", DANESCAN, *args]
+        env = dict(LAB_ENV, **(env or {}))
         if background:
             # start_new_session: kill -9 reaches the scanner through the group
-            proc = subprocess.Popen(cmd, env=LAB_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     start_new_session=True)
             self.procs.append(proc)
             return proc
-        return run(cmd, env=LAB_ENV)
+        return run(cmd, env=env)
 
     def cleanup(self):
         for proc in self.procs:

@@ -5,7 +5,8 @@ exactly the rows of an uninterrupted scan (row for row, nothing twice,
 nothing missing); a scan during which PostgreSQL restarts completes with
 nothing missing; a scan during which PostgreSQL is stopped for 30 s
 (DANESCAN_STORE_PAUSE_S) and started again waits, retries and completes
-with nothing missing. Scans run the default way (--db: worker processes,
+with nothing missing; one where it stays away past the retry timeout gives
+up with a message (no hang) and `resume` completes it. Scans run the default way (--db: worker processes,
 as many as cores); kill -9 hits the supervisor and its workers.
 
 Uses scripts/db (a private database, dropped at the end) and a private lab
@@ -107,6 +108,27 @@ def main():
     retries = [l for l in err.decode().splitlines() if "retrying" in l]
     h.check(len(retries) > 0, f"the workers said they were retrying ({len(retries)} lines)")
     compare("ref", "outage", f"across a {PAUSE_S} s PostgreSQL outage")
+
+    # PostgreSQL away for longer than the scan may wait (DANESCAN_DB_RETRY_TIMEOUT_S=3):
+    # the scan gives up with a clear message instead of hanging, what was
+    # committed stays, and `resume` finishes it.
+    proc = h.danescan_lab(*scan_args("giveup", inputs), background=True, env={"DANESCAN_DB_RETRY_TIMEOUT_S": "3"})
+    time.sleep(max(0.3, ref_s * 0.3))
+    run([DB, "stop"], env=DB_ENV)
+    t0 = time.monotonic()
+    try:
+        out, err = proc.communicate(timeout=120)
+    except Exception:
+        out, err = b"", b"(still running after 120 s)"
+    gave_up_s = time.monotonic() - t0
+    run([DB, "start"], env=DB_ENV)
+    h.check(proc.returncode not in (0, None) and b"giving up" in err,
+            f"with the database gone past the retry timeout the scan gives up ({gave_up_s:.1f} s), says so",
+            err.decode(errors="replace")[-1500:])
+    h.check(gave_up_s < 60, f"and does not hang ({gave_up_s:.1f} s < 60 s)")
+    p = h.danescan_lab("resume", "giveup", "--db", h.url, "--quiet")
+    h.check(p.returncode == 0, "resume after the give-up exits 0", p.stderr.decode()[-1500:])
+    compare("ref", "giveup", "after a give-up and resume")
 
 
 h.run(main)
