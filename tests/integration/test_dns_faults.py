@@ -410,9 +410,12 @@ def part3_checks(out):
     print(f"     bulk domains done after {s_done:.2f} s with {2 * extra + 4} slow/dead names first, "
           f"{c_done:.2f} s without", flush=True)
     # One first-attempt timeout (2 s) for the names queued behind the first
-    # window of dead ones, then they share the window.
-    check(s_done <= 3 * c_done + 3.0,
-          f"authority: no stall of the other domains ({s_done:.1f} s <= 3 x {c_done:.1f} s + 3 s)")
+    # window of dead ones, then they share the window: about 2 s on a quiet
+    # machine. The bound leaves room for a loaded CI machine (16 s seen with
+    # both cores busy elsewhere) and still catches the stall this guards
+    # against (327 s before the window fix).
+    check(s_done <= 3 * c_done + 20.0,
+          f"authority: no stall of the other domains ({s_done:.1f} s <= 3 x {c_done:.1f} s + 20 s)")
     table.append(f"{'slow (3 s) + dead authorities, ' + str(2 * extra + 4) + ' names':<44} | as the cases say | "
                  f"bulk done {s_done:.1f} s vs {c_done:.1f} s | {slow['dns'].get('retries')} retries, "
                  f"{slow['dns'].get('timeouts')} timeouts; whole scan {slow['wall']:.1f} s")
