@@ -2,13 +2,12 @@
 database in the scripts/db cluster, a private lab namespace, cleanup."""
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, summary  # noqa: E402
+from checks import check, run_test, summary  # noqa: E402
 
 SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -113,27 +112,21 @@ class Harness:
         return summary()
 
     def run(self, main, cleanup=None):
-        """Runs main with SIGTERM/SIGINT and exceptions routed through the
-        cleanup (cleanup, then this harness's), prints the summary and exits
-        1 when any check failed."""
+        """Runs main through checks.run_test: SIGTERM/SIGINT and exceptions
+        end in the cleanup (cleanup, then this harness's), an exception is a
+        failed check, and the summary decides the exit code."""
+        def guarded():
+            try:
+                main()
+            except Exception as e:
+                self.check(False, "test ran to the end", repr(e))
+
         def clean():
             if cleanup is not None:
                 cleanup()
             self.cleanup()
 
-        def on_signal(*_):
-            clean()
-            sys.exit(1)
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        try:
-            main()
-        except Exception as e:
-            self.check(False, "test ran to the end", repr(e))
-        finally:
-            clean()
-        sys.exit(self.finish())
+        run_test(guarded, clean)
 
 
 # Columns compared between two scans of the same lab input. Left out because
