@@ -12,7 +12,7 @@
 #include <libpq-fe.h>
 
 #include "cli/queue_bench.h"
-#include "pipeline/result.h"
+#include "record/result.h"
 #include "queue/queue_db.h"
 #include "store/pg_schema.h"
 #include "store/pg_sink.h"

@@ -9,7 +9,7 @@
 
 #include "cli/scan_options.h"
 #include "input/input.h"
-#include "store/sink.h"
+#include "record/sink.h"
 
 /* Fills sinks[0..*count) (at most SCAN_MAX_SINKS). argv is the scan's
  * command line (stored with the scan). Returns 0, or -1 with why; on failure

@@ -30,7 +30,7 @@
 #include <event2/event.h>
 #include <ldns/ldns.h>
 
-#include "pipeline/status.h"
+#include "record/status.h"
 
 #define DNS_MAX_RESOLVERS 16
 #define DNS_EDE_TEXT_MAX_BYTES 256

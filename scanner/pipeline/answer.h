@@ -10,7 +10,7 @@
 #include <ldns/ldns.h>
 
 #include "dns/dns_client.h"
-#include "pipeline/result.h"
+#include "record/result.h"
 
 #define ANSWER_MAX_CNAME_HOPS 16
 

@@ -15,7 +15,7 @@
 #include <event2/event.h>
 
 #include "dns/dns_client.h"
-#include "pipeline/result.h"
+#include "record/result.h"
 
 struct host_resolver;
 

@@ -209,19 +209,6 @@ static struct probe_detail *detail_from_report(const struct probe_report *report
   return detail;
 }
 
-static void detail_free(struct probe_detail *detail) {
-  if (detail == NULL) return;
-  free(detail->reason);
-  free(detail->banner);
-  for (size_t i = 0; i < detail->ehlo_keyword_count; i++) free(detail->ehlo_keywords[i]);
-  free(detail->ehlo_keywords);
-  for (size_t i = 0; detail->chain_der != NULL && i < detail->chain_count; i++) free(detail->chain_der[i]);
-  free(detail->chain_der);
-  free(detail->chain_der_len);
-  free(detail->chain_sha256);
-  free(detail);
-}
-
 static void host_job_finish(struct host_job *job) {
   struct mx_host *host = job->host;
   bool expires_soon = false, partial = false;
@@ -302,7 +289,7 @@ static void on_host_decided(void *arg, const struct probe_borrowed_host *borrowe
         detail->match_depth = -1;
         detail->connect_ms = detail->banner_ms = detail->ehlo_ms = detail->starttls_ms = detail->handshake_ms = -1;
       }
-      detail_free(address->probe);
+      probe_detail_free(address->probe);
       address->probe = detail;
       address->probe_result = borrowed->addresses[k].result;
       address->probe_reason = detail != NULL && detail->reason != NULL ? detail->reason : "probed by another worker";
@@ -393,7 +380,7 @@ static void probe_host_here(struct host_job *job) {
 static void stage_release(void *ctx, struct mx_host *host) {
   (void)ctx;
   for (size_t i = 0; i < host->address_count; i++) {
-    detail_free(host->addresses[i].probe);
+    probe_detail_free(host->addresses[i].probe);
     host->addresses[i].probe = NULL;
   }
 }

@@ -14,7 +14,7 @@
 #include <stdio.h>
 
 #include "pipeline/host_resolver.h"
-#include "pipeline/result.h"
+#include "record/result.h"
 #include "probe/probe.h"
 
 enum probe_mode { PROBE_MODE_NONE = 0, PROBE_MODE_DANE, PROBE_MODE_ALL };
@@ -22,40 +22,6 @@ enum probe_mode { PROBE_MODE_NONE = 0, PROBE_MODE_DANE, PROBE_MODE_ALL };
 /* Parses "none", "dane", "all". Returns 0 or -1. */
 int probe_mode_parse(const char *word, enum probe_mode *out);
 
-/* What danescan keeps of one probe (copied out of the probe_report). */
-struct probe_detail {
-  enum probe_result result;
-  char *reason;
-  enum tlsrpt_result tlsrpt;
-  enum probe_step last_step;
-  int smtp_code;
-  char *banner;                 /* raw bytes, banner_len long (plus a NUL) */
-  size_t banner_len;
-  char **ehlo_keywords;
-  size_t ehlo_keyword_count;
-  bool starttls_offered;
-  int32_t connect_ms, banner_ms, ehlo_ms, starttls_ms, handshake_ms;
-  bool tls_up;
-  char tls_version[PROBE_NAME_MAX_BYTES];
-  char tls_cipher[PROBE_NAME_MAX_BYTES];
-  char tls_group[PROBE_NAME_MAX_BYTES];
-  char peer_signature_algorithm[PROBE_NAME_MAX_BYTES];
-  char leaf_key_type[PROBE_NAME_MAX_BYTES];
-  long verify_error;
-  int matched_tlsa_index;       /* index into the host's tlsa_records, -1 if none */
-  int match_depth;
-  uint8_t (*chain_sha256)[32];  /* leaf first */
-  uint8_t **chain_der;          /* DER of each chain certificate (store, check) */
-  size_t *chain_der_len;
-  size_t chain_count;
-  size_t chain_sent;            /* certificates the server sent (more than chain_count when capped) */
-  bool has_leaf_spki_sha256;
-  uint8_t leaf_spki_sha256[32]; /* what a "3 1 1" record of the served key holds */
-  int64_t leaf_not_before, leaf_not_after, chain_not_after; /* Unix seconds */
-  bool expires_soon;
-  struct probe_key_type_result key_types[PROBE_KEY_KIND_COUNT];
-  bool partial_algorithm_coverage;
-};
 
 struct probe_stage_config {
   enum probe_mode mode;

@@ -4,7 +4,7 @@
 #ifndef DANESCAN_PIPELINE_RULES_H
 #define DANESCAN_PIPELINE_RULES_H
 
-#include "pipeline/result.h"
+#include "record/result.h"
 
 /* Host status from DNS facts alone: a, aaaa (done), flags, addresses and,
  * when address records are secure, the TLSA lookup and records. Sets

@@ -16,7 +16,7 @@
 #include "dns/dns_client.h"
 #include "input/input.h"
 #include "pipeline/host_resolver.h"
-#include "store/sink.h"
+#include "record/sink.h"
 
 #define SCAN_MAX_SINKS 4
 

@@ -144,12 +144,6 @@ void probe_config_defaults(struct probe_config *config) {
   config->probe_each_key_type = true;
 }
 
-const char *probe_step_name(enum probe_step step) {
-  static const char *const names[] = {"none", "connect", "greeting", "ehlo",
-                                      "starttls", "handshake", "quit", "done"};
-  return (unsigned)step < sizeof names / sizeof names[0] ? names[step] : "?";
-}
-
 enum tlsrpt_result probe_result_tlsrpt(enum probe_result result) {
   switch (result) {
   case PROBE_TLSA_MISMATCH: return TLSRPT_VALIDATION_FAILURE;

@@ -19,15 +19,15 @@
 
 #include <event2/event.h>
 
-#include "pipeline/status.h"
-#include "pipeline/tlsa.h"
+#include "record/probe_detail.h"
+#include "record/status.h"
+#include "record/tlsa.h"
 
 #define PROBE_MAX_CHAIN_CERTS 16        /* chain entries reported; more are counted, not kept */
 #define PROBE_BANNER_MAX_BYTES 1024     /* greeting bytes kept in the report (all lines) */
 #define PROBE_MAX_EHLO_KEYWORDS 32      /* EHLO keyword lines kept */
 #define PROBE_EHLO_KEYWORD_MAX_BYTES 64 /* each kept keyword line, truncated */
 #define PROBE_REASON_MAX_BYTES 256
-#define PROBE_NAME_MAX_BYTES 64         /* TLS version/cipher/group/sigalg/key type strings */
 #define PROBE_MAX_REFERENCE_NAMES 8
 
 struct probe_config {
@@ -76,20 +76,7 @@ struct probe_request {
   socklen_t address_len;
 };
 
-/* How far a session got; the step that failed or timed out. */
-enum probe_step {
-  PROBE_STEP_NONE = 0,   /* not started (skipped) */
-  PROBE_STEP_CONNECT,
-  PROBE_STEP_GREETING,
-  PROBE_STEP_EHLO,
-  PROBE_STEP_STARTTLS,
-  PROBE_STEP_HANDSHAKE,
-  PROBE_STEP_QUIT,
-  PROBE_STEP_DONE
-};
-const char *probe_step_name(enum probe_step step);
 
-enum probe_key_kind { PROBE_KEY_RSA = 0, PROBE_KEY_ECDSA, PROBE_KEY_KIND_COUNT };
 
 struct probe_cert {
   uint8_t sha256[32];          /* SHA-256 of the DER certificate */
@@ -97,18 +84,6 @@ struct probe_cert {
   size_t der_len;
 };
 
-/* Outcome of one key type when probe_each_key_type is set. */
-struct probe_key_type_result {
-  bool probed;                 /* a handshake offering this key type was made */
-  bool present;                /* the server presented a leaf with this key type */
-  enum probe_result result;    /* that handshake's verdict (when present) */
-  int matched_tlsa_index;      /* index into the request's tlsa, -1 if none */
-  int match_depth;             /* chain depth of the match, -1 if none */
-  char leaf_key_type[PROBE_NAME_MAX_BYTES];
-  uint8_t leaf_sha256[32];
-  bool has_leaf_spki_sha256;
-  uint8_t leaf_spki_sha256[32]; /* what a "3 1 1" record of this leaf's key holds */
-};
 
 /* Everything pointed to is owned by the engine and valid only during the
  * callback; copy what you keep. */

@@ -18,7 +18,7 @@
 #include <libpq-fe.h>
 
 #include "input/input.h"
-#include "pipeline/result.h"
+#include "record/result.h"
 
 #define QUEUE_DEFAULT_CHUNK_DOMAINS 1000     /* names per leased chunk */
 #define QUEUE_DEFAULT_LEASE_TTL_MS 60000     /* a lease not renewed for this long is taken over: longer

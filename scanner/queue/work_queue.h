@@ -21,7 +21,7 @@
 
 #include "input/input.h"
 #include "pipeline/probe_stage.h"
-#include "pipeline/result.h"
+#include "record/result.h"
 #include "queue/queue_db.h"
 
 #define WORK_QUEUE_POLL_MS 1000          /* no chunk to lease now: ask again after this */

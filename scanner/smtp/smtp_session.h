@@ -14,7 +14,7 @@
 
 #include <event2/event.h>
 
-#include "pipeline/status.h"
+#include "record/status.h"
 #include "smtp/smtp_reply.h"
 #include "tls/tls_dane.h"
 

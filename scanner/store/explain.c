@@ -12,8 +12,7 @@
 
 #include <ldns/ldns.h>
 
-#include "pipeline/probe_stage.h"
-#include "pipeline/rules.h"
+#include "record/probe_detail.h"
 
 #define EXPLAIN_DATA_SHOWN_HEX_CHARS 64  /* longer TLSA data (full certificates) is cut */
 #define EXPLAIN_SECONDS_PER_DAY 86400

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pipeline/result.h"
+#include "record/result.h"
 
 struct explain_options {
   int64_t now_unix;            /* seconds, for "expired N days ago"; 0 = do not compare dates */

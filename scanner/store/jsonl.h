@@ -5,7 +5,7 @@
 #ifndef DANESCAN_STORE_JSONL_H
 #define DANESCAN_STORE_JSONL_H
 
-#include "store/sink.h"
+#include "record/sink.h"
 #include "util/json.h"
 
 /* Opens path ("-" for standard output) for the scan scan_id. Returns 0 and

@@ -3,7 +3,7 @@
  * into SQL text. */
 #include "store/pg_rows.h"
 
-#include "pipeline/probe_stage.h"
+#include "record/probe_detail.h"
 #include "tls/cert_info.h"
 
 #include <ldns/ldns.h>

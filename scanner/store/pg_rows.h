@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pipeline/result.h"
+#include "record/result.h"
 #include "store/pg_copy.h"
 
 #define PG_TEXT_MAX_BYTES 1024        /* reasons, EDE texts, names */

@@ -34,7 +34,7 @@
 #include <stdio.h>
 
 #include "input/input.h"
-#include "store/sink.h"
+#include "record/sink.h"
 
 #define PG_SINK_DEFAULT_BATCH_DOMAINS 5000
 #define PG_SINK_DEFAULT_MAX_QUEUED_BATCHES 6

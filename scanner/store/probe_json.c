@@ -5,7 +5,7 @@
 
 #include <time.h>
 
-#include "pipeline/probe_stage.h"
+#include "record/probe_detail.h"
 
 static void write_ms(struct json_buf *buf, const char *key, int32_t ms) {
   json_key(buf, key);

@@ -4,7 +4,7 @@
 #ifndef DANESCAN_STORE_PROBE_JSON_H
 #define DANESCAN_STORE_PROBE_JSON_H
 
-#include "pipeline/result.h"
+#include "record/result.h"
 #include "util/json.h"
 
 /* Writes the "probe" object of one address: result, reason and, when the

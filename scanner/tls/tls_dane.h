@@ -15,8 +15,8 @@
 
 #include <openssl/ssl.h>
 
-#include "pipeline/status.h"
-#include "pipeline/tlsa.h"
+#include "record/status.h"
+#include "record/tlsa.h"
 
 #define TLS_MAX_CHAIN_CERTS 16
 #define TLS_NAME_MAX_BYTES 64

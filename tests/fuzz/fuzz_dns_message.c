@@ -25,8 +25,8 @@
 
 #include "dns/dns_message.h"
 #include "pipeline/answer.h"
-#include "pipeline/result.h"
-#include "pipeline/tlsa.h"
+#include "record/result.h"
+#include "record/tlsa.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

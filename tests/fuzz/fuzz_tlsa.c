@@ -1,4 +1,4 @@
-/* libFuzzer target: the TLSA record reader and classifier (pipeline/tlsa.c).
+/* libFuzzer target: the TLSA record reader and classifier (record/tlsa.c).
  *
  * Byte 0 picks how the rest becomes a record:
  *   even: the rest is the RDATA of a TLSA RR on the wire, parsed by ldns
@@ -21,7 +21,7 @@
 
 #include <ldns/ldns.h>
 
-#include "pipeline/tlsa.h"
+#include "record/tlsa.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

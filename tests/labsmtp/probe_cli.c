@@ -23,8 +23,8 @@
 
 #include <event2/event.h>
 
-#include "pipeline/status.h"
-#include "pipeline/tlsa.h"
+#include "record/status.h"
+#include "record/tlsa.h"
 #include "probe/probe.h"
 
 #define MAX_ITEMS 64

@@ -1,11 +1,11 @@
 /* Unit tests of a lookup's kept facts (pipeline/answer.c answer_fact,
- * pipeline/result.c dns_fact_clear): the EDE text is owned by the fact,
+ * record/result.c dns_fact_clear): the EDE text is owned by the fact,
  * replaced on a new answer, capped, and freed (ASan checks the leaks). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/answer.h"
-#include "pipeline/result.h"
+#include "record/result.h"
 #include "unit.h"
 
 static struct dns_answer answer_with_ede(uint16_t code, const char *text) {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "pipeline/probe_stage.h"
-#include "pipeline/result.h"
+#include "record/result.h"
 #include "store/explain.h"
 #include "unit.h"
 

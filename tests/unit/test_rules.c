@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "pipeline/rules.h"
-#include "pipeline/status.h"
+#include "record/status.h"
 #include "unit.h"
 
 static struct dns_fact fact(enum dnssec_state state, int rcode) {

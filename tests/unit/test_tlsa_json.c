@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/tlsa.h"
+#include "record/tlsa.h"
 #include "util/json.h"
 #include "unit.h"
 

@@ -1,8 +1,8 @@
 /* TLSA records as danescan keeps them, and the RFC 7672 rules for which of
  * them an SMTP client may use. It does not match records against
  * certificates (that is tls/), and does not look them up (that is dns/). */
-#ifndef DANESCAN_PIPELINE_TLSA_H
-#define DANESCAN_PIPELINE_TLSA_H
+#ifndef DANESCAN_RECORD_TLSA_H
+#define DANESCAN_RECORD_TLSA_H
 
 #include <stdbool.h>
 #include <stddef.h>

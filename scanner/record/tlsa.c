@@ -3,7 +3,7 @@
  * because there is no agreed set of public CAs for MTAs; unknown selectors
  * and matching types, and digests of the wrong length, are unusable too
  * (RFC 7671 section 8.2 asks clients to ignore such records). */
-#include "pipeline/tlsa.h"
+#include "record/tlsa.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,13 +2,13 @@
  * one neutral domain_result per finished domain. The result and every host
  * it links to belong to the pipeline and are valid only during write: a sink
  * copies or serialises what it keeps. */
-#ifndef DANESCAN_STORE_SINK_H
-#define DANESCAN_STORE_SINK_H
+#ifndef DANESCAN_RECORD_SINK_H
+#define DANESCAN_RECORD_SINK_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "pipeline/result.h"
+#include "record/result.h"
 
 struct result_sink {
   const char *name;

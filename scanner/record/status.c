@@ -1,7 +1,7 @@
 /* The one table of status words (shared/spec/RESULTS.md). Researchers compare
  * scans across years: a word here never changes meaning, new ones may be
  * added at the end of their enum. */
-#include "pipeline/status.h"
+#include "record/status.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* Output names of the record's own flags and states (not RESULTS.md
  * statuses, which live in status.c). */
-#include "pipeline/result.h"
+#include "record/result.h"
 
 #include <stdlib.h>
 #include <string.h>

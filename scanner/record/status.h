@@ -2,8 +2,8 @@
  * JSON Lines output, the database and the reports. Each enum maps to its word
  * in one table (status.c); nowhere else is a status spelled out. Parsing the
  * words back (for tests and the store) goes through the same table. */
-#ifndef DANESCAN_PIPELINE_STATUS_H
-#define DANESCAN_PIPELINE_STATUS_H
+#ifndef DANESCAN_RECORD_STATUS_H
+#define DANESCAN_RECORD_STATUS_H
 
 #include <stdbool.h>
 

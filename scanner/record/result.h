@@ -1,19 +1,19 @@
 /* The neutral result record of one domain, as every output sink receives it
  * (JSON Lines, PostgreSQL). A domain links to MX hosts; an MX host is shared
- * by every domain of the scan that names it (pipeline/host_cache.h), so a
+ * by every domain of the scan that names it (the host cache of pipeline/host_resolver.h), so a
  * sink must treat hosts as read-only and must not keep pointers after its
  * write callback returns. Ownership: the pipeline owns every record and every
  * string in it. */
-#ifndef DANESCAN_PIPELINE_RESULT_H
-#define DANESCAN_PIPELINE_RESULT_H
+#ifndef DANESCAN_RECORD_RESULT_H
+#define DANESCAN_RECORD_RESULT_H
 
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pipeline/status.h"
-#include "pipeline/tlsa.h"
+#include "record/status.h"
+#include "record/tlsa.h"
 
 #define RESULT_EDE_TEXT_MAX_BYTES 256
 #define RESULT_MAX_MX_HOSTS 32   /* MX records kept per domain; more are flagged, not resolved */
@@ -37,7 +37,7 @@ struct dns_fact {
 /* Frees what the fact owns and zeroes it (rcode -1: no answer). */
 void dns_fact_clear(struct dns_fact *fact);
 
-/* Probe details of one address; filled by the STARTTLS stage. */
+/* Probe details of one address (record/probe_detail.h); filled by the STARTTLS stage. */
 struct probe_detail;
 
 struct host_address {
