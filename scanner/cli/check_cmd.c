@@ -4,7 +4,7 @@
  * explanation (or JSON). The wiring repeats scan_cmd.c's on purpose, until
  * both share one function. */
 #include "cli/check_cmd.h"
-#include "cli/scan_runtime.h"
+#include "run/scan_runtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,14 +13,14 @@
 
 #include <event2/event.h>
 
-#include "cli/scan_options.h"
+#include "run/scan_options.h"
 #include "dns/dns_client.h"
 #include "dns/resolver_check.h"
 #include "input/input.h"
 #include "pipeline/host_resolver.h"
 #include "pipeline/probe_stage.h"
 #include "pipeline/scan.h"
-#include "store/explain.h"
+#include "report/explain.h"
 #include "store/jsonl.h"
 #include "util/json.h"
 

@@ -11,10 +11,10 @@
 
 #include <libpq-fe.h>
 
-#include "cli/queue_bench.h"
+#include "queue/queue_bench.h"
 #include "record/result.h"
 #include "queue/queue_db.h"
-#include "store/pg_schema.h"
+#include "db/pg_schema.h"
 #include "store/pg_sink.h"
 
 static void usage(FILE *out) {

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/report_sql.h"
+#include "report/report_sql.h"
 
 static const char usage[] =
     "usage: danescan diff --db URL [--fail-on-regression] [--reports DIR] FROM_SCAN TO_SCAN\n"

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/report_render.h"
-#include "cli/report_sql.h"
+#include "report/report_render.h"
+#include "report/report_sql.h"
 
 #define REPORT_DEFAULT_MAX_CHANGES 50
 

@@ -15,10 +15,10 @@
 #include <event2/event.h>
 #include <openssl/rand.h>
 
-#include "cli/scan_options.h"
-#include "cli/scan_runtime.h"
-#include "cli/scan_sinks.h"
-#include "cli/scan_workers.h"
+#include "run/scan_options.h"
+#include "run/scan_runtime.h"
+#include "run/scan_sinks.h"
+#include "run/scan_workers.h"
 #include "dns/dns_client.h"
 #include "dns/resolver_check.h"
 #include "input/input.h"

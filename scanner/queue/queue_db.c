@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/pg_copy.h"
+#include "db/pg_copy.h"
 #include "util/json.h"
 
 /* ---- helpers ---- */

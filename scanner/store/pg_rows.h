@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "record/result.h"
-#include "store/pg_copy.h"
+#include "db/pg_copy.h"
 
 #define PG_TEXT_MAX_BYTES 1024        /* reasons, EDE texts, names */
 #define PG_BANNER_MAX_BYTES 4096      /* SMTP greeting (bytea and text) */

@@ -15,7 +15,7 @@
 
 #include "queue/queue_db.h"
 #include "store/pg_rows.h"
-#include "store/pg_schema.h"
+#include "db/pg_schema.h"
 #include "util/json.h"
 
 #define PG_SINK_COPY_CHUNK_BYTES (1024 * 1024)

@@ -7,7 +7,7 @@
 
 #include "pipeline/probe_stage.h"
 #include "record/result.h"
-#include "store/explain.h"
+#include "report/explain.h"
 #include "unit.h"
 
 static const struct explain_options OPTIONS = {.now_unix = 1700000000, .smtp_port = 25};

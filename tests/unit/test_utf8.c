@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/pg_copy.h"
+#include "db/pg_copy.h"
 #include "util/json.h"
 #include "util/utf8.h"
 #include "unit.h"

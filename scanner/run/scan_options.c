@@ -1,6 +1,6 @@
 /* Option parsing for `scan`. Every number is range-checked: a typo must not
  * turn into a scan with a silly concurrency. */
-#include "cli/scan_options.h"
+#include "run/scan_options.h"
 
 #include "queue/queue_db.h"
 

@@ -2,12 +2,12 @@
  * (after the resolver validation check), the probe engine and stage for the
  * probe mode, and the host resolver wired to them. Opening reports every
  * failure once on stderr, prefixed with the command's name. */
-#ifndef DANESCAN_CLI_SCAN_RUNTIME_H
-#define DANESCAN_CLI_SCAN_RUNTIME_H
+#ifndef DANESCAN_RUN_SCAN_RUNTIME_H
+#define DANESCAN_RUN_SCAN_RUNTIME_H
 
 #include <event2/event.h>
 
-#include "cli/scan_options.h"
+#include "run/scan_options.h"
 #include "dns/dns_client.h"
 #include "pipeline/host_resolver.h"
 #include "pipeline/probe_stage.h"

@@ -1,5 +1,5 @@
 /* `danescan db bench-queue` (see queue_bench.h). */
-#include "cli/queue_bench.h"
+#include "queue/queue_bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>

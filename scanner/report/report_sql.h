@@ -3,8 +3,8 @@
  * become query parameters ($1::text), so a file needs no edit to run in
  * either place. Used by `danescan report` and `danescan diff`. Does not
  * format anything (report_render.h does). */
-#ifndef DANESCAN_CLI_REPORT_SQL_H
-#define DANESCAN_CLI_REPORT_SQL_H
+#ifndef DANESCAN_REPORT_REPORT_SQL_H
+#define DANESCAN_REPORT_REPORT_SQL_H
 
 #include <stddef.h>
 

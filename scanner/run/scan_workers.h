@@ -7,10 +7,10 @@
  * ... --worker-process --worker-id ID`: it scans the chunks it leases until
  * the queue is finished. Blocking libpq is fine in the supervisor (it runs no
  * event loop); workers never block their loop on the database. */
-#ifndef DANESCAN_CLI_SCAN_WORKERS_H
-#define DANESCAN_CLI_SCAN_WORKERS_H
+#ifndef DANESCAN_RUN_SCAN_WORKERS_H
+#define DANESCAN_RUN_SCAN_WORKERS_H
 
-#include "cli/scan_options.h"
+#include "run/scan_options.h"
 
 /* Runs the supervisor for scan_id; argv is the `scan` command line
  * (argv[0] = "scan") that workers are started with. Returns the exit code:

@@ -1,5 +1,5 @@
 /* Shared wiring of `scan` and `check` (see scan_runtime.h). */
-#include "cli/scan_runtime.h"
+#include "run/scan_runtime.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* HTML, Markdown and CSV rendering of report tables (see report_render.h).
  * The charts are drawn from the same rows the table shows, so a chart never
  * says something its table does not. */
-#include "cli/report_render.h"
+#include "report/report_render.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* Loading and running the report SQL files (see report_sql.h). The files are
  * read at run time so a researcher and the binary read the same text. */
-#include "cli/report_sql.h"
+#include "report/report_sql.h"
 #include "util/data_files.h"
 
 #include <limits.h>

@@ -6,8 +6,8 @@
  * rollover practice). A pure function of the record: no I/O, no clock (the
  * caller passes "now"), so every sentence can be unit tested. It does not
  * decide anything: statuses come from the record (pipeline/rules.h). */
-#ifndef DANESCAN_STORE_EXPLAIN_H
-#define DANESCAN_STORE_EXPLAIN_H
+#ifndef DANESCAN_REPORT_EXPLAIN_H
+#define DANESCAN_REPORT_EXPLAIN_H
 
 #include <stddef.h>
 #include <stdint.h>

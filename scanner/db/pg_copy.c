@@ -2,7 +2,7 @@
  * become bytes sent to PostgreSQL. COPY text format: fields split by tab,
  * rows by newline, \N is NULL and backslash escapes; the database is UTF8, so
  * text must be valid UTF-8 and may not hold NUL. */
-#include "store/pg_copy.h"
+#include "db/pg_copy.h"
 #include "util/growbuf.h"
 #include "util/utf8.h"
 

@@ -1,7 +1,7 @@
 /* Options of `danescan scan` (and of `check`, which shares most of them),
  * parsed into the config structs of the modules they steer. */
-#ifndef DANESCAN_CLI_SCAN_OPTIONS_H
-#define DANESCAN_CLI_SCAN_OPTIONS_H
+#ifndef DANESCAN_RUN_SCAN_OPTIONS_H
+#define DANESCAN_RUN_SCAN_OPTIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>

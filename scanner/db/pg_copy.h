@@ -6,8 +6,8 @@
  * boundary; raw bytes go to bytea fields as hex. Writers never fail part-way:
  * on allocation failure the buffer is marked failed and later calls are
  * no-ops; check pg_buf_failed at the end. */
-#ifndef DANESCAN_STORE_PG_COPY_H
-#define DANESCAN_STORE_PG_COPY_H
+#ifndef DANESCAN_DB_PG_COPY_H
+#define DANESCAN_DB_PG_COPY_H
 
 #include <stdbool.h>
 #include <stddef.h>

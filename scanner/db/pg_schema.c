@@ -1,6 +1,6 @@
 /* Schema migrations (see pg_schema.h). The SQL lives in schema/migrations so
  * researchers read the same text the scanner applies. */
-#include "store/pg_schema.h"
+#include "db/pg_schema.h"
 #include "util/data_files.h"
 
 #include <dirent.h>

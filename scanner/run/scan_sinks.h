@@ -2,12 +2,12 @@
  * default standard output unless --db is given) and PostgreSQL (--db). With
  * --resume the database sink also installs the scan's skip hook so names
  * already stored are not scanned again. */
-#ifndef DANESCAN_CLI_SCAN_SINKS_H
-#define DANESCAN_CLI_SCAN_SINKS_H
+#ifndef DANESCAN_RUN_SCAN_SINKS_H
+#define DANESCAN_RUN_SCAN_SINKS_H
 
 #include <stddef.h>
 
-#include "cli/scan_options.h"
+#include "run/scan_options.h"
 #include "input/input.h"
 #include "record/sink.h"
 

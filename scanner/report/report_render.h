@@ -6,8 +6,8 @@
  * shown as the SQL returns it (dates are ISO 8601 strings from the SQL).
  * HTML cells carry the raw value in data-v so tests can compare with psql.
  * Output errors are the caller's to check with ferror(). */
-#ifndef DANESCAN_CLI_REPORT_RENDER_H
-#define DANESCAN_CLI_REPORT_RENDER_H
+#ifndef DANESCAN_REPORT_REPORT_RENDER_H
+#define DANESCAN_REPORT_REPORT_RENDER_H
 
 #include <stddef.h>
 #include <stdio.h>

@@ -5,8 +5,8 @@
  * batch does (lease check and done count in one transaction), until the
  * queue is finished. Prints leases/s and domains/s; drops the scan unless
  * keep. Blocking libpq: a benchmark, not part of a scan. */
-#ifndef DANESCAN_CLI_QUEUE_BENCH_H
-#define DANESCAN_CLI_QUEUE_BENCH_H
+#ifndef DANESCAN_QUEUE_QUEUE_BENCH_H
+#define DANESCAN_QUEUE_QUEUE_BENCH_H
 
 #include <stdbool.h>
 

@@ -1,7 +1,7 @@
 /* The explanation of one domain result for mail operators (`danescan
  * check`). Two streams are written side by side: the report (what was looked
  * up and found) and the list of fixes; they are joined at the end. */
-#include "store/explain.h"
+#include "report/explain.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

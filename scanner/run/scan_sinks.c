@@ -1,7 +1,7 @@
 /* Sink selection for `scan`: JSON Lines (--output; standard output unless
  * --db is given without --output) and PostgreSQL (--db). With --resume the
  * database sink's committed input ordinals become the scan's skip hook. */
-#include "cli/scan_sinks.h"
+#include "run/scan_sinks.h"
 
 #include <stdio.h>
 #include <stdlib.h>

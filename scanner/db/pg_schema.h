@@ -3,8 +3,8 @@
  * list yet, each in its own transaction, under an advisory lock so two
  * scanners starting together do not race. Re-running is a no-op. Blocking
  * libpq: call it before the event loop runs, never inside it. */
-#ifndef DANESCAN_STORE_PG_SCHEMA_H
-#define DANESCAN_STORE_PG_SCHEMA_H
+#ifndef DANESCAN_DB_PG_SCHEMA_H
+#define DANESCAN_DB_PG_SCHEMA_H
 
 #include <stddef.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Supervisor and worker processes of a queued scan (see scan_workers.h). */
-#include "cli/scan_workers.h"
+#include "run/scan_workers.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -14,8 +14,8 @@
 #include <libpq-fe.h>
 #include <openssl/rand.h>
 
-#include "cli/scan_runtime.h"
-#include "cli/scan_sinks.h"
+#include "run/scan_runtime.h"
+#include "run/scan_sinks.h"
 #include "pipeline/scan.h"
 #include "queue/queue_db.h"
 #include "queue/work_queue.h"
