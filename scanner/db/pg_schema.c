@@ -1,6 +1,7 @@
 /* Schema migrations (see pg_schema.h). The SQL lives in schema/migrations so
  * researchers read the same text the scanner applies. */
 #include "db/pg_schema.h"
+#include "db/db.h"
 #include "util/data_files.h"
 
 #include <dirent.h>
@@ -165,4 +166,21 @@ out:
   PQclear(PQexec(conn, lock_sql));
   free(files);
   return applied;
+}
+
+PGconn *pg_schema_connect(const char *conninfo, FILE *log, char *why, size_t why_len) {
+  PGconn *conn = db_connect(conninfo, "SET client_encoding = 'UTF8'", why, why_len);
+  if (conn == NULL) return NULL;
+  char schema_dir[PATH_MAX];
+  if (pg_schema_find_dir(schema_dir, sizeof schema_dir) == 0) {
+    if (pg_schema_migrate(conn, schema_dir, log, why, why_len) < 0) goto fail;
+  } else if (pg_schema_version(conn, why, why_len) <= 0) {
+    snprintf(why, why_len, "database has no danescan schema and schema/migrations was not found "
+                           "(set DANESCAN_SCHEMA_DIR or run 'danescan db migrate')");
+    goto fail;
+  }
+  return conn;
+fail:
+  PQfinish(conn);
+  return NULL;
 }

@@ -29,4 +29,10 @@ int pg_schema_version(PGconn *conn, char *why, size_t why_len);
 /* Highest version in dir, -1 if the folder cannot be read. */
 int pg_schema_latest(const char *dir);
 
+/* A connection (client_encoding UTF8) to a database whose schema is
+ * current: pending migrations are applied when the migrations folder is
+ * found (one line each to log, may be NULL); without it the database must
+ * have a schema already. Returns NULL with why. */
+PGconn *pg_schema_connect(const char *conninfo, FILE *log, char *why, size_t why_len);
+
 #endif

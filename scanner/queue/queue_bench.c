@@ -10,15 +10,12 @@
 
 #include <libpq-fe.h>
 
+#include "db/db.h"
+#include "db/pg_schema.h"
+#include "db/scan_row.h"
 #include "input/input.h"
 #include "queue/queue_db.h"
-#include "store/pg_sink.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "util/clock.h"
 
 /* One benchmark worker: lease, "resolve" nothing, complete; until done.
  * Exit status 0, or 1 on a database error (printed). */
@@ -75,15 +72,12 @@ int queue_bench_main(const char *url, unsigned long long domains, unsigned worke
   char scan_id[64];
   snprintf(scan_id, sizeof scan_id, "qbench-%ld-%d", (long)time(NULL), (int)getpid());
   char *argv_stored[] = {"db", "bench-queue"};
-  struct pg_sink_config config = {.conninfo = url, .scan_id = scan_id, .argc = 2, .argv = argv_stored, .log = stderr};
+  struct db_scan_registration registration = {.scan_id = scan_id, .argc = 2, .argv = argv_stored};
   char why[512];
-  if (pg_sink_register_scan(&config, why, sizeof why) != 0) {
+  PGconn *conn = pg_schema_connect(url, stderr, why, sizeof why);
+  if (conn == NULL || db_scan_register(conn, &registration, why, sizeof why) != DB_OK ||
+      db_scan_init_queue(conn, scan_id, chunk_size, why, sizeof why) != DB_OK) {
     fprintf(stderr, "danescan db bench-queue: %s\n", why);
-    return 1;
-  }
-  PGconn *conn = PQconnectdb(url);
-  if (PQstatus(conn) != CONNECTION_OK || queue_db_init_scan(conn, scan_id, chunk_size, why, sizeof why) != 0) {
-    fprintf(stderr, "danescan db bench-queue: %s\n", PQstatus(conn) != CONNECTION_OK ? PQerrorMessage(conn) : why);
     PQfinish(conn);
     return 1;
   }
@@ -104,15 +98,15 @@ int queue_bench_main(const char *url, unsigned long long domains, unsigned worke
     fprintf(stderr, "danescan db bench-queue: %s\n", text == NULL ? "out of memory" : why);
     goto out;
   }
-  double t0 = now_s();
+  double t0 = clock_now_s();
   uint64_t loaded = 0;
   const char *paths[1] = {"bench"};
   if (queue_db_load(conn, scan_id, input, paths, 1, NULL, &loaded, why, sizeof why) != 0) {
     fprintf(stderr, "danescan db bench-queue: %s\n", why);
     goto out;
   }
-  double load_s = now_s() - t0;
-  t0 = now_s();
+  double load_s = clock_now_s() - t0;
+  t0 = clock_now_s();
   fflush(NULL);
   for (unsigned w = 0; w < workers; w++) {
     pid_t pid = fork();
@@ -120,7 +114,7 @@ int queue_bench_main(const char *url, unsigned long long domains, unsigned worke
   }
   int failed = 0, status;
   while (wait(&status) > 0) failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  double run_s = now_s() - t0;
+  double run_s = clock_now_s() - t0;
   struct queue_progress progress;
   if (queue_db_progress(conn, scan_id, &progress, why, sizeof why) != 0 || failed > 0 ||
       !queue_progress_finished(&progress) || progress.domains_done != domains) {

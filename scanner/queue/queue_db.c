@@ -10,47 +10,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db/db.h"
 #include "db/pg_copy.h"
-#include "util/json.h"
+#include "db/scan_row.h"
 
 /* ---- helpers ---- */
 
-static void set_error(PGconn *conn, const char *what, char *why, size_t why_len) {
-  snprintf(why, why_len, "database: %s: %s", what, conn != NULL ? PQerrorMessage(conn) : "no connection");
-  size_t n = strlen(why);
-  while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == '\r')) why[--n] = '\0';
-}
-
-bool queue_db_connection_lost(PGconn *conn) { return conn == NULL || PQstatus(conn) != CONNECTION_OK; }
-
-bool queue_db_retryable(const PGresult *res) {
-  const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-  return state != NULL && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0);
-}
-
-/* Runs a parameterised statement; returns the result when its status is
- * `want`, else NULL with why (the result is cleared). */
-static PGresult *exec_params(PGconn *conn, const char *sql, int count, const char *const *params,
-                             ExecStatusType want, const char *what, char *why, size_t why_len) {
-  PGresult *res = PQexecParams(conn, sql, count, NULL, params, NULL, NULL, 0);
-  if (PQresultStatus(res) != want) {
-    set_error(conn, what, why, why_len);
-    PQclear(res);
-    return NULL;
-  }
-  return res;
-}
-
+/* A statement without rows (db_command without the row count). */
 static int exec_command(PGconn *conn, const char *sql, int count, const char *const *params, const char *what,
                         char *why, size_t why_len) {
-  PGresult *res = exec_params(conn, sql, count, params, PGRES_COMMAND_OK, what, why, why_len);
-  if (res == NULL) return -1;
-  PQclear(res);
-  return 0;
-}
-
-static uint64_t field_u64(const PGresult *res, int row, int column) {
-  return PQgetisnull(res, row, column) ? 0 : strtoull(PQgetvalue(res, row, column), NULL, 10);
+  return db_command(conn, sql, count, params, what, NULL, why, why_len);
 }
 
 static char *int_array(const int *items, size_t count) {
@@ -72,35 +41,6 @@ static char *int_array(const int *items, size_t count) {
 
 /* ---- the scan's queue ---- */
 
-int queue_db_scan_info(PGconn *conn, const char *scan_id, struct queue_scan_info *out, char *why, size_t why_len) {
-  memset(out, 0, sizeof *out);
-  const char *params[1] = {scan_id};
-  PGresult *res = exec_params(conn,
-                              "SELECT coalesce(queue_chunk_size, 0), coalesce(queue_total, 0), queue_loaded,"
-                              " coalesce(complete, false) FROM scans WHERE id = $1",
-                              1, params, PGRES_TUPLES_OK, "reading the scan", why, why_len);
-  if (res == NULL) return -1;
-  if (PQntuples(res) == 1) {
-    out->exists = true;
-    out->chunk_size = (uint32_t)field_u64(res, 0, 0);
-    out->total = field_u64(res, 0, 1);
-    out->loaded = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-    out->complete = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
-  }
-  PQclear(res);
-  return 0;
-}
-
-int queue_db_init_scan(PGconn *conn, const char *scan_id, uint32_t chunk_size, char *why, size_t why_len) {
-  char size_text[16];
-  snprintf(size_text, sizeof size_text, "%u", chunk_size);
-  const char *params[2] = {scan_id, size_text};
-  return exec_command(conn,
-                      "UPDATE scans SET queue_chunk_size = coalesce(queue_chunk_size, $2::integer),"
-                      " queue_total = coalesce(queue_total, 0) WHERE id = $1",
-                      2, params, "making the scan's queue", why, why_len);
-}
-
 /* ---- loading ---- */
 
 static void add_input_row(struct pg_buf *buf, const char *scan_id, const struct input_name *name) {
@@ -120,83 +60,40 @@ static void add_input_row(struct pg_buf *buf, const char *scan_id, const struct 
  * final), the new total. */
 static int load_commit(PGconn *conn, const char *scan_id, const struct pg_buf *rows, uint64_t lo, uint64_t hi,
                        uint32_t chunk_size, char *why, size_t why_len) {
-  if (exec_command(conn, "BEGIN", 0, NULL, "loading the input", why, why_len) != 0) return -1;
-  PGresult *res = PQexec(conn, "COPY scan_inputs (scan_id, seq, name, invalid_reason, file_index, line, rank) FROM STDIN");
-  if (PQresultStatus(res) != PGRES_COPY_IN) {
-    PQclear(res);
-    set_error(conn, "loading the input", why, why_len);
-    goto fail;
-  }
-  PQclear(res);
-  if (rows->len > 0 && PQputCopyData(conn, rows->data, (int)rows->len) != 1) {
-    set_error(conn, "loading the input", why, why_len);
-    goto fail;
-  }
-  if (PQputCopyEnd(conn, NULL) != 1) {
-    set_error(conn, "loading the input", why, why_len);
-    goto fail;
-  }
-  bool copy_ok = true;
-  while ((res = PQgetResult(conn)) != NULL) {
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) copy_ok = false;
-    PQclear(res);
-  }
-  if (!copy_ok) {
-    set_error(conn, "loading the input", why, why_len);
-    goto fail;
-  }
+  int rc = db_exec(conn, "BEGIN", "loading the input", why, why_len);
+  if (rc != DB_OK) return rc;
+  rc = db_copy(conn, "COPY scan_inputs (scan_id, seq, name, invalid_reason, file_index, line, rank) FROM STDIN",
+               rows->data, rows->len, why, why_len);
+  if (rc != DB_OK) goto fail;
   char lo_text[24], hi_text[24], size_text[16];
   snprintf(lo_text, sizeof lo_text, "%llu", (unsigned long long)lo);
   snprintf(hi_text, sizeof hi_text, "%llu", (unsigned long long)hi);
   snprintf(size_text, sizeof size_text, "%u", chunk_size);
   const char *params[4] = {scan_id, lo_text, hi_text, size_text};
   if (hi > lo &&
-      exec_command(conn,
-                   "INSERT INTO scan_chunks (scan_id, chunk_no, seq_lo, seq_hi)"
-                   " SELECT $1, c, c * $4::bigint, least((c + 1) * $4::bigint, $3::bigint)"
-                   " FROM generate_series($2::bigint / $4::bigint, ($3::bigint - 1) / $4::bigint) c",
-                   4, params, "adding chunks", why, why_len) != 0)
+      (rc = exec_command(conn,
+                         "INSERT INTO scan_chunks (scan_id, chunk_no, seq_lo, seq_hi)"
+                         " SELECT $1, c, c * $4::bigint, least((c + 1) * $4::bigint, $3::bigint)"
+                         " FROM generate_series($2::bigint / $4::bigint, ($3::bigint - 1) / $4::bigint) c",
+                         4, params, "adding chunks", why, why_len)) != DB_OK)
     goto fail;
-  const char *total_params[2] = {scan_id, hi_text};
-  if (exec_command(conn, "UPDATE scans SET queue_total = $2::bigint WHERE id = $1", 2, total_params,
-                   "recording the loaded names", why, why_len) != 0)
-    goto fail;
-  return exec_command(conn, "COMMIT", 0, NULL, "loading the input", why, why_len);
+  if ((rc = db_scan_set_queue_total(conn, scan_id, hi, why, why_len)) != DB_OK) goto fail;
+  return db_exec(conn, "COMMIT", "loading the input", why, why_len);
 fail:
-  if (!queue_db_connection_lost(conn)) PQclear(PQexec(conn, "ROLLBACK"));
-  return -1;
-}
-
-static char *inputs_json(struct input_reader *input, const char *const *paths, size_t count) {
-  struct json_buf buf;
-  json_buf_init(&buf);
-  json_array_begin(&buf);
-  for (size_t i = 0; i < count; i++) {
-    json_object_begin(&buf);
-    json_key(&buf, "name");
-    json_string(&buf, paths[i]);
-    json_key(&buf, "sha256");
-    json_string(&buf, input_reader_checksum(input, i));
-    json_object_end(&buf);
-  }
-  json_array_end(&buf);
-  json_raw(&buf, "", 1);
-  if (json_buf_failed(&buf)) {
-    json_buf_free(&buf);
-    return NULL;
-  }
-  return buf.data;
+  db_rollback(conn);
+  return rc;
 }
 
 int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input,
                   const char *const *input_paths, size_t input_count, volatile sig_atomic_t *stop,
                   uint64_t *loaded_out, char *why, size_t why_len) {
-  struct queue_scan_info info;
+  struct db_scan_info info;
   *loaded_out = 0;
-  if (queue_db_scan_info(conn, scan_id, &info, why, why_len) != 0) return -1;
+  int rc = db_scan_info(conn, scan_id, &info, why, why_len);
+  if (rc != DB_OK) return rc;
   if (!info.exists || info.chunk_size == 0) {
     snprintf(why, why_len, "scan %s has no work queue", scan_id);
-    return -1;
+    return DB_ERROR;
   }
   uint64_t per_transaction =
       (QUEUE_LOAD_TRANSACTION_NAMES + info.chunk_size - 1) / info.chunk_size * (uint64_t)info.chunk_size;
@@ -204,7 +101,6 @@ int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input,
   struct pg_buf rows;
   pg_buf_init(&rows);
   uint64_t pending_hi = committed;
-  int rc = 0;
   for (;;) {
     if (stop != NULL && *stop) {
       rc = 1;
@@ -213,7 +109,7 @@ int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input,
     struct input_name name;
     int got = input_reader_next(input, &name, why, why_len);
     if (got < 0) {
-      rc = -1;
+      rc = DB_ERROR; /* the input: reading it again cannot help */
       break;
     }
     if (got > 0 && name.seq < committed) continue; /* loaded by an earlier run */
@@ -225,14 +121,12 @@ int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input,
     if (flush && (pending_hi > committed || got == 0)) {
       if (pg_buf_failed(&rows)) {
         snprintf(why, why_len, "out of memory loading the input");
-        rc = -1;
+        rc = DB_ERROR;
         break;
       }
       if (pending_hi > committed &&
-          load_commit(conn, scan_id, &rows, committed, pending_hi, info.chunk_size, why, why_len) != 0) {
-        rc = -1;
+          (rc = load_commit(conn, scan_id, &rows, committed, pending_hi, info.chunk_size, why, why_len)) != DB_OK)
         break;
-      }
       committed = pending_hi;
       pg_buf_reset(&rows);
     }
@@ -241,14 +135,10 @@ int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input,
   pg_buf_free(&rows);
   *loaded_out = committed;
   if (rc != 0) return rc;
-  char *inputs = inputs_json(input, input_paths, input_count);
-  char total_text[24];
-  snprintf(total_text, sizeof total_text, "%llu", (unsigned long long)committed);
-  const char *params[3] = {scan_id, total_text, inputs};
-  rc = exec_command(conn,
-                    "UPDATE scans SET queue_loaded = true, queue_total = $2::bigint, input_names = $2::bigint,"
-                    " inputs = $3::jsonb WHERE id = $1",
-                    3, params, "recording the loaded input", why, why_len);
+  char *inputs = db_scan_inputs_json(input, input_paths, input_count);
+  struct input_counts counts;
+  input_reader_get_counts(input, &counts);
+  rc = db_scan_set_loaded(conn, scan_id, committed, inputs, &counts, why, why_len);
   free(inputs);
   return rc;
 }
@@ -260,12 +150,13 @@ int queue_db_register_worker(PGconn *conn, const char *scan_id, const char *work
   char pid_text[16];
   snprintf(pid_text, sizeof pid_text, "%d", pid);
   const char *params[4] = {scan_id, worker_id, host, pid_text};
-  PGresult *res = exec_params(conn,
+  PGresult *res;
+  int query_rc = db_query(conn,
                               "INSERT INTO scan_workers (scan_id, worker_id, host, pid) VALUES ($1, $2, $3, $4)"
                               " RETURNING worker_no",
-                              4, params, PGRES_TUPLES_OK, "registering the worker", why, why_len);
-  if (res == NULL) return -1;
-  *worker_no = field_u64(res, 0, 0);
+                              4, params, PGRES_TUPLES_OK, "registering the worker", &res, why, why_len);
+  if (query_rc != DB_OK) return query_rc;
+  *worker_no = db_field_u64(res, 0, 0);
   PQclear(res);
   return 0;
 }
@@ -279,14 +170,17 @@ int queue_db_heartbeat(PGconn *conn, const char *scan_id, const char *worker_id,
                                counters->dns_timeouts};
   for (int i = 0; i < 7; i++) snprintf(values[i], sizeof values[i], "%llu", (unsigned long long)numbers[i]);
   snprintf(values[7], sizeof values[7], "%u", ttl_ms);
-  const char *params[10] = {scan_id, worker_id, values[0], values[1], values[2], values[3],
-                            values[4], values[5], values[6], values[7]};
+  const char *params[11] = {scan_id,   worker_id, values[0], values[1], values[2], values[3],
+                            values[4], values[5], values[6], values[7],
+                            counters->detail_json[0] != '\0' ? counters->detail_json : NULL};
   /* One statement: renew everything this worker holds, store its counters,
    * count the live workers. */
-  PGresult *res = exec_params(
+  PGresult *res;
+  int query_rc = db_query(
       conn,
       "WITH w AS (UPDATE scan_workers SET heartbeat_at = now(), domains = $3, chunks = $4, probes = $5,"
-      "   connections = $6, dns_queries = $7, dns_retries = $8, dns_timeouts = $9"
+      "   connections = $6, dns_queries = $7, dns_retries = $8, dns_timeouts = $9,"
+      "   counters = coalesce($11::jsonb, counters)"
       "   WHERE scan_id = $1 AND worker_id = $2 RETURNING 1),"
       " c AS (UPDATE scan_chunks SET lease_expires = now() + $10::integer * interval '1 ms'"
       "   WHERE scan_id = $1 AND lease_owner = $2 AND state = 'leased' RETURNING 1),"
@@ -295,9 +189,9 @@ int queue_db_heartbeat(PGconn *conn, const char *scan_id, const char *worker_id,
       " SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM c), (SELECT count(*) FROM a),"
       "  (SELECT count(*) FROM scan_workers WHERE scan_id = $1 AND exited_at IS NULL"
       "    AND heartbeat_at > now() - $10::integer * interval '1 ms')",
-      10, params, PGRES_TUPLES_OK, "heartbeat", why, why_len);
-  if (res == NULL) return -1;
-  uint64_t live = field_u64(res, 0, 3);
+      11, params, PGRES_TUPLES_OK, "heartbeat", &res, why, why_len);
+  if (query_rc != DB_OK) return query_rc;
+  uint64_t live = db_field_u64(res, 0, 3);
   *alive = live > 0 ? (unsigned)live : 1;
   PQclear(res);
   return 0;
@@ -316,7 +210,8 @@ int queue_db_lease_chunk(PGconn *conn, const char *scan_id, const char *worker_i
   const char *params[3] = {scan_id, worker_id, ttl_text};
   /* SKIP LOCKED: workers never wait for each other's lease; a chunk whose
    * holder is gone (no heartbeat, or exited) is as good as pending. */
-  PGresult *res = exec_params(
+  PGresult *res;
+  int query_rc = db_query(
       conn,
       "WITH c AS (SELECT chunk_no FROM scan_chunks"
       "   WHERE scan_id = $1 AND state <> 'done'"
@@ -327,30 +222,30 @@ int queue_db_lease_chunk(PGconn *conn, const char *scan_id, const char *worker_i
       "   lease_expires = now() + $3::integer * interval '1 ms'"
       " FROM c WHERE s.scan_id = $1 AND s.chunk_no = c.chunk_no"
       " RETURNING s.chunk_no, s.seq_lo, s.seq_hi, s.done_count",
-      3, params, PGRES_TUPLES_OK, "leasing a chunk", why, why_len);
-  if (res == NULL) return -1;
+      3, params, PGRES_TUPLES_OK, "leasing a chunk", &res, why, why_len);
+  if (query_rc != DB_OK) return query_rc;
   if (PQntuples(res) == 0) {
     PQclear(res);
     return 0;
   }
-  out->chunk_no = field_u64(res, 0, 0);
-  out->seq_lo = field_u64(res, 0, 1);
-  out->seq_hi = field_u64(res, 0, 2);
-  bool partly_done = field_u64(res, 0, 3) > 0;
+  out->chunk_no = db_field_u64(res, 0, 0);
+  out->seq_lo = db_field_u64(res, 0, 1);
+  out->seq_hi = db_field_u64(res, 0, 2);
+  bool partly_done = db_field_u64(res, 0, 3) > 0;
   PQclear(res);
 
   char lo_text[24], hi_text[24];
   snprintf(lo_text, sizeof lo_text, "%llu", (unsigned long long)out->seq_lo);
   snprintf(hi_text, sizeof hi_text, "%llu", (unsigned long long)out->seq_hi);
   const char *name_params[4] = {scan_id, lo_text, hi_text, partly_done ? "t" : "f"};
-  res = exec_params(conn,
+  query_rc = db_query(conn,
                     "SELECT seq, name, invalid_reason, file_index, line, rank FROM scan_inputs i"
                     " WHERE i.scan_id = $1 AND i.seq >= $2::bigint AND i.seq < $3::bigint"
                     "   AND (NOT $4::boolean OR NOT EXISTS"
                     "        (SELECT 1 FROM domains d WHERE d.scan_id = $1 AND d.seq = i.seq))"
                     " ORDER BY seq",
-                    4, name_params, PGRES_TUPLES_OK, "reading a chunk's names", why, why_len);
-  if (res == NULL) return -1;
+                    4, name_params, PGRES_TUPLES_OK, "reading a chunk's names", &res, why, why_len);
+  if (query_rc != DB_OK) return query_rc;
   int n = PQntuples(res);
   out->names = calloc(n > 0 ? (size_t)n : 1, sizeof *out->names);
   if (out->names == NULL) {
@@ -360,12 +255,12 @@ int queue_db_lease_chunk(PGconn *conn, const char *scan_id, const char *worker_i
   }
   for (int i = 0; i < n; i++) {
     struct input_name *name = &out->names[i];
-    name->seq = field_u64(res, i, 0);
+    name->seq = db_field_u64(res, i, 0);
     snprintf(name->name, sizeof name->name, "%s", PQgetvalue(res, i, 1));
     name->invalid = !PQgetisnull(res, i, 2);
     if (name->invalid) snprintf(name->reason, sizeof name->reason, "%s", PQgetvalue(res, i, 2));
-    name->file_index = (unsigned)field_u64(res, i, 3);
-    name->line = field_u64(res, i, 4);
+    name->file_index = (unsigned)db_field_u64(res, i, 3);
+    name->line = db_field_u64(res, i, 4);
     name->rank = strtoll(PQgetvalue(res, i, 5), NULL, 10);
   }
   out->count = (size_t)n;
@@ -376,7 +271,8 @@ int queue_db_lease_chunk(PGconn *conn, const char *scan_id, const char *worker_i
 int queue_db_progress(PGconn *conn, const char *scan_id, struct queue_progress *out, char *why, size_t why_len) {
   memset(out, 0, sizeof *out);
   const char *params[1] = {scan_id};
-  PGresult *res = exec_params(conn,
+  PGresult *res;
+  int query_rc = db_query(conn,
                               "SELECT s.queue_total, s.queue_loaded, count(c.chunk_no),"
                               " count(c.chunk_no) FILTER (WHERE c.state = 'done'),"
                               " count(c.chunk_no) FILTER (WHERE c.state = 'leased'),"
@@ -384,16 +280,16 @@ int queue_db_progress(PGconn *conn, const char *scan_id, struct queue_progress *
                               " coalesce(sum(greatest(c.leases - 1, 0)), 0)"
                               " FROM scans s LEFT JOIN scan_chunks c ON c.scan_id = s.id"
                               " WHERE s.id = $1 GROUP BY s.queue_total, s.queue_loaded",
-                              1, params, PGRES_TUPLES_OK, "reading progress", why, why_len);
-  if (res == NULL) return -1;
+                              1, params, PGRES_TUPLES_OK, "reading progress", &res, why, why_len);
+  if (query_rc != DB_OK) return query_rc;
   if (PQntuples(res) == 1) {
-    out->total = field_u64(res, 0, 0);
+    out->total = db_field_u64(res, 0, 0);
     out->loaded = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-    out->chunks = field_u64(res, 0, 2);
-    out->chunks_done = field_u64(res, 0, 3);
-    out->chunks_leased = field_u64(res, 0, 4);
-    out->domains_done = field_u64(res, 0, 5);
-    out->takeovers = field_u64(res, 0, 6);
+    out->chunks = db_field_u64(res, 0, 2);
+    out->chunks_done = db_field_u64(res, 0, 3);
+    out->chunks_leased = db_field_u64(res, 0, 4);
+    out->domains_done = db_field_u64(res, 0, 5);
+    out->takeovers = db_field_u64(res, 0, 6);
   }
   PQclear(res);
   return 0;
@@ -419,20 +315,22 @@ int queue_db_worker_exit(PGconn *conn, const char *scan_id, const char *worker_i
 
 int queue_db_reap_local_workers(PGconn *conn, const char *scan_id, const char *host, char *why, size_t why_len) {
   const char *params[2] = {scan_id, host};
-  PGresult *res = exec_params(conn,
+  PGresult *res;
+  int query_rc = db_query(conn,
                               "SELECT worker_id, pid FROM scan_workers WHERE scan_id = $1 AND host = $2"
                               " AND exited_at IS NULL",
-                              2, params, PGRES_TUPLES_OK, "listing workers", why, why_len);
-  if (res == NULL) return -1;
+                              2, params, PGRES_TUPLES_OK, "listing workers", &res, why, why_len);
+  if (query_rc != DB_OK) return query_rc;
   int reaped = 0;
   for (int i = 0; i < PQntuples(res); i++) {
     pid_t pid = (pid_t)strtol(PQgetvalue(res, i, 1), NULL, 10);
     /* ESRCH: no such process, so certainly dead. A reused pid makes us
      * wait for the lease TTL instead: the safe direction. */
     if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH)) {
-      if (queue_db_worker_exit(conn, scan_id, PQgetvalue(res, i, 0), "killed", why, why_len) != 0) {
+      int rc = queue_db_worker_exit(conn, scan_id, PQgetvalue(res, i, 0), "killed", why, why_len);
+      if (rc != DB_OK) {
         PQclear(res);
-        return -1;
+        return rc;
       }
       reaped++;
     }
@@ -469,7 +367,8 @@ int queue_db_claim_hosts(PGconn *conn, const char *scan_id, const char *worker_i
   char ttl_text[16];
   snprintf(ttl_text, sizeof ttl_text, "%u", ttl_ms);
   const char *params[4] = {scan_id, worker_id, array, ttl_text};
-  PGresult *res = exec_params(
+  PGresult *res;
+  int query_rc = db_query(
       conn,
       "WITH want AS (SELECT DISTINCT h FROM unnest($3::text[]) h ORDER BY h),"
       " taken AS (INSERT INTO host_claims AS c (scan_id, host, worker_id)"
@@ -481,9 +380,9 @@ int queue_db_claim_hosts(PGconn *conn, const char *scan_id, const char *worker_i
       " SELECT w.h, t.host IS NOT NULL, coalesce(c.done, false), c.worker_id = $2"
       " FROM want w LEFT JOIN taken t ON t.host = w.h"
       " LEFT JOIN host_claims c ON c.scan_id = $1 AND c.host = w.h",
-      4, params, PGRES_TUPLES_OK, "claiming hosts", why, why_len);
+      4, params, PGRES_TUPLES_OK, "claiming hosts", &res, why, why_len);
   free(array);
-  if (res == NULL) return -1;
+  if (query_rc != DB_OK) return query_rc;
   for (size_t i = 0; i < count; i++) outcome[i] = QUEUE_CLAIM_BUSY;
   for (int row = 0; row < PQntuples(res); row++) {
     const char *host = PQgetvalue(res, row, 0);
@@ -534,13 +433,14 @@ int queue_db_fetch_host(PGconn *conn, const char *scan_id, const char *name, str
                         char *why, size_t why_len) {
   memset(out, 0, sizeof *out);
   const char *params[2] = {scan_id, name};
-  PGresult *res = exec_params(conn,
+  PGresult *res;
+  int query_rc = db_query(conn,
                               "SELECT m.status, m.flags, host(p.address), p.result, p.reason"
                               " FROM mx_hosts m LEFT JOIN probes p"
                               "   ON p.scan_id = m.scan_id AND p.host = m.host AND p.probe_no = 0"
                               " WHERE m.scan_id = $1 AND m.host = $2",
-                              2, params, PGRES_TUPLES_OK, "reading a host probed elsewhere", why, why_len);
-  if (res == NULL) return -1;
+                              2, params, PGRES_TUPLES_OK, "reading a host probed elsewhere", &res, why, why_len);
+  if (query_rc != DB_OK) return query_rc;
   int rows = PQntuples(res);
   if (rows == 0) {
     PQclear(res);
@@ -579,12 +479,13 @@ int queue_db_acquire_addresses(PGconn *conn, const char *scan_id, const char *wo
   const char *params[6] = {scan_id, worker_id, array, slots_text, gap_text, ttl_text};
   /* Row by row in array order: the function takes one slot per element, so
    * the same address twice in one call gets two slots (or -1). */
-  PGresult *res = exec_params(conn,
+  PGresult *res;
+  int query_rc = db_query(conn,
                               "SELECT danescan_acquire_address($1, $2, a, $4::integer, $5::integer, $6::integer)"
                               " FROM unnest($3::text[]) WITH ORDINALITY AS u(a, n) ORDER BY n",
-                              6, params, PGRES_TUPLES_OK, "acquiring address slots", why, why_len);
+                              6, params, PGRES_TUPLES_OK, "acquiring address slots", &res, why, why_len);
   free(array);
-  if (res == NULL) return -1;
+  if (query_rc != DB_OK) return query_rc;
   for (size_t i = 0; i < count; i++) {
     slot_out[i] = (int)i < PQntuples(res) ? (int)strtol(PQgetvalue(res, (int)i, 0), NULL, 10) : -1;
   }
@@ -618,11 +519,12 @@ int queue_db_release_addresses(PGconn *conn, const char *scan_id, const char *wo
 int queue_db_complete_chunks(PGconn *conn, const char *scan_id, const char *worker_id, const char *chunks,
                              const char *counts, size_t chunk_count, char *why, size_t why_len) {
   const char *fence_params[3] = {scan_id, chunks, worker_id};
-  PGresult *res = exec_params(conn,
+  PGresult *res;
+  int query_rc = db_query(conn,
                               "SELECT chunk_no FROM scan_chunks WHERE scan_id = $1 AND chunk_no = ANY($2::bigint[])"
                               " AND lease_owner = $3 AND state = 'leased' ORDER BY chunk_no FOR UPDATE",
-                              3, fence_params, PGRES_TUPLES_OK, "checking the chunk leases", why, why_len);
-  if (res == NULL) return -1;
+                              3, fence_params, PGRES_TUPLES_OK, "checking the chunk leases", &res, why, why_len);
+  if (query_rc != DB_OK) return query_rc;
   bool held = (size_t)PQntuples(res) == chunk_count;
   PQclear(res);
   if (!held) {
@@ -644,14 +546,140 @@ int queue_db_complete_chunks(PGconn *conn, const char *scan_id, const char *work
 
 int queue_db_finish_scan(PGconn *conn, const char *scan_id, char *why, size_t why_len) {
   struct queue_progress progress;
-  if (queue_db_progress(conn, scan_id, &progress, why, why_len) != 0) return -1;
+  int rc = queue_db_progress(conn, scan_id, &progress, why, why_len);
+  if (rc != DB_OK) return rc;
   if (!queue_progress_finished(&progress)) return 0;
-  const char *params[1] = {scan_id};
-  if (exec_command(conn,
-                   "UPDATE scans SET complete = (error IS NULL), ended_at = now(),"
-                   " domains = (SELECT count(*) FROM domains WHERE scan_id = $1)"
-                   " WHERE id = $1 AND complete IS NOT TRUE",
-                   1, params, "recording the scan complete", why, why_len) != 0)
+  rc = db_scan_finish_queued(conn, scan_id, why, why_len);
+  return rc == DB_OK ? 1 : rc;
+}
+
+/* ---- the PostgreSQL sink's batch hook ---- */
+
+/* "{c1,c2}" and "{n1,n2}": the chunks of the sorted ordinals and how many
+ * of them each holds. */
+static int chunk_arrays(const uint64_t *seqs, size_t count, uint32_t chunk_size, char **chunks_out,
+                        char **counts_out, size_t *chunk_count) {
+  struct pg_buf chunks, counts;
+  pg_buf_init(&chunks);
+  pg_buf_init(&counts);
+  pg_buf_raw(&chunks, "{", 1);
+  pg_buf_raw(&counts, "{", 1);
+  *chunk_count = 0;
+  size_t i = 0;
+  while (i < count) {
+    uint64_t chunk = seqs[i] / chunk_size;
+    size_t n = 0;
+    while (i < count && seqs[i] / chunk_size == chunk) {
+      n++;
+      i++;
+    }
+    char text[48];
+    int len = snprintf(text, sizeof text, "%s%llu", *chunk_count ? "," : "", (unsigned long long)chunk);
+    pg_buf_raw(&chunks, text, (size_t)len);
+    len = snprintf(text, sizeof text, "%s%zu", *chunk_count ? "," : "", n);
+    pg_buf_raw(&counts, text, (size_t)len);
+    (*chunk_count)++;
+  }
+  pg_buf_raw(&chunks, "}", 2);
+  pg_buf_raw(&counts, "}", 2);
+  if (pg_buf_failed(&chunks) || pg_buf_failed(&counts)) {
+    pg_buf_free(&chunks);
+    pg_buf_free(&counts);
     return -1;
-  return 1;
+  }
+  *chunks_out = chunks.data;
+  *counts_out = counts.data;
+  return 0;
+}
+
+static int fence_batch(void *ctx, PGconn *conn, const uint64_t *seqs, size_t count, char *why, size_t why_len) {
+  const struct queue_batch_fence *fence = ctx;
+  if (count == 0) return DB_OK;
+  char *chunks = NULL, *counts = NULL;
+  size_t chunk_count = 0;
+  if (chunk_arrays(seqs, count, fence->chunk_size, &chunks, &counts, &chunk_count) != 0) {
+    snprintf(why, why_len, "out of memory preparing a batch");
+    return DB_ERROR;
+  }
+  int rc = queue_db_complete_chunks(conn, fence->scan_id, fence->worker_id, chunks, counts, chunk_count, why, why_len);
+  free(chunks);
+  free(counts);
+  return rc;
+}
+
+/* The hosts of this batch are stored: whoever waits on their claims may
+ * reuse them. Locked in host order, as the claimers lock them. */
+static const char claims_done_sql[] =
+    "UPDATE host_claims c SET done = true FROM (SELECT h.host FROM host_claims h"
+    "   JOIN stage_mx_hosts s ON s.host = h.host WHERE h.scan_id = $1 AND NOT h.done"
+    "   ORDER BY h.host FOR UPDATE OF h) d"
+    " WHERE c.scan_id = $1 AND c.host = d.host";
+
+static int mark_claims_done(void *ctx, PGconn *conn, char *why, size_t why_len) {
+  const struct queue_batch_fence *fence = ctx;
+  const char *params[1] = {fence->scan_id};
+  return exec_command(conn, claims_done_sql, 1, params, "marking host claims done", why, why_len);
+}
+
+void queue_db_batch_hook(const struct queue_batch_fence *fence, struct pg_sink_batch_hook *out) {
+  memset(out, 0, sizeof *out);
+  out->ctx = (void *)fence;
+  out->before_rows = fence_batch;
+  out->after_hosts = mark_claims_done;
+}
+
+int queue_db_counter_sums(PGconn *conn, const char *scan_id,
+                          void (*each)(void *ctx, const char *group, const char *name, const char *key,
+                                       const char *value),
+                          void *ctx, char *why, size_t why_len) {
+  const char *params[1] = {scan_id};
+  PGresult *res;
+  /* Numbers are summed; per resolver (by name) too, except last_down_ms
+   * (the largest) and down_now (any worker's). */
+  int rc = db_query(
+      conn,
+      "WITH c AS (SELECT counters FROM scan_workers WHERE scan_id = $1 AND counters IS NOT NULL),"
+      " groups AS (SELECT g.key AS grp, v.key, v.value FROM c, jsonb_each(c.counters) g, jsonb_each(g.value) v"
+      "   WHERE jsonb_typeof(g.value) = 'object' AND jsonb_typeof(v.value) = 'number'),"
+      " resolvers AS (SELECT r->>'name' AS name, v.key, v.value FROM c,"
+      "   jsonb_array_elements(c.counters->'dns'->'resolvers') r, jsonb_each(r) v"
+      "   WHERE jsonb_typeof(c.counters->'dns'->'resolvers') = 'array' AND v.key <> 'name')"
+      " SELECT grp, NULL, key, sum(value::text::numeric)::text FROM groups GROUP BY grp, key"
+      " UNION ALL"
+      " SELECT 'resolvers', name, key,"
+      "   CASE WHEN key = 'last_down_ms' THEN max(value::text::numeric)::text"
+      "        WHEN key = 'down_now' THEN bool_or(value::text::boolean)::text"
+      "        ELSE sum(value::text::numeric)::text END"
+      " FROM resolvers GROUP BY name, key ORDER BY 1, 2, 3",
+      1, params, PGRES_TUPLES_OK, "summing the workers' counters", &res, why, why_len);
+  if (rc != DB_OK) return rc;
+  for (int i = 0; i < PQntuples(res); i++) {
+    each(ctx, PQgetvalue(res, i, 0), PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+         PQgetvalue(res, i, 3));
+  }
+  PQclear(res);
+  return DB_OK;
+}
+
+int queue_db_summary(PGconn *conn, const char *scan_id, struct queue_summary *out, char *why, size_t why_len) {
+  memset(out, 0, sizeof *out);
+  const char *params[1] = {scan_id};
+  PGresult *res;
+  int rc = db_query(conn,
+                    "SELECT count(*), coalesce(sum(domains), 0), coalesce(sum(dns_queries), 0),"
+                    " coalesce(sum(dns_retries), 0), coalesce(sum(dns_timeouts), 0), coalesce(sum(probes), 0),"
+                    " coalesce(sum(connections), 0),"
+                    " (SELECT coalesce(sum(leases - 1), 0) FROM scan_chunks WHERE scan_id = $1 AND leases > 1),"
+                    " (SELECT count(*) FROM scan_chunks WHERE scan_id = $1),"
+                    " (SELECT coalesce(sum(probe_runs - 1), 0) FROM host_claims WHERE scan_id = $1),"
+                    " (SELECT count(*) FROM host_claims WHERE scan_id = $1)"
+                    " FROM scan_workers WHERE scan_id = $1",
+                    1, params, PGRES_TUPLES_OK, "summing the workers", &res, why, why_len);
+  if (rc != DB_OK) return rc;
+  uint64_t *fields[] = {&out->workers,     &out->domains,     &out->dns_queries, &out->dns_retries,
+                        &out->dns_timeouts, &out->probes,      &out->connections, &out->takeovers,
+                        &out->chunks,       &out->duplicate_probes, &out->hosts_claimed};
+  for (int i = 0; i < (int)(sizeof fields / sizeof fields[0]); i++) *fields[i] = db_field_u64(res, 0, i);
+  PQclear(res);
+  return DB_OK;
 }

@@ -3,9 +3,10 @@
  * heartbeats, per-host probe claims and scan-wide per-address session slots.
  * Every function is blocking libpq on a connection the caller owns: call them
  * from a thread of their own or before the event loop runs, never inside it.
- * Nothing here keeps state between calls; the database is the state. Errors
- * return -1 with "database: what: server message" in why; the caller decides
- * whether to reconnect (queue_db_connection_lost). */
+ * Nothing here keeps state between calls; the database is the state. The
+ * scans row is db/scan_row.h's. Errors return DB_ERROR or DB_RETRY (db/db.h)
+ * with "database: what: server message" in why; the caller retries by
+ * db/db_retry.h. */
 #ifndef DANESCAN_QUEUE_DB_H
 #define DANESCAN_QUEUE_DB_H
 
@@ -19,6 +20,7 @@
 
 #include "input/input.h"
 #include "record/result.h"
+#include "store/pg_sink.h"
 
 #define QUEUE_DEFAULT_CHUNK_DOMAINS 1000     /* names per leased chunk */
 #define QUEUE_DEFAULT_LEASE_TTL_MS 60000     /* a lease not renewed for this long is taken over: longer
@@ -26,20 +28,6 @@
                                               * without churn (a local dead worker is reaped at once) */
 #define QUEUE_HEARTBEAT_MS 3000              /* leases renewed, counters stored, workers counted */
 #define QUEUE_LOAD_TRANSACTION_NAMES 50000   /* names committed per loading transaction (rounded to chunks) */
-
-/* What the scans row says about the scan's queue. */
-struct queue_scan_info {
-  bool exists;                 /* a scans row with this id */
-  uint32_t chunk_size;         /* 0: a single-process scan without a queue */
-  uint64_t total;              /* names loaded so far */
-  bool loaded;                 /* every input name is loaded */
-  bool complete;               /* scans.complete is true */
-};
-int queue_db_scan_info(PGconn *conn, const char *scan_id, struct queue_scan_info *out, char *why, size_t why_len);
-
-/* Makes scan_id a queued scan with chunks of chunk_size names (once: a scan
- * that has a chunk size keeps it). Returns 0, -1 with why. */
-int queue_db_init_scan(PGconn *conn, const char *scan_id, uint32_t chunk_size, char *why, size_t why_len);
 
 /* Streams every name of input into scan_inputs and scan_chunks, one
  * transaction per QUEUE_LOAD_TRANSACTION_NAMES names (rounded up to whole
@@ -61,8 +49,13 @@ int queue_db_register_worker(PGconn *conn, const char *scan_id, const char *work
                              int pid, uint64_t *worker_no, char *why, size_t why_len);
 
 /* A worker's counters, stored at every heartbeat. */
+#define QUEUE_COUNTERS_DETAIL_MAX_BYTES 4096
 struct queue_worker_counters {
   uint64_t domains, chunks, probes, connections, dns_queries, dns_retries, dns_timeouts;
+  /* Everything else the scan's metadata sums over workers (run/), as a
+   * JSON object of objects of numbers (and "dns"."resolvers", an array of
+   * objects with a "name"): scan_workers.counters. "" keeps the stored one. */
+  char detail_json[QUEUE_COUNTERS_DETAIL_MAX_BYTES];
 };
 
 /* Renews the worker's chunk leases and address slots, stores counters and
@@ -160,14 +153,42 @@ int queue_db_release_addresses(PGconn *conn, const char *scan_id, const char *wo
 int queue_db_complete_chunks(PGconn *conn, const char *scan_id, const char *worker_id, const char *chunks,
                              const char *counts, size_t chunk_count, char *why, size_t why_len);
 
-/* When the queue is finished, records the scan complete (ended_at, domains
- * count); idempotent. Returns 1 if it is finished, 0 if not, -1 with why. */
+/* When the queue is finished, has the scans row record the scan complete
+ * (db_scan_finish_queued); idempotent. Returns 1 if it is finished, 0 if
+ * not, DB_ERROR/DB_RETRY with why. */
 int queue_db_finish_scan(PGconn *conn, const char *scan_id, char *why, size_t why_len);
 
-bool queue_db_connection_lost(PGconn *conn);
+/* What the workers of a scan did, over all runs: for the summary. */
+struct queue_summary {
+  uint64_t workers, domains, dns_queries, dns_retries, dns_timeouts, probes, connections;
+  uint64_t takeovers;          /* leases beyond one per chunk */
+  uint64_t chunks;
+  uint64_t duplicate_probes;   /* probe_runs beyond one per host claim */
+  uint64_t hosts_claimed;
+};
+int queue_db_summary(PGconn *conn, const char *scan_id, struct queue_summary *out, char *why, size_t why_len);
 
-/* True for errors a retry of the same transaction may cure: deadlock or
- * serialization failure (SQLSTATE 40P01, 40001). */
-bool queue_db_retryable(const PGresult *res);
+/* The sums of every worker's detail counters (queue_worker_counters): each
+ * (group, NULL, key, value) of a number in a group object, summed, and each
+ * ("resolvers", name, key, value) of dns.resolvers by resolver name (summed;
+ * last_down_ms the largest, down_now "true"/"false" for any). */
+int queue_db_counter_sums(PGconn *conn, const char *scan_id,
+                          void (*each)(void *ctx, const char *group, const char *name, const char *key,
+                                       const char *value),
+                          void *ctx, char *why, size_t why_len);
+
+/* The PostgreSQL sink's batch hook (store/pg_sink.h) for a worker of a
+ * queued scan: before the rows, queue_db_complete_chunks for the batch's
+ * chunks (a lost lease fails the batch, so no domain is stored twice); after
+ * the hosts, their claims are marked done. fence is borrowed and must
+ * outlive the sink (its strings too); the hook only reads it, so the
+ * writers may share it. */
+struct queue_batch_fence {
+  const char *scan_id;
+  const char *worker_id;
+  uint32_t chunk_size;         /* a domain's chunk is seq / chunk_size */
+};
+void queue_db_batch_hook(const struct queue_batch_fence *fence, struct pg_sink_batch_hook *out);
+
 
 #endif

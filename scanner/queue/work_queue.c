@@ -2,9 +2,10 @@
  * files requests (names wanted, host claims, address slots, releases) under
  * the lock and signals the queue thread; the queue thread batches them into
  * SQL (queue_db.c), files the answers and writes one byte to a pipe; the
- * loop's pipe event hands the answers to their callbacks. A lost connection
- * is retried with backoff for retry_timeout_ms; requests wait meanwhile, so
- * the scan pauses admission instead of losing anything. */
+ * loop's pipe event hands the answers to their callbacks. Failures are
+ * retried by db/db_retry.h's rule (a lost connection, a deadlock victim or
+ * a serialization failure, for retry_timeout_ms); requests wait meanwhile,
+ * so the scan pauses admission instead of losing anything. */
 #include "queue/work_queue.h"
 
 #include <errno.h>
@@ -14,6 +15,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "db/db.h"
+#include "db/db_retry.h"
+#include "util/clock.h"
 
 struct claim_request {
   char name[256];
@@ -129,11 +134,7 @@ struct work_queue {
   struct work_queue_stats stats;
 };
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
+static double now_ms(void) { return clock_now_ms(); }
 
 /* ---- queue thread ---- */
 
@@ -144,16 +145,11 @@ static void notify_loop(struct work_queue *queue) {
 }
 
 static int connect_db(struct work_queue *queue, char *why, size_t why_len) {
-  if (queue->conn != NULL) PQfinish(queue->conn);
-  queue->conn = PQconnectdb(queue->conninfo);
-  if (queue_db_connection_lost(queue->conn)) {
-    snprintf(why, why_len, "database: connecting: %s", PQerrorMessage(queue->conn));
-    size_t n = strlen(why);
-    while (n > 0 && why[n - 1] == '\n') why[--n] = '\0';
-    return -1;
-  }
-  PQclear(PQexec(queue->conn, "SET client_encoding = 'UTF8'; SET application_name = 'danescan worker queue'"));
-  return 0;
+  PQfinish(queue->conn);
+  queue->conn = db_connect(queue->conninfo,
+                           "SET client_encoding = 'UTF8'; SET application_name = 'danescan worker queue'", why,
+                           why_len);
+  return queue->conn != NULL ? DB_OK : DB_RETRY;
 }
 
 /* Claims and, for hosts probed elsewhere, fetches their stored results.
@@ -178,7 +174,7 @@ static int run_claims(struct work_queue *queue, struct claim_request **pending, 
   free(names);
   if (rc != 0) {
     free(outcome);
-    return -1;
+    return rc;
   }
   struct claim_request *keep = NULL, **keep_tail = &keep;
   i = 0;
@@ -190,14 +186,16 @@ static int run_claims(struct work_queue *queue, struct claim_request **pending, 
     bool answered_now = r->outcome == QUEUE_CLAIM_MINE;
     if (r->outcome == QUEUE_CLAIM_DONE) {
       if (r->result == NULL) r->result = malloc(sizeof *r->result);
-      int got = r->result != NULL ? queue_db_fetch_host(queue->conn, queue->scan_id, r->name, r->result, why, why_len) : -1;
+      int got = DB_ERROR;
+      if (r->result != NULL) got = queue_db_fetch_host(queue->conn, queue->scan_id, r->name, r->result, why, why_len);
+      else snprintf(why, why_len, "out of memory fetching a host");
       if (got < 0) {
         /* put this and the rest back */
         *keep_tail = r;
         r->next = next;
         *pending = keep;
         free(outcome);
-        return -1;
+        return got;
       }
       answered_now = got == 1;
     }
@@ -237,7 +235,7 @@ static int run_acquires(struct work_queue *queue, struct address_request **pendi
   free(addresses);
   if (rc != 0) {
     free(slots);
-    return -1;
+    return rc;
   }
   struct address_request *keep = NULL, **keep_tail = &keep;
   i = 0;
@@ -354,8 +352,8 @@ static void timed_wait(struct work_queue *queue, double until_ms) {
 static void *queue_thread(void *arg) {
   struct work_queue *queue = arg;
   char why[512];
-  double down_since = 0;
-  unsigned backoff_ms = WORK_QUEUE_BACKOFF_MIN_MS;
+  struct db_retry retry;
+  db_retry_init(&retry, queue->config.retry_timeout_ms);
   pthread_mutex_lock(&queue->lock);
   while (!queue->closing && !queue->failed) {
     double now = now_ms();
@@ -389,7 +387,7 @@ static void *queue_thread(void *arg) {
     bool finished = false, leased_again = false;
     unsigned alive = 0;
     uint64_t address_waits = 0;
-    if (queue_db_connection_lost(queue->conn)) rc = connect_db(queue, why, sizeof why);
+    if (db_connection_lost(queue->conn)) rc = connect_db(queue, why, sizeof why);
     if (rc == 0 && releases != NULL) {
       rc = run_releases(queue, releases, why, sizeof why);
       if (rc == 0) {
@@ -405,14 +403,14 @@ static void *queue_thread(void *arg) {
     if (rc == 0 && lease) {
       leased = queue_db_lease_chunk(queue->conn, queue->scan_id, queue->worker_id, queue->config.lease_ttl_ms, &chunk,
                                     why, sizeof why);
-      if (leased < 0) rc = -1;
+      if (leased < 0) rc = leased;
       if (leased == 1 && chunk_set_seen(&queue->leased_before, chunk.chunk_no)) {
         chunk.count = 0; /* ours already: its names are stored, in flight or buffered here */
         leased_again = true;
       }
       if (leased == 0) {
         int done = queue_db_finish_scan(queue->conn, queue->scan_id, why, sizeof why);
-        if (done < 0) rc = -1;
+        if (done < 0) rc = done;
         finished = done == 1;
       }
     }
@@ -420,7 +418,7 @@ static void *queue_thread(void *arg) {
       rc = queue_db_heartbeat(queue->conn, queue->scan_id, queue->worker_id, queue->config.lease_ttl_ms, &counters,
                               &alive, why, sizeof why);
     }
-    bool retry = rc != 0 && (queue_db_connection_lost(queue->conn) || strstr(why, "deadlock") != NULL);
+    if (rc != 0 && db_connection_lost(queue->conn)) rc = DB_RETRY;
 
     pthread_mutex_lock(&queue->lock);
     /* What was not answered goes back to wait. */
@@ -469,29 +467,19 @@ static void *queue_thread(void *arg) {
         notify = true;
       }
     }
+    unsigned wait_ms = 0;
     if (rc == 0) {
-      down_since = 0;
-      backoff_ms = WORK_QUEUE_BACKOFF_MIN_MS;
-    } else if (!retry) {
+      db_retry_reset(&retry);
+    } else if (!db_retry_failed(&retry, rc, why, sizeof why, &wait_ms)) {
+      /* Final: a rejected statement, or the database away too long. */
       queue->failed = true;
       snprintf(queue->error, sizeof queue->error, "%s", why);
       answer_all_locally(queue);
       notify = true;
     } else {
-      double now_fail = now_ms();
-      if (down_since == 0) down_since = now_fail;
       queue->stats.db_retries++;
-      if (now_fail - down_since >= queue->config.retry_timeout_ms) {
-        queue->failed = true;
-        snprintf(queue->error, sizeof queue->error, "database unreachable for %u s, giving up: %.400s",
-                 queue->config.retry_timeout_ms / 1000, why);
-        answer_all_locally(queue);
-        notify = true;
-      } else {
-        if (queue->config.log != NULL) fprintf(queue->config.log, "danescan: work queue: %s; retrying in %u ms\n", why, backoff_ms);
-        timed_wait(queue, now_fail + backoff_ms);
-        backoff_ms = backoff_ms * 2 > WORK_QUEUE_BACKOFF_MAX_MS ? WORK_QUEUE_BACKOFF_MAX_MS : backoff_ms * 2;
-      }
+      if (queue->config.log != NULL) fprintf(queue->config.log, "danescan: work queue: %s; retrying in %u ms\n", why, wait_ms);
+      timed_wait(queue, now_ms() + wait_ms);
     }
     if (notify) notify_loop(queue);
   }
@@ -699,7 +687,7 @@ struct work_queue *work_queue_open(struct event_base *base, const struct work_qu
   if (queue->config.heartbeat_ms == 0) queue->config.heartbeat_ms = QUEUE_HEARTBEAT_MS;
   if (queue->config.prefetch_names == 0) queue->config.prefetch_names = QUEUE_DEFAULT_CHUNK_DOMAINS;
   if (queue->config.per_ip == 0) queue->config.per_ip = 1;
-  if (queue->config.retry_timeout_ms == 0) queue->config.retry_timeout_ms = 300000;
+  if (queue->config.retry_timeout_ms == 0) queue->config.retry_timeout_ms = db_retry_timeout_ms();
   queue->live_workers = 0;
   int fds[2];
   if (queue->conninfo == NULL || queue->scan_id == NULL || queue->worker_id == NULL || pipe(fds) != 0) {
@@ -765,7 +753,7 @@ int work_queue_close(struct work_queue *queue, const char *exit_status, char *wh
   int rc = 0;
   if (exit_status != NULL && queue->worker_no != 0) {
     /* The thread is gone: its connection is ours now. One reconnect try. */
-    if (queue_db_connection_lost(queue->conn) && connect_db(queue, why, why_len) != 0) rc = -1;
+    if (db_connection_lost(queue->conn) && connect_db(queue, why, why_len) != 0) rc = -1;
     /* The final counters, then the exit. */
     struct queue_worker_counters counters = {0};
     if (queue->config.counters != NULL) queue->config.counters(queue->config.ctx, &counters);

@@ -27,8 +27,6 @@
 #define WORK_QUEUE_POLL_MS 1000          /* no chunk to lease now: ask again after this */
 #define WORK_QUEUE_CLAIM_RETRY_MS 300    /* host being probed elsewhere: ask again after this */
 #define WORK_QUEUE_ADDRESS_RETRY_MS 100  /* address slot busy: ask again after this (or the gap) */
-#define WORK_QUEUE_BACKOFF_MIN_MS 100    /* database unreachable: reconnect backoff, doubling */
-#define WORK_QUEUE_BACKOFF_MAX_MS 5000
 
 struct work_queue_config {
   const char *conninfo;
@@ -44,7 +42,7 @@ struct work_queue_config {
                                      workers started together with this one, so a worker that
                                      heartbeats before its siblings registered does not take
                                      the whole rate */
-  uint32_t retry_timeout_ms;      /* database unreachable this long: the queue fails */
+  uint32_t retry_timeout_ms;      /* database failing this long: the queue fails (0: db_retry_timeout_ms) */
   FILE *log;                      /* retry messages; NULL = silent */
   /* Loop thread, every heartbeat: the worker's counters, stored in
    * scan_workers. NULL: zeros. */

@@ -22,9 +22,11 @@
  * Lost connection: the writer reconnects with exponential backoff (100 ms to
  * 5 s) and resends the uncommitted batch; a batch whose commit outcome is
  * unknown is checked in scan_batches first, so it is never stored twice.
- * After retry_timeout_ms without success the sink fails: the next write (or
- * close) returns -1 with the reason and the scan stops. The last writer to
- * finish writes the scans row's end time, counts and outcome. */
+ * Retries follow db/db_retry.h: a lost connection, a deadlock victim or a
+ * serialization failure is retried for retry_timeout_ms, anything else fails
+ * the sink at once; the next write (or close) returns -1 with the reason and
+ * the scan stops. Unless attached, the last writer to finish has the scans
+ * row record the end time, counts and outcome (db/scan_row.h). */
 #ifndef DANESCAN_STORE_PG_SINK_H
 #define DANESCAN_STORE_PG_SINK_H
 
@@ -33,12 +35,30 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <libpq-fe.h>
+
 #include "input/input.h"
 #include "record/sink.h"
 
 #define PG_SINK_DEFAULT_BATCH_DOMAINS 5000
 #define PG_SINK_DEFAULT_MAX_QUEUED_BATCHES 6
 #define PG_SINK_DEFAULT_RETRY_TIMEOUT_MS (300u * 1000) /* 5 minutes; DANESCAN_DB_RETRY_TIMEOUT_S */
+
+/* Work another layer does inside each batch's transaction, on the writer's
+ * connection: queue/ fences the batch against lost chunk leases, counts its
+ * domains done and marks its hosts' claims done, so a batch is stored with
+ * its queue bookkeeping or not at all. Called on the writer threads (several
+ * at once: the callbacks must be thread-safe). Each returns DB_OK, or
+ * DB_ERROR/DB_RETRY with why (db/db.h): the batch is rolled back, and
+ * retried on DB_RETRY. */
+struct pg_sink_batch_hook {
+  void *ctx;
+  /* Before any row: the batch's input ordinals, ascending (count may be 0). */
+  int (*before_rows)(void *ctx, PGconn *conn, const uint64_t *seqs, size_t count, char *why, size_t why_len);
+  /* After the batch's hosts are merged, while the temporary table
+   * stage_mx_hosts holds them (only for batches with hosts). */
+  int (*after_hosts)(void *ctx, PGconn *conn, char *why, size_t why_len);
+};
 
 struct pg_sink_config {
   const char *conninfo;        /* libpq URL or key=value string; "" = PG* environment */
@@ -54,16 +74,13 @@ struct pg_sink_config {
   size_t max_queued_batches;   /* 0 = default */
   uint32_t retry_timeout_ms;   /* 0 = default (or $DANESCAN_DB_RETRY_TIMEOUT_S) */
   FILE *log;                   /* retry and migration messages; NULL = silent */
-  /* Worker mode (a multi-worker scan, queue/): the scan is registered and
-   * its input loaded by its starter; this sink only attaches. Each batch
-   * commits only while this worker still holds the leases of the chunks its
-   * domains belong to (else the sink fails: the chunk was taken over, and
-   * storing would make a domain twice), adds its domains to the chunks'
-   * done counts and marks the claims of the hosts it stores done, all in
-   * the batch's transaction. The scans row is finished by the queue. */
-  const char *worker_id;       /* non-NULL: worker mode */
-  uint64_t worker_no;          /* this worker's batch numbers start at worker_no << 32 */
-  uint32_t chunk_size;         /* a domain's chunk is seq / chunk_size */
+  /* Attached (a worker of a queued scan, run/): the scan is registered,
+   * its input loaded and its scans row finished by others (db/scan_row.h);
+   * this sink only writes batches, numbered from first_batch_no. */
+  bool attach;
+  uint64_t first_batch_no;
+  /* Work done in each batch's transaction (may be NULL; copied). */
+  const struct pg_sink_batch_hook *batch_hook;
 };
 
 /* Connects, applies pending schema migrations (pg_schema.h), registers the
@@ -73,12 +90,6 @@ struct pg_sink_config {
  * to free). A new scan whose id is already stored is refused. */
 int pg_sink_open(struct result_sink *sink, const struct pg_sink_config *config, char *why, size_t why_len);
 
-/* What pg_sink_open does before it writes, alone: connects, migrates and
- * registers the scan (or, with resume, reopens it), creates its partitions,
- * disconnects. For the process that starts a multi-worker scan, whose
- * workers then open their sinks in worker mode. Returns 0 or -1 with why. */
-int pg_sink_register_scan(const struct pg_sink_config *config, char *why, size_t why_len);
-
 /* The scan_config skip hook: true when seq was committed by an earlier run
  * of this scan. ctx is sink->state. */
 bool pg_sink_skip_seq(void *ctx, uint64_t seq);
@@ -86,7 +97,7 @@ bool pg_sink_skip_seq(void *ctx, uint64_t seq);
 /* Number of input ordinals already committed (resume), for messages. */
 uint64_t pg_sink_committed_count(void *ctx);
 
-/* Worker mode: stores a host now, before any domain naming it is written
+/* Attached: stores a host now, before any domain naming it is written
  * (a host this worker probed, so other workers waiting on its claim can reuse
  * it). Sent at most once per run, like hosts sent with domains. Returns 0 or
  * -1 (out of memory; the host goes with its domains then). ctx is
@@ -96,11 +107,6 @@ int pg_sink_add_host(void *ctx, const struct mx_host *host);
 /* Tells the sink how the run ended, recorded in scans.complete/error at
  * close (not calling it leaves complete NULL: unknown). */
 void pg_sink_set_outcome(void *ctx, bool complete, const char *error);
-
-/* How long a lost database is retried before giving up: $DANESCAN_DB_RETRY_TIMEOUT_S
- * (seconds) when set, else PG_SINK_DEFAULT_RETRY_TIMEOUT_MS. The work queue
- * uses the same. */
-uint32_t pg_sink_default_retry_timeout_ms(void);
 
 /* Writer statistics (thread-safe), for the benchmark. */
 struct pg_sink_stats {
