@@ -14,6 +14,7 @@
 #include "cli/resume_cmd.h"
 #include "cli/scan_cmd.h"
 #include "cli/status_cmd.h"
+#include "cli/worker_cmd.h"
 
 static void usage(FILE *out) {
   fprintf(out,

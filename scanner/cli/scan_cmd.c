@@ -2,9 +2,11 @@
  * run/scan_run.h; the exit code is its. */
 #include "cli/scan_cmd.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "run/scan_options.h"
+#include "run/scan_rerun.h"
 #include "run/scan_run.h"
 
 static void usage(FILE *out) {
@@ -74,5 +76,18 @@ int scan_cmd_main(int argc, char **argv) {
   }
   int exit_code = run_scan(&options, argc, argv);
   scan_options_free(&options);
+  return exit_code;
+}
+
+int scan_cmd_rerun(const char *scan_id, const char *db_url, char **extra, int extra_count, bool join) {
+  const char *command = join ? "worker" : "resume";
+  struct scan_rerun rerun;
+  char why[512];
+  if (scan_rerun_build(&rerun, scan_id, db_url, extra, extra_count, join, why, sizeof why) != 0) {
+    fprintf(stderr, "danescan %s: %s\n", command, why);
+    return 1;
+  }
+  int exit_code = scan_cmd_main(rerun.argc, rerun.argv);
+  scan_rerun_free(&rerun);
   return exit_code;
 }

@@ -254,3 +254,23 @@ int db_scan_drop(PGconn *conn, const char *scan_id, char *why, size_t why_len) {
   PQclear(res);
   return rc;
 }
+
+int db_scan_list(PGconn *conn, FILE *out, char *why, size_t why_len) {
+  PGresult *res;
+  int rc = db_query(conn,
+                    "SELECT s.id, to_char(s.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),"
+                    " coalesce(to_char(s.ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), 'running/killed'),"
+                    " coalesce(s.complete::text, '?'), s.runs,"
+                    " (SELECT coalesce(sum(domain_rows), 0) FROM scan_batches b WHERE b.scan_id = s.id)"
+                    " FROM scans s ORDER BY s.started_at",
+                    0, NULL, PGRES_TUPLES_OK, "listing scans", &res, why, why_len);
+  if (rc != DB_OK) return rc;
+  fprintf(out, "%-36s %-19s %-19s %-8s %4s %10s\n", "scan", "started (UTC)", "ended (UTC)", "complete", "runs",
+          "domains");
+  for (int i = 0; i < PQntuples(res); i++) {
+    fprintf(out, "%-36s %-19s %-19s %-8s %4s %10s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+            PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
+  }
+  PQclear(res);
+  return DB_OK;
+}

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <libpq-fe.h>
 
@@ -97,6 +98,10 @@ int db_scan_error(PGconn *conn, const char *scan_id, const char *placeholder, ch
 int db_scan_command_line(PGconn *conn, const char *scan_id, char ***args, int *argc_out, char **cwd, char *why,
                          size_t why_len);
 void db_scan_command_line_free(char **args, int argc, char *cwd);
+
+/* Prints every stored scan, one line each (id, started, ended, complete,
+ * runs, domains committed), under a header line. */
+int db_scan_list(PGconn *conn, FILE *out, char *why, size_t why_len);
 
 /* Drops the scan whole: partitions, progress, queue, the row. */
 int db_scan_drop(PGconn *conn, const char *scan_id, char *why, size_t why_len);

@@ -647,9 +647,9 @@ int queue_db_counter_sums(PGconn *conn, const char *scan_id,
       " SELECT grp, NULL, key, sum(value::text::numeric)::text FROM groups GROUP BY grp, key"
       " UNION ALL"
       " SELECT 'resolvers', name, key,"
-      "   CASE WHEN key = 'last_down_ms' THEN max(value::text::numeric)::text"
-      "        WHEN key = 'down_now' THEN bool_or(value::text::boolean)::text"
-      "        ELSE sum(value::text::numeric)::text END"
+      "   CASE WHEN key = 'last_down_ms' THEN max(value::text::numeric) FILTER (WHERE key = 'last_down_ms')::text"
+      "        WHEN key = 'down_now' THEN bool_or(value::text::boolean) FILTER (WHERE key = 'down_now')::text"
+      "        ELSE sum(value::text::numeric) FILTER (WHERE jsonb_typeof(value) = 'number')::text END"
       " FROM resolvers GROUP BY name, key ORDER BY 1, 2, 3",
       1, params, PGRES_TUPLES_OK, "summing the workers' counters", &res, why, why_len);
   if (rc != DB_OK) return rc;
