@@ -19,7 +19,7 @@ static const char usage[] =
     "FILE may be a zone file, a list or a rank,domain CSV, plain or gzip'd; - is stdin.\n"
     "  --input-format zone|list|csv   do not detect the format\n"
     "  --origin NAME                  apex of zone files (default: first SOA owner)\n"
-    "  --shard I/N                    keep the names with FNV-1a-64(name) %% N == I\n"
+    "  --shard I/N                    keep the names with FNV-1a-64(name) % N == I\n"
     "  --sample P                     keep a deterministic fraction P in (0,1]\n"
     "  --limit N                      stop after N names\n"
     "  --count                        print only the counts\n"

@@ -9,6 +9,7 @@
 
 #include "db/db.h"
 #include "db/pg_copy.h"
+#include "record/status.h"
 #include "util/json.h"
 
 int db_scan_register(PGconn *conn, const struct db_scan_registration *registration, char *why, size_t why_len) {
@@ -270,6 +271,77 @@ int db_scan_list(PGconn *conn, FILE *out, char *why, size_t why_len) {
   for (int i = 0; i < PQntuples(res); i++) {
     fprintf(out, "%-36s %-19s %-19s %-8s %4s %10s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
             PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
+  }
+  PQclear(res);
+  return DB_OK;
+}
+
+int db_scan_inputs(PGconn *conn, const char *scan_id, struct db_scan_inputs *out, char *why, size_t why_len) {
+  memset(out, 0, sizeof *out);
+  const char *params[1] = {scan_id};
+  PGresult *res;
+  int rc = db_query(conn,
+                    "SELECT (input_counts->>'names')::bigint, (input_counts->>'invalid')::bigint,"
+                    " (input_counts->>'duplicates')::bigint, (input_counts->>'bad_lines')::bigint"
+                    " FROM scans WHERE id = $1",
+                    1, params, PGRES_TUPLES_OK, "reading the scan's input counts", &res, why, why_len);
+  if (rc != DB_OK) return rc;
+  if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+    out->counts_known = true;
+    out->counts.names = db_field_u64(res, 0, 0);
+    out->counts.invalid = db_field_u64(res, 0, 1);
+    out->counts.duplicates = db_field_u64(res, 0, 2);
+    out->counts.bad_lines = db_field_u64(res, 0, 3);
+  }
+  PQclear(res);
+  rc = db_query(conn,
+                "SELECT i->>'name', i->>'sha256' FROM scans s, jsonb_array_elements(coalesce(s.inputs, '[]')) i"
+                " WHERE s.id = $1",
+                1, params, PGRES_TUPLES_OK, "reading the scan's inputs", &res, why, why_len);
+  if (rc != DB_OK) return rc;
+  size_t n = (size_t)PQntuples(res);
+  out->names = calloc(n + 1, sizeof *out->names);
+  out->sha256 = calloc(n + 1, sizeof *out->sha256);
+  bool ok = out->names != NULL && out->sha256 != NULL;
+  for (size_t i = 0; ok && i < n; i++) {
+    out->names[i] = strdup(PQgetvalue(res, (int)i, 0));
+    if (!PQgetisnull(res, (int)i, 1)) out->sha256[i] = strdup(PQgetvalue(res, (int)i, 1));
+    out->count++;
+    ok = out->names[i] != NULL;
+  }
+  PQclear(res);
+  if (!ok) {
+    db_scan_inputs_clear(out);
+    snprintf(why, why_len, "out of memory");
+    return DB_ERROR;
+  }
+  return DB_OK;
+}
+
+void db_scan_inputs_clear(struct db_scan_inputs *inputs) {
+  for (size_t i = 0; i < inputs->count; i++) {
+    free(inputs->names[i]);
+    free(inputs->sha256[i]);
+  }
+  free(inputs->names);
+  free(inputs->sha256);
+  memset(inputs, 0, sizeof *inputs);
+}
+
+int db_scan_domain_counts(PGconn *conn, const char *scan_id, uint64_t *by_status, uint64_t *total, char *why,
+                          size_t why_len) {
+  memset(by_status, 0, DOMAIN_STATUS_COUNT * sizeof *by_status);
+  *total = 0;
+  const char *params[1] = {scan_id};
+  PGresult *res;
+  int rc = db_query(conn, "SELECT status, count(*) FROM domains WHERE scan_id = $1 GROUP BY 1", 1, params,
+                    PGRES_TUPLES_OK, "counting the domains", &res, why, why_len);
+  if (rc != DB_OK) return rc;
+  for (int i = 0; i < PQntuples(res); i++) {
+    uint64_t count = db_field_u64(res, i, 1);
+    enum domain_status status;
+    if (domain_status_parse(PQgetvalue(res, i, 0), &status) == 0) by_status[status] += count;
+    *total += count;
   }
   PQclear(res);
   return DB_OK;

@@ -99,6 +99,24 @@ int db_scan_command_line(PGconn *conn, const char *scan_id, char ***args, int *a
                          size_t why_len);
 void db_scan_command_line_free(char **args, int argc, char *cwd);
 
+/* The inputs as stored: names with their digests (sha256 may hold NULLs)
+ * and the reader's counts (counts_known false for scans stored before
+ * migration 007). Owned: db_scan_inputs_clear. */
+struct db_scan_inputs {
+  size_t count;
+  char **names;
+  char **sha256;
+  bool counts_known;
+  struct input_counts counts;
+};
+int db_scan_inputs(PGconn *conn, const char *scan_id, struct db_scan_inputs *out, char *why, size_t why_len);
+void db_scan_inputs_clear(struct db_scan_inputs *inputs);
+
+/* The scan's stored domains per status word (record/status.h order) and
+ * in all. */
+int db_scan_domain_counts(PGconn *conn, const char *scan_id, uint64_t *by_status, uint64_t *total, char *why,
+                          size_t why_len);
+
 /* Prints every stored scan, one line each (id, started, ended, complete,
  * runs, domains committed), under a header line. */
 int db_scan_list(PGconn *conn, FILE *out, char *why, size_t why_len);

@@ -20,14 +20,14 @@
 /* One benchmark worker: lease, "resolve" nothing, complete; until done.
  * Exit status 0, or 1 on a database error (printed). */
 static int bench_worker(const char *url, const char *scan_id, unsigned index) {
-  PGconn *conn = PQconnectdb(url);
   char why[512];
+  PGconn *conn = db_connect(url, NULL, why, sizeof why);
   char worker_id[64];
   snprintf(worker_id, sizeof worker_id, "bench:%d:%u", (int)getpid(), index);
   uint64_t worker_no;
-  if (PQstatus(conn) != CONNECTION_OK ||
+  if (conn == NULL ||
       queue_db_register_worker(conn, scan_id, worker_id, "bench", (int)getpid(), &worker_no, why, sizeof why) != 0) {
-    fprintf(stderr, "bench worker: %s\n", PQstatus(conn) != CONNECTION_OK ? PQerrorMessage(conn) : why);
+    fprintf(stderr, "bench worker: %s\n", why);
     PQfinish(conn);
     return 1;
   }
@@ -52,14 +52,14 @@ static int bench_worker(const char *url, const char *scan_id, unsigned index) {
     char chunks[32], counts[32];
     snprintf(chunks, sizeof chunks, "{%llu}", (unsigned long long)chunk.chunk_no);
     snprintf(counts, sizeof counts, "{%zu}", chunk.count);
-    PQclear(PQexec(conn, "BEGIN"));
+    db_exec(conn, "BEGIN", "BEGIN", why, sizeof why);
     if (queue_db_complete_chunks(conn, scan_id, worker_id, chunks, counts, 1, why, sizeof why) != 0) {
-      PQclear(PQexec(conn, "ROLLBACK"));
+      db_rollback(conn);
       queue_chunk_clear(&chunk);
       rc = 1;
       break;
     }
-    PQclear(PQexec(conn, "COMMIT"));
+    db_exec(conn, "COMMIT", "COMMIT", why, sizeof why);
     queue_chunk_clear(&chunk);
   }
   if (rc != 0) fprintf(stderr, "bench worker %u: %s\n", index, why);

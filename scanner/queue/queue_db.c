@@ -683,3 +683,22 @@ int queue_db_summary(PGconn *conn, const char *scan_id, struct queue_summary *ou
   PQclear(res);
   return DB_OK;
 }
+
+int queue_db_workers_json(PGconn *conn, const char *scan_id, char **out, char *why, size_t why_len) {
+  *out = NULL;
+  const char *params[1] = {scan_id};
+  PGresult *res;
+  int rc = db_query(conn,
+                    "SELECT coalesce(json_agg(json_build_object('worker_id', worker_id, 'host', host, 'pid', pid,"
+                    " 'domains', domains, 'exit_status', exit_status) ORDER BY worker_no), '[]')"
+                    " FROM scan_workers WHERE scan_id = $1",
+                    1, params, PGRES_TUPLES_OK, "listing the workers", &res, why, why_len);
+  if (rc != DB_OK) return rc;
+  *out = strdup(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  if (*out == NULL) {
+    snprintf(why, why_len, "out of memory");
+    return DB_ERROR;
+  }
+  return DB_OK;
+}

@@ -168,6 +168,11 @@ struct queue_summary {
 };
 int queue_db_summary(PGconn *conn, const char *scan_id, struct queue_summary *out, char *why, size_t why_len);
 
+/* The scan's workers as a JSON array of {worker_id, host, pid, domains,
+ * exit_status}, in registration order ("[]" when none); *out is the
+ * caller's to free. */
+int queue_db_workers_json(PGconn *conn, const char *scan_id, char **out, char *why, size_t why_len);
+
 /* The sums of every worker's detail counters (queue_worker_counters): each
  * (group, NULL, key, value) of a number in a group object, summed, and each
  * ("resolvers", name, key, value) of dns.resolvers by resolver name (summed;

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "db/db.h"
 #include "report/report_sql.h"
 
 struct diff_counts {
@@ -36,18 +37,18 @@ static void print_rows(FILE *out, const PGresult *res, const char *kind, const c
 
 static int scans_exist(PGconn *conn, const char *from, const char *to) {
   const char *values[2] = {from, to};
-  PGresult *res = PQexecParams(conn, "SELECT count(*) FILTER (WHERE id = $1), count(*) FILTER (WHERE id = $2) FROM scans",
-                               2, NULL, values, NULL, NULL, 0);
+  PGresult *res;
+  char why[512];
+  if (db_query(conn, "SELECT count(*) FILTER (WHERE id = $1), count(*) FILTER (WHERE id = $2) FROM scans", 2, values,
+               PGRES_TUPLES_OK, "reading the scans", &res, why, sizeof why) != DB_OK) {
+    fprintf(stderr, "danescan diff: %s\n", why);
+    return -1;
+  }
   int rc = 0;
-  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-    fprintf(stderr, "danescan diff: %s", PQresultErrorMessage(res));
-    rc = -1;
-  } else {
-    for (int k = 0; k < 2; k++) {
-      if (strcmp(PQgetvalue(res, 0, k), "0") == 0) {
-        fprintf(stderr, "danescan diff: no scan '%s' in the database\n", values[k]);
-        rc = -1;
-      }
+  for (int k = 0; k < 2; k++) {
+    if (strcmp(PQgetvalue(res, 0, k), "0") == 0) {
+      fprintf(stderr, "danescan diff: no scan '%s' in the database\n", values[k]);
+      rc = -1;
     }
   }
   PQclear(res);

@@ -1,6 +1,7 @@
 /* Loading and running the report SQL files (see report_sql.h). The files are
  * read at run time so a researcher and the binary read the same text. */
 #include "report/report_sql.h"
+#include "db/db.h"
 #include "util/data_files.h"
 
 #include <limits.h>
@@ -126,21 +127,5 @@ PGresult *report_sql_run(PGconn *conn, const char *dir, const char *name,
 }
 
 PGconn *report_sql_connect(const char *url, char *why, size_t why_len) {
-  PGconn *conn = PQconnectdb(url);
-  if (PQstatus(conn) != CONNECTION_OK) {
-    snprintf(why, why_len, "cannot connect: %s", PQerrorMessage(conn));
-    size_t l = strlen(why);
-    while (l > 0 && why[l - 1] == '\n') why[--l] = '\0';
-    PQfinish(conn);
-    return NULL;
-  }
-  PGresult *res = PQexec(conn, "SET default_transaction_read_only = on");
-  bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-  PQclear(res);
-  if (!ok) {
-    snprintf(why, why_len, "cannot make the session read-only: %s", PQerrorMessage(conn));
-    PQfinish(conn);
-    return NULL;
-  }
-  return conn;
+  return db_connect(url, "SET default_transaction_read_only = on", why, why_len);
 }

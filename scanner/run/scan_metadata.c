@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "db/scan_row.h"
 #include "queue/queue_db.h"
 #include "util/json.h"
 
@@ -204,84 +205,36 @@ int scan_metadata_from_db(struct scan_metadata *out, PGconn *conn, const char *s
   out->started = started;
   out->ended = time(NULL);
   out->complete = complete;
-  const char *params[1] = {scan_id};
-  PGresult *res;
-  int rc = db_query(conn,
-                    "SELECT s.error, (s.input_counts->>'names')::bigint, (s.input_counts->>'invalid')::bigint,"
-                    " (s.input_counts->>'duplicates')::bigint, (s.input_counts->>'bad_lines')::bigint,"
-                    " (SELECT json_agg(json_build_object('worker_id', worker_id, 'host', host, 'pid', pid,"
-                    "   'domains', domains, 'exit_status', exit_status) ORDER BY worker_no)"
-                    "   FROM scan_workers WHERE scan_id = s.id)"
-                    " FROM scans s WHERE s.id = $1",
-                    1, params, PGRES_TUPLES_OK, "reading the scan", &res, why, why_len);
-  if (rc != DB_OK) return -1;
-  if (PQntuples(res) != 1) {
-    PQclear(res);
-    snprintf(why, why_len, "no scan %s in the database", scan_id);
-    return -1;
-  }
-  if (!PQgetisnull(res, 0, 0)) out->error = strdup(PQgetvalue(res, 0, 0));
-  out->input_counts.names = db_field_u64(res, 0, 1);
-  out->input_counts.invalid = db_field_u64(res, 0, 2);
-  out->input_counts.duplicates = db_field_u64(res, 0, 3);
-  out->input_counts.bad_lines = db_field_u64(res, 0, 4);
-  out->workers_json = strdup(PQgetisnull(res, 0, 5) ? "[]" : PQgetvalue(res, 0, 5));
-  PQclear(res);
-
-  rc = db_query(conn,
-                "SELECT i->>'name', i->>'sha256' FROM scans s, jsonb_array_elements(coalesce(s.inputs, '[]')) i"
-                " WHERE s.id = $1",
-                1, params, PGRES_TUPLES_OK, "reading the scan's inputs", &res, why, why_len);
-  if (rc != DB_OK) goto fail;
-  int n = PQntuples(res);
-  char **names = calloc((size_t)n + 1, sizeof *names);
-  char **sums = calloc((size_t)n + 1, sizeof *sums);
-  out->input_names = (const char *const *)names;
-  out->input_sha256 = (const char *const *)sums;
-  if (names == NULL || sums == NULL) {
-    PQclear(res);
-    snprintf(why, why_len, "out of memory");
-    goto fail;
-  }
-  for (int i = 0; i < n; i++) {
-    names[i] = strdup(PQgetvalue(res, i, 0));
-    sums[i] = PQgetisnull(res, i, 1) ? NULL : strdup(PQgetvalue(res, i, 1));
-  }
-  out->input_count = (size_t)n;
-  PQclear(res);
-
-  rc = db_query(conn, "SELECT status, count(*) FROM domains WHERE scan_id = $1 GROUP BY 1", 1, params,
-                PGRES_TUPLES_OK, "counting the domains", &res, why, why_len);
-  if (rc != DB_OK) goto fail;
-  for (int i = 0; i < PQntuples(res); i++) {
-    uint64_t count = db_field_u64(res, i, 1);
-    enum domain_status status;
-    if (domain_status_parse(PQgetvalue(res, i, 0), &status) == 0) out->by_status[status] += count;
-    out->domains += count;
-  }
-  PQclear(res);
+  out->from_db = true;
+  char error[1024];
+  if (db_scan_error(conn, scan_id, NULL, error, sizeof error, why, why_len) != DB_OK) goto fail;
+  if (error[0] != '\0' && (out->error = strdup(error)) == NULL) goto out_of_memory;
+  if (db_scan_inputs(conn, scan_id, &out->stored_inputs, why, why_len) != DB_OK) goto fail;
+  out->input_count = out->stored_inputs.count;
+  out->input_names = (const char *const *)out->stored_inputs.names;
+  out->input_sha256 = (const char *const *)out->stored_inputs.sha256;
+  out->input_counts = out->stored_inputs.counts;
+  if (db_scan_domain_counts(conn, scan_id, out->by_status, &out->domains, why, why_len) != DB_OK) goto fail;
+  char *workers = NULL;
+  if (queue_db_workers_json(conn, scan_id, &workers, why, why_len) != DB_OK) goto fail;
+  out->workers_json = workers;
   if (queue_db_counter_sums(conn, scan_id, add_sum, &out->counters, why, why_len) != DB_OK) goto fail;
   return 0;
+out_of_memory:
+  snprintf(why, why_len, "out of memory");
 fail:
   scan_metadata_clear(out);
   return -1;
 }
 
 void scan_metadata_clear(struct scan_metadata *metadata) {
-  /* Only what scan_metadata_from_db allocated: from_run borrows everything
-   * and has workers_json NULL. */
-  if (metadata->workers_json == NULL) return;
-  for (size_t i = 0; i < metadata->input_count; i++) {
-    free((char *)metadata->input_names[i]);
-    free((char *)metadata->input_sha256[i]);
-  }
-  free((void *)metadata->input_names);
-  free((void *)metadata->input_sha256);
+  /* Only what scan_metadata_from_db allocated: from_run borrows everything. */
+  if (!metadata->from_db) return;
+  db_scan_inputs_clear(&metadata->stored_inputs);
   free((char *)metadata->error);
   free((char *)metadata->workers_json);
   memset(metadata, 0, sizeof *metadata);
 }
-
 /* ---- the document ---- */
 
 static void iso_time(time_t t, char *out, size_t out_len) {

@@ -22,6 +22,7 @@
 
 #include "dns/dns_client.h"
 #include "input/input.h"
+#include "db/scan_row.h"
 #include "record/status.h"
 #include "run/scan_runtime.h"
 
@@ -72,6 +73,9 @@ struct scan_metadata {
   /* Worker processes as a JSON array (from the database), NULL for a
    * single-process scan ("workers": []). */
   const char *workers_json;
+  /* scan_metadata_from_db's own: what it allocated. */
+  bool from_db;
+  struct db_scan_inputs stored_inputs;
 };
 
 /* A single-process scan's document. Strings are borrowed from the caller. */

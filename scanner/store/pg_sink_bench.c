@@ -15,6 +15,7 @@
 #include "record/result.h"
 #include "record/sink.h"
 #include "store/pg_sink.h"
+#include "util/clock.h"
 
 #define BENCH_HOSTS_PER_DOMAIN 2
 #define BENCH_ADDRESSES_PER_HOST 2
@@ -83,8 +84,7 @@ int pg_sink_bench(const char *url, unsigned long long domains, size_t batch, boo
     fprintf(stderr, "danescan db bench: %s\n", why);
     return 1;
   }
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  double t0 = clock_now_s();
   struct domain_result *result = calloc(1, sizeof *result);
   struct mx_host hosts[BENCH_HOSTS_PER_DOMAIN];
   struct host_address addresses[BENCH_HOSTS_PER_DOMAIN][BENCH_ADDRESSES_PER_HOST];
@@ -125,18 +125,16 @@ int pg_sink_bench(const char *url, unsigned long long domains, size_t batch, boo
   for (;;) {
     pg_sink_get_stats(sink.state, &stats);
     if (rc != 0 || stats.domains_committed >= domains) break;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (t1.tv_sec - t0.tv_sec > 900) break; /* the writer failed: close says why */
-    struct timespec pause = {0, 1000 * 1000};
-    nanosleep(&pause, NULL);
+    if (clock_now_s() - t0 > 900) break; /* the writer failed: close says why */
+    clock_sleep_ms(1);
   }
-  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double t1 = clock_now_s();
   if (sink.close(sink.state, why, sizeof why) != 0 && rc == 0) rc = -1;
   if (rc != 0) {
     fprintf(stderr, "danescan db bench: %s\n", why);
     return 1;
   }
-  double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  double seconds = t1 - t0;
   printf("danescan db bench: %llu domains, %llu rows in %.2f s: %.0f rows/s, %.0f domains/s "
          "(%llu batches, writer busy %.2f s, %llu backpressure waits, scan %s)\n",
          (unsigned long long)stats.domains_committed, (unsigned long long)stats.rows_committed, seconds,
