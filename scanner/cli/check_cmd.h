@@ -2,7 +2,7 @@
  * operators. Resolves and probes one domain with the scan pipeline (same
  * options as `scan`, no database) and prints, host by host and address by
  * address, what was looked up, what was found and what to fix
- * (store/explain.h), or with --json the JSON record of docs/output.md. */
+ * (report/explain.h), or with --json the JSON record of docs/output.md. */
 #ifndef DANESCAN_CLI_CHECK_CMD_H
 #define DANESCAN_CLI_CHECK_CMD_H
 

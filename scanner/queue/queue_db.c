@@ -1,5 +1,5 @@
 /* The work queue's SQL (see queue_db.h). Every value reaches the server as a
- * parameter or as COPY text through store/pg_copy.h, never spliced into SQL.
+ * parameter or as COPY text through db/pg_copy.h, never spliced into SQL.
  * Arrays go as PostgreSQL array literals built here from names and addresses
  * that the pipeline has validated (host names: letters, digits, '-', '.';
  * addresses: inet text), quoted anyway. */

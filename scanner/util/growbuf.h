@@ -1,5 +1,5 @@
 /* Growth of the append-only byte buffers (util/json.h json_buf,
- * store/pg_copy.h pg_buf): one policy, doubling from a first size. */
+ * db/pg_copy.h pg_buf): one policy, doubling from a first size. */
 #ifndef DANESCAN_UTIL_GROWBUF_H
 #define DANESCAN_UTIL_GROWBUF_H
 

@@ -1,4 +1,4 @@
-/* store/explain: the sentences `danescan check` prints for hand-built result
+/* report/explain: the sentences `danescan check` prints for hand-built result
  * records: lookups with their DNSSEC state and EDE, TLSA records (usable or
  * why not), the matched record, per-address probe results and the fixes. */
 #include <arpa/inet.h>
