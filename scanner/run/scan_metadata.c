@@ -312,8 +312,26 @@ int scan_metadata_write(const char *path, const struct scan_metadata *metadata, 
   json_object_end(&buf);
   write_counters(&buf, &metadata->counters);
   json_key(&buf, "workers");
-  if (metadata->workers_json != NULL) json_raw(&buf, metadata->workers_json, strlen(metadata->workers_json));
-  else json_raw(&buf, "[]", 2);
+  if (metadata->workers_json != NULL) {
+    json_raw(&buf, metadata->workers_json, strlen(metadata->workers_json));
+  } else {
+    /* A single-process scan: this process did the work, as a queue worker
+     * would be listed (no worker id: it had no queue). */
+    json_array_begin(&buf);
+    json_object_begin(&buf);
+    json_key(&buf, "worker_id");
+    json_null(&buf);
+    json_key(&buf, "host");
+    json_string(&buf, host);
+    json_key(&buf, "pid");
+    json_int(&buf, (int64_t)getpid());
+    json_key(&buf, "domains");
+    json_uint(&buf, metadata->domains);
+    json_key(&buf, "exit_status");
+    json_string(&buf, metadata->complete ? "done" : "stopped");
+    json_object_end(&buf);
+    json_array_end(&buf);
+  }
   json_object_end(&buf);
   json_raw(&buf, "\n", 1);
   int rc = 0;

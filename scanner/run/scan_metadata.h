@@ -70,8 +70,8 @@ struct scan_metadata {
   uint64_t domains;
   uint64_t by_status[DOMAIN_STATUS_COUNT];
   struct scan_counters counters;
-  /* Worker processes as a JSON array (from the database), NULL for a
-   * single-process scan ("workers": []). */
+  /* Worker processes as a JSON array (from the database); NULL for a
+   * single-process scan, whose one entry is this process (worker_id null). */
   const char *workers_json;
   /* scan_metadata_from_db's own: what it allocated. */
   bool from_db;

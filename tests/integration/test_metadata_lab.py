@@ -98,11 +98,12 @@ def main():
         h.check(digests == doc["inputs"] and doc["inputs"][0]["sha256"],
                 f"{scan_id}: inputs and their digests are the stored ones", f"{digests}")
 
-    h.check(one["workers"] == [] and len(two["workers"]) == 2
-            and all(w["exit_status"] == "done" for w in two["workers"])
+    h.check(len(one["workers"]) == 1 and one["workers"][0]["worker_id"] is None
+            and one["workers"][0]["domains"] == one["domains"] and one["workers"][0]["exit_status"] == "done",
+            "workers: the one process (no worker id) for --workers 0", json.dumps(one["workers"]))
+    h.check(len(two["workers"]) == 2 and all(w["exit_status"] == "done" and w["worker_id"] for w in two["workers"])
             and sum(w["domains"] for w in two["workers"]) == two["domains"],
-            "workers: none for one process; two, done, whose domains add up, for the queued scan",
-            json.dumps(two["workers"]))
+            "workers: two, done, whose domains add up, for the queued scan", json.dumps(two["workers"]))
     stored = h.sql("SELECT sum((counters->'dns'->>'lookups')::bigint),"
                    " sum((counters->'mx_host_cache'->>'requests')::bigint)"
                    " FROM scan_workers WHERE scan_id = 'meta-two'")[0]

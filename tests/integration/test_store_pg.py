@@ -24,7 +24,7 @@ h = Harness("store_pg")
 
 
 def c_words(table):
-    text = open(os.path.join(SOURCE, "scanner", "pipeline", "status.c")).read()
+    text = open(os.path.join(SOURCE, "scanner", "record", "status.c")).read()
     body = re.search(r"%s\[[A-Z_]+\] = \{(.*?)\};" % table, text, re.S).group(1)
     return re.findall(r'\] = "([^"]+)"', body)
 

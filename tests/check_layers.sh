@@ -1,0 +1,82 @@
+#!/bin/bash
+# Checks the layering of scanner/: a .c or .h file may include project
+# headers ("folder/file.h") of its own folder and of folders of lower layers
+# only. Folders at the same layer are separate modules and may not include
+# each other; a folder missing from the table has no layer, and including it
+# (or being in it) is a violation too.
+#
+#   layer 0  util/                 5  pipeline/  db/
+#         1  record/               6  store/
+#         2  input/  dns/  tls/    7  queue/  report/
+#         3  smtp/ (uses tls/)     8  run/
+#         4  probe/                9  cli/
+#                                 10  main.c (the top of scanner/)
+#
+# usage: tests/check_layers.sh [SCANNER_DIR]   (default: the scanner/ beside tests/)
+# Prints 'FILE:LINE: includes HEADER (layer N) from layer M' per violation and
+# a count; exits 1 on any violation, 0 when there is none, 2 on a usage error.
+# An include is resolved as the compiler does: beside the including file when
+# there is such a file ("x.h", "../dns/x.h"), else from the top of scanner/.
+set -euo pipefail
+
+declare -A LAYER=(
+  [util]=0 [record]=1 [input]=2 [dns]=2 [tls]=2 [smtp]=3 [probe]=4
+  [pipeline]=5 [db]=5 [store]=6 [queue]=7 [report]=7 [run]=8 [cli]=9 [main.c]=10
+)
+
+if [ $# -gt 1 ] || [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+fi
+if [ $# -eq 1 ]; then
+  dir=${1%/}
+else
+  dir=$(realpath --relative-to=. "$(dirname "$(readlink -f "$0")")/../scanner")
+fi
+if [ ! -d "$dir" ]; then
+  echo "check_layers: $dir: not a directory" >&2
+  exit 2
+fi
+root=$(realpath "$dir")
+
+# The layer unit of a path relative to scanner/: its first folder, or the
+# file name itself for a file at the top (main.c).
+unit_of() { printf '%s\n' "${1%%/*}"; }
+describe() { if [ -n "${LAYER[$1]+x}" ]; then printf 'layer %s' "${LAYER[$1]}"; else printf 'unknown layer'; fi; }
+
+violations=0
+files=0
+includes=0
+while IFS= read -r -d '' file; do
+  files=$((files + 1))
+  rel=${file#"$dir"/}
+  own=$(unit_of "$rel")
+  if [ -z "${LAYER[$own]+x}" ]; then
+    case $rel in */*) own=$own/ ;; esac
+    echo "$file:1: $own is not in the layer table (unknown layer)"
+    violations=$((violations + 1))
+    continue
+  fi
+  while IFS=: read -r line header; do
+    includes=$((includes + 1))
+    # As the compiler looks: beside the including file, then from the top
+    # of scanner/ (the include path).
+    if [ -e "$(dirname "$file")/$header" ]; then
+      target=$(realpath -m --relative-to="$root" "$(dirname "$file")/$header")
+    else
+      target=$(realpath -m --relative-to="$root" "$root/$header")
+    fi
+    unit=$(unit_of "$target")
+    if [ "$unit" = "$own" ]; then continue; fi
+    if [ -n "${LAYER[$unit]+x}" ] && [ "${LAYER[$unit]}" -lt "${LAYER[$own]}" ]; then continue; fi
+    echo "$file:$line: includes $header ($(describe "$unit")) from layer ${LAYER[$own]}"
+    violations=$((violations + 1))
+  done < <(grep -n -E '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"]+"' "$file" \
+             | sed -E 's/^([0-9]+):[[:space:]]*#[[:space:]]*include[[:space:]]*"([^"]+)".*/\1:\2/' || true)
+done < <(find "$dir" -type f \( -name '*.c' -o -name '*.h' \) -print0 | sort -z)
+
+if [ "$violations" -gt 0 ]; then
+  echo "$violations layering violations ($files files, $includes project includes)"
+  exit 1
+fi
+echo "0 layering violations ($files files, $includes project includes)"
