@@ -67,14 +67,16 @@ static void usage(void) {
 int main(int argc, char **argv) {
   struct dns_client_config config;
   dns_client_config_defaults(&config);
-  struct bench bench = {.pattern = "n%u.bench.test", .type = LDNS_RR_TYPE_A, .count = 100000,
-                        .concurrency = 5000};
-  static const struct option options[] = {
-      {"resolver", required_argument, NULL, 'r'}, {"count", required_argument, NULL, 'n'},
-      {"concurrency", required_argument, NULL, 'c'}, {"pattern", required_argument, NULL, 'p'},
-      {"type", required_argument, NULL, 't'},       {"initial", required_argument, NULL, 'i'},
-      {"timeout-ms", required_argument, NULL, 'T'}, {"sockets", required_argument, NULL, 's'},
-      {NULL, 0, NULL, 0}};
+  struct bench bench = {.pattern = "n%u.bench.test", .type = LDNS_RR_TYPE_A, .count = 100000, .concurrency = 5000};
+  static const struct option options[] = {{"resolver", required_argument, NULL, 'r'},
+                                          {"count", required_argument, NULL, 'n'},
+                                          {"concurrency", required_argument, NULL, 'c'},
+                                          {"pattern", required_argument, NULL, 'p'},
+                                          {"type", required_argument, NULL, 't'},
+                                          {"initial", required_argument, NULL, 'i'},
+                                          {"timeout-ms", required_argument, NULL, 'T'},
+                                          {"sockets", required_argument, NULL, 's'},
+                                          {NULL, 0, NULL, 0}};
   char why[256];
   int option;
   unsigned initial = 0;
@@ -138,26 +140,23 @@ int main(int argc, char **argv) {
   struct dns_client_stats stats;
   dns_client_get_stats(bench.client, &stats);
   double wall = (double)(wall_after.tv_sec - wall_before.tv_sec) +
-                (double)(wall_after.tv_nsec - wall_before.tv_nsec) / 1e9;
+      (double)(wall_after.tv_nsec - wall_before.tv_nsec) / 1e9;
   double user = seconds_of(after.ru_utime) - seconds_of(before.ru_utime);
   double sys = seconds_of(after.ru_stime) - seconds_of(before.ru_stime);
   double queries = (double)stats.queries_sent;
-  printf("lookups %llu in %.3f s: %.0f lookups/s, %.0f queries/s\n",
-         (unsigned long long)bench.done, wall, (double)bench.done / wall, queries / wall);
-  printf("cpu: user %.3f s, sys %.3f s: %.2f us/query (user %.2f, sys %.2f)\n", user, sys,
-         (user + sys) * 1e6 / queries, user * 1e6 / queries, sys * 1e6 / queries);
+  printf("lookups %llu in %.3f s: %.0f lookups/s, %.0f queries/s\n", (unsigned long long)bench.done, wall,
+         (double)bench.done / wall, queries / wall);
+  printf("cpu: user %.3f s, sys %.3f s: %.2f us/query (user %.2f, sys %.2f)\n", user, sys, (user + sys) * 1e6 / queries,
+         user * 1e6 / queries, sys * 1e6 / queries);
   printf("states: secure %llu insecure %llu bogus %llu failed %llu; tcp %llu; start errors %d\n",
-         (unsigned long long)bench.states[DNSSEC_SECURE],
-         (unsigned long long)bench.states[DNSSEC_INSECURE],
-         (unsigned long long)bench.states[DNSSEC_BOGUS],
-         (unsigned long long)bench.states[DNSSEC_FAILED], (unsigned long long)bench.tcp,
-         bench.start_errors);
+         (unsigned long long)bench.states[DNSSEC_SECURE], (unsigned long long)bench.states[DNSSEC_INSECURE],
+         (unsigned long long)bench.states[DNSSEC_BOGUS], (unsigned long long)bench.states[DNSSEC_FAILED],
+         (unsigned long long)bench.tcp, bench.start_errors);
   printf("client: queries %llu retries %llu timeouts %llu servfails %llu mismatched %llu "
          "slow_retried %llu window %u\n",
-         (unsigned long long)stats.queries_sent, (unsigned long long)stats.retries,
-         (unsigned long long)stats.timeouts, (unsigned long long)stats.servfails,
-         (unsigned long long)stats.mismatched, (unsigned long long)stats.slow_retried,
-         stats.window);
+         (unsigned long long)stats.queries_sent, (unsigned long long)stats.retries, (unsigned long long)stats.timeouts,
+         (unsigned long long)stats.servfails, (unsigned long long)stats.mismatched,
+         (unsigned long long)stats.slow_retried, stats.window);
   dns_client_free(bench.client);
   event_base_free(bench.base);
   return stats.failed == 0 ? 0 : 1;

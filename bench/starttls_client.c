@@ -51,11 +51,11 @@
 #include <openssl/x509v3.h>
 
 #define MAX_TLSA 16
-#define MAX_TLSA_DATA_BYTES 64     /* SHA-512 is the longest digest; full keys are not needed here */
-#define REPLY_BUFFER_BYTES 8192    /* labsmtp's replies are a few hundred bytes */
-#define MAX_LINE_BYTES 512         /* RFC 5321 4.5.3.1.5 reply line limit */
-#define DEFAULT_TIMEOUT_MS 20000   /* per probe, all steps together */
-#define POLL_TICK_MS 1000          /* how often deadlines are checked when idle */
+#define MAX_TLSA_DATA_BYTES 64   /* SHA-512 is the longest digest; full keys are not needed here */
+#define REPLY_BUFFER_BYTES 8192  /* labsmtp's replies are a few hundred bytes */
+#define MAX_LINE_BYTES 512       /* RFC 5321 4.5.3.1.5 reply line limit */
+#define DEFAULT_TIMEOUT_MS 20000 /* per probe, all steps together */
+#define POLL_TICK_MS 1000        /* how often deadlines are checked when idle */
 
 enum step { CONNECTING, GREETING, EHLO, STARTTLS, HANDSHAKE, TLS_EHLO, QUIT, IDLE };
 
@@ -84,10 +84,10 @@ struct probe {
   int fd;
   SSL *ssl;
   int64_t deadline_ms;
-  short events;        /* what poll() should wait for */
+  short events; /* what poll() should wait for */
   char in[REPLY_BUFFER_BYTES];
   size_t in_len;
-  const char *out;     /* a command line not yet fully written */
+  const char *out; /* a command line not yet fully written */
   size_t out_len;
   bool offers_starttls;
 };
@@ -138,12 +138,12 @@ static SSL_CTX *make_context(void) {
   SSL_CTX *c = SSL_CTX_new(TLS_client_method());
   if (c == NULL) return NULL;
   SSL_CTX_set_security_level(c, 1);
-  if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) != 1 || SSL_CTX_dane_enable(c) <= 0) {
+  if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 || SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) != 1 ||
+      SSL_CTX_dane_enable(c) <= 0) {
     SSL_CTX_free(c);
     return NULL;
   }
-  SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);  /* a DANE failure aborts the handshake */
+  SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL); /* a DANE failure aborts the handshake */
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_options(c, SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
   return c;
@@ -152,8 +152,7 @@ static SSL_CTX *make_context(void) {
 static SSL *make_session(int fd) {
   SSL *ssl = SSL_new(ctx);
   if (ssl == NULL) return NULL;
-  if (SSL_set_fd(ssl, fd) != 1 || SSL_set_tlsext_host_name(ssl, opt.host) != 1 ||
-      SSL_dane_enable(ssl, opt.host) <= 0) {
+  if (SSL_set_fd(ssl, fd) != 1 || SSL_set_tlsext_host_name(ssl, opt.host) != 1 || SSL_dane_enable(ssl, opt.host) <= 0) {
     SSL_free(ssl);
     return NULL;
   }
@@ -172,7 +171,7 @@ static SSL *make_session(int fd) {
 
 static void end_probe(struct probe *p, bool ok, const char *why) {
   if (p->ssl != NULL) {
-    if (ok) SSL_shutdown(p->ssl);  /* best effort close_notify, as danescan */
+    if (ok) SSL_shutdown(p->ssl); /* best effort close_notify, as danescan */
     SSL_free(p->ssl);
     p->ssl = NULL;
   }
@@ -312,11 +311,11 @@ static void run_plain(struct probe *p) {
     end_probe(p, false, "bad reply");
     return;
   }
-  if (status == 0) return;  /* still POLLIN */
+  if (status == 0) return; /* still POLLIN */
   plain_reply(p, code);
   if (p->step == IDLE) return;
   if (p->step == HANDSHAKE) {
-    run_tls(p);  /* sends the ClientHello now */
+    run_tls(p); /* sends the ClientHello now */
     return;
   }
   p->events = p->out_len > 0 ? POLLOUT : POLLIN;
@@ -399,7 +398,7 @@ static void advance(struct probe *p) {
       return;
     }
     p->step = GREETING;
-    p->events = POLLIN;  /* the server speaks first */
+    p->events = POLLIN; /* the server speaks first */
     return;
   }
   if (p->step == GREETING || p->step == EHLO || p->step == STARTTLS) run_plain(p);
@@ -420,8 +419,14 @@ static int parse_args(int argc, char **argv) {
       address = arg;
       continue;
     }
-    if (strcmp(arg, "--tls-ehlo") == 0) { opt.tls_ehlo = true; continue; }
-    if (strcmp(arg, "--verbose") == 0) { opt.verbose = true; continue; }
+    if (strcmp(arg, "--tls-ehlo") == 0) {
+      opt.tls_ehlo = true;
+      continue;
+    }
+    if (strcmp(arg, "--verbose") == 0) {
+      opt.verbose = true;
+      continue;
+    }
     if (i + 1 >= argc) usage();
     const char *value = argv[++i];
     unsigned long number = strtoul(value, NULL, 10);
@@ -502,7 +507,7 @@ int main(int argc, char **argv) {
   struct rusage usage_self;
   getrusage(RUSAGE_SELF, &usage_self);
   double cpu = (double)usage_self.ru_utime.tv_sec + (double)usage_self.ru_utime.tv_usec / 1e6 +
-               (double)usage_self.ru_stime.tv_sec + (double)usage_self.ru_stime.tv_usec / 1e6;
+      (double)usage_self.ru_stime.tv_sec + (double)usage_self.ru_stime.tv_usec / 1e6;
   fprintf(stderr,
           "summary probes=%lu done=%lu authenticated=%lu failed=%lu elapsed_s=%.3f probes_per_s=%.1f "
           "cpu_s=%.3f cpu_ms_per_probe=%.3f maxrss_kb=%ld\n",

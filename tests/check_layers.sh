@@ -39,9 +39,6 @@ if [ ! -d "$dir" ]; then
 fi
 root=$(realpath "$dir")
 
-# The layer unit of a path relative to scanner/: its first folder, or the
-# file name itself for a file at the top (main.c).
-unit_of() { printf '%s\n' "${1%%/*}"; }
 describe() { if [ -n "${LAYER[$1]+x}" ]; then printf 'layer %s' "${LAYER[$1]}"; else printf 'unknown layer'; fi; }
 
 violations=0
@@ -50,7 +47,7 @@ includes=0
 while IFS= read -r -d '' file; do
   files=$((files + 1))
   rel=${file#"$dir"/}
-  own=$(unit_of "$rel")
+  own=${rel%%/*} # the layer unit: the first folder, or the file itself at the top (main.c)
   if [ -z "${LAYER[$own]+x}" ]; then
     case $rel in */*) own=$own/ ;; esac
     echo "$file:1: $own is not in the layer table (unknown layer)"
@@ -60,13 +57,16 @@ while IFS= read -r -d '' file; do
   while IFS=: read -r line header; do
     includes=$((includes + 1))
     # As the compiler looks: beside the including file, then from the top
-    # of scanner/ (the include path).
-    if [ -e "$(dirname "$file")/$header" ]; then
-      target=$(realpath -m --relative-to="$root" "$(dirname "$file")/$header")
-    else
+    # of scanner/ (the include path). target: the header's path in scanner/.
+    beside=${file%/*}/$header
+    if [ -e "$beside" ]; then
+      target=$(realpath -m --relative-to="$root" "$beside")
+    elif [[ $header == ./* || $header == ../* ]]; then
       target=$(realpath -m --relative-to="$root" "$root/$header")
+    else
+      target=$header
     fi
-    unit=$(unit_of "$target")
+    unit=${target%%/*}
     if [ "$unit" = "$own" ]; then continue; fi
     if [ -n "${LAYER[$unit]+x}" ] && [ "${LAYER[$unit]}" -lt "${LAYER[$own]}" ]; then continue; fi
     echo "$file:$line: includes $header ($(describe "$unit")) from layer ${LAYER[$own]}"

@@ -55,8 +55,9 @@ int check_cmd_main(int argc, char **argv) {
     snprintf(why, sizeof why, "give exactly one domain");
     parsed = -1;
   }
-  if (parsed == 0 && (options.db_url != NULL || options.resume || options.metadata != NULL ||
-                      options.output_given || options.certs_path != NULL)) {
+  if (parsed == 0 &&
+      (options.db_url != NULL || options.resume || options.metadata != NULL || options.output_given ||
+       options.certs_path != NULL)) {
     snprintf(why, sizeof why, "--db, --resume, --metadata, --output and --certs are options of `scan`");
     parsed = -1;
   }

@@ -53,7 +53,8 @@ static int parse_args(int argc, char **argv, struct db_args *args) {
     else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) args->batch = strtoull(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--keep") == 0) args->keep = true;
     else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) args->workers = (unsigned)strtoul(argv[++i], NULL, 10);
-    else if (strcmp(argv[i], "--chunk-size") == 0 && i + 1 < argc) args->chunk_size = (unsigned)strtoul(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--chunk-size") == 0 && i + 1 < argc)
+      args->chunk_size = (unsigned)strtoul(argv[++i], NULL, 10);
     else if (argv[i][0] != '-' && args->scan_id == NULL) args->scan_id = argv[i];
     else {
       fprintf(stderr, "danescan db: unknown argument '%s'\n", argv[i]);
@@ -144,7 +145,8 @@ int db_cmd_main(int argc, char **argv) {
   if (strcmp(argv[1], "migrate") == 0) return cmd_migrate(&args);
   if (strcmp(argv[1], "status") == 0) return cmd_status(&args);
   if (strcmp(argv[1], "drop") == 0) return cmd_drop(&args);
-  if (strcmp(argv[1], "bench") == 0) return pg_sink_bench(args.url, args.domains, (size_t)args.batch, args.keep) == 0 ? 0 : 1;
+  if (strcmp(argv[1], "bench") == 0)
+    return pg_sink_bench(args.url, args.domains, (size_t)args.batch, args.keep) == 0 ? 0 : 1;
   if (strcmp(argv[1], "bench-queue") == 0) {
     return queue_bench_main(args.url, args.domains, args.workers > 0 ? args.workers : 16,
                             args.chunk_size > 0 ? args.chunk_size : QUEUE_DEFAULT_CHUNK_DOMAINS, args.keep);

@@ -11,11 +11,10 @@
 #include "report/report_diff.h"
 #include "report/report_sql.h"
 
-static const char usage[] =
-    "usage: danescan diff --db URL [--fail-on-regression] [--reports DIR] FROM_SCAN TO_SCAN\n"
-    "Lists domains and MX hosts whose status changed from FROM_SCAN to TO_SCAN, one per line:\n"
-    "  domain|host <TAB> worse|better|changed <TAB> NAME <TAB> FROM <TAB> TO <TAB> REASON\n"
-    "  --fail-on-regression   exit 1 when any domain or host got worse\n";
+static const char usage[] = "usage: danescan diff --db URL [--fail-on-regression] [--reports DIR] FROM_SCAN TO_SCAN\n"
+                            "Lists domains and MX hosts whose status changed from FROM_SCAN to TO_SCAN, one per line:\n"
+                            "  domain|host <TAB> worse|better|changed <TAB> NAME <TAB> FROM <TAB> TO <TAB> REASON\n"
+                            "  --fail-on-regression   exit 1 when any domain or host got worse\n";
 
 int diff_cmd_main(int argc, char **argv) {
   static const struct option options[] = {
@@ -32,11 +31,21 @@ int diff_cmd_main(int argc, char **argv) {
   int opt;
   while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
     switch (opt) {
-      case 'd': db_url = optarg; break;
-      case 'f': fail_on_regression = true; break;
-      case 'r': reports_option = optarg; break;
-      case 'h': fputs(usage, stdout); return 0;
-      default: fputs(usage, stderr); return 2;
+    case 'd':
+      db_url = optarg;
+      break;
+    case 'f':
+      fail_on_regression = true;
+      break;
+    case 'r':
+      reports_option = optarg;
+      break;
+    case 'h':
+      fputs(usage, stdout);
+      return 0;
+    default:
+      fputs(usage, stderr);
+      return 2;
     }
   }
   if (db_url == NULL || argc - optind != 2) {

@@ -13,18 +13,17 @@
 
 #define INPUTS_STDOUT_BUFFER_BYTES ((size_t)1 << 20)
 
-static const char usage[] =
-    "usage: danescan inputs [options] FILE...\n"
-    "Prints the names a scan of FILE... would scan (one per line, lower case).\n"
-    "FILE may be a zone file, a list or a rank,domain CSV, plain or gzip'd; - is stdin.\n"
-    "  --input-format zone|list|csv   do not detect the format\n"
-    "  --origin NAME                  apex of zone files (default: first SOA owner)\n"
-    "  --shard I/N                    keep the names with FNV-1a-64(name) % N == I\n"
-    "  --sample P                     keep a deterministic fraction P in (0,1]\n"
-    "  --limit N                      stop after N names\n"
-    "  --count                        print only the counts\n"
-    "  --dedup-memory MB              memory of the duplicate filter (default 48)\n"
-    "  --max-errors N                 problems reported in full (default 10)\n";
+static const char usage[] = "usage: danescan inputs [options] FILE...\n"
+                            "Prints the names a scan of FILE... would scan (one per line, lower case).\n"
+                            "FILE may be a zone file, a list or a rank,domain CSV, plain or gzip'd; - is stdin.\n"
+                            "  --input-format zone|list|csv   do not detect the format\n"
+                            "  --origin NAME                  apex of zone files (default: first SOA owner)\n"
+                            "  --shard I/N                    keep the names with FNV-1a-64(name) % N == I\n"
+                            "  --sample P                     keep a deterministic fraction P in (0,1]\n"
+                            "  --limit N                      stop after N names\n"
+                            "  --count                        print only the counts\n"
+                            "  --dedup-memory MB              memory of the duplicate filter (default 48)\n"
+                            "  --max-errors N                 problems reported in full (default 10)\n";
 
 struct inputs_cmd {
   struct input_options options;
@@ -187,8 +186,7 @@ static void print_counts(struct input_reader *reader, const struct inputs_cmd *c
   printf("invalid %llu\n", (unsigned long long)counts.invalid);
   printf("duplicates %llu\n", (unsigned long long)counts.duplicates);
   printf("bad_lines %llu\n", (unsigned long long)counts.bad_lines);
-  printf("skipped_by_shard_or_sample %llu\n",
-         (unsigned long long)counts.skipped_by_shard_or_sample);
+  printf("skipped_by_shard_or_sample %llu\n", (unsigned long long)counts.skipped_by_shard_or_sample);
   printf("dedup_untracked %llu\n", (unsigned long long)counts.dedup_untracked);
   printf("bytes %llu\n", (unsigned long long)counts.bytes_read);
   for (size_t i = 0; i < cmd->path_count; i++) {
@@ -209,8 +207,7 @@ int inputs_cmd_main(int argc, char **argv) {
     return parsed > 0 ? 0 : 2;
   }
   char why[512];
-  struct input_reader *reader =
-      input_reader_open(cmd.paths, cmd.path_count, &cmd.options, why, sizeof why);
+  struct input_reader *reader = input_reader_open(cmd.paths, cmd.path_count, &cmd.options, why, sizeof why);
   if (reader == NULL) {
     fprintf(stderr, "danescan inputs: %s\n", why);
     free(cmd.paths);

@@ -34,33 +34,47 @@ struct report_cmd {
 
 static int parse_args(int argc, char **argv, struct report_cmd *cmd) {
   static const struct option options[] = {
-      {"db", required_argument, NULL, 'd'},      {"scan", required_argument, NULL, 's'},
+      {"db", required_argument, NULL, 'd'},       {"scan", required_argument, NULL, 's'},
       {"previous", required_argument, NULL, 'p'}, {"out", required_argument, NULL, 'o'},
-      {"reports", required_argument, NULL, 'r'}, {"max-changes", required_argument, NULL, 'm'},
-      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+      {"reports", required_argument, NULL, 'r'},  {"max-changes", required_argument, NULL, 'm'},
+      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
   };
   optind = 1;
   int opt;
   while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
     switch (opt) {
-      case 'd': cmd->db_url = optarg; break;
-      case 's': cmd->request.scan_id = optarg; break;
-      case 'p': cmd->request.previous_id = optarg; break;
-      case 'o': cmd->request.out_dir = optarg; break;
-      case 'r': cmd->reports_option = optarg; break;
-      case 'm': {
-        char *end = NULL;
-        errno = 0;
-        unsigned long long n = strtoull(optarg, &end, 10);
-        if (errno != 0 || end == optarg || *end != '\0' || n == 0 || n > 1000000) {
-          fprintf(stderr, "danescan report: --max-changes wants a number from 1 to 1000000\n");
-          return 2;
-        }
-        cmd->request.max_changes = (size_t)n;
-        break;
+    case 'd':
+      cmd->db_url = optarg;
+      break;
+    case 's':
+      cmd->request.scan_id = optarg;
+      break;
+    case 'p':
+      cmd->request.previous_id = optarg;
+      break;
+    case 'o':
+      cmd->request.out_dir = optarg;
+      break;
+    case 'r':
+      cmd->reports_option = optarg;
+      break;
+    case 'm': {
+      char *end = NULL;
+      errno = 0;
+      unsigned long long n = strtoull(optarg, &end, 10);
+      if (errno != 0 || end == optarg || *end != '\0' || n == 0 || n > 1000000) {
+        fprintf(stderr, "danescan report: --max-changes wants a number from 1 to 1000000\n");
+        return 2;
       }
-      case 'h': fputs(usage, stdout); return 0;
-      default: fputs(usage, stderr); return 2;
+      cmd->request.max_changes = (size_t)n;
+      break;
+    }
+    case 'h':
+      fputs(usage, stdout);
+      return 0;
+    default:
+      fputs(usage, stderr);
+      return 2;
     }
   }
   if (optind != argc || cmd->db_url == NULL || cmd->request.scan_id == NULL || cmd->request.out_dir == NULL) {

@@ -12,9 +12,10 @@
 #define RESUME_MAX_ARGS 512
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: danescan resume SCAN_ID [--db URL] [scan options...]\n"
-               "  continues SCAN_ID as stored in the database: names already stored are skipped\n"
-               "  (URL default: $DANESCAN_DB, else the PG* environment)\n");
+  fprintf(out,
+          "usage: danescan resume SCAN_ID [--db URL] [scan options...]\n"
+          "  continues SCAN_ID as stored in the database: names already stored are skipped\n"
+          "  (URL default: $DANESCAN_DB, else the PG* environment)\n");
 }
 
 

@@ -9,8 +9,9 @@
 #include "queue/queue_status.h"
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: danescan status --db URL --scan ID\n"
-               "  progress of a scan with workers: done/total, rate, ETA, workers and heartbeats\n");
+  fprintf(out,
+          "usage: danescan status --db URL --scan ID\n"
+          "  progress of a scan with workers: done/total, rate, ETA, workers and heartbeats\n");
 }
 
 int status_cmd_main(int argc, char **argv) {

@@ -11,11 +11,12 @@
 #define WORKER_MAX_ARGS 512
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: danescan worker --db URL --scan SCAN_ID [--workers N] [scan options...]\n"
-                 "  joins the running queued scan SCAN_ID with N worker processes on this machine\n"
-                 "  (default: the number of cores), with the scan's stored options; options given\n"
-                 "  here override them (e.g. --resolver for this machine's resolver). Workers may\n"
-                 "  be added or killed at any time; a killed worker's chunks are taken over.\n");
+  fprintf(out,
+          "usage: danescan worker --db URL --scan SCAN_ID [--workers N] [scan options...]\n"
+          "  joins the running queued scan SCAN_ID with N worker processes on this machine\n"
+          "  (default: the number of cores), with the scan's stored options; options given\n"
+          "  here override them (e.g. --resolver for this machine's resolver). Workers may\n"
+          "  be added or killed at any time; a killed worker's chunks are taken over.\n");
 }
 
 int worker_cmd_main(int argc, char **argv) {
@@ -43,4 +44,3 @@ int worker_cmd_main(int argc, char **argv) {
   }
   return scan_cmd_rerun(scan_id, db_url, extra, extra_count, true);
 }
-

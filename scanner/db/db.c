@@ -21,7 +21,9 @@ PGconn *db_connect(const char *conninfo, const char *setup_sql, char *why, size_
   return conn;
 }
 
-bool db_connection_lost(const PGconn *conn) { return conn == NULL || PQstatus(conn) != CONNECTION_OK; }
+bool db_connection_lost(const PGconn *conn) {
+  return conn == NULL || PQstatus(conn) != CONNECTION_OK;
+}
 
 bool db_result_retryable(const PGresult *res) {
   const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -44,8 +46,8 @@ int db_exec(PGconn *conn, const char *sql, const char *what, char *why, size_t w
   return rc;
 }
 
-int db_query(PGconn *conn, const char *sql, int count, const char *const *params, ExecStatusType want,
-             const char *what, PGresult **out, char *why, size_t why_len) {
+int db_query(PGconn *conn, const char *sql, int count, const char *const *params, ExecStatusType want, const char *what,
+             PGresult **out, char *why, size_t why_len) {
   *out = NULL;
   PGresult *res = PQexecParams(conn, sql, count, NULL, params, NULL, NULL, 0);
   if (PQresultStatus(res) != want) {
@@ -79,7 +81,8 @@ int db_copy(PGconn *conn, const char *statement, const char *data, size_t len, c
   while (offset < len) {
     size_t chunk = len - offset;
     if (chunk > DB_COPY_CHUNK_BYTES) chunk = DB_COPY_CHUNK_BYTES;
-    if (PQputCopyData(conn, data + offset, (int)chunk) != 1) return db_fail(conn, NULL, "sending COPY data", why, why_len);
+    if (PQputCopyData(conn, data + offset, (int)chunk) != 1)
+      return db_fail(conn, NULL, "sending COPY data", why, why_len);
     offset += chunk;
   }
   if (PQputCopyEnd(conn, NULL) != 1) return db_fail(conn, NULL, "ending COPY", why, why_len);

@@ -51,8 +51,8 @@ int db_exec(PGconn *conn, const char *sql, const char *what, char *why, size_t w
 /* Runs a statement with text parameters and hands back its result in *out
  * when its status is want (the caller PQclears it). Returns DB_OK, or
  * DB_ERROR/DB_RETRY with why (*out is NULL then). */
-int db_query(PGconn *conn, const char *sql, int count, const char *const *params, ExecStatusType want,
-             const char *what, PGresult **out, char *why, size_t why_len);
+int db_query(PGconn *conn, const char *sql, int count, const char *const *params, ExecStatusType want, const char *what,
+             PGresult **out, char *why, size_t why_len);
 
 /* db_query for a statement without rows (want PGRES_COMMAND_OK); the
  * result is discarded. With rows_out (may be NULL) the affected rows. */

@@ -28,7 +28,7 @@ uint32_t db_retry_timeout_ms(void);
  * next pause. Zeroed or db_retry_reset: no failure yet. */
 struct db_retry {
   uint32_t timeout_ms;
-  double failing_since_ms;     /* 0: the last attempt succeeded */
+  double failing_since_ms; /* 0: the last attempt succeeded */
   unsigned backoff_ms;
 };
 
@@ -50,8 +50,8 @@ typedef int (*db_step_fn)(PGconn *conn, void *arg, char *why, size_t why_len);
 
 struct db_retry_policy {
   const char *conninfo;
-  const char *setup_sql;       /* run on every new connection; NULL = none */
-  uint32_t timeout_ms;         /* 0 = db_retry_timeout_ms() */
+  const char *setup_sql; /* run on every new connection; NULL = none */
+  uint32_t timeout_ms;   /* 0 = db_retry_timeout_ms() */
   /* Before each pause: the failure and the pause (log and count it). NULL:
    * silent. */
   void (*on_retry)(void *ctx, const char *why, unsigned wait_ms);

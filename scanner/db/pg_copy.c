@@ -12,7 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-void pg_buf_init(struct pg_buf *buf) { memset(buf, 0, sizeof *buf); }
+void pg_buf_init(struct pg_buf *buf) {
+  memset(buf, 0, sizeof *buf);
+}
 
 void pg_buf_free(struct pg_buf *buf) {
   free(buf->data);
@@ -25,7 +27,9 @@ void pg_buf_reset(struct pg_buf *buf) {
   buf->field_written = false;
 }
 
-bool pg_buf_failed(const struct pg_buf *buf) { return buf->failed; }
+bool pg_buf_failed(const struct pg_buf *buf) {
+  return buf->failed;
+}
 
 static bool reserve(struct pg_buf *buf, size_t extra) {
   return growbuf_reserve(&buf->data, &buf->cap, buf->len + extra, 4096, &buf->failed);

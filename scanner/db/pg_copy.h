@@ -18,12 +18,12 @@ struct pg_buf {
   size_t len;
   size_t cap;
   bool failed;
-  bool field_written;  /* a field of the current row is written (tab before the next) */
+  bool field_written; /* a field of the current row is written (tab before the next) */
 };
 
 void pg_buf_init(struct pg_buf *buf);
 void pg_buf_free(struct pg_buf *buf);
-void pg_buf_reset(struct pg_buf *buf);  /* keeps the allocation */
+void pg_buf_reset(struct pg_buf *buf); /* keeps the allocation */
 bool pg_buf_failed(const struct pg_buf *buf);
 /* Appends raw bytes (no escaping): for SQL literals built by the caller from
  * trusted text only, never from scanned data. */

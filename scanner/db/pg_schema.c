@@ -48,8 +48,8 @@ static int list_files(const char *dir, struct migration_file **out, char *why, s
     const char *name = entry->d_name;
     size_t len = strlen(name);
     if (len < 9 || len >= sizeof files[0].name || strcmp(name + len - 4, ".sql") != 0) continue;
-    if (name[0] < '0' || name[0] > '9' || name[1] < '0' || name[1] > '9' || name[2] < '0' ||
-        name[2] > '9' || name[3] != '_') {
+    if (name[0] < '0' || name[0] > '9' || name[1] < '0' || name[1] > '9' || name[2] < '0' || name[2] > '9' ||
+        name[3] != '_') {
       continue;
     }
     files[count].version = atoi(name);
@@ -60,8 +60,8 @@ static int list_files(const char *dir, struct migration_file **out, char *why, s
   qsort(files, (size_t)count, sizeof *files, compare_files);
   for (int i = 1; i < count; i++) {
     if (files[i].version == files[i - 1].version) {
-      snprintf(why, why_len, "%s: two migrations with version %d (%s, %s)", dir, files[i].version,
-               files[i - 1].name, files[i].name);
+      snprintf(why, why_len, "%s: two migrations with version %d (%s, %s)", dir, files[i].version, files[i - 1].name,
+               files[i].name);
       free(files);
       return -1;
     }
@@ -103,8 +103,7 @@ int pg_schema_version(PGconn *conn, char *why, size_t why_len) {
   return version;
 }
 
-static int apply_one(PGconn *conn, const char *dir, const struct migration_file *file, char *why,
-                     size_t why_len) {
+static int apply_one(PGconn *conn, const char *dir, const struct migration_file *file, char *why, size_t why_len) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/%s", dir, file->name);
   char *sql = data_file_read(path, PG_SCHEMA_MAX_FILE_BYTES, why, why_len);
@@ -115,8 +114,8 @@ static int apply_one(PGconn *conn, const char *dir, const struct migration_file 
   const char *params[2] = {version, file->name};
   if (!exec_ok(conn, "BEGIN", why, why_len, file->name)) goto out;
   if (!exec_ok(conn, sql, why, why_len, file->name)) goto rollback;
-  PGresult *res = PQexecParams(conn, "INSERT INTO schema_version (version, name) VALUES ($1, $2)", 2,
-                               NULL, params, NULL, NULL, 0);
+  PGresult *res = PQexecParams(conn, "INSERT INTO schema_version (version, name) VALUES ($1, $2)", 2, NULL, params,
+                               NULL, NULL, 0);
   bool inserted = PQresultStatus(res) == PGRES_COMMAND_OK;
   if (!inserted) snprintf(why, why_len, "%s: recording the version: %s", file->name, PQerrorMessage(conn));
   PQclear(res);
@@ -175,8 +174,9 @@ PGconn *pg_schema_connect(const char *conninfo, FILE *log, char *why, size_t why
   if (pg_schema_find_dir(schema_dir, sizeof schema_dir) == 0) {
     if (pg_schema_migrate(conn, schema_dir, log, why, why_len) < 0) goto fail;
   } else if (pg_schema_version(conn, why, why_len) <= 0) {
-    snprintf(why, why_len, "database has no danescan schema and schema/migrations was not found "
-                           "(set DANESCAN_SCHEMA_DIR or run 'danescan db migrate')");
+    snprintf(why, why_len,
+             "database has no danescan schema and schema/migrations was not found "
+             "(set DANESCAN_SCHEMA_DIR or run 'danescan db migrate')");
     goto fail;
   }
   return conn;

@@ -26,8 +26,8 @@ int db_scan_register(PGconn *conn, const struct db_scan_registration *registrati
       snprintf(why, why_len, "out of memory");
       return DB_ERROR;
     }
-    const char *params[6] = {scan_id, "danescan " DANESCAN_VERSION, host, cwd, command_line,
-                             registration->parameters_json};
+    const char *params[6] = {scan_id,      "danescan " DANESCAN_VERSION, host, cwd,
+                             command_line, registration->parameters_json};
     rc = db_command(conn,
                     "INSERT INTO scans (id, software, host, cwd, command_line, parameters)"
                     " VALUES ($1, $2, $3, $4, $5::text[], $6::jsonb) ON CONFLICT (id) DO NOTHING",

@@ -34,7 +34,7 @@
 struct db_scan_registration {
   const char *scan_id;
   bool resume;
-  int argc;                    /* the scan's command line */
+  int argc; /* the scan's command line */
   char **argv;
   const char *parameters_json; /* scans.parameters, may be NULL */
 };
@@ -54,11 +54,11 @@ int db_scan_finish_run(PGconn *conn, const char *scan_id, const char *inputs_jso
 
 /* What the row says about the scan's work queue. */
 struct db_scan_info {
-  bool exists;                 /* a scans row with this id */
-  uint32_t chunk_size;         /* 0: a single-process scan without a queue */
-  uint64_t total;              /* names loaded so far */
-  bool loaded;                 /* every input name is loaded */
-  bool complete;               /* scans.complete is true */
+  bool exists;         /* a scans row with this id */
+  uint32_t chunk_size; /* 0: a single-process scan without a queue */
+  uint64_t total;      /* names loaded so far */
+  bool loaded;         /* every input name is loaded */
+  bool complete;       /* scans.complete is true */
 };
 int db_scan_info(PGconn *conn, const char *scan_id, struct db_scan_info *out, char *why, size_t why_len);
 

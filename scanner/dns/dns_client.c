@@ -28,18 +28,14 @@ enum dns_failure {
   DNS_FAILURE_TIMEOUT,
   DNS_FAILURE_SERVFAIL,
   DNS_FAILURE_REFUSED,
-  DNS_FAILURE_RCODE,     /* FORMERR, NOTIMP or another rcode a query should not get */
+  DNS_FAILURE_RCODE, /* FORMERR, NOTIMP or another rcode a query should not get */
   DNS_FAILURE_MALFORMED,
-  DNS_FAILURE_TCP,       /* TCP connection after TC=1 failed */
+  DNS_FAILURE_TCP, /* TCP connection after TC=1 failed */
 };
 
 static const char *const dns_failure_words[] = {
-    [DNS_FAILURE_NONE] = NULL,
-    [DNS_FAILURE_TIMEOUT] = "timeout",
-    [DNS_FAILURE_SERVFAIL] = "servfail",
-    [DNS_FAILURE_REFUSED] = "refused",
-    [DNS_FAILURE_RCODE] = "bad-rcode",
-    [DNS_FAILURE_MALFORMED] = "malformed",
+    [DNS_FAILURE_NONE] = NULL,         [DNS_FAILURE_TIMEOUT] = "timeout", [DNS_FAILURE_SERVFAIL] = "servfail",
+    [DNS_FAILURE_REFUSED] = "refused", [DNS_FAILURE_RCODE] = "bad-rcode", [DNS_FAILURE_MALFORMED] = "malformed",
     [DNS_FAILURE_TCP] = "tcp-failed",
 };
 
@@ -60,8 +56,8 @@ static const char *const dns_failure_words[] = {
 
 static void pump(struct dns_client *client);
 static void send_attempt(struct dns_query *query, bool over_tcp);
-static void complete(struct dns_query *query, enum dnssec_state state, ldns_pkt *packet,
-                     enum dns_failure failure, bool over_tcp);
+static void complete(struct dns_query *query, enum dnssec_state state, ldns_pkt *packet, enum dns_failure failure,
+                     bool over_tcp);
 static void query_failed(struct dns_query *query, enum dns_failure failure);
 
 /* ---- configuration ---------------------------------------------------- */
@@ -92,8 +88,7 @@ static int parse_port(const char *text, uint16_t *port) {
   return 0;
 }
 
-int dns_client_config_add_resolver(struct dns_client_config *config, const char *text,
-                                   char *why, size_t why_len) {
+int dns_client_config_add_resolver(struct dns_client_config *config, const char *text, char *why, size_t why_len) {
   if (config->resolver_count >= DNS_MAX_RESOLVERS) {
     snprintf(why, why_len, "too many resolvers (at most %d)", DNS_MAX_RESOLVERS);
     return -1;
@@ -195,8 +190,7 @@ uint32_t dns_client_random_u32(struct dns_client *client) {
 static uint32_t elapsed_ms(const struct dns_client *client, const struct timeval *since) {
   struct timeval now;
   event_base_gettimeofday_cached(client->base, &now);
-  int64_t ms = ((int64_t)(now.tv_sec - since->tv_sec) * 1000000 +
-                (now.tv_usec - since->tv_usec)) / 1000;
+  int64_t ms = ((int64_t)(now.tv_sec - since->tv_sec) * 1000000 + (now.tv_usec - since->tv_usec)) / 1000;
   return ms < 0 ? 0 : (uint32_t)ms;
 }
 
@@ -367,8 +361,7 @@ static void window_decrease(struct dns_client *client) {
     return;
   }
   event_base_gettimeofday_cached(client->base, &client->last_decrease);
-  unsigned floor = DNS_MIN_WINDOW < client->config.max_inflight ? DNS_MIN_WINDOW
-                                                                 : client->config.max_inflight;
+  unsigned floor = DNS_MIN_WINDOW < client->config.max_inflight ? DNS_MIN_WINDOW : client->config.max_inflight;
   unsigned half = client->window / 2;
   client->window = half < floor ? floor : half;
   client->slow_start_threshold = client->window;
@@ -463,8 +456,7 @@ static void rotate_resolver(struct dns_query *query) {
   for (int pass = 0; pass < 2; pass++) {
     for (size_t step = 1; step <= count; step++) {
       int candidate = (int)((query->resolver + step) % count);
-      if (!(query->refused_mask & (1u << candidate)) &&
-          (pass == 1 || !resolver_is_down(client, candidate))) {
+      if (!(query->refused_mask & (1u << candidate)) && (pass == 1 || !resolver_is_down(client, candidate))) {
         query->resolver = candidate;
         return;
       }
@@ -486,14 +478,12 @@ static int initial_resolver(struct dns_client *client) {
 }
 
 static const struct timeval *quiet_since(const struct dns_client *client, int resolver) {
-  return timerisset(&client->last_reply_at[resolver]) ? &client->last_reply_at[resolver]
-                                                      : &client->created;
+  return timerisset(&client->last_reply_at[resolver]) ? &client->last_reply_at[resolver] : &client->created;
 }
 
 /* A resolver's timeouts in a row and its down/up events (the summary says
  * which resolver failed and for how long). */
-static void resolver_timed_out(struct dns_client *client, int resolver,
-                               const struct timeval *sent_at) {
+static void resolver_timed_out(struct dns_client *client, int resolver, const struct timeval *sent_at) {
   struct dns_resolver_stats *rs = &client->resolver_stats[resolver];
   rs->timeouts++;
   if (client->timeouts_since_reply[resolver] < UINT32_MAX) {
@@ -503,8 +493,7 @@ static void resolver_timed_out(struct dns_client *client, int resolver,
    * being down now (after a restart, the queries sent during the outage
    * time out in bursts while fresh ones are answered): counting them made
    * a working resolver flap down and up. */
-  if (timerisset(&client->last_reply_at[resolver]) &&
-      timercmp(sent_at, &client->last_reply_at[resolver], <)) {
+  if (timerisset(&client->last_reply_at[resolver]) && timercmp(sent_at, &client->last_reply_at[resolver], <)) {
     return;
   }
   if (client->resolver_timeouts[resolver] < UINT32_MAX) {
@@ -560,10 +549,8 @@ static void send_attempt(struct dns_query *query, bool over_tcp) {
   struct dns_client *client = query->client;
   query->id = pick_id(client);
   client->by_id[query->id] = query;
-  size_t len = dns_message_build_query(client->send_buffer, query->id, query->qname,
-                                       query->qname_len, query->qtype,
-                                       query->checking_disabled,
-                                       client->config.edns_buffer_bytes);
+  size_t len = dns_message_build_query(client->send_buffer, query->id, query->qname, query->qname_len, query->qtype,
+                                       query->checking_disabled, client->config.edns_buffer_bytes);
   query->sent++;
   if (query->sent > 1) {
     client->stats.retries++;
@@ -656,8 +643,8 @@ static void pump(struct dns_client *client) {
 /* ---- outcomes --------------------------------------------------------- */
 
 
-static void complete(struct dns_query *query, enum dnssec_state state, ldns_pkt *packet,
-                     enum dns_failure failure, bool over_tcp) {
+static void complete(struct dns_query *query, enum dnssec_state state, ldns_pkt *packet, enum dns_failure failure,
+                     bool over_tcp) {
   struct dns_client *client = query->client;
   event_del(&query->timer);
   queue_remove(query);
@@ -726,8 +713,7 @@ static void attempt_failed(struct dns_query *query, enum dns_failure failure) {
     query->last_reply = query->servfail;
     query->servfail = NULL;
   }
-  if (failure == DNS_FAILURE_TIMEOUT || failure == DNS_FAILURE_MALFORMED ||
-      failure == DNS_FAILURE_TCP) {
+  if (failure == DNS_FAILURE_TIMEOUT || failure == DNS_FAILURE_MALFORMED || failure == DNS_FAILURE_TCP) {
     ldns_pkt_free(query->last_reply);
     query->last_reply = NULL;
   }
@@ -770,8 +756,7 @@ void dns_client_reply_malformed(struct dns_query *query) {
   attempt_failed(query, DNS_FAILURE_MALFORMED);
 }
 
-void dns_client_handle_reply(struct dns_query *query, const uint8_t *wire, size_t len,
-                             bool over_tcp) {
+void dns_client_handle_reply(struct dns_query *query, const uint8_t *wire, size_t len, bool over_tcp) {
   struct dns_client *client = query->client;
   bool prompt = elapsed_ms(client, &query->sent_at) * 2 < dns_client_attempt_timeout_ms(query);
   resolver_answered(client, query->resolver);
@@ -815,8 +800,7 @@ void dns_client_handle_reply(struct dns_query *query, const uint8_t *wire, size_
   if (answered) {
     struct dns_ede ede;
     dns_message_extract_ede(packet, &ede);
-    complete(query, dns_message_answer_state(ldns_pkt_ad(packet), &ede), packet,
-             DNS_FAILURE_NONE, over_tcp);
+    complete(query, dns_message_answer_state(ldns_pkt_ad(packet), &ede), packet, DNS_FAILURE_NONE, over_tcp);
     return;
   }
   if (rcode == LDNS_RCODE_SERVFAIL) {
@@ -945,8 +929,8 @@ static int check_config(const struct dns_client_config *config, char *why, size_
   return 0;
 }
 
-struct dns_client *dns_client_new(struct event_base *base, const struct dns_client_config *config,
-                                  char *why, size_t why_len) {
+struct dns_client *dns_client_new(struct event_base *base, const struct dns_client_config *config, char *why,
+                                  size_t why_len) {
   if (base == NULL || config == NULL) {
     snprintf(why, why_len, "no event base or configuration");
     return NULL;
@@ -984,8 +968,7 @@ struct dns_client *dns_client_new(struct event_base *base, const struct dns_clie
     c->udp_socket_count = DNS_MAX_UDP_SOCKETS;
   }
   for (size_t i = 0; i < c->resolver_count; i++) {
-    format_resolver(&c->resolvers[i], client->resolver_stats[i].name,
-                    sizeof client->resolver_stats[i].name);
+    format_resolver(&c->resolvers[i], client->resolver_stats[i].name, sizeof client->resolver_stats[i].name);
   }
   client->window = c->initial_inflight;
   event_base_gettimeofday_cached(base, &client->created);
@@ -1016,10 +999,9 @@ void dns_client_free(struct dns_client *client) {
   client_destroy(client);
 }
 
-int dns_lookup(struct dns_client *client, const char *name, ldns_rr_type type,
-               int resolver_index, dns_answer_cb callback, void *arg) {
-  if (client == NULL || client->dying || callback == NULL ||
-      resolver_index >= (int)client->config.resolver_count) {
+int dns_lookup(struct dns_client *client, const char *name, ldns_rr_type type, int resolver_index,
+               dns_answer_cb callback, void *arg) {
+  if (client == NULL || client->dying || callback == NULL || resolver_index >= (int)client->config.resolver_count) {
     return -1;
   }
   uint8_t qname[DNS_NAME_MAX_BYTES];
@@ -1070,8 +1052,7 @@ size_t dns_client_cancel(struct dns_client *client, void *arg) {
 void dns_client_get_stats(const struct dns_client *client, struct dns_client_stats *out) {
   *out = client->stats;
   out->window = client->window;
-  out->queued = client->retry_queue.length + client->slow_queue.length +
-                client->fresh_queue.length;
+  out->queued = client->retry_queue.length + client->slow_queue.length + client->fresh_queue.length;
   out->resolver_count = client->config.resolver_count;
   for (size_t i = 0; i < client->config.resolver_count; i++) {
     out->resolvers[i] = client->resolver_stats[i];
@@ -1096,8 +1077,7 @@ void dns_client_stats_print_resolvers(FILE *out, const struct dns_client_stats *
   for (size_t i = 0; i < stats->resolver_count; i++) {
     const struct dns_resolver_stats *rs = &stats->resolvers[i];
     fprintf(out, "  resolver %s: %llu queries, %llu replies, %llu timeouts, ", rs->name,
-            (unsigned long long)rs->queries_sent, (unsigned long long)rs->replies,
-            (unsigned long long)rs->timeouts);
+            (unsigned long long)rs->queries_sent, (unsigned long long)rs->replies, (unsigned long long)rs->timeouts);
     if (rs->silences > 0) {
       fprintf(out, "silent %llu times (longest %.1f s%s), ", (unsigned long long)rs->silences,
               rs->longest_silence_ms / 1000.0, rs->silent_now ? ", silent now" : "");

@@ -41,16 +41,16 @@ struct dns_client_config {
   struct sockaddr_storage resolvers[DNS_MAX_RESOLVERS];
   socklen_t resolver_lengths[DNS_MAX_RESOLVERS];
   size_t resolver_count;
-  uint32_t query_timeout_ms;      /* first attempt; doubles per retry (backoff) */
-  uint32_t max_query_timeout_ms;  /* cap on the backed-off timeout */
-  unsigned max_attempts;          /* fast attempts (over all resolvers) before slow retry */
-  unsigned max_inflight;          /* hard cap on queries in flight */
-  unsigned initial_inflight;      /* adaptive window starts here (<= max_inflight) */
-  uint32_t slow_retry_delay_ms;   /* wait before a lookup's slow (second-chance) round */
-  unsigned slow_retry_rounds;     /* slow rounds before the lookup is recorded failed */
-  unsigned slow_retry_max_inflight; /* cap on slow-round lookups in flight */
-  uint16_t edns_buffer_bytes;     /* advertised EDNS0 UDP size (1232) */
-  unsigned udp_socket_count;      /* UDP sockets, each on a random source port */
+  uint32_t query_timeout_ms;          /* first attempt; doubles per retry (backoff) */
+  uint32_t max_query_timeout_ms;      /* cap on the backed-off timeout */
+  unsigned max_attempts;              /* fast attempts (over all resolvers) before slow retry */
+  unsigned max_inflight;              /* hard cap on queries in flight */
+  unsigned initial_inflight;          /* adaptive window starts here (<= max_inflight) */
+  uint32_t slow_retry_delay_ms;       /* wait before a lookup's slow (second-chance) round */
+  unsigned slow_retry_rounds;         /* slow rounds before the lookup is recorded failed */
+  unsigned slow_retry_max_inflight;   /* cap on slow-round lookups in flight */
+  uint16_t edns_buffer_bytes;         /* advertised EDNS0 UDP size (1232) */
+  unsigned udp_socket_count;          /* UDP sockets, each on a random source port */
   unsigned udp_socket_reopen_queries; /* a socket moves to a new random port
                                          after this many queries; 0: never */
 };
@@ -75,34 +75,32 @@ void dns_client_config_defaults(struct dns_client_config *config);
 
 /* Parses "IP" or "IP:port" / "[IPv6]:port" (port 53 by default) into the
  * next resolver slot. Returns 0, or -1 with a message in why. */
-int dns_client_config_add_resolver(struct dns_client_config *config,
-                                   const char *text, char *why, size_t why_len);
+int dns_client_config_add_resolver(struct dns_client_config *config, const char *text, char *why, size_t why_len);
 
 /* What the caller gets for one lookup. Everything it points to is owned by
  * the client and valid only during the callback; copy what you keep. */
 struct dns_answer {
-  enum dnssec_state state;  /* secure/insecure/bogus/failed per RESULTS.md */
-  int rcode;                /* LDNS_RCODE_* of the answer used, -1 if none */
-  const ldns_pkt *packet;   /* the answer used (for failed: may be NULL) */
-  bool has_ede;             /* RFC 8914 extended error present */
+  enum dnssec_state state; /* secure/insecure/bogus/failed per RESULTS.md */
+  int rcode;               /* LDNS_RCODE_* of the answer used, -1 if none */
+  const ldns_pkt *packet;  /* the answer used (for failed: may be NULL) */
+  bool has_ede;            /* RFC 8914 extended error present */
   uint16_t ede_code;
-  const char *ede_text;     /* "" when the EDE had no text; NUL-terminated, sanitised */
-  const char *failure;      /* for failed: short reason ("timeout", "servfail",
-                               "refused", "malformed", ...); NULL otherwise */
-  unsigned attempts;        /* queries sent for this lookup, CD=1 repeat included */
-  bool slow_retried;        /* needed at least one slow round */
-  bool used_tcp;            /* answer came over TCP after TC=1 */
-  uint32_t elapsed_ms;      /* from dns_lookup() to the callback */
-  int resolver_index;       /* resolver that gave the answer used, -1 if none */
+  const char *ede_text; /* "" when the EDE had no text; NUL-terminated, sanitised */
+  const char *failure;  /* for failed: short reason ("timeout", "servfail",
+                           "refused", "malformed", ...); NULL otherwise */
+  unsigned attempts;    /* queries sent for this lookup, CD=1 repeat included */
+  bool slow_retried;    /* needed at least one slow round */
+  bool used_tcp;        /* answer came over TCP after TC=1 */
+  uint32_t elapsed_ms;  /* from dns_lookup() to the callback */
+  int resolver_index;   /* resolver that gave the answer used, -1 if none */
 };
 
 typedef void (*dns_answer_cb)(const struct dns_answer *answer, void *arg);
 
 /* Creates a client on base. Returns NULL with a message in why on failure
  * (no resolver, socket errors). The client does not own base. */
-struct dns_client *dns_client_new(struct event_base *base,
-                                  const struct dns_client_config *config,
-                                  char *why, size_t why_len);
+struct dns_client *dns_client_new(struct event_base *base, const struct dns_client_config *config, char *why,
+                                  size_t why_len);
 
 /* Cancels every pending lookup without calling back, closes sockets and
  * frees. dns_client_free(NULL) is a no-op. It may be called from inside an
@@ -118,8 +116,8 @@ void dns_client_free(struct dns_client *client);
  * starts). Returns 0, or -1 if name cannot be encoded (nothing is called
  * back then). resolver_index -1 lets the client choose and fail over; a
  * value >= 0 pins every attempt to that resolver (for resolver checks). */
-int dns_lookup(struct dns_client *client, const char *name, ldns_rr_type type,
-               int resolver_index, dns_answer_cb callback, void *arg);
+int dns_lookup(struct dns_client *client, const char *name, ldns_rr_type type, int resolver_index,
+               dns_answer_cb callback, void *arg);
 
 /* Cancels, without calling back, every pending lookup started with this
  * callback argument (for a caller that goes away before its answers).
@@ -136,15 +134,15 @@ size_t dns_client_cancel(struct dns_client *client, void *arg);
 #define DNS_RESOLVER_LABEL_MAX_BYTES 64
 struct dns_resolver_stats {
   char name[DNS_RESOLVER_LABEL_MAX_BYTES]; /* "127.0.0.1:53", "[::1]:5301" */
-  uint64_t queries_sent;       /* UDP and TCP queries sent to it */
-  uint64_t replies;            /* replies that matched a query of it */
-  uint64_t timeouts;           /* its queries that timed out */
-  uint64_t down_events;        /* times it was marked down */
-  uint64_t up_events;          /* times it answered again after that */
-  uint64_t down_ms_total;      /* time spent marked down (until now if down) */
-  uint32_t last_down_ms;       /* length of the latest down period (so far) */
+  uint64_t queries_sent;                   /* UDP and TCP queries sent to it */
+  uint64_t replies;                        /* replies that matched a query of it */
+  uint64_t timeouts;                       /* its queries that timed out */
+  uint64_t down_events;                    /* times it was marked down */
+  uint64_t up_events;                      /* times it answered again after that */
+  uint64_t down_ms_total;                  /* time spent marked down (until now if down) */
+  uint32_t last_down_ms;                   /* length of the latest down period (so far) */
   bool down_now;
-  uint64_t silences;           /* silences, the current one included */
+  uint64_t silences; /* silences, the current one included */
   uint32_t longest_silence_ms;
   bool silent_now;
 };
@@ -152,23 +150,23 @@ struct dns_resolver_stats {
 /* Counters since dns_client_new, for the progress line and the summary. */
 struct dns_client_stats {
   uint64_t lookups_started;
-  uint64_t lookups_done;       /* called back */
-  uint64_t cancelled;          /* dropped by dns_client_cancel, not called back */
-  uint64_t queries_sent;       /* every datagram or TCP query */
-  uint64_t retries;            /* queries beyond the first of a lookup */
-  uint64_t timeouts;           /* queries that timed out */
-  uint64_t truncated;          /* TC=1 answers retried over TCP */
-  uint64_t servfails;          /* SERVFAIL answers received */
-  uint64_t cd_requeries;       /* CD=1 repeats after SERVFAIL */
-  uint64_t refused;            /* REFUSED answers */
-  uint64_t malformed;          /* replies dropped as unparsable */
-  uint64_t mismatched;         /* replies dropped: wrong address/port/ID/question */
-  uint64_t slow_retried;       /* lookups that needed a slow round */
-  uint64_t failed;             /* lookups recorded failed */
-  uint64_t bogus;              /* lookups recorded bogus */
-  unsigned inflight;           /* queries in flight now */
-  unsigned window;             /* current adaptive window */
-  unsigned queued;             /* lookups waiting for the window */
+  uint64_t lookups_done; /* called back */
+  uint64_t cancelled;    /* dropped by dns_client_cancel, not called back */
+  uint64_t queries_sent; /* every datagram or TCP query */
+  uint64_t retries;      /* queries beyond the first of a lookup */
+  uint64_t timeouts;     /* queries that timed out */
+  uint64_t truncated;    /* TC=1 answers retried over TCP */
+  uint64_t servfails;    /* SERVFAIL answers received */
+  uint64_t cd_requeries; /* CD=1 repeats after SERVFAIL */
+  uint64_t refused;      /* REFUSED answers */
+  uint64_t malformed;    /* replies dropped as unparsable */
+  uint64_t mismatched;   /* replies dropped: wrong address/port/ID/question */
+  uint64_t slow_retried; /* lookups that needed a slow round */
+  uint64_t failed;       /* lookups recorded failed */
+  uint64_t bogus;        /* lookups recorded bogus */
+  unsigned inflight;     /* queries in flight now */
+  unsigned window;       /* current adaptive window */
+  unsigned queued;       /* lookups waiting for the window */
   size_t resolver_count;
   struct dns_resolver_stats resolvers[DNS_MAX_RESOLVERS];
 };

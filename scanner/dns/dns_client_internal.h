@@ -18,18 +18,18 @@
  * stay well below 65536 for a random free ID to be found quickly. */
 #define DNS_MAX_INFLIGHT_LIMIT 30000u
 #define DNS_MAX_UDP_SOCKETS 1024u
-#define DNS_RECV_BATCH 32u            /* datagrams per recvmmsg call */
+#define DNS_RECV_BATCH 32u             /* datagrams per recvmmsg call */
 #define DNS_RECV_BATCHES_PER_WAKEUP 8u /* then yield to other events */
 #define DNS_RANDOM_POOL_BYTES 4096u
 #define DNS_MIN_WINDOW 8u
 #define DNS_COMMON_TIMEOUTS_MAX 32u
 
 enum dns_phase {
-  DNS_PHASE_IDLE = 0,   /* being set up or on the free list */
-  DNS_PHASE_QUEUED,     /* on one of the send queues */
-  DNS_PHASE_UDP,        /* UDP query in flight */
-  DNS_PHASE_TCP,        /* TCP query in flight (after TC=1) */
-  DNS_PHASE_SLOW_WAIT,  /* waiting slow_retry_delay_ms before a slow round */
+  DNS_PHASE_IDLE = 0,  /* being set up or on the free list */
+  DNS_PHASE_QUEUED,    /* on one of the send queues */
+  DNS_PHASE_UDP,       /* UDP query in flight */
+  DNS_PHASE_TCP,       /* TCP query in flight (after TC=1) */
+  DNS_PHASE_SLOW_WAIT, /* waiting slow_retry_delay_ms before a slow round */
 };
 
 enum dns_queue_id { DNS_QUEUE_NONE = 0, DNS_QUEUE_RETRY, DNS_QUEUE_SLOW, DNS_QUEUE_FRESH };
@@ -46,9 +46,9 @@ struct dns_udp_socket {
   int fd;
   int family;
   struct event *read_event;
-  unsigned inflight;      /* queries sent on it and not yet finished */
-  uint64_t sent;          /* since it was (re)opened */
-  bool draining;          /* reopen when inflight reaches 0 */
+  unsigned inflight; /* queries sent on it and not yet finished */
+  uint64_t sent;     /* since it was (re)opened */
+  bool draining;     /* reopen when inflight reaches 0 */
 };
 
 struct dns_tcp {
@@ -58,7 +58,7 @@ struct dns_tcp {
   size_t out_len, out_done;
   uint8_t length_bytes[2];
   size_t length_done;
-  uint8_t *in;            /* reply body, in_len bytes once the length is read */
+  uint8_t *in; /* reply body, in_len bytes once the length is read */
   size_t in_len, in_done;
 };
 
@@ -66,8 +66,8 @@ struct dns_query {
   struct dns_client *client;
   struct dns_query *queue_next, *queue_prev; /* send queue or free list */
   enum dns_queue_id queue;
-  struct dns_query *live_next, *live_prev;   /* every lookup not yet done */
-  struct event timer;     /* attempt timeout or slow-round delay */
+  struct dns_query *live_next, *live_prev; /* every lookup not yet done */
+  struct event timer;                      /* attempt timeout or slow-round delay */
   enum dns_phase phase;
 
   dns_answer_cb callback;
@@ -76,9 +76,9 @@ struct dns_query {
   uint8_t qname_len;
   uint16_t qtype;
 
-  int pinned_resolver;    /* -1: client chooses and fails over */
-  int resolver;           /* resolver of the current/next attempt */
-  uint32_t refused_mask;  /* resolvers that refused this lookup */
+  int pinned_resolver;   /* -1: client chooses and fails over */
+  int resolver;          /* resolver of the current/next attempt */
+  uint32_t refused_mask; /* resolvers that refused this lookup */
 
   uint16_t id;            /* of the query in flight */
   int udp_socket;         /* index in client->udp, -1 if none */
@@ -95,8 +95,8 @@ struct dns_query {
   struct timeval started; /* dns_lookup() */
   struct timeval sent_at; /* current query */
 
-  ldns_pkt *servfail;     /* the SERVFAIL a CD=1 repeat is checking */
-  ldns_pkt *last_reply;   /* latest unusable reply, reported with failed */
+  ldns_pkt *servfail;   /* the SERVFAIL a CD=1 repeat is checking */
+  ldns_pkt *last_reply; /* latest unusable reply, reported with failed */
   const char *last_failure;
 };
 
@@ -104,9 +104,9 @@ struct dns_query {
  * them timed out (the window's congestion signal, dns_client.c). */
 #define DNS_SEND_COHORTS 4u
 struct dns_send_cohort {
-  uint64_t index;         /* send time / query_timeout_ms */
+  uint64_t index; /* send time / query_timeout_ms */
   unsigned sent, timed_out;
-  bool judged;            /* already shrank the window */
+  bool judged; /* already shrank the window */
 };
 
 struct dns_common_timeout {
@@ -118,39 +118,39 @@ struct dns_client {
   struct event_base *base;
   struct dns_client_config config;
 
-  struct dns_udp_socket *udp;    /* config.udp_socket_count per family used */
+  struct dns_udp_socket *udp; /* config.udp_socket_count per family used */
   unsigned udp_count;
   unsigned udp4_first, udp4_count, udp6_first, udp6_count;
-  uint8_t *recv_buffers;         /* DNS_RECV_BATCH * recv_buffer_bytes */
+  uint8_t *recv_buffers; /* DNS_RECV_BATCH * recv_buffer_bytes */
   size_t recv_buffer_bytes;
   bool reopen_pending;
 
-  struct dns_query **by_id;      /* DNS_ID_COUNT slots: query in flight per ID */
+  struct dns_query **by_id; /* DNS_ID_COUNT slots: query in flight per ID */
   struct dns_queue retry_queue, slow_queue, fresh_queue;
   struct dns_query *free_list;
   unsigned free_count;
-  struct dns_query *live;        /* every lookup not yet called back */
+  struct dns_query *live; /* every lookup not yet called back */
   unsigned next_resolver;
 
   struct event *pump_event;
   bool pump_scheduled;
-  unsigned busy;                 /* handlers on the stack */
-  bool dying;                    /* dns_client_free called from a callback */
+  unsigned busy; /* handlers on the stack */
+  bool dying;    /* dns_client_free called from a callback */
 
   /* Adaptive window (AIMD, massdns-style auto-concurrency). */
   unsigned window;
   unsigned slow_start_threshold;
   unsigned increase_credit;
-  uint32_t servfail_ewma;        /* fraction of SERVFAIL answers, x1024 */
+  uint32_t servfail_ewma; /* fraction of SERVFAIL answers, x1024 */
   struct dns_send_cohort cohorts[DNS_SEND_COHORTS];
   struct timeval last_decrease;
-  unsigned slow_active;          /* lookups in a slow round, sending */
-  unsigned retry_inflight;       /* queries in flight of lookups that already
-                                    failed an attempt (at most half the window
-                                    while fresh lookups wait) */
+  unsigned slow_active;                          /* lookups in a slow round, sending */
+  unsigned retry_inflight;                       /* queries in flight of lookups that already
+                                                    failed an attempt (at most half the window
+                                                    while fresh lookups wait) */
   unsigned resolver_timeouts[DNS_MAX_RESOLVERS]; /* in a row, reset by a reply */
   struct dns_resolver_stats resolver_stats[DNS_MAX_RESOLVERS];
-  struct timeval down_since[DNS_MAX_RESOLVERS];  /* while resolver_stats[i].down_now */
+  struct timeval down_since[DNS_MAX_RESOLVERS];    /* while resolver_stats[i].down_now */
   struct timeval last_reply_at[DNS_MAX_RESOLVERS]; /* zero: none yet */
   struct timeval created;
   unsigned timeouts_since_reply[DNS_MAX_RESOLVERS];
@@ -172,8 +172,7 @@ struct dns_client {
 void dns_client_enter(struct dns_client *client);
 void dns_client_leave(struct dns_client *client);
 uint32_t dns_client_random_u32(struct dns_client *client);
-void dns_client_handle_reply(struct dns_query *query, const uint8_t *wire, size_t len,
-                             bool over_tcp);
+void dns_client_handle_reply(struct dns_query *query, const uint8_t *wire, size_t len, bool over_tcp);
 /* The query's TCP connection failed (reset, EOF, bad reply): ends the
  * attempt like a lost reply. */
 void dns_client_tcp_failed(struct dns_query *query);

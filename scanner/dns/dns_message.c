@@ -32,8 +32,7 @@ static uint8_t *put16(uint8_t *p, uint16_t v) {
   return p + 2;
 }
 
-size_t dns_message_build_query(uint8_t *out, uint16_t id, const uint8_t *qname,
-                               size_t qname_len, uint16_t qtype,
+size_t dns_message_build_query(uint8_t *out, uint16_t id, const uint8_t *qname, size_t qname_len, uint16_t qtype,
                                bool checking_disabled, uint16_t edns_buffer_bytes) {
   uint8_t *p = out;
   p = put16(p, id);
@@ -63,8 +62,8 @@ static uint8_t ascii_lower(uint8_t c) {
   return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + ('a' - 'A')) : c;
 }
 
-bool dns_message_reply_matches(const uint8_t *wire, size_t len, const uint8_t *qname,
-                               size_t qname_len, uint16_t qtype) {
+bool dns_message_reply_matches(const uint8_t *wire, size_t len, const uint8_t *qname, size_t qname_len,
+                               uint16_t qtype) {
   if (len < DNS_HEADER_BYTES + qname_len + 4) {
     return false;
   }
@@ -116,8 +115,7 @@ bool dns_ede_is_dnssec_failure(uint16_t code) {
   }
 }
 
-static void ede_set(struct dns_ede *out, uint16_t code, const uint8_t *text,
-                    size_t text_len) {
+static void ede_set(struct dns_ede *out, uint16_t code, const uint8_t *text, size_t text_len) {
   out->present = true;
   out->code = code;
   /* A trailing NUL some servers append is not text. */
@@ -134,8 +132,7 @@ static void ede_set(struct dns_ede *out, uint16_t code, const uint8_t *text,
   out->text[n] = '\0';
 }
 
-void dns_message_extract_ede_options(const uint8_t *options, size_t len,
-                                     struct dns_ede *out) {
+void dns_message_extract_ede_options(const uint8_t *options, size_t len, struct dns_ede *out) {
   memset(out, 0, sizeof *out);
   size_t pos = 0;
   while (pos + 4 <= len) {
@@ -147,8 +144,7 @@ void dns_message_extract_ede_options(const uint8_t *options, size_t len,
     }
     if (code == LDNS_EDNS_EDE && opt_len >= 2) {
       uint16_t info = (uint16_t)((options[pos] << 8) | options[pos + 1]);
-      bool better = !out->present ||
-                    (dns_ede_is_dnssec_failure(info) && !dns_ede_is_dnssec_failure(out->code));
+      bool better = !out->present || (dns_ede_is_dnssec_failure(info) && !dns_ede_is_dnssec_failure(out->code));
       if (better) {
         ede_set(out, info, options + pos + 2, opt_len - 2u);
       }

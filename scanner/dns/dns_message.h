@@ -16,7 +16,7 @@
 #include "dns/dns_client.h"
 
 #define DNS_HEADER_BYTES 12
-#define DNS_NAME_MAX_BYTES 255   /* RFC 1035 2.3.4, wire form */
+#define DNS_NAME_MAX_BYTES 255 /* RFC 1035 2.3.4, wire form */
 /* Header + question + OPT RR without options. */
 #define DNS_QUERY_MAX_BYTES (DNS_HEADER_BYTES + DNS_NAME_MAX_BYTES + 4 + 11)
 
@@ -37,8 +37,7 @@ size_t dns_message_encode_name(const char *name, uint8_t *out);
  * checking_disabled, one question of class IN, and an OPT RR advertising
  * edns_buffer_bytes with DO set. Returns its length. The layout is the one
  * ldns_pkt2wire produces for the same packet (a unit test compares them). */
-size_t dns_message_build_query(uint8_t *out, uint16_t id, const uint8_t *qname,
-                               size_t qname_len, uint16_t qtype,
+size_t dns_message_build_query(uint8_t *out, uint16_t id, const uint8_t *qname, size_t qname_len, uint16_t qtype,
                                bool checking_disabled, uint16_t edns_buffer_bytes);
 
 /* The ID of a message of at least DNS_HEADER_BYTES. */
@@ -49,8 +48,7 @@ static inline uint16_t dns_message_id(const uint8_t *wire) {
 /* True if wire (len bytes) is a standard-query response (QR=1, opcode 0)
  * with exactly one question equal to qname (ASCII case-insensitively), qtype
  * and class IN. The ID and sender are not checked here. No allocation. */
-bool dns_message_reply_matches(const uint8_t *wire, size_t len, const uint8_t *qname,
-                               size_t qname_len, uint16_t qtype);
+bool dns_message_reply_matches(const uint8_t *wire, size_t len, const uint8_t *qname, size_t qname_len, uint16_t qtype);
 
 /* The first RFC 8914 extended error of a parsed reply, preferring one that
  * reports a DNSSEC failure when several are present. */
@@ -65,8 +63,7 @@ struct dns_ede {
 void dns_message_extract_ede(const ldns_pkt *pkt, struct dns_ede *out);
 
 /* Same from raw EDNS option data (code, length, value triples). */
-void dns_message_extract_ede_options(const uint8_t *options, size_t len,
-                                     struct dns_ede *out);
+void dns_message_extract_ede_options(const uint8_t *options, size_t len, struct dns_ede *out);
 
 /* True for the EDE codes that report a DNSSEC validation failure (RFC 8914
  * section 4): 1, 2, 5, 6, 7, 8, 9, 10, 11, 12. */

@@ -23,8 +23,7 @@
 
 static void udp_read_cb(evutil_socket_t fd, short what, void *arg);
 
-static int open_udp_socket(struct dns_client *client, struct dns_udp_socket *sock,
-                           char *why, size_t why_len) {
+static int open_udp_socket(struct dns_client *client, struct dns_udp_socket *sock, char *why, size_t why_len) {
   int fd = socket(sock->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     snprintf(why, why_len, "UDP socket: %s", strerror(errno));
@@ -100,8 +99,8 @@ int dns_transport_open(struct dns_client *client, char *why, size_t why_len) {
   client->udp_count = per_family * ((need4 ? 1u : 0u) + (need6 ? 1u : 0u));
   client->udp = calloc(client->udp_count, sizeof *client->udp);
   client->recv_buffer_bytes = client->config.edns_buffer_bytes > DNS_RECV_BUFFER_MIN_BYTES
-                                  ? client->config.edns_buffer_bytes
-                                  : DNS_RECV_BUFFER_MIN_BYTES;
+      ? client->config.edns_buffer_bytes
+      : DNS_RECV_BUFFER_MIN_BYTES;
   client->recv_buffers = malloc(DNS_RECV_BATCH * client->recv_buffer_bytes);
   if (client->udp == NULL || client->recv_buffers == NULL) {
     snprintf(why, why_len, "out of memory");
@@ -186,8 +185,7 @@ int dns_transport_send_udp(struct dns_query *query, const uint8_t *wire, size_t 
   query->udp_socket = index;
   sock->inflight++;
   sock->sent++;
-  if (client->config.udp_socket_reopen_queries > 0 &&
-      sock->sent >= client->config.udp_socket_reopen_queries) {
+  if (client->config.udp_socket_reopen_queries > 0 && sock->sent >= client->config.udp_socket_reopen_queries) {
     sock->draining = true;
   }
   ssize_t n = sendto(sock->fd, wire, len, 0, (const struct sockaddr *)to,
@@ -206,12 +204,11 @@ static bool same_sender(const struct sockaddr_storage *from, const struct sockad
   }
   const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
   const struct sockaddr_in6 *b = (const struct sockaddr_in6 *)want;
-  return a->sin6_port == b->sin6_port &&
-         memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr) == 0;
+  return a->sin6_port == b->sin6_port && memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr) == 0;
 }
 
-static void udp_datagram(struct dns_client *client, int socket_index, const uint8_t *wire,
-                         size_t len, const struct sockaddr_storage *from, int flags) {
+static void udp_datagram(struct dns_client *client, int socket_index, const uint8_t *wire, size_t len,
+                         const struct sockaddr_storage *from, int flags) {
   if (len < DNS_HEADER_BYTES) {
     client->stats.mismatched++;
     return;
@@ -254,8 +251,8 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg) {
       break; /* EAGAIN, or an ICMP error queued on the socket: nothing to do */
     }
     for (int i = 0; i < received && !client->dying; i++) {
-      udp_datagram(client, socket_index, vectors[i].iov_base, messages[i].msg_len,
-                   &senders[i], messages[i].msg_hdr.msg_flags);
+      udp_datagram(client, socket_index, vectors[i].iov_base, messages[i].msg_len, &senders[i],
+                   messages[i].msg_hdr.msg_flags);
     }
     if ((unsigned)received < DNS_RECV_BATCH) {
       break;

@@ -9,8 +9,7 @@
 
 #include "dns/dns_message.h"
 
-#define RESOLVER_CHECK_REFUSAL \
-  "; refusing to run DANE checks (use --insecure-resolver-ok to debug)"
+#define RESOLVER_CHECK_REFUSAL "; refusing to run DANE checks (use --insecure-resolver-ok to debug)"
 
 struct resolver_check_slot {
   struct resolver_check *check;
@@ -68,21 +67,19 @@ static const char *type_word(ldns_rr_type type, char *buffer, size_t len) {
 }
 
 /* Why the signed name's answer shows no validation, or NULL if it does. */
-static bool describe_signed(const struct resolver_check *check,
-                            const struct resolver_check_slot *slot, char *out, size_t len) {
+static bool describe_signed(const struct resolver_check *check, const struct resolver_check_slot *slot, char *out,
+                            size_t len) {
   char type_buffer[16];
   const char *type = type_word(check->signed_type, type_buffer, sizeof type_buffer);
   switch (slot->state) {
   case DNSSEC_SECURE:
     return false;
   case DNSSEC_INSECURE:
-    snprintf(out, len, "'%s' %s answered %s without AD", check->signed_name, type,
-             rcode_word(slot->rcode));
+    snprintf(out, len, "'%s' %s answered %s without AD", check->signed_name, type, rcode_word(slot->rcode));
     return true;
   case DNSSEC_BOGUS:
-    snprintf(out, len, "'%s' %s, which must validate, came back bogus (%s%s%u)",
-             check->signed_name, type, rcode_word(slot->rcode),
-             slot->has_ede ? ", EDE " : "", slot->has_ede ? slot->ede_code : 0u);
+    snprintf(out, len, "'%s' %s, which must validate, came back bogus (%s%s%u)", check->signed_name, type,
+             rcode_word(slot->rcode), slot->has_ede ? ", EDE " : "", slot->has_ede ? slot->ede_code : 0u);
     return true;
   default:
     snprintf(out, len, "'%s' %s got no usable answer (%s)", check->signed_name, type,
@@ -91,8 +88,8 @@ static bool describe_signed(const struct resolver_check *check,
   }
 }
 
-static bool describe_bogus(const struct resolver_check *check,
-                           const struct resolver_check_slot *slot, char *out, size_t len) {
+static bool describe_bogus(const struct resolver_check *check, const struct resolver_check_slot *slot, char *out,
+                           size_t len) {
   switch (slot->state) {
   case DNSSEC_BOGUS:
     return false;
@@ -106,12 +103,11 @@ static bool describe_bogus(const struct resolver_check *check,
              slot->failure[0] != '\0' ? slot->failure : "failed");
     return true;
   case DNSSEC_SECURE:
-    snprintf(out, len, "'%s', which must fail validation, answered %s with AD",
-             check->bogus_name, rcode_word(slot->rcode));
+    snprintf(out, len, "'%s', which must fail validation, answered %s with AD", check->bogus_name,
+             rcode_word(slot->rcode));
     return true;
   default:
-    snprintf(out, len, "'%s' answered %s without AD", check->bogus_name,
-             rcode_word(slot->rcode));
+    snprintf(out, len, "'%s' answered %s without AD", check->bogus_name, rcode_word(slot->rcode));
     return true;
   }
 }
@@ -130,16 +126,15 @@ static void finish(struct resolver_check *check) {
     const char *name = dns_client_resolver_name(check->client, i);
     char problem[RESOLVER_CHECK_MESSAGE_MAX_BYTES / 2];
     bool bad = describe_signed(check, signed_slot, problem, sizeof problem) ||
-               describe_bogus(check, bogus_slot, problem, sizeof problem);
+        describe_bogus(check, bogus_slot, problem, sizeof problem);
     verdict->validates = !bad;
     if (bad) {
       all = false;
       snprintf(verdict->message, sizeof verdict->message,
                "resolver %s does not validate DNSSEC: %s" RESOLVER_CHECK_REFUSAL, name, problem);
     } else {
-      snprintf(verdict->message, sizeof verdict->message,
-               "resolver %s validates DNSSEC ('%s' secure, '%s' %s)", name, check->signed_name,
-               check->bogus_name, dnssec_state_name(bogus_slot->state));
+      snprintf(verdict->message, sizeof verdict->message, "resolver %s validates DNSSEC ('%s' secure, '%s' %s)", name,
+               check->signed_name, check->bogus_name, dnssec_state_name(bogus_slot->state));
     }
   }
   if (verdicts == NULL) {
@@ -158,17 +153,14 @@ static void on_answer(const struct dns_answer *answer, void *arg) {
   slot->rcode = answer->rcode;
   slot->has_ede = answer->has_ede;
   slot->ede_code = answer->ede_code;
-  snprintf(slot->failure, sizeof slot->failure, "%s",
-           answer->failure != NULL ? answer->failure : "");
+  snprintf(slot->failure, sizeof slot->failure, "%s", answer->failure != NULL ? answer->failure : "");
   if (--check->pending == 0) {
     finish(check);
   }
 }
 
-struct resolver_check *resolver_check_start(struct dns_client *client,
-                                            const struct resolver_check_config *config,
-                                            resolver_check_cb callback, void *arg,
-                                            char *why, size_t why_len) {
+struct resolver_check *resolver_check_start(struct dns_client *client, const struct resolver_check_config *config,
+                                            resolver_check_cb callback, void *arg, char *why, size_t why_len) {
   struct resolver_check_config defaults;
   resolver_check_config_defaults(&defaults);
   const char *signed_name = config->signed_name != NULL ? config->signed_name : defaults.signed_name;
@@ -243,8 +235,7 @@ struct run_state {
   FILE *diagnostics;
 };
 
-static void on_run_done(const struct resolver_verdict *verdicts, size_t count, bool all_validate,
-                        void *arg) {
+static void on_run_done(const struct resolver_verdict *verdicts, size_t count, bool all_validate, void *arg) {
   struct run_state *state = arg;
   state->done = true;
   state->all_validate = all_validate;
@@ -253,12 +244,11 @@ static void on_run_done(const struct resolver_verdict *verdicts, size_t count, b
   }
 }
 
-int resolver_check_run(struct event_base *base, struct dns_client *client,
-                       const struct resolver_check_config *config, FILE *diagnostics) {
+int resolver_check_run(struct event_base *base, struct dns_client *client, const struct resolver_check_config *config,
+                       FILE *diagnostics) {
   struct run_state state = {.done = false, .all_validate = false, .diagnostics = diagnostics};
   char why[256];
-  struct resolver_check *check = resolver_check_start(client, config, on_run_done, &state, why,
-                                                      sizeof why);
+  struct resolver_check *check = resolver_check_start(client, config, on_run_done, &state, why, sizeof why);
   if (check == NULL) {
     if (diagnostics != NULL) {
       fprintf(diagnostics, "danescan: %s\n", why);

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define INPUT_NAME_MAX_BYTES 256   /* presentation form, lower case, no trailing dot */
+#define INPUT_NAME_MAX_BYTES 256 /* presentation form, lower case, no trailing dot */
 #define INPUT_REASON_MAX_BYTES 128
 
 enum input_format { INPUT_FORMAT_AUTO = 0, INPUT_FORMAT_ZONE, INPUT_FORMAT_LIST, INPUT_FORMAT_CSV };
@@ -25,7 +25,7 @@ struct input_options {
   double sample_fraction;       /* --sample P in (0,1]; 1 keeps all (deterministic by hash) */
   uint64_t limit;               /* --limit N: stop after N names; 0 = no limit */
   size_t dedup_memory_bytes;    /* budget of the duplicate filter (min 64 KiB); when
-                                 * full, later names pass unchecked (dedup_untracked) */
+                                   * full, later names pass unchecked (dedup_untracked) */
   unsigned max_reported_errors; /* bad lines reported in full, then only counted */
   /* Called from input_reader_next, on the caller's thread: once per bad line
    * or invalid name reported in full (message names the file and line:
@@ -36,10 +36,10 @@ struct input_options {
   void (*diagnostic)(const char *message, void *arg);
   void *diagnostic_arg;
   /* Extensions (input_options_defaults sets them; see inputs/README.md): */
-  const char *zone_origin;      /* --origin: apex of zone files; NULL = first SOA owner
-                                 * (or the current $ORIGIN if an NS comes first) */
-  size_t read_buffer_bytes;     /* bytes per read()/inflate() call; default 1 MiB */
-  size_t max_line_bytes;        /* longer lines are bad lines; default 256 KiB */
+  const char *zone_origin;  /* --origin: apex of zone files; NULL = first SOA owner
+                               * (or the current $ORIGIN if an NS comes first) */
+  size_t read_buffer_bytes; /* bytes per read()/inflate() call; default 1 MiB */
+  size_t max_line_bytes;    /* longer lines are bad lines; default 256 KiB */
 };
 
 /* AUTO format, no shard/sample/limit, dedup 48 MiB, 10 errors in full, no
@@ -48,24 +48,24 @@ void input_options_defaults(struct input_options *options);
 
 /* One emitted name. The strings live in the struct. */
 struct input_name {
-  char name[INPUT_NAME_MAX_BYTES];        /* normalised; for invalid: the raw text, escaped, capped */
-  bool invalid;                            /* not a valid domain name: see reason */
+  char name[INPUT_NAME_MAX_BYTES]; /* normalised; for invalid: the raw text, escaped, capped */
+  bool invalid;                    /* not a valid domain name: see reason */
   char reason[INPUT_REASON_MAX_BYTES];
-  uint64_t seq;                            /* 0-based ordinal among emitted names (resume key) */
-  unsigned file_index;                     /* which input file */
-  uint64_t line;                           /* 1-based line in that file */
-  int64_t rank;                            /* CSV rank, -1 if none */
+  uint64_t seq;        /* 0-based ordinal among emitted names (resume key) */
+  unsigned file_index; /* which input file */
+  uint64_t line;       /* 1-based line in that file */
+  int64_t rank;        /* CSV rank, -1 if none */
 };
 
 struct input_counts {
-  uint64_t names;        /* emitted (valid and invalid) */
-  uint64_t invalid;      /* emitted as invalid */
-  uint64_t duplicates;   /* dropped as seen before */
-  uint64_t bad_lines;    /* lines that could not be parsed at all */
+  uint64_t names;      /* emitted (valid and invalid) */
+  uint64_t invalid;    /* emitted as invalid */
+  uint64_t duplicates; /* dropped as seen before */
+  uint64_t bad_lines;  /* lines that could not be parsed at all */
   uint64_t skipped_by_shard_or_sample;
-  uint64_t bytes_read;   /* uncompressed bytes */
+  uint64_t bytes_read;      /* uncompressed bytes */
   uint64_t dedup_untracked; /* emitted after the duplicate filter was full: not
-                             * checked against names before (one warning) */
+                               * checked against names before (one warning) */
 };
 
 struct input_reader;
@@ -73,23 +73,19 @@ struct input_reader;
 /* Opens the files (in order). Returns NULL with a message in why when a file
  * cannot be opened or its format cannot be told. The reader owns its file
  * handles; paths are copied. */
-struct input_reader *input_reader_open(const char *const *paths, size_t path_count,
-                                       const struct input_options *options,
+struct input_reader *input_reader_open(const char *const *paths, size_t path_count, const struct input_options *options,
                                        char *why, size_t why_len);
 
 /* Next name: returns 1 and fills out, 0 at the end, -1 on an I/O error that
  * ends the input (truncated gzip, read error), with a message in why; names
  * emitted before stay valid. */
-int input_reader_next(struct input_reader *reader, struct input_name *out,
-                      char *why, size_t why_len);
+int input_reader_next(struct input_reader *reader, struct input_name *out, char *why, size_t why_len);
 
 /* As input_reader_open, on one in-memory input (plain or gzip'd) named
  * display_name in messages. data is not copied: it must outlive the reader.
  * For tests and fuzzers. */
-struct input_reader *input_reader_open_memory(const void *data, size_t data_len,
-                                              const char *display_name,
-                                              const struct input_options *options,
-                                              char *why, size_t why_len);
+struct input_reader *input_reader_open_memory(const void *data, size_t data_len, const char *display_name,
+                                              const struct input_options *options, char *why, size_t why_len);
 
 void input_reader_get_counts(const struct input_reader *reader, struct input_counts *out);
 
@@ -108,8 +104,7 @@ void input_reader_free(struct input_reader *reader);
  * inputs/README.md): 1..253 bytes, labels 1..63 bytes of letters, digits and
  * hyphen, no hyphen at a label's ends, last label not all digits. Underscores
  * are always refused: neither a mail domain nor an MX host name has one. */
-int input_name_normalise(const char *text, size_t text_len, char *out,
-                         char *reason, size_t reason_len);
+int input_name_normalise(const char *text, size_t text_len, char *out, char *reason, size_t reason_len);
 
 /* FNV-1a 64 of the normalised name's bytes (offset basis 0xcbf29ce484222325,
  * prime 0x100000001b3). Stable across versions: --shard I/N keeps names

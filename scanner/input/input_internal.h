@@ -17,8 +17,7 @@
 /* The hostname rule (see inputs/README.md) on an uncompressed wire-form name
  * (length-prefixed labels ending with the root label), already lower case.
  * Returns 0, or -1 with a reason. */
-int input_hostname_check_wire(const uint8_t *wire, size_t wire_len, char *reason,
-                              size_t reason_len);
+int input_hostname_check_wire(const uint8_t *wire, size_t wire_len, char *reason, size_t reason_len);
 
 /* Wire form to presentation: labels joined by '.', no trailing dot, '.' and
  * '\\' escaped with a backslash, bytes outside 0x21..0x7e as \DDD. Output is
@@ -54,9 +53,9 @@ void input_dedup_prefetch(const struct input_dedup *dedup, uint64_t key);
 struct input_zone;
 
 enum input_zone_result {
-  INPUT_ZONE_NOTHING = 0,   /* blank, comment, directive, record not a delegation */
-  INPUT_ZONE_DELEGATION,    /* wire holds the owner of an NS record one label below the apex */
-  INPUT_ZONE_BAD_LINE,      /* message holds why */
+  INPUT_ZONE_NOTHING = 0, /* blank, comment, directive, record not a delegation */
+  INPUT_ZONE_DELEGATION,  /* wire holds the owner of an NS record one label below the apex */
+  INPUT_ZONE_BAD_LINE,    /* message holds why */
 };
 
 struct input_zone *input_zone_new(const char *origin_option, char *why, size_t why_len);
@@ -67,10 +66,8 @@ void input_zone_reset(struct input_zone *zone);
 void input_zone_abandon_record(struct input_zone *zone);
 /* line is one physical line without its '\n'. On INPUT_ZONE_DELEGATION,
  * *wire / *wire_len point into zone-owned storage valid until the next call. */
-enum input_zone_result input_zone_line(struct input_zone *zone, const char *line, size_t line_len,
-                                       const uint8_t **wire, size_t *wire_len, char *message,
-                                       size_t message_len);
+enum input_zone_result input_zone_line(struct input_zone *zone, const char *line, size_t line_len, const uint8_t **wire,
+                                       size_t *wire_len, char *message, size_t message_len);
 /* End of file: INPUT_ZONE_BAD_LINE when a record was left open. */
-enum input_zone_result input_zone_finish(struct input_zone *zone, char *message,
-                                         size_t message_len);
+enum input_zone_result input_zone_finish(struct input_zone *zone, char *message, size_t message_len);
 #endif

@@ -18,8 +18,7 @@ static bool is_ldh(uint8_t c) {
  * last label not all digits (RFC 3696 2: no all-numeric TLD, so the name is
  * not an IPv4 address). R-LDH labels ("ab--cd") are kept: old registrations
  * exist. Punycode inside xn-- labels is not checked. */
-static int check_label(const uint8_t *label, size_t len, bool is_last, char *reason,
-                       size_t reason_len) {
+static int check_label(const uint8_t *label, size_t len, bool is_last, char *reason, size_t reason_len) {
   if (len == 0) {
     snprintf(reason, reason_len, "empty label (two dots in a row or a leading dot)");
     return -1;
@@ -65,8 +64,7 @@ static int check_label(const uint8_t *label, size_t len, bool is_last, char *rea
   return 0;
 }
 
-int input_hostname_check_wire(const uint8_t *wire, size_t wire_len, char *reason,
-                              size_t reason_len) {
+int input_hostname_check_wire(const uint8_t *wire, size_t wire_len, char *reason, size_t reason_len) {
   if (wire_len < 2 || wire[0] == 0) {
     snprintf(reason, reason_len, "the root name is not a mail domain");
     return -1;
@@ -91,8 +89,7 @@ int input_hostname_check_wire(const uint8_t *wire, size_t wire_len, char *reason
   return 0;
 }
 
-int input_name_normalise(const char *text, size_t text_len, char *out, char *reason,
-                         size_t reason_len) {
+int input_name_normalise(const char *text, size_t text_len, char *out, char *reason, size_t reason_len) {
   out[0] = '\0';
   if (text_len > 0 && text[text_len - 1] == '.' && text_len > 1) {
     text_len--; /* one trailing dot: absolute form */

@@ -50,7 +50,7 @@ struct input_file {
 #define PENDING_NAMES 16
 
 struct pending_name {
-  uint64_t key;           /* the duplicate filter's key */
+  uint64_t key; /* the duplicate filter's key */
   size_t name_len;
   struct input_name name; /* all but seq; reason only when invalid */
 };
@@ -118,8 +118,7 @@ void input_options_defaults(struct input_options *options) {
 
 /* ---- diagnostics ---- */
 
-static void report(struct input_reader *reader, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
+static void report(struct input_reader *reader, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
 /* A bad line or an invalid name at the current line of the current file:
  * reported in full up to max_reported_errors, then only counted. */
@@ -157,13 +156,14 @@ static void bad_line(struct input_reader *reader, const char *message) {
 
 /* ---- format detection ---- */
 
-static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+static bool is_blank(char c) {
+  return c == ' ' || c == '\t' || c == '\r';
+}
 
 static bool word_is_zone_keyword(const char *word, size_t len) {
-  static const char *const keywords[] = {
-      "IN",    "CH",   "HS",    "SOA",  "NS",   "A",      "AAAA",       "DS",
-      "RRSIG", "NSEC", "NSEC3", "MX",   "TXT",  "CNAME",  "NSEC3PARAM", "DNSKEY",
-      "PTR",   "SRV",  "CAA",   "TLSA", "CDS",  "CDNSKEY", "ZONEMD",    "HINFO"};
+  static const char *const keywords[] = {"IN",    "CH",   "HS",    "SOA",  "NS",  "A",       "AAAA",       "DS",
+                                         "RRSIG", "NSEC", "NSEC3", "MX",   "TXT", "CNAME",   "NSEC3PARAM", "DNSKEY",
+                                         "PTR",   "SRV",  "CAA",   "TLSA", "CDS", "CDNSKEY", "ZONEMD",     "HINFO"};
   for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++) {
     if (strlen(keywords[i]) == len && strncasecmp(word, keywords[i], len) == 0) {
       return true;
@@ -174,8 +174,7 @@ static bool word_is_zone_keyword(const char *word, size_t len) {
 
 /* Decides zone, list or CSV from the first bytes of a file (see
  * inputs/README.md). Returns 0, or -1 with a reason. */
-static int detect_format(const char *data, size_t len, enum input_format *format, char *why,
-                         size_t why_len) {
+static int detect_format(const char *data, size_t len, enum input_format *format, char *why, size_t why_len) {
   unsigned zone = 0, csv = 0, list = 0, other = 0;
   size_t control = 0;
   if (memchr(data, '\0', len) != NULL) {
@@ -311,15 +310,14 @@ done:
 
 /* ---- opening ---- */
 
-static struct input_reader *reader_new(const struct input_options *options, size_t file_count,
-                                       char *why, size_t why_len) {
+static struct input_reader *reader_new(const struct input_options *options, size_t file_count, char *why,
+                                       size_t why_len) {
   struct input_options checked = *options;
   if (checked.shard_count == 0) {
     checked.shard_count = 1;
   }
   if (checked.shard_index >= checked.shard_count) {
-    snprintf(why, why_len, "shard %u/%u: the index must be below the count", checked.shard_index,
-             checked.shard_count);
+    snprintf(why, why_len, "shard %u/%u: the index must be below the count", checked.shard_index, checked.shard_count);
     return NULL;
   }
   if (!(checked.sample_fraction > 0.0 && checked.sample_fraction <= 1.0)) {
@@ -362,8 +360,8 @@ static struct input_reader *reader_new(const struct input_options *options, size
     reader->zone_origin = strdup(options->zone_origin);
     reader->options.zone_origin = reader->zone_origin;
   }
-  if (reader->files == NULL || reader->raw == NULL || reader->buf == NULL ||
-      reader->sha == NULL || reader->checksum_scratch == NULL || reader->dedup == NULL ||
+  if (reader->files == NULL || reader->raw == NULL || reader->buf == NULL || reader->sha == NULL ||
+      reader->checksum_scratch == NULL || reader->dedup == NULL ||
       (options->zone_origin != NULL && reader->zone_origin == NULL)) {
     snprintf(why, why_len, "out of memory");
     input_reader_free(reader);
@@ -380,9 +378,8 @@ static struct input_reader *reader_new(const struct input_options *options, size
   return reader;
 }
 
-struct input_reader *input_reader_open(const char *const *paths, size_t path_count,
-                                       const struct input_options *options, char *why,
-                                       size_t why_len) {
+struct input_reader *input_reader_open(const char *const *paths, size_t path_count, const struct input_options *options,
+                                       char *why, size_t why_len) {
   if (path_count == 0) {
     snprintf(why, why_len, "no input files");
     return NULL;
@@ -419,8 +416,7 @@ struct input_reader *input_reader_open(const char *const *paths, size_t path_cou
     }
     struct stat st;
     if (fstat(file->fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-      snprintf(why, why_len, "%s: %s", paths[i],
-               S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+      snprintf(why, why_len, "%s: %s", paths[i], S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
       goto fail;
     }
     if (file->format == INPUT_FORMAT_AUTO && S_ISREG(st.st_mode)) {
@@ -437,10 +433,8 @@ fail:
   return NULL;
 }
 
-struct input_reader *input_reader_open_memory(const void *data, size_t data_len,
-                                              const char *display_name,
-                                              const struct input_options *options, char *why,
-                                              size_t why_len) {
+struct input_reader *input_reader_open_memory(const void *data, size_t data_len, const char *display_name,
+                                              const struct input_options *options, char *why, size_t why_len) {
   struct input_reader *reader = reader_new(options, 1, why, why_len);
   if (reader == NULL) {
     return NULL;
@@ -462,8 +456,7 @@ struct input_reader *input_reader_open_memory(const void *data, size_t data_len,
 
 /* Up to cap raw bytes of the current file; updates the checksum. Returns the
  * count, 0 at the end, -1 on a read error. */
-static ssize_t raw_read(struct input_reader *reader, uint8_t *dst, size_t cap, char *why,
-                        size_t why_len) {
+static ssize_t raw_read(struct input_reader *reader, uint8_t *dst, size_t cap, char *why, size_t why_len) {
   struct input_file *file = &reader->files[reader->current];
   ssize_t got;
   if (file->path == NULL) {
@@ -577,8 +570,7 @@ static ssize_t fill(struct input_reader *reader, char *why, size_t why_len) {
 /* Next physical line of the current file (without '\n'). Returns 1, 0 at
  * the end of the file, -1 on an error. Lines longer than max_line_bytes are
  * reported, counted as bad and skipped. */
-static int next_line(struct input_reader *reader, const char **line, size_t *line_len, char *why,
-                     size_t why_len) {
+static int next_line(struct input_reader *reader, const char **line, size_t *line_len, char *why, size_t why_len) {
   for (;;) {
     char *begin = reader->buf + reader->start;
     size_t avail = reader->end - reader->start;
@@ -608,8 +600,7 @@ static int next_line(struct input_reader *reader, const char **line, size_t *lin
     if (avail >= reader->options.max_line_bytes && !reader->skipping_long_line) {
       reader->line_no++;
       char message[96];
-      snprintf(message, sizeof message, "line longer than %zu bytes skipped",
-               reader->options.max_line_bytes);
+      snprintf(message, sizeof message, "line longer than %zu bytes skipped", reader->options.max_line_bytes);
       bad_line(reader, message);
       reader->line_no--; /* counted again when its '\n' comes */
       reader->skipping_long_line = true;
@@ -752,8 +743,7 @@ static bool duplicate(struct input_reader *reader, uint64_t key) {
       snprintf(message, sizeof message,
                "duplicate filter full after %llu names (--dedup-memory %zu MiB): later names are "
                "not checked for duplicates",
-               (unsigned long long)reader->counts.names,
-               reader->options.dedup_memory_bytes >> 20);
+               (unsigned long long)reader->counts.names, reader->options.dedup_memory_bytes >> 20);
       notice(reader, message);
     }
   }
@@ -803,11 +793,10 @@ static int drain_pending(struct input_reader *reader, struct input_name *out) {
 /* Selection of one name (valid or not), then the look-ahead ring: returns 1
  * when out was filled with the name offered PENDING_NAMES names earlier (or
  * this one, with --limit), 0 when nothing is ready. */
-static int offer_name(struct input_reader *reader, const char *name, size_t name_len,
-                      const char *reason, int64_t rank, struct input_name *out) {
+static int offer_name(struct input_reader *reader, const char *name, size_t name_len, const char *reason, int64_t rank,
+                      struct input_name *out) {
   uint64_t hash = input_name_hash(name, name_len);
-  if (reader->options.shard_count > 1 && hash % reader->options.shard_count !=
-                                             reader->options.shard_index) {
+  if (reader->options.shard_count > 1 && hash % reader->options.shard_count != reader->options.shard_index) {
     reader->counts.skipped_by_shard_or_sample++;
     return 0;
   }
@@ -873,13 +862,11 @@ static void trim(const char **p, const char **e) {
   }
 }
 
-static int list_line(struct input_reader *reader, const char *line, size_t len,
-                     struct input_name *out) {
+static int list_line(struct input_reader *reader, const char *line, size_t len, struct input_name *out) {
   const char *p = line;
   const char *e = line + len;
   /* '#' starts a comment at the start of a line or after a blank. */
-  for (const char *hash = memchr(p, '#', len); hash != NULL;
-       hash = memchr(hash + 1, '#', (size_t)(e - hash - 1))) {
+  for (const char *hash = memchr(p, '#', len); hash != NULL; hash = memchr(hash + 1, '#', (size_t)(e - hash - 1))) {
     if (hash == line || is_blank(hash[-1])) {
       e = hash;
       break;
@@ -907,8 +894,7 @@ static void unquote(const char **p, const char **e) {
   }
 }
 
-static int csv_line(struct input_reader *reader, const char *line, size_t len,
-                    struct input_name *out) {
+static int csv_line(struct input_reader *reader, const char *line, size_t len, struct input_name *out) {
   const char *p = line;
   const char *e = line + len;
   trim(&p, &e);
@@ -953,13 +939,11 @@ static int csv_line(struct input_reader *reader, const char *line, size_t len,
   return offer_text(reader, name_p, (size_t)(name_e - name_p), rank, out);
 }
 
-static int zone_line(struct input_reader *reader, const char *line, size_t len,
-                     struct input_name *out) {
+static int zone_line(struct input_reader *reader, const char *line, size_t len, struct input_name *out) {
   const uint8_t *wire = NULL;
   size_t wire_len = 0;
   char message[MESSAGE_MAX_BYTES];
-  enum input_zone_result result =
-      input_zone_line(reader->zone, line, len, &wire, &wire_len, message, sizeof message);
+  enum input_zone_result result = input_zone_line(reader->zone, line, len, &wire, &wire_len, message, sizeof message);
   if (result == INPUT_ZONE_BAD_LINE) {
     bad_line(reader, message);
     return 0;
@@ -969,8 +953,7 @@ static int zone_line(struct input_reader *reader, const char *line, size_t len,
   }
   /* A delegation's NS records are (nearly always) adjacent: the common case
    * costs a memcmp, not a hash lookup. */
-  if (wire_len == reader->last_delegation_len &&
-      memcmp(wire, reader->last_delegation, wire_len) == 0) {
+  if (wire_len == reader->last_delegation_len && memcmp(wire, reader->last_delegation, wire_len) == 0) {
     return 0;
   }
   if (wire[0] == 1 && wire[1] == '*') {
@@ -985,8 +968,7 @@ static int zone_line(struct input_reader *reader, const char *line, size_t len,
   return offer_name(reader, name, name_len, valid ? NULL : reason, -1, out);
 }
 
-static int process_line(struct input_reader *reader, const char *line, size_t len,
-                        struct input_name *out) {
+static int process_line(struct input_reader *reader, const char *line, size_t len, struct input_name *out) {
   switch (reader->files[reader->current].format) {
   case INPUT_FORMAT_ZONE:
     return zone_line(reader, line, len, out);
@@ -1004,10 +986,8 @@ static int finish_all(struct input_reader *reader) {
     reader->summary_done = true;
     if (reader->suppressed > 0) {
       char message[MESSAGE_MAX_BYTES];
-      snprintf(message, sizeof message,
-               "%llu more problems not shown (%llu bad lines and %llu invalid names in all)",
-               (unsigned long long)reader->suppressed,
-               (unsigned long long)reader->counts.bad_lines,
+      snprintf(message, sizeof message, "%llu more problems not shown (%llu bad lines and %llu invalid names in all)",
+               (unsigned long long)reader->suppressed, (unsigned long long)reader->counts.bad_lines,
                (unsigned long long)reader->counts.invalid);
       notice(reader, message);
     }
@@ -1015,8 +995,7 @@ static int finish_all(struct input_reader *reader) {
   return 0;
 }
 
-int input_reader_next(struct input_reader *reader, struct input_name *out, char *why,
-                      size_t why_len) {
+int input_reader_next(struct input_reader *reader, struct input_name *out, char *why, size_t why_len) {
   if (reader->failed) {
     /* Names read before the failure are still emitted. */
     if (drain_pending(reader, out) == 1) {

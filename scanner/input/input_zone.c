@@ -48,18 +48,22 @@ enum {
   CHAR_SPECIAL = 4, /* matters while skipping rdata */
 };
 static const uint8_t char_class[256] = {
-    [' '] = CHAR_BLANK | CHAR_DELIM,  ['\t'] = CHAR_BLANK | CHAR_DELIM,
-    ['\r'] = CHAR_BLANK | CHAR_DELIM, ['('] = CHAR_DELIM | CHAR_SPECIAL,
+    [' '] = CHAR_BLANK | CHAR_DELIM,   ['\t'] = CHAR_BLANK | CHAR_DELIM,
+    ['\r'] = CHAR_BLANK | CHAR_DELIM,  ['('] = CHAR_DELIM | CHAR_SPECIAL,
     [')'] = CHAR_DELIM | CHAR_SPECIAL, [';'] = CHAR_DELIM | CHAR_SPECIAL,
     ['"'] = CHAR_DELIM | CHAR_SPECIAL, ['\\'] = CHAR_SPECIAL,
 };
-static inline bool is_blank(char c) { return (char_class[(uint8_t)c] & CHAR_BLANK) != 0; }
-static inline bool ends_token(char c) { return (char_class[(uint8_t)c] & CHAR_DELIM) != 0; }
+static inline bool is_blank(char c) {
+  return (char_class[(uint8_t)c] & CHAR_BLANK) != 0;
+}
+static inline bool ends_token(char c) {
+  return (char_class[(uint8_t)c] & CHAR_DELIM) != 0;
+}
 
 /* Token with escapes to a lower-case wire-form name, relative names completed
  * with the origin. Returns 0, or -1 with a message. */
-static int parse_name(const struct input_zone *zone, const char *text, size_t text_len,
-                      struct zone_name *name, char *message, size_t message_len) {
+static int parse_name(const struct input_zone *zone, const char *text, size_t text_len, struct zone_name *name,
+                      char *message, size_t message_len) {
   uint8_t *wire = name->wire;
   if (text_len == 1 && text[0] == '@') {
     if (zone->origin.len == 0) {
@@ -95,13 +99,12 @@ static int parse_name(const struct input_zone *zone, const char *text, size_t te
       }
       uint8_t next = (uint8_t)text[i + 1];
       if (next >= '0' && next <= '9') {
-        if (i + 3 >= text_len || text[i + 2] < '0' || text[i + 2] > '9' || text[i + 3] < '0' ||
-            text[i + 3] > '9') {
+        if (i + 3 >= text_len || text[i + 2] < '0' || text[i + 2] > '9' || text[i + 3] < '0' || text[i + 3] > '9') {
           snprintf(message, message_len, "bad \\DDD escape in a name");
           return -1;
         }
         unsigned value = (unsigned)(next - '0') * 100 + (unsigned)(text[i + 2] - '0') * 10 +
-                         (unsigned)(text[i + 3] - '0');
+            (unsigned)(text[i + 3] - '0');
         if (value > 255) {
           snprintf(message, message_len, "\\DDD escape above 255 in a name");
           return -1;
@@ -178,7 +181,9 @@ struct input_zone *input_zone_new(const char *origin_option, char *why, size_t w
   return zone;
 }
 
-void input_zone_free(struct input_zone *zone) { free(zone); }
+void input_zone_free(struct input_zone *zone) {
+  free(zone);
+}
 
 void input_zone_reset(struct input_zone *zone) {
   zone->origin = zone->option_origin;
@@ -254,8 +259,7 @@ static bool is_type_mnemonic(const char *token, size_t len) {
   }
   for (size_t i = 1; i < len; i++) {
     char c = token[i];
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-          c == '-')) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
       return false;
     }
   }
@@ -272,16 +276,15 @@ static enum record_type classify_type(const char *token, size_t len) {
   return RECORD_OTHER;
 }
 
-static enum input_zone_result bad_record(struct input_zone *zone, char *message,
-                                         size_t message_len, const char *text) {
+static enum input_zone_result bad_record(struct input_zone *zone, char *message, size_t message_len, const char *text) {
   snprintf(message, message_len, "%s", text);
   zone->record_bad = true;
   return INPUT_ZONE_BAD_LINE;
 }
 
 /* One token of a record (not yet reported bad) in the owner-less part. */
-static enum input_zone_result record_token(struct input_zone *zone, const char *token, size_t len,
-                                           bool quoted, char *message, size_t message_len) {
+static enum input_zone_result record_token(struct input_zone *zone, const char *token, size_t len, bool quoted,
+                                           char *message, size_t message_len) {
   if (zone->stage == STAGE_RDATA) {
     zone->rdata_tokens++;
     return INPUT_ZONE_NOTHING;
@@ -311,8 +314,8 @@ static enum input_zone_result record_token(struct input_zone *zone, const char *
 }
 
 /* Tokens from p to end of line, tracking parentheses, quotes and comments. */
-static enum input_zone_result scan_tokens(struct input_zone *zone, const char *p, const char *end,
-                                          char *message, size_t message_len) {
+static enum input_zone_result scan_tokens(struct input_zone *zone, const char *p, const char *end, char *message,
+                                          size_t message_len) {
   enum input_zone_result result = INPUT_ZONE_NOTHING;
   while (p < end) {
     if (zone->record_bad || (zone->stage == STAGE_RDATA && zone->type == RECORD_OTHER)) {
@@ -369,8 +372,7 @@ static enum input_zone_result scan_tokens(struct input_zone *zone, const char *p
     if (quoted) {
       p++; /* closing quote */
     }
-    if (!zone->record_bad &&
-        record_token(zone, token, len, quoted, message, message_len) == INPUT_ZONE_BAD_LINE) {
+    if (!zone->record_bad && record_token(zone, token, len, quoted, message, message_len) == INPUT_ZONE_BAD_LINE) {
       /* Go on to the end of the line: parentheses after the bad token
        * still say where the record ends. */
       result = INPUT_ZONE_BAD_LINE;
@@ -393,9 +395,8 @@ static void name_text(const struct zone_name *name, char *out, size_t out_size) 
 
 /* A complete record: SOA fixes the apex; NS one label below it is a
  * delegation. */
-static enum input_zone_result finish_record(struct input_zone *zone, const uint8_t **wire,
-                                            size_t *wire_len, char *message,
-                                            size_t message_len) {
+static enum input_zone_result finish_record(struct input_zone *zone, const uint8_t **wire, size_t *wire_len,
+                                            char *message, size_t message_len) {
   if (zone->record_bad) {
     return INPUT_ZONE_NOTHING;
   }
@@ -417,8 +418,7 @@ static enum input_zone_result finish_record(struct input_zone *zone, const uint8
       char owner[128], apex[128];
       name_text(&zone->owner, owner, sizeof owner);
       name_text(&zone->apex, apex, sizeof apex);
-      snprintf(message, message_len, "SOA of %s in the zone of %s: one zone per file", owner,
-               apex);
+      snprintf(message, message_len, "SOA of %s in the zone of %s: one zone per file", owner, apex);
       return INPUT_ZONE_BAD_LINE;
     }
     return INPUT_ZONE_NOTHING;
@@ -432,8 +432,7 @@ static enum input_zone_result finish_record(struct input_zone *zone, const uint8
   }
   if (zone->apex.len == 0) {
     if (zone->origin.len == 0) {
-      snprintf(message, message_len,
-               "NS record before any SOA or $ORIGIN: the zone apex is unknown (give --origin)");
+      snprintf(message, message_len, "NS record before any SOA or $ORIGIN: the zone apex is unknown (give --origin)");
       return INPUT_ZONE_BAD_LINE;
     }
     zone->apex = zone->origin;
@@ -449,8 +448,8 @@ static enum input_zone_result finish_record(struct input_zone *zone, const uint8
   return INPUT_ZONE_DELEGATION;
 }
 
-static enum input_zone_result directive(struct input_zone *zone, const char *line,
-                                        const char *end, char *message, size_t message_len) {
+static enum input_zone_result directive(struct input_zone *zone, const char *line, const char *end, char *message,
+                                        size_t message_len) {
   const char *p = line;
   while (p < end && !ends_token(*p)) {
     p++;
@@ -465,8 +464,7 @@ static enum input_zone_result directive(struct input_zone *zone, const char *lin
   }
   size_t arg_len = (size_t)(p - arg);
   if (token_is(line, name_len, "$INCLUDE")) {
-    snprintf(message, message_len,
-             "$INCLUDE refused: included files are not read (give them as inputs instead)");
+    snprintf(message, message_len, "$INCLUDE refused: included files are not read (give them as inputs instead)");
     return INPUT_ZONE_BAD_LINE;
   }
   if (token_is(line, name_len, "$ORIGIN")) {
@@ -497,9 +495,8 @@ static enum input_zone_result directive(struct input_zone *zone, const char *lin
   return INPUT_ZONE_BAD_LINE;
 }
 
-enum input_zone_result input_zone_line(struct input_zone *zone, const char *line, size_t line_len,
-                                       const uint8_t **wire, size_t *wire_len, char *message,
-                                       size_t message_len) {
+enum input_zone_result input_zone_line(struct input_zone *zone, const char *line, size_t line_len, const uint8_t **wire,
+                                       size_t *wire_len, char *message, size_t message_len) {
   const char *p = line;
   const char *end = line + line_len;
   if (memchr(line, '\0', line_len) != NULL) {
@@ -541,8 +538,7 @@ enum input_zone_result input_zone_line(struct input_zone *zone, const char *line
         snprintf(message, message_len, "line starts with '%c' where an owner name belongs", *p);
         return INPUT_ZONE_BAD_LINE;
       }
-      if (zone->owner.len == 0 || text_len != zone->owner_text_len ||
-          memcmp(line, zone->owner_text, text_len) != 0) {
+      if (zone->owner.len == 0 || text_len != zone->owner_text_len || memcmp(line, zone->owner_text, text_len) != 0) {
         char why[INPUT_REASON_MAX_BYTES];
         zone->owner_text_len = 0;
         if (parse_name(zone, line, text_len, &zone->owner, why, sizeof why) != 0) {
@@ -577,8 +573,7 @@ enum input_zone_result input_zone_line(struct input_zone *zone, const char *line
   return finish_record(zone, wire, wire_len, message, message_len);
 }
 
-enum input_zone_result input_zone_finish(struct input_zone *zone, char *message,
-                                         size_t message_len) {
+enum input_zone_result input_zone_finish(struct input_zone *zone, char *message, size_t message_len) {
   bool open = zone->in_record && !zone->record_bad;
   zone->in_record = false;
   zone->paren_depth = 0;

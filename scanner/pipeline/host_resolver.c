@@ -26,7 +26,7 @@ struct waiter {
 };
 
 struct host_entry {
-  struct mx_host host;          /* first member: a struct mx_host * is its entry */
+  struct mx_host host; /* first member: a struct mx_host * is its entry */
   struct host_resolver *resolver;
   enum entry_state state;
   unsigned holders;
@@ -36,7 +36,7 @@ struct host_entry {
   struct host_entry *bucket_next;
   struct host_entry *lru_prev, *lru_next; /* on the LRU list while holders == 0 and ready */
   bool on_lru;
-  bool tlsa_fallback_done;      /* the original-name TLSA lookup was made */
+  bool tlsa_fallback_done; /* the original-name TLSA lookup was made */
   size_t address_capacity;
   struct timespec started;
 };
@@ -45,7 +45,7 @@ struct host_resolver {
   struct dns_client *dns;
   struct host_resolver_config config;
   struct host_entry **buckets;
-  size_t bucket_count;          /* power of two */
+  size_t bucket_count; /* power of two */
   size_t entry_count;
   struct host_entry *lru_head, *lru_tail; /* head: most recently released */
   struct host_resolver_stats stats;
@@ -67,8 +67,7 @@ static uint32_t ms_since(const struct timespec *start) {
   return ms < 0 ? 0 : (uint32_t)ms;
 }
 
-struct host_resolver *host_resolver_new(struct dns_client *dns,
-                                        const struct host_resolver_config *config) {
+struct host_resolver *host_resolver_new(struct dns_client *dns, const struct host_resolver_config *config) {
   struct host_resolver *resolver = calloc(1, sizeof *resolver);
   if (resolver == NULL) return NULL;
   resolver->dns = dns;
@@ -224,8 +223,7 @@ static void dns_done(struct host_entry *entry) {
 
 /* ---- lookups ---- */
 
-static int start_lookup(struct host_entry *entry, const char *name, ldns_rr_type type,
-                        dns_answer_cb callback) {
+static int start_lookup(struct host_entry *entry, const char *name, ldns_rr_type type, dns_answer_cb callback) {
   if (dns_lookup(entry->resolver->dns, name, type, -1, callback, entry) != 0) return -1;
   entry->pending_lookups++;
   return 0;
@@ -355,7 +353,7 @@ static void on_tlsa(const struct dns_answer *answer, void *arg) {
   /* RFC 7672 2.2.3: with a secure CNAME chain, TLSA is sought first at the
    * final target; when that is (securely) absent, at the original name. */
   bool absent = answer->state == DNSSEC_SECURE && host->tlsa_count == 0 &&
-                (answer->rcode == LDNS_RCODE_NOERROR || answer->rcode == LDNS_RCODE_NXDOMAIN);
+      (answer->rcode == LDNS_RCODE_NOERROR || answer->rcode == LDNS_RCODE_NXDOMAIN);
   if (absent && host->cname_target != NULL && !entry->tlsa_fallback_done) {
     entry->tlsa_fallback_done = true;
     host->tlsa_target = host->tlsa;
@@ -444,8 +442,8 @@ static void fail_unencodable(struct dns_fact *fact) {
   fact->failure = "name cannot be encoded";
 }
 
-int host_resolver_hold(struct host_resolver *resolver, const char *name,
-                       host_ready_cb callback, void *arg, struct mx_host **out) {
+int host_resolver_hold(struct host_resolver *resolver, const char *name, host_ready_cb callback, void *arg,
+                       struct mx_host **out) {
   uint64_t hash = name_hash(name);
   resolver->stats.requests++;
   struct host_entry *entry = find_entry(resolver, name, hash);

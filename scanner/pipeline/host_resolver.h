@@ -25,21 +25,19 @@ struct host_resolver;
  * probe result and the host's final status. */
 struct host_finisher {
   bool (*wants)(void *ctx, const struct mx_host *host);
-  void (*start)(void *ctx, struct mx_host *host,
-                void (*done)(struct mx_host *host, void *done_arg), void *done_arg);
+  void (*start)(void *ctx, struct mx_host *host, void (*done)(struct mx_host *host, void *done_arg), void *done_arg);
   void (*release)(void *ctx, struct mx_host *host); /* frees probe details of a host */
   void *ctx;
 };
 
 struct host_resolver_config {
-  size_t max_cached_hosts;       /* cache bound (entries not held by a domain) */
+  size_t max_cached_hosts;              /* cache bound (entries not held by a domain) */
   const struct host_finisher *finisher; /* NULL: DNS only */
 };
 
 typedef void (*host_ready_cb)(struct mx_host *host, void *arg);
 
-struct host_resolver *host_resolver_new(struct dns_client *dns,
-                                        const struct host_resolver_config *config);
+struct host_resolver *host_resolver_new(struct dns_client *dns, const struct host_resolver_config *config);
 
 /* Frees every cached host. Hosts still held or resolving are freed too:
  * call only when no domain is in flight. */
@@ -50,17 +48,17 @@ void host_resolver_free(struct host_resolver *resolver);
  * callback follows), 0 if callback(host, arg) will run once from the event
  * loop when it is ready, -1 on allocation failure. Every successful call must
  * be paired with host_resolver_release once the caller is done with *out. */
-int host_resolver_hold(struct host_resolver *resolver, const char *name,
-                       host_ready_cb callback, void *arg, struct mx_host **out);
+int host_resolver_hold(struct host_resolver *resolver, const char *name, host_ready_cb callback, void *arg,
+                       struct mx_host **out);
 
 void host_resolver_release(struct host_resolver *resolver, struct mx_host *host);
 
 struct host_resolver_stats {
-  uint64_t requests;     /* host_resolver_hold calls */
-  uint64_t hits;         /* answered from a ready or resolving entry */
-  uint64_t resolved;     /* hosts resolved */
+  uint64_t requests; /* host_resolver_hold calls */
+  uint64_t hits;     /* answered from a ready or resolving entry */
+  uint64_t resolved; /* hosts resolved */
   uint64_t evicted;
-  size_t cached;         /* entries now */
+  size_t cached; /* entries now */
 };
 void host_resolver_get_stats(const struct host_resolver *resolver, struct host_resolver_stats *out);
 

@@ -86,7 +86,7 @@ static uint64_t first_bytes(const uint8_t digest[32]) {
 static bool remember_certificate(struct probe_stage *stage, const uint8_t digest[32]) {
   if (stage->seen_count * 2 >= stage->seen_capacity) {
     size_t capacity = stage->seen_capacity ? stage->seen_capacity * 2 : 1024;
-    uint8_t (*seen)[32] = calloc(capacity, sizeof *seen);
+    uint8_t(*seen)[32] = calloc(capacity, sizeof *seen);
     bool *used = calloc(capacity, sizeof *used);
     if (seen == NULL || used == NULL) {
       free(seen);
@@ -175,8 +175,7 @@ static struct probe_detail *detail_from_report(const struct probe_report *report
   memcpy(detail->tls_version, report->tls_version, sizeof detail->tls_version);
   memcpy(detail->tls_cipher, report->tls_cipher, sizeof detail->tls_cipher);
   memcpy(detail->tls_group, report->tls_group, sizeof detail->tls_group);
-  memcpy(detail->peer_signature_algorithm, report->peer_signature_algorithm,
-         sizeof detail->peer_signature_algorithm);
+  memcpy(detail->peer_signature_algorithm, report->peer_signature_algorithm, sizeof detail->peer_signature_algorithm);
   memcpy(detail->leaf_key_type, report->leaf_key_type, sizeof detail->leaf_key_type);
   detail->verify_error = report->verify_error;
   detail->matched_tlsa_index = report->matched_tlsa_index;
@@ -251,7 +250,8 @@ static void submit_address(struct address_job *address_job) {
   struct probe_stage *stage = job->stage;
   struct host_address *address = &job->host->addresses[address_job->address_index];
   if (probe_engine_submit(stage->engine, &address_job->request, on_probe_done, address_job) != 0) {
-    if (stage->coordinated) stage->coordinator.release_address(stage->coordinator.ctx, address->text, address_job->slot);
+    if (stage->coordinated)
+      stage->coordinator.release_address(stage->coordinator.ctx, address->text, address_job->slot);
     free(address_job);
     address->probe_reason = "probe request rejected";
     if (--job->pending == 0) host_job_finish(job);
@@ -304,8 +304,8 @@ static void on_host_decided(void *arg, const struct probe_borrowed_host *borrowe
   done(host, done_arg);
 }
 
-static void stage_start(void *ctx, struct mx_host *host,
-                        void (*done)(struct mx_host *host, void *done_arg), void *done_arg) {
+static void stage_start(void *ctx, struct mx_host *host, void (*done)(struct mx_host *host, void *done_arg),
+                        void *done_arg) {
   struct probe_stage *stage = ctx;
   struct host_job *job = calloc(1, sizeof *job);
   if (job == NULL) {
@@ -385,8 +385,8 @@ static void stage_release(void *ctx, struct mx_host *host) {
   }
 }
 
-struct probe_stage *probe_stage_new(struct probe_engine *engine, const struct probe_stage_config *config,
-                                    char *why, size_t why_len) {
+struct probe_stage *probe_stage_new(struct probe_engine *engine, const struct probe_stage_config *config, char *why,
+                                    size_t why_len) {
   struct probe_stage *stage = calloc(1, sizeof *stage);
   if (stage == NULL) {
     snprintf(why, why_len, "out of memory");
@@ -426,7 +426,9 @@ int probe_stage_free(struct probe_stage *stage, char *why, size_t why_len) {
   return rc;
 }
 
-const struct host_finisher *probe_stage_finisher(struct probe_stage *stage) { return &stage->finisher; }
+const struct host_finisher *probe_stage_finisher(struct probe_stage *stage) {
+  return &stage->finisher;
+}
 
 void probe_stage_set_coordinator(struct probe_stage *stage, const struct probe_coordinator *coordinator) {
   stage->coordinated = coordinator != NULL;

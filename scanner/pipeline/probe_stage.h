@@ -25,14 +25,14 @@ int probe_mode_parse(const char *word, enum probe_mode *out);
 
 struct probe_stage_config {
   enum probe_mode mode;
-  const char *certs_path;       /* PEM side output, NULL = none */
+  const char *certs_path; /* PEM side output, NULL = none */
 };
 
 struct probe_stage;
 
 /* Creates the stage on engine (borrowed). Returns NULL with why. */
-struct probe_stage *probe_stage_new(struct probe_engine *engine, const struct probe_stage_config *config,
-                                    char *why, size_t why_len);
+struct probe_stage *probe_stage_new(struct probe_engine *engine, const struct probe_stage_config *config, char *why,
+                                    size_t why_len);
 
 /* Flushes and closes the PEM output; returns 0 or -1 with why. Frees. */
 int probe_stage_free(struct probe_stage *stage, char *why, size_t why_len);
@@ -45,13 +45,13 @@ const struct host_finisher *probe_stage_finisher(struct probe_stage *stage);
  * process is the whole scan. Every callback is made later, once, from the
  * event loop, never from inside the call that asked. */
 struct probe_borrowed_address {
-  const char *address;          /* host_address.text */
+  const char *address; /* host_address.text */
   enum probe_result result;
-  const char *reason;           /* copied by the stage */
+  const char *reason; /* copied by the stage */
 };
 struct probe_borrowed_host {
-  enum host_status status;      /* the final status another worker stored */
-  unsigned flags;               /* its enum mx_host_flag bits */
+  enum host_status status; /* the final status another worker stored */
+  unsigned flags;          /* its enum mx_host_flag bits */
   const struct probe_borrowed_address *addresses;
   size_t address_count;
 };
@@ -77,7 +77,7 @@ struct probe_stage_stats {
   uint64_t hosts_probed;
   uint64_t addresses_probed;
   uint64_t certificates_written;
-  uint64_t hosts_borrowed;      /* probed by another worker, result reused */
+  uint64_t hosts_borrowed; /* probed by another worker, result reused */
 };
 void probe_stage_get_stats(const struct probe_stage *stage, struct probe_stage_stats *out);
 

@@ -120,8 +120,8 @@ static bool host_has_secure_tlsa(enum host_status status) {
 }
 
 static bool host_is_dane(enum host_status status) {
-  return status == HOST_DANE_VALID || status == HOST_DANE_FAILED ||
-         status == HOST_DANE_UNREACHABLE || status == HOST_DANE_UNPROBED;
+  return status == HOST_DANE_VALID || status == HOST_DANE_FAILED || status == HOST_DANE_UNREACHABLE ||
+      status == HOST_DANE_UNPROBED;
 }
 
 enum domain_status rules_domain_status(const struct domain_result *result) {
@@ -133,13 +133,12 @@ enum domain_status rules_domain_status(const struct domain_result *result) {
   if (result->link_count == 0) return DOMAIN_NO_MAIL;
   /* RFC 5321 5.1: without MX the domain is its own mail host; nothing at
    * the apex means it receives no mail. */
-  if (result->implicit_mx && result->link_count == 1 &&
-      result->links[0].host->status == HOST_NO_ADDRESS) {
+  if (result->implicit_mx && result->link_count == 1 && result->links[0].host->status == HOST_NO_ADDRESS) {
     return DOMAIN_NO_MAIL;
   }
 
-  size_t secure_tlsa = 0, failed = 0, dane = 0, unreachable = 0, unprobed = 0, valid = 0,
-         unusable = 0, partial_others = 0;
+  size_t secure_tlsa = 0, failed = 0, dane = 0, unreachable = 0, unprobed = 0, valid = 0, unusable = 0,
+         partial_others = 0;
   for (size_t i = 0; i < result->link_count; i++) {
     enum host_status status = result->links[i].host->status;
     if (host_has_secure_tlsa(status)) secure_tlsa++;
@@ -150,8 +149,7 @@ enum domain_status rules_domain_status(const struct domain_result *result) {
     if (status == HOST_DANE_VALID) valid++;
     if (status == HOST_TLSA_UNUSABLE) unusable++;
     if (status == HOST_NO_TLSA || status == HOST_INSECURE || status == HOST_TLSA_UNUSABLE ||
-        status == HOST_DANE_UNREACHABLE || status == HOST_NO_ADDRESS ||
-        status == HOST_ADDRESS_FAILED) {
+        status == HOST_DANE_UNREACHABLE || status == HOST_NO_ADDRESS || status == HOST_ADDRESS_FAILED) {
       partial_others++;
     }
   }

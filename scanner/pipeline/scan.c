@@ -25,7 +25,7 @@
 struct domain_task {
   struct scan *scan;
   struct domain_result result;
-  unsigned pending;             /* hosts or lookups still awaited */
+  unsigned pending; /* hosts or lookups still awaited */
   struct timespec started;
   struct domain_task *next_free;
 };
@@ -35,18 +35,18 @@ struct scan {
   struct scan_config config;
   struct dns_client *dns;
   struct host_resolver *hosts;
-  struct input_reader *input;   /* NULL with a source */
+  struct input_reader *input; /* NULL with a source */
   bool has_source;
   struct scan_source source;
-  bool source_waiting;          /* the source said "not yet": wait for its wake */
+  bool source_waiting; /* the source said "not yet": wait for its wake */
   struct result_sink *sinks;
   size_t sink_count;
   struct scan_stats stats;
   bool input_done;
-  bool stopping;                /* no more admissions (signal or fatal error) */
+  bool stopping; /* no more admissions (signal or fatal error) */
   unsigned signals_seen;
-  struct event *admit_event;    /* deferred admission */
-  struct event *tick_event;     /* progress, flush, backpressure recheck */
+  struct event *admit_event; /* deferred admission */
+  struct event *tick_event;  /* progress, flush, backpressure recheck */
   struct event *sigint_event, *sigterm_event;
   struct domain_task *free_tasks;
   struct timespec started;
@@ -255,8 +255,8 @@ static void on_mx(const struct dns_answer *answer, void *arg) {
   struct domain_result *result = &task->result;
   answer_fact(&result->mx, answer);
   result->mx_dnssec = answer->state;
-  if (answer->state == DNSSEC_BOGUS || answer->state == DNSSEC_FAILED ||
-      answer->rcode == LDNS_RCODE_NXDOMAIN || answer->packet == NULL) {
+  if (answer->state == DNSSEC_BOGUS || answer->state == DNSSEC_FAILED || answer->rcode == LDNS_RCODE_NXDOMAIN ||
+      answer->packet == NULL) {
     if (answer->packet == NULL && answer->state != DNSSEC_BOGUS) result->mx.state = DNSSEC_FAILED;
     task_finish(task);
     return;
@@ -410,8 +410,8 @@ static void show_progress(struct scan *scan, const struct timespec *now, bool fi
   }
   fprintf(scan->config.progress_stream,
           "\r\033[K%llu/%s domains  %.0f domains/s  %.0f queries/s  %u in flight  %u queries in flight  ETA %s%s",
-          (unsigned long long)scan->stats.domains_done, total, domains_rate, query_rate,
-          scan->stats.in_flight, dns.inflight, eta, final ? "\n" : "");
+          (unsigned long long)scan->stats.domains_done, total, domains_rate, query_rate, scan->stats.in_flight,
+          dns.inflight, eta, final ? "\n" : "");
   fflush(scan->config.progress_stream);
   scan->progress_line_shown = !final;
   scan->last_progress = *now;
@@ -453,9 +453,9 @@ static void on_signal(evutil_socket_t signal_number, short what, void *arg) {
   }
 }
 
-struct scan *scan_new(struct event_base *base, const struct scan_config *config,
-                      struct dns_client *dns, struct host_resolver *hosts,
-                      struct input_reader *input, struct result_sink *sinks, size_t sink_count) {
+struct scan *scan_new(struct event_base *base, const struct scan_config *config, struct dns_client *dns,
+                      struct host_resolver *hosts, struct input_reader *input, struct result_sink *sinks,
+                      size_t sink_count) {
   struct scan *scan = calloc(1, sizeof *scan);
   if (scan == NULL) return NULL;
   scan->base = base;
@@ -520,4 +520,6 @@ int scan_run(struct scan *scan) {
   return 0;
 }
 
-void scan_get_stats(const struct scan *scan, struct scan_stats *out) { *out = scan->stats; }
+void scan_get_stats(const struct scan *scan, struct scan_stats *out) {
+  *out = scan->stats;
+}

@@ -21,12 +21,12 @@
 #define SCAN_MAX_SINKS 4
 
 struct scan_config {
-  unsigned concurrency;        /* domains in flight */
-  bool islands;                /* DNSKEY check for insecure domains */
-  bool progress;               /* live progress line on progress_stream */
+  unsigned concurrency; /* domains in flight */
+  bool islands;         /* DNSKEY check for insecure domains */
+  bool progress;        /* live progress line on progress_stream */
   FILE *progress_stream;
   uint32_t progress_interval_ms;
-  uint32_t flush_interval_ms;  /* sinks flushed at least this often */
+  uint32_t flush_interval_ms; /* sinks flushed at least this often */
   /* Resume: names whose input ordinal is already stored are not scanned
    * again. NULL: scan everything. */
   bool (*skip_seq)(void *ctx, uint64_t seq);
@@ -38,14 +38,14 @@ void scan_config_defaults(struct scan_config *config);
 struct scan_stats {
   uint64_t domains_done;
   uint64_t by_status[DOMAIN_STATUS_COUNT];
-  uint64_t mx_hosts_total;       /* host links written */
-  uint64_t skipped_done;         /* names skipped because a resumed scan had them */
+  uint64_t mx_hosts_total; /* host links written */
+  uint64_t skipped_done;   /* names skipped because a resumed scan had them */
   unsigned in_flight;
   double elapsed_s;
-  bool interrupted;              /* stopped by a signal before the end */
-  bool input_error;              /* the input ended with an I/O error */
+  bool interrupted; /* stopped by a signal before the end */
+  bool input_error; /* the input ended with an I/O error */
   bool sink_error;
-  char error[512];               /* first fatal error, "" if none */
+  char error[512]; /* first fatal error, "" if none */
 };
 
 /* Where the names come from when not from an input_reader: the work queue
@@ -61,9 +61,9 @@ struct scan_source {
 struct scan;
 
 /* All pointers are borrowed and must outlive the scan. */
-struct scan *scan_new(struct event_base *base, const struct scan_config *config,
-                      struct dns_client *dns, struct host_resolver *hosts,
-                      struct input_reader *input, struct result_sink *sinks, size_t sink_count);
+struct scan *scan_new(struct event_base *base, const struct scan_config *config, struct dns_client *dns,
+                      struct host_resolver *hosts, struct input_reader *input, struct result_sink *sinks,
+                      size_t sink_count);
 void scan_free(struct scan *scan);
 
 /* Takes names from source instead of the input reader (which may then be

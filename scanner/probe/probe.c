@@ -55,11 +55,11 @@ struct probe_job {
   const char *skip_reason;
   struct address_state *address_state;
   enum job_phase phase;
-  enum tls_key_restriction keys;      /* of the session to start next */
-  struct smtp_session *session;       /* running session */
-  struct smtp_session *primary;       /* finished first session, kept for the report */
+  enum tls_key_restriction keys; /* of the session to start next */
+  struct smtp_session *session;  /* running session */
+  struct smtp_session *primary;  /* finished first session, kept for the report */
   struct probe_key_type_result key_types[PROBE_KEY_KIND_COUNT];
-  TAILQ_ENTRY(probe_job) wait_link;   /* address FIFO or the skipped list */
+  TAILQ_ENTRY(probe_job) wait_link; /* address FIFO or the skipped list */
   TAILQ_ENTRY(probe_job) all_link;
 };
 TAILQ_HEAD(job_list, probe_job);
@@ -69,16 +69,16 @@ struct address_state {
   int family;
   uint8_t bytes[16];
   unsigned active;
-  unsigned refs;            /* jobs of this address not yet delivered */
+  unsigned refs; /* jobs of this address not yet delivered */
   int64_t next_start_ms;
   uint32_t gap_ms;
-  unsigned refusals_in_row;  /* sessions in a row that ended in 421 or a refused connection */
+  unsigned refusals_in_row; /* sessions in a row that ended in 421 or a refused connection */
   bool given_up;            /* per_ip_give_up reached: jobs are skipped (until the state is evicted) */
   struct job_list waiting;
   bool runnable;
   TAILQ_ENTRY(address_state) runnable_link;
   struct event *gap_timer;
-  bool idle;                /* on the engine's idle list (refs == 0) */
+  bool idle; /* on the engine's idle list (refs == 0) */
   TAILQ_ENTRY(address_state) idle_link;
   struct address_state *hash_next;
 };
@@ -93,10 +93,10 @@ struct probe_engine {
   struct address_state **buckets;
   size_t bucket_count, address_count;
   struct address_list runnable;
-  struct address_list idle;       /* no jobs; kept until their gap has passed */
+  struct address_list idle; /* no jobs; kept until their gap has passed */
   struct job_list skipped;
   struct job_list all_jobs;
-  struct event *dispatch_event;   /* deferred dispatch and token refill wait */
+  struct event *dispatch_event; /* deferred dispatch and token refill wait */
   struct event *skipped_event;
   double tokens;
   int64_t tokens_ms;
@@ -146,13 +146,20 @@ void probe_config_defaults(struct probe_config *config) {
 
 enum tlsrpt_result probe_result_tlsrpt(enum probe_result result) {
   switch (result) {
-  case PROBE_TLSA_MISMATCH: return TLSRPT_VALIDATION_FAILURE;
-  case PROBE_NAME_MISMATCH: return TLSRPT_CERTIFICATE_HOST_MISMATCH;
-  case PROBE_CERT_EXPIRED: return TLSRPT_CERTIFICATE_EXPIRED;
-  case PROBE_NO_STARTTLS: return TLSRPT_STARTTLS_NOT_SUPPORTED;
-  case PROBE_STARTTLS_REFUSED: return TLSRPT_STARTTLS_NOT_SUPPORTED;
-  case PROBE_TLS_FAILED: return TLSRPT_VALIDATION_FAILURE;
-  default: return TLSRPT_NONE;
+  case PROBE_TLSA_MISMATCH:
+    return TLSRPT_VALIDATION_FAILURE;
+  case PROBE_NAME_MISMATCH:
+    return TLSRPT_CERTIFICATE_HOST_MISMATCH;
+  case PROBE_CERT_EXPIRED:
+    return TLSRPT_CERTIFICATE_EXPIRED;
+  case PROBE_NO_STARTTLS:
+    return TLSRPT_STARTTLS_NOT_SUPPORTED;
+  case PROBE_STARTTLS_REFUSED:
+    return TLSRPT_STARTTLS_NOT_SUPPORTED;
+  case PROBE_TLS_FAILED:
+    return TLSRPT_VALIDATION_FAILURE;
+  default:
+    return TLSRPT_NONE;
   }
 }
 
@@ -169,7 +176,7 @@ static void address_key(const struct sockaddr_storage *address, int *family, uin
 }
 
 static size_t address_hash(int family, const uint8_t bytes[16]) {
-  uint64_t hash = 1469598103934665603ULL ^ (uint64_t)family;  /* FNV-1a */
+  uint64_t hash = 1469598103934665603ULL ^ (uint64_t)family; /* FNV-1a */
   for (int i = 0; i < 16; i++) hash = (hash ^ bytes[i]) * 1099511628211ULL;
   return (size_t)hash;
 }
@@ -196,8 +203,7 @@ static int grow_buckets(struct probe_engine *engine) {
 
 static void on_gap_timer(evutil_socket_t fd, short what, void *arg);
 
-static struct address_state *address_state_get(struct probe_engine *engine,
-                                               const struct sockaddr_storage *address) {
+static struct address_state *address_state_get(struct probe_engine *engine, const struct sockaddr_storage *address) {
   int family;
   uint8_t bytes[16];
   address_key(address, &family, bytes);
@@ -306,14 +312,22 @@ static void job_free(struct probe_job *job) {
 
 static enum probe_step step_of(enum smtp_step step) {
   switch (step) {
-  case SMTP_STEP_CONNECT: return PROBE_STEP_CONNECT;
-  case SMTP_STEP_GREETING: return PROBE_STEP_GREETING;
-  case SMTP_STEP_EHLO: return PROBE_STEP_EHLO;
-  case SMTP_STEP_STARTTLS: return PROBE_STEP_STARTTLS;
-  case SMTP_STEP_HANDSHAKE: return PROBE_STEP_HANDSHAKE;
-  case SMTP_STEP_QUIT: return PROBE_STEP_QUIT;
-  case SMTP_STEP_DONE: return PROBE_STEP_DONE;
-  default: return PROBE_STEP_NONE;
+  case SMTP_STEP_CONNECT:
+    return PROBE_STEP_CONNECT;
+  case SMTP_STEP_GREETING:
+    return PROBE_STEP_GREETING;
+  case SMTP_STEP_EHLO:
+    return PROBE_STEP_EHLO;
+  case SMTP_STEP_STARTTLS:
+    return PROBE_STEP_STARTTLS;
+  case SMTP_STEP_HANDSHAKE:
+    return PROBE_STEP_HANDSHAKE;
+  case SMTP_STEP_QUIT:
+    return PROBE_STEP_QUIT;
+  case SMTP_STEP_DONE:
+    return PROBE_STEP_DONE;
+  default:
+    return PROBE_STEP_NONE;
   }
 }
 
@@ -398,8 +412,7 @@ static void deliver(struct probe_job *job) {
   report.tlsrpt = probe_result_tlsrpt(report.result);
   const struct probe_key_type_result *rsa = &report.key_types[PROBE_KEY_RSA];
   const struct probe_key_type_result *ecdsa = &report.key_types[PROBE_KEY_ECDSA];
-  report.partial_algorithm_coverage =
-      usable_tlsa(job) && rsa->present && ecdsa->present &&
+  report.partial_algorithm_coverage = usable_tlsa(job) && rsa->present && ecdsa->present &&
       ((rsa->result == PROBE_AUTHENTICATED) != (ecdsa->result == PROBE_AUTHENTICATED));
 
   engine->stats.completed++;
@@ -519,8 +532,8 @@ static void enqueue(struct probe_job *job, bool at_head) {
   address_update(state);
 }
 
-static void record_key_type(struct probe_job *job, enum tls_key_kind kind,
-                            const struct smtp_session_outcome *o, bool present) {
+static void record_key_type(struct probe_job *job, enum tls_key_kind kind, const struct smtp_session_outcome *o,
+                            bool present) {
   enum probe_key_kind slot = kind == TLS_KEY_RSA ? PROBE_KEY_RSA : PROBE_KEY_ECDSA;
   struct probe_key_type_result *r = &job->key_types[slot];
   r->probed = true;
@@ -579,7 +592,7 @@ static void session_done(struct smtp_session *session, void *arg) {
 
   if (job->phase == JOB_PRIMARY) {
     bool second = engine->config.probe_each_key_type && o->tls_up && usable_tlsa(job) &&
-                  (o->tls.leaf_kind == TLS_KEY_RSA || o->tls.leaf_kind == TLS_KEY_ECDSA);
+        (o->tls.leaf_kind == TLS_KEY_RSA || o->tls.leaf_kind == TLS_KEY_ECDSA);
     if (second) {
       record_key_type(job, o->tls.leaf_kind, o, true);
       job->primary = session;
@@ -624,12 +637,13 @@ static bool valid_ehlo_name(const char *name) {
   return true;
 }
 
-struct probe_engine *probe_engine_new(struct event_base *base, const struct probe_config *config,
-                                      char *why, size_t why_len) {
+struct probe_engine *probe_engine_new(struct event_base *base, const struct probe_config *config, char *why,
+                                      size_t why_len) {
   if (config->max_concurrent == 0 || config->per_ip == 0 || config->max_reply_line_bytes < 4 ||
       config->max_reply_lines == 0) {
-    snprintf(why, why_len, "probe config: max_concurrent, per_ip, max_reply_lines must be > 0 "
-                           "and max_reply_line_bytes >= 4");
+    snprintf(why, why_len,
+             "probe config: max_concurrent, per_ip, max_reply_lines must be > 0 "
+             "and max_reply_line_bytes >= 4");
     return NULL;
   }
   struct probe_engine *engine = calloc(1, sizeof *engine);
@@ -641,8 +655,7 @@ struct probe_engine *probe_engine_new(struct event_base *base, const struct prob
   engine->config = *config;
   if (config->ehlo_name != NULL) {
     snprintf(engine->ehlo_name, sizeof engine->ehlo_name, "%s", config->ehlo_name);
-  } else if (gethostname(engine->ehlo_name, sizeof engine->ehlo_name) != 0 ||
-             !valid_ehlo_name(engine->ehlo_name)) {
+  } else if (gethostname(engine->ehlo_name, sizeof engine->ehlo_name) != 0 || !valid_ehlo_name(engine->ehlo_name)) {
     snprintf(engine->ehlo_name, sizeof engine->ehlo_name, "localhost");
   }
   engine->config.ehlo_name = engine->ehlo_name;
@@ -673,8 +686,7 @@ struct probe_engine *probe_engine_new(struct event_base *base, const struct prob
   return engine;
 }
 
-int probe_engine_load_blocklist(struct probe_engine *engine, const char *path, char *why,
-                                size_t why_len) {
+int probe_engine_load_blocklist(struct probe_engine *engine, const char *path, char *why, size_t why_len) {
   FILE *stream = fopen(path, "r");
   if (stream == NULL) {
     snprintf(why, why_len, "%s: cannot open", path);
@@ -689,8 +701,8 @@ static char *copy_string(const char *text) {
   return text != NULL ? strdup(text) : NULL;
 }
 
-int probe_engine_submit(struct probe_engine *engine, const struct probe_request *request,
-                        probe_done_cb done_cb, void *arg) {
+int probe_engine_submit(struct probe_engine *engine, const struct probe_request *request, probe_done_cb done_cb,
+                        void *arg) {
   if (request->host_name == NULL || done_cb == NULL ||
       (request->address.ss_family != AF_INET && request->address.ss_family != AF_INET6) ||
       (request->tlsa_count > 0 && request->tlsa == NULL)) {

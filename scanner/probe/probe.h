@@ -66,21 +66,20 @@ void probe_config_defaults(struct probe_config *config);
 
 /* One (MX host, address) to probe. probe_engine_submit copies everything. */
 struct probe_request {
-  const char *host_name;                       /* MX host name as found in the MX RRset */
-  const char *tlsa_base;                       /* TLSA base domain: SNI (RFC 7672 2.2.3); NULL = host_name */
-  const char *const *reference_names;          /* DANE-TA name checks (RFC 7672 3.2.2) */
-  size_t reference_count;                      /* at most PROBE_MAX_REFERENCE_NAMES kept */
-  const struct tlsa_record *tlsa;              /* secure TLSA RRset; usable flags as classified */
-  size_t tlsa_count;                           /* 0: DANE does not apply (probe-all mode) */
-  struct sockaddr_storage address;             /* port ignored: config smtp_port is used */
+  const char *host_name;              /* MX host name as found in the MX RRset */
+  const char *tlsa_base;              /* TLSA base domain: SNI (RFC 7672 2.2.3); NULL = host_name */
+  const char *const *reference_names; /* DANE-TA name checks (RFC 7672 3.2.2) */
+  size_t reference_count;             /* at most PROBE_MAX_REFERENCE_NAMES kept */
+  const struct tlsa_record *tlsa;     /* secure TLSA RRset; usable flags as classified */
+  size_t tlsa_count;                  /* 0: DANE does not apply (probe-all mode) */
+  struct sockaddr_storage address;    /* port ignored: config smtp_port is used */
   socklen_t address_len;
 };
 
 
-
 struct probe_cert {
-  uint8_t sha256[32];          /* SHA-256 of the DER certificate */
-  const uint8_t *der;          /* owned by the report, valid during the callback */
+  uint8_t sha256[32]; /* SHA-256 of the DER certificate */
+  const uint8_t *der; /* owned by the report, valid during the callback */
   size_t der_len;
 };
 
@@ -88,20 +87,20 @@ struct probe_cert {
 /* Everything pointed to is owned by the engine and valid only during the
  * callback; copy what you keep. */
 struct probe_report {
-  const char *host_name;       /* as submitted */
+  const char *host_name; /* as submitted */
   const char *tlsa_base;
   const struct sockaddr *address;
   socklen_t address_len;
-  char address_text[64];       /* "192.0.2.1" / "2001:db8::1" */
+  char address_text[64]; /* "192.0.2.1" / "2001:db8::1" */
 
-  enum probe_result result;    /* of the first (unrestricted) handshake */
-  const char *reason;          /* human text, never NULL ("" when authenticated) */
-  enum tlsrpt_result tlsrpt;   /* TLS-RPT result type of a failure, TLSRPT_NONE otherwise */
-  enum probe_step last_step;   /* step reached; on failure the step that failed */
-  int smtp_code;               /* last SMTP reply code before QUIT (554, 454; 220 after STARTTLS), 0 if none */
+  enum probe_result result;  /* of the first (unrestricted) handshake */
+  const char *reason;        /* human text, never NULL ("" when authenticated) */
+  enum tlsrpt_result tlsrpt; /* TLS-RPT result type of a failure, TLSRPT_NONE otherwise */
+  enum probe_step last_step; /* step reached; on failure the step that failed */
+  int smtp_code;             /* last SMTP reply code before QUIT (554, 454; 220 after STARTTLS), 0 if none */
 
-  const char *banner;          /* greeting bytes, lines joined by "\n", up to PROBE_BANNER_MAX_BYTES */
-  size_t banner_len;           /* raw bytes: may hold anything but NUL-terminated */
+  const char *banner;               /* greeting bytes, lines joined by "\n", up to PROBE_BANNER_MAX_BYTES */
+  size_t banner_len;                /* raw bytes: may hold anything but NUL-terminated */
   const char *const *ehlo_keywords; /* EHLO reply lines after the first ("PIPELINING", "SIZE 10240000") */
   size_t ehlo_keyword_count;
   bool starttls_offered;
@@ -109,25 +108,25 @@ struct probe_report {
   /* Milliseconds each step took, -1 if not reached. */
   int32_t connect_ms, banner_ms, ehlo_ms, starttls_ms, handshake_ms;
 
-  bool tls_up;                 /* handshake completed */
-  char tls_version[PROBE_NAME_MAX_BYTES];     /* "TLSv1.3" */
-  char tls_cipher[PROBE_NAME_MAX_BYTES];      /* "TLS_AES_256_GCM_SHA384" */
-  char tls_group[PROBE_NAME_MAX_BYTES];       /* "X25519", "" if unknown */
+  bool tls_up;                                         /* handshake completed */
+  char tls_version[PROBE_NAME_MAX_BYTES];              /* "TLSv1.3" */
+  char tls_cipher[PROBE_NAME_MAX_BYTES];               /* "TLS_AES_256_GCM_SHA384" */
+  char tls_group[PROBE_NAME_MAX_BYTES];                /* "X25519", "" if unknown */
   char peer_signature_algorithm[PROBE_NAME_MAX_BYTES]; /* "ecdsa_secp256r1_sha256", "rsa_pss_rsae_sha256" */
-  char leaf_key_type[PROBE_NAME_MAX_BYTES];   /* "rsa2048", "ecdsa-p256", "ed25519" */
-  long verify_error;           /* X509_V_* from SSL_get_verify_result, 0 = ok */
-  int matched_tlsa_index;      /* index into the request's tlsa, -1 if none */
-  int match_depth;             /* 0 = leaf, -1 if none */
-  const struct probe_cert *chain; /* peer chain as sent, leaf first */
-  size_t chain_count;          /* entries in chain (<= PROBE_MAX_CHAIN_CERTS) */
-  size_t chain_sent;           /* certificates the server sent; more than chain_count
-                                  when the chain was longer than PROBE_MAX_CHAIN_CERTS */
+  char leaf_key_type[PROBE_NAME_MAX_BYTES];            /* "rsa2048", "ecdsa-p256", "ed25519" */
+  long verify_error;                                   /* X509_V_* from SSL_get_verify_result, 0 = ok */
+  int matched_tlsa_index;                              /* index into the request's tlsa, -1 if none */
+  int match_depth;                                     /* 0 = leaf, -1 if none */
+  const struct probe_cert *chain;                      /* peer chain as sent, leaf first */
+  size_t chain_count;                                  /* entries in chain (<= PROBE_MAX_CHAIN_CERTS) */
+  size_t chain_sent;                                   /* certificates the server sent; more than chain_count
+                                                          when the chain was longer than PROBE_MAX_CHAIN_CERTS */
   bool has_leaf_spki_sha256;
   uint8_t leaf_spki_sha256[32]; /* SHA-256 of the leaf's SPKI: what a "3 1 1" record of it holds */
   time_t leaf_not_before, leaf_not_after;
-  time_t chain_not_after;      /* earliest notAfter of the chain */
-  bool expires_soon;           /* RESULTS.md: matched DANE-TA chain expiring within
-                                  expiry_warn_days, or a DANE-EE matched leaf past its dates */
+  time_t chain_not_after; /* earliest notAfter of the chain */
+  bool expires_soon;      /* RESULTS.md: matched DANE-TA chain expiring within
+                             expiry_warn_days, or a DANE-EE matched leaf past its dates */
 
   struct probe_key_type_result key_types[PROBE_KEY_KIND_COUNT];
   bool partial_algorithm_coverage; /* both RSA and ECDSA present, usable TLSA, and
@@ -143,30 +142,27 @@ struct probe_engine;
  * must ignore SIGPIPE (signal(SIGPIPE, SIG_IGN) in main): libevent and
  * OpenSSL write to sockets a server may have closed, and Linux has no
  * per-socket opt-out. */
-struct probe_engine *probe_engine_new(struct event_base *base,
-                                      const struct probe_config *config,
-                                      char *why, size_t why_len);
+struct probe_engine *probe_engine_new(struct event_base *base, const struct probe_config *config, char *why,
+                                      size_t why_len);
 
 /* Adds the CIDR prefixes of a file (one per line: "192.0.2.0/24",
  * "2001:db8::/32", a bare address; "#" comments and blank lines ignored) to
  * the blocklist. Returns 0, or -1 with "file:line: reason" in why (nothing of
  * the file is added then). May be called more than once. */
-int probe_engine_load_blocklist(struct probe_engine *engine, const char *path,
-                                char *why, size_t why_len);
+int probe_engine_load_blocklist(struct probe_engine *engine, const char *path, char *why, size_t why_len);
 
 /* Queues one probe. Returns 0: done_cb will be called exactly once, always
  * from the event loop (never from inside this call), also for skipped
  * addresses. Returns -1 (request invalid or out of memory): no callback. */
-int probe_engine_submit(struct probe_engine *engine,
-                        const struct probe_request *request,
-                        probe_done_cb done_cb, void *arg);
+int probe_engine_submit(struct probe_engine *engine, const struct probe_request *request, probe_done_cb done_cb,
+                        void *arg);
 
 struct probe_stats {
   uint64_t submitted, completed, skipped;
-  uint64_t connections;        /* TCP connections opened (incl. key-type sessions) */
+  uint64_t connections; /* TCP connections opened (incl. key-type sessions) */
   uint64_t results[PROBE_RESULT_COUNT];
-  unsigned queued;             /* waiting for rate/per-address/concurrency slots */
-  unsigned in_flight;          /* sessions running */
+  unsigned queued;    /* waiting for rate/per-address/concurrency slots */
+  unsigned in_flight; /* sessions running */
 };
 void probe_engine_get_stats(const struct probe_engine *engine, struct probe_stats *stats);
 

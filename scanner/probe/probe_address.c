@@ -24,42 +24,42 @@ struct special_block {
 };
 
 static const struct special_block special_v4[] = {
-  {"0.0.0.0", 8, "this network 0.0.0.0/8 (RFC 791)"},
-  {"10.0.0.0", 8, "private-use 10.0.0.0/8 (RFC 1918)"},
-  {"100.64.0.0", 10, "shared address space 100.64.0.0/10 (RFC 6598)"},
-  {"127.0.0.0", 8, "loopback 127.0.0.0/8 (RFC 1122)"},
-  {"169.254.0.0", 16, "link-local 169.254.0.0/16 (RFC 3927)"},
-  {"172.16.0.0", 12, "private-use 172.16.0.0/12 (RFC 1918)"},
-  {"192.0.0.0", 24, "IETF protocol assignments 192.0.0.0/24 (RFC 6890)"},
-  {"192.0.2.0", 24, "documentation TEST-NET-1 192.0.2.0/24 (RFC 5737)"},
-  {"192.88.99.0", 24, "deprecated 6to4 relay anycast 192.88.99.0/24 (RFC 7526)"},
-  {"192.168.0.0", 16, "private-use 192.168.0.0/16 (RFC 1918)"},
-  {"198.18.0.0", 15, "benchmarking 198.18.0.0/15 (RFC 2544)"},
-  {"198.51.100.0", 24, "documentation TEST-NET-2 198.51.100.0/24 (RFC 5737)"},
-  {"203.0.113.0", 24, "documentation TEST-NET-3 203.0.113.0/24 (RFC 5737)"},
-  {"224.0.0.0", 4, "multicast 224.0.0.0/4 (RFC 5771)"},
-  {"255.255.255.255", 32, "limited broadcast 255.255.255.255/32 (RFC 919)"},
-  {"240.0.0.0", 4, "reserved 240.0.0.0/4 (RFC 1112)"},
+    {"0.0.0.0", 8, "this network 0.0.0.0/8 (RFC 791)"},
+    {"10.0.0.0", 8, "private-use 10.0.0.0/8 (RFC 1918)"},
+    {"100.64.0.0", 10, "shared address space 100.64.0.0/10 (RFC 6598)"},
+    {"127.0.0.0", 8, "loopback 127.0.0.0/8 (RFC 1122)"},
+    {"169.254.0.0", 16, "link-local 169.254.0.0/16 (RFC 3927)"},
+    {"172.16.0.0", 12, "private-use 172.16.0.0/12 (RFC 1918)"},
+    {"192.0.0.0", 24, "IETF protocol assignments 192.0.0.0/24 (RFC 6890)"},
+    {"192.0.2.0", 24, "documentation TEST-NET-1 192.0.2.0/24 (RFC 5737)"},
+    {"192.88.99.0", 24, "deprecated 6to4 relay anycast 192.88.99.0/24 (RFC 7526)"},
+    {"192.168.0.0", 16, "private-use 192.168.0.0/16 (RFC 1918)"},
+    {"198.18.0.0", 15, "benchmarking 198.18.0.0/15 (RFC 2544)"},
+    {"198.51.100.0", 24, "documentation TEST-NET-2 198.51.100.0/24 (RFC 5737)"},
+    {"203.0.113.0", 24, "documentation TEST-NET-3 203.0.113.0/24 (RFC 5737)"},
+    {"224.0.0.0", 4, "multicast 224.0.0.0/4 (RFC 5771)"},
+    {"255.255.255.255", 32, "limited broadcast 255.255.255.255/32 (RFC 919)"},
+    {"240.0.0.0", 4, "reserved 240.0.0.0/4 (RFC 1112)"},
 };
 
 /* Most specific first: the first match names the block. */
 static const struct special_block special_v6[] = {
-  {"::", 128, "unspecified address ::/128 (RFC 4291)"},
-  {"::1", 128, "loopback ::1/128 (RFC 4291)"},
-  {"::ffff:0:0", 96, "IPv4-mapped ::ffff:0:0/96 (RFC 4291)"},
-  {"64:ff9b::", 96, "NAT64 well-known prefix 64:ff9b::/96 (RFC 6052)"},
-  {"64:ff9b:1::", 48, "local-use NAT64 64:ff9b:1::/48 (RFC 8215)"},
-  {"100::", 64, "discard-only 100::/64 (RFC 6666)"},
-  {"2001::", 23, "IETF protocol assignments 2001::/23 (RFC 2928)"},
-  {"2001:db8::", 32, "documentation 2001:db8::/32 (RFC 3849)"},
-  {"2002::", 16, "6to4 2002::/16 (RFC 3056)"},
-  {"3fff::", 20, "documentation 3fff::/20 (RFC 9637)"},
-  {"fc00::", 7, "unique-local fc00::/7 (RFC 4193)"},
-  {"fe80::", 10, "link-local fe80::/10 (RFC 4291)"},
-  {"ff00::", 8, "multicast ff00::/8 (RFC 4291)"},
-  {"::", 3, "IPv6 outside global unicast 2000::/3 (IANA IPv6 address space)"},
-  {"4000::", 2, "IPv6 outside global unicast 2000::/3 (IANA IPv6 address space)"},
-  {"8000::", 1, "IPv6 outside global unicast 2000::/3 (IANA IPv6 address space)"},
+    {"::", 128, "unspecified address ::/128 (RFC 4291)"},
+    {"::1", 128, "loopback ::1/128 (RFC 4291)"},
+    {"::ffff:0:0", 96, "IPv4-mapped ::ffff:0:0/96 (RFC 4291)"},
+    {"64:ff9b::", 96, "NAT64 well-known prefix 64:ff9b::/96 (RFC 6052)"},
+    {"64:ff9b:1::", 48, "local-use NAT64 64:ff9b:1::/48 (RFC 8215)"},
+    {"100::", 64, "discard-only 100::/64 (RFC 6666)"},
+    {"2001::", 23, "IETF protocol assignments 2001::/23 (RFC 2928)"},
+    {"2001:db8::", 32, "documentation 2001:db8::/32 (RFC 3849)"},
+    {"2002::", 16, "6to4 2002::/16 (RFC 3056)"},
+    {"3fff::", 20, "documentation 3fff::/20 (RFC 9637)"},
+    {"fc00::", 7, "unique-local fc00::/7 (RFC 4193)"},
+    {"fe80::", 10, "link-local fe80::/10 (RFC 4291)"},
+    {"ff00::", 8, "multicast ff00::/8 (RFC 4291)"},
+    {"::", 3, "IPv6 outside global unicast 2000::/3 (IANA IPv6 address space)"},
+    {"4000::", 2, "IPv6 outside global unicast 2000::/3 (IANA IPv6 address space)"},
+    {"8000::", 1, "IPv6 outside global unicast 2000::/3 (IANA IPv6 address space)"},
 };
 
 static struct address_bits bits_from_v6(const struct in6_addr *addr) {
@@ -136,7 +136,7 @@ struct prefix {
 struct prefix_table {
   struct prefix *prefixes;
   size_t count, capacity;
-  bool lengths[129];  /* which prefix lengths occur */
+  bool lengths[129]; /* which prefix lengths occur */
   bool sorted;
 };
 
@@ -242,8 +242,7 @@ static int parse_prefix(const char *text, bool *v4, struct prefix *out, const ch
   return 0;
 }
 
-int probe_blocklist_add_text(struct probe_blocklist *blocklist, const char *text,
-                             const char **why) {
+int probe_blocklist_add_text(struct probe_blocklist *blocklist, const char *text, const char **why) {
   bool v4;
   struct prefix prefix;
   if (parse_prefix(text, &v4, &prefix, why) != 0) return -1;
@@ -256,8 +255,7 @@ int probe_blocklist_add_text(struct probe_blocklist *blocklist, const char *text
   return 0;
 }
 
-int probe_blocklist_read(struct probe_blocklist *blocklist, FILE *stream,
-                         const char *name, char *why, size_t why_len) {
+int probe_blocklist_read(struct probe_blocklist *blocklist, FILE *stream, const char *name, char *why, size_t why_len) {
   struct probe_blocklist staged;
   memset(&staged, 0, sizeof staged);
   if (why_len > 0) why[0] = '\0';
@@ -282,8 +280,7 @@ int probe_blocklist_read(struct probe_blocklist *blocklist, FILE *stream,
     const char *reason = "out of memory";
     bool v4;
     struct prefix prefix;
-    if (parse_prefix(start, &v4, &prefix, &reason) != 0 ||
-        table_add(v4 ? &staged.v4 : &staged.v6, prefix) != 0) {
+    if (parse_prefix(start, &v4, &prefix, &reason) != 0 || table_add(v4 ? &staged.v4 : &staged.v6, prefix) != 0) {
       snprintf(why, why_len, "%s:%u: %s: \"%s\"", name, line_number, reason, start);
       status = -1;
       break;
@@ -320,11 +317,9 @@ static bool table_contains(const struct prefix_table *table, struct address_bits
   return false;
 }
 
-bool probe_blocklist_contains(const struct probe_blocklist *blocklist,
-                              const struct sockaddr *address) {
+bool probe_blocklist_contains(const struct probe_blocklist *blocklist, const struct sockaddr *address) {
   if (address->sa_family == AF_INET) {
-    return table_contains(&blocklist->v4,
-                          bits_from_v4(&((const struct sockaddr_in *)address)->sin_addr), true);
+    return table_contains(&blocklist->v4, bits_from_v4(&((const struct sockaddr_in *)address)->sin_addr), true);
   }
   if (address->sa_family == AF_INET6) {
     const struct in6_addr *a6 = &((const struct sockaddr_in6 *)address)->sin6_addr;

@@ -27,22 +27,19 @@ void probe_blocklist_free(struct probe_blocklist *blocklist); /* NULL ok */
 /* Parses "a.b.c.d/len", "x::y/len" or a bare address (a host prefix).
  * Host bits beyond len must be zero. Returns 0, or -1 with a static text in
  * *why. */
-int probe_blocklist_add_text(struct probe_blocklist *blocklist, const char *text,
-                             const char **why);
+int probe_blocklist_add_text(struct probe_blocklist *blocklist, const char *text, const char **why);
 
 /* Reads prefixes from a stream, one per line; "#" starts a comment, blank
  * lines are skipped, whitespace around a prefix ignored. On a bad line
  * returns -1 with "name:line: reason" in why and adds nothing of this
  * stream. Returns 0 otherwise. */
-int probe_blocklist_read(struct probe_blocklist *blocklist, FILE *stream,
-                         const char *name, char *why, size_t why_len);
+int probe_blocklist_read(struct probe_blocklist *blocklist, FILE *stream, const char *name, char *why, size_t why_len);
 
 /* Number of prefixes held. */
 size_t probe_blocklist_count(const struct probe_blocklist *blocklist);
 
 /* True if address lies in a prefix of the list. Cost: one binary search per
  * distinct prefix length present. */
-bool probe_blocklist_contains(const struct probe_blocklist *blocklist,
-                              const struct sockaddr *address);
+bool probe_blocklist_contains(const struct probe_blocklist *blocklist, const struct sockaddr *address);
 
 #endif

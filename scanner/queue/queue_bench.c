@@ -91,8 +91,8 @@ int queue_bench_main(const char *url, unsigned long long domains, unsigned worke
   struct input_options options;
   input_options_defaults(&options);
   options.format = INPUT_FORMAT_LIST;
-  struct input_reader *input =
-      text != NULL ? input_reader_open_memory(text, used, "bench", &options, why, sizeof why) : NULL;
+  struct input_reader *input = text != NULL ? input_reader_open_memory(text, used, "bench", &options, why, sizeof why)
+                                            : NULL;
   int rc = 1;
   if (input == NULL) {
     fprintf(stderr, "danescan db bench-queue: %s\n", text == NULL ? "out of memory" : why);

@@ -84,9 +84,8 @@ fail:
   return rc;
 }
 
-int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input,
-                  const char *const *input_paths, size_t input_count, volatile sig_atomic_t *stop,
-                  uint64_t *loaded_out, char *why, size_t why_len) {
+int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input, const char *const *input_paths,
+                  size_t input_count, volatile sig_atomic_t *stop, uint64_t *loaded_out, char *why, size_t why_len) {
   struct db_scan_info info;
   *loaded_out = 0;
   int rc = db_scan_info(conn, scan_id, &info, why, why_len);
@@ -95,8 +94,8 @@ int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input,
     snprintf(why, why_len, "scan %s has no work queue", scan_id);
     return DB_ERROR;
   }
-  uint64_t per_transaction =
-      (QUEUE_LOAD_TRANSACTION_NAMES + info.chunk_size - 1) / info.chunk_size * (uint64_t)info.chunk_size;
+  uint64_t per_transaction = (QUEUE_LOAD_TRANSACTION_NAMES + info.chunk_size - 1) / info.chunk_size *
+      (uint64_t)info.chunk_size;
   uint64_t committed = info.total; /* names below this ordinal are stored */
   struct pg_buf rows;
   pg_buf_init(&rows);
@@ -145,16 +144,16 @@ int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input,
 
 /* ---- workers ---- */
 
-int queue_db_register_worker(PGconn *conn, const char *scan_id, const char *worker_id, const char *host,
-                             int pid, uint64_t *worker_no, char *why, size_t why_len) {
+int queue_db_register_worker(PGconn *conn, const char *scan_id, const char *worker_id, const char *host, int pid,
+                             uint64_t *worker_no, char *why, size_t why_len) {
   char pid_text[16];
   snprintf(pid_text, sizeof pid_text, "%d", pid);
   const char *params[4] = {scan_id, worker_id, host, pid_text};
   PGresult *res;
   int query_rc = db_query(conn,
-                              "INSERT INTO scan_workers (scan_id, worker_id, host, pid) VALUES ($1, $2, $3, $4)"
-                              " RETURNING worker_no",
-                              4, params, PGRES_TUPLES_OK, "registering the worker", &res, why, why_len);
+                          "INSERT INTO scan_workers (scan_id, worker_id, host, pid) VALUES ($1, $2, $3, $4)"
+                          " RETURNING worker_no",
+                          4, params, PGRES_TUPLES_OK, "registering the worker", &res, why, why_len);
   if (query_rc != DB_OK) return query_rc;
   *worker_no = db_field_u64(res, 0, 0);
   PQclear(res);
@@ -162,16 +161,23 @@ int queue_db_register_worker(PGconn *conn, const char *scan_id, const char *work
 }
 
 int queue_db_heartbeat(PGconn *conn, const char *scan_id, const char *worker_id, uint32_t ttl_ms,
-                       const struct queue_worker_counters *counters, unsigned *alive, char *why,
-                       size_t why_len) {
+                       const struct queue_worker_counters *counters, unsigned *alive, char *why, size_t why_len) {
   char values[8][24];
   const uint64_t numbers[7] = {counters->domains,     counters->chunks,      counters->probes,
                                counters->connections, counters->dns_queries, counters->dns_retries,
                                counters->dns_timeouts};
   for (int i = 0; i < 7; i++) snprintf(values[i], sizeof values[i], "%llu", (unsigned long long)numbers[i]);
   snprintf(values[7], sizeof values[7], "%u", ttl_ms);
-  const char *params[11] = {scan_id,   worker_id, values[0], values[1], values[2], values[3],
-                            values[4], values[5], values[6], values[7],
+  const char *params[11] = {scan_id,
+                            worker_id,
+                            values[0],
+                            values[1],
+                            values[2],
+                            values[3],
+                            values[4],
+                            values[5],
+                            values[6],
+                            values[7],
                             counters->detail_json[0] != '\0' ? counters->detail_json : NULL};
   /* One statement: renew everything this worker holds, store its counters,
    * count the live workers. */
@@ -211,18 +217,17 @@ int queue_db_lease_chunk(PGconn *conn, const char *scan_id, const char *worker_i
   /* SKIP LOCKED: workers never wait for each other's lease; a chunk whose
    * holder is gone (no heartbeat, or exited) is as good as pending. */
   PGresult *res;
-  int query_rc = db_query(
-      conn,
-      "WITH c AS (SELECT chunk_no FROM scan_chunks"
-      "   WHERE scan_id = $1 AND state <> 'done'"
-      "     AND (state = 'pending' OR lease_expires < now()"
-      "          OR danescan_worker_gone($1, lease_owner, $3::integer))"
-      "   ORDER BY chunk_no LIMIT 1 FOR UPDATE SKIP LOCKED)"
-      " UPDATE scan_chunks s SET state = 'leased', lease_owner = $2, leases = s.leases + 1,"
-      "   lease_expires = now() + $3::integer * interval '1 ms'"
-      " FROM c WHERE s.scan_id = $1 AND s.chunk_no = c.chunk_no"
-      " RETURNING s.chunk_no, s.seq_lo, s.seq_hi, s.done_count",
-      3, params, PGRES_TUPLES_OK, "leasing a chunk", &res, why, why_len);
+  int query_rc = db_query(conn,
+                          "WITH c AS (SELECT chunk_no FROM scan_chunks"
+                          "   WHERE scan_id = $1 AND state <> 'done'"
+                          "     AND (state = 'pending' OR lease_expires < now()"
+                          "          OR danescan_worker_gone($1, lease_owner, $3::integer))"
+                          "   ORDER BY chunk_no LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                          " UPDATE scan_chunks s SET state = 'leased', lease_owner = $2, leases = s.leases + 1,"
+                          "   lease_expires = now() + $3::integer * interval '1 ms'"
+                          " FROM c WHERE s.scan_id = $1 AND s.chunk_no = c.chunk_no"
+                          " RETURNING s.chunk_no, s.seq_lo, s.seq_hi, s.done_count",
+                          3, params, PGRES_TUPLES_OK, "leasing a chunk", &res, why, why_len);
   if (query_rc != DB_OK) return query_rc;
   if (PQntuples(res) == 0) {
     PQclear(res);
@@ -239,12 +244,12 @@ int queue_db_lease_chunk(PGconn *conn, const char *scan_id, const char *worker_i
   snprintf(hi_text, sizeof hi_text, "%llu", (unsigned long long)out->seq_hi);
   const char *name_params[4] = {scan_id, lo_text, hi_text, partly_done ? "t" : "f"};
   query_rc = db_query(conn,
-                    "SELECT seq, name, invalid_reason, file_index, line, rank FROM scan_inputs i"
-                    " WHERE i.scan_id = $1 AND i.seq >= $2::bigint AND i.seq < $3::bigint"
-                    "   AND (NOT $4::boolean OR NOT EXISTS"
-                    "        (SELECT 1 FROM domains d WHERE d.scan_id = $1 AND d.seq = i.seq))"
-                    " ORDER BY seq",
-                    4, name_params, PGRES_TUPLES_OK, "reading a chunk's names", &res, why, why_len);
+                      "SELECT seq, name, invalid_reason, file_index, line, rank FROM scan_inputs i"
+                      " WHERE i.scan_id = $1 AND i.seq >= $2::bigint AND i.seq < $3::bigint"
+                      "   AND (NOT $4::boolean OR NOT EXISTS"
+                      "        (SELECT 1 FROM domains d WHERE d.scan_id = $1 AND d.seq = i.seq))"
+                      " ORDER BY seq",
+                      4, name_params, PGRES_TUPLES_OK, "reading a chunk's names", &res, why, why_len);
   if (query_rc != DB_OK) return query_rc;
   int n = PQntuples(res);
   out->names = calloc(n > 0 ? (size_t)n : 1, sizeof *out->names);
@@ -273,14 +278,14 @@ int queue_db_progress(PGconn *conn, const char *scan_id, struct queue_progress *
   const char *params[1] = {scan_id};
   PGresult *res;
   int query_rc = db_query(conn,
-                              "SELECT s.queue_total, s.queue_loaded, count(c.chunk_no),"
-                              " count(c.chunk_no) FILTER (WHERE c.state = 'done'),"
-                              " count(c.chunk_no) FILTER (WHERE c.state = 'leased'),"
-                              " coalesce(sum(c.done_count), 0),"
-                              " coalesce(sum(greatest(c.leases - 1, 0)), 0)"
-                              " FROM scans s LEFT JOIN scan_chunks c ON c.scan_id = s.id"
-                              " WHERE s.id = $1 GROUP BY s.queue_total, s.queue_loaded",
-                              1, params, PGRES_TUPLES_OK, "reading progress", &res, why, why_len);
+                          "SELECT s.queue_total, s.queue_loaded, count(c.chunk_no),"
+                          " count(c.chunk_no) FILTER (WHERE c.state = 'done'),"
+                          " count(c.chunk_no) FILTER (WHERE c.state = 'leased'),"
+                          " coalesce(sum(c.done_count), 0),"
+                          " coalesce(sum(greatest(c.leases - 1, 0)), 0)"
+                          " FROM scans s LEFT JOIN scan_chunks c ON c.scan_id = s.id"
+                          " WHERE s.id = $1 GROUP BY s.queue_total, s.queue_loaded",
+                          1, params, PGRES_TUPLES_OK, "reading progress", &res, why, why_len);
   if (query_rc != DB_OK) return query_rc;
   if (PQntuples(res) == 1) {
     out->total = db_field_u64(res, 0, 0);
@@ -299,8 +304,8 @@ bool queue_progress_finished(const struct queue_progress *progress) {
   return progress->loaded && progress->chunks_done == progress->chunks;
 }
 
-int queue_db_worker_exit(PGconn *conn, const char *scan_id, const char *worker_id, const char *exit_status,
-                         char *why, size_t why_len) {
+int queue_db_worker_exit(PGconn *conn, const char *scan_id, const char *worker_id, const char *exit_status, char *why,
+                         size_t why_len) {
   const char *params[3] = {scan_id, worker_id, exit_status};
   return exec_command(
       conn,
@@ -317,9 +322,9 @@ int queue_db_reap_local_workers(PGconn *conn, const char *scan_id, const char *h
   const char *params[2] = {scan_id, host};
   PGresult *res;
   int query_rc = db_query(conn,
-                              "SELECT worker_id, pid FROM scan_workers WHERE scan_id = $1 AND host = $2"
-                              " AND exited_at IS NULL",
-                              2, params, PGRES_TUPLES_OK, "listing workers", &res, why, why_len);
+                          "SELECT worker_id, pid FROM scan_workers WHERE scan_id = $1 AND host = $2"
+                          " AND exited_at IS NULL",
+                          2, params, PGRES_TUPLES_OK, "listing workers", &res, why, why_len);
   if (query_rc != DB_OK) return query_rc;
   int reaped = 0;
   for (int i = 0; i < PQntuples(res); i++) {
@@ -346,8 +351,7 @@ static int compare_names(const void *a, const void *b) {
 }
 
 int queue_db_claim_hosts(PGconn *conn, const char *scan_id, const char *worker_id, uint32_t ttl_ms,
-                         const char *const *names, size_t count, enum queue_claim *outcome, char *why,
-                         size_t why_len) {
+                         const char *const *names, size_t count, enum queue_claim *outcome, char *why, size_t why_len) {
   if (count == 0) return 0;
   /* Rows are locked in name order by every claimer, so two claim
    * statements cannot deadlock with each other. */
@@ -390,7 +394,10 @@ int queue_db_claim_hosts(PGconn *conn, const char *scan_id, const char *worker_i
     bool done = strcmp(PQgetvalue(res, row, 2), "t") == 0;
     /* Already ours (asked again after a lost reply) counts as taken. */
     bool ours = strcmp(PQgetvalue(res, row, 3), "t") == 0;
-    enum queue_claim claim = taken ? QUEUE_CLAIM_MINE : done ? QUEUE_CLAIM_DONE : ours ? QUEUE_CLAIM_MINE : QUEUE_CLAIM_BUSY;
+    enum queue_claim claim = taken ? QUEUE_CLAIM_MINE
+        : done                     ? QUEUE_CLAIM_DONE
+        : ours                     ? QUEUE_CLAIM_MINE
+                                   : QUEUE_CLAIM_BUSY;
     for (size_t i = 0; i < count; i++) {
       if (strcmp(names[i], host) == 0) outcome[i] = claim;
     }
@@ -406,9 +413,15 @@ static int status_from_name(const char *name, int count, const char *(*namer)(in
   return -1;
 }
 
-static const char *host_status_namer(int i) { return host_status_name((enum host_status)i); }
-static const char *probe_result_namer(int i) { return probe_result_name((enum probe_result)i); }
-static const char *flag_namer(int i) { return mx_host_flag_name((unsigned)i); }
+static const char *host_status_namer(int i) {
+  return host_status_name((enum host_status)i);
+}
+static const char *probe_result_namer(int i) {
+  return probe_result_name((enum probe_result)i);
+}
+static const char *flag_namer(int i) {
+  return mx_host_flag_name((unsigned)i);
+}
 
 /* Flags from a text[] literal "{a,b}" (flag words have no quotes or commas). */
 static unsigned flags_from_array(const char *text) {
@@ -429,17 +442,17 @@ static unsigned flags_from_array(const char *text) {
   return flags;
 }
 
-int queue_db_fetch_host(PGconn *conn, const char *scan_id, const char *name, struct queue_host_result *out,
-                        char *why, size_t why_len) {
+int queue_db_fetch_host(PGconn *conn, const char *scan_id, const char *name, struct queue_host_result *out, char *why,
+                        size_t why_len) {
   memset(out, 0, sizeof *out);
   const char *params[2] = {scan_id, name};
   PGresult *res;
   int query_rc = db_query(conn,
-                              "SELECT m.status, m.flags, host(p.address), p.result, p.reason"
-                              " FROM mx_hosts m LEFT JOIN probes p"
-                              "   ON p.scan_id = m.scan_id AND p.host = m.host AND p.probe_no = 0"
-                              " WHERE m.scan_id = $1 AND m.host = $2",
-                              2, params, PGRES_TUPLES_OK, "reading a host probed elsewhere", &res, why, why_len);
+                          "SELECT m.status, m.flags, host(p.address), p.result, p.reason"
+                          " FROM mx_hosts m LEFT JOIN probes p"
+                          "   ON p.scan_id = m.scan_id AND p.host = m.host AND p.probe_no = 0"
+                          " WHERE m.scan_id = $1 AND m.host = $2",
+                          2, params, PGRES_TUPLES_OK, "reading a host probed elsewhere", &res, why, why_len);
   if (query_rc != DB_OK) return query_rc;
   int rows = PQntuples(res);
   if (rows == 0) {
@@ -463,9 +476,9 @@ int queue_db_fetch_host(PGconn *conn, const char *scan_id, const char *name, str
 
 /* ---- scan-wide address slots ---- */
 
-int queue_db_acquire_addresses(PGconn *conn, const char *scan_id, const char *worker_id,
-                               const char *const *addresses, size_t count, unsigned slots, uint32_t gap_ms,
-                               uint32_t ttl_ms, int *slot_out, char *why, size_t why_len) {
+int queue_db_acquire_addresses(PGconn *conn, const char *scan_id, const char *worker_id, const char *const *addresses,
+                               size_t count, unsigned slots, uint32_t gap_ms, uint32_t ttl_ms, int *slot_out, char *why,
+                               size_t why_len) {
   if (count == 0) return 0;
   char *array = pg_text_array_literal(addresses, count);
   if (array == NULL) {
@@ -481,9 +494,9 @@ int queue_db_acquire_addresses(PGconn *conn, const char *scan_id, const char *wo
    * the same address twice in one call gets two slots (or -1). */
   PGresult *res;
   int query_rc = db_query(conn,
-                              "SELECT danescan_acquire_address($1, $2, a, $4::integer, $5::integer, $6::integer)"
-                              " FROM unnest($3::text[]) WITH ORDINALITY AS u(a, n) ORDER BY n",
-                              6, params, PGRES_TUPLES_OK, "acquiring address slots", &res, why, why_len);
+                          "SELECT danescan_acquire_address($1, $2, a, $4::integer, $5::integer, $6::integer)"
+                          " FROM unnest($3::text[]) WITH ORDINALITY AS u(a, n) ORDER BY n",
+                          6, params, PGRES_TUPLES_OK, "acquiring address slots", &res, why, why_len);
   free(array);
   if (query_rc != DB_OK) return query_rc;
   for (size_t i = 0; i < count; i++) {
@@ -493,9 +506,8 @@ int queue_db_acquire_addresses(PGconn *conn, const char *scan_id, const char *wo
   return 0;
 }
 
-int queue_db_release_addresses(PGconn *conn, const char *scan_id, const char *worker_id,
-                               const char *const *addresses, const int *slots, size_t count, char *why,
-                               size_t why_len) {
+int queue_db_release_addresses(PGconn *conn, const char *scan_id, const char *worker_id, const char *const *addresses,
+                               const int *slots, size_t count, char *why, size_t why_len) {
   if (count == 0) return 0;
   char *address_array = pg_text_array_literal(addresses, count);
   char *slot_array = int_array(slots, count);
@@ -521,9 +533,9 @@ int queue_db_complete_chunks(PGconn *conn, const char *scan_id, const char *work
   const char *fence_params[3] = {scan_id, chunks, worker_id};
   PGresult *res;
   int query_rc = db_query(conn,
-                              "SELECT chunk_no FROM scan_chunks WHERE scan_id = $1 AND chunk_no = ANY($2::bigint[])"
-                              " AND lease_owner = $3 AND state = 'leased' ORDER BY chunk_no FOR UPDATE",
-                              3, fence_params, PGRES_TUPLES_OK, "checking the chunk leases", &res, why, why_len);
+                          "SELECT chunk_no FROM scan_chunks WHERE scan_id = $1 AND chunk_no = ANY($2::bigint[])"
+                          " AND lease_owner = $3 AND state = 'leased' ORDER BY chunk_no FOR UPDATE",
+                          3, fence_params, PGRES_TUPLES_OK, "checking the chunk leases", &res, why, why_len);
   if (query_rc != DB_OK) return query_rc;
   bool held = (size_t)PQntuples(res) == chunk_count;
   PQclear(res);
@@ -557,8 +569,8 @@ int queue_db_finish_scan(PGconn *conn, const char *scan_id, char *why, size_t wh
 
 /* "{c1,c2}" and "{n1,n2}": the chunks of the sorted ordinals and how many
  * of them each holds. */
-static int chunk_arrays(const uint64_t *seqs, size_t count, uint32_t chunk_size, char **chunks_out,
-                        char **counts_out, size_t *chunk_count) {
+static int chunk_arrays(const uint64_t *seqs, size_t count, uint32_t chunk_size, char **chunks_out, char **counts_out,
+                        size_t *chunk_count) {
   struct pg_buf chunks, counts;
   pg_buf_init(&chunks);
   pg_buf_init(&counts);
@@ -609,11 +621,10 @@ static int fence_batch(void *ctx, PGconn *conn, const uint64_t *seqs, size_t cou
 
 /* The hosts of this batch are stored: whoever waits on their claims may
  * reuse them. Locked in host order, as the claimers lock them. */
-static const char claims_done_sql[] =
-    "UPDATE host_claims c SET done = true FROM (SELECT h.host FROM host_claims h"
-    "   JOIN stage_mx_hosts s ON s.host = h.host WHERE h.scan_id = $1 AND NOT h.done"
-    "   ORDER BY h.host FOR UPDATE OF h) d"
-    " WHERE c.scan_id = $1 AND c.host = d.host";
+static const char claims_done_sql[] = "UPDATE host_claims c SET done = true FROM (SELECT h.host FROM host_claims h"
+                                      "   JOIN stage_mx_hosts s ON s.host = h.host WHERE h.scan_id = $1 AND NOT h.done"
+                                      "   ORDER BY h.host FOR UPDATE OF h) d"
+                                      " WHERE c.scan_id = $1 AND c.host = d.host";
 
 static int mark_claims_done(void *ctx, PGconn *conn, char *why, size_t why_len) {
   const struct queue_batch_fence *fence = ctx;
@@ -676,8 +687,8 @@ int queue_db_summary(PGconn *conn, const char *scan_id, struct queue_summary *ou
                     " FROM scan_workers WHERE scan_id = $1",
                     1, params, PGRES_TUPLES_OK, "summing the workers", &res, why, why_len);
   if (rc != DB_OK) return rc;
-  uint64_t *fields[] = {&out->workers,     &out->domains,     &out->dns_queries, &out->dns_retries,
-                        &out->dns_timeouts, &out->probes,      &out->connections, &out->takeovers,
+  uint64_t *fields[] = {&out->workers,      &out->domains,          &out->dns_queries,  &out->dns_retries,
+                        &out->dns_timeouts, &out->probes,           &out->connections,  &out->takeovers,
                         &out->chunks,       &out->duplicate_probes, &out->hosts_claimed};
   for (int i = 0; i < (int)(sizeof fields / sizeof fields[0]); i++) *fields[i] = db_field_u64(res, 0, i);
   PQclear(res);

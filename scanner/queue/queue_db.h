@@ -22,12 +22,13 @@
 #include "record/result.h"
 #include "store/pg_sink.h"
 
-#define QUEUE_DEFAULT_CHUNK_DOMAINS 1000     /* names per leased chunk */
-#define QUEUE_DEFAULT_LEASE_TTL_MS 60000     /* a lease not renewed for this long is taken over: longer
+#define QUEUE_DEFAULT_CHUNK_DOMAINS 1000 /* names per leased chunk */
+#define QUEUE_DEFAULT_LEASE_TTL_MS \
+  60000                                    /* a lease not renewed for this long is taken over: longer
                                               * than a database outage a scan should ride out
                                               * without churn (a local dead worker is reaped at once) */
-#define QUEUE_HEARTBEAT_MS 3000              /* leases renewed, counters stored, workers counted */
-#define QUEUE_LOAD_TRANSACTION_NAMES 50000   /* names committed per loading transaction (rounded to chunks) */
+#define QUEUE_HEARTBEAT_MS 3000            /* leases renewed, counters stored, workers counted */
+#define QUEUE_LOAD_TRANSACTION_NAMES 50000 /* names committed per loading transaction (rounded to chunks) */
 
 /* Streams every name of input into scan_inputs and scan_chunks, one
  * transaction per QUEUE_LOAD_TRANSACTION_NAMES names (rounded up to whole
@@ -39,14 +40,13 @@
  * everything is loaded, 1 when stopped, -1 with why (input error or
  * database error; what was committed stays). Input diagnostics go through
  * the reader's own callback. */
-int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input,
-                  const char *const *input_paths, size_t input_count, volatile sig_atomic_t *stop,
-                  uint64_t *loaded_out, char *why, size_t why_len);
+int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input, const char *const *input_paths,
+                  size_t input_count, volatile sig_atomic_t *stop, uint64_t *loaded_out, char *why, size_t why_len);
 
 /* Registers a worker process; returns 0 with its worker_no (scan_batches
  * numbers of the worker start at worker_no << 32). */
-int queue_db_register_worker(PGconn *conn, const char *scan_id, const char *worker_id, const char *host,
-                             int pid, uint64_t *worker_no, char *why, size_t why_len);
+int queue_db_register_worker(PGconn *conn, const char *scan_id, const char *worker_id, const char *host, int pid,
+                             uint64_t *worker_no, char *why, size_t why_len);
 
 /* A worker's counters, stored at every heartbeat. */
 #define QUEUE_COUNTERS_DETAIL_MAX_BYTES 4096
@@ -62,14 +62,13 @@ struct queue_worker_counters {
  * returns in *alive the number of workers of the scan that are running
  * (heartbeat within ttl_ms, not exited; at least 1). */
 int queue_db_heartbeat(PGconn *conn, const char *scan_id, const char *worker_id, uint32_t ttl_ms,
-                       const struct queue_worker_counters *counters, unsigned *alive, char *why,
-                       size_t why_len);
+                       const struct queue_worker_counters *counters, unsigned *alive, char *why, size_t why_len);
 
 /* One leased chunk: the names of [seq_lo, seq_hi) not yet stored (a chunk
  * taken over from a dead worker lacks the names it had committed). */
 struct queue_chunk {
   uint64_t chunk_no, seq_lo, seq_hi;
-  struct input_name *names;    /* owned: queue_chunk_clear frees */
+  struct input_name *names; /* owned: queue_chunk_clear frees */
   size_t count;
 };
 void queue_chunk_clear(struct queue_chunk *chunk);
@@ -80,11 +79,11 @@ int queue_db_lease_chunk(PGconn *conn, const char *scan_id, const char *worker_i
                          struct queue_chunk *out, char *why, size_t why_len);
 
 struct queue_progress {
-  uint64_t total;              /* names loaded */
+  uint64_t total; /* names loaded */
   bool loaded;
   uint64_t chunks, chunks_done, chunks_leased;
-  uint64_t domains_done;       /* sum of done_count */
-  uint64_t takeovers;          /* leases beyond one per chunk (taken over or released) */
+  uint64_t domains_done; /* sum of done_count */
+  uint64_t takeovers;    /* leases beyond one per chunk (taken over or released) */
 };
 int queue_db_progress(PGconn *conn, const char *scan_id, struct queue_progress *out, char *why, size_t why_len);
 
@@ -96,8 +95,8 @@ bool queue_progress_finished(const struct queue_progress *progress);
  * freed, exited_at is set (so its unfinished host claims are taken over by
  * the next claimer, which counts the repeat in probe_runs). Safe to call
  * twice. */
-int queue_db_worker_exit(PGconn *conn, const char *scan_id, const char *worker_id, const char *exit_status,
-                         char *why, size_t why_len);
+int queue_db_worker_exit(PGconn *conn, const char *scan_id, const char *worker_id, const char *exit_status, char *why,
+                         size_t why_len);
 
 /* Workers of this scan registered from this host whose process no longer
  * exists are ended as "killed" (queue_db_worker_exit), so their chunks are
@@ -111,8 +110,7 @@ int queue_db_reap_local_workers(PGconn *conn, const char *scan_id, const char *h
  * is taken over (MINE; probe_runs counts the repeat). */
 enum queue_claim { QUEUE_CLAIM_BUSY = 0, QUEUE_CLAIM_MINE, QUEUE_CLAIM_DONE };
 int queue_db_claim_hosts(PGconn *conn, const char *scan_id, const char *worker_id, uint32_t ttl_ms,
-                         const char *const *names, size_t count, enum queue_claim *outcome, char *why,
-                         size_t why_len);
+                         const char *const *names, size_t count, enum queue_claim *outcome, char *why, size_t why_len);
 
 /* The stored outcome of a host probed by another worker: what a domain's
  * status needs (the host status and flags) and each address's probe result. */
@@ -120,7 +118,7 @@ int queue_db_claim_hosts(PGconn *conn, const char *scan_id, const char *worker_i
 #define QUEUE_REASON_MAX_BYTES 256
 struct queue_host_result {
   enum host_status status;
-  unsigned flags;              /* enum mx_host_flag bits */
+  unsigned flags; /* enum mx_host_flag bits */
   size_t address_count;
   struct {
     char address[46];
@@ -129,18 +127,17 @@ struct queue_host_result {
   } addresses[QUEUE_HOST_MAX_ADDRESSES];
 };
 /* Returns 1 with out filled, 0 when the host has no stored row, -1 with why. */
-int queue_db_fetch_host(PGconn *conn, const char *scan_id, const char *name, struct queue_host_result *out,
-                        char *why, size_t why_len);
+int queue_db_fetch_host(PGconn *conn, const char *scan_id, const char *name, struct queue_host_result *out, char *why,
+                        size_t why_len);
 
 /* Scan-wide session slots of addresses (texts as host_address.text):
  * slot_out[i] = the slot taken, or -1 when every one of the `slots` slots is
  * held by a live worker or was released less than gap_ms ago. */
-int queue_db_acquire_addresses(PGconn *conn, const char *scan_id, const char *worker_id,
-                               const char *const *addresses, size_t count, unsigned slots, uint32_t gap_ms,
-                               uint32_t ttl_ms, int *slot_out, char *why, size_t why_len);
-int queue_db_release_addresses(PGconn *conn, const char *scan_id, const char *worker_id,
-                               const char *const *addresses, const int *slots, size_t count, char *why,
+int queue_db_acquire_addresses(PGconn *conn, const char *scan_id, const char *worker_id, const char *const *addresses,
+                               size_t count, unsigned slots, uint32_t gap_ms, uint32_t ttl_ms, int *slot_out, char *why,
                                size_t why_len);
+int queue_db_release_addresses(PGconn *conn, const char *scan_id, const char *worker_id, const char *const *addresses,
+                               const int *slots, size_t count, char *why, size_t why_len);
 
 /* Inside the caller's transaction that commits a worker's results: locks
  * the leases of the chunks the results belong to (chunks: a bigint[]
@@ -161,9 +158,9 @@ int queue_db_finish_scan(PGconn *conn, const char *scan_id, char *why, size_t wh
 /* What the workers of a scan did, over all runs: for the summary. */
 struct queue_summary {
   uint64_t workers, domains, dns_queries, dns_retries, dns_timeouts, probes, connections;
-  uint64_t takeovers;          /* leases beyond one per chunk */
+  uint64_t takeovers; /* leases beyond one per chunk */
   uint64_t chunks;
-  uint64_t duplicate_probes;   /* probe_runs beyond one per host claim */
+  uint64_t duplicate_probes; /* probe_runs beyond one per host claim */
   uint64_t hosts_claimed;
 };
 int queue_db_summary(PGconn *conn, const char *scan_id, struct queue_summary *out, char *why, size_t why_len);
@@ -191,7 +188,7 @@ int queue_db_counter_sums(PGconn *conn, const char *scan_id,
 struct queue_batch_fence {
   const char *scan_id;
   const char *worker_id;
-  uint32_t chunk_size;         /* a domain's chunk is seq / chunk_size */
+  uint32_t chunk_size; /* a domain's chunk is seq / chunk_size */
 };
 void queue_db_batch_hook(const struct queue_batch_fence *fence, struct pg_sink_batch_hook *out);
 

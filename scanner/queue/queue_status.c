@@ -33,7 +33,9 @@ int queue_status_print(PGconn *conn, const char *scan_id, FILE *out, char *why, 
   PQclear(res);
   double percent = progress.total > 0 ? 100.0 * (double)progress.domains_done / (double)progress.total : 0;
   fprintf(out, "scan %s: %s\n", scan_id,
-          info.complete ? "complete" : queue_progress_finished(&progress) ? "finished" : "running or stopped");
+          info.complete                            ? "complete"
+              : queue_progress_finished(&progress) ? "finished"
+                                                   : "running or stopped");
   fprintf(out, "  done: %llu of %llu%s names (%.1f%%), %llu of %llu chunks, %llu leased now, %llu taken over\n",
           (unsigned long long)progress.domains_done, (unsigned long long)progress.total,
           progress.loaded ? "" : " loaded so far", percent, (unsigned long long)progress.chunks_done,

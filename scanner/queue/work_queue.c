@@ -25,7 +25,7 @@ struct claim_request {
   void (*decided)(void *arg, const struct probe_borrowed_host *borrowed);
   void *arg;
   enum queue_claim outcome;
-  struct queue_host_result *result;   /* QUEUE_CLAIM_DONE: what was stored */
+  struct queue_host_result *result; /* QUEUE_CLAIM_DONE: what was stored */
   double next_try_ms;
   struct claim_request *next;
 };
@@ -104,7 +104,7 @@ struct work_queue {
   struct event *pipe_event;
   struct event *counters_event;
   int pipe_read, pipe_write;
-  PGconn *conn;                 /* the queue thread's (the opener's before it starts, the closer's after) */
+  PGconn *conn; /* the queue thread's (the opener's before it starts, the closer's after) */
   uint64_t worker_no;
   struct probe_coordinator coordinator;
   void (*wake)(void *arg);
@@ -116,25 +116,27 @@ struct work_queue {
   pthread_cond_t signal;
   /* under lock */
   bool closing;
-  bool end;                     /* every chunk of the scan is done */
+  bool end; /* every chunk of the scan is done */
   bool failed;
   char error[512];
-  bool want_wake;               /* next returned 2 */
+  bool want_wake; /* next returned 2 */
   struct chunk_node *ready_head, *ready_tail;
-  size_t buffered;              /* names in ready chunks not yet handed out */
+  size_t buffered; /* names in ready chunks not yet handed out */
   double next_lease_ms;
   double next_heartbeat_ms;
   struct claim_request *claims, *claims_answered;
   struct address_request *acquires, *acquires_answered;
   struct release_request *releases;
-  struct chunk_set leased_before;   /* queue thread only */
+  struct chunk_set leased_before; /* queue thread only */
   struct queue_worker_counters counters;
   unsigned live_workers;
   bool rate_changed;
   struct work_queue_stats stats;
 };
 
-static double now_ms(void) { return clock_now_ms(); }
+static double now_ms(void) {
+  return clock_now_ms();
+}
 
 /* ---- queue thread ---- */
 
@@ -146,9 +148,8 @@ static void notify_loop(struct work_queue *queue) {
 
 static int connect_db(struct work_queue *queue, char *why, size_t why_len) {
   PQfinish(queue->conn);
-  queue->conn = db_connect(queue->conninfo,
-                           "SET client_encoding = 'UTF8'; SET application_name = 'danescan worker queue'", why,
-                           why_len);
+  queue->conn = db_connect(
+      queue->conninfo, "SET client_encoding = 'UTF8'; SET application_name = 'danescan worker queue'", why, why_len);
   return queue->conn != NULL ? DB_OK : DB_RETRY;
 }
 
@@ -169,8 +170,8 @@ static int run_claims(struct work_queue *queue, struct claim_request **pending, 
   }
   size_t i = 0;
   for (struct claim_request *r = *pending; r != NULL; r = r->next) names[i++] = r->name;
-  int rc = queue_db_claim_hosts(queue->conn, queue->scan_id, queue->worker_id, queue->config.lease_ttl_ms, names,
-                                count, outcome, why, why_len);
+  int rc = queue_db_claim_hosts(queue->conn, queue->scan_id, queue->worker_id, queue->config.lease_ttl_ms, names, count,
+                                outcome, why, why_len);
   free(names);
   if (rc != 0) {
     free(outcome);
@@ -214,8 +215,8 @@ static int run_claims(struct work_queue *queue, struct claim_request **pending, 
   return 0;
 }
 
-static int run_acquires(struct work_queue *queue, struct address_request **pending,
-                        struct address_request **answered, uint64_t *waits, char *why, size_t why_len) {
+static int run_acquires(struct work_queue *queue, struct address_request **pending, struct address_request **answered,
+                        uint64_t *waits, char *why, size_t why_len) {
   size_t count = 0;
   for (struct address_request *r = *pending; r != NULL; r = r->next) count++;
   if (count == 0) return 0;
@@ -286,34 +287,34 @@ static int run_releases(struct work_queue *queue, struct release_request *releas
 }
 
 /* Appends the due requests of a list to *due, keeping the others. */
-#define TAKE_DUE(type, list, due, now)                                   \
-  do {                                                                   \
-    struct type **link_ = &(list);                                       \
-    while (*link_ != NULL) {                                             \
-      struct type *item_ = *link_;                                       \
-      if (item_->next_try_ms <= (now)) {                                 \
-        *link_ = item_->next;                                            \
-        item_->next = (due);                                             \
-        (due) = item_;                                                   \
-      } else {                                                           \
-        link_ = &item_->next;                                            \
-      }                                                                  \
-    }                                                                    \
+#define TAKE_DUE(type, list, due, now)   \
+  do {                                   \
+    struct type **link_ = &(list);       \
+    while (*link_ != NULL) {             \
+      struct type *item_ = *link_;       \
+      if (item_->next_try_ms <= (now)) { \
+        *link_ = item_->next;            \
+        item_->next = (due);             \
+        (due) = item_;                   \
+      } else {                           \
+        link_ = &item_->next;            \
+      }                                  \
+    }                                    \
   } while (0)
 
-#define EARLIEST(type, list, earliest)                                   \
+#define EARLIEST(type, list, earliest)                                    \
   for (struct type *item_ = (list); item_ != NULL; item_ = item_->next) { \
     if (item_->next_try_ms < (earliest)) (earliest) = item_->next_try_ms; \
   }
 
-#define APPEND_ALL(type, from, to)                                       \
-  do {                                                                   \
-    while ((from) != NULL) {                                             \
-      struct type *item_ = (from);                                       \
-      (from) = item_->next;                                              \
-      item_->next = (to);                                                \
-      (to) = item_;                                                      \
-    }                                                                    \
+#define APPEND_ALL(type, from, to) \
+  do {                             \
+    while ((from) != NULL) {       \
+      struct type *item_ = (from); \
+      (from) = item_->next;        \
+      item_->next = (to);          \
+      (to) = item_;                \
+    }                              \
   } while (0)
 
 /* The queue failed (under lock): the scan stops admitting, but the domains
@@ -478,7 +479,8 @@ static void *queue_thread(void *arg) {
       notify = true;
     } else {
       queue->stats.db_retries++;
-      if (queue->config.log != NULL) fprintf(queue->config.log, "danescan: work queue: %s; retrying in %u ms\n", why, wait_ms);
+      if (queue->config.log != NULL)
+        fprintf(queue->config.log, "danescan: work queue: %s; retrying in %u ms\n", why, wait_ms);
       timed_wait(queue, now_ms() + wait_ms);
     }
     if (notify) notify_loop(queue);
@@ -731,9 +733,13 @@ struct work_queue *work_queue_open(struct event_base *base, const struct work_qu
   return queue;
 }
 
-uint64_t work_queue_worker_no(const struct work_queue *queue) { return queue->worker_no; }
+uint64_t work_queue_worker_no(const struct work_queue *queue) {
+  return queue->worker_no;
+}
 
-const struct probe_coordinator *work_queue_coordinator(struct work_queue *queue) { return &queue->coordinator; }
+const struct probe_coordinator *work_queue_coordinator(struct work_queue *queue) {
+  return &queue->coordinator;
+}
 
 void work_queue_get_stats(struct work_queue *queue, struct work_queue_stats *out) {
   pthread_mutex_lock(&queue->lock);
@@ -759,8 +765,9 @@ int work_queue_close(struct work_queue *queue, const char *exit_status, char *wh
     if (queue->config.counters != NULL) queue->config.counters(queue->config.ctx, &counters);
     counters.chunks = queue->stats.chunks_leased;
     unsigned alive;
-    if (rc == 0 && queue_db_heartbeat(queue->conn, queue->scan_id, queue->worker_id, queue->config.lease_ttl_ms,
-                                      &counters, &alive, why, why_len) != 0)
+    if (rc == 0 &&
+        queue_db_heartbeat(queue->conn, queue->scan_id, queue->worker_id, queue->config.lease_ttl_ms, &counters, &alive,
+                           why, why_len) != 0)
       rc = -1;
     if (rc == 0 && queue_db_worker_exit(queue->conn, queue->scan_id, queue->worker_id, exit_status, why, why_len) != 0)
       rc = -1;

@@ -24,26 +24,26 @@
 #include "record/result.h"
 #include "queue/queue_db.h"
 
-#define WORK_QUEUE_POLL_MS 1000          /* no chunk to lease now: ask again after this */
-#define WORK_QUEUE_CLAIM_RETRY_MS 300    /* host being probed elsewhere: ask again after this */
-#define WORK_QUEUE_ADDRESS_RETRY_MS 100  /* address slot busy: ask again after this (or the gap) */
+#define WORK_QUEUE_POLL_MS 1000         /* no chunk to lease now: ask again after this */
+#define WORK_QUEUE_CLAIM_RETRY_MS 300   /* host being probed elsewhere: ask again after this */
+#define WORK_QUEUE_ADDRESS_RETRY_MS 100 /* address slot busy: ask again after this (or the gap) */
 
 struct work_queue_config {
   const char *conninfo;
   const char *scan_id;
-  const char *worker_id;          /* unique per process: host:pid:random */
-  uint32_t lease_ttl_ms;          /* QUEUE_DEFAULT_LEASE_TTL_MS */
-  uint32_t heartbeat_ms;          /* QUEUE_HEARTBEAT_MS */
-  size_t prefetch_names;          /* lease more while fewer names than this are buffered */
-  unsigned per_ip;                /* scan-wide sessions per address */
-  uint32_t per_ip_gap_ms;         /* between sessions to one address, scan-wide */
-  double total_rate;              /* the scan's --rate, shared by the live workers */
-  unsigned min_workers;           /* the share is total_rate / max(live workers, this): the
-                                     workers started together with this one, so a worker that
-                                     heartbeats before its siblings registered does not take
-                                     the whole rate */
-  uint32_t retry_timeout_ms;      /* database failing this long: the queue fails (0: db_retry_timeout_ms) */
-  FILE *log;                      /* retry messages; NULL = silent */
+  const char *worker_id;     /* unique per process: host:pid:random */
+  uint32_t lease_ttl_ms;     /* QUEUE_DEFAULT_LEASE_TTL_MS */
+  uint32_t heartbeat_ms;     /* QUEUE_HEARTBEAT_MS */
+  size_t prefetch_names;     /* lease more while fewer names than this are buffered */
+  unsigned per_ip;           /* scan-wide sessions per address */
+  uint32_t per_ip_gap_ms;    /* between sessions to one address, scan-wide */
+  double total_rate;         /* the scan's --rate, shared by the live workers */
+  unsigned min_workers;      /* the share is total_rate / max(live workers, this): the
+                                workers started together with this one, so a worker that
+                                heartbeats before its siblings registered does not take
+                                the whole rate */
+  uint32_t retry_timeout_ms; /* database failing this long: the queue fails (0: db_retry_timeout_ms) */
+  FILE *log;                 /* retry messages; NULL = silent */
   /* Loop thread, every heartbeat: the worker's counters, stored in
    * scan_workers. NULL: zeros. */
   void (*counters)(void *ctx, struct queue_worker_counters *out);
@@ -79,10 +79,10 @@ const struct probe_coordinator *work_queue_coordinator(struct work_queue *queue)
 
 struct work_queue_stats {
   uint64_t chunks_leased;
-  uint64_t chunks_leased_again;   /* leased again by this worker: none of its names handed out twice */
+  uint64_t chunks_leased_again; /* leased again by this worker: none of its names handed out twice */
   uint64_t names_leased;
   uint64_t hosts_claimed, hosts_borrowed, host_claim_waits;
-  uint64_t address_waits;         /* slot requests answered "busy" */
+  uint64_t address_waits; /* slot requests answered "busy" */
   uint64_t db_retries;
   unsigned live_workers;
 };

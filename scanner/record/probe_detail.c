@@ -4,8 +4,7 @@
 #include <stdlib.h>
 
 const char *probe_step_name(enum probe_step step) {
-  static const char *const names[] = {"none", "connect", "greeting", "ehlo",
-                                      "starttls", "handshake", "quit", "done"};
+  static const char *const names[] = {"none", "connect", "greeting", "ehlo", "starttls", "handshake", "quit", "done"};
   return (unsigned)step < sizeof names / sizeof names[0] ? names[step] : "?";
 }
 

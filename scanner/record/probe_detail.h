@@ -12,11 +12,11 @@
 
 #include "record/status.h"
 
-#define PROBE_NAME_MAX_BYTES 64         /* TLS version/cipher/group/sigalg/key type strings */
+#define PROBE_NAME_MAX_BYTES 64 /* TLS version/cipher/group/sigalg/key type strings */
 
 /* How far a session got; the step that failed or timed out. */
 enum probe_step {
-  PROBE_STEP_NONE = 0,   /* not started (skipped) */
+  PROBE_STEP_NONE = 0, /* not started (skipped) */
   PROBE_STEP_CONNECT,
   PROBE_STEP_GREETING,
   PROBE_STEP_EHLO,
@@ -31,11 +31,11 @@ enum probe_key_kind { PROBE_KEY_RSA = 0, PROBE_KEY_ECDSA, PROBE_KEY_KIND_COUNT }
 
 /* Outcome of one key type when probe_each_key_type is set. */
 struct probe_key_type_result {
-  bool probed;                 /* a handshake offering this key type was made */
-  bool present;                /* the server presented a leaf with this key type */
-  enum probe_result result;    /* that handshake's verdict (when present) */
-  int matched_tlsa_index;      /* index into the request's tlsa, -1 if none */
-  int match_depth;             /* chain depth of the match, -1 if none */
+  bool probed;              /* a handshake offering this key type was made */
+  bool present;             /* the server presented a leaf with this key type */
+  enum probe_result result; /* that handshake's verdict (when present) */
+  int matched_tlsa_index;   /* index into the request's tlsa, -1 if none */
+  int match_depth;          /* chain depth of the match, -1 if none */
   char leaf_key_type[PROBE_NAME_MAX_BYTES];
   uint8_t leaf_sha256[32];
   bool has_leaf_spki_sha256;
@@ -49,7 +49,7 @@ struct probe_detail {
   enum tlsrpt_result tlsrpt;
   enum probe_step last_step;
   int smtp_code;
-  char *banner;                 /* raw bytes, banner_len long (plus a NUL) */
+  char *banner; /* raw bytes, banner_len long (plus a NUL) */
   size_t banner_len;
   char **ehlo_keywords;
   size_t ehlo_keyword_count;
@@ -62,15 +62,15 @@ struct probe_detail {
   char peer_signature_algorithm[PROBE_NAME_MAX_BYTES];
   char leaf_key_type[PROBE_NAME_MAX_BYTES];
   long verify_error;
-  int matched_tlsa_index;       /* index into the host's tlsa_records, -1 if none */
+  int matched_tlsa_index; /* index into the host's tlsa_records, -1 if none */
   int match_depth;
-  uint8_t (*chain_sha256)[32];  /* leaf first */
-  uint8_t **chain_der;          /* DER of each chain certificate (store, check) */
+  uint8_t (*chain_sha256)[32]; /* leaf first */
+  uint8_t **chain_der;         /* DER of each chain certificate (store, check) */
   size_t *chain_der_len;
   size_t chain_count;
-  size_t chain_sent;            /* certificates the server sent (more than chain_count when capped) */
+  size_t chain_sent; /* certificates the server sent (more than chain_count when capped) */
   bool has_leaf_spki_sha256;
-  uint8_t leaf_spki_sha256[32]; /* what a "3 1 1" record of the served key holds */
+  uint8_t leaf_spki_sha256[32];                             /* what a "3 1 1" record of the served key holds */
   int64_t leaf_not_before, leaf_not_after, chain_not_after; /* Unix seconds */
   bool expires_soon;
   struct probe_key_type_result key_types[PROBE_KEY_KIND_COUNT];

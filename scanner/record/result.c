@@ -6,16 +6,8 @@
 #include <string.h>
 
 static const char *const mx_flag_words[MX_FLAG_COUNT] = {
-    "nxdomain",
-    "target-is-tld",
-    "target-is-localhost",
-    "ancestor-nxdomain",
-    "tlsa-at-original-name",
-    "tlsa-insecure",
-    "a-lookup-failed",
-    "aaaa-lookup-failed",
-    "partial-algorithm-coverage",
-    "expires-soon",
+    "nxdomain",      "target-is-tld",   "target-is-localhost", "ancestor-nxdomain",          "tlsa-at-original-name",
+    "tlsa-insecure", "a-lookup-failed", "aaaa-lookup-failed",  "partial-algorithm-coverage", "expires-soon",
 };
 
 const char *mx_host_flag_name(unsigned bit_index) {

@@ -16,19 +16,19 @@
 #include "record/tlsa.h"
 
 #define RESULT_EDE_TEXT_MAX_BYTES 256
-#define RESULT_MAX_MX_HOSTS 32   /* MX records kept per domain; more are flagged, not resolved */
+#define RESULT_MAX_MX_HOSTS 32 /* MX records kept per domain; more are flagged, not resolved */
 
 /* What danescan keeps of one DNS lookup. */
 struct dns_fact {
-  bool done;                 /* the lookup was made and answered (or failed) */
+  bool done; /* the lookup was made and answered (or failed) */
   enum dnssec_state state;
-  int rcode;                 /* LDNS_RCODE_*, -1 when there was no answer */
+  int rcode; /* LDNS_RCODE_*, -1 when there was no answer */
   bool has_ede;
   uint16_t ede_code;
-  char *ede_text;            /* owned (dns_fact_clear frees): the EDE text, up to
-                                RESULT_EDE_TEXT_MAX_BYTES - 1 bytes; NULL when none.
-                                Rare, so not held inline: a cached host has 5 facts */
-  const char *failure;       /* static reason for failed, NULL otherwise */
+  char *ede_text;      /* owned (dns_fact_clear frees): the EDE text, up to
+                          RESULT_EDE_TEXT_MAX_BYTES - 1 bytes; NULL when none.
+                          Rare, so not held inline: a cached host has 5 facts */
+  const char *failure; /* static reason for failed, NULL otherwise */
   unsigned attempts;
   bool slow_retried;
   uint32_t elapsed_ms;
@@ -41,24 +41,24 @@ void dns_fact_clear(struct dns_fact *fact);
 struct probe_detail;
 
 struct host_address {
-  int family;                /* AF_INET or AF_INET6 */
+  int family; /* AF_INET or AF_INET6 */
   uint8_t bytes[16];
-  char text[46];             /* INET6_ADDRSTRLEN */
+  char text[46]; /* INET6_ADDRSTRLEN */
   enum probe_result probe_result;
-  const char *probe_reason;  /* static text or owned by probe_detail; NULL if none */
-  struct probe_detail *probe;/* NULL when not probed; owned by the host */
+  const char *probe_reason;   /* static text or owned by probe_detail; NULL if none */
+  struct probe_detail *probe; /* NULL when not probed; owned by the host */
 };
 
 /* Flags of an MX host, recorded beside its status. */
 enum mx_host_flag {
-  MX_FLAG_NXDOMAIN = 1u << 0,          /* the host name does not exist */
-  MX_FLAG_TARGET_IS_TLD = 1u << 1,     /* MX target is a single label */
+  MX_FLAG_NXDOMAIN = 1u << 0,      /* the host name does not exist */
+  MX_FLAG_TARGET_IS_TLD = 1u << 1, /* MX target is a single label */
   MX_FLAG_TARGET_IS_LOCALHOST = 1u << 2,
-  MX_FLAG_ANCESTOR_NXDOMAIN = 1u << 3, /* RESULTS.md NSEC3/qname-minimisation trap */
+  MX_FLAG_ANCESTOR_NXDOMAIN = 1u << 3,     /* RESULTS.md NSEC3/qname-minimisation trap */
   MX_FLAG_TLSA_AT_ORIGINAL_NAME = 1u << 4, /* CNAME'd host, TLSA found at the MX name */
-  MX_FLAG_TLSA_INSECURE = 1u << 5,     /* secure addresses, insecure TLSA answer */
-  MX_FLAG_A_FAILED = 1u << 6,          /* A lookup bogus/failed, AAAA usable */
-  MX_FLAG_AAAA_FAILED = 1u << 7,       /* AAAA lookup bogus/failed, A usable */
+  MX_FLAG_TLSA_INSECURE = 1u << 5,         /* secure addresses, insecure TLSA answer */
+  MX_FLAG_A_FAILED = 1u << 6,              /* A lookup bogus/failed, AAAA usable */
+  MX_FLAG_AAAA_FAILED = 1u << 7,           /* AAAA lookup bogus/failed, A usable */
   MX_FLAG_PARTIAL_ALGORITHM_COVERAGE = 1u << 8,
   MX_FLAG_EXPIRES_SOON = 1u << 9,
 };
@@ -68,51 +68,51 @@ const char *mx_host_flag_name(unsigned bit_index);
 #define MX_FLAG_COUNT 10
 
 struct mx_host {
-  char *name;                /* as in the MX RRset, lower case, no trailing dot */
-  char *cname_target;        /* final CNAME target of the address lookups, NULL if none */
-  char *tlsa_base;           /* TLSA base domain (RFC 7672 2.2.3); NULL if no TLSA lookup */
+  char *name;         /* as in the MX RRset, lower case, no trailing dot */
+  char *cname_target; /* final CNAME target of the address lookups, NULL if none */
+  char *tlsa_base;    /* TLSA base domain (RFC 7672 2.2.3); NULL if no TLSA lookup */
   struct dns_fact a, aaaa;
-  struct dns_fact tlsa;      /* the TLSA lookup whose answer is used */
+  struct dns_fact tlsa;        /* the TLSA lookup whose answer is used */
   struct dns_fact tlsa_target; /* CNAME'd host: the lookup at the target (when a fallback followed) */
-  struct dns_fact ancestor;  /* _tcp.<base> check, when TLSA records exist */
+  struct dns_fact ancestor;    /* _tcp.<base> check, when TLSA records exist */
   enum dnssec_state address_dnssec;
   struct host_address *addresses;
   size_t address_count;
   struct tlsa_record *tlsa_records;
   size_t tlsa_count;
   size_t tlsa_usable_count;
-  unsigned flags;            /* enum mx_host_flag bits */
+  unsigned flags; /* enum mx_host_flag bits */
   enum host_status status;
   enum rollover_class rollover;
-  bool needs_probe;          /* usable or unusable secure TLSA: the STARTTLS stage decides */
-  uint32_t resolve_ms;       /* time to resolve the host */
+  bool needs_probe;    /* usable or unusable secure TLSA: the STARTTLS stage decides */
+  uint32_t resolve_ms; /* time to resolve the host */
 };
 
 struct mx_link {
   uint16_t preference;
-  struct mx_host *host;      /* shared; never NULL in a finished record */
+  struct mx_host *host; /* shared; never NULL in a finished record */
 };
 
 enum island_state { ISLAND_NOT_CHECKED = 0, ISLAND_UNSIGNED, ISLAND_SIGNED_NO_DS, ISLAND_CHECK_FAILED };
 const char *island_state_name(enum island_state state);
 
 struct domain_result {
-  char name[256];            /* normalised, or the escaped raw input for invalid-name */
+  char name[256]; /* normalised, or the escaped raw input for invalid-name */
   char invalid_reason[128];
-  uint64_t seq;              /* input ordinal (resume key) */
+  uint64_t seq; /* input ordinal (resume key) */
   unsigned file_index;
   uint64_t line;
-  int64_t rank;              /* -1 when the input had none */
+  int64_t rank; /* -1 when the input had none */
   enum domain_status status;
-  struct dns_fact mx;        /* the MX lookup */
+  struct dns_fact mx; /* the MX lookup */
   enum dnssec_state mx_dnssec;
   bool implicit_mx;
-  bool null_mx_mixed;        /* "." beside other MX targets (ignored) */
-  bool mx_truncated;         /* more than RESULT_MAX_MX_HOSTS */
+  bool null_mx_mixed; /* "." beside other MX targets (ignored) */
+  bool mx_truncated;  /* more than RESULT_MAX_MX_HOSTS */
   struct mx_link links[RESULT_MAX_MX_HOSTS];
   size_t link_count;
   enum island_state island;
-  struct dns_fact dnskey;    /* the --islands DNSKEY lookup */
+  struct dns_fact dnskey; /* the --islands DNSKEY lookup */
   int64_t started_unix_ms;
   uint32_t elapsed_ms;
 };

@@ -107,12 +107,12 @@ const char *tlsrpt_result_name(enum tlsrpt_result result) {
   return word_of(tlsrpt_result_words, TLSRPT_RESULT_COUNT, (int)result);
 }
 
-#define DEFINE_PARSE(fn, type, words, count)        \
-  int fn(const char *word, type *out) {            \
-    int value = value_of(words, count, word);      \
-    if (value < 0) return -1;                      \
-    *out = (type)value;                            \
-    return 0;                                      \
+#define DEFINE_PARSE(fn, type, words, count)  \
+  int fn(const char *word, type *out) {       \
+    int value = value_of(words, count, word); \
+    if (value < 0) return -1;                 \
+    *out = (type)value;                       \
+    return 0;                                 \
   }
 
 DEFINE_PARSE(dnssec_state_parse, enum dnssec_state, dnssec_state_words, DNSSEC_STATE_COUNT)

@@ -9,13 +9,7 @@
 
 /* DNSSEC state of one lookup. Ordered from best to worst so that the state of
  * several lookups together is their maximum. */
-enum dnssec_state {
-  DNSSEC_SECURE = 0,
-  DNSSEC_INSECURE,
-  DNSSEC_BOGUS,
-  DNSSEC_FAILED,
-  DNSSEC_STATE_COUNT
-};
+enum dnssec_state { DNSSEC_SECURE = 0, DNSSEC_INSECURE, DNSSEC_BOGUS, DNSSEC_FAILED, DNSSEC_STATE_COUNT };
 
 /* Result of one address (one IP of one MX host). */
 enum probe_result {

@@ -60,8 +60,7 @@ static int rdf_uint8(const ldns_rdf *rdf, uint8_t *out) {
 int tlsa_record_from_rr(const ldns_rr *rr, struct tlsa_record *record) {
   memset(record, 0, sizeof *record);
   if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_TLSA || ldns_rr_rd_count(rr) < 4) return -1;
-  if (rdf_uint8(ldns_rr_rdf(rr, 0), &record->usage) != 0 ||
-      rdf_uint8(ldns_rr_rdf(rr, 1), &record->selector) != 0 ||
+  if (rdf_uint8(ldns_rr_rdf(rr, 0), &record->usage) != 0 || rdf_uint8(ldns_rr_rdf(rr, 1), &record->selector) != 0 ||
       rdf_uint8(ldns_rr_rdf(rr, 2), &record->matching_type) != 0) {
     return -1;
   }

@@ -10,7 +10,7 @@
 
 #include <ldns/ldns.h>
 
-#define TLSA_DATA_MAX_BYTES 2048  /* a full certificate (matching type 0) may be large */
+#define TLSA_DATA_MAX_BYTES 2048 /* a full certificate (matching type 0) may be large */
 
 enum tlsa_usage { TLSA_USAGE_PKIX_TA = 0, TLSA_USAGE_PKIX_EE = 1, TLSA_USAGE_DANE_TA = 2, TLSA_USAGE_DANE_EE = 3 };
 enum tlsa_selector { TLSA_SELECTOR_CERT = 0, TLSA_SELECTOR_SPKI = 1 };
@@ -21,8 +21,8 @@ struct tlsa_record {
   uint8_t selector;
   uint8_t matching_type;
   uint16_t data_len;
-  uint8_t *data;              /* owned by the record */
-  bool usable;                /* RFC 7672 3.1: usable by an SMTP client */
+  uint8_t *data;               /* owned by the record */
+  bool usable;                 /* RFC 7672 3.1: usable by an SMTP client */
   const char *unusable_reason; /* static text, NULL when usable */
 };
 

@@ -14,12 +14,12 @@
 
 #include "record/probe_detail.h"
 
-#define EXPLAIN_DATA_SHOWN_HEX_CHARS 64  /* longer TLSA data (full certificates) is cut */
+#define EXPLAIN_DATA_SHOWN_HEX_CHARS 64 /* longer TLSA data (full certificates) is cut */
 #define EXPLAIN_SECONDS_PER_DAY 86400
 
 struct explain {
-  FILE *out;                  /* the report */
-  FILE *fix;                  /* "what to fix" items */
+  FILE *out; /* the report */
+  FILE *fix; /* "what to fix" items */
   size_t fix_count;
   const struct explain_options *options;
 };
@@ -58,17 +58,23 @@ static void tlsa_data_text(const struct tlsa_record *record, char *out, size_t o
   char full[2 * TLSA_DATA_MAX_BYTES + 1];
   size_t len = record->data_len <= TLSA_DATA_MAX_BYTES ? record->data_len : TLSA_DATA_MAX_BYTES;
   hex(record->data, len, full);
-  if (strlen(full) > EXPLAIN_DATA_SHOWN_HEX_CHARS) snprintf(out, out_len, "%.*s...", EXPLAIN_DATA_SHOWN_HEX_CHARS, full);
+  if (strlen(full) > EXPLAIN_DATA_SHOWN_HEX_CHARS)
+    snprintf(out, out_len, "%.*s...", EXPLAIN_DATA_SHOWN_HEX_CHARS, full);
   else snprintf(out, out_len, "%s", full);
 }
 
 static const char *usage_name(uint8_t usage) {
   switch (usage) {
-  case TLSA_USAGE_PKIX_TA: return "PKIX-TA";
-  case TLSA_USAGE_PKIX_EE: return "PKIX-EE";
-  case TLSA_USAGE_DANE_TA: return "DANE-TA";
-  case TLSA_USAGE_DANE_EE: return "DANE-EE";
-  default: return "unknown usage";
+  case TLSA_USAGE_PKIX_TA:
+    return "PKIX-TA";
+  case TLSA_USAGE_PKIX_EE:
+    return "PKIX-EE";
+  case TLSA_USAGE_DANE_TA:
+    return "DANE-TA";
+  case TLSA_USAGE_DANE_EE:
+    return "DANE-EE";
+  default:
+    return "unknown usage";
   }
 }
 
@@ -110,16 +116,18 @@ static void fix_lookup(struct explain *e, const char *name, const char *type, co
   if (fact->state == DNSSEC_BOGUS) {
     char ede[RESULT_EDE_TEXT_MAX_BYTES + 32] = "";
     if (fact->has_ede) {
-      snprintf(ede, sizeof ede, ", EDE %u%s%s", (unsigned)fact->ede_code,
-               fact->ede_text != NULL ? " " : "", fact->ede_text != NULL ? fact->ede_text : "");
+      snprintf(ede, sizeof ede, ", EDE %u%s%s", (unsigned)fact->ede_code, fact->ede_text != NULL ? " " : "",
+               fact->ede_text != NULL ? fact->ede_text : "");
     }
-    fix(e, "%s %s does not validate (DNSSEC bogus%s): %s. Fix the zone's signatures (re-sign it, check that "
-           "RRSIGs have not expired and that NSEC/NSEC3 records are complete) or the DS record at the parent so "
-           "that it matches a DNSKEY of the zone.",
+    fix(e,
+        "%s %s does not validate (DNSSEC bogus%s): %s. Fix the zone's signatures (re-sign it, check that "
+        "RRSIGs have not expired and that NSEC/NSEC3 records are complete) or the DS record at the parent so "
+        "that it matches a DNSKEY of the zone.",
         name, type, ede, consequence);
   } else {
-    fix(e, "%s %s failed (%s): %s. Make sure every name server of the zone answers it (no lame delegation, no "
-           "REFUSED, no timeouts).",
+    fix(e,
+        "%s %s failed (%s): %s. Make sure every name server of the zone answers it (no lame delegation, no "
+        "REFUSED, no timeouts).",
         name, type, fact->failure != NULL ? fact->failure : "no usable answer", consequence);
   }
 }
@@ -144,8 +152,8 @@ static void describe_tlsa_records(struct explain *e, const struct mx_host *host)
     const struct tlsa_record *record = &host->tlsa_records[i];
     char data[EXPLAIN_DATA_SHOWN_HEX_CHARS + 8];
     tlsa_data_text(record, data, sizeof data);
-    say(e, "      [%zu] TLSA %u %u %u %s  (%s) %s%s\n", i, record->usage, record->selector, record->matching_type,
-        data, usage_name(record->usage), record->usable ? "usable" : "NOT usable: ",
+    say(e, "      [%zu] TLSA %u %u %u %s  (%s) %s%s\n", i, record->usage, record->selector, record->matching_type, data,
+        usage_name(record->usage), record->usable ? "usable" : "NOT usable: ",
         record->usable ? "" : (record->unusable_reason != NULL ? record->unusable_reason : "?"));
   }
 }
@@ -163,14 +171,16 @@ static void diagnose_record_mixups(struct explain *e, const struct mx_host *host
     for (size_t depth = 0; depth < detail->chain_count; depth++) {
       if (memcmp(record->data, detail->chain_sha256[depth], 32) != 0) continue;
       if (record->selector == TLSA_SELECTOR_SPKI) {
-        fix(e, "TLSA record [%zu] of %s holds the SHA-256 of the whole certificate at depth %zu served on %s but "
-               "says selector 1 (public key): publish it as `%s. IN TLSA %u 0 1 ...` (selector 0) or replace the "
-               "data with the SHA-256 of the public key.",
+        fix(e,
+            "TLSA record [%zu] of %s holds the SHA-256 of the whole certificate at depth %zu served on %s but "
+            "says selector 1 (public key): publish it as `%s. IN TLSA %u 0 1 ...` (selector 0) or replace the "
+            "data with the SHA-256 of the public key.",
             i, name, depth, address_text, name, record->usage);
       } else if (record->usage == TLSA_USAGE_DANE_EE && depth > 0) {
-        fix(e, "TLSA record [%zu] of %s is DANE-EE (3) but matches the issuer certificate at depth %zu, and DANE-EE "
-               "only matches the server's own certificate: publish it as `%s. IN TLSA 2 0 1 ...` (DANE-TA) and "
-               "make the server send that issuer certificate in its chain.",
+        fix(e,
+            "TLSA record [%zu] of %s is DANE-EE (3) but matches the issuer certificate at depth %zu, and DANE-EE "
+            "only matches the server's own certificate: publish it as `%s. IN TLSA 2 0 1 ...` (DANE-TA) and "
+            "make the server send that issuer certificate in its chain.",
             i, name, depth, name);
       }
     }
@@ -179,7 +189,9 @@ static void diagnose_record_mixups(struct explain *e, const struct mx_host *host
 
 /* ------------------------------------------------------------ probes */
 
-static const char *depth_text(int depth) { return depth == 0 ? "the server certificate" : "an issuer certificate"; }
+static const char *depth_text(int depth) {
+  return depth == 0 ? "the server certificate" : "an issuer certificate";
+}
 
 static void describe_match(struct explain *e, const struct mx_host *host, int index, int depth) {
   if (index >= 0 && (size_t)index < host->tlsa_count) {
@@ -191,7 +203,9 @@ static void describe_match(struct explain *e, const struct mx_host *host, int in
   }
 }
 
-static const char *key_kind_name(int kind) { return kind == PROBE_KEY_RSA ? "RSA" : "ECDSA"; }
+static const char *key_kind_name(int kind) {
+  return kind == PROBE_KEY_RSA ? "RSA" : "ECDSA";
+}
 
 /* The records to publish for the certificate served on one address: the
  * exact 3 1 1 record when the key's digest is known (leaf_spki_sha256 may be
@@ -205,17 +219,19 @@ static void fix_publish_for_leaf(struct explain *e, const struct mx_host *host, 
   hex(leaf_cert_sha256, 32, digest);
   if (leaf_spki_sha256 != NULL) {
     hex(leaf_spki_sha256, 32, spki);
-    fix(e, "No usable TLSA record of %s matches the %scertificate served on %s. Publish "
-           "`%s. IN TLSA 3 1 1 %s` (this key; survives certificate renewals with the same key) or "
-           "`%s. IN TLSA 3 0 1 %s` (this certificate), or deploy the key that matches the published records.",
+    fix(e,
+        "No usable TLSA record of %s matches the %scertificate served on %s. Publish "
+        "`%s. IN TLSA 3 1 1 %s` (this key; survives certificate renewals with the same key) or "
+        "`%s. IN TLSA 3 0 1 %s` (this certificate), or deploy the key that matches the published records.",
         name, key_label, address->text, name, spki, name, digest);
     return;
   }
-  fix(e, "No usable TLSA record of %s matches the %scertificate served on %s. Publish "
-         "`%s. IN TLSA 3 1 1 <sha256 of the served SPKI>` (survives certificate renewals with the same key; "
-         "compute it with `openssl s_client -starttls smtp -connect %s -servername %s </dev/null 2>/dev/null | "
-         "openssl x509 -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256`) or exactly "
-         "`%s. IN TLSA 3 0 1 %s` (this certificate), or deploy the key that matches the published records.",
+  fix(e,
+      "No usable TLSA record of %s matches the %scertificate served on %s. Publish "
+      "`%s. IN TLSA 3 1 1 <sha256 of the served SPKI>` (survives certificate renewals with the same key; "
+      "compute it with `openssl s_client -starttls smtp -connect %s -servername %s </dev/null 2>/dev/null | "
+      "openssl x509 -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256`) or exactly "
+      "`%s. IN TLSA 3 0 1 %s` (this certificate), or deploy the key that matches the published records.",
       name, key_label, address->text, name, endpoint, host->name, name, digest);
 }
 
@@ -252,12 +268,14 @@ static void explain_address(struct explain *e, const struct mx_host *host, const
       hex(detail->chain_sha256[0], 32, digest);
       say(e, "        server certificate SHA-256 %s (chain of %zu)\n", digest, detail->chain_count);
     }
-    if (address->probe_result == PROBE_AUTHENTICATED) describe_match(e, host, detail->matched_tlsa_index, detail->match_depth);
+    if (address->probe_result == PROBE_AUTHENTICATED)
+      describe_match(e, host, detail->matched_tlsa_index, detail->match_depth);
     for (int kind = 0; kind < PROBE_KEY_KIND_COUNT; kind++) {
       const struct probe_key_type_result *kt = &detail->key_types[kind];
       if (!kt->probed || !kt->present) continue;
       say(e, "        %s certificate: %s", key_kind_name(kind), probe_result_name(kt->result));
-      if (kt->matched_tlsa_index >= 0) say(e, ", matched TLSA [%d] at depth %d", kt->matched_tlsa_index, kt->match_depth);
+      if (kt->matched_tlsa_index >= 0)
+        say(e, ", matched TLSA [%d] at depth %d", kt->matched_tlsa_index, kt->match_depth);
       say(e, "\n");
     }
   }
@@ -272,7 +290,8 @@ static void explain_address(struct explain *e, const struct mx_host *host, const
         if (kt->probed && kt->present && kt->result == PROBE_TLSA_MISMATCH) {
           char label[16];
           snprintf(label, sizeof label, "%s ", key_kind_name(kind));
-          fix_publish_for_leaf(e, host, address, kt->leaf_sha256, kt->has_leaf_spki_sha256 ? kt->leaf_spki_sha256 : NULL, label);
+          fix_publish_for_leaf(e, host, address, kt->leaf_sha256,
+                               kt->has_leaf_spki_sha256 ? kt->leaf_spki_sha256 : NULL, label);
         }
       }
     }
@@ -287,7 +306,8 @@ static void explain_address(struct explain *e, const struct mx_host *host, const
         if (kt->probed && kt->present && kt->result == PROBE_TLSA_MISMATCH) {
           char label[16];
           snprintf(label, sizeof label, "%s ", key_kind_name(kind));
-          fix_publish_for_leaf(e, host, address, kt->leaf_sha256, kt->has_leaf_spki_sha256 ? kt->leaf_spki_sha256 : NULL, label);
+          fix_publish_for_leaf(e, host, address, kt->leaf_sha256,
+                               kt->has_leaf_spki_sha256 ? kt->leaf_spki_sha256 : NULL, label);
           per_kind = true;
         }
       }
@@ -296,16 +316,18 @@ static void explain_address(struct explain *e, const struct mx_host *host, const
                              detail->has_leaf_spki_sha256 ? detail->leaf_spki_sha256 : NULL, "");
       }
     } else {
-      fix(e, "No usable TLSA record of %s matches the certificate served on %s: publish `%s. IN TLSA 3 1 1 "
-             "<sha256 of the served SPKI>` or deploy the key that matches the published records.",
+      fix(e,
+          "No usable TLSA record of %s matches the certificate served on %s: publish `%s. IN TLSA 3 1 1 "
+          "<sha256 of the served SPKI>` or deploy the key that matches the published records.",
           name, address->text, name);
     }
     break;
   case PROBE_NAME_MISMATCH: {
     bool two_names = host->tlsa_base != NULL && strcmp(host->tlsa_base, host->name) != 0;
-    fix(e, "A DANE-TA record of %s matched the chain served on %s, but the server certificate does not name %s%s%s: "
-           "reissue the certificate with %s in its subjectAltName, or publish a DANE-EE record "
-           "(`%s. IN TLSA 3 1 1 <sha256 of the served SPKI>`), for which names are not checked.",
+    fix(e,
+        "A DANE-TA record of %s matched the chain served on %s, but the server certificate does not name %s%s%s: "
+        "reissue the certificate with %s in its subjectAltName, or publish a DANE-EE record "
+        "(`%s. IN TLSA 3 1 1 <sha256 of the served SPKI>`), for which names are not checked.",
         name, address->text, host->name, two_names ? " nor " : "", two_names ? host->tlsa_base : "", host->name, name);
     break;
   }
@@ -323,42 +345,49 @@ static void explain_address(struct explain *e, const struct mx_host *host, const
         snprintf(when, sizeof when, " (an issuer certificate expired)");
       }
     }
-    fix(e, "A DANE-TA record of %s matched the chain served on %s, but a certificate of the chain is expired or not "
-           "yet valid%s: renew the certificate (DANE-TA checks dates), or use a DANE-EE record "
-           "(`%s. IN TLSA 3 1 1 <sha256 of the served SPKI>`), for which dates are not checked.",
+    fix(e,
+        "A DANE-TA record of %s matched the chain served on %s, but a certificate of the chain is expired or not "
+        "yet valid%s: renew the certificate (DANE-TA checks dates), or use a DANE-EE record "
+        "(`%s. IN TLSA 3 1 1 <sha256 of the served SPKI>`), for which dates are not checked.",
         name, address->text, when, name);
     break;
   }
   case PROBE_NO_STARTTLS:
-    fix(e, "The server on %s does not offer STARTTLS: DANE senders will not deliver to it. Enable STARTTLS "
-           "(e.g. Postfix smtpd_tls_security_level = may with smtpd_tls_chain_files set).",
+    fix(e,
+        "The server on %s does not offer STARTTLS: DANE senders will not deliver to it. Enable STARTTLS "
+        "(e.g. Postfix smtpd_tls_security_level = may with smtpd_tls_chain_files set).",
         endpoint);
     break;
   case PROBE_STARTTLS_REFUSED:
-    fix(e, "The server on %s offers STARTTLS but refused it%s%s: DANE senders will not deliver to it. Check the "
-           "server's TLS configuration (certificate and key files present and readable).",
+    fix(e,
+        "The server on %s offers STARTTLS but refused it%s%s: DANE senders will not deliver to it. Check the "
+        "server's TLS configuration (certificate and key files present and readable).",
         endpoint, detail != NULL && detail->smtp_code > 0 ? " with " : "",
         detail != NULL && detail->smtp_code > 0 ? (detail->smtp_code >= 500 ? "a 5xx reply" : "a 4xx reply") : "");
     break;
   case PROBE_TLS_FAILED:
-    fix(e, "The TLS handshake with %s failed%s%s%s: DANE senders will not deliver to it. Check the server's "
-           "certificate and key, and that it supports TLS 1.2 or 1.3 with common ciphers.",
+    fix(e,
+        "The TLS handshake with %s failed%s%s%s: DANE senders will not deliver to it. Check the server's "
+        "certificate and key, and that it supports TLS 1.2 or 1.3 with common ciphers.",
         endpoint, address->probe_reason != NULL ? " (" : "", address->probe_reason != NULL ? address->probe_reason : "",
         address->probe_reason != NULL ? ")" : "");
     break;
   case PROBE_SMTP_FAILED:
-    fix(e, "The server on %s gave no usable SMTP greeting or EHLO reply: check that an SMTP server answers there "
-           "(it may also reject this scanner's address).",
+    fix(e,
+        "The server on %s gave no usable SMTP greeting or EHLO reply: check that an SMTP server answers there "
+        "(it may also reject this scanner's address).",
         endpoint);
     break;
   case PROBE_CONNECT_FAILED:
-    fix(e, "Cannot connect to %s from here: check that the server listens on port %u and that no firewall drops "
-           "the connection (the scanner's own network may block port 25 too).",
+    fix(e,
+        "Cannot connect to %s from here: check that the server listens on port %u and that no firewall drops "
+        "the connection (the scanner's own network may block port 25 too).",
         endpoint, smtp_port(e));
     break;
   case PROBE_TIMEOUT:
-    fix(e, "%s timed out: check that the server answers promptly on port %u (a firewall dropping packets, or a "
-           "slow greeting; the scanner's own network may block port 25 too).",
+    fix(e,
+        "%s timed out: check that the server answers promptly on port %u (a firewall dropping packets, or a "
+        "slow greeting; the scanner's own network may block port 25 too).",
         endpoint, smtp_port(e));
     break;
   case PROBE_UNAUTHENTICATED_TLS:
@@ -374,14 +403,16 @@ static void rollover_advice(struct explain *e, const struct mx_host *host) {
   char name[300];
   tlsa_name(host, name, sizeof name);
   if (host->rollover == ROLLOVER_SINGLE) {
-    fix(e, "%s publishes a single usable TLSA record: the next key or certificate change breaks delivery from "
-           "DANE senders. Publish two records (RFC 7671 section 8): current+next (a `3 1 1` record for the "
-           "current key and one for the next key) or current+issuer (`3 1 1` for the current key plus `2 1 1` "
-           "for the issuing CA), and publish a new record at least two TTLs before deploying its key.",
+    fix(e,
+        "%s publishes a single usable TLSA record: the next key or certificate change breaks delivery from "
+        "DANE senders. Publish two records (RFC 7671 section 8): current+next (a `3 1 1` record for the "
+        "current key and one for the next key) or current+issuer (`3 1 1` for the current key plus `2 1 1` "
+        "for the issuing CA), and publish a new record at least two TTLs before deploying its key.",
         name);
   } else if (host->rollover == ROLLOVER_ISSUER) {
-    say(e, "    note: only DANE-TA records: a change of CA breaks delivery unless the new CA's record is published "
-           "first.\n");
+    say(e,
+        "    note: only DANE-TA records: a change of CA breaks delivery unless the new CA's record is published "
+        "first.\n");
   }
 }
 
@@ -400,8 +431,10 @@ static void explain_host(struct explain *e, const struct domain_result *result, 
     describe_lookup(e, "  ", target, "TLSA", &host->tlsa_target);
   }
   if (host->tlsa.done) describe_lookup(e, "  ", name, "TLSA", &host->tlsa);
-  else say(e, "  TLSA: not looked up (%s)\n", host->address_dnssec == DNSSEC_SECURE ? "no addresses to protect"
-                                                   : "address records are not secure: DANE does not apply");
+  else
+    say(e, "  TLSA: not looked up (%s)\n",
+        host->address_dnssec == DNSSEC_SECURE ? "no addresses to protect"
+                                              : "address records are not secure: DANE does not apply");
   if (host->ancestor.done) {
     char ancestor[300];
     snprintf(ancestor, sizeof ancestor, "_tcp.%s", host->tlsa_base != NULL ? host->tlsa_base : host->name);
@@ -446,22 +479,27 @@ static void explain_host(struct explain *e, const struct domain_result *result, 
     say(e, "  => %s publishes DANE, but no address could be reached from here.\n", host->name);
     break;
   case HOST_TLSA_UNUSABLE:
-    say(e, "  => %s has secure TLSA records, but none is usable for SMTP: senders require TLS without "
-           "authenticating it.\n", host->name);
-    fix(e, "None of the TLSA records of %s is usable for SMTP (RFC 7672 3.1: only DANE-TA(2) and DANE-EE(3) with "
-           "selector 0/1 and matching type 0/1/2 and the right digest length count): replace them with "
-           "`%s. IN TLSA 3 1 1 <sha256 of the served SPKI>`.",
+    say(e,
+        "  => %s has secure TLSA records, but none is usable for SMTP: senders require TLS without "
+        "authenticating it.\n",
+        host->name);
+    fix(e,
+        "None of the TLSA records of %s is usable for SMTP (RFC 7672 3.1: only DANE-TA(2) and DANE-EE(3) with "
+        "selector 0/1 and matching type 0/1/2 and the right digest length count): replace them with "
+        "`%s. IN TLSA 3 1 1 <sha256 of the served SPKI>`.",
         name, name);
     break;
   case HOST_TLSA_FAILED:
-    say(e, "  => the TLSA lookup for %s was %s: a DANE sender must defer mail to this host (RFC 7672 2.2), so mail "
-           "is delayed and eventually bounced.\n", name, dnssec_state_name(host->tlsa.state));
-    fix_lookup(e, name, "TLSA", &host->tlsa,
-               "TLSA lookup failing means DANE senders defer mail to this host");
+    say(e,
+        "  => the TLSA lookup for %s was %s: a DANE sender must defer mail to this host (RFC 7672 2.2), so mail "
+        "is delayed and eventually bounced.\n",
+        name, dnssec_state_name(host->tlsa.state));
+    fix_lookup(e, name, "TLSA", &host->tlsa, "TLSA lookup failing means DANE senders defer mail to this host");
     if (host->flags & MX_FLAG_ANCESTOR_NXDOMAIN) {
-      fix(e, "_tcp.%s answers NXDOMAIN although %s exists: resolvers using qname minimisation or NSEC aggressive "
-             "caching then deny the TLSA name. Fix the name server or signer so that the empty non-terminal "
-             "_tcp.%s answers NOERROR.",
+      fix(e,
+          "_tcp.%s answers NXDOMAIN although %s exists: resolvers using qname minimisation or NSEC aggressive "
+          "caching then deny the TLSA name. Fix the name server or signer so that the empty non-terminal "
+          "_tcp.%s answers NOERROR.",
           host->tlsa_base != NULL ? host->tlsa_base : host->name, name,
           host->tlsa_base != NULL ? host->tlsa_base : host->name);
     }
@@ -469,8 +507,9 @@ static void explain_host(struct explain *e, const struct domain_result *result, 
   case HOST_NO_TLSA:
     say(e, "  => %s is in a signed zone but publishes no TLSA records: mail to it is not protected by DANE.\n",
         host->name);
-    fix(e, "%s has secure addresses but no TLSA records: to protect it, publish `%s. IN TLSA 3 1 1 <sha256 of the "
-           "server's SPKI>` plus a second record for the next key (current+next).",
+    fix(e,
+        "%s has secure addresses but no TLSA records: to protect it, publish `%s. IN TLSA 3 1 1 <sha256 of the "
+        "server's SPKI>` plus a second record for the next key (current+next).",
         host->name, name);
     break;
   case HOST_INSECURE:
@@ -479,15 +518,17 @@ static void explain_host(struct explain *e, const struct domain_result *result, 
       fix(e, "MX host %s does not exist (NXDOMAIN): fix the MX record of %s.", host->name, result->name);
     } else {
       say(e, "  => the address records of %s are not DNSSEC-signed: DANE does not apply to it.\n", host->name);
-      fix(e, "The zone of MX host %s is not signed: sign it (and publish its DS at the parent), then publish TLSA "
-             "records at %s.",
+      fix(e,
+          "The zone of MX host %s is not signed: sign it (and publish its DS at the parent), then publish TLSA "
+          "records at %s.",
           host->name, name);
     }
     break;
   case HOST_ADDRESS_FAILED:
     say(e, "  => the address lookups of %s failed or were bogus: senders cannot use this host.\n", host->name);
     if (fact_failed(&host->a)) fix_lookup(e, address_name, "A", &host->a, "senders cannot reach this host");
-    else if (fact_failed(&host->aaaa)) fix_lookup(e, address_name, "AAAA", &host->aaaa, "senders cannot reach this host");
+    else if (fact_failed(&host->aaaa))
+      fix_lookup(e, address_name, "AAAA", &host->aaaa, "senders cannot reach this host");
     break;
   case HOST_NO_ADDRESS:
     say(e, "  => %s has no A and no AAAA records.\n", host->name);
@@ -505,18 +546,21 @@ static void explain_host(struct explain *e, const struct domain_result *result, 
     break;
   }
   if (host->flags & MX_FLAG_TLSA_INSECURE) {
-    fix(e, "The addresses of %s are signed but the TLSA answer for %s is insecure (an unsigned delegation below the "
-           "host?): sign the zone that holds %s.",
+    fix(e,
+        "The addresses of %s are signed but the TLSA answer for %s is insecure (an unsigned delegation below the "
+        "host?): sign the zone that holds %s.",
         host->name, name, name);
   }
   if (host->flags & MX_FLAG_PARTIAL_ALGORITHM_COVERAGE) {
-    fix(e, "%s serves both an RSA and an ECDSA certificate but its TLSA records match only one: publish a record for "
-           "each key, or a sender that picks the other algorithm fails authentication.",
+    fix(e,
+        "%s serves both an RSA and an ECDSA certificate but its TLSA records match only one: publish a record for "
+        "each key, or a sender that picks the other algorithm fails authentication.",
         host->name);
   }
   if (host->flags & MX_FLAG_EXPIRES_SOON) {
-    fix(e, "A certificate served by %s expires soon (or a DANE-EE server certificate is past its dates, harmless for "
-           "DANE but worth renewing): renew it and keep a TLSA record for the new key published beforehand.",
+    fix(e,
+        "A certificate served by %s expires soon (or a DANE-EE server certificate is past its dates, harmless for "
+        "DANE but worth renewing): renew it and keep a TLSA record for the new key published beforehand.",
         host->name);
   }
 }
@@ -535,8 +579,10 @@ static void domain_verdict(struct explain *e, const struct domain_result *result
     fix_lookup(e, name, "MX", &result->mx, "senders defer mail to the domain");
     break;
   case DOMAIN_DNSSEC_BOGUS:
-    say(e, "The MX RRset of %s is DNSSEC-bogus: validating resolvers answer SERVFAIL, so mail from senders behind "
-           "them is delayed and bounced.\n", name);
+    say(e,
+        "The MX RRset of %s is DNSSEC-bogus: validating resolvers answer SERVFAIL, so mail from senders behind "
+        "them is delayed and bounced.\n",
+        name);
     fix_lookup(e, name, "MX", &result->mx, "the MX lookup is bogus and validating senders cannot deliver");
     break;
   case DOMAIN_NXDOMAIN:
@@ -549,34 +595,41 @@ static void domain_verdict(struct explain *e, const struct domain_result *result
     say(e, "%s has no MX and no address records: no mail can be delivered to it.\n", name);
     break;
   case DOMAIN_INSECURE:
-    say(e, "The MX records of %s are not DNSSEC-signed and no MX host publishes secure TLSA records: DANE does not "
-           "apply, senders use unauthenticated TLS at best.\n", name);
-    fix(e, "Sign the zone %s (and publish its DS record at the parent), then publish TLSA records for each MX host "
-           "(`_25._tcp.<mx host>. IN TLSA 3 1 1 <sha256 of the server's SPKI>`).",
+    say(e,
+        "The MX records of %s are not DNSSEC-signed and no MX host publishes secure TLSA records: DANE does not "
+        "apply, senders use unauthenticated TLS at best.\n",
+        name);
+    fix(e,
+        "Sign the zone %s (and publish its DS record at the parent), then publish TLSA records for each MX host "
+        "(`_25._tcp.<mx host>. IN TLSA 3 1 1 <sha256 of the server's SPKI>`).",
         name);
     break;
   case DOMAIN_DANE_FAILED:
-    say(e, "DANE is published for %s but fails: DANE senders defer mail to the failing hosts (and bounce it after "
-           "their queue lifetime if no host works).\n", name);
+    say(e,
+        "DANE is published for %s but fails: DANE senders defer mail to the failing hosts (and bounce it after "
+        "their queue lifetime if no host works).\n",
+        name);
     break;
   case DOMAIN_DANE_UNREACHABLE:
-    say(e, "DANE is published for %s, but no DANE host could be reached from here: nothing could be "
-           "authenticated.\n", name);
+    say(e,
+        "DANE is published for %s, but no DANE host could be reached from here: nothing could be "
+        "authenticated.\n",
+        name);
     break;
   case DOMAIN_DANE_VALID:
     say(e, "DANE works for %s: every MX host authenticated with its TLSA records.\n", name);
     break;
   case DOMAIN_DANE_PARTIAL:
-    say(e, "DANE works for only some MX hosts of %s: mail through the other hosts is not protected by DANE.\n",
-        name);
+    say(e, "DANE works for only some MX hosts of %s: mail through the other hosts is not protected by DANE.\n", name);
     break;
   case DOMAIN_TLSA_UNUSABLE:
-    say(e, "%s publishes TLSA records, but none is usable for SMTP: TLS is mandatory, but not authenticated.\n",
-        name);
+    say(e, "%s publishes TLSA records, but none is usable for SMTP: TLS is mandatory, but not authenticated.\n", name);
     break;
   case DOMAIN_NO_DANE:
-    say(e, "The MX records of %s are DNSSEC-signed, but no MX host publishes TLSA records: DANE is not "
-           "deployed.\n", name);
+    say(e,
+        "The MX records of %s are DNSSEC-signed, but no MX host publishes TLSA records: DANE is not "
+        "deployed.\n",
+        name);
     break;
   case DOMAIN_DANE_UNPROBED:
     say(e, "%s publishes usable secure TLSA records; the servers were not probed (DNS only).\n", name);
@@ -588,8 +641,10 @@ static void domain_verdict(struct explain *e, const struct domain_result *result
       (result->status == DOMAIN_DANE_VALID || result->status == DOMAIN_DANE_FAILED ||
        result->status == DOMAIN_DANE_PARTIAL || result->status == DOMAIN_DANE_UNREACHABLE ||
        result->status == DOMAIN_TLSA_UNUSABLE || result->status == DOMAIN_DANE_UNPROBED)) {
-    say(e, "Note: the MX records of %s are not signed: DANE protects mail only through the MX hosts' own TLSA "
-           "records, and an attacker who forges the MX answer can bypass it.\n", name);
+    say(e,
+        "Note: the MX records of %s are not signed: DANE protects mail only through the MX hosts' own TLSA "
+        "records, and an attacker who forges the MX answer can bypass it.\n",
+        name);
     fix(e, "Sign the zone %s (and publish its DS at the parent) so that its MX records cannot be forged.", name);
   }
 }

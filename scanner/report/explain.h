@@ -15,8 +15,8 @@
 #include "record/result.h"
 
 struct explain_options {
-  int64_t now_unix;            /* seconds, for "expired N days ago"; 0 = do not compare dates */
-  unsigned smtp_port;          /* port the probes used (25 outside labs); shown only when not 25 */
+  int64_t now_unix;   /* seconds, for "expired N days ago"; 0 = do not compare dates */
+  unsigned smtp_port; /* port the probes used (25 outside labs); shown only when not 25 */
 };
 
 /* Returns the explanation of result as a NUL-terminated string the caller

@@ -15,7 +15,8 @@ struct diff_counts {
 
 /* Prints the rows of one diff query; columns: direction, name, from_status,
  * to_status, [...], reason. */
-static void print_rows(FILE *out, const PGresult *res, const char *kind, const char *name_column, struct diff_counts *counts) {
+static void print_rows(FILE *out, const PGresult *res, const char *kind, const char *name_column,
+                       struct diff_counts *counts) {
   int direction = PQfnumber(res, "direction");
   int name = PQfnumber(res, name_column);
   int from = PQfnumber(res, "from_status");
@@ -31,7 +32,7 @@ static void print_rows(FILE *out, const PGresult *res, const char *kind, const c
       counts->changed++;
     }
     fprintf(out, "%s\t%s\t%s\t%s\t%s\t%s\n", kind, dir, PQgetvalue(res, r, name), PQgetvalue(res, r, from),
-           PQgetvalue(res, r, to), reason >= 0 ? PQgetvalue(res, r, reason) : "");
+            PQgetvalue(res, r, to), reason >= 0 ? PQgetvalue(res, r, reason) : "");
   }
 }
 
@@ -74,8 +75,8 @@ int report_diff(PGconn *conn, const char *reports_dir, const char *from, const c
   print_rows(out, domains, "domain", "domain", &domain_counts);
   print_rows(out, hosts, "host", "host", &host_counts);
   fprintf(out, "# %s -> %s: domains %lu worse, %lu better, %lu changed; hosts %lu worse, %lu better, %lu changed\n",
-         from, to, domain_counts.worse, domain_counts.better, domain_counts.changed, host_counts.worse,
-         host_counts.better, host_counts.changed);
+          from, to, domain_counts.worse, domain_counts.better, domain_counts.changed, host_counts.worse,
+          host_counts.better, host_counts.changed);
   rc = fail_on_regression && (domain_counts.worse > 0 || host_counts.worse > 0) ? 1 : 0;
   if (fflush(out) != 0) rc = 3;
 

@@ -14,8 +14,8 @@
 #include "report/report_sql.h"
 
 static const struct report_table report_tables[] = {
-    {"scan_info", "Scans", "The scan reported on and the scan it is compared with (dates in UTC).",
-     REPORT_CHART_NONE, NULL, NULL, 0},
+    {"scan_info", "Scans", "The scan reported on and the scan it is compared with (dates in UTC).", REPORT_CHART_NONE,
+     NULL, NULL, 0},
     {"headline", "Headline figures",
      "Domains of this scan, as counts and percentages of the domains scanned, with the previous scan's counts "
      "and the change. \"Not applicable\" (DANE cannot apply) is kept apart from failures.",
@@ -37,8 +37,8 @@ static const struct report_table report_tables[] = {
      "share of domains with mail.",
      REPORT_CHART_LINE, "started", "pct_dane_valid_of_mail", 0},
     {"tlsa_parameters", "TLSA parameters",
-     "Usage, selector and matching type triples published in secure TLSA RRsets of MX hosts.", REPORT_CHART_NONE,
-     NULL, NULL, 0},
+     "Usage, selector and matching type triples published in secure TLSA RRsets of MX hosts.", REPORT_CHART_NONE, NULL,
+     NULL, 0},
     {"rollover", "Rollover classes",
      "MX hosts with secure TLSA records by rollover class (single: one usable record, a rollover hazard).",
      REPORT_CHART_BARS, "rollover", "hosts", 0},
@@ -60,12 +60,12 @@ static const struct report_table report_tables[] = {
      REPORT_CHART_BARS, "provider", "dane_valid_domains", 0},
     {"providers_all", "MX providers serving the most domains",
      "The twenty providers serving the most domains, with their DANE share.", REPORT_CHART_NONE, NULL, NULL, 0},
-    {"tls_versions", "TLS versions", "TLS versions negotiated with probed addresses.", REPORT_CHART_BARS,
-     "tls_version", "addresses", 0},
-    {"tls_ciphers", "TLS cipher suites", "Cipher suites negotiated with probed addresses.", REPORT_CHART_NONE,
+    {"tls_versions", "TLS versions", "TLS versions negotiated with probed addresses.", REPORT_CHART_BARS, "tls_version",
+     "addresses", 0},
+    {"tls_ciphers", "TLS cipher suites", "Cipher suites negotiated with probed addresses.", REPORT_CHART_NONE, NULL,
+     NULL, 0},
+    {"key_types", "Certificate key types", "Leaf certificate key types served by probed addresses.", REPORT_CHART_NONE,
      NULL, NULL, 0},
-    {"key_types", "Certificate key types", "Leaf certificate key types served by probed addresses.",
-     REPORT_CHART_NONE, NULL, NULL, 0},
     {"status_changes", "Status changes since the previous scan",
      "Domains whose status changed: newly valid, newly failing, other.", REPORT_CHART_NONE, NULL, NULL,
      REPORT_DEFAULT_MAX_CHANGES},
@@ -163,4 +163,3 @@ done:
   for (size_t k = 0; k < REPORT_TABLE_COUNT; k++) PQclear(results[k]);
   return status;
 }
-

@@ -13,9 +13,9 @@
 
 struct report_request {
   const char *scan_id;
-  const char *previous_id;     /* NULL: no comparison */
-  const char *out_dir;         /* created if missing */
-  size_t max_changes;          /* status changes listed on the page (the CSV has all) */
+  const char *previous_id; /* NULL: no comparison */
+  const char *out_dir;     /* created if missing */
+  size_t max_changes;      /* status changes listed on the page (the CSV has all) */
 };
 
 /* Writes the report with the SQL files of reports_dir on conn (read-only:

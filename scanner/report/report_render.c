@@ -94,12 +94,23 @@ void report_render_format_cell(const PGresult *res, int row, int col, char *out,
 static void html_escape(FILE *f, const char *s) {
   for (; *s != '\0'; s++) {
     switch (*s) {
-      case '<': fputs("&lt;", f); break;
-      case '>': fputs("&gt;", f); break;
-      case '&': fputs("&amp;", f); break;
-      case '"': fputs("&quot;", f); break;
-      case '\'': fputs("&#39;", f); break;
-      default: fputc(*s, f);
+    case '<':
+      fputs("&lt;", f);
+      break;
+    case '>':
+      fputs("&gt;", f);
+      break;
+    case '&':
+      fputs("&amp;", f);
+      break;
+    case '"':
+      fputs("&quot;", f);
+      break;
+    case '\'':
+      fputs("&#39;", f);
+      break;
+    default:
+      fputc(*s, f);
     }
   }
 }
@@ -157,8 +168,8 @@ static double cell_number(const PGresult *res, int row, int col, bool *present) 
   return *present ? strtod(PQgetvalue(res, row, col), NULL) : 0.0;
 }
 
-static void chart_bars(FILE *html, const struct report_table *t, const PGresult *res, int label_col,
-                       int value_col, int rows) {
+static void chart_bars(FILE *html, const struct report_table *t, const PGresult *res, int label_col, int value_col,
+                       int rows) {
   bool percent = is_percent_column(PQfname(res, value_col));
   double max = percent ? 100.0 : 0.0;
   for (int r = 0; r < rows; r++) {
@@ -168,8 +179,9 @@ static void chart_bars(FILE *html, const struct report_table *t, const PGresult 
   }
   int height = rows * (CHART_BAR_HEIGHT + CHART_BAR_GAP) + CHART_BAR_GAP;
   int bar_area = CHART_WIDTH - CHART_LABEL_WIDTH - CHART_VALUE_WIDTH;
-  fprintf(html, "<svg id=\"chart-%s\" class=\"chart bars\" role=\"img\" viewBox=\"0 0 %d %d\" width=\"%d\" "
-                "height=\"%d\" aria-label=\"",
+  fprintf(html,
+          "<svg id=\"chart-%s\" class=\"chart bars\" role=\"img\" viewBox=\"0 0 %d %d\" width=\"%d\" "
+          "height=\"%d\" aria-label=\"",
           t->name, CHART_WIDTH, height, CHART_WIDTH, height);
   html_escape(html, t->title);
   fputs("\">\n", html);
@@ -201,8 +213,8 @@ static void chart_bars(FILE *html, const struct report_table *t, const PGresult 
   fputs("</svg>\n", html);
 }
 
-static void chart_line(FILE *html, const struct report_table *t, const PGresult *res, int label_col,
-                       int value_col, int rows) {
+static void chart_line(FILE *html, const struct report_table *t, const PGresult *res, int label_col, int value_col,
+                       int rows) {
   bool percent = is_percent_column(PQfname(res, value_col));
   double max = percent ? 100.0 : 0.0;
   for (int r = 0; r < rows; r++) {
@@ -213,15 +225,17 @@ static void chart_line(FILE *html, const struct report_table *t, const PGresult 
   if (max <= 0) max = 1;
   double plot_w = CHART_WIDTH - 2 * LINE_MARGIN;
   double plot_h = LINE_HEIGHT - 2 * LINE_MARGIN;
-  fprintf(html, "<svg id=\"chart-%s\" class=\"chart line-chart\" role=\"img\" viewBox=\"0 0 %d %d\" width=\"%d\" "
-                "height=\"%d\" aria-label=\"",
+  fprintf(html,
+          "<svg id=\"chart-%s\" class=\"chart line-chart\" role=\"img\" viewBox=\"0 0 %d %d\" width=\"%d\" "
+          "height=\"%d\" aria-label=\"",
           t->name, CHART_WIDTH, LINE_HEIGHT, CHART_WIDTH, LINE_HEIGHT);
   html_escape(html, t->title);
   fputs("\">\n", html);
-  fprintf(html, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>"
-                "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n",
-          LINE_MARGIN, LINE_MARGIN, LINE_MARGIN, LINE_HEIGHT - LINE_MARGIN, LINE_MARGIN,
-          LINE_HEIGHT - LINE_MARGIN, CHART_WIDTH - LINE_MARGIN, LINE_HEIGHT - LINE_MARGIN);
+  fprintf(html,
+          "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>"
+          "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n",
+          LINE_MARGIN, LINE_MARGIN, LINE_MARGIN, LINE_HEIGHT - LINE_MARGIN, LINE_MARGIN, LINE_HEIGHT - LINE_MARGIN,
+          CHART_WIDTH - LINE_MARGIN, LINE_HEIGHT - LINE_MARGIN);
   fputs("<polyline class=\"line\" points=\"", html);
   for (int r = 0; r < rows; r++) {
     bool present;
@@ -342,7 +356,8 @@ void report_render_table(FILE *html, FILE *markdown, const struct report_table *
     group_thousands(raw, total, sizeof total);
     snprintf(raw, sizeof raw, "%d", shown);
     group_thousands(raw, shown_text, sizeof shown_text);
-    fprintf(html, "<p class=\"note cap\" data-shown=\"%d\" data-total=\"%d\">Showing %s of %s rows; all in %s.csv.</p>\n",
+    fprintf(html,
+            "<p class=\"note cap\" data-shown=\"%d\" data-total=\"%d\">Showing %s of %s rows; all in %s.csv.</p>\n",
             shown, rows, shown_text, total, t->name);
     fprintf(markdown, "\nShowing %s of %s rows; all in %s.csv.\n", shown_text, total, t->name);
   }

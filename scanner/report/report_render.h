@@ -14,7 +14,7 @@
 
 #include <libpq-fe.h>
 
-#define REPORT_RENDER_MAX_CHART_ITEMS 60 /* bars or points drawn per chart */
+#define REPORT_RENDER_MAX_CHART_ITEMS 60  /* bars or points drawn per chart */
 #define REPORT_RENDER_MAX_CELL_BYTES 4096 /* longer cell text is cut */
 
 enum report_chart {

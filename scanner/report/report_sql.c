@@ -69,8 +69,8 @@ char *report_sql_substitute(const char *sql, const struct report_sql_variable *v
       while (end < len && is_name_char(sql[end])) end++;
       if (end < len && sql[end] == '\'' && end > start) {
         size_t k = 0;
-        while (k < var_count && !(strlen(vars[k].name) == end - start &&
-                                  memcmp(vars[k].name, sql + start, end - start) == 0)) {
+        while (k < var_count &&
+               !(strlen(vars[k].name) == end - start && memcmp(vars[k].name, sql + start, end - start) == 0)) {
           k++;
         }
         if (k == var_count) {
@@ -97,8 +97,8 @@ char *report_sql_substitute(const char *sql, const struct report_sql_variable *v
   return out;
 }
 
-PGresult *report_sql_run(PGconn *conn, const char *dir, const char *name,
-                         const struct report_sql_variable *vars, size_t var_count, char *why, size_t why_len) {
+PGresult *report_sql_run(PGconn *conn, const char *dir, const char *name, const struct report_sql_variable *vars,
+                         size_t var_count, char *why, size_t why_len) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/%s.sql", dir, name);
   char *text = data_file_read(path, REPORT_SQL_MAX_FILE_BYTES, why, why_len);

@@ -39,8 +39,8 @@ char *report_sql_substitute(const char *sql, const struct report_sql_variable *v
  * the variables and runs it as one statement. Returns a PGRES_TUPLES_OK
  * result the caller PQclear()s, or NULL with the reason (file, variable,
  * server error) in why. Blocking: for command-line tools, not event loops. */
-PGresult *report_sql_run(PGconn *conn, const char *dir, const char *name,
-                         const struct report_sql_variable *vars, size_t var_count, char *why, size_t why_len);
+PGresult *report_sql_run(PGconn *conn, const char *dir, const char *name, const struct report_sql_variable *vars,
+                         size_t var_count, char *why, size_t why_len);
 
 /* Connects to url and makes the session read-only (reports never write).
  * Returns the connection or NULL with the reason in why. */

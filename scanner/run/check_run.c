@@ -21,7 +21,7 @@ struct check_sink {
   bool json;
   const char *scan_id;
   struct explain_options explain;
-  char *text;                 /* malloc'd, NULL until written */
+  char *text; /* malloc'd, NULL until written */
   size_t records;
   enum domain_status status;
 };
@@ -91,12 +91,15 @@ int run_check(struct scan_options *options, bool json) {
   input_text[domain_len + 1] = '\0';
 
   int exit_code = 1;
-  struct check_sink state = {.json = json,
-                             .scan_id = options->scan_id != NULL ? options->scan_id : "check",
-                             .explain = {.now_unix = (int64_t)time(NULL),
-                                         .smtp_port = options->probe_config.smtp_port}};
-  struct result_sink sink = {.name = "check", .state = &state, .write = check_sink_write,
-                             .flush = check_sink_flush, .close = check_sink_close};
+  struct check_sink state = {
+      .json = json,
+      .scan_id = options->scan_id != NULL ? options->scan_id : "check",
+      .explain = {.now_unix = (int64_t)time(NULL), .smtp_port = options->probe_config.smtp_port}};
+  struct result_sink sink = {.name = "check",
+                             .state = &state,
+                             .write = check_sink_write,
+                             .flush = check_sink_flush,
+                             .close = check_sink_close};
   struct input_reader *input = NULL;
   struct scan *scan = NULL;
   struct scan_runtime runtime;

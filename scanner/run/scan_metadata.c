@@ -21,12 +21,20 @@ struct counter_field {
   size_t offset;
 };
 
-#define DNS_FIELD(key, member) {key, offsetof(struct scan_counters, member)}
+#define DNS_FIELD(key, member) \
+  { key, offsetof(struct scan_counters, member) }
 static const struct counter_field dns_fields[] = {
-    DNS_FIELD("lookups", lookups),   DNS_FIELD("queries_sent", queries_sent), DNS_FIELD("retries", retries),
-    DNS_FIELD("timeouts", timeouts), DNS_FIELD("servfail", servfail),         DNS_FIELD("refused", refused),
-    DNS_FIELD("slow_retried", slow_retried), DNS_FIELD("failed", failed),     DNS_FIELD("bogus", bogus),
-    DNS_FIELD("mismatched", mismatched),     DNS_FIELD("over_tcp", over_tcp),
+    DNS_FIELD("lookups", lookups),
+    DNS_FIELD("queries_sent", queries_sent),
+    DNS_FIELD("retries", retries),
+    DNS_FIELD("timeouts", timeouts),
+    DNS_FIELD("servfail", servfail),
+    DNS_FIELD("refused", refused),
+    DNS_FIELD("slow_retried", slow_retried),
+    DNS_FIELD("failed", failed),
+    DNS_FIELD("bogus", bogus),
+    DNS_FIELD("mismatched", mismatched),
+    DNS_FIELD("over_tcp", over_tcp),
 };
 static const struct counter_field cache_fields[] = {
     DNS_FIELD("requests", cache_requests),
@@ -36,7 +44,8 @@ static const struct counter_field cache_fields[] = {
 };
 #undef DNS_FIELD
 
-#define RESOLVER_FIELD(key, member) {key, offsetof(struct scan_resolver_counters, member)}
+#define RESOLVER_FIELD(key, member) \
+  { key, offsetof(struct scan_resolver_counters, member) }
 static const struct counter_field resolver_fields[] = {
     RESOLVER_FIELD("queries_sent", queries_sent), RESOLVER_FIELD("replies", replies),
     RESOLVER_FIELD("timeouts", timeouts),         RESOLVER_FIELD("down_events", down_events),
@@ -57,8 +66,7 @@ static void write_fields(struct json_buf *buf, const void *base, const struct co
   }
 }
 
-static int set_field(void *base, const struct counter_field *fields, size_t count, const char *key,
-                     const char *value) {
+static int set_field(void *base, const struct counter_field *fields, size_t count, const char *key, const char *value) {
   for (size_t i = 0; i < count; i++) {
     if (strcmp(fields[i].key, key) == 0) {
       *field_at(base, &fields[i]) = strtoull(value, NULL, 10);
@@ -262,7 +270,8 @@ int scan_metadata_write(const char *path, const struct scan_metadata *metadata, 
   json_string(&buf, host);
   json_key(&buf, "resolvers");
   json_array_begin(&buf);
-  for (size_t i = 0; i < metadata->counters.resolver_count; i++) json_string(&buf, metadata->counters.resolvers[i].name);
+  for (size_t i = 0; i < metadata->counters.resolver_count; i++)
+    json_string(&buf, metadata->counters.resolvers[i].name);
   json_array_end(&buf);
   json_key(&buf, "probe_mode");
   json_string(&buf, metadata->probe_mode);

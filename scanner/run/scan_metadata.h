@@ -54,18 +54,18 @@ int scan_counters_detail_json(const struct scan_counters *counters, char *out, s
 
 struct scan_metadata {
   const char *scan_id;
-  int argc;                    /* the command line */
+  int argc; /* the command line */
   char **argv;
   const char *probe_mode;
   time_t started, ended;
   bool complete;
-  const char *error;           /* NULL when none */
+  const char *error; /* NULL when none */
   /* The inputs: names with the SHA-256 of each file, and the reader's
    * counts. */
   size_t input_count;
   const char *const *input_names;
   const char *const *input_sha256; /* each may be NULL (unknown); NULL: the reader's */
-  struct input_reader *input;  /* borrowed, NULL from the database */
+  struct input_reader *input;      /* borrowed, NULL from the database */
   struct input_counts input_counts;
   uint64_t domains;
   uint64_t by_status[DOMAIN_STATUS_COUNT];

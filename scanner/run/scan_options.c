@@ -116,8 +116,8 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int parse_unsigned(const char *text, const char *option, unsigned long long min,
-                          unsigned long long max, unsigned long long *out, char *why, size_t why_len) {
+static int parse_unsigned(const char *text, const char *option, unsigned long long min, unsigned long long max,
+                          unsigned long long *out, char *why, size_t why_len) {
   char *end = NULL;
   errno = 0;
   unsigned long long value = strtoull(text, &end, 10);
@@ -390,4 +390,6 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
   return 0;
 }
 
-void scan_options_free(struct scan_options *options) { (void)options; }
+void scan_options_free(struct scan_options *options) {
+  (void)options;
+}

@@ -20,27 +20,27 @@ struct scan_options {
   struct scan_config scan;
   bool insecure_resolver_ok;
   size_t host_cache;
-  const char *probe_mode;     /* "none", "dane", "all" */
+  const char *probe_mode; /* "none", "dane", "all" */
   enum probe_mode probe;
   struct probe_config probe_config;
   const char *blocklist;
-  const char *certs_path;     /* --certs: PEM of every certificate seen, once */
-  const char *output;         /* "-" = stdout */
+  const char *certs_path; /* --certs: PEM of every certificate seen, once */
+  const char *output;     /* "-" = stdout */
   const char *metadata;
   const char *scan_id;
-  const char *db_url;         /* --db: PostgreSQL connection string, NULL = none */
-  bool resume;                /* --resume: continue scan_id (set by `danescan resume`) */
-  bool output_given;          /* --output was given (with --db, JSON Lines is optional) */
+  const char *db_url; /* --db: PostgreSQL connection string, NULL = none */
+  bool resume;        /* --resume: continue scan_id (set by `danescan resume`) */
+  bool output_given;  /* --output was given (with --db, JSON Lines is optional) */
   bool quiet;
   /* Multi-worker scans through the database's work queue (queue/). */
-  unsigned workers;           /* --workers: worker processes here; 0 = this process alone, no queue */
-  bool workers_given;         /* else: the number of cores when --db is given */
-  uint32_t chunk_size;        /* --chunk-size: names per leased chunk */
-  uint32_t lease_ttl_ms;      /* --lease-ttl-s: a lease not renewed this long is taken over */
-  bool worker_process;        /* --worker-process (internal): be one worker of scan_id */
-  const char *worker_id;      /* --worker-id (internal): the worker's identity from its supervisor */
-  bool join;                  /* --join (internal, `danescan worker`): run workers, load nothing */
-  char **inputs;              /* points into argv */
+  unsigned workers;      /* --workers: worker processes here; 0 = this process alone, no queue */
+  bool workers_given;    /* else: the number of cores when --db is given */
+  uint32_t chunk_size;   /* --chunk-size: names per leased chunk */
+  uint32_t lease_ttl_ms; /* --lease-ttl-s: a lease not renewed this long is taken over */
+  bool worker_process;   /* --worker-process (internal): be one worker of scan_id */
+  const char *worker_id; /* --worker-id (internal): the worker's identity from its supervisor */
+  bool join;             /* --join (internal, `danescan worker`): run workers, load nothing */
+  char **inputs;         /* points into argv */
   size_t input_count;
 };
 

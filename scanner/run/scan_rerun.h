@@ -18,7 +18,7 @@
 struct scan_rerun {
   int argc;
   char **argv;
-  char **stored;               /* the stored command line the argv points into */
+  char **stored; /* the stored command line the argv points into */
   int stored_count;
   char *cwd;
 };

@@ -30,8 +30,8 @@ static void make_scan_id(char *out, size_t out_len) {
     memcpy(random_bytes, &fallback, sizeof random_bytes);
   }
   size_t n = strftime(out, out_len, "%Y%m%dT%H%M%SZ", &tm);
-  snprintf(out + n, out_len - n, "-%02x%02x%02x%02x", random_bytes[0], random_bytes[1],
-           random_bytes[2], random_bytes[3]);
+  snprintf(out + n, out_len - n, "-%02x%02x%02x%02x", random_bytes[0], random_bytes[1], random_bytes[2],
+           random_bytes[3]);
 }
 
 static void print_diagnostic(const char *message, void *arg) {
@@ -41,9 +41,8 @@ static void print_diagnostic(const char *message, void *arg) {
 
 static void print_summary(FILE *out, const struct scan_stats *stats, const struct dns_client_stats *dns,
                           const struct host_resolver_stats *hosts, const struct input_counts *counts) {
-  fprintf(out, "danescan: %llu domains in %.1f s (%.0f domains/s)\n",
-          (unsigned long long)stats->domains_done, stats->elapsed_s,
-          stats->elapsed_s > 0 ? (double)stats->domains_done / stats->elapsed_s : 0.0);
+  fprintf(out, "danescan: %llu domains in %.1f s (%.0f domains/s)\n", (unsigned long long)stats->domains_done,
+          stats->elapsed_s, stats->elapsed_s > 0 ? (double)stats->domains_done / stats->elapsed_s : 0.0);
   fprintf(out, "  domains per status:\n");
   for (int i = 0; i < DOMAIN_STATUS_COUNT; i++) {
     if (stats->by_status[i] == 0) continue;
@@ -58,12 +57,10 @@ static void print_summary(FILE *out, const struct scan_stats *stats, const struc
           "%llu REFUSED, %llu malformed, %llu mismatched replies, %llu over TCP, "
           "%llu CD=1 repeats, %llu needed a slow retry, %llu failed, %llu bogus\n",
           (unsigned long long)dns->lookups_done, (unsigned long long)dns->queries_sent,
-          (unsigned long long)dns->retries, (unsigned long long)dns->timeouts,
-          (unsigned long long)dns->servfails, (unsigned long long)dns->refused,
-          (unsigned long long)dns->malformed, (unsigned long long)dns->mismatched,
+          (unsigned long long)dns->retries, (unsigned long long)dns->timeouts, (unsigned long long)dns->servfails,
+          (unsigned long long)dns->refused, (unsigned long long)dns->malformed, (unsigned long long)dns->mismatched,
           (unsigned long long)dns->truncated, (unsigned long long)dns->cd_requeries,
-          (unsigned long long)dns->slow_retried, (unsigned long long)dns->failed,
-          (unsigned long long)dns->bogus);
+          (unsigned long long)dns->slow_retried, (unsigned long long)dns->failed, (unsigned long long)dns->bogus);
   dns_client_stats_print_resolvers(out, dns);
   double hit_rate = hosts->requests > 0 ? 100.0 * (double)hosts->hits / (double)hosts->requests : 0.0;
   fprintf(out, "  mx hosts: %llu requests, %llu resolved, cache hit rate %.1f%%, %llu evicted\n",
@@ -75,8 +72,8 @@ static void print_summary(FILE *out, const struct scan_stats *stats, const struc
 static void print_probe_summary(FILE *out, struct probe_engine *engine) {
   struct probe_stats probes;
   probe_engine_get_stats(engine, &probes);
-  fprintf(out, "  probes: %llu addresses, %llu SMTP connections; per result:",
-          (unsigned long long)probes.completed, (unsigned long long)probes.connections);
+  fprintf(out, "  probes: %llu addresses, %llu SMTP connections; per result:", (unsigned long long)probes.completed,
+          (unsigned long long)probes.connections);
   for (int i = 0; i < PROBE_RESULT_COUNT; i++) {
     if (probes.results[i] > 0) {
       fprintf(out, " %s %llu", probe_result_name((enum probe_result)i), (unsigned long long)probes.results[i]);
@@ -125,15 +122,14 @@ int run_scan(struct scan_options *options, int argc, char **argv) {
   size_t sink_count = 0;
 
   options->input.diagnostic = print_diagnostic;
-  input = input_reader_open((const char *const *)options->inputs, options->input_count, &options->input,
-                            why, sizeof why);
+  input = input_reader_open((const char *const *)options->inputs, options->input_count, &options->input, why,
+                            sizeof why);
   if (input == NULL) {
     fprintf(stderr, "danescan scan: %s\n", why);
     exit_code = 2;
     goto out;
   }
-  if (scan_sinks_open(options, scan_id, argc, argv, input, sinks, &sink_count, &options->scan, why,
-                      sizeof why) != 0) {
+  if (scan_sinks_open(options, scan_id, argc, argv, input, sinks, &sink_count, &options->scan, why, sizeof why) != 0) {
     fprintf(stderr, "danescan scan: %s\n", why);
     exit_code = 2;
     goto out;

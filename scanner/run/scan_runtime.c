@@ -6,8 +6,8 @@
 
 #include "dns/resolver_check.h"
 
-int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *options,
-                      const char *certs_path, const char *command) {
+int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *options, const char *certs_path,
+                      const char *command) {
   char why[512] = "";
   int exit_code = 1;
   memset(runtime, 0, sizeof *runtime);
@@ -26,8 +26,10 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
       exit_code = 3;
       goto fail;
     }
-    fprintf(stderr, "danescan %s: WARNING: --insecure-resolver-ok: DNSSEC states in these results "
-                    "cannot be trusted\n", command);
+    fprintf(stderr,
+            "danescan %s: WARNING: --insecure-resolver-ok: DNSSEC states in these results "
+            "cannot be trusted\n",
+            command);
   }
   if (options->probe != PROBE_MODE_NONE) {
     exit_code = 2;
@@ -49,9 +51,9 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
     }
   }
   exit_code = 1;
-  struct host_resolver_config host_config = {
-      .max_cached_hosts = options->host_cache,
-      .finisher = runtime->stage != NULL ? probe_stage_finisher(runtime->stage) : NULL};
+  struct host_resolver_config host_config = {.max_cached_hosts = options->host_cache,
+                                             .finisher = runtime->stage != NULL ? probe_stage_finisher(runtime->stage)
+                                                                                : NULL};
   runtime->hosts = host_resolver_new(runtime->dns, &host_config);
   if (runtime->hosts == NULL) {
     fprintf(stderr, "danescan %s: out of memory\n", command);

@@ -16,8 +16,8 @@
 struct scan_runtime {
   struct event_base *base;
   struct dns_client *dns;
-  struct probe_engine *engine;  /* NULL with --probe none */
-  struct probe_stage *stage;    /* NULL with --probe none */
+  struct probe_engine *engine; /* NULL with --probe none */
+  struct probe_stage *stage;   /* NULL with --probe none */
   struct host_resolver *hosts;
 };
 
@@ -25,8 +25,8 @@ struct scan_runtime {
  * Returns 0, or the exit code to end with: 1 setup failure, 2 bad option or
  * file, 3 a resolver does not validate DNSSEC. On failure whatever was
  * opened is closed again. */
-int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *options,
-                      const char *certs_path, const char *command);
+int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *options, const char *certs_path,
+                      const char *command);
 
 /* Frees in dependency order (hosts hold probe details the stage frees).
  * Returns 0, or -1 if the PEM side output could not be completed (reported). */

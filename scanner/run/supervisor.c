@@ -23,7 +23,7 @@
 #include "run/scan_sinks.h"
 #include "util/clock.h"
 
-#define SUPERVISOR_POLL_MS 200          /* child exits, signals, progress */
+#define SUPERVISOR_POLL_MS 200 /* child exits, signals, progress */
 #define SUPERVISOR_MAX_ARGS 600
 
 /* ---- helpers ---- */
@@ -74,14 +74,16 @@ struct supervisor {
   unsigned child_count;
   unsigned started, replaced, failed_exits;
   unsigned next_index;
-  char run_tag[16];               /* random, makes worker ids unique across runs */
-  struct input_counts counts;     /* of the input this run loaded */
+  char run_tag[16];           /* random, makes worker ids unique across runs */
+  struct input_counts counts; /* of the input this run loaded */
   bool loaded_here;
   char load_error[512];
   double started_s;
 };
 
-static bool child_running(const struct child *child) { return child->pid > 0; }
+static bool child_running(const struct child *child) {
+  return child->pid > 0;
+}
 
 static int round_trip(PGconn *conn, void *arg, char *why, size_t why_len) {
   (void)arg;
@@ -228,11 +230,11 @@ static int load_step(PGconn *conn, void *arg, char *why, size_t why_len) {
   struct load_attempt *attempt = arg;
   const struct scan_options *options = attempt->sup->options;
   struct input_options input_options = options->input;
-  struct input_reader *input =
-      input_reader_open((const char *const *)options->inputs, options->input_count, &input_options, why, why_len);
+  struct input_reader *input = input_reader_open((const char *const *)options->inputs, options->input_count,
+                                                 &input_options, why, why_len);
   if (input == NULL) return DB_ERROR; /* the input: opening it again cannot help */
-  int rc = queue_db_load(conn, attempt->sup->scan_id, input, (const char *const *)options->inputs,
-                         options->input_count, &stop_signals, &attempt->loaded, why, why_len);
+  int rc = queue_db_load(conn, attempt->sup->scan_id, input, (const char *const *)options->inputs, options->input_count,
+                         &stop_signals, &attempt->loaded, why, why_len);
   input_reader_get_counts(input, &attempt->sup->counts);
   input_reader_free(input);
   attempt->stopped = rc == 1;
@@ -281,7 +283,7 @@ static int merge_certificates(struct supervisor *sup) {
     return -1;
   }
   size_t seen_cap = 256, seen_count = 0;
-  char (*seen)[65] = malloc(seen_cap * sizeof *seen);
+  char(*seen)[65] = malloc(seen_cap * sizeof *seen);
   char line[8192];
   for (unsigned index = 0; index < sup->next_index; index++) {
     char part[4200];
@@ -298,7 +300,7 @@ static int merge_certificates(struct supervisor *sup) {
         }
         if (keep && seen != NULL) {
           if (seen_count == seen_cap) {
-            char (*grown)[65] = realloc(seen, 2 * seen_cap * sizeof *seen);
+            char(*grown)[65] = realloc(seen, 2 * seen_cap * sizeof *seen);
             if (grown != NULL) {
               seen = grown;
               seen_cap *= 2;
@@ -386,8 +388,8 @@ int scan_supervisor_main(const struct scan_options *options, const char *scan_id
     int rc = DB_ERROR;
     if (sup.conn != NULL) {
       char *parameters = scan_sinks_parameters_json(options);
-      struct db_scan_registration registration = {.scan_id = scan_id, .resume = options->resume, .argc = argc,
-                                                  .argv = argv, .parameters_json = parameters};
+      struct db_scan_registration registration = {
+          .scan_id = scan_id, .resume = options->resume, .argc = argc, .argv = argv, .parameters_json = parameters};
       rc = db_scan_register(sup.conn, &registration, why, sizeof why);
       free(parameters);
     }
@@ -422,7 +424,8 @@ int scan_supervisor_main(const struct scan_options *options, const char *scan_id
   char host[128] = "";
   gethostname(host, sizeof host - 1);
   int reaped = queue_db_reap_local_workers(sup.conn, scan_id, host, why, sizeof why);
-  if (reaped > 0 && !options->quiet) fprintf(stderr, "danescan: %d dead workers of an earlier run released their chunks\n", reaped);
+  if (reaped > 0 && !options->quiet)
+    fprintf(stderr, "danescan: %d dead workers of an earlier run released their chunks\n", reaped);
   if (options->output_given && !options->resume && !options->join && strcmp(options->output, "-") != 0) {
     FILE *truncate = fopen(options->output, "w"); /* workers append */
     if (truncate == NULL) {
@@ -449,7 +452,10 @@ int scan_supervisor_main(const struct scan_options *options, const char *scan_id
   }
   if (!options->quiet) {
     fprintf(stderr, "danescan: scan %s %s with %u worker processes\n", scan_id,
-            options->join ? "joined" : options->resume ? "resumed" : "started", sup.child_count);
+            options->join         ? "joined"
+                : options->resume ? "resumed"
+                                  : "started",
+            sup.child_count);
   }
   for (unsigned i = 0; i < sup.child_count; i++) {
     if (spawn_child(&sup, &sup.children[i]) != 0) goto out;
@@ -529,4 +535,3 @@ out:
   PQfinish(sup.conn);
   return exit_code;
 }
-

@@ -140,8 +140,8 @@ int scan_worker_main(const struct scan_options *options) {
     sink_count++;
   }
   /* Each batch commits with the queue's bookkeeping (queue_db.h). */
-  struct queue_batch_fence fence = {.scan_id = options->scan_id, .worker_id = worker_id,
-                                    .chunk_size = info.chunk_size > 0 ? info.chunk_size : 1};
+  struct queue_batch_fence fence = {
+      .scan_id = options->scan_id, .worker_id = worker_id, .chunk_size = info.chunk_size > 0 ? info.chunk_size : 1};
   struct pg_sink_batch_hook hook;
   queue_db_batch_hook(&fence, &hook);
   struct pg_sink_config pg_config = {

@@ -32,10 +32,8 @@ static void keep_text(struct smtp_reply *reply, const char *text, size_t len) {
   out[len] = '\0';
 }
 
-enum smtp_reply_status smtp_reply_add_line(struct smtp_reply *reply,
-                                           const struct smtp_reply_limits *limits,
-                                           const char *line, size_t len,
-                                           const char **why) {
+enum smtp_reply_status smtp_reply_add_line(struct smtp_reply *reply, const struct smtp_reply_limits *limits,
+                                           const char *line, size_t len, const char **why) {
   if (reply->complete) {
     *why = "reply already complete";
     return SMTP_REPLY_ERROR;
@@ -80,10 +78,8 @@ enum smtp_reply_status smtp_reply_add_line(struct smtp_reply *reply,
   return SMTP_REPLY_NEED_MORE;
 }
 
-enum smtp_reply_status smtp_reply_feed(struct smtp_reply *reply,
-                                       const struct smtp_reply_limits *limits,
-                                       const char *data, size_t len,
-                                       size_t *consumed, const char **why) {
+enum smtp_reply_status smtp_reply_feed(struct smtp_reply *reply, const struct smtp_reply_limits *limits,
+                                       const char *data, size_t len, size_t *consumed, const char **why) {
   size_t pos = 0;
   *consumed = 0;
   while (pos < len) {
@@ -103,4 +99,3 @@ enum smtp_reply_status smtp_reply_feed(struct smtp_reply *reply,
   }
   return SMTP_REPLY_NEED_MORE;
 }
-

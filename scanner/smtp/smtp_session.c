@@ -30,15 +30,15 @@ struct smtp_session {
   smtp_session_done_cb done_cb;
   void *arg;
   enum smtp_step state;
-  bool result_set;          /* outcome.result decided; later events do not change it */
-  evutil_socket_t fd;       /* owned while the session is plain text */
+  bool result_set;    /* outcome.result decided; later events do not change it */
+  evutil_socket_t fd; /* owned while the session is plain text */
   struct bufferevent *bev;
   struct tls_verify_log verify_log;
   struct event *timer;
   struct smtp_reply reply;
   int64_t start_ms, step_start_ms;
   bool step_capped_by_deadline; /* the step's timer is the session deadline */
-  size_t counted_bytes;     /* bytes in the input buffer already counted in bytes_read */
+  size_t counted_bytes;         /* bytes in the input buffer already counted in bytes_read */
   struct smtp_session_outcome outcome;
 };
 
@@ -87,7 +87,7 @@ static void close_connection(struct smtp_session *s) {
     bufferevent_disable(s->bev, EV_READ | EV_WRITE);
     if (s->outcome.tls_up) {
       SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-      if (ssl != NULL) SSL_shutdown(ssl);  /* best effort close_notify */
+      if (ssl != NULL) SSL_shutdown(ssl); /* best effort close_notify */
       ERR_clear_error();
     }
     bufferevent_free(s->bev);
@@ -180,15 +180,15 @@ static void start_handshake(struct smtp_session *s) {
     finish(s);
     return;
   }
-  struct bufferevent *tls_bev = bufferevent_openssl_socket_new(
-      s->config.base, s->fd, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+  struct bufferevent *tls_bev = bufferevent_openssl_socket_new(s->config.base, s->fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                                               BEV_OPT_CLOSE_ON_FREE);
   if (tls_bev == NULL) {
     SSL_free(ssl);
     set_result(s, PROBE_TLS_FAILED, "local TLS setup failed: bufferevent_openssl_socket_new");
     finish(s);
     return;
   }
-  s->fd = -1;  /* the TLS bufferevent closes it */
+  s->fd = -1; /* the TLS bufferevent closes it */
   s->bev = tls_bev;
   bufferevent_openssl_set_allow_dirty_shutdown(tls_bev, 1);
   bufferevent_setcb(tls_bev, on_read, NULL, on_event, s);
@@ -200,8 +200,8 @@ static void handshake_done(struct smtp_session *s) {
   s->outcome.handshake_ms = step_elapsed_ms(s);
   s->outcome.tls_up = true;
   SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-  tls_outcome_collect(ssl, &s->config.tls_input, &s->verify_log, s->config.expiry_warn_days,
-                      time(NULL), &s->outcome.tls);
+  tls_outcome_collect(ssl, &s->config.tls_input, &s->verify_log, s->config.expiry_warn_days, time(NULL),
+                      &s->outcome.tls);
   set_result(s, s->outcome.tls.result, "%s", s->outcome.tls.reason);
   start_quit(s);
 }
@@ -286,8 +286,7 @@ static void protocol_error(struct smtp_session *s, const char *why) {
 }
 
 static bool waiting_for_reply(enum smtp_step step) {
-  return step == SMTP_STEP_GREETING || step == SMTP_STEP_EHLO || step == SMTP_STEP_STARTTLS ||
-         step == SMTP_STEP_QUIT;
+  return step == SMTP_STEP_GREETING || step == SMTP_STEP_EHLO || step == SMTP_STEP_STARTTLS || step == SMTP_STEP_QUIT;
 }
 
 static void on_read(struct bufferevent *bev, void *arg) {
@@ -308,8 +307,7 @@ static void on_read(struct bufferevent *bev, void *arg) {
     const char *data = (const char *)evbuffer_pullup(input, -1);
     size_t consumed = 0;
     const char *why = NULL;
-    enum smtp_reply_status status =
-        smtp_reply_feed(&s->reply, &s->config.limits, data, length, &consumed, &why);
+    enum smtp_reply_status status = smtp_reply_feed(&s->reply, &s->config.limits, data, length, &consumed, &why);
     evbuffer_drain(input, consumed);
     s->counted_bytes = evbuffer_get_length(input);
     if (status == SMTP_REPLY_ERROR) {
@@ -329,13 +327,20 @@ static void on_read(struct bufferevent *bev, void *arg) {
 
 static const char *step_noun(enum smtp_step step) {
   switch (step) {
-  case SMTP_STEP_CONNECT: return "TCP connect";
-  case SMTP_STEP_GREETING: return "greeting";
-  case SMTP_STEP_EHLO: return "EHLO reply";
-  case SMTP_STEP_STARTTLS: return "STARTTLS reply";
-  case SMTP_STEP_HANDSHAKE: return "TLS handshake";
-  case SMTP_STEP_QUIT: return "QUIT reply";
-  default: return "step";
+  case SMTP_STEP_CONNECT:
+    return "TCP connect";
+  case SMTP_STEP_GREETING:
+    return "greeting";
+  case SMTP_STEP_EHLO:
+    return "EHLO reply";
+  case SMTP_STEP_STARTTLS:
+    return "STARTTLS reply";
+  case SMTP_STEP_HANDSHAKE:
+    return "TLS handshake";
+  case SMTP_STEP_QUIT:
+    return "QUIT reply";
+  default:
+    return "step";
   }
 }
 
@@ -347,9 +352,10 @@ static void tls_error_text(struct bufferevent *bev, char *out, size_t out_len) {
   }
   if (ERR_GET_LIB(code) == 0 && code < 16) {
     /* libevent queues SSL_get_error() values when OpenSSL has none */
-    snprintf(out, out_len, "%s", code == SSL_ERROR_SYSCALL ? "connection closed or reset"
-                                 : code == SSL_ERROR_SSL   ? "protocol error"
-                                                           : "TLS error");
+    snprintf(out, out_len, "%s",
+             code == SSL_ERROR_SYSCALL   ? "connection closed or reset"
+                 : code == SSL_ERROR_SSL ? "protocol error"
+                                         : "TLS error");
   } else {
     char text[160];
     ERR_error_string_n(code, text, sizeof text);
@@ -412,7 +418,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   struct smtp_session *s = arg;
   if (s->state == SMTP_STEP_DONE) {
-    s->done_cb(s, s->arg);  /* may free s: nothing after this */
+    s->done_cb(s, s->arg); /* may free s: nothing after this */
     return;
   }
   if (s->state == SMTP_STEP_QUIT) {
@@ -420,13 +426,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     return;
   }
   bool deadline = s->step_capped_by_deadline || now_ms() - s->start_ms >= (int64_t)s->config.deadline_ms;
-  set_result(s, PROBE_TIMEOUT, "%s: no %s within %d ms", deadline ? "session deadline" : "timeout",
-             step_noun(s->state), step_elapsed_ms(s));
+  set_result(s, PROBE_TIMEOUT, "%s: no %s within %d ms", deadline ? "session deadline" : "timeout", step_noun(s->state),
+             step_elapsed_ms(s));
   finish(s);
 }
 
-struct smtp_session *smtp_session_start(const struct smtp_session_config *config,
-                                        smtp_session_done_cb done_cb, void *arg) {
+struct smtp_session *smtp_session_start(const struct smtp_session_config *config, smtp_session_done_cb done_cb,
+                                        void *arg) {
   struct smtp_session *s = calloc(1, sizeof *s);
   if (s == NULL) return NULL;
   s->config = *config;
@@ -459,8 +465,7 @@ struct smtp_session *smtp_session_start(const struct smtp_session_config *config
   }
   bufferevent_setcb(s->bev, on_read, NULL, on_event, s);
   bufferevent_setwatermark(s->bev, EV_READ, 0, config->limits.max_line_bytes + 256);
-  if (bufferevent_socket_connect(s->bev, address, (int)config->address_len) != 0 &&
-      s->state != SMTP_STEP_DONE) {
+  if (bufferevent_socket_connect(s->bev, address, (int)config->address_len) != 0 && s->state != SMTP_STEP_DONE) {
     int error = errno;
     set_result(s, PROBE_CONNECT_FAILED, "TCP connect failed: %s", strerror(error));
     if (error == ECONNREFUSED) s->outcome.refused = true;

@@ -37,24 +37,24 @@ enum smtp_step {
 struct smtp_session_config {
   struct event_base *base;
   struct tls_client *tls;
-  struct sockaddr_storage address;   /* with the port to connect to */
+  struct sockaddr_storage address; /* with the port to connect to */
   socklen_t address_len;
-  const char *ehlo_name;             /* not copied: must outlive the session */
-  uint32_t connect_timeout_ms, greeting_timeout_ms, ehlo_timeout_ms, starttls_timeout_ms,
-      handshake_timeout_ms, quit_timeout_ms, deadline_ms;
+  const char *ehlo_name; /* not copied: must outlive the session */
+  uint32_t connect_timeout_ms, greeting_timeout_ms, ehlo_timeout_ms, starttls_timeout_ms, handshake_timeout_ms,
+      quit_timeout_ms, deadline_ms;
   struct smtp_reply_limits limits;
-  size_t max_total_bytes;            /* bytes read before the TLS handshake, and after it */
-  struct tls_dane_input tls_input;   /* pointers not copied: must outlive the session */
+  size_t max_total_bytes;          /* bytes read before the TLS handshake, and after it */
+  struct tls_dane_input tls_input; /* pointers not copied: must outlive the session */
   unsigned expiry_warn_days;
 };
 
 struct smtp_session_outcome {
-  enum probe_result result;          /* valid when the done callback runs */
+  enum probe_result result; /* valid when the done callback runs */
   char reason[SMTP_REASON_MAX_BYTES];
-  enum smtp_step last_step;          /* step reached; on failure, the one that failed */
-  int smtp_code;                     /* last reply code before QUIT, 0 if none */
-  bool saw_421;                      /* a 421 reply at any step (back off) */
-  bool refused;                      /* TCP connection refused (back off) */
+  enum smtp_step last_step; /* step reached; on failure, the one that failed */
+  int smtp_code;            /* last reply code before QUIT, 0 if none */
+  bool saw_421;             /* a 421 reply at any step (back off) */
+  bool refused;             /* TCP connection refused (back off) */
   char banner[SMTP_BANNER_MAX_BYTES];
   size_t banner_len;
   char ehlo_keywords[SMTP_MAX_EHLO_KEYWORDS][SMTP_EHLO_KEYWORD_MAX_BYTES];
@@ -63,7 +63,7 @@ struct smtp_session_outcome {
   int32_t connect_ms, banner_ms, ehlo_ms, starttls_ms, handshake_ms; /* -1: not reached */
   size_t bytes_read;
   bool tls_up;
-  struct tls_outcome tls;            /* valid when tls_up */
+  struct tls_outcome tls; /* valid when tls_up */
 };
 
 struct smtp_session;
@@ -74,8 +74,8 @@ typedef void (*smtp_session_done_cb)(struct smtp_session *session, void *arg);
 
 /* Starts a session. Returns NULL only when out of memory (no callback then);
  * every network failure is reported through the callback as a result. */
-struct smtp_session *smtp_session_start(const struct smtp_session_config *config,
-                                        smtp_session_done_cb done_cb, void *arg);
+struct smtp_session *smtp_session_start(const struct smtp_session_config *config, smtp_session_done_cb done_cb,
+                                        void *arg);
 
 /* The outcome; complete once the callback runs. */
 const struct smtp_session_outcome *smtp_session_outcome(const struct smtp_session *session);

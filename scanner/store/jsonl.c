@@ -20,8 +20,8 @@ struct jsonl_state {
   int fd;
   bool owns_fd;
   char *scan_id;
-  struct json_buf batch;   /* whole lines waiting for write() */
-  struct json_buf record;  /* the record being built */
+  struct json_buf batch;  /* whole lines waiting for write() */
+  struct json_buf record; /* the record being built */
   char path[256];
 };
 
@@ -145,8 +145,8 @@ static void write_host(struct json_buf *buf, const struct mx_link *link) {
   json_array_begin(buf);
   for (size_t i = 0; i < host->tlsa_count; i++) {
     char triple[16];
-    snprintf(triple, sizeof triple, "%u %u %u", host->tlsa_records[i].usage,
-             host->tlsa_records[i].selector, host->tlsa_records[i].matching_type);
+    snprintf(triple, sizeof triple, "%u %u %u", host->tlsa_records[i].usage, host->tlsa_records[i].selector,
+             host->tlsa_records[i].matching_type);
     json_string(buf, triple);
   }
   json_array_end(buf);
@@ -168,8 +168,7 @@ static void write_time(struct json_buf *buf, int64_t unix_ms) {
   json_string(buf, text);
 }
 
-void jsonl_format_domain(struct json_buf *buf, const struct domain_result *result,
-                         const char *scan_id) {
+void jsonl_format_domain(struct json_buf *buf, const struct domain_result *result, const char *scan_id) {
   json_object_begin(buf);
   json_key(buf, "scan_id");
   json_string(buf, scan_id);
@@ -196,8 +195,7 @@ void jsonl_format_domain(struct json_buf *buf, const struct domain_result *resul
     json_key(buf, "mx_dnssec");
     if (result->mx.done && (result->mx.state == DNSSEC_SECURE || result->mx.state == DNSSEC_INSECURE))
       json_string(buf, dnssec_state_name(result->mx_dnssec));
-    else
-      json_null(buf);
+    else json_null(buf);
     json_key(buf, "mx_lookup");
     write_fact(buf, &result->mx);
     json_key(buf, "implicit_mx");
@@ -278,13 +276,11 @@ static int jsonl_close(void *arg, char *why, size_t why_len) {
 static int open_sink(struct result_sink *sink, const char *path, const char *scan_id, bool append, char *why,
                      size_t why_len);
 
-int jsonl_sink_open(struct result_sink *sink, const char *path, const char *scan_id,
-                    char *why, size_t why_len) {
+int jsonl_sink_open(struct result_sink *sink, const char *path, const char *scan_id, char *why, size_t why_len) {
   return open_sink(sink, path, scan_id, false, why, why_len);
 }
 
-int jsonl_sink_open_append(struct result_sink *sink, const char *path, const char *scan_id, char *why,
-                           size_t why_len) {
+int jsonl_sink_open_append(struct result_sink *sink, const char *path, const char *scan_id, char *why, size_t why_len) {
   if (strcmp(path, "-") == 0) {
     snprintf(why, why_len, "several workers cannot share standard output: give --output FILE");
     return -1;

@@ -30,8 +30,7 @@ static const char *const copy_statements[PG_TABLE_COUNT] = {
         "COPY stage_probes (scan_id, host, address, probe_no, result, reason, tls_version, cipher, "
         "kx_group, peer_sig_alg, matched_tlsa, match_depth, banner, banner_text, ehlo_keywords, "
         "connect_ms, smtp_ms, tls_ms, total_ms, leaf_sha256, chain_sent) FROM STDIN",
-    [PG_TABLE_STAGE_CHAIN] =
-        "COPY stage_probe_chain (scan_id, host, address, probe_no, depth, cert_sha256) FROM STDIN",
+    [PG_TABLE_STAGE_CHAIN] = "COPY stage_probe_chain (scan_id, host, address, probe_no, depth, cert_sha256) FROM STDIN",
     [PG_TABLE_STAGE_CERTS] =
         "COPY stage_certificates (sha256, der, subject, issuer, san, not_before, not_after, key_type, "
         "key_bits, spki_sha256) FROM STDIN",
@@ -100,8 +99,7 @@ void pg_rows_add_domain(struct pg_rows *rows, const struct domain_result *result
   pg_field_text(buf, domain_status_name(result->status), PG_TEXT_MAX_BYTES);
   pg_field_text(buf, invalid ? result->invalid_reason : NULL, PG_TEXT_MAX_BYTES);
   /* mx_dnssec only when the MX lookup gave a usable answer (as JSON Lines) */
-  if (!invalid && result->mx.done &&
-      (result->mx.state == DNSSEC_SECURE || result->mx.state == DNSSEC_INSECURE)) {
+  if (!invalid && result->mx.done && (result->mx.state == DNSSEC_SECURE || result->mx.state == DNSSEC_INSECURE)) {
     pg_field_text(buf, dnssec_state_name(result->mx_dnssec), PG_TEXT_MAX_BYTES);
   } else {
     pg_field_null(buf);
@@ -176,9 +174,8 @@ static int64_t sum_ms(const int32_t *steps, size_t count) {
   return total;
 }
 
-static void add_chain_certificates(struct pg_rows *rows, const struct mx_host *host,
-                                   const struct host_address *address, const struct probe_detail *detail,
-                                   const char *scan_id) {
+static void add_chain_certificates(struct pg_rows *rows, const struct mx_host *host, const struct host_address *address,
+                                   const struct probe_detail *detail, const char *scan_id) {
   for (size_t depth = 0; depth < detail->chain_count; depth++) {
     struct pg_buf *chain = &rows->table[PG_TABLE_STAGE_CHAIN];
     pg_field_text(chain, scan_id, PG_TEXT_MAX_BYTES);
@@ -213,8 +210,8 @@ static void add_chain_certificates(struct pg_rows *rows, const struct mx_host *h
   }
 }
 
-void pg_rows_add_probe(struct pg_rows *rows, const struct mx_host *host,
-                       const struct host_address *address, const char *scan_id) {
+void pg_rows_add_probe(struct pg_rows *rows, const struct mx_host *host, const struct host_address *address,
+                       const char *scan_id) {
   struct pg_buf *buf = &rows->table[PG_TABLE_STAGE_PROBES];
   const struct probe_detail *detail = address->probe;
   pg_field_text(buf, scan_id, PG_TEXT_MAX_BYTES);
@@ -248,8 +245,7 @@ void pg_rows_add_probe(struct pg_rows *rows, const struct mx_host *host,
     pg_field_null(buf);
     pg_field_null(buf);
   }
-  pg_field_text_array(buf, (const char *const *)detail->ehlo_keywords, detail->ehlo_keyword_count,
-                      PG_TEXT_MAX_BYTES);
+  pg_field_text_array(buf, (const char *const *)detail->ehlo_keywords, detail->ehlo_keyword_count, PG_TEXT_MAX_BYTES);
   int32_t smtp_steps[3] = {detail->banner_ms, detail->ehlo_ms, detail->starttls_ms};
   int32_t all_steps[5] = {detail->connect_ms, detail->banner_ms, detail->ehlo_ms, detail->starttls_ms,
                           detail->handshake_ms};
@@ -308,8 +304,8 @@ void pg_rows_add_host(struct pg_rows *rows, const struct mx_host *host, const ch
   const char *params[64];
   size_t param_count = host->tlsa_count < 64 ? host->tlsa_count : 64;
   for (size_t i = 0; i < param_count; i++) {
-    snprintf(triples[i], sizeof triples[i], "%u %u %u", host->tlsa_records[i].usage,
-             host->tlsa_records[i].selector, host->tlsa_records[i].matching_type);
+    snprintf(triples[i], sizeof triples[i], "%u %u %u", host->tlsa_records[i].usage, host->tlsa_records[i].selector,
+             host->tlsa_records[i].matching_type);
     params[i] = triples[i];
   }
   pg_field_text_array(buf, params, param_count, PG_TEXT_MAX_BYTES);

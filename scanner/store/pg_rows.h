@@ -12,8 +12,8 @@
 #include "record/result.h"
 #include "db/pg_copy.h"
 
-#define PG_TEXT_MAX_BYTES 1024        /* reasons, EDE texts, names */
-#define PG_BANNER_MAX_BYTES 4096      /* SMTP greeting (bytea and text) */
+#define PG_TEXT_MAX_BYTES 1024   /* reasons, EDE texts, names */
+#define PG_BANNER_MAX_BYTES 4096 /* SMTP greeting (bytea and text) */
 #define PG_EHLO_KEYWORD_MAX_BYTES 256
 #define PG_CERT_MAX_BYTES (64 * 1024) /* DER of one certificate */
 
@@ -62,8 +62,8 @@ void pg_rows_add_host(struct pg_rows *rows, const struct mx_host *host, const ch
  * banner_text, ehlo_keywords, connect_ms, smtp_ms, tls_ms, total_ms,
  * leaf_sha256), add PG_TABLE_STAGE_CHAIN rows (one per chain certificate)
  * and PG_TABLE_STAGE_CERTS rows (pg_rows_add_certificate). */
-void pg_rows_add_probe(struct pg_rows *rows, const struct mx_host *host,
-                       const struct host_address *address, const char *scan_id);
+void pg_rows_add_probe(struct pg_rows *rows, const struct mx_host *host, const struct host_address *address,
+                       const char *scan_id);
 
 /* A certificate for the upsert: sha256 (32 bytes) and DER are required; the
  * text fields may be NULL (stored NULL), san has san_count names,

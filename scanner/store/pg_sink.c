@@ -61,7 +61,7 @@ struct pg_sink {
   size_t max_queued;
   uint32_t retry_timeout_ms;
   FILE *log;
-  bool attach;                  /* registered and finished by others (pg_sink.h) */
+  bool attach;                          /* registered and finished by others (pg_sink.h) */
   struct pg_sink_batch_hook batch_hook; /* NULL callbacks: none */
   struct input_reader *input;
   char **input_names;
@@ -71,7 +71,7 @@ struct pg_sink {
   struct pg_batch *current;
   uint64_t next_batch_no;
   struct host_set sent_hosts;
-  struct seq_range *committed;  /* resume: committed ordinals, sorted, merged */
+  struct seq_range *committed; /* resume: committed ordinals, sorted, merged */
   size_t committed_count;
   uint64_t committed_seqs;
   bool outcome_known, outcome_complete;
@@ -93,7 +93,7 @@ struct pg_sink {
    * stop finalises the scans row. */
   struct pg_writer writers[PG_SINK_MAX_WRITERS];
   size_t writer_count;
-  size_t writers_active; /* under lock */
+  size_t writers_active;            /* under lock */
   char *final_copy[PG_TABLE_COUNT]; /* "COPY tlsa_records (...)" for the staged host tables */
 };
 
@@ -129,9 +129,8 @@ static const char merge_host_rows_sql[] =
     "INSERT INTO probes SELECT s.* FROM stage_probes s JOIN stage_new_hosts n USING (host);"
     "INSERT INTO probe_chain SELECT s.* FROM stage_probe_chain s JOIN stage_new_hosts n USING (host)";
 
-static const char merge_certs_sql[] =
-    "INSERT INTO certificates SELECT DISTINCT ON (sha256) * FROM stage_certificates"
-    " ORDER BY sha256 ON CONFLICT (sha256) DO NOTHING";
+static const char merge_certs_sql[] = "INSERT INTO certificates SELECT DISTINCT ON (sha256) * FROM stage_certificates"
+                                      " ORDER BY sha256 ON CONFLICT (sha256) DO NOTHING";
 
 /* ---- host set ---- */
 
@@ -286,8 +285,8 @@ static int batch_committed(PGconn *conn, const char *scan_id, uint64_t batch_no,
   snprintf(number, sizeof number, "%llu", (unsigned long long)batch_no);
   const char *params[2] = {scan_id, number};
   PGresult *res;
-  int rc = db_query(conn, "SELECT 1 FROM scan_batches WHERE scan_id = $1 AND batch_no = $2", 2, params,
-                    PGRES_TUPLES_OK, "checking a batch", &res, why, why_len);
+  int rc = db_query(conn, "SELECT 1 FROM scan_batches WHERE scan_id = $1 AND batch_no = $2", 2, params, PGRES_TUPLES_OK,
+                    "checking a batch", &res, why, why_len);
   if (rc != DB_OK) return rc;
   rc = PQntuples(res) > 0;
   PQclear(res);
@@ -331,8 +330,8 @@ static int commit_batch(PGconn *conn, struct pg_sink *sink, struct pg_batch *bat
     bool staged = false;
     for (int t = PG_TABLE_STAGE_TLSA; t <= PG_TABLE_STAGE_CHAIN; t++) {
       if (rows->rows[t] == 0) continue;
-      const char *statement =
-          all_new ? final_copy_statement(sink, (enum pg_table)t) : pg_rows_copy_statement((enum pg_table)t);
+      const char *statement = all_new ? final_copy_statement(sink, (enum pg_table)t)
+                                      : pg_rows_copy_statement((enum pg_table)t);
       if ((rc = copy_table(conn, statement, &rows->table[t], why, why_len)) != DB_OK) goto fail;
       staged = staged || !all_new;
     }
@@ -608,7 +607,9 @@ bool pg_sink_skip_seq(void *ctx, uint64_t seq) {
   return false;
 }
 
-uint64_t pg_sink_committed_count(void *ctx) { return ((struct pg_sink *)ctx)->committed_seqs; }
+uint64_t pg_sink_committed_count(void *ctx) {
+  return ((struct pg_sink *)ctx)->committed_seqs;
+}
 
 void pg_sink_set_outcome(void *ctx, bool complete, const char *error) {
   struct pg_sink *sink = ctx;
@@ -660,7 +661,8 @@ static int load_progress(struct pg_sink *sink, PGconn *conn, char *why, size_t w
 
 static size_t writer_count(void) {
   const char *env = getenv("DANESCAN_DB_WRITERS");
-  if (env != NULL && env[0] >= '1' && env[0] <= '0' + PG_SINK_MAX_WRITERS && env[1] == '\0') return (size_t)(env[0] - '0');
+  if (env != NULL && env[0] >= '1' && env[0] <= '0' + PG_SINK_MAX_WRITERS && env[1] == '\0')
+    return (size_t)(env[0] - '0');
   return PG_SINK_DEFAULT_WRITERS;
 }
 
@@ -700,8 +702,10 @@ int pg_sink_open(struct result_sink *out, const struct pg_sink_config *config, c
     /* Registered, partitioned and loaded by the scan's starter. */
     sink->next_batch_no = config->first_batch_no;
   } else {
-    struct db_scan_registration registration = {.scan_id = sink->scan_id, .resume = config->resume,
-                                                .argc = config->argc, .argv = config->argv,
+    struct db_scan_registration registration = {.scan_id = sink->scan_id,
+                                                .resume = config->resume,
+                                                .argc = config->argc,
+                                                .argv = config->argv,
                                                 .parameters_json = config->parameters_json};
     if (db_scan_register(conn, &registration, why, why_len) != DB_OK) goto out;
     if (load_progress(sink, conn, why, why_len) != 0) goto out;

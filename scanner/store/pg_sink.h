@@ -61,19 +61,19 @@ struct pg_sink_batch_hook {
 };
 
 struct pg_sink_config {
-  const char *conninfo;        /* libpq URL or key=value string; "" = PG* environment */
-  const char *scan_id;         /* scans.id */
-  bool resume;                 /* continue an existing scan (it must exist) */
-  int argc;                    /* the scan's command line, stored in scans */
+  const char *conninfo; /* libpq URL or key=value string; "" = PG* environment */
+  const char *scan_id;  /* scans.id */
+  bool resume;          /* continue an existing scan (it must exist) */
+  int argc;             /* the scan's command line, stored in scans */
   char **argv;
   const char *parameters_json; /* scans.parameters (JSON text), may be NULL */
   struct input_reader *input;  /* borrowed: input names/checksums at close; may be NULL */
   const char *const *input_names;
   size_t input_count;
-  size_t batch_domains;        /* 0 = default */
-  size_t max_queued_batches;   /* 0 = default */
-  uint32_t retry_timeout_ms;   /* 0 = default (or $DANESCAN_DB_RETRY_TIMEOUT_S) */
-  FILE *log;                   /* retry and migration messages; NULL = silent */
+  size_t batch_domains;      /* 0 = default */
+  size_t max_queued_batches; /* 0 = default */
+  uint32_t retry_timeout_ms; /* 0 = default (or $DANESCAN_DB_RETRY_TIMEOUT_S) */
+  FILE *log;                 /* retry and migration messages; NULL = silent */
   /* Attached (a worker of a queued scan, run/): the scan is registered,
    * its input loaded and its scans row finished by others (db/scan_row.h);
    * this sink only writes batches, numbered from first_batch_no. */
@@ -111,10 +111,10 @@ void pg_sink_set_outcome(void *ctx, bool complete, const char *error);
 /* Writer statistics (thread-safe), for the benchmark. */
 struct pg_sink_stats {
   uint64_t batches_committed;
-  uint64_t rows_committed;     /* rows COPYed, all tables */
+  uint64_t rows_committed; /* rows COPYed, all tables */
   uint64_t domains_committed;
   uint64_t retries;
-  double writer_busy_s;        /* time spent committing */
+  double writer_busy_s; /* time spent committing */
 };
 void pg_sink_get_stats(void *ctx, struct pg_sink_stats *out);
 

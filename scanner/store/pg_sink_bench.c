@@ -22,8 +22,8 @@
 
 static uint8_t bench_tlsa_data[32];
 
-static void bench_host(struct mx_host *host, struct host_address *addresses, struct tlsa_record *tlsa,
-                       char *name, size_t name_len, unsigned long long domain, int index) {
+static void bench_host(struct mx_host *host, struct host_address *addresses, struct tlsa_record *tlsa, char *name,
+                       size_t name_len, unsigned long long domain, int index) {
   memset(host, 0, sizeof *host);
   snprintf(name, name_len, "mx%d.d%llu.bench.lab", index, domain);
   host->name = name;
@@ -46,8 +46,8 @@ static void bench_host(struct mx_host *host, struct host_address *addresses, str
     if (a == 0) {
       snprintf(address->text, sizeof address->text, "10.%llu.%llu.%d", (domain >> 8) & 255, domain & 255, index);
     } else {
-      snprintf(address->text, sizeof address->text, "fd00::%llx:%llx:%x", (domain >> 16) & 0xffff,
-               domain & 0xffff, index);
+      snprintf(address->text, sizeof address->text, "fd00::%llx:%llx:%x", (domain >> 16) & 0xffff, domain & 0xffff,
+               index);
     }
     address->probe_result = PROBE_SKIPPED;
     address->probe_reason = "probe mode none";
@@ -148,4 +148,3 @@ int pg_sink_bench(const char *url, unsigned long long domains, size_t batch, boo
   }
   return 0;
 }
-

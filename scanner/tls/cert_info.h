@@ -9,17 +9,17 @@
 #include <stdint.h>
 
 #define CERT_INFO_NAME_MAX_BYTES 256
-#define CERT_INFO_MAX_SAN 16   /* DNS names kept; more are not */
+#define CERT_INFO_MAX_SAN 16 /* DNS names kept; more are not */
 
 struct cert_info {
-  char subject[CERT_INFO_NAME_MAX_BYTES];  /* RFC 2253 form, capped */
+  char subject[CERT_INFO_NAME_MAX_BYTES]; /* RFC 2253 form, capped */
   char issuer[CERT_INFO_NAME_MAX_BYTES];
   char san[CERT_INFO_MAX_SAN][CERT_INFO_NAME_MAX_BYTES]; /* dNSNames; NUL, control bytes, bytes
                                                             over 127 and '\' as "\XX" (hex), capped */
   size_t san_count;
-  int64_t not_before, not_after;           /* Unix seconds, INT64_MIN unknown */
-  char key_type[32];                       /* "rsa", "ec", "ed25519", ... */
-  int key_bits;                            /* -1 unknown */
+  int64_t not_before, not_after; /* Unix seconds, INT64_MIN unknown */
+  char key_type[32];             /* "rsa", "ec", "ed25519", ... */
+  int key_bits;                  /* -1 unknown */
   uint8_t spki_sha256[32];
 };
 

@@ -20,9 +20,9 @@
  * signature algorithm and cipher lists are parsed here, not per session
  * (SSL_new copies them from the context). */
 struct tls_client {
-  SSL_CTX *ctx[TLS_KEYS_ECDSA + 1];  /* indexed by enum tls_key_restriction */
-  int log_index;                     /* SSL ex_data slot of the tls_verify_log */
-  EVP_MD *sha256;                    /* fetched once: chain fingerprints */
+  SSL_CTX *ctx[TLS_KEYS_ECDSA + 1]; /* indexed by enum tls_key_restriction */
+  int log_index;                    /* SSL ex_data slot of the tls_verify_log */
+  EVP_MD *sha256;                   /* fetched once: chain fingerprints */
 };
 
 static int verify_callback(int preverify_ok, X509_STORE_CTX *store) {
@@ -49,7 +49,7 @@ static int verify_callback(int preverify_ok, X509_STORE_CTX *store) {
     log->other_error = true;
     break;
   }
-  return 1;  /* finish the handshake; the verdict is made afterwards */
+  return 1; /* finish the handshake; the verdict is made afterwards */
 }
 
 static void openssl_error_text(const char *what, char *why, size_t why_len) {
@@ -61,12 +61,10 @@ static void openssl_error_text(const char *what, char *why, size_t why_len) {
 }
 
 /* Signature algorithms (TLS 1.3 and 1.2) and TLS 1.2 suites per key type. */
-static const char rsa_sigalgs[] =
-    "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:"
-    "rsa_pss_pss_sha256:rsa_pss_pss_sha384:rsa_pss_pss_sha512:"
-    "RSA+SHA256:RSA+SHA384:RSA+SHA512:RSA+SHA1";
-static const char ecdsa_sigalgs[] =
-    "ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384:ecdsa_secp521r1_sha512:ECDSA+SHA1";
+static const char rsa_sigalgs[] = "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:"
+                                  "rsa_pss_pss_sha256:rsa_pss_pss_sha384:rsa_pss_pss_sha512:"
+                                  "RSA+SHA256:RSA+SHA384:RSA+SHA512:RSA+SHA1";
+static const char ecdsa_sigalgs[] = "ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384:ecdsa_secp521r1_sha512:ECDSA+SHA1";
 
 static int restrict_keys(SSL_CTX *ctx, enum tls_key_restriction keys) {
   if (keys == TLS_KEYS_ANY) return 0;
@@ -77,8 +75,7 @@ static int restrict_keys(SSL_CTX *ctx, enum tls_key_restriction keys) {
   return 0;
 }
 
-static SSL_CTX *client_context(struct tls_client *client, enum tls_key_restriction keys,
-                               char *why, size_t why_len) {
+static SSL_CTX *client_context(struct tls_client *client, enum tls_key_restriction keys, char *why, size_t why_len) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
   if (ctx == NULL) {
     openssl_error_text("SSL_CTX_new", why, why_len);
@@ -90,8 +87,8 @@ static SSL_CTX *client_context(struct tls_client *client, enum tls_key_restricti
    * of failing as tls-failed (Debian's default is level 2). */
   SSL_CTX_set_security_level(ctx, 1);
   if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
-      SSL_CTX_dane_enable(ctx) <= 0 || restrict_keys(ctx, keys) != 0) {
+      SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 || SSL_CTX_dane_enable(ctx) <= 0 ||
+      restrict_keys(ctx, keys) != 0) {
     openssl_error_text("TLS client context setup", why, why_len);
     SSL_CTX_free(ctx);
     return NULL;
@@ -134,8 +131,8 @@ void tls_client_free(struct tls_client *client) {
   free(client);
 }
 
-SSL *tls_session_new(struct tls_client *client, const struct tls_dane_input *input,
-                     struct tls_verify_log *log, char *why, size_t why_len) {
+SSL *tls_session_new(struct tls_client *client, const struct tls_dane_input *input, struct tls_verify_log *log,
+                     char *why, size_t why_len) {
   memset(log, 0, sizeof *log);
   if ((unsigned)input->keys > TLS_KEYS_ECDSA) {
     snprintf(why, why_len, "bad key-type restriction %d", (int)input->keys);
@@ -146,8 +143,7 @@ SSL *tls_session_new(struct tls_client *client, const struct tls_dane_input *inp
     openssl_error_text("SSL_new", why, why_len);
     return NULL;
   }
-  if (SSL_set_ex_data(ssl, client->log_index, log) != 1 ||
-      SSL_set_tlsext_host_name(ssl, input->sni) != 1) {
+  if (SSL_set_ex_data(ssl, client->log_index, log) != 1 || SSL_set_tlsext_host_name(ssl, input->sni) != 1) {
     openssl_error_text("TLS session setup", why, why_len);
     SSL_free(ssl);
     return NULL;
@@ -156,7 +152,7 @@ SSL *tls_session_new(struct tls_client *client, const struct tls_dane_input *inp
   for (size_t i = 0; i < input->tlsa_count; i++) {
     if (input->tlsa[i].usable) usable++;
   }
-  if (usable == 0) return ssl;  /* no DANE: unauthenticated TLS, chain still recorded */
+  if (usable == 0) return ssl; /* no DANE: unauthenticated TLS, chain still recorded */
   /* SSL_dane_enable makes the base domain the first reference identifier;
    * RFC 7672 3.2.2 adds the MX host name (and the other lookup names). */
   if (SSL_dane_enable(ssl, input->sni) <= 0) {
@@ -182,8 +178,8 @@ SSL *tls_session_new(struct tls_client *client, const struct tls_dane_input *inp
   for (size_t i = 0; i < input->tlsa_count; i++) {
     const struct tlsa_record *record = &input->tlsa[i];
     if (!record->usable) continue;
-    int added = SSL_dane_tlsa_add(ssl, record->usage, record->selector, record->matching_type,
-                                  record->data, record->data_len);
+    int added = SSL_dane_tlsa_add(ssl, record->usage, record->selector, record->matching_type, record->data,
+                                  record->data_len);
     if (added > 0) {
       log->usable_added++;
     } else if (added < 0) {
@@ -191,7 +187,7 @@ SSL *tls_session_new(struct tls_client *client, const struct tls_dane_input *inp
       SSL_free(ssl);
       return NULL;
     }
-    ERR_clear_error();  /* 0: OpenSSL finds the record unusable; it is skipped */
+    ERR_clear_error(); /* 0: OpenSSL finds the record unusable; it is skipped */
   }
   return ssl;
 }
@@ -238,12 +234,18 @@ static time_t asn1_time_to_time(const ASN1_TIME *when) {
 
 static const char *hash_name(int nid) {
   switch (nid) {
-  case NID_sha1: return "sha1";
-  case NID_sha224: return "sha224";
-  case NID_sha256: return "sha256";
-  case NID_sha384: return "sha384";
-  case NID_sha512: return "sha512";
-  default: return "unknown";
+  case NID_sha1:
+    return "sha1";
+  case NID_sha224:
+    return "sha224";
+  case NID_sha256:
+    return "sha256";
+  case NID_sha384:
+    return "sha384";
+  case NID_sha512:
+    return "sha512";
+  default:
+    return "unknown";
   }
 }
 
@@ -346,20 +348,19 @@ static void collect_chain(SSL *ssl, struct tls_outcome *out) {
     unsigned char *spki = NULL;
     int spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(sk_X509_value(chain, 0)), &spki);
     unsigned int digest_len = 0;
-    out->has_leaf_spki_sha256 =
-        spki_len > 0 && EVP_Digest(spki, (size_t)spki_len, out->leaf_spki_sha256, &digest_len, sha256, NULL) == 1;
+    out->has_leaf_spki_sha256 = spki_len > 0 &&
+        EVP_Digest(spki, (size_t)spki_len, out->leaf_spki_sha256, &digest_len, sha256, NULL) == 1;
     OPENSSL_free(spki);
   }
 }
 
 /* Index of the usable record OpenSSL reports as matched. */
-static int matched_index(const struct tls_dane_input *input, uint8_t usage, uint8_t selector,
-                         uint8_t mtype, const unsigned char *data, size_t data_len) {
+static int matched_index(const struct tls_dane_input *input, uint8_t usage, uint8_t selector, uint8_t mtype,
+                         const unsigned char *data, size_t data_len) {
   for (size_t i = 0; i < input->tlsa_count; i++) {
     const struct tlsa_record *record = &input->tlsa[i];
-    if (record->usable && record->usage == usage && record->selector == selector &&
-        record->matching_type == mtype && record->data_len == data_len &&
-        memcmp(record->data, data, data_len) == 0) {
+    if (record->usable && record->usage == usage && record->selector == selector && record->matching_type == mtype &&
+        record->data_len == data_len && memcmp(record->data, data, data_len) == 0) {
       return (int)i;
     }
   }
@@ -378,9 +379,8 @@ static time_t verified_not_after(SSL *ssl, int depth) {
   return earliest;
 }
 
-void tls_outcome_collect(SSL *ssl, const struct tls_dane_input *input,
-                         const struct tls_verify_log *log, unsigned warn_days,
-                         time_t now, struct tls_outcome *out) {
+void tls_outcome_collect(SSL *ssl, const struct tls_dane_input *input, const struct tls_verify_log *log,
+                         unsigned warn_days, time_t now, struct tls_outcome *out) {
   memset(out, 0, sizeof *out);
   out->matched_tlsa_index = -1;
   out->match_depth = -1;
@@ -392,10 +392,9 @@ void tls_outcome_collect(SSL *ssl, const struct tls_dane_input *input,
   negotiated_group(ssl, out->group, sizeof out->group);
 
   X509 *leaf = SSL_get0_peer_certificate(ssl);
-  tls_key_type_name(leaf != NULL ? X509_get0_pubkey(leaf) : NULL, out->leaf_key_type,
-                    sizeof out->leaf_key_type, &out->leaf_kind);
-  signature_name(ssl, out->leaf_key_type, out->peer_signature_algorithm,
-                 sizeof out->peer_signature_algorithm);
+  tls_key_type_name(leaf != NULL ? X509_get0_pubkey(leaf) : NULL, out->leaf_key_type, sizeof out->leaf_key_type,
+                    &out->leaf_kind);
+  signature_name(ssl, out->leaf_key_type, out->peer_signature_algorithm, sizeof out->peer_signature_algorithm);
   if (leaf != NULL) {
     out->leaf_not_before = asn1_time_to_time(X509_get0_notBefore(leaf));
     out->leaf_not_after = asn1_time_to_time(X509_get0_notAfter(leaf));
@@ -406,8 +405,7 @@ void tls_outcome_collect(SSL *ssl, const struct tls_dane_input *input,
   if (log->usable_added == 0) {
     out->result = PROBE_UNAUTHENTICATED_TLS;
     snprintf(out->reason, sizeof out->reason, "%s",
-             input->tlsa_count == 0 ? "no TLSA records: DANE does not apply"
-                                    : "no usable TLSA record");
+             input->tlsa_count == 0 ? "no TLSA records: DANE does not apply" : "no usable TLSA record");
     return;
   }
   if (leaf == NULL) {
@@ -433,14 +431,13 @@ void tls_outcome_collect(SSL *ssl, const struct tls_dane_input *input,
   }
   out->match_depth = depth;
   out->matched_tlsa_index = matched_index(input, usage, selector, mtype, data, data_len);
-  bool errors = log->name_error || log->time_error || log->other_error ||
-                out->verify_error != X509_V_OK;
+  bool errors = log->name_error || log->time_error || log->other_error || out->verify_error != X509_V_OK;
   if (usage == TLSA_USAGE_DANE_EE) {
     /* RFC 7672 3.1.1; OpenSSL returns success for a depth-0 DANE-EE match
      * without looking at names or dates. A leaf out of its dates is worth
      * telling the operator (RESULTS.md expires_soon). */
     out->expires_soon = (out->leaf_not_before != 0 && now < out->leaf_not_before) ||
-                        (out->leaf_not_after != 0 && now > out->leaf_not_after);
+        (out->leaf_not_after != 0 && now > out->leaf_not_after);
   } else {
     time_t not_after = verified_not_after(ssl, depth);
     out->expires_soon = not_after != 0 && not_after < now + (time_t)warn_days * 86400;
@@ -453,8 +450,7 @@ void tls_outcome_collect(SSL *ssl, const struct tls_dane_input *input,
   if (usage == TLSA_USAGE_DANE_TA && log->name_error && !log->other_error) {
     out->result = PROBE_NAME_MISMATCH;
     snprintf(out->reason, sizeof out->reason,
-             "DANE-TA matched at depth %d but the certificate names none of the reference identifiers",
-             depth);
+             "DANE-TA matched at depth %d but the certificate names none of the reference identifiers", depth);
   } else if (usage == TLSA_USAGE_DANE_TA && log->time_error && !log->other_error) {
     out->result = PROBE_CERT_EXPIRED;
     snprintf(out->reason, sizeof out->reason,
@@ -462,8 +458,8 @@ void tls_outcome_collect(SSL *ssl, const struct tls_dane_input *input,
   } else {
     long error = log->other_error ? log->first_other_error : out->verify_error;
     out->result = PROBE_TLSA_MISMATCH;
-    snprintf(out->reason, sizeof out->reason, "TLSA matched at depth %d but verification failed: %s",
-             depth, X509_verify_cert_error_string(error));
+    snprintf(out->reason, sizeof out->reason, "TLSA matched at depth %d but verification failed: %s", depth,
+             X509_verify_cert_error_string(error));
   }
 }
 

@@ -39,8 +39,8 @@ void tls_client_free(struct tls_client *client); /* NULL ok */
 
 /* What a handshake is checked against; not copied, must outlive the SSL. */
 struct tls_dane_input {
-  const char *sni;                        /* TLSA base domain */
-  const char *const *reference_names;     /* DANE-TA name checks */
+  const char *sni;                    /* TLSA base domain */
+  const char *const *reference_names; /* DANE-TA name checks */
   size_t reference_count;
   const struct tlsa_record *tlsa;
   size_t tlsa_count;
@@ -49,24 +49,24 @@ struct tls_dane_input {
 
 /* Verification errors seen by the callback of one handshake. */
 struct tls_verify_log {
-  bool name_error;          /* X509_V_ERR_HOSTNAME_MISMATCH */
-  bool time_error;          /* CERT_HAS_EXPIRED / NOT_YET_VALID (any depth) */
-  bool other_error;         /* anything else (no match, bad signature, ...) */
-  long first_other_error;   /* X509_V_ERR_* of the first other error */
+  bool name_error;        /* X509_V_ERR_HOSTNAME_MISMATCH */
+  bool time_error;        /* CERT_HAS_EXPIRED / NOT_YET_VALID (any depth) */
+  bool other_error;       /* anything else (no match, bad signature, ...) */
+  long first_other_error; /* X509_V_ERR_* of the first other error */
   int first_other_depth;
-  unsigned usable_added;    /* TLSA records OpenSSL accepted */
+  unsigned usable_added; /* TLSA records OpenSSL accepted */
 };
 
 /* Creates an SSL for one handshake. log must stay valid as long as the SSL
  * (the verify callback writes to it). Returns NULL with why on failure. The
  * caller owns the SSL (bufferevent_openssl frees it with BEV_OPT_CLOSE_ON_FREE
  * or the caller SSL_free()s it). */
-SSL *tls_session_new(struct tls_client *client, const struct tls_dane_input *input,
-                     struct tls_verify_log *log, char *why, size_t why_len);
+SSL *tls_session_new(struct tls_client *client, const struct tls_dane_input *input, struct tls_verify_log *log,
+                     char *why, size_t why_len);
 
 struct tls_cert {
   uint8_t sha256[32];
-  uint8_t *der;             /* owned by the outcome */
+  uint8_t *der; /* owned by the outcome */
   size_t der_len;
 };
 
@@ -82,11 +82,11 @@ struct tls_outcome {
   char leaf_key_type[TLS_NAME_MAX_BYTES];
   enum tls_key_kind leaf_kind;
   long verify_error;
-  int matched_tlsa_index;   /* index into input->tlsa, -1 if none */
-  int match_depth;          /* -1 if none */
+  int matched_tlsa_index; /* index into input->tlsa, -1 if none */
+  int match_depth;        /* -1 if none */
   struct tls_cert chain[TLS_MAX_CHAIN_CERTS];
-  size_t chain_count;       /* entries kept in chain: the first TLS_MAX_CHAIN_CERTS sent */
-  size_t chain_sent;        /* certificates the server sent (may exceed chain_count) */
+  size_t chain_count; /* entries kept in chain: the first TLS_MAX_CHAIN_CERTS sent */
+  size_t chain_sent;  /* certificates the server sent (may exceed chain_count) */
   bool has_leaf_spki_sha256;
   uint8_t leaf_spki_sha256[32]; /* SHA-256 of the leaf's SubjectPublicKeyInfo ("3 1 1") */
   time_t leaf_not_before, leaf_not_after, chain_not_after;
@@ -103,9 +103,8 @@ struct tls_outcome {
  * - no record matched: tlsa-mismatch.
  * now and warn_days decide expires_soon. Fills out; release with
  * tls_outcome_clear. */
-void tls_outcome_collect(SSL *ssl, const struct tls_dane_input *input,
-                         const struct tls_verify_log *log, unsigned warn_days,
-                         time_t now, struct tls_outcome *out);
+void tls_outcome_collect(SSL *ssl, const struct tls_dane_input *input, const struct tls_verify_log *log,
+                         unsigned warn_days, time_t now, struct tls_outcome *out);
 void tls_outcome_clear(struct tls_outcome *outcome);
 
 /* "rsa2048", "ecdsa-p256", "ed25519", ... for a public key; kind set too. */

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-void json_buf_init(struct json_buf *buf) { memset(buf, 0, sizeof *buf); }
+void json_buf_init(struct json_buf *buf) {
+  memset(buf, 0, sizeof *buf);
+}
 
 void json_buf_free(struct json_buf *buf) {
   free(buf->data);
@@ -23,7 +25,9 @@ void json_buf_reset(struct json_buf *buf) {
   buf->need_comma = false;
 }
 
-bool json_buf_failed(const struct json_buf *buf) { return buf->failed; }
+bool json_buf_failed(const struct json_buf *buf) {
+  return buf->failed;
+}
 
 /* Room for extra more bytes and the NUL kept after them. */
 static bool reserve(struct json_buf *buf, size_t extra) {

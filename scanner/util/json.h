@@ -15,12 +15,12 @@ struct json_buf {
   size_t len;
   size_t cap;
   bool failed;
-  bool need_comma;     /* a value was written at this nesting level */
+  bool need_comma; /* a value was written at this nesting level */
 };
 
 void json_buf_init(struct json_buf *buf);
 void json_buf_free(struct json_buf *buf);
-void json_buf_reset(struct json_buf *buf);   /* keeps the allocation */
+void json_buf_reset(struct json_buf *buf); /* keeps the allocation */
 bool json_buf_failed(const struct json_buf *buf);
 
 /* Structure: objects and arrays; keys are written with json_key. */

@@ -55,8 +55,8 @@ static void sqlstate_decides(PGconn *conn) {
   rc = db_exec(conn, "DO $$ BEGIN RAISE EXCEPTION 'could not serialize, really' USING ERRCODE = '40001'; END $$",
                "raising 40001", why, sizeof why);
   check(rc == DB_RETRY, "SQLSTATE 40001 is DB_RETRY", why);
-  rc = db_exec(conn, "DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '22000'; END $$",
-               "raising 22000", why, sizeof why);
+  rc = db_exec(conn, "DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '22000'; END $$", "raising 22000",
+               why, sizeof why);
   check(rc == DB_ERROR, "the text 'deadlock detected' with SQLSTATE 22000 is DB_ERROR", why);
   rc = db_exec(conn, "SELEC 1", "a typo", why, sizeof why);
   check(rc == DB_ERROR && strncmp(why, "database: a typo: ", 18) == 0, "a syntax error is DB_ERROR, reported once",
@@ -69,8 +69,9 @@ static void sqlstate_decides(PGconn *conn) {
 
 static void serialization_failure(PGconn *a, PGconn *b) {
   char why[512];
-  db_exec(a, "DROP TABLE IF EXISTS retry_check; CREATE TABLE retry_check (k int PRIMARY KEY, v int);"
-             "INSERT INTO retry_check VALUES (1, 0), (2, 0)",
+  db_exec(a,
+          "DROP TABLE IF EXISTS retry_check; CREATE TABLE retry_check (k int PRIMARY KEY, v int);"
+          "INSERT INTO retry_check VALUES (1, 0), (2, 0)",
           "setup", why, sizeof why);
   db_exec(a, "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT * FROM retry_check", "snapshot", why, sizeof why);
   db_exec(b, "UPDATE retry_check SET v = 1 WHERE k = 1", "concurrent update", why, sizeof why);
@@ -154,8 +155,7 @@ static void retry_rule(const char *url) {
   retries_seen = 0;
   int rc = db_retry_run(&policy, &conn, flaky_step, &flaky, why, sizeof why);
   snprintf(detail, sizeof detail, "rc %d, %d calls, %d retries: %s", rc, flaky.calls, retries_seen, why);
-  check(rc == DB_OK && flaky.calls == 4 && retries_seen == 3, "DB_RETRY steps are retried until they succeed",
-        detail);
+  check(rc == DB_OK && flaky.calls == 4 && retries_seen == 3, "DB_RETRY steps are retried until they succeed", detail);
 
   flaky = (struct flaky){.failures_left = 3, .fail_with = DB_ERROR};
   retries_seen = 0;

@@ -157,8 +157,7 @@ static void check(const uint8_t *data, size_t size) {
   if (cert_info_from_der(data, size, &again) != 0) abort();
   if (strcmp(info.subject, again.subject) != 0 || strcmp(info.issuer, again.issuer) != 0 ||
       strcmp(info.key_type, again.key_type) != 0 || info.san_count != again.san_count ||
-      info.not_before != again.not_before || info.not_after != again.not_after ||
-      info.key_bits != again.key_bits ||
+      info.not_before != again.not_before || info.not_after != again.not_after || info.key_bits != again.key_bits ||
       memcmp(info.spki_sha256, again.spki_sha256, sizeof info.spki_sha256) != 0) {
     abort();
   }

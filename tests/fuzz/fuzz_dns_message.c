@@ -198,10 +198,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; uncompressed && i < qlen; i++) {
       uncompressed = tolower(data[DNS_HEADER_BYTES + i]) == tolower(ldns_rdf_data(qname)[i]);
     }
-    bool standard = uncompressed && (data[2] & 0xf8u) == DNS_FLAG2_QR &&
-                    ldns_pkt_qdcount(packet) == 1 && ldns_rr_get_class(q) == LDNS_RR_CLASS_IN;
-    bool matches = dns_message_reply_matches(data, size, ldns_rdf_data(qname),
-                                             ldns_rdf_size(qname), ldns_rr_get_type(q));
+    bool standard = uncompressed && (data[2] & 0xf8u) == DNS_FLAG2_QR && ldns_pkt_qdcount(packet) == 1 &&
+        ldns_rr_get_class(q) == LDNS_RR_CLASS_IN;
+    bool matches = dns_message_reply_matches(data, size, ldns_rdf_data(qname), ldns_rdf_size(qname),
+                                             ldns_rr_get_type(q));
     if (standard && !matches) abort();
   }
   check_names(ldns_pkt_question(packet));

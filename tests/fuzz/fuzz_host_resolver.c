@@ -181,8 +181,8 @@ static void check_host(const struct mx_host *host) {
     const struct tlsa_record *record = &host->tlsa_records[i];
     if (record->usable) {
       usable++;
-      if ((record->usage != 2 && record->usage != 3) || record->selector > 1 ||
-          record->matching_type > 2 || record->unusable_reason != NULL) {
+      if ((record->usage != 2 && record->usage != 3) || record->selector > 1 || record->matching_type > 2 ||
+          record->unusable_reason != NULL) {
         abort();
       }
     } else if (record->unusable_reason == NULL) {
@@ -235,10 +235,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (getenv("FUZZ_HOST_VERBOSE") != NULL) {
     /* For reproducing: what the pipeline made of the replies. */
-    fprintf(stderr, "%s: %s, %zu addresses, %zu TLSA (%zu usable), cname %s, base %s, %u replies\n",
-            name, host_status_name(host->status), host->address_count, host->tlsa_count,
-            host->tlsa_usable_count, host->cname_target ? host->cname_target : "-",
-            host->tlsa_base ? host->tlsa_base : "-", replies.answered);
+    fprintf(stderr, "%s: %s, %zu addresses, %zu TLSA (%zu usable), cname %s, base %s, %u replies\n", name,
+            host_status_name(host->status), host->address_count, host->tlsa_count, host->tlsa_usable_count,
+            host->cname_target ? host->cname_target : "-", host->tlsa_base ? host->tlsa_base : "-", replies.answered);
     struct dns_client_stats stats;
     dns_client_get_stats(dns, &stats);
     fprintf(stderr, "queries %llu, timeouts %llu, mismatched %llu, malformed %llu, truncated %llu\n",

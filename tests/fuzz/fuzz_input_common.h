@@ -31,8 +31,7 @@ static inline void fuzz_drain(const uint8_t *data, size_t size, enum input_forma
   options.max_reported_errors = 3;
   options.diagnostic = fuzz_ignore_message;
   char why[256];
-  struct input_reader *reader =
-      input_reader_open_memory(data + 1, size - 1, "fuzz", &options, why, sizeof why);
+  struct input_reader *reader = input_reader_open_memory(data + 1, size - 1, "fuzz", &options, why, sizeof why);
   if (reader == NULL) {
     return;
   }

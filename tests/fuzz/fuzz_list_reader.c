@@ -5,8 +5,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static const enum input_format formats[] = {INPUT_FORMAT_LIST, INPUT_FORMAT_CSV,
-                                              INPUT_FORMAT_AUTO};
+  static const enum input_format formats[] = {INPUT_FORMAT_LIST, INPUT_FORMAT_CSV, INPUT_FORMAT_AUTO};
   if (size < 2) {
     return 0;
   }

@@ -65,8 +65,8 @@ static uint32_t next_random(uint32_t *state) {
 
 /* Feeds stream in pieces (seed 0: one piece) and records the replies until
  * the first error. */
-static void parse(const char *stream, size_t len, const struct smtp_reply_limits *limits,
-                  uint32_t seed, struct run *run, char *buffer) {
+static void parse(const char *stream, size_t len, const struct smtp_reply_limits *limits, uint32_t seed,
+                  struct run *run, char *buffer) {
   struct smtp_reply reply;
   smtp_reply_reset(&reply);
   run->count = 0;
@@ -82,8 +82,7 @@ static void parse(const char *stream, size_t len, const struct smtp_reply_limits
     for (;;) {
       size_t consumed = 12345;
       const char *why = NULL;
-      enum smtp_reply_status status =
-          smtp_reply_feed(&reply, limits, buffer, buffered, &consumed, &why);
+      enum smtp_reply_status status = smtp_reply_feed(&reply, limits, buffer, buffered, &consumed, &why);
       if (consumed > buffered) abort();
       if (status == SMTP_REPLY_ERROR) {
         if (why == NULL || why[0] == '\0') abort();
@@ -127,8 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   parse(stream, len, &limits, seed + 1, &pieces, buffer);
   parse(stream, len, &limits, 0, &whole, buffer);
   free(buffer);
-  if (pieces.count != whole.count ||
-      memcmp(pieces.events, whole.events, pieces.count * sizeof pieces.events[0]) != 0) {
+  if (pieces.count != whole.count || memcmp(pieces.events, whole.events, pieces.count * sizeof pieces.events[0]) != 0) {
     abort();
   }
   return 0;

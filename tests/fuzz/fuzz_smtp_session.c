@@ -96,8 +96,8 @@ static void init_once(void) {
   /* Linux abstract address: nothing in the file system to clean up, gone
    * with the process (libFuzzer does not always exit through atexit). */
   listen_address.sun_family = AF_UNIX;
-  int n = snprintf(listen_address.sun_path + 1, sizeof listen_address.sun_path - 1,
-                   "danescan-fuzz-smtp-%ld", (long)getpid());
+  int n = snprintf(listen_address.sun_path + 1, sizeof listen_address.sun_path - 1, "danescan-fuzz-smtp-%ld",
+                   (long)getpid());
   listen_address_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
   listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&listen_address, listen_address_len) != 0 ||
@@ -109,14 +109,14 @@ static void init_once(void) {
 struct server {
   int fd;
   SSL *ssl;
-  bool accepted;          /* the one connection of the session was accepted */
-  bool tls_wanted;        /* mode: handshake after STARTTLS */
-  bool starttls_seen;     /* the client sent STARTTLS: stop reading plain text */
-  bool tls_pending;       /* the reply to STARTTLS is out: accept TLS now */
+  bool accepted;      /* the one connection of the session was accepted */
+  bool tls_wanted;    /* mode: handshake after STARTTLS */
+  bool starttls_seen; /* the client sent STARTTLS: stop reading plain text */
+  bool tls_pending;   /* the reply to STARTTLS is out: accept TLS now */
   bool tls_up;
-  unsigned tls_passes;    /* loop passes spent in the handshake */
-  bool sent_newline;      /* a whole line has been written */
-  size_t client_bytes;    /* bytes received from the client, all kinds */
+  unsigned tls_passes; /* loop passes spent in the handshake */
+  bool sent_newline;   /* a whole line has been written */
+  size_t client_bytes; /* bytes received from the client, all kinds */
   char client_text[CLIENT_TEXT_MAX + 1];
   size_t client_text_len;
 };
@@ -235,8 +235,7 @@ static void check_client_text(const struct server *server) {
     const char *newline = memchr(p, '\n', (size_t)(end - p));
     size_t len = newline != NULL ? (size_t)(newline - p) + 1 : (size_t)(end - p);
     bool ok = (len == strlen("EHLO fuzz.test\r\n") && memcmp(p, "EHLO fuzz.test\r\n", len) == 0) ||
-              (len == 10 && memcmp(p, "STARTTLS\r\n", len) == 0) ||
-              (len == 6 && memcmp(p, "QUIT\r\n", len) == 0);
+        (len == 10 && memcmp(p, "STARTTLS\r\n", len) == 0) || (len == 6 && memcmp(p, "QUIT\r\n", len) == 0);
     if (!ok && newline != NULL) abort();
     p += len;
   }

@@ -115,8 +115,7 @@ static void from_fields(const uint8_t *data, size_t len) {
   for (int field = 0; field < 6 && pos < len; field++) {
     size_t n = data[pos++];
     if (n > len - pos) n = len - pos;
-    ldns_rdf *rdf = ldns_rdf_new_frm_data(field < 3 ? LDNS_RDF_TYPE_INT8 : LDNS_RDF_TYPE_HEX, n,
-                                          data + pos);
+    ldns_rdf *rdf = ldns_rdf_new_frm_data(field < 3 ? LDNS_RDF_TYPE_INT8 : LDNS_RDF_TYPE_HEX, n, data + pos);
     pos += n;
     if (rdf == NULL) break;
     if (!ldns_rr_push_rdf(rr, rdf)) {

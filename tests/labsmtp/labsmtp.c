@@ -56,18 +56,37 @@
 #define HUGE_BANNER_BYTES (1024 * 1024)
 
 enum mode {
-  MODE_NORMAL, MODE_NO_STARTTLS, MODE_STARTTLS_454, MODE_GREETING_554, MODE_GREETING_421,
-  MODE_SILENT, MODE_GARBAGE, MODE_HUGE_BANNER, MODE_ENDLESS_MULTILINE, MODE_SLOW_DRIP,
-  MODE_DISCONNECT, MODE_DISCONNECT_AFTER_EHLO, MODE_TLS_ALERT, MODE_TLS_GARBAGE, MODE_TLS_CLOSE,
-  MODE_EHLO_554, MODE_PIPELINED_GARBAGE, MODE_DRIP_GREETING, MODE_DRIP_EHLO, MODE_STARTTLS_SILENT,
-  MODE_TLS_SILENT, MODE_QUIT_SILENT, MODE_ENDLESS_EHLO, MODE_STARTTLS_INJECT, MODE_COUNT
+  MODE_NORMAL,
+  MODE_NO_STARTTLS,
+  MODE_STARTTLS_454,
+  MODE_GREETING_554,
+  MODE_GREETING_421,
+  MODE_SILENT,
+  MODE_GARBAGE,
+  MODE_HUGE_BANNER,
+  MODE_ENDLESS_MULTILINE,
+  MODE_SLOW_DRIP,
+  MODE_DISCONNECT,
+  MODE_DISCONNECT_AFTER_EHLO,
+  MODE_TLS_ALERT,
+  MODE_TLS_GARBAGE,
+  MODE_TLS_CLOSE,
+  MODE_EHLO_554,
+  MODE_PIPELINED_GARBAGE,
+  MODE_DRIP_GREETING,
+  MODE_DRIP_EHLO,
+  MODE_STARTTLS_SILENT,
+  MODE_TLS_SILENT,
+  MODE_QUIT_SILENT,
+  MODE_ENDLESS_EHLO,
+  MODE_STARTTLS_INJECT,
+  MODE_COUNT
 };
 static const char *const mode_names[MODE_COUNT] = {
-  "normal", "no-starttls", "starttls-454", "greeting-554", "greeting-421",
-  "silent", "garbage", "huge-banner", "endless-multiline", "slow-drip",
-  "disconnect", "disconnect-after-ehlo", "tls-alert", "tls-garbage", "tls-close",
-  "ehlo-554", "pipelined-garbage", "drip-greeting", "drip-ehlo", "starttls-silent",
-  "tls-silent", "quit-silent", "endless-ehlo", "starttls-inject",
+    "normal",    "no-starttls",     "starttls-454",      "greeting-554", "greeting-421",      "silent",
+    "garbage",   "huge-banner",     "endless-multiline", "slow-drip",    "disconnect",        "disconnect-after-ehlo",
+    "tls-alert", "tls-garbage",     "tls-close",         "ehlo-554",     "pipelined-garbage", "drip-greeting",
+    "drip-ehlo", "starttls-silent", "tls-silent",        "quit-silent",  "endless-ehlo",      "starttls-inject",
 };
 
 struct server {
@@ -78,7 +97,7 @@ struct server {
   const char *name;
   unsigned greeting_delay_ms;
   unsigned drip_ms;
-  unsigned tls_reply_delay_ms;  /* benchmarks: hold TLS sessions open this long */
+  unsigned tls_reply_delay_ms; /* benchmarks: hold TLS sessions open this long */
   unsigned long connections;
   unsigned long active, max_active; /* connections open now / at most so far */
 };
@@ -92,7 +111,7 @@ struct conn {
   bool plain_owns_fd;
   enum conn_state state;
   bool tls;
-  enum { DELAYED_NONE, DELAYED_EHLO, DELAYED_QUIT } delayed;  /* reply the timer sends */
+  enum { DELAYED_NONE, DELAYED_EHLO, DELAYED_QUIT } delayed; /* reply the timer sends */
   struct event *timer;
   unsigned long counter;
   const char *endless_code; /* endless multi-line reply being written: "220", "250" */
@@ -228,7 +247,7 @@ static void on_write_drained(struct bufferevent *bev, void *arg) {
   struct conn *conn = arg;
   if (conn->state == CONN_CLOSING && conn->half_close) {
     conn->half_close = false;
-    shutdown(conn->fd, SHUT_WR);  /* on_event frees conn at the client's EOF */
+    shutdown(conn->fd, SHUT_WR); /* on_event frees conn at the client's EOF */
   } else if (conn->state == CONN_CLOSING) {
     conn_free(conn);
   } else if (conn->state == CONN_SWITCHING) {
@@ -242,8 +261,8 @@ static void ehlo_reply(struct conn *conn) {
   struct server *server = conn->server;
   char text[512];
   bool offer = !conn->tls && server->mode != MODE_NO_STARTTLS;
-  snprintf(text, sizeof text, "250-%s hello\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n%s250 8BITMIME\r\n",
-           server->name, offer ? "250-STARTTLS\r\n" : "");
+  snprintf(text, sizeof text, "250-%s hello\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n%s250 8BITMIME\r\n", server->name,
+           offer ? "250-STARTTLS\r\n" : "");
   send_text(conn, text);
   if (server->mode == MODE_PIPELINED_GARBAGE) {
     /* unsolicited lines after the reply: must not pass for the next reply */
@@ -298,8 +317,7 @@ static bool handle_command(struct conn *conn, char *line) {
       write_more_multiline(conn);
     } else if (server->mode == MODE_DRIP_EHLO && !conn->tls && strcasecmp(verb, "EHLO") == 0) {
       char text[512];
-      snprintf(text, sizeof text, "250-%s hello\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n",
-               server->name);
+      snprintf(text, sizeof text, "250-%s hello\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n", server->name);
       start_drip(conn, text);
     } else if (conn->tls && server->tls_reply_delay_ms > 0 && strcasecmp(verb, "EHLO") == 0) {
       delay_reply(conn, DELAYED_EHLO);
@@ -339,8 +357,7 @@ static bool handle_command(struct conn *conn, char *line) {
     send_text(conn, "221 2.0.0 Bye\r\n");
     close_after_flush(conn);
     return false;
-  } else if (strcasecmp(verb, "MAIL") == 0 || strcasecmp(verb, "RCPT") == 0 ||
-             strcasecmp(verb, "DATA") == 0) {
+  } else if (strcasecmp(verb, "MAIL") == 0 || strcasecmp(verb, "RCPT") == 0 || strcasecmp(verb, "DATA") == 0) {
     log_line(server, conn, "forbidden %s", verb);
     send_text(conn, "502 5.5.1 not in the lab\r\n");
   } else if (strcasecmp(verb, "NOOP") == 0 || strcasecmp(verb, "RSET") == 0) {
@@ -388,7 +405,7 @@ static void on_read(struct bufferevent *bev, void *arg) {
     }
     bool more = handle_command(conn, line);
     free(line);
-    if (!more) return;  /* conn gone, closing or switching to TLS */
+    if (!more) return; /* conn gone, closing or switching to TLS */
   }
 }
 
@@ -489,8 +506,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
   }
 }
 
-static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *peer,
-                      int peer_len, void *arg) {
+static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *peer, int peer_len,
+                      void *arg) {
   (void)listener;
   (void)peer_len;
   struct server *server = arg;
@@ -524,8 +541,8 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
       inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&local)->sin6_addr, to, sizeof to);
     }
   }
-  log_line(server, conn, "connect mode=%s to=%s active=%lu max_active=%lu t=%lld", mode_names[server->mode],
-           to, server->active, server->max_active, monotonic_ms());
+  log_line(server, conn, "connect mode=%s to=%s active=%lu max_active=%lu t=%lld", mode_names[server->mode], to,
+           server->active, server->max_active, monotonic_ms());
   if (server->mode == MODE_DISCONNECT) {
     log_line(server, conn, "disconnect");
     evutil_closesocket(fd);
@@ -582,9 +599,10 @@ static int parse_listen(const char *text, struct sockaddr_storage *out, int *out
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: danescan-labsmtp --mode MODE --listen ADDR:PORT [...] [--cert F --key F]... "
-                  "[--port-file F] [--log F] [--greeting-delay-ms N] [--drip-ms N] [--max-tls 1.2|1.3] "
-                  "[--name HOST] [--tls-reply-delay-ms N]\nmodes:");
+  fprintf(stderr,
+          "usage: danescan-labsmtp --mode MODE --listen ADDR:PORT [...] [--cert F --key F]... "
+          "[--port-file F] [--log F] [--greeting-delay-ms N] [--drip-ms N] [--max-tls 1.2|1.3] "
+          "[--name HOST] [--tls-reply-delay-ms N]\nmodes:");
   for (int i = 0; i < MODE_COUNT; i++) fprintf(stderr, " %s", mode_names[i]);
   fputc('\n', stderr);
   exit(2);
@@ -686,9 +704,8 @@ int main(int argc, char **argv) {
       fprintf(stderr, "labsmtp: bad listen address %s\n", listens[i]);
       return 2;
     }
-    listeners[i] = evconnlistener_new_bind(server.base, on_accept, &server,
-                                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 4096,
-                                           (struct sockaddr *)&address, address_len);
+    listeners[i] = evconnlistener_new_bind(server.base, on_accept, &server, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                           4096, (struct sockaddr *)&address, address_len);
     if (listeners[i] == NULL) {
       fprintf(stderr, "labsmtp: cannot listen on %s: %s\n", listens[i], strerror(errno));
       return 1;

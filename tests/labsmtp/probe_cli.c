@@ -61,23 +61,20 @@ static void on_done(const struct probe_report *r, void *arg) {
   if ((unsigned)r->result < PROBE_RESULT_COUNT) run->results[r->result]++;
   if (run->quiet) return;
   printf("address=%s result=%s tlsrpt=%s step=%s code=%d index=%d depth=%d", r->address_text,
-         probe_result_name(r->result), tlsrpt_result_name(r->tlsrpt), probe_step_name(r->last_step),
-         r->smtp_code, r->matched_tlsa_index, r->match_depth);
-  printf(" tls=%d version=%s cipher=%s group=%s sigalg=%s key=%s", r->tls_up,
-         r->tls_version[0] ? r->tls_version : "-", r->tls_cipher[0] ? r->tls_cipher : "-",
-         r->tls_group[0] ? r->tls_group : "-",
+         probe_result_name(r->result), tlsrpt_result_name(r->tlsrpt), probe_step_name(r->last_step), r->smtp_code,
+         r->matched_tlsa_index, r->match_depth);
+  printf(" tls=%d version=%s cipher=%s group=%s sigalg=%s key=%s", r->tls_up, r->tls_version[0] ? r->tls_version : "-",
+         r->tls_cipher[0] ? r->tls_cipher : "-", r->tls_group[0] ? r->tls_group : "-",
          r->peer_signature_algorithm[0] ? r->peer_signature_algorithm : "-",
          r->leaf_key_type[0] ? r->leaf_key_type : "-");
-  printf(" expires_soon=%d chain=%zu chain_sent=%zu leaf_sha256=", r->expires_soon, r->chain_count,
-         r->chain_sent);
+  printf(" expires_soon=%d chain=%zu chain_sent=%zu leaf_sha256=", r->expires_soon, r->chain_count, r->chain_sent);
   if (r->chain_count > 0) print_hex(r->chain[0].sha256, 32);
   else printf("-");
-  printf(" starttls=%d keywords=%zu banner_len=%zu", r->starttls_offered, r->ehlo_keyword_count,
-         r->banner_len);
+  printf(" starttls=%d keywords=%zu banner_len=%zu", r->starttls_offered, r->ehlo_keyword_count, r->banner_len);
   print_key_type("rsa", &r->key_types[PROBE_KEY_RSA]);
   print_key_type("ecdsa", &r->key_types[PROBE_KEY_ECDSA]);
-  printf(" partial=%d ms=%d/%d/%d/%d/%d reason=\"%s\"\n", r->partial_algorithm_coverage,
-         r->connect_ms, r->banner_ms, r->ehlo_ms, r->starttls_ms, r->handshake_ms, r->reason);
+  printf(" partial=%d ms=%d/%d/%d/%d/%d reason=\"%s\"\n", r->partial_algorithm_coverage, r->connect_ms, r->banner_ms,
+         r->ehlo_ms, r->starttls_ms, r->handshake_ms, r->reason);
   fflush(stdout);
 }
 
@@ -118,7 +115,7 @@ static void usage(void) {
 int main(int argc, char **argv) {
   struct probe_config config;
   probe_config_defaults(&config);
-  config.rate_per_second = 0;  /* unlimited unless --rate */
+  config.rate_per_second = 0; /* unlimited unless --rate */
   config.per_ip_gap_ms = 0;
   const char *host = "mx.lab.example", *tlsa_base = NULL, *blocklist = NULL;
   const char *refs[MAX_ITEMS];
@@ -135,9 +132,18 @@ int main(int argc, char **argv) {
       if (address_count < MAX_ITEMS) addresses[address_count++] = arg;
       continue;
     }
-    if (strcmp(arg, "--allow-reserved") == 0) { config.allow_reserved = true; continue; }
-    if (strcmp(arg, "--no-key-types") == 0) { config.probe_each_key_type = false; continue; }
-    if (strcmp(arg, "--quiet") == 0) { run.quiet = true; continue; }
+    if (strcmp(arg, "--allow-reserved") == 0) {
+      config.allow_reserved = true;
+      continue;
+    }
+    if (strcmp(arg, "--no-key-types") == 0) {
+      config.probe_each_key_type = false;
+      continue;
+    }
+    if (strcmp(arg, "--quiet") == 0) {
+      run.quiet = true;
+      continue;
+    }
     if (i + 1 >= argc) usage();
     const char *value = argv[++i];
     unsigned long number = strtoul(value, NULL, 10);
@@ -149,9 +155,8 @@ int main(int argc, char **argv) {
       if (parse_tlsa(value, &tlsa[tlsa_count++]) != 0) usage();
     } else if (strcmp(arg, "--ehlo") == 0) config.ehlo_name = value;
     else if (strcmp(arg, "--timeout-ms") == 0) {
-      config.connect_timeout_ms = config.greeting_timeout_ms = config.ehlo_timeout_ms =
-          config.starttls_timeout_ms = config.handshake_timeout_ms = config.quit_timeout_ms =
-              (uint32_t)number;
+      config.connect_timeout_ms = config.greeting_timeout_ms = config.ehlo_timeout_ms = config.starttls_timeout_ms =
+          config.handshake_timeout_ms = config.quit_timeout_ms = (uint32_t)number;
     } else if (strcmp(arg, "--greeting-timeout-ms") == 0) config.greeting_timeout_ms = (uint32_t)number;
     else if (strcmp(arg, "--connect-timeout-ms") == 0) config.connect_timeout_ms = (uint32_t)number;
     else if (strcmp(arg, "--ehlo-timeout-ms") == 0) config.ehlo_timeout_ms = (uint32_t)number;
@@ -174,7 +179,7 @@ int main(int argc, char **argv) {
     else usage();
   }
   if (address_count == 0) usage();
-  signal(SIGPIPE, SIG_IGN);  /* probe.h: the process must ignore SIGPIPE */
+  signal(SIGPIPE, SIG_IGN); /* probe.h: the process must ignore SIGPIPE */
   struct event_base *base = event_base_new();
   char why[512];
   struct probe_engine *engine = probe_engine_new(base, &config, why, sizeof why);
@@ -225,13 +230,13 @@ int main(int argc, char **argv) {
   struct rusage usage_self;
   getrusage(RUSAGE_SELF, &usage_self);
   double cpu = (double)usage_self.ru_utime.tv_sec + usage_self.ru_utime.tv_usec / 1e6 +
-               (double)usage_self.ru_stime.tv_sec + usage_self.ru_stime.tv_usec / 1e6;
+      (double)usage_self.ru_stime.tv_sec + usage_self.ru_stime.tv_usec / 1e6;
   fprintf(stderr,
           "summary probes=%zu done=%zu connections=%llu elapsed_s=%.3f probes_per_s=%.1f "
           "cpu_s=%.3f cpu_ms_per_probe=%.3f maxrss_kb=%ld",
           submitted, run.done, (unsigned long long)stats.connections, elapsed,
-          elapsed > 0 ? (double)run.done / elapsed : 0.0, cpu,
-          run.done > 0 ? cpu * 1000.0 / (double)run.done : 0.0, usage_self.ru_maxrss);
+          elapsed > 0 ? (double)run.done / elapsed : 0.0, cpu, run.done > 0 ? cpu * 1000.0 / (double)run.done : 0.0,
+          usage_self.ru_maxrss);
   for (int i = 0; i < PROBE_RESULT_COUNT; i++) {
     if (run.results[i] > 0) fprintf(stderr, " %s=%zu", probe_result_name((enum probe_result)i), run.results[i]);
   }

@@ -25,13 +25,20 @@ struct fake_resolver {
   struct fake_connection *connections;
 };
 
-const char *fake_resolver_address(const struct fake_resolver *fake) { return fake->address; }
-unsigned fake_resolver_udp_queries(const struct fake_resolver *fake) { return fake->udp_queries; }
-unsigned fake_resolver_tcp_queries(const struct fake_resolver *fake) { return fake->tcp_queries; }
-unsigned fake_resolver_cd_queries(const struct fake_resolver *fake) { return fake->cd_queries; }
+const char *fake_resolver_address(const struct fake_resolver *fake) {
+  return fake->address;
+}
+unsigned fake_resolver_udp_queries(const struct fake_resolver *fake) {
+  return fake->udp_queries;
+}
+unsigned fake_resolver_tcp_queries(const struct fake_resolver *fake) {
+  return fake->tcp_queries;
+}
+unsigned fake_resolver_cd_queries(const struct fake_resolver *fake) {
+  return fake->cd_queries;
+}
 
-static void fake_dispatch(struct fake_resolver *fake, const uint8_t *wire, size_t len,
-                          bool over_tcp, void *connection,
+static void fake_dispatch(struct fake_resolver *fake, const uint8_t *wire, size_t len, bool over_tcp, void *connection,
                           const struct sockaddr_storage *from, socklen_t from_len) {
   struct fake_query query;
   memset(&query, 0, sizeof query);
@@ -77,8 +84,7 @@ static void fake_udp_cb(evutil_socket_t fd, short what, void *arg) {
     uint8_t buffer[65536];
     struct sockaddr_storage from;
     socklen_t from_len = sizeof from;
-    ssize_t n = recvfrom(fd, buffer, sizeof buffer, MSG_DONTWAIT, (struct sockaddr *)&from,
-                         &from_len);
+    ssize_t n = recvfrom(fd, buffer, sizeof buffer, MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
     if (n <= 0) {
       return;
     }
@@ -170,8 +176,7 @@ static int fake_bind(struct fake_resolver *fake, struct sockaddr_in *sin) {
   fake->tcp_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   int on = 1;
   setsockopt(fake->tcp_fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  if (bind(fake->tcp_fd, (struct sockaddr *)sin, sizeof *sin) != 0 ||
-      listen(fake->tcp_fd, 64) != 0) {
+  if (bind(fake->tcp_fd, (struct sockaddr *)sin, sizeof *sin) != 0 || listen(fake->tcp_fd, 64) != 0) {
     close(fake->tcp_fd);
     close(fake->udp_fd);
     return -1;
@@ -268,8 +273,8 @@ size_t fake_reply_wire(const ldns_pkt *reply, uint8_t **wire) {
   return len;
 }
 
-void fake_resolver_send_raw(struct fake_resolver *fake, const struct fake_query *query,
-                            const uint8_t *wire, size_t len) {
+void fake_resolver_send_raw(struct fake_resolver *fake, const struct fake_query *query, const uint8_t *wire,
+                            size_t len) {
   if (query->over_tcp) {
     struct fake_connection *conn = query->connection;
     uint8_t length[2] = {(uint8_t)(len >> 8), (uint8_t)len};
@@ -280,8 +285,7 @@ void fake_resolver_send_raw(struct fake_resolver *fake, const struct fake_query 
   }
 }
 
-void fake_resolver_reply(struct fake_resolver *fake, const struct fake_query *query,
-                         ldns_pkt *reply) {
+void fake_resolver_reply(struct fake_resolver *fake, const struct fake_query *query, ldns_pkt *reply) {
   uint8_t *wire = NULL;
   size_t len = fake_reply_wire(reply, &wire);
   if (len > 0) {
@@ -291,8 +295,7 @@ void fake_resolver_reply(struct fake_resolver *fake, const struct fake_query *qu
   ldns_pkt_free(reply);
 }
 
-void fake_resolver_send_from_other_port(struct fake_resolver *fake,
-                                        const struct fake_query *query,
-                                        const uint8_t *wire, size_t len) {
+void fake_resolver_send_from_other_port(struct fake_resolver *fake, const struct fake_query *query, const uint8_t *wire,
+                                        size_t len) {
   sendto(fake->spoof_fd, wire, len, 0, (const struct sockaddr *)&query->from, query->from_len);
 }

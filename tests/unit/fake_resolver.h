@@ -16,21 +16,20 @@
 struct fake_resolver;
 
 struct fake_query {
-  ldns_pkt *packet;        /* the parsed query, owned by the fake */
+  ldns_pkt *packet; /* the parsed query, owned by the fake */
   const uint8_t *wire;
   size_t len;
   bool over_tcp;
-  unsigned index;          /* 0 for the first query this resolver received */
-  char name[256];          /* question name, lower case, with trailing dot */
+  unsigned index; /* 0 for the first query this resolver received */
+  char name[256]; /* question name, lower case, with trailing dot */
   ldns_rr_type type;
-  bool checking_disabled;  /* CD bit */
-  void *connection;        /* internal: TCP connection or NULL */
+  bool checking_disabled; /* CD bit */
+  void *connection;       /* internal: TCP connection or NULL */
   struct sockaddr_storage from;
   socklen_t from_len;
 };
 
-typedef void (*fake_handler)(struct fake_resolver *fake, const struct fake_query *query,
-                             void *arg);
+typedef void (*fake_handler)(struct fake_resolver *fake, const struct fake_query *query, void *arg);
 
 /* Starts a resolver on 127.0.0.1:<random port>. NULL on failure. */
 struct fake_resolver *fake_resolver_new(struct event_base *base, fake_handler handler, void *arg);
@@ -53,16 +52,14 @@ void fake_reply_add_answer(ldns_pkt *reply, const char *rr_text);
 void fake_reply_set_ede(ldns_pkt *reply, uint16_t code, const char *text, size_t text_len);
 
 /* Sends reply (consumed) the way the query came (UDP or TCP). */
-void fake_resolver_reply(struct fake_resolver *fake, const struct fake_query *query,
-                         ldns_pkt *reply);
+void fake_resolver_reply(struct fake_resolver *fake, const struct fake_query *query, ldns_pkt *reply);
 /* Sends raw bytes the way the query came. */
-void fake_resolver_send_raw(struct fake_resolver *fake, const struct fake_query *query,
-                            const uint8_t *wire, size_t len);
+void fake_resolver_send_raw(struct fake_resolver *fake, const struct fake_query *query, const uint8_t *wire,
+                            size_t len);
 /* Sends raw bytes over UDP to the query's sender from another local port
  * (an off-path spoofer guessing the resolver's port wrong). */
-void fake_resolver_send_from_other_port(struct fake_resolver *fake,
-                                        const struct fake_query *query,
-                                        const uint8_t *wire, size_t len);
+void fake_resolver_send_from_other_port(struct fake_resolver *fake, const struct fake_query *query, const uint8_t *wire,
+                                        size_t len);
 /* Wire form of reply (not consumed); caller frees *wire. */
 size_t fake_reply_wire(const ldns_pkt *reply, uint8_t **wire);
 

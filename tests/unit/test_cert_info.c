@@ -16,8 +16,7 @@
 
 /* DER of a self-signed certificate whose SAN holds the given dNSNames
  * (bytes, lengths); *der_len set; the caller frees the result. */
-static unsigned char *cert_with_sans(const char *const *names, const size_t *lengths, size_t count,
-                                     int *der_len) {
+static unsigned char *cert_with_sans(const char *const *names, const size_t *lengths, size_t count, int *der_len) {
   EVP_PKEY *key = EVP_EC_gen("P-256");
   X509 *x509 = X509_new();
   GENERAL_NAMES *sans = GENERAL_NAMES_new();
@@ -30,8 +29,8 @@ static unsigned char *cert_with_sans(const char *const *names, const size_t *len
   }
   X509_set_version(x509, 2);
   ASN1_INTEGER_set(X509_get_serialNumber(x509), 1);
-  X509_NAME_add_entry_by_txt(X509_get_subject_name(x509), "CN", MBSTRING_ASC,
-                             (const unsigned char *)"cert-info-test", -1, -1, 0);
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(x509), "CN", MBSTRING_ASC, (const unsigned char *)"cert-info-test",
+                             -1, -1, 0);
   X509_set_issuer_name(x509, X509_get_subject_name(x509));
   X509_gmtime_adj(X509_getm_notBefore(x509), 0);
   X509_gmtime_adj(X509_getm_notAfter(x509), 86400);
@@ -100,7 +99,7 @@ static void test_long_escaped_name_capped(void) {
   CHECK(kept >= CERT_INFO_NAME_MAX_BYTES - 4);
   CHECK(strncmp(info.san[0], "a\\00a\\00", 8) == 0);
   const char *last_escape = strrchr(info.san[0], '\\');
-  CHECK(last_escape != NULL && last_escape + 3 <= info.san[0] + kept);  /* never cut inside "\00" */
+  CHECK(last_escape != NULL && last_escape + 3 <= info.san[0] + kept); /* never cut inside "\00" */
   OPENSSL_free(der);
 }
 

@@ -71,8 +71,7 @@ static void env_init(struct env *env, fake_handler handler0, fake_handler handle
   char why[128];
   for (int i = 0; i < 2; i++) {
     if (env->fake[i] != NULL) {
-      CHECK(dns_client_config_add_resolver(&env->config, fake_resolver_address(env->fake[i]), why,
-                                           sizeof why) == 0);
+      CHECK(dns_client_config_add_resolver(&env->config, fake_resolver_address(env->fake[i]), why, sizeof why) == 0);
     }
   }
 }
@@ -136,8 +135,7 @@ static void on_answer(const struct dns_answer *answer, void *arg) {
   }
 }
 
-static int lookup(struct env *env, const char *name, ldns_rr_type type, int resolver,
-                  struct result *result) {
+static int lookup(struct env *env, const char *name, ldns_rr_type type, int resolver, struct result *result) {
   env->in_lookup = true;
   int rc = dns_lookup(env->client, name, type, resolver, on_answer, result);
   env->in_lookup = false;
@@ -186,8 +184,7 @@ static void handle_by_name(struct fake_resolver *fake, const struct fake_query *
     fake_resolver_reply(fake, q, reply);
   } else if (strcmp(q->name, "lame.test.") == 0) {
     /* Upstream unreachable; a CD=1 query (never sent) would get data. */
-    ldns_pkt *reply = fake_reply_new(q, q->checking_disabled ? LDNS_RCODE_NOERROR
-                                                             : LDNS_RCODE_SERVFAIL, false);
+    ldns_pkt *reply = fake_reply_new(q, q->checking_disabled ? LDNS_RCODE_NOERROR : LDNS_RCODE_SERVFAIL, false);
     if (!q->checking_disabled) {
       fake_reply_set_ede(reply, 22, "no reachable authority", 22);
     }
@@ -561,8 +558,7 @@ static void test_dead_names_do_not_starve_others(void) {
       dead_first_ms = results[i].elapsed_ms < dead_first_ms ? results[i].elapsed_ms : dead_first_ms;
     } else {
       secure += results[i].calls == 1 && results[i].state == DNSSEC_SECURE;
-      healthy_last_ms = results[i].elapsed_ms > healthy_last_ms ? results[i].elapsed_ms
-                                                                : healthy_last_ms;
+      healthy_last_ms = results[i].elapsed_ms > healthy_last_ms ? results[i].elapsed_ms : healthy_last_ms;
     }
   }
   CHECK_INT(failed, DEAD);
@@ -801,8 +797,7 @@ static void test_free_inside_callback(void) {
   env_start(&env);
   int calls = 0;
   for (int i = 0; i < 5; i++) {
-    CHECK(dns_lookup(env.client, "secure.test", LDNS_RR_TYPE_A, -1, free_client_in_callback,
-                     &calls) == 0);
+    CHECK(dns_lookup(env.client, "secure.test", LDNS_RR_TYPE_A, -1, free_client_in_callback, &calls) == 0);
   }
   struct timeval wait = {0, 200000};
   event_base_loopexit(env.base, &wait);
@@ -1003,15 +998,11 @@ static void test_config_add_resolver(void) {
 
 UNIT_MAIN(UNIT_TEST(test_config_add_resolver), UNIT_TEST(test_secure_insecure_nxdomain),
           UNIT_TEST(test_servfail_then_cd_is_bogus), UNIT_TEST(test_ede_dnssec_code_is_bogus),
-          UNIT_TEST(test_servfail_everywhere_fails_after_slow_round),
-          UNIT_TEST(test_network_servfail_is_not_bogus),
+          UNIT_TEST(test_servfail_everywhere_fails_after_slow_round), UNIT_TEST(test_network_servfail_is_not_bogus),
           UNIT_TEST(test_timeout_fails_over), UNIT_TEST(test_resolver_down_and_up_counted),
-          UNIT_TEST(test_resolver_silence_counted),
-          UNIT_TEST(test_dead_names_do_not_starve_others),
-          UNIT_TEST(test_random_loss_keeps_window),
-          UNIT_TEST(test_spoofed_replies_ignored),
-          UNIT_TEST(test_truncated_retries_over_tcp), UNIT_TEST(test_refused),
-          UNIT_TEST(test_malformed_reply), UNIT_TEST(test_free_with_pending_lookups),
-          UNIT_TEST(test_free_inside_callback), UNIT_TEST(test_cancel),
+          UNIT_TEST(test_resolver_silence_counted), UNIT_TEST(test_dead_names_do_not_starve_others),
+          UNIT_TEST(test_random_loss_keeps_window), UNIT_TEST(test_spoofed_replies_ignored),
+          UNIT_TEST(test_truncated_retries_over_tcp), UNIT_TEST(test_refused), UNIT_TEST(test_malformed_reply),
+          UNIT_TEST(test_free_with_pending_lookups), UNIT_TEST(test_free_inside_callback), UNIT_TEST(test_cancel),
           UNIT_TEST(test_many_concurrent_lookups), UNIT_TEST(test_window_shrinks_on_timeouts),
           UNIT_TEST(test_socket_moves_to_new_port), UNIT_TEST(test_window_shrinks_on_servfail_burst))

@@ -33,11 +33,10 @@ static void test_build_query_matches_ldns(void) {
   size_t qname_len = dns_message_encode_name("_25._tcp.mx.example.org", qname);
   for (int cd = 0; cd <= 1; cd++) {
     uint8_t ours[DNS_QUERY_MAX_BYTES];
-    size_t len = dns_message_build_query(ours, 0xbeef, qname, qname_len, LDNS_RR_TYPE_TLSA,
-                                         cd == 1, 1232);
+    size_t len = dns_message_build_query(ours, 0xbeef, qname, qname_len, LDNS_RR_TYPE_TLSA, cd == 1, 1232);
     ldns_pkt *pkt = NULL;
-    CHECK(ldns_pkt_query_new_frm_str(&pkt, "_25._tcp.mx.example.org.", LDNS_RR_TYPE_TLSA,
-                                     LDNS_RR_CLASS_IN, LDNS_RD) == LDNS_STATUS_OK);
+    CHECK(ldns_pkt_query_new_frm_str(&pkt, "_25._tcp.mx.example.org.", LDNS_RR_TYPE_TLSA, LDNS_RR_CLASS_IN, LDNS_RD) ==
+          LDNS_STATUS_OK);
     ldns_pkt_set_id(pkt, 0xbeef);
     ldns_pkt_set_cd(pkt, cd == 1);
     ldns_pkt_set_edns_udp_size(pkt, 1232);
@@ -110,9 +109,8 @@ static void test_reply_matches(void) {
 static void test_ede_options(void) {
   struct dns_ede ede;
   /* padding option, then EDE 22 "no auth", then EDE 6 with a control byte */
-  const uint8_t options[] = {0, 12, 0, 2, 0, 0,
-                             0, 15, 0, 9, 0, 22, 'n', 'o', ' ', 'a', 'u', 't', 'h',
-                             0, 15, 0, 6, 0, 6, 'b', '\n', 0xc3, 0};
+  const uint8_t options[] = {0,   12,  0,   2,   0, 0,  0, 15, 0, 9, 0,   22,   'n',  'o', ' ',
+                             'a', 'u', 't', 'h', 0, 15, 0, 6,  0, 6, 'b', '\n', 0xc3, 0};
   dns_message_extract_ede_options(options, sizeof options, &ede);
   CHECK(ede.present);
   CHECK_INT(ede.code, 6); /* the DNSSEC one wins */
@@ -184,6 +182,5 @@ static void test_answer_state(void) {
   CHECK(!dns_ede_is_dnssec_failure(22));
 }
 
-UNIT_MAIN(UNIT_TEST(test_encode_name), UNIT_TEST(test_build_query_matches_ldns),
-          UNIT_TEST(test_reply_matches), UNIT_TEST(test_ede_options),
-          UNIT_TEST(test_ede_from_packet), UNIT_TEST(test_answer_state))
+UNIT_MAIN(UNIT_TEST(test_encode_name), UNIT_TEST(test_build_query_matches_ldns), UNIT_TEST(test_reply_matches),
+          UNIT_TEST(test_ede_options), UNIT_TEST(test_ede_from_packet), UNIT_TEST(test_answer_state))

@@ -13,8 +13,9 @@ static void handle_validating(struct fake_resolver *fake, const struct fake_quer
   (void)arg;
   if (strcmp(q->name, ".") == 0 || strcmp(q->name, "signed.example.") == 0) {
     ldns_pkt *reply = fake_reply_new(q, LDNS_RCODE_NOERROR, true);
-    fake_reply_add_answer(reply, ". 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. "
-                                 "2024010100 1800 900 604800 86400");
+    fake_reply_add_answer(reply,
+                          ". 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. "
+                          "2024010100 1800 900 604800 86400");
     fake_resolver_reply(fake, q, reply);
   } else if (q->checking_disabled) {
     fake_resolver_reply(fake, q, fake_reply_new(q, LDNS_RCODE_NOERROR, false));
@@ -64,9 +65,8 @@ static void on_done(const struct resolver_verdict *verdicts, size_t count, bool 
 }
 
 /* Runs a check on one or two scripted resolvers. */
-static void run_check(fake_handler first, fake_handler second,
-                      const struct resolver_check_config *config, struct outcome *outcome,
-                      char addresses[2][64]) {
+static void run_check(fake_handler first, fake_handler second, const struct resolver_check_config *config,
+                      struct outcome *outcome, char addresses[2][64]) {
   memset(outcome, 0, sizeof *outcome);
   struct event_base *base = event_base_new();
   outcome->base = base;
@@ -89,8 +89,7 @@ static void run_check(fake_handler first, fake_handler second,
   }
   struct dns_client *client = dns_client_new(base, &dns, why, sizeof why);
   CHECK(client != NULL);
-  struct resolver_check *check = resolver_check_start(client, config, on_done, outcome, why,
-                                                      sizeof why);
+  struct resolver_check *check = resolver_check_start(client, config, on_done, outcome, why, sizeof why);
   CHECK(check != NULL);
   struct timeval deadline = {5, 0};
   event_base_loopexit(base, &deadline);
@@ -193,8 +192,7 @@ static void test_run_convenience(void) {
   event_base_free(base);
 }
 
-static void never_called(const struct resolver_verdict *verdicts, size_t count, bool all,
-                         void *arg) {
+static void never_called(const struct resolver_verdict *verdicts, size_t count, bool all, void *arg) {
   (void)verdicts;
   (void)count;
   (void)all;
@@ -213,8 +211,7 @@ static void test_cancel(void) {
   struct resolver_check_config config;
   resolver_check_config_defaults(&config);
   int calls = 0;
-  struct resolver_check *check = resolver_check_start(client, &config, never_called, &calls, why,
-                                                      sizeof why);
+  struct resolver_check *check = resolver_check_start(client, &config, never_called, &calls, why, sizeof why);
   CHECK(check != NULL);
   resolver_check_cancel(check, client);
   struct timeval wait = {0, 100000};

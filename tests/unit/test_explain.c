@@ -55,8 +55,8 @@ static void fixture_init(struct fixture *fx, size_t record_count) {
 
   for (size_t i = 0; i < record_count; i++) {
     memset(fx->record_data[i], 0xa0 + (int)i, 32);
-    fx->records[i] = (struct tlsa_record){.usage = 3, .selector = 1, .matching_type = 1, .data_len = 32,
-                                          .data = fx->record_data[i], .usable = true};
+    fx->records[i] = (struct tlsa_record){
+        .usage = 3, .selector = 1, .matching_type = 1, .data_len = 32, .data = fx->record_data[i], .usable = true};
   }
   fx->host.tlsa_records = fx->records;
   fx->host.tlsa_count = record_count;
@@ -88,23 +88,22 @@ static char *explain(const struct fixture *fx) {
   return text;
 }
 
-#define CHECK_HAS(text, needle)                                                       \
-  do {                                                                                \
-    unit_checks++;                                                                    \
-    if ((text) == NULL || strstr((text), (needle)) == NULL) {                         \
-      unit_failures++;                                                                \
-      fprintf(stderr, "%s:%d: text lacks \"%s\":\n%s\n", __FILE__, __LINE__, (needle), \
-              (text) ? (text) : "(null)");                                            \
-    }                                                                                 \
+#define CHECK_HAS(text, needle)                                                                                     \
+  do {                                                                                                              \
+    unit_checks++;                                                                                                  \
+    if ((text) == NULL || strstr((text), (needle)) == NULL) {                                                       \
+      unit_failures++;                                                                                              \
+      fprintf(stderr, "%s:%d: text lacks \"%s\":\n%s\n", __FILE__, __LINE__, (needle), (text) ? (text) : "(null)"); \
+    }                                                                                                               \
   } while (0)
 
-#define CHECK_LACKS(text, needle)                                                     \
-  do {                                                                                \
-    unit_checks++;                                                                    \
-    if ((text) != NULL && strstr((text), (needle)) != NULL) {                         \
-      unit_failures++;                                                                \
+#define CHECK_LACKS(text, needle)                                                             \
+  do {                                                                                        \
+    unit_checks++;                                                                            \
+    if ((text) != NULL && strstr((text), (needle)) != NULL) {                                 \
+      unit_failures++;                                                                        \
       fprintf(stderr, "%s:%d: text has \"%s\":\n%s\n", __FILE__, __LINE__, (needle), (text)); \
-    }                                                                                 \
+    }                                                                                         \
   } while (0)
 
 static void test_dane_valid_single_record(void) {
@@ -156,7 +155,8 @@ static void test_tlsa_mismatch(void) {
   CHECK_HAS(text, "192.0.2.1: tlsa-mismatch (no TLSA record matched)");
   CHECK_HAS(text, "TLSA 3 1 1 ([0]) does not match the key/certificate served on 192.0.2.1");
   CHECK_HAS(text, "Publish `_25._tcp.mx.example. IN TLSA 3 1 1 <sha256 of the served SPKI>`");
-  CHECK_HAS(text, "`_25._tcp.mx.example. IN TLSA 3 0 1 1111111111111111111111111111111111111111111111111111111111111111`");
+  CHECK_HAS(text,
+            "`_25._tcp.mx.example. IN TLSA 3 0 1 1111111111111111111111111111111111111111111111111111111111111111`");
   CHECK_HAS(text, "openssl s_client -starttls smtp -connect 192.0.2.1:25 -servername mx.example");
   CHECK_HAS(text, "or deploy the key that matches");
   CHECK_HAS(text, "DANE senders defer mail");
@@ -170,9 +170,11 @@ static void test_tlsa_mismatch(void) {
   fx.host.status = HOST_DANE_FAILED;
   fx.domain.status = DOMAIN_DANE_FAILED;
   text = explain(&fx);
-  CHECK_HAS(text, "Publish `_25._tcp.mx.example. IN TLSA 3 1 1 "
-                  "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a` (this key;");
-  CHECK_HAS(text, "`_25._tcp.mx.example. IN TLSA 3 0 1 1111111111111111111111111111111111111111111111111111111111111111`");
+  CHECK_HAS(text,
+            "Publish `_25._tcp.mx.example. IN TLSA 3 1 1 "
+            "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a` (this key;");
+  CHECK_HAS(text,
+            "`_25._tcp.mx.example. IN TLSA 3 0 1 1111111111111111111111111111111111111111111111111111111111111111`");
   CHECK_LACKS(text, "<sha256 of the served SPKI>");
   CHECK_LACKS(text, "openssl s_client");
   free(text);

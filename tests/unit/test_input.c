@@ -67,8 +67,7 @@ static void drain(struct input_reader *reader, struct collected *c) {
 }
 
 /* Reads data (in memory) with options; diagnostics go to c->messages. */
-static void read_memory(const void *data, size_t len, struct input_options *options,
-                        struct collected *c) {
+static void read_memory(const void *data, size_t len, struct input_options *options, struct collected *c) {
   memset(c, 0, sizeof *c);
   options->diagnostic = collect_message;
   options->diagnostic_arg = c;
@@ -103,8 +102,7 @@ static char *data_path(const char *name) {
 }
 
 /* gzip member(s) of data, each of member_len bytes of input. */
-static unsigned char *gzip_members(const char *data, size_t len, size_t member_len,
-                                   size_t *out_len) {
+static unsigned char *gzip_members(const char *data, size_t len, size_t member_len, size_t *out_len) {
   size_t cap = len * 2 + 1024;
   unsigned char *out = malloc(cap);
   size_t used = 0;
@@ -199,8 +197,8 @@ static void test_tld_zone(void) {
     CHECK_STR(joined, expected);
     CHECK_INT(c.end_rc, 0);
     CHECK_INT(c.counts.invalid, 3);
-    CHECK_INT(c.counts.bad_lines, 3);   /* $INCLUDE, NS without a name, NS with two */
-    CHECK_INT(c.counts.duplicates, 1);  /* alpha again, not adjacent */
+    CHECK_INT(c.counts.bad_lines, 3);  /* $INCLUDE, NS without a name, NS with two */
+    CHECK_INT(c.counts.duplicates, 1); /* alpha again, not adjacent */
     CHECK(strstr(c.messages, "mem:34: $INCLUDE refused") != NULL);
     CHECK(strstr(c.messages, "mem:40: invalid name \"esc\\.dot.test\": escaped dot") != NULL);
     collected_free(&c);
@@ -396,8 +394,7 @@ static void test_binary_and_long_lines(void) {
   for (size_t i = 0; i < sizeof garbage; i++) {
     garbage[i] = (unsigned char)(i * 131 + 7);
   }
-  struct input_reader *reader =
-      input_reader_open_memory(garbage, sizeof garbage, "garbage", &options, why, sizeof why);
+  struct input_reader *reader = input_reader_open_memory(garbage, sizeof garbage, "garbage", &options, why, sizeof why);
   CHECK(reader != NULL);
   struct input_name name;
   CHECK_INT(input_reader_next(reader, &name, why, sizeof why), -1);
@@ -505,8 +502,8 @@ static void test_dedup_lookahead_order(void) {
   size_t expected_count = 0, invalid_lines = 0;
   for (int i = 0; i < 100; i++) {
     int id = i;
-    if (i % 5 == 1) id = i - 1;        /* repeat of the name just before */
-    else if (i % 7 == 3) id = i - 20;  /* repeat from beyond the look-ahead */
+    if (i % 5 == 1) id = i - 1;       /* repeat of the name just before */
+    else if (i % 7 == 3) id = i - 20; /* repeat from beyond the look-ahead */
     if (id < 0) id = i;
     if (i % 11 == 4) { /* lines 5, 16, 27, ...: bad..name1, bad..name0, bad..name2, ... */
       invalid_lines++;
@@ -583,8 +580,7 @@ static void test_diagnostics_cap_and_checksum(void) {
 
   char why[128];
   input_options_defaults(&options);
-  struct input_reader *reader =
-      input_reader_open_memory(list, strlen(list), "x", &options, why, sizeof why);
+  struct input_reader *reader = input_reader_open_memory(list, strlen(list), "x", &options, why, sizeof why);
   struct input_name name;
   while (input_reader_next(reader, &name, why, sizeof why) == 1) {
   }
@@ -634,8 +630,7 @@ static void test_open_files(void) {
   input_reader_free(NULL);
 }
 
-UNIT_MAIN(UNIT_TEST(test_name_rule), UNIT_TEST(test_tld_zone), UNIT_TEST(test_zone_apex_rules),
-          UNIT_TEST(test_list), UNIT_TEST(test_csv), UNIT_TEST(test_gzip_errors),
-          UNIT_TEST(test_binary_and_long_lines), UNIT_TEST(test_shard_sample_limit),
-          UNIT_TEST(test_dedup_lookahead_order), UNIT_TEST(test_dedup_budget), UNIT_TEST(test_diagnostics_cap_and_checksum),
-          UNIT_TEST(test_open_files))
+UNIT_MAIN(UNIT_TEST(test_name_rule), UNIT_TEST(test_tld_zone), UNIT_TEST(test_zone_apex_rules), UNIT_TEST(test_list),
+          UNIT_TEST(test_csv), UNIT_TEST(test_gzip_errors), UNIT_TEST(test_binary_and_long_lines),
+          UNIT_TEST(test_shard_sample_limit), UNIT_TEST(test_dedup_lookahead_order), UNIT_TEST(test_dedup_budget),
+          UNIT_TEST(test_diagnostics_cap_and_checksum), UNIT_TEST(test_open_files))

@@ -34,17 +34,17 @@ static const char *reserved(const char *text) {
 }
 
 static void test_reserved_v4(void) {
-  const char *special[] = {"0.1.2.3", "10.0.0.1", "10.255.255.255", "100.64.0.1", "100.127.255.255",
-                           "127.0.0.1", "169.254.1.1", "172.16.0.1", "172.31.255.255", "192.0.0.8",
-                           "192.0.2.55", "192.88.99.1", "192.168.1.1", "198.18.0.1", "198.19.255.255",
-                           "198.51.100.7", "203.0.113.9", "224.0.0.1", "239.255.255.255", "240.0.0.1",
+  const char *special[] = {"0.1.2.3",        "10.0.0.1",    "10.255.255.255", "100.64.0.1",      "100.127.255.255",
+                           "127.0.0.1",      "169.254.1.1", "172.16.0.1",     "172.31.255.255",  "192.0.0.8",
+                           "192.0.2.55",     "192.88.99.1", "192.168.1.1",    "198.18.0.1",      "198.19.255.255",
+                           "198.51.100.7",   "203.0.113.9", "224.0.0.1",      "239.255.255.255", "240.0.0.1",
                            "255.255.255.255"};
   for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) {
     if (reserved(special[i]) == NULL) fprintf(stderr, "not reserved: %s\n", special[i]);
     CHECK(reserved(special[i]) != NULL);
   }
-  const char *global[] = {"1.1.1.1", "8.8.8.8", "100.63.255.255", "100.128.0.0", "172.15.255.255",
-                          "172.32.0.0", "192.0.1.1", "192.0.3.1", "192.169.0.1", "198.17.255.255",
+  const char *global[] = {"1.1.1.1",    "8.8.8.8",     "100.63.255.255",  "100.128.0.0", "172.15.255.255",
+                          "172.32.0.0", "192.0.1.1",   "192.0.3.1",       "192.169.0.1", "198.17.255.255",
                           "198.20.0.0", "203.0.114.1", "223.255.255.255", "11.0.0.1"};
   for (size_t i = 0; i < sizeof global / sizeof global[0]; i++) {
     if (reserved(global[i]) != NULL) fprintf(stderr, "reserved: %s\n", global[i]);
@@ -54,16 +54,15 @@ static void test_reserved_v4(void) {
 }
 
 static void test_reserved_v6(void) {
-  const char *special[] = {"::", "::1", "::ffff:8.8.8.8", "64:ff9b::808:808", "64:ff9b:1::1", "100::1",
-                           "2001::1", "2001:1ff:ffff::1", "2001:db8::1", "2002:808:808::1", "3fff::1",
-                           "fc00::1", "fd12:3456::1", "fe80::1", "febf::1", "ff02::1", "1234::1",
-                           "4000::1", "e000::1"};
+  const char *special[] = {"::",      "::1",     "::ffff:8.8.8.8",   "64:ff9b::808:808", "64:ff9b:1::1",
+                           "100::1",  "2001::1", "2001:1ff:ffff::1", "2001:db8::1",      "2002:808:808::1",
+                           "3fff::1", "fc00::1", "fd12:3456::1",     "fe80::1",          "febf::1",
+                           "ff02::1", "1234::1", "4000::1",          "e000::1"};
   for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) {
     if (reserved(special[i]) == NULL) fprintf(stderr, "not reserved: %s\n", special[i]);
     CHECK(reserved(special[i]) != NULL);
   }
-  const char *global[] = {"2001:200::1", "2001:4860:4860::8888", "2a00:1450::1", "2600::1",
-                          "3ffe::1", "2003::1"};
+  const char *global[] = {"2001:200::1", "2001:4860:4860::8888", "2a00:1450::1", "2600::1", "3ffe::1", "2003::1"};
   for (size_t i = 0; i < sizeof global / sizeof global[0]; i++) {
     if (reserved(global[i]) != NULL) fprintf(stderr, "reserved: %s -> %s\n", global[i], reserved(global[i]));
     CHECK(reserved(global[i]) == NULL);
@@ -168,7 +167,7 @@ static void test_rollover(void) {
   set[2] = record(3);
   CHECK_INT(rules_rollover_class(set, 3), ROLLOVER_SINGLE);
   set[3] = record(3);
-  set[3].data_len = 31;  /* digest of the wrong length */
+  set[3].data_len = 31; /* digest of the wrong length */
   tlsa_record_classify(&set[3]);
   CHECK_INT(rules_rollover_class(set, 4), ROLLOVER_SINGLE);
   CHECK_STR(rollover_class_name(rules_rollover_class(set, 2)), "none");
@@ -218,7 +217,7 @@ static void test_engine_skips(void) {
   request.address_len = sizeof(struct sockaddr_in);
   struct collected c = {0, PROBE_AUTHENTICATED, ""};
   CHECK_INT(probe_engine_submit(engine, &request, collect, &c), 0);
-  CHECK_INT(c.calls, 0);  /* never from inside submit */
+  CHECK_INT(c.calls, 0); /* never from inside submit */
   CHECK_INT(probe_engine_pending(engine), 1);
   event_base_dispatch(base);
   CHECK_INT(c.calls, 1);

@@ -146,12 +146,12 @@ static void domain_with(struct domain_result *result, enum dnssec_state mx_state
   }
 }
 
-#define DOMAIN(mx, want, ...)                                                      \
-  do {                                                                             \
-    enum host_status statuses_[] = {__VA_ARGS__};                                  \
-    struct domain_result result_;                                                  \
+#define DOMAIN(mx, want, ...)                                                     \
+  do {                                                                            \
+    enum host_status statuses_[] = {__VA_ARGS__};                                 \
+    struct domain_result result_;                                                 \
     domain_with(&result_, mx, sizeof statuses_ / sizeof statuses_[0], statuses_); \
-    CHECK_STR(domain_status_name(rules_domain_status(&result_)), want);            \
+    CHECK_STR(domain_status_name(rules_domain_status(&result_)), want);           \
   } while (0)
 
 static void test_domain_rules(void) {
@@ -274,7 +274,6 @@ static void test_status_words_round_trip(void) {
   CHECK_STR(domain_status_name((enum domain_status)99), "?");
 }
 
-UNIT_MAIN(UNIT_TEST(test_host_address_rules), UNIT_TEST(test_host_tlsa_rules),
-          UNIT_TEST(test_host_probe_rules), UNIT_TEST(test_domain_rules),
-          UNIT_TEST(test_every_combination_has_a_status), UNIT_TEST(test_rollover),
+UNIT_MAIN(UNIT_TEST(test_host_address_rules), UNIT_TEST(test_host_tlsa_rules), UNIT_TEST(test_host_probe_rules),
+          UNIT_TEST(test_domain_rules), UNIT_TEST(test_every_combination_has_a_status), UNIT_TEST(test_rollover),
           UNIT_TEST(test_status_words_round_trip))

@@ -6,8 +6,7 @@
 
 static const struct smtp_reply_limits limits = {64, 5};
 
-static enum smtp_reply_status feed_all(struct smtp_reply *reply, const char *data, size_t *consumed,
-                                       const char **why) {
+static enum smtp_reply_status feed_all(struct smtp_reply *reply, const char *data, size_t *consumed, const char **why) {
   smtp_reply_reset(reply);
   return smtp_reply_feed(reply, &limits, data, strlen(data), consumed, why);
 }
@@ -40,8 +39,7 @@ static void test_multi_line_and_starttls(void) {
   CHECK_STR(reply.kept[1], "PIPELINING");
   CHECK_INT(consumed, strlen(ehlo));
   /* STARTTLS in the first line (the greeting text) does not count, nor a prefix */
-  CHECK_INT(feed_all(&reply, "250-STARTTLS\r\n250-STARTTLSX\r\n250 SIZE\r\n", &consumed, &why),
-            SMTP_REPLY_DONE);
+  CHECK_INT(feed_all(&reply, "250-STARTTLS\r\n250-STARTTLSX\r\n250 SIZE\r\n", &consumed, &why), SMTP_REPLY_DONE);
   CHECK(!reply.offers_starttls);
 }
 
@@ -52,11 +50,11 @@ static void test_partial_and_pipelining(void) {
   smtp_reply_reset(&reply);
   const char *part1 = "250-first\r\n250-sec";
   CHECK_INT(smtp_reply_feed(&reply, &limits, part1, strlen(part1), &consumed, &why), SMTP_REPLY_NEED_MORE);
-  CHECK_INT(consumed, 11);  /* the partial line stays in the buffer */
+  CHECK_INT(consumed, 11); /* the partial line stays in the buffer */
   const char *part2 = "250-second\r\n250 last\r\n221 unsolicited\r\n";
   CHECK_INT(smtp_reply_feed(&reply, &limits, part2, strlen(part2), &consumed, &why), SMTP_REPLY_DONE);
   CHECK_INT(reply.line_count, 3);
-  CHECK_INT(consumed, strlen("250-second\r\n250 last\r\n"));  /* the rest is left alone */
+  CHECK_INT(consumed, strlen("250-second\r\n250 last\r\n")); /* the rest is left alone */
   CHECK_INT(reply.code, 250);
 }
 
@@ -102,8 +100,7 @@ static void test_caps(void) {
   CHECK_INT(feed_all(&reply, "220 partial", &consumed, &why), SMTP_REPLY_NEED_MORE);
   CHECK_INT(consumed, 0);
   /* max_lines 5: five lines fine, six too many */
-  CHECK_INT(feed_all(&reply, "250-1\r\n250-2\r\n250-3\r\n250-4\r\n250 5\r\n", &consumed, &why),
-            SMTP_REPLY_DONE);
+  CHECK_INT(feed_all(&reply, "250-1\r\n250-2\r\n250-3\r\n250-4\r\n250 5\r\n", &consumed, &why), SMTP_REPLY_DONE);
   CHECK_INT(feed_all(&reply, "250-1\r\n250-2\r\n250-3\r\n250-4\r\n250-5\r\n250 6\r\n", &consumed, &why),
             SMTP_REPLY_ERROR);
   CHECK_STR(why, "too many lines in one reply");
@@ -126,9 +123,8 @@ static void test_kept_text_truncated(void) {
   }
   CHECK_INT(smtp_reply_add_line(&reply, &wide, "250 STARTTLS", 12, &why), SMTP_REPLY_DONE);
   CHECK_INT(reply.kept_count, SMTP_REPLY_MAX_KEPT_LINES);
-  CHECK(reply.offers_starttls);  /* seen beyond the kept lines */
+  CHECK(reply.offers_starttls); /* seen beyond the kept lines */
 }
 
-UNIT_MAIN(UNIT_TEST(test_single_line), UNIT_TEST(test_multi_line_and_starttls),
-          UNIT_TEST(test_partial_and_pipelining), UNIT_TEST(test_bad_lines), UNIT_TEST(test_caps),
-          UNIT_TEST(test_kept_text_truncated))
+UNIT_MAIN(UNIT_TEST(test_single_line), UNIT_TEST(test_multi_line_and_starttls), UNIT_TEST(test_partial_and_pipelining),
+          UNIT_TEST(test_bad_lines), UNIT_TEST(test_caps), UNIT_TEST(test_kept_text_truncated))

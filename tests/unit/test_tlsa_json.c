@@ -12,8 +12,8 @@ static struct tlsa_record make(uint8_t usage, uint8_t selector, uint8_t matching
   static uint8_t data[128];
   memset(data, 0xab, sizeof data);
   data[0] = 0x30;
-  struct tlsa_record record = {.usage = usage, .selector = selector, .matching_type = matching,
-                               .data_len = len, .data = data};
+  struct tlsa_record record = {
+      .usage = usage, .selector = selector, .matching_type = matching, .data_len = len, .data = data};
   tlsa_record_classify(&record);
   return record;
 }
@@ -41,9 +41,10 @@ static void test_usability(void) {
 
 static void test_from_rr_and_hex(void) {
   ldns_rr *rr = NULL;
-  ldns_status status = ldns_rr_new_frm_str(
-      &rr, "_25._tcp.mx.example. 300 IN TLSA 3 1 1 "
-           "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20", 0, NULL, NULL);
+  ldns_status status = ldns_rr_new_frm_str(&rr,
+                                           "_25._tcp.mx.example. 300 IN TLSA 3 1 1 "
+                                           "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20",
+                                           0, NULL, NULL);
   CHECK(status == LDNS_STATUS_OK);
   struct tlsa_record record;
   CHECK(tlsa_record_from_rr(rr, &record) == 0);
@@ -83,7 +84,9 @@ static void test_json_escaping(void) {
   json_object_end(&buf);
   CHECK(!json_buf_failed(&buf));
   CHECK_STR(buf.data,
-            "{\"banner\":\"220 \\\"hi\\\"\\\\\\n\\u0001\\u00ff\xc3\xa9\\u0000x\",\"n\":-5,\"big\":18446744073709551615,\"min\":-9223372036854775808,\"zero\":0,"
+            "{\"banner\":\"220 "
+            "\\\"hi\\\"\\\\\\n\\u0001\\u00ff\xc3\xa9\\u0000x\",\"n\":-5,\"big\":18446744073709551615,\"min\":-"
+            "9223372036854775808,\"zero\":0,"
             "\"list\":[true,null,\"01ab\"]}");
   /* Truncated UTF-8 at the end is escaped, not copied. */
   json_buf_reset(&buf);

@@ -8,33 +8,35 @@
 #include "util/utf8.h"
 #include "unit.h"
 
-static size_t len_of(const char *bytes, size_t n) { return utf8_sequence_length((const unsigned char *)bytes, n); }
+static size_t len_of(const char *bytes, size_t n) {
+  return utf8_sequence_length((const unsigned char *)bytes, n);
+}
 
 static void test_valid_sequences(void) {
   CHECK_INT(len_of("a", 1), 1);
-  CHECK_INT(len_of("\xc3\xa9", 2), 2);             /* U+00E9 */
-  CHECK_INT(len_of("\xc2\x80", 2), 2);             /* U+0080, the lowest 2-byte */
-  CHECK_INT(len_of("\xe2\x82\xac", 3), 3);         /* U+20AC */
-  CHECK_INT(len_of("\xe0\xa0\x80", 3), 3);         /* U+0800, the lowest 3-byte */
-  CHECK_INT(len_of("\xef\xbf\xbd", 3), 3);         /* U+FFFD */
-  CHECK_INT(len_of("\xf0\x9f\x98\x80", 4), 4);     /* U+1F600 */
-  CHECK_INT(len_of("\xf4\x8f\xbf\xbf", 4), 4);     /* U+10FFFF, the highest */
+  CHECK_INT(len_of("\xc3\xa9", 2), 2);         /* U+00E9 */
+  CHECK_INT(len_of("\xc2\x80", 2), 2);         /* U+0080, the lowest 2-byte */
+  CHECK_INT(len_of("\xe2\x82\xac", 3), 3);     /* U+20AC */
+  CHECK_INT(len_of("\xe0\xa0\x80", 3), 3);     /* U+0800, the lowest 3-byte */
+  CHECK_INT(len_of("\xef\xbf\xbd", 3), 3);     /* U+FFFD */
+  CHECK_INT(len_of("\xf0\x9f\x98\x80", 4), 4); /* U+1F600 */
+  CHECK_INT(len_of("\xf4\x8f\xbf\xbf", 4), 4); /* U+10FFFF, the highest */
 }
 
 static void test_invalid_sequences(void) {
-  CHECK_INT(len_of("\x80", 1), 0);                 /* stray continuation */
-  CHECK_INT(len_of("\xc0\x80", 2), 0);             /* overlong NUL */
-  CHECK_INT(len_of("\xc1\xbf", 2), 0);             /* overlong */
-  CHECK_INT(len_of("\xe0\x9f\xbf", 3), 0);         /* overlong 3-byte (U+07FF) */
-  CHECK_INT(len_of("\xf0\x8f\xbf\xbf", 4), 0);     /* overlong 4-byte (U+FFFF) */
-  CHECK_INT(len_of("\xed\xa0\x80", 3), 0);         /* surrogate U+D800 */
-  CHECK_INT(len_of("\xed\xbf\xbf", 3), 0);         /* surrogate U+DFFF */
-  CHECK_INT(len_of("\xf4\x90\x80\x80", 4), 0);     /* U+110000 */
-  CHECK_INT(len_of("\xf5\x80\x80\x80", 4), 0);     /* lead byte out of range */
+  CHECK_INT(len_of("\x80", 1), 0);             /* stray continuation */
+  CHECK_INT(len_of("\xc0\x80", 2), 0);         /* overlong NUL */
+  CHECK_INT(len_of("\xc1\xbf", 2), 0);         /* overlong */
+  CHECK_INT(len_of("\xe0\x9f\xbf", 3), 0);     /* overlong 3-byte (U+07FF) */
+  CHECK_INT(len_of("\xf0\x8f\xbf\xbf", 4), 0); /* overlong 4-byte (U+FFFF) */
+  CHECK_INT(len_of("\xed\xa0\x80", 3), 0);     /* surrogate U+D800 */
+  CHECK_INT(len_of("\xed\xbf\xbf", 3), 0);     /* surrogate U+DFFF */
+  CHECK_INT(len_of("\xf4\x90\x80\x80", 4), 0); /* U+110000 */
+  CHECK_INT(len_of("\xf5\x80\x80\x80", 4), 0); /* lead byte out of range */
   CHECK_INT(len_of("\xff", 1), 0);
-  CHECK_INT(len_of("\xe2\x82", 2), 0);             /* truncated by the buffer end */
-  CHECK_INT(len_of("\xe2\x82\xac", 2), 0);         /* left says 2: the third byte is not readable */
-  CHECK_INT(len_of("\xe2\x28\xac", 3), 0);         /* second byte not a continuation */
+  CHECK_INT(len_of("\xe2\x82", 2), 0);     /* truncated by the buffer end */
+  CHECK_INT(len_of("\xe2\x82\xac", 2), 0); /* left says 2: the third byte is not readable */
+  CHECK_INT(len_of("\xe2\x28\xac", 3), 0); /* second byte not a continuation */
 }
 
 /* Both writers keep a valid sequence and escape an invalid one. */

@@ -10,38 +10,35 @@
 extern int unit_failures;
 extern int unit_checks;
 
-#define CHECK(expr)                                                          \
-  do {                                                                       \
-    unit_checks++;                                                           \
-    if (!(expr)) {                                                           \
-      unit_failures++;                                                       \
+#define CHECK(expr)                                                            \
+  do {                                                                         \
+    unit_checks++;                                                             \
+    if (!(expr)) {                                                             \
+      unit_failures++;                                                         \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-    }                                                                        \
+    }                                                                          \
   } while (0)
 
-#define CHECK_STR(got, want)                                                 \
-  do {                                                                       \
-    const char *unit_got_ = (got), *unit_want_ = (want);                     \
-    unit_checks++;                                                           \
-    if (unit_got_ == NULL || unit_want_ == NULL                              \
-        ? unit_got_ != unit_want_                                            \
-        : strcmp(unit_got_, unit_want_) != 0) {                              \
-      unit_failures++;                                                       \
-      fprintf(stderr, "%s:%d: CHECK_STR failed: %s is \"%s\", want \"%s\"\n", \
-              __FILE__, __LINE__, #got, unit_got_ ? unit_got_ : "(null)",    \
-              unit_want_ ? unit_want_ : "(null)");                           \
-    }                                                                        \
+#define CHECK_STR(got, want)                                                                                      \
+  do {                                                                                                            \
+    const char *unit_got_ = (got), *unit_want_ = (want);                                                          \
+    unit_checks++;                                                                                                \
+    if (unit_got_ == NULL || unit_want_ == NULL ? unit_got_ != unit_want_ : strcmp(unit_got_, unit_want_) != 0) { \
+      unit_failures++;                                                                                            \
+      fprintf(stderr, "%s:%d: CHECK_STR failed: %s is \"%s\", want \"%s\"\n", __FILE__, __LINE__, #got,           \
+              unit_got_ ? unit_got_ : "(null)", unit_want_ ? unit_want_ : "(null)");                              \
+    }                                                                                                             \
   } while (0)
 
-#define CHECK_INT(got, want)                                                 \
-  do {                                                                       \
-    long long unit_got_ = (long long)(got), unit_want_ = (long long)(want);  \
-    unit_checks++;                                                           \
-    if (unit_got_ != unit_want_) {                                           \
-      unit_failures++;                                                       \
-      fprintf(stderr, "%s:%d: CHECK_INT failed: %s is %lld, want %lld\n",    \
-              __FILE__, __LINE__, #got, unit_got_, unit_want_);              \
-    }                                                                        \
+#define CHECK_INT(got, want)                                                                                   \
+  do {                                                                                                         \
+    long long unit_got_ = (long long)(got), unit_want_ = (long long)(want);                                    \
+    unit_checks++;                                                                                             \
+    if (unit_got_ != unit_want_) {                                                                             \
+      unit_failures++;                                                                                         \
+      fprintf(stderr, "%s:%d: CHECK_INT failed: %s is %lld, want %lld\n", __FILE__, __LINE__, #got, unit_got_, \
+              unit_want_);                                                                                     \
+    }                                                                                                          \
   } while (0)
 
 struct unit_test {
@@ -52,10 +49,11 @@ struct unit_test {
 /* Runs every test, prints "N passed, N failed" and returns the exit code. */
 int unit_run(const struct unit_test *tests, size_t count);
 
-#define UNIT_TEST(fn) { #fn, fn }
-#define UNIT_MAIN(...)                                                       \
-  int main(void) {                                                           \
-    static const struct unit_test unit_tests_[] = {__VA_ARGS__};             \
+#define UNIT_TEST(fn) \
+  { #fn, fn }
+#define UNIT_MAIN(...)                                                        \
+  int main(void) {                                                            \
+    static const struct unit_test unit_tests_[] = {__VA_ARGS__};              \
     return unit_run(unit_tests_, sizeof unit_tests_ / sizeof unit_tests_[0]); \
   }
 
