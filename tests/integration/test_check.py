@@ -12,19 +12,12 @@ Ends with 'N passed, M failed'."""
 
 import concurrent.futures
 import json
-import os
 import re
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, run_test  # noqa: E402
-SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
-LAB = os.path.join(SOURCE, "scripts", "lab")
-NS = os.environ.get("DANESCAN_LAB_NS", "danescan-lab")
+from harness import DANESCAN, Lab, check, run, run_test  # noqa: E402
+
 CHECK_OPTIONS = ["--allow-reserved", "--greeting-timeout-ms", "5000", "--connect-timeout-ms", "5000",
                  "--per-ip-gap-ms", "100"]
 
@@ -67,22 +60,13 @@ PROBE_SENTENCES = {
     "timeout": "timed out",
 }
 
-started_by_us = False
-
-
-def run(*cmd, **kw):
-    return subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-
-
-def cleanup():
-    global started_by_us
-    if started_by_us:
-        started_by_us = False
-        run(LAB, "down")
+# The shared lab (DANESCAN_LAB_NS, DANESCAN_STATE); taken down at the end if
+# this test brought it up.
+lab = Lab()
 
 
 def danescan_check(*args):
-    return run("ip", "netns", "exec", NS, DANESCAN, "check", *args, timeout=300)
+    return run(*lab.in_ns(DANESCAN, "check", *args), timeout=300)
 
 
 def served_spki_sha256(ip, host):
@@ -91,7 +75,7 @@ def served_spki_sha256(ip, host):
     target = f"[{ip}]:25" if ":" in ip else f"{ip}:25"
     script = (f"openssl s_client -starttls smtp -connect '{target}' -servername '{host}' </dev/null 2>/dev/null"
               " | openssl x509 -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r")
-    p = run("ip", "netns", "exec", NS, "sh", "-c", script, timeout=60)
+    p = run(*lab.in_ns("sh", "-c", script), timeout=60)
     digest = p.stdout.decode().split(" ")[0].strip()
     return digest if re.fullmatch(r"[0-9a-f]{64}", digest) else None
 
@@ -146,13 +130,10 @@ def check_case(exp, p):
 
 
 def main():
-    global started_by_us
-    if run(LAB, "status").returncode != 0:
-        p = run(LAB, "up")
-        if not check(p.returncode == 0, "lab comes up", p.stderr.decode()[-2000:]):
-            return
-        started_by_us = True
-    p = run(LAB, "expect")
+    p = lab.ensure_up()
+    if p is not None and not check(p.returncode == 0, "lab comes up", p.stderr.decode()[-2000:]):
+        return
+    p = lab.run("expect")
     if not check(p.returncode == 0, "scripts/lab expect", p.stderr.decode()[-1000:]):
         return
     expectations = [json.loads(line) for line in p.stdout.decode().splitlines() if line.strip()]
@@ -189,4 +170,4 @@ def main():
           "non-validating resolver refused with exit 3", p.stderr.decode()[-500:])
 
 
-run_test(main, cleanup)
+run_test(main, lab)

@@ -14,28 +14,24 @@ Ends with the line 'N passed, M failed'.
 import copy
 import json
 import os
-import signal
 import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, summary  # noqa: E402
-SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LAB = os.path.join(SOURCE, "scripts", "lab")
-sys.path.insert(0, os.path.join(SOURCE, "scripts", "lab.d"))
+from harness import LAB_CASES, LAB_DOMAINS, Lab, check, run, run_test  # noqa: E402
 import labworld  # noqa: E402
 import labverify  # noqa: E402
 
-NS = os.environ.get("DANESCAN_LAB_NS", "danescan-lab")
-CASES = os.environ.get("DANESCAN_LAB_CASES") or os.path.join(SOURCE, "tests", "lab", "cases.txt")
+CASES = os.environ.get("DANESCAN_LAB_CASES") or LAB_CASES
+# The shared lab (DANESCAN_LAB_NS, DANESCAN_STATE): used and left up when it
+# is up, else brought up, tested, taken down (the test checks that) and, on
+# failure, taken down at the end.
+lab = Lab()
+NS = lab.ns
 
-started_by_us = False
 
-
-def lab(*args, check_rc=None):
-    p = subprocess.run([LAB, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def lab_run(*args, check_rc=None):
+    p = lab.run(*args)
     out = p.stdout.decode(errors="replace")
     err = p.stderr.decode(errors="replace")
     if check_rc is not None and p.returncode != check_rc:
@@ -44,21 +40,13 @@ def lab(*args, check_rc=None):
 
 
 def in_ns(*cmd):
-    p = subprocess.run(["ip", "netns", "exec", NS, *cmd], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT)
+    p = run(*lab.in_ns(*cmd), stderr=subprocess.STDOUT)
     return p.returncode, p.stdout.decode(errors="replace")
-
-
-def cleanup():
-    global started_by_us
-    if started_by_us:
-        started_by_us = False
-        lab("down")
 
 
 def test_static():
     world = labworld.parse_world(CASES)
-    exp = [json.loads(line) for line in lab("expect", check_rc=0)[1].splitlines()]
+    exp = [json.loads(line) for line in lab_run("expect", check_rc=0)[1].splitlines()]
     check(len(exp) == len(world.cases) and len(exp) > 40,
           f"expect prints one JSON line per case ({len(exp)})")
     check(all(set(e) >= {"domain", "status", "mx_dnssec", "hosts", "flags"} for e in exp),
@@ -84,10 +72,9 @@ def test_static():
         for h in e["hosts"]:
             shared.setdefault(h, set()).add(e["domain"])
     check(any(len(d) >= 3 for d in shared.values()), "several domains share one MX host")
-    _, domains, _ = lab("domains", check_rc=0)
-    path = os.path.join(SOURCE, "inputs", "lab-domains.txt")
+    _, domains, _ = lab_run("domains", check_rc=0)
     try:
-        with open(path) as f:
+        with open(LAB_DOMAINS) as f:
             on_disk = f.read()
     except OSError:
         on_disk = ""
@@ -112,7 +99,7 @@ def test_static():
 
 def test_running_lab():
     world = labworld.parse_world(CASES)
-    rc, out, _ = lab("status")
+    rc, out, _ = lab_run("status")
     check(rc == 0 and "answers with AD" in out, "scripts/lab status: all servers up, AD answers")
     # Isolation: no route out of the namespace, only lo.
     _, links = in_ns("ip", "-o", "link")
@@ -166,8 +153,8 @@ def test_running_lab():
 def test_bulk(n):
     """The benchmark zone: a sample of d<i>.bulk.lab classified with dig."""
     res = labverify.Resolver(NS)
-    exp = [json.loads(l) for l in lab("bulk-expect", str(n), check_rc=0)[1].splitlines()]
-    check(len(exp) == n and lab("bulk-domains", str(n))[1].split() == [e["domain"] for e in exp],
+    exp = [json.loads(l) for l in lab_run("bulk-expect", str(n), check_rc=0)[1].splitlines()]
+    check(len(exp) == n and lab_run("bulk-domains", str(n))[1].split() == [e["domain"] for e in exp],
           f"bulk-expect and bulk-domains list the same {n} domains")
     wrong = []
     for e in exp[:20] + exp[-5:]:
@@ -177,64 +164,46 @@ def test_bulk(n):
     check(not wrong, f"bulk.lab domains resolve as bulk-expect says (wrong: {wrong[:3]})")
 
 
-def on_signal(*_):
-    cleanup()
-    sys.exit(1)
-
-
 def main():
-    global started_by_us
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    if os.geteuid() != 0:
-        print("test_lab_dns: needs root (network namespaces)")
-        print("0 passed, 1 failed")
-        return 1
-    try:
-        test_static()
-        rc, _, _ = lab("status", "--quiet")
-        if rc == 0:
-            print(f"--- lab already up in {NS}: using it, leaving it up", flush=True)
-        else:
-            started_by_us = True
-            rc, out, err = lab("up")
-            print(out + err, end="", flush=True)
-            if not check(rc == 0, "scripts/lab up"):
-                raise RuntimeError("lab did not come up")
-            rc, out, err = lab("up", "--bulk", "300")
-            check(rc == 0, "scripts/lab up --bulk 300 (idempotent: regenerates and restarts)")
-            test_bulk(300)
-        test_running_lab()
-        if started_by_us:
-            pids = []
-            state = os.path.join(os.environ.get("DANESCAN_STATE") or os.path.join(SOURCE, ".state"), "lab")
-            for d in sorted(os.listdir(state)):
-                pf = os.path.join(state, d, "nsd.pid" if d.startswith("nsd") else "unbound.pid")
-                if os.path.exists(pf):
-                    with open(pf) as f:
-                        pids.append(int(f.read().split()[0]))
-            started_by_us = False
-            rc, _, _ = lab("down", check_rc=0)
-            check(rc == 0 and not os.path.exists(f"/run/netns/{NS}"), "scripts/lab down removes the namespace")
-            alive = []
-            for pid in pids:
-                try:
-                    with open(f"/proc/{pid}/stat") as f:
-                        if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                            alive.append(pid)
-                except OSError:
-                    pass
-            check(len(pids) == 5 and not alive, f"scripts/lab down stops the 5 servers (alive: {alive})")
-            rc, _, _ = lab("down")
-            check(rc == 0, "scripts/lab down when nothing is up")
-            rc, _, _ = lab("status", "--quiet")
-            check(rc == 3, "scripts/lab status says down (3)")
-    except Exception as e:  # report, then clean up
-        check(False, f"unexpected error: {e!r}")
-    finally:
-        cleanup()
-    return summary()
+    test_static()
+    if lab.is_up():
+        print(f"--- lab already up in {NS}: using it, leaving it up", flush=True)
+    else:
+        p = lab.up()
+        print(p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace"), end="", flush=True)
+        if not check(p.returncode == 0, "scripts/lab up"):
+            raise RuntimeError("lab did not come up")
+        p = lab.up("--bulk", "300")
+        check(p.returncode == 0, "scripts/lab up --bulk 300 (idempotent: regenerates and restarts)")
+        test_bulk(300)
+    test_running_lab()
+    if lab.started:
+        pids = []
+        for d in sorted(os.listdir(lab.path())):
+            pf = lab.path(d, "nsd.pid" if d.startswith("nsd") else "unbound.pid")
+            if os.path.exists(pf):
+                with open(pf) as f:
+                    pids.append(int(f.read().split()[0]))
+        p = lab.close()
+        check(p is not None and p.returncode == 0 and not os.path.exists(f"/run/netns/{NS}"),
+              "scripts/lab down removes the namespace")
+        alive = []
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        alive.append(pid)
+            except OSError:
+                pass
+        check(len(pids) == 5 and not alive, f"scripts/lab down stops the 5 servers (alive: {alive})")
+        rc, _, _ = lab_run("down")
+        check(rc == 0, "scripts/lab down when nothing is up")
+        rc, _, _ = lab_run("status", "--quiet")
+        check(rc == 3, "scripts/lab status says down (3)")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if os.geteuid() != 0:
+    print("test_lab_dns: needs root (network namespaces)")
+    print("0 passed, 1 failed")
+    sys.exit(1)
+run_test(main, lab)

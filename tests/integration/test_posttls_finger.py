@@ -37,18 +37,11 @@ Ends with 'N passed, M failed'."""
 import os
 import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, run_test  # noqa: E402
-SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(SOURCE, "scripts", "lab.d"))
+from harness import DANESCAN, Lab, TempDir, check, run_test  # noqa: E402
 import labprobe  # noqa: E402
-
-DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
 
 # Documented differences between posttls-finger's words and RESULTS.md, by
 # expected result: {expected: {what posttls-finger says instead: why}}.
@@ -63,25 +56,19 @@ CORNERS = {
     # danescan says unauthenticated-tls. Same meaning, no DANE pass.
 }
 
-started_by_us = False
-tmp = tempfile.mkdtemp(prefix="danescan-ptf-")
-
-
-def cleanup():
-    global started_by_us
-    if started_by_us:
-        started_by_us = False
-        labprobe.lab_down()
-    subprocess.run(["rm", "-rf", tmp])
+# The shared lab (DANESCAN_LAB_NS, DANESCAN_STATE); taken down at the end if
+# this test brought it up.
+lab = Lab()
+tmp = TempDir("danescan-ptf-")
 
 
 def main():
-    global started_by_us
     if not check(subprocess.run(["which", "posttls-finger"], stdout=subprocess.DEVNULL).returncode == 0,
                  "posttls-finger installed (Debian package postfix)"):
         return
-    started_by_us, err = labprobe.lab_up()
-    if not check(err is None, "lab is up with its mail servers", err or ""):
+    p = lab.ensure_up(mail=True)
+    if not check(p is None or p.returncode == 0, "lab is up with its mail servers",
+                 "" if p is None else p.stderr.decode(errors="replace")[-3000:]):
         return
     info = labprobe.hosts()
     port = info.get("smtp_port", 25)
@@ -159,7 +146,7 @@ def main():
         print(f"SKIP danescan comparison: {DANESCAN} has no --probe dane --allow-reserved yet "
               "(posttls-finger compared with the lab's expectations only)", flush=True)
         return
-    p, records = labprobe.scan(DANESCAN, domains, tmp, labprobe.scan_options(DANESCAN, port))
+    p, records = labprobe.scan(DANESCAN, domains, tmp.path, labprobe.scan_options(DANESCAN, port))
     check(p.returncode == 0, "danescan scan --probe dane exits 0", p.stderr.decode(errors="replace")[-2000:])
     seen = {}
     host_objs = {}
@@ -192,4 +179,4 @@ def main():
                   f"danescan {match} depth {depth}, posttls-finger {v['match']} depth {v['depth']}")
 
 
-run_test(main, cleanup)
+run_test(main, tmp, lab)

@@ -15,33 +15,20 @@ Skips (exit 0, with a message) when the scanner has no --allow-reserved
 failure). Ends with 'N passed, M failed'."""
 
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, run_test  # noqa: E402
-SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(SOURCE, "scripts", "lab.d"))
+from harness import DANESCAN, Lab, TempDir, check, run_test  # noqa: E402
 import labprobe  # noqa: E402
 
-DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
 PROBE_FLAGS = {"partial-algorithm-coverage", "expires-soon"}
 DNS_FLAGS = {"nxdomain", "target-is-tld", "target-is-localhost", "ancestor-nxdomain",
              "tlsa-at-original-name", "tlsa-insecure", "a-lookup-failed", "aaaa-lookup-failed"}
 
-started_by_us = False
-tmp = tempfile.mkdtemp(prefix="danescan-probelab-")
-
-
-def cleanup():
-    global started_by_us
-    if started_by_us:
-        started_by_us = False
-        labprobe.lab_down()
-    subprocess.run(["rm", "-rf", tmp])
+# The shared lab (DANESCAN_LAB_NS, DANESCAN_STATE); taken down at the end if
+# this test brought it up.
+lab = Lab()
+tmp = TempDir("danescan-probelab-")
 
 
 def compare(records, exps, label, key_types=True):
@@ -85,12 +72,12 @@ def compare(records, exps, label, key_types=True):
 
 
 def main():
-    global started_by_us
     if not os.access(DANESCAN, os.X_OK) or not labprobe.scanner_probes(DANESCAN):
         print(f"SKIP: {DANESCAN} does not probe yet (no --allow-reserved in `scan --help`)")
         return
-    started_by_us, err = labprobe.lab_up()
-    if not check(err is None, "lab is up with its mail servers", err or ""):
+    p = lab.ensure_up(mail=True)
+    if not check(p is None or p.returncode == 0, "lab is up with its mail servers",
+                 "" if p is None else p.stderr.decode(errors="replace")[-3000:]):
         return
     port = labprobe.hosts().get("smtp_port", 25)
     exps = labprobe.expectations()
@@ -104,17 +91,18 @@ def main():
     opts = labprobe.scan_options(DANESCAN, port)
     domains = [e["domain"] for e in exps]
 
-    p, records = labprobe.scan(DANESCAN, domains, tmp, opts + ["--metadata", os.path.join(tmp, "m.json")])
+    p, records = labprobe.scan(DANESCAN, domains, tmp.path,
+                               opts + ["--metadata", os.path.join(tmp.path, "m.json")])
     check(p.returncode == 0, "scan --probe dane exits 0", p.stderr.decode(errors="replace")[-2000:])
     check(len(records) == len(exps), f"one record per case ({len(records)}/{len(exps)})")
     compare(records, exps, "probe dane")
 
     # Only the first (unrestricted) handshake decides the address result:
     # without the per-key-type sessions the verdicts are the same.
-    p, records = labprobe.scan(DANESCAN, domains, tmp, opts + ["--no-key-types"])
+    p, records = labprobe.scan(DANESCAN, domains, tmp.path, opts + ["--no-key-types"])
     check(p.returncode == 0, "scan --probe dane --no-key-types exits 0",
           p.stderr.decode(errors="replace")[-2000:])
     compare(records, exps, "no-key-types", key_types=False)
 
 
-run_test(main, cleanup)
+run_test(main, tmp, lab)

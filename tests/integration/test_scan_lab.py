@@ -12,46 +12,28 @@ Ends with 'N passed, M failed'."""
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, run_test  # noqa: E402
-SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
-LAB = os.path.join(SOURCE, "scripts", "lab")
-NS = os.environ.get("DANESCAN_LAB_NS", "danescan-lab")
+from harness import DANESCAN, Lab, TempDir, check, run, run_test  # noqa: E402
 
 DNS_FLAGS = {"nxdomain", "target-is-tld", "target-is-localhost", "ancestor-nxdomain",
              "tlsa-at-original-name", "tlsa-insecure", "a-lookup-failed", "aaaa-lookup-failed"}
 
-started_by_us = False
-tmp = tempfile.mkdtemp(prefix="danescan-scanlab-")
-
-
-def run(*cmd, **kw):
-    return subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-
-
-def cleanup():
-    global started_by_us
-    if started_by_us:
-        started_by_us = False
-        run(LAB, "down")
-    subprocess.run(["rm", "-rf", tmp])
+# The shared lab (DANESCAN_LAB_NS, DANESCAN_STATE); taken down at the end if
+# this test brought it up.
+lab = Lab()
+tmp = TempDir("danescan-scanlab-")
 
 
 def scan(inputs, *options):
-    out = os.path.join(tmp, "out.jsonl")
-    meta = os.path.join(tmp, "meta.json")
+    out = os.path.join(tmp.path, "out.jsonl")
+    meta = os.path.join(tmp.path, "meta.json")
     for stale in (out, meta):
         if os.path.exists(stale):
             os.unlink(stale)
-    p = run("ip", "netns", "exec", NS, DANESCAN, "scan", "--probe", "none", "--no-progress",
-            "--output", out, "--metadata", meta, *options, *inputs)
+    p = run(*lab.in_ns(DANESCAN, "scan", "--probe", "none", "--no-progress",
+                       "--output", out, "--metadata", meta, *options, *inputs))
     records = []
     if os.path.exists(out):
         with open(out) as f:
@@ -92,15 +74,12 @@ def compare_cases(records, expectations, label):
 
 
 def main():
-    global started_by_us
-    if run(LAB, "status").returncode != 0:
-        p = run(LAB, "up")
-        if not check(p.returncode == 0, "lab comes up", p.stderr.decode()[-2000:]):
-            return
-        started_by_us = True
-    expectations = [json.loads(line) for line in run(LAB, "expect").stdout.decode().splitlines()]
+    p = lab.ensure_up()
+    if p is not None and not check(p.returncode == 0, "lab comes up", p.stderr.decode()[-2000:]):
+        return
+    expectations = [json.loads(line) for line in lab.run("expect").stdout.decode().splitlines()]
     check(len(expectations) > 40, f"lab has {len(expectations)} cases")
-    domains_file = os.path.join(tmp, "domains.txt")
+    domains_file = os.path.join(tmp.path, "domains.txt")
     with open(domains_file, "w") as f:
         for exp in expectations:
             f.write(exp["domain"] + "\n")
@@ -129,7 +108,7 @@ def main():
     compare_cases(records2, expectations, "warm pass")
 
     # Bad input: the scan goes on, bad names are recorded invalid-name.
-    bad_file = os.path.join(tmp, "bad.txt")
+    bad_file = os.path.join(tmp.path, "bad.txt")
     with open(bad_file, "wb") as f:
         f.write(b"# comment\n\n   \nDANE-EE.LAB.\n" + b"a" * 64 + b".lab\n" +
                 (b"abc." * 70) + b"lab\n" + "b\u00fccher.lab\n".encode() + b"\x01\xff\xfe garbage\n" +
@@ -148,7 +127,7 @@ def main():
     check("bad.txt:5" in err and "bad.txt:7" in err, "bad lines reported with file and line", err[-1500:])
 
     # A file with NUL bytes is refused as binary with a clear message.
-    nul_file = os.path.join(tmp, "nul.txt")
+    nul_file = os.path.join(tmp.path, "nul.txt")
     with open(nul_file, "wb") as f:
         f.write(b"dane-ee.lab\n\x00\x00\x00binary\n")
     p, records, _ = scan([nul_file])
@@ -162,4 +141,4 @@ def main():
           "non-validating resolver refused", p.stderr.decode()[-1000:])
 
 
-run_test(main, cleanup)
+run_test(main, tmp, lab)
