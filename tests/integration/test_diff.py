@@ -9,63 +9,57 @@ are an error. Ends with 'N passed, M failed'."""
 import sys
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, __import__("os").path.dirname(__import__("os").path.abspath(__file__)))
-from report_testlib import DANESCAN, TestDB, run  # noqa: E402
+from harness import DANESCAN, REPORT_FIXTURE, PrivateDB, check, run, run_test  # noqa: E402
 
 
 def diff(db, *args):
-    r = run(DANESCAN, "diff", "--db", db.url, *args)
+    r = run(DANESCAN, "diff", "--db", db.url, *args, text=True)
     lines = [l.split("\t") for l in r.stdout.splitlines() if l and not l.startswith("#")]
     return r, lines
 
 
 def main():
-    db = TestDB("danescan_test_diff")
-    try:
+    with PrivateDB("danescan_test_diff", schema=True, fixture=REPORT_FIXTURE) as db:
         r, lines = diff(db, "fx-1", "fx-2")
-        db.check(r.returncode == 0, "diff exits 0 without --fail-on-regression", r.stderr)
+        check(r.returncode == 0, "diff exits 0 without --fail-on-regression", r.stderr)
         got = sorted(tuple(l[:5]) for l in lines)
         want = sorted([("domain", "worse", "b.org", "dane-valid", "dane-failed"),
                        ("domain", "better", "c.net", "dane-failed", "dane-valid"),
                        ("domain", "changed", "j.org", "insecure", "no-mail"),
                        ("host", "worse", "mx.b.org", "dane-valid", "dane-failed"),
                        ("host", "better", "mx.c.net", "dane-failed", "dane-valid")])
-        db.check(got == want, "diff fx-1 fx-2 lists exactly the changed domains and hosts", f"{got}")
+        check(got == want, "diff fx-1 fx-2 lists exactly the changed domains and hosts", f"{got}")
         reasons = {(l[0], l[2]): l[5] for l in lines}
-        db.check("mx.b.org: dane-valid -> dane-failed" in reasons.get(("domain", "b.org"), "")
-                 and "192.0.2.2 tlsa-mismatch" in reasons.get(("domain", "b.org"), ""),
-                 "the regression's reason names the host and the address result", reasons.get(("domain", "b.org")))
-        db.check("tlsa-mismatch" in reasons.get(("host", "mx.b.org"), ""), "the host's reason names the result")
-        db.check("mx2.provider.test" in reasons.get(("domain", "j.org"), ""), "the changed domain's reason")
-        db.check("domains 1 worse, 1 better, 1 changed; hosts 1 worse, 1 better, 0 changed" in r.stdout,
-                 "summary line counts", r.stdout.splitlines()[-1:])
+        check("mx.b.org: dane-valid -> dane-failed" in reasons.get(("domain", "b.org"), "")
+              and "192.0.2.2 tlsa-mismatch" in reasons.get(("domain", "b.org"), ""),
+              "the regression's reason names the host and the address result", reasons.get(("domain", "b.org")))
+        check("tlsa-mismatch" in reasons.get(("host", "mx.b.org"), ""), "the host's reason names the result")
+        check("mx2.provider.test" in reasons.get(("domain", "j.org"), ""), "the changed domain's reason")
+        check("domains 1 worse, 1 better, 1 changed; hosts 1 worse, 1 better, 0 changed" in r.stdout,
+              "summary line counts", r.stdout.splitlines()[-1:])
 
         r, _ = diff(db, "--fail-on-regression", "fx-1", "fx-2")
-        db.check(r.returncode == 1, "--fail-on-regression exits 1 on a regression", r.returncode)
+        check(r.returncode == 1, "--fail-on-regression exits 1 on a regression", r.returncode)
 
         r, lines = diff(db, "--fail-on-regression", "fx-2", "fx-1")
         got = sorted((l[0], l[1], l[2]) for l in lines)
-        db.check(got == sorted([("domain", "better", "b.org"), ("domain", "worse", "c.net"),
-                                ("domain", "changed", "j.org"), ("host", "better", "mx.b.org"),
-                                ("host", "worse", "mx.c.net")]), "reversed diff swaps worse and better", f"{got}")
-        db.check(r.returncode == 1, "reversed diff also has a regression (c.net)")
+        check(got == sorted([("domain", "better", "b.org"), ("domain", "worse", "c.net"),
+                             ("domain", "changed", "j.org"), ("host", "better", "mx.b.org"),
+                             ("host", "worse", "mx.c.net")]), "reversed diff swaps worse and better", f"{got}")
+        check(r.returncode == 1, "reversed diff also has a regression (c.net)")
 
         r, lines = diff(db, "--fail-on-regression", "fx-2", "fx-2")
-        db.check(r.returncode == 0 and lines == [], "a scan against itself: no change, exit 0", f"{r.returncode} {lines}")
+        check(r.returncode == 0 and lines == [], "a scan against itself: no change, exit 0", f"{r.returncode} {lines}")
 
         r, lines = diff(db, "--fail-on-regression", "fx-0", "fx-1")
         got = sorted((l[0], l[1], l[2]) for l in lines)
-        db.check(("domain", "better", "a.lab") in got and ("host", "better", "mx.a.lab") in got
-                 and r.returncode == 0, "no-dane -> dane-valid is better, no regression", f"{got} {r.returncode}")
+        check(("domain", "better", "a.lab") in got and ("host", "better", "mx.a.lab") in got
+              and r.returncode == 0, "no-dane -> dane-valid is better, no regression", f"{got} {r.returncode}")
 
         r, _ = diff(db, "fx-1", "no-such-scan")
-        db.check(r.returncode == 3 and "no-such-scan" in r.stderr, "unknown scan: exit 3 with its name", r.stderr)
+        check(r.returncode == 3 and "no-such-scan" in r.stderr, "unknown scan: exit 3 with its name", r.stderr)
         r, _ = diff(db, "fx-1")
-        db.check(r.returncode == 2, "usage error: exit 2")
-    finally:
-        rc = db.finish()
-    return rc
+        check(r.returncode == 2, "usage error: exit 2")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+run_test(main, need_a_pass=True)

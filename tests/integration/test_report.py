@@ -14,12 +14,13 @@ import html.parser
 import os
 import re
 import shutil
+import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report_testlib import DANESCAN, REPORTS, TestDB, check_offline, run  # noqa: E402
+from harness import DANESCAN, REPORT_FIXTURE, SOURCE, PrivateDB, TempDir, check, run, run_test  # noqa: E402
+
+REPORTS = os.path.join(SOURCE, "reports")
 
 CHARTS = {"funnel": ("bars", "stage", "domains"), "domain_statuses": ("bars", "status", "domains"),
           "tld_adoption": ("bars", "tld", "pct_dane_valid_of_mail"),
@@ -105,7 +106,7 @@ class Page(html.parser.HTMLParser):
             self.loose_text.append(data)
 
 
-def check_report_table(db, page, markdown, out, name, header, rows, expected):
+def check_report_table(page, markdown, out, name, header, rows, expected):
     """One reports/NAME.sql table against the rendered report in `out`: the
     page shows `expected` (the psql rows, or their first N when capped) with
     every number formatted from its raw value, NAME.csv holds all `rows`, the
@@ -116,36 +117,73 @@ def check_report_table(db, page, markdown, out, name, header, rows, expected):
             cell[0] == raw and (cell[1] == fmt(raw, col) if (cell[2] or raw is None) else cell[1] == raw)
             for cell, raw, col in zip(srow, erow, header))
         for srow, erow in zip(shown, expected))
-    db.check(values_ok, f"{name}: every number on the page equals psql ({len(rows)} rows)",
-             f"\n  page {shown[:3]}\n  psql {expected[:3]}")
+    check(values_ok, f"{name}: every number on the page equals psql ({len(rows)} rows)",
+          f"\n  page {shown[:3]}\n  psql {expected[:3]}")
     with open(os.path.join(out, name + ".csv"), newline="", encoding="utf-8") as f:
         csv_rows = list(csv.reader(f))
-    db.check(csv_rows == [header] + [[c if c is not None else "" for c in row] for row in rows],
-             f"{name}.csv equals psql")
+    check(csv_rows == [header] + [[c if c is not None else "" for c in row] for row in rows],
+          f"{name}.csv equals psql")
     md_ok = all("| " + " | ".join(cell[1] for cell in srow) + " |" in markdown for srow in shown)
-    db.check(md_ok, f"{name}: Markdown has the same cells")
+    check(md_ok, f"{name}: Markdown has the same cells")
     if name in CHARTS:
         kind, label_col, value_col = CHARTS[name]
         marks = [m for m in page.charts.get(name, []) if m[0] == ("bar" if kind == "bars" else "point")]
         li, vi = header.index(label_col), header.index(value_col)
-        db.check([(m[1], m[2]) for m in marks] == [(row[li], row[vi]) for row in rows],
-                 f"{name}: chart has {len(rows)} {kind} with the SQL values", f"{marks[:5]}")
+        check([(m[1], m[2]) for m in marks] == [(row[li], row[vi]) for row in rows],
+              f"{name}: chart has {len(rows)} {kind} with the SQL values", f"{marks[:5]}")
 
 
-def check_page_offline(db, page_html, page_path, tmp):
-    db.check(not re.search(r"https?:|//[a-z]|<script|<link|<img|<iframe|@import|url\(|src=|href=",
-                           page_html, re.I), "the HTML names no URL, script, link or external resource")
-    check_offline(db, page_path, tmp)
+def check_page_offline(page_html, page_path, tmp):
+    check(not re.search(r"https?:|//[a-z]|<script|<link|<img|<iframe|@import|url\(|src=|href=",
+                        page_html, re.I), "the HTML names no URL, script, link or external resource")
+    check_offline(page_path, tmp)
+
+
+def check_offline(page_path, tmp):
+    """Opens the page at `page_path` in headless Chromium inside a network
+    namespace of its own (`unshare --net`) and checks: a screenshot is taken,
+    the log shows no page errors, and the page requested nothing over the
+    network. Console lines whose source is Chromium's own UI (`source:
+    chrome://...`, e.g. the composebox "Slow network is detected" note, seen
+    now and then offline) and Chromium's own background requests are not the
+    page's."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        check(False, "headless Chromium installed (apt-get install chromium)")
+        return
+    shot = os.path.join(tmp, "report.png")
+    netlog = os.path.join(tmp, "net.json")
+    cmd = ["unshare", "--net", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={os.path.join(tmp, 'profile')}", "--enable-logging=stderr", "--v=0",
+           f"--log-net-log={netlog}", "--host-resolver-rules=MAP * ~NOTFOUND",
+           "--window-size=1000,4000", f"--screenshot={shot}", "file://" + page_path]
+    try:
+        r = run(*cmd, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        check(False, "headless Chromium finished within 120 s")
+        return
+    check(r.returncode == 0 and os.path.exists(shot) and os.path.getsize(shot) > 10000,
+          "headless Chromium took a screenshot", r.stderr[-500:])
+    page_errors = [l for l in r.stderr.splitlines()
+                   if re.search(r"CONSOLE|Uncaught|Failed to load|net::ERR_|Refused to", l)
+                   and not re.search(r"source: chrome://", l)]
+    check(not page_errors, "no page errors in Chromium's log", page_errors[:3])
+    urls = set(re.findall(r'"url":"([^"]*)"', open(netlog).read())) if os.path.exists(netlog) else set()
+    own = re.compile(r"^https?://([a-z0-9-]+\.)*(google\.com|googleapis\.com|gstatic\.com|gvt1\.com)/")
+    page_requests = [u for u in urls if not u.startswith("file://") and not own.match(u)
+                     and not u.startswith(("chrome:", "data:", "about:"))]
+    check(os.path.exists(netlog) and not page_requests, "the page requested nothing over the network",
+          page_requests[:3])
 
 
 def main():
-    db = TestDB("danescan_test_report")
-    tmp = tempfile.mkdtemp(prefix="danescan-report-")
-    try:
+    with PrivateDB("danescan_test_report", schema=True, fixture=REPORT_FIXTURE) as db, \
+            TempDir("danescan-report-") as tmp:
         out = os.path.join(tmp, "out")
         r = run(DANESCAN, "report", "--db", db.url, "--scan", "fx-2", "--previous", "fx-1", "--out", out,
-                "--max-changes", str(MAX_CHANGES))
-        if not db.check(r.returncode == 0, "report exits 0", r.stderr):
+                "--max-changes", str(MAX_CHANGES), text=True)
+        if not check(r.returncode == 0, "report exits 0", r.stderr):
             return
         page_html = open(os.path.join(out, "report.html"), encoding="utf-8").read()
         markdown = open(os.path.join(out, "report.md"), encoding="utf-8").read()
@@ -153,43 +191,39 @@ def main():
         page.feed(page_html)
         sql_files = sorted(os.path.basename(f)[:-4] for f in glob.glob(os.path.join(REPORTS, "*.sql"))
                            if not os.path.basename(f).startswith("diff_"))
-        db.check(sorted(set(page.tables) | {n for n in sql_files if f'id="t-{n}" data-rows="0"' in page_html})
-                 == sql_files, "one table on the page per reports/*.sql", f"{sorted(page.tables)}")
+        check(sorted(set(page.tables) | {n for n in sql_files if f'id="t-{n}" data-rows="0"' in page_html})
+              == sql_files, "one table on the page per reports/*.sql", f"{sorted(page.tables)}")
         for name in sql_files:
             header, rows = db.psql_file(os.path.join(REPORTS, name + ".sql"), scan_id="fx-2", previous_id="fx-1")
             shown = page.tables.get(name, [])
             shown = [row for row in shown if row]
             expected = rows[:MAX_CHANGES] if name == "status_changes" else rows
-            db.check(len(rows) > 0, f"{name}: the fixture gives rows")
-            check_report_table(db, page, markdown, out, name, header, rows, expected)
-        db.check(page.caps.get("status_changes") == (MAX_CHANGES, 3) and "Showing 2 of 3 rows" in markdown,
-                 "status changes capped with the count", page.caps)
+            check(len(rows) > 0, f"{name}: the fixture gives rows")
+            check_report_table(page, markdown, out, name, header, rows, expected)
+        check(page.caps.get("status_changes") == (MAX_CHANGES, 3) and "Showing 2 of 3 rows" in markdown,
+              "status changes capped with the count", page.caps)
         loose_digits = [t.strip() for t in page.loose_text if re.search(r"\d", t)]
-        db.check(not loose_digits, "no number outside the tables and charts", loose_digits[:5])
-        db.check("–" not in "".join(c[1] for row in page.tables["headline"] for c in row),
-                 "headline has every previous figure")
-        check_page_offline(db, page_html, os.path.join(tmp, "out", "report.html"), tmp)
+        check(not loose_digits, "no number outside the tables and charts", loose_digits[:5])
+        check("–" not in "".join(c[1] for row in page.tables["headline"] for c in row),
+              "headline has every previous figure")
+        check_page_offline(page_html, os.path.join(tmp, "out", "report.html"), tmp)
 
         # Without a previous scan: previous columns empty, no change list.
         out2 = os.path.join(tmp, "out2")
-        r = run(DANESCAN, "report", "--db", db.url, "--scan", "fx-1", "--out", out2)
-        db.check(r.returncode == 0, "report without --previous exits 0", r.stderr)
+        r = run(DANESCAN, "report", "--db", db.url, "--scan", "fx-1", "--out", out2, text=True)
+        check(r.returncode == 0, "report without --previous exits 0", r.stderr)
         if r.returncode == 0:
             p2 = Page()
             p2.feed(open(os.path.join(out2, "report.html"), encoding="utf-8").read())
-            db.check("status_changes" not in p2.tables and all(row[3][0] is None for row in p2.tables["headline"] if row),
-                     "no previous scan: empty previous column, no change list")
-            db.check([row[1][1] for row in p2.tables["trend"] if row] == ["2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"],
-                     "trend stops at the scan and skips other inputs")
-        r = run(DANESCAN, "report", "--db", db.url, "--scan", "nope", "--out", os.path.join(tmp, "out3"))
-        db.check(r.returncode == 1 and "nope" in r.stderr, "unknown scan: exit 1", r.stderr)
-        r = run(DANESCAN, "report", "--db", db.url, "--scan", "fx-1")
-        db.check(r.returncode == 2, "missing --out: usage error")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        rc = db.finish()
-    return rc
+            check("status_changes" not in p2.tables and all(row[3][0] is None for row in p2.tables["headline"] if row),
+                  "no previous scan: empty previous column, no change list")
+            check([row[1][1] for row in p2.tables["trend"] if row] == ["2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"],
+                  "trend stops at the scan and skips other inputs")
+        r = run(DANESCAN, "report", "--db", db.url, "--scan", "nope", "--out", os.path.join(tmp, "out3"), text=True)
+        check(r.returncode == 1 and "nope" in r.stderr, "unknown scan: exit 1", r.stderr)
+        r = run(DANESCAN, "report", "--db", db.url, "--scan", "fx-1", text=True)
+        check(r.returncode == 2, "missing --out: usage error")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_test(main, need_a_pass=True)

@@ -18,10 +18,9 @@ import re
 import sys
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lab_db_testlib import DOMAINS, LabDB  # noqa: E402
-from report_testlib import DANESCAN, REPORTS, check_offline, run  # noqa: E402
-from test_report import Page, check_report_table  # noqa: E402
+from harness import (DANESCAN, LAB_CASES, LAB_DOMAINS, Lab, PrivateDB, TempDir, check,  # noqa: E402
+                     lab_scan_into_db, lab_up_checked, run, run_test)
+from test_report import REPORTS, Page, check_offline, check_report_table  # noqa: E402
 
 NS = "danescan-rlab"
 MAX_CHANGES = 10000  # show every change: the page must equal the whole query
@@ -66,23 +65,24 @@ def json_funnel(records):
 
 
 def main():
-    db = LabDB("danescan_test_report_lab", NS)
-    try:
-        if not db.up():
+    with TempDir(f"{NS}-", public=True) as tmp, \
+            Lab(ns=NS, state=os.path.join(tmp, "state"), cases=LAB_CASES) as lab, \
+            PrivateDB("danescan_test_report_lab", schema=True) as db:
+        if not lab_up_checked(lab):
             return
-        _, rec1 = db.scan("rlab-1")
-        _, rec2 = db.scan("rlab-2")
+        _, rec1 = lab_scan_into_db(lab, db, tmp, "rlab-1")
+        _, rec2 = lab_scan_into_db(lab, db, tmp, "rlab-2")
         if not (rec1 and rec2):
             return
-        with open(DOMAINS) as f:
+        with open(LAB_DOMAINS) as f:
             n_inputs = sum(1 for line in f if line.strip() and not line.startswith("#"))
-        db.check(len(rec1) == n_inputs and len(rec2) == n_inputs,
-                 f"each scan has one JSON record per input name ({n_inputs})", f"{len(rec1)} {len(rec2)}")
+        check(len(rec1) == n_inputs and len(rec2) == n_inputs,
+              f"each scan has one JSON record per input name ({n_inputs})", f"{len(rec1)} {len(rec2)}")
 
-        out = os.path.join(db.tmp, "out")
+        out = os.path.join(tmp, "out")
         r = run(DANESCAN, "report", "--db", db.url, "--scan", "rlab-2", "--previous", "rlab-1", "--out", out,
-                "--max-changes", str(MAX_CHANGES))
-        if not db.check(r.returncode == 0, "report exits 0", r.stderr):
+                "--max-changes", str(MAX_CHANGES), text=True)
+        if not check(r.returncode == 0, "report exits 0", r.stderr):
             return
         page_html = open(os.path.join(out, "report.html"), encoding="utf-8").read()
         markdown = open(os.path.join(out, "report.md"), encoding="utf-8").read()
@@ -90,8 +90,8 @@ def main():
         page.feed(page_html)
         sql_files = sorted(os.path.basename(f)[:-4] for f in glob.glob(os.path.join(REPORTS, "*.sql"))
                            if not os.path.basename(f).startswith("diff_"))
-        db.check(sorted(set(page.tables) | {n for n in sql_files if f'id="t-{n}" data-rows="0"' in page_html})
-                 == sql_files, "one table on the page per reports/*.sql", f"{sorted(page.tables)}")
+        check(sorted(set(page.tables) | {n for n in sql_files if f'id="t-{n}" data-rows="0"' in page_html})
+              == sql_files, "one table on the page per reports/*.sql", f"{sorted(page.tables)}")
         results = {}
         nonempty = 0
         for name in sql_files:
@@ -99,44 +99,40 @@ def main():
                                         previous_id="rlab-1")
             results[name] = (header, rows)
             nonempty += bool(rows)
-            check_report_table(db, page, markdown, out, name, header, rows, rows)
+            check_report_table(page, markdown, out, name, header, rows, rows)
         # A lab scan fills most tables (a report of empty tables proves little).
-        db.check(nonempty >= len(sql_files) - 3, f"{nonempty} of {len(sql_files)} report tables have rows")
+        check(nonempty >= len(sql_files) - 3, f"{nonempty} of {len(sql_files)} report tables have rows")
         loose_digits = [t.strip() for t in page.loose_text if re.search(r"\d", t)]
-        db.check(not loose_digits, "no number outside the tables and charts", loose_digits[:5])
+        check(not loose_digits, "no number outside the tables and charts", loose_digits[:5])
 
         # Independent counts from the JSON Lines output of the same scans.
         header, rows = results["headline"]
         fi, di, pi = header.index("figure"), header.index("domains"), header.index("previous")
         want_cur, want_prev = json_figures(rec2), json_figures(rec1)
-        db.check(len(rows) == len(want_cur), f"headline has {len(want_cur)} figures", rows)
+        check(len(rows) == len(want_cur), f"headline has {len(want_cur)} figures", rows)
         for (label, cur), prev, row in zip(want_cur.items(), want_prev.values(), rows):
-            db.check(row[fi].startswith(label) and row[di] == str(cur) and row[pi] == str(prev),
-                     f"headline '{label}': {cur} (previous {prev}) as counted from the JSON Lines",
-                     f"SQL row {row}")
-        db.check(want_cur["DANE valid"] > 0 and want_cur["DANE failed"] > 0 and want_cur["with TLSA"] > 0,
-                 "the lab scan has DANE-valid, DANE-failed and TLSA domains", dict(want_cur))
+            check(row[fi].startswith(label) and row[di] == str(cur) and row[pi] == str(prev),
+                  f"headline '{label}': {cur} (previous {prev}) as counted from the JSON Lines",
+                  f"SQL row {row}")
+        check(want_cur["DANE valid"] > 0 and want_cur["DANE failed"] > 0 and want_cur["with TLSA"] > 0,
+              "the lab scan has DANE-valid, DANE-failed and TLSA domains", dict(want_cur))
         header, rows = results["funnel"]
         got = [(row[header.index("stage")], row[header.index("domains")]) for row in rows]
         want = [(s, str(n)) for s, n in json_funnel(rec2)]
-        db.check(got == want, "funnel equals the JSON Lines counts", f"\n  sql  {got}\n  json {want}")
+        check(got == want, "funnel equals the JSON Lines counts", f"\n  sql  {got}\n  json {want}")
         header, rows = results["domain_statuses"]
         si, ni = header.index("status"), header.index("domains")
         got = {row[si]: int(row[ni]) for row in rows if row[ni] not in (None, "0")}
         want = dict(collections.Counter(r["status"] for r in rec2))
-        db.check(got == want, "domain statuses equal the JSON Lines status counts", f"\n  sql  {got}\n  json {want}")
+        check(got == want, "domain statuses equal the JSON Lines status counts", f"\n  sql  {got}\n  json {want}")
         # The page shows the same figures (its cells equal psql, checked above).
         shown = {row[0][1]: row[1][0] for row in page.tables.get("headline", []) if row}
-        db.check(shown and all(v == str(want_cur[k]) for k, v in zip(want_cur, shown.values())),
-                 "headline on the page equals the JSON Lines counts", shown)
+        check(shown and all(v == str(want_cur[k]) for k, v in zip(want_cur, shown.values())),
+              "headline on the page equals the JSON Lines counts", shown)
 
-        db.check(not re.search(r"https?:|//[a-z]|<script|<link|<img|<iframe|@import|url\(|src=|href=",
-                               page_html, re.I), "the HTML names no URL, script, link or external resource")
-        check_offline(db, os.path.join(out, "report.html"), db.tmp)
-    finally:
-        rc = db.finish()
-    return rc
+        check(not re.search(r"https?:|//[a-z]|<script|<link|<img|<iframe|@import|url\(|src=|href=",
+                            page_html, re.I), "the HTML names no URL, script, link or external resource")
+        check_offline(os.path.join(out, "report.html"), tmp)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+run_test(main, need_a_pass=True)
