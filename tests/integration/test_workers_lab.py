@@ -29,10 +29,8 @@ import sys
 import time
 
 sys.dont_write_bytecode = True
-os.environ.setdefault("DANESCAN_STORE_LAB_NS", "danescan-workers")
-os.environ.setdefault("DANESCAN_STORE_LAB_STATE", "/tmp/danescan-workers-lab")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from store_common import DANESCAN, LAB, LAB_ENV, SOURCE, Harness, compare_scans, run  # noqa: E402
+from harness import (DANESCAN, SOURCE, PrivateDB, Processes, TempDir, check, compare_scans, run,  # noqa: E402
+                     run_test, store_lab)
 
 BULK = int(os.environ.get("DANESCAN_WORKERS_BULK", "1500"))
 KILLS = 3
@@ -40,31 +38,36 @@ DNSFAULT = os.path.join(SOURCE, "tests", "dnsfault", "dnsfault.py")
 PROXY = "127.0.0.1:5399"
 OPTIONS = ["--allow-reserved", "--greeting-timeout-ms", "3000", "--per-ip-gap-ms", "50", "--rate", "500",
            "--no-progress"]
-h = Harness("workers")
+tmp_dir = TempDir("danescan-workers-", public=True)
+tmp = tmp_dir.path
+lab = store_lab("danescan-workers", "/tmp/danescan-workers-lab")
+db = PrivateDB("test_workers")
+procs = Processes()
 
 
 def scan(scan_id, inputs, *extra, background=False):
-    args = ["scan", *OPTIONS, "--db", h.url, "--scan-id", scan_id, *extra, inputs]
+    args = ["scan", *OPTIONS, "--db", db.url, "--scan-id", scan_id, *extra, inputs]
     if background:
-        return h.danescan_lab(*args, background=True)
+        return lab.danescan(*args, procs=procs)
     t0 = time.monotonic()
-    p = h.danescan_lab(*args)
+    p = lab.danescan(*args)
     err = p.stderr.decode(errors="replace")
-    h.check(p.returncode == 0, f"scan {scan_id} ({' '.join(extra)}) exits 0 ({time.monotonic() - t0:.1f} s)",
-            err[-2000:])
-    h.check("Sanitizer" not in err and "runtime error" not in err, f"scan {scan_id}: no sanitizer report",
-            err[-3000:])
+    check(p.returncode == 0, f"scan {scan_id} ({' '.join(extra)}) exits 0 ({time.monotonic() - t0:.1f} s)",
+          err[-2000:])
+    check("Sanitizer" not in err and "runtime error" not in err, f"scan {scan_id}: no sanitizer report",
+          err[-3000:])
     return p
 
 
 def one_value(sql):
-    return h.sql(sql)[0][0]
+    return db.sql(sql)[0][0]
 
 
 def exactly_once(scan_id, names, label):
-    got = h.sql(f"SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM domains WHERE scan_id = '{scan_id}'")[0]
-    h.check(got == [str(names), str(names), "0", str(names - 1)],
-            f"{label}: every input name stored exactly once ({got[0]} rows, {got[1]} ordinals of {names})", str(got))
+    got = db.sql(f"SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM domains"
+                 f" WHERE scan_id = '{scan_id}'")[0]
+    check(got == [str(names), str(names), "0", str(names - 1)],
+          f"{label}: every input name stored exactly once ({got[0]} rows, {got[1]} ordinals of {names})", str(got))
 
 
 def jsonl_check(path, names, label):
@@ -72,7 +75,7 @@ def jsonl_check(path, names, label):
     with open(path) as f:
         for line in f:
             seqs.append(json.loads(line)["input"]["seq"])
-    h.check(sorted(seqs) == list(range(names)), f"{label}: JSON Lines hold one record per name ({len(seqs)})")
+    check(sorted(seqs) == list(range(names)), f"{label}: JSON Lines hold one record per name ({len(seqs)})")
 
 
 def domains_stored(scan_id):
@@ -86,41 +89,40 @@ def rate_over(scan_id, seconds):
 
 
 def main():
-    h.db_up()
-    h.lab_up(bulk=BULK)
-    inputs = os.path.join(h.tmp, "domains.txt")
-    bulk_only = os.path.join(h.tmp, "bulk.txt")
-    bulk_text = run([LAB, "bulk-domains", str(BULK)], env=LAB_ENV).stdout.decode()
+    db.open()
+    lab.ensure_up(bulk=BULK, strict=True)
+    inputs = os.path.join(tmp, "domains.txt")
+    bulk_only = os.path.join(tmp, "bulk.txt")
+    bulk_text = lab.output("bulk-domains", str(BULK))
     with open(inputs, "w") as f:
-        f.write(run([LAB, "domains"], env=LAB_ENV).stdout.decode())
+        f.write(lab.output("domains"))
         f.write(bulk_text)
     with open(bulk_only, "w") as f:
         f.write(bulk_text)
-    os.chmod(h.tmp, 0o755)
     names = sum(1 for _ in open(inputs))
 
     # 1. One worker against four.
-    one_out, four_out = os.path.join(h.tmp, "one.jsonl"), os.path.join(h.tmp, "four.jsonl")
+    one_out, four_out = os.path.join(tmp, "one.jsonl"), os.path.join(tmp, "four.jsonl")
     scan("one", inputs, "--workers", "1", "--output", one_out)
     scan("four", inputs, "--workers", "4", "--chunk-size", "50", "--output", four_out)
-    compare_scans(h, "one", "four", "4 workers against 1")
+    compare_scans(db, "one", "four", "4 workers against 1")
     exactly_once("four", names, "4 workers")
     jsonl_check(four_out, names, "4 workers")
-    workers = h.sql("SELECT count(*), count(*) FILTER (WHERE chunks > 0), sum(probes) FROM scan_workers"
-                    " WHERE scan_id = 'four'")[0]
-    h.check(workers[0] == "4" and int(workers[1]) >= 2, f"4 workers ran, {workers[1]} of them took chunks")
+    workers = db.sql("SELECT count(*), count(*) FILTER (WHERE chunks > 0), sum(probes) FROM scan_workers"
+                     " WHERE scan_id = 'four'")[0]
+    check(workers[0] == "4" and int(workers[1]) >= 2, f"4 workers ran, {workers[1]} of them took chunks")
     one_probes = one_value("SELECT sum(probes) FROM scan_workers WHERE scan_id = 'one'")
-    h.check(workers[2] == one_probes and int(one_probes) > 0,
-            f"4 workers probed as many addresses as 1 worker ({workers[2]} / {one_probes}): no host probed twice")
+    check(workers[2] == one_probes and int(one_probes) > 0,
+          f"4 workers probed as many addresses as 1 worker ({workers[2]} / {one_probes}): no host probed twice")
     dup = one_value("SELECT coalesce(sum(probe_runs - 1), -1) FROM host_claims WHERE scan_id = 'four'")
-    h.check(dup == "0", "4 workers: 0 duplicate probes (host claims)", dup)
+    check(dup == "0", "4 workers: 0 duplicate probes (host claims)", dup)
     borrowed = one_value("SELECT count(*) FROM host_claims WHERE scan_id = 'four'")
     probed_hosts = one_value("SELECT count(DISTINCT host) FROM probes WHERE scan_id = 'four' AND result <> 'skipped'")
-    h.check(borrowed == probed_hosts, f"4 workers: one claim per probed host ({borrowed} / {probed_hosts})")
-    p = run([DANESCAN, "status", "--db", h.url, "--scan", "four"])
+    check(borrowed == probed_hosts, f"4 workers: one claim per probed host ({borrowed} / {probed_hosts})")
+    p = run(DANESCAN, "status", "--db", db.url, "--scan", "four")
     out = p.stdout.decode()
-    h.check(p.returncode == 0 and "complete" in out.splitlines()[0] and f"done: {names} of {names} names" in out,
-            "danescan status: complete, every name done", out + p.stderr.decode())
+    check(p.returncode == 0 and "complete" in out.splitlines()[0] and f"done: {names} of {names} names" in out,
+          "danescan status: complete, every name done", out + p.stderr.decode())
 
     # 2. kill -9 of workers holding leases, while the scan runs.
     rng = random.Random(int(os.environ.get("DANESCAN_WORKERS_SEED", str(os.getpid()))))
@@ -129,9 +131,9 @@ def main():
     killed = 0
     for _ in range(KILLS):
         time.sleep(rng.uniform(0.8, 1.6))
-        holders = h.sql("SELECT w.pid FROM scan_chunks c JOIN scan_workers w"
-                        " ON w.scan_id = c.scan_id AND w.worker_id = c.lease_owner"
-                        " WHERE c.scan_id = 'kill' AND c.state = 'leased' AND w.exited_at IS NULL")
+        holders = db.sql("SELECT w.pid FROM scan_chunks c JOIN scan_workers w"
+                         " ON w.scan_id = c.scan_id AND w.worker_id = c.lease_owner"
+                         " WHERE c.scan_id = 'kill' AND c.state = 'leased' AND w.exited_at IS NULL")
         if holders:
             pid = int(rng.choice(holders)[0])
             try:
@@ -142,17 +144,17 @@ def main():
     out, err = proc.communicate(timeout=300)
     err = err.decode(errors="replace")
     print(f"     measure kill: the scan with {killed} workers killed took {time.monotonic() - t0:.1f} s", flush=True)
-    h.check(killed >= 2, f"killed {killed} workers holding leases")
-    h.check(proc.returncode == 0, "scan with killed workers exits 0", err[-2000:])
-    h.check("Sanitizer" not in err and "runtime error" not in err, "scan with killed workers: no sanitizer report",
-            err[-3000:])
+    check(killed >= 2, f"killed {killed} workers holding leases")
+    check(proc.returncode == 0, "scan with killed workers exits 0", err[-2000:])
+    check("Sanitizer" not in err and "runtime error" not in err, "scan with killed workers: no sanitizer report",
+          err[-3000:])
     exactly_once("kill", names, "after kill -9")
-    compare_scans(h, "one", "kill", "after kill -9 of workers")
+    compare_scans(db, "one", "kill", "after kill -9 of workers")
     dead = one_value("SELECT count(*) FROM scan_workers WHERE scan_id = 'kill' AND exit_status LIKE 'killed%'")
-    h.check(int(dead) == killed, f"the supervisor saw every killed worker ({dead}) and replaced it",
-            err[-800:])
+    check(int(dead) == killed, f"the supervisor saw every killed worker ({dead}) and replaced it",
+          err[-800:])
     taken = one_value("SELECT count(*) FROM scan_chunks WHERE scan_id = 'kill' AND leases > 1")
-    h.check(int(taken) >= 1, f"{taken} chunks were taken over after their worker died")
+    check(int(taken) >= 1, f"{taken} chunks were taken over after their worker died")
 
     # 2b. A lease taken over under a live worker (as after a long stall) by
     # a worker that is alive: the loser's next batch must not commit (else a
@@ -163,36 +165,33 @@ def main():
     stolen = []
     deadline = time.monotonic() + 60
     while not stolen and time.monotonic() < deadline and proc.poll() is None:
-        if h.sql("SELECT count(*) FROM scan_chunks WHERE scan_id = 'fence' AND state = 'leased'"
-                 " AND done_count > 0") != [["0"]]:
-            h.sql("INSERT INTO scan_workers (scan_id, worker_id, host, pid) VALUES ('fence', 'thief', 'nowhere', 0)"
-                  " ON CONFLICT DO NOTHING RETURNING 1")
-            stolen = h.sql("UPDATE scan_chunks SET lease_owner = 'thief', lease_expires = now() + interval '1 hour'"
-                           " WHERE scan_id = 'fence' AND state = 'leased' AND done_count > 0 RETURNING chunk_no")
+        if db.sql("SELECT count(*) FROM scan_chunks WHERE scan_id = 'fence' AND state = 'leased'"
+                  " AND done_count > 0") != [["0"]]:
+            db.sql("INSERT INTO scan_workers (scan_id, worker_id, host, pid) VALUES ('fence', 'thief', 'nowhere', 0)"
+                   " ON CONFLICT DO NOTHING RETURNING 1")
+            stolen = db.sql("UPDATE scan_chunks SET lease_owner = 'thief', lease_expires = now() + interval '1 hour'"
+                            " WHERE scan_id = 'fence' AND state = 'leased' AND done_count > 0 RETURNING chunk_no")
         time.sleep(0.05)
     losers = []
     while stolen and not losers and time.monotonic() < deadline and proc.poll() is None:
-        losers = h.sql("SELECT worker_id FROM scan_workers WHERE scan_id = 'fence' AND exit_status LIKE 'failed%'")
+        losers = db.sql("SELECT worker_id FROM scan_workers WHERE scan_id = 'fence' AND exit_status LIKE 'failed%'")
         time.sleep(0.1)
-    h.sql("UPDATE scan_workers SET exited_at = now(), exit_status = 'thief gone' WHERE worker_id = 'thief'"
-          " RETURNING 1")
+    db.sql("UPDATE scan_workers SET exited_at = now(), exit_status = 'thief gone' WHERE worker_id = 'thief'"
+           " RETURNING 1")
     out, err = proc.communicate(timeout=300)
     err = err.decode(errors="replace")
-    h.check(len(stolen) > 0, f"took over {len(stolen)} half-done chunks under their live workers")
-    h.check(len(losers) > 0 and "lost the lease" in err,
-            f"a worker refused to commit into a chunk it no longer holds, and stopped ({len(losers)})", err[-1500:])
-    h.check(proc.returncode == 0, "the scan still completes (exit 0)", err[-1500:])
+    check(len(stolen) > 0, f"took over {len(stolen)} half-done chunks under their live workers")
+    check(len(losers) > 0 and "lost the lease" in err,
+          f"a worker refused to commit into a chunk it no longer holds, and stopped ({len(losers)})", err[-1500:])
+    check(proc.returncode == 0, "the scan still completes (exit 0)", err[-1500:])
     exactly_once("fence", names, "after lease takeovers")
-    compare_scans(h, "one", "fence", "after lease takeovers", tables=["domains", "domain_mx", "mx_hosts"])
+    compare_scans(db, "one", "fence", "after lease takeovers", tables=["domains", "domain_mx", "mx_hosts"])
 
     # 3. A second machine joins mid-scan.
     scan("joinref", bulk_only, "--probe", "none", "--workers", "1")
-    counts = os.path.join(h.tmp, "proxy.json")
-    proxy = subprocess.Popen(["ip", "netns", "exec", LAB_ENV["DANESCAN_LAB_NS"], "python3", DNSFAULT,
-                              "--listen", PROXY, "--upstream", "127.0.0.1:53", "--delay", "20",
-                              "--counts", counts], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
-    h.procs.append(proxy)
+    counts = os.path.join(tmp, "proxy.json")
+    procs.start(lab.in_ns("python3", DNSFAULT, "--listen", PROXY, "--upstream", "127.0.0.1:53", "--delay", "20",
+                          "--counts", counts), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     proc = scan("join", bulk_only, "--probe", "none", "--workers", "1", "--concurrency", "4", "--chunk-size", "25",
                 "--resolver", PROXY, background=True)
@@ -200,26 +199,25 @@ def main():
     while domains_stored("join") < 50 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
     alone = rate_over("join", 3.0)
-    machine2 = ["ip", "netns", "exec", LAB_ENV["DANESCAN_LAB_NS"], "unshare", "--uts", "sh", "-c",
-                'hostname danescan-machine2 && exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"', "sh",
-                DANESCAN, "worker", "--db", h.url, "--scan", "join", "--workers", "1"]
-    second = subprocess.Popen(machine2, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    h.procs.append(second)
+    machine2 = lab.in_ns("unshare", "--uts", "sh", "-c",
+                         'hostname danescan-machine2 && exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"', "sh",
+                         DANESCAN, "worker", "--db", db.url, "--scan", "join", "--workers", "1")
+    second = procs.start(machine2, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(2.0)
     together = rate_over("join", 3.0)
     out, err = proc.communicate(timeout=300)
     out2, err2 = second.communicate(timeout=120)
     print(f"     measure join: {alone:.0f} domains/s with one worker, {together:.0f} with the second machine",
           flush=True)
-    h.check(proc.returncode == 0, "scan joined by a second machine exits 0", err.decode()[-1500:])
-    h.check(second.returncode == 0, "danescan worker on the second machine exits 0", err2.decode()[-1500:])
-    h.check(together >= 1.4 * alone, f"the second machine speeds the scan up ({alone:.0f} -> {together:.0f} domains/s)")
-    row = h.sql("SELECT host, domains FROM scan_workers WHERE scan_id = 'join' AND host = 'danescan-machine2'")
-    h.check(len(row) == 1 and int(row[0][1]) > 0, f"the second machine's worker stored domains ({row})")
+    check(proc.returncode == 0, "scan joined by a second machine exits 0", err.decode()[-1500:])
+    check(second.returncode == 0, "danescan worker on the second machine exits 0", err2.decode()[-1500:])
+    check(together >= 1.4 * alone, f"the second machine speeds the scan up ({alone:.0f} -> {together:.0f} domains/s)")
+    row = db.sql("SELECT host, domains FROM scan_workers WHERE scan_id = 'join' AND host = 'danescan-machine2'")
+    check(len(row) == 1 and int(row[0][1]) > 0, f"the second machine's worker stored domains ({row})")
     exactly_once("join", BULK, "joined scan")
-    compare_scans(h, "joinref", "join", "joined scan", tables=["domains", "domain_mx", "mx_hosts"])
+    compare_scans(db, "joinref", "join", "joined scan", tables=["domains", "domain_mx", "mx_hosts"])
     complete = one_value("SELECT complete FROM scans WHERE id = 'join'")
-    h.check(complete == "t", "joined scan is recorded complete")
+    check(complete == "t", "joined scan is recorded complete")
 
 
-h.run(main)
+run_test(main, tmp_dir, lab, db, procs)

@@ -26,24 +26,21 @@ import sys
 import time
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from store_common import DANESCAN, SOURCE, Harness, run  # noqa: E402
+from harness import (BUILT_LABSMTP, Lab, PrivateDB, Processes, TempDir, check, find_labsmtp,  # noqa: E402
+                     run_test)
 
-BUILD = os.environ.get("DANESCAN_BUILD") or os.path.dirname(os.path.dirname(os.path.abspath(DANESCAN)))
-LABSMTP = os.path.join(BUILD, "tests", "labsmtp", "danescan-labsmtp")
-LAB = os.path.join(SOURCE, "scripts", "lab")
+LABSMTP = find_labsmtp() or BUILT_LABSMTP
 NS = f"danescan-wpol-{os.getpid()}"
 SHARED_IP = "127.61.0.1"
 SHARED, SPREAD = 40, 60
 RATE, BURST, GAP_MS = 20, 10, 50
 GAP_SLACK_MS = 2  # both time stamps are truncated milliseconds
-h = Harness("wpol")
-STATE = os.path.join(h.tmp, "state")
-LAB_ENV = dict(os.environ, DANESCAN_LAB_NS=NS, DANESCAN_STATE=STATE,
-               DANESCAN_LAB_CASES=os.path.join(h.tmp, "cases.txt"))
-labsmtp = None
-lab_up = False
+tmp_dir = TempDir("danescan-wpol-", public=True)   # NSD and Unbound read the state dir as their own users
+tmp = tmp_dir.path
+CASES = os.path.join(tmp, "cases.txt")
+lab = Lab(ns=NS, state=os.path.join(tmp, "state"), cases=CASES)
+db = PrivateDB("test_wpol")
+procs = Processes()
 
 
 def spread_ip(i):
@@ -60,7 +57,7 @@ def write_cases():
     for i in range(SPREAD):
         out += [f"    r{i:02d}             MX    10 mr{i:02d}", f"    mr{i:02d}            A     {spread_ip(i)}",
                 f"    _25._tcp.mr{i:02d}   TLSA  3 1 1 {{spki-sha256:mx.pol.lab:ecdsa}}"]
-    with open(LAB_ENV["DANESCAN_LAB_CASES"], "w") as f:
+    with open(CASES, "w") as f:
         f.write("\n".join(out) + "\n")
     return [f"s{i:02d}.pol.lab" for i in range(SHARED)] + [f"r{i:02d}.pol.lab" for i in range(SPREAD)]
 
@@ -88,85 +85,71 @@ def read_log(path):
 
 
 def main():
-    global labsmtp, lab_up
-    if not h.check(os.access(LABSMTP, os.X_OK), f"danescan-labsmtp built ({LABSMTP})"):
+    if not check(os.access(LABSMTP, os.X_OK), f"danescan-labsmtp built ({LABSMTP})"):
         return
-    os.chmod(h.tmp, 0o755)  # NSD and Unbound read the state dir as their own users
     domains = write_cases()
-    h.db_up()
-    lab_up = True
-    p = run([LAB, "up"], env=LAB_ENV)
-    if not h.check(p.returncode == 0, "lab up (generated politeness world)", p.stderr.decode()[-2000:]):
+    db.open()
+    p = lab.up()
+    if not check(p.returncode == 0, "lab up (generated politeness world)", p.stderr.decode()[-2000:]):
         return
-    tls = os.path.join(STATE, "lab", "tls", "mx.pol.lab")
-    log = os.path.join(h.tmp, "labsmtp.log")
-    ports = os.path.join(h.tmp, "labsmtp.ports")
-    cmd = ["ip", "netns", "exec", NS, LABSMTP, "--mode", "normal", "--log", log, "--port-file", ports,
-           "--cert", os.path.join(tls, "ecdsa.chain.pem"), "--key", os.path.join(tls, "ecdsa.key"),
-           "--listen", f"{SHARED_IP}:25"]
+    tls = lab.path("tls", "mx.pol.lab")
+    log = os.path.join(tmp, "labsmtp.log")
+    ports = os.path.join(tmp, "labsmtp.ports")
+    cmd = lab.in_ns(LABSMTP, "--mode", "normal", "--log", log, "--port-file", ports,
+                    "--cert", os.path.join(tls, "ecdsa.chain.pem"), "--key", os.path.join(tls, "ecdsa.key"),
+                    "--listen", f"{SHARED_IP}:25")
     for i in range(SPREAD):
         cmd += ["--listen", f"{spread_ip(i)}:25"]
-    labsmtp = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    procs.start(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
     while not os.path.exists(ports) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if not h.check(os.path.exists(ports), f"labsmtp listens on {1 + SPREAD} addresses"):
+    if not check(os.path.exists(ports), f"labsmtp listens on {1 + SPREAD} addresses"):
         return
-    inputs = os.path.join(h.tmp, "domains.txt")
+    inputs = os.path.join(tmp, "domains.txt")
     with open(inputs, "w") as f:
         f.write("\n".join(domains) + "\n")
 
     t0 = time.monotonic()
-    p = run([LAB, "exec", DANESCAN, "scan", "--allow-reserved", "--no-progress", "--no-key-types",
-             "--per-ip", "1", "--per-ip-gap-ms", str(GAP_MS), "--rate", str(RATE),
-             "--check-bogus-name", "bogus.lab", "--db", h.url, "--scan-id", "pol", "--workers", "4",
-             "--chunk-size", "5", inputs], env=LAB_ENV)
+    p = lab.danescan("scan", "--allow-reserved", "--no-progress", "--no-key-types",
+                     "--per-ip", "1", "--per-ip-gap-ms", str(GAP_MS), "--rate", str(RATE),
+                     "--check-bogus-name", "bogus.lab", "--db", db.url, "--scan-id", "pol", "--workers", "4",
+                     "--chunk-size", "5", inputs)
     err = p.stderr.decode(errors="replace")
-    h.check(p.returncode == 0, f"scan with 4 workers exits 0 ({time.monotonic() - t0:.1f} s)", err[-2000:])
-    h.check("Sanitizer" not in err and "runtime error" not in err, "no sanitizer report", err[-3000:])
-    statuses = dict(h.sql("SELECT domain, status FROM domains WHERE scan_id = 'pol'"))
+    check(p.returncode == 0, f"scan with 4 workers exits 0 ({time.monotonic() - t0:.1f} s)", err[-2000:])
+    check("Sanitizer" not in err and "runtime error" not in err, "no sanitizer report", err[-3000:])
+    statuses = dict(db.sql("SELECT domain, status FROM domains WHERE scan_id = 'pol'"))
     wrong = {d: s for d, s in statuses.items() if s != "dane-valid"}
-    h.check(len(statuses) == len(domains) and not wrong, f"all {len(domains)} domains dane-valid",
-            str(dict(list(wrong.items())[:5])))
-    probing = h.sql("SELECT count(*) FROM scan_workers WHERE scan_id = 'pol' AND probes > 0")[0][0]
-    h.check(int(probing) >= 2, f"{probing} workers probed")
+    check(len(statuses) == len(domains) and not wrong, f"all {len(domains)} domains dane-valid",
+          str(dict(list(wrong.items())[:5])))
+    probing = db.sql("SELECT count(*) FROM scan_workers WHERE scan_id = 'pol' AND probes > 0")[0][0]
+    check(int(probing) >= 2, f"{probing} workers probed")
 
     time.sleep(0.3)  # the last close reaches the log
     sessions = read_log(log)
     total = sum(len(v) for v in sessions.values())
-    h.check(total == SHARED + SPREAD, f"{SHARED + SPREAD} sessions in all, one per (host, address)", str(total))
+    check(total == SHARED + SPREAD, f"{SHARED + SPREAD} sessions in all, one per (host, address)", str(total))
     snis = sorted(s[1] for v in sessions.values() for s in v)
     want = sorted([f"ms{i:02d}.pol.lab" for i in range(SHARED)] + [f"mr{i:02d}.pol.lab" for i in range(SPREAD)])
-    h.check(snis == want, "each host's SNI seen exactly once (no host probed twice across workers)")
+    check(snis == want, "each host's SNI seen exactly once (no host probed twice across workers)")
 
     shared = sorted(sessions.get(SHARED_IP, []), key=lambda s: s[2])
     overlaps = [(a, b) for a, b in zip(shared, shared[1:]) if b[2] < a[3]]
-    h.check(len(shared) == SHARED and not overlaps,
-            f"{SHARED_IP}: {len(shared)} sessions, never two at once across 4 workers (--per-ip 1)",
-            str(overlaps[:3]))
+    check(len(shared) == SHARED and not overlaps,
+          f"{SHARED_IP}: {len(shared)} sessions, never two at once across 4 workers (--per-ip 1)",
+          str(overlaps[:3]))
     gaps = [b[2] - a[3] for a, b in zip(shared, shared[1:])]
     short = [g for g in gaps if g < GAP_MS - GAP_SLACK_MS]
-    h.check(gaps and not short, f"{SHARED_IP}: >= {GAP_MS} ms from each close to the next connect "
-            f"(min {min(gaps) if gaps else '-'} ms)", str(short[:10]))
+    check(gaps and not short, f"{SHARED_IP}: >= {GAP_MS} ms from each close to the next connect "
+          f"(min {min(gaps) if gaps else '-'} ms)", str(short[:10]))
 
     starts = sorted(s[2] for v in sessions.values() for s in v)
     worst = max(sum(1 for t in starts if t0 <= t < t0 + 2000) for t0 in starts) if starts else 0
-    h.check(worst <= 2 * RATE + BURST, f"at most {2 * RATE + BURST} connections in any 2 s "
-            f"(--rate {RATE} shared by the workers; busiest window {worst})")
+    check(worst <= 2 * RATE + BURST, f"at most {2 * RATE + BURST} connections in any 2 s "
+          f"(--rate {RATE} shared by the workers; busiest window {worst})")
     if len(starts) > 1:
         print(f"     measure rate: {len(starts)} connections in {(starts[-1] - starts[0]) / 1000:.1f} s "
               f"({1000 * (len(starts) - 1) / max(1, starts[-1] - starts[0]):.1f}/s, --rate {RATE})", flush=True)
 
 
-def cleanup():
-    global labsmtp, lab_up
-    if labsmtp is not None and labsmtp.poll() is None:
-        os.killpg(labsmtp.pid, 9)
-        labsmtp.wait()
-    labsmtp = None
-    if lab_up:
-        lab_up = False
-        run([LAB, "down"], env=LAB_ENV)
-
-
-h.run(main, cleanup)
+run_test(main, tmp_dir, db, lab, procs)
