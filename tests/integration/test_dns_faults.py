@@ -29,18 +29,12 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, run_test  # noqa: E402
+from harness import DANESCAN, LAB_CASES, SOURCE, Lab, Processes, TempDir, check, run, run_test  # noqa: E402
 
-SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
-LAB = os.path.join(SOURCE, "scripts", "lab")
 PROXY = os.path.join(SOURCE, "tests", "dnsfault", "dnsfault.py")
 FAULT_CASES = os.path.join(SOURCE, "tests", "dnsfault", "cases.txt")
 FULL = os.environ.get("DANESCAN_DNSFAULT_FULL") == "1"
@@ -49,56 +43,28 @@ EXTRA = 300  # names under the dead zone, and as many under the slow zone (part 
 NS = os.environ.get("DANESCAN_DNSFAULT_NS", "danescan-dnsfault")
 SEED = int(os.environ.get("DANESCAN_DNSFAULT_SEED", "1"))
 
-tmp = tempfile.mkdtemp(prefix="danescan-dnsfault-")
-os.chmod(tmp, 0o755)
-STATE = os.path.join(tmp, "state")
-LAB_ENV = dict(os.environ, DANESCAN_LAB_NS=NS, DANESCAN_STATE=STATE)
-LAB_ENV.pop("DANESCAN_LAB_CASES", None)
-UNBOUND_DIR = os.path.join(STATE, "lab", "unbound")
+tmp_dir = TempDir("danescan-dnsfault-", public=True)
+tmp = tmp_dir.path
+lab = Lab(ns=NS, state=os.path.join(tmp, "state"), cases=LAB_CASES)
+UNBOUND_DIR = lab.path("unbound")
 # Part 3 runs at the same time in a second lab (it spends most of its minute
 # waiting for dead servers): its own namespace, state and cases file.
 NS3 = NS + "3"
-LAB_ENV3 = dict(os.environ, DANESCAN_LAB_NS=NS3, DANESCAN_STATE=os.path.join(tmp, "state3"),
-                DANESCAN_LAB_CASES=FAULT_CASES)
-procs = []
-labs_up = []
+lab3 = Lab(ns=NS3, state=os.path.join(tmp, "state3"), cases=FAULT_CASES)
+procs = Processes()
 # Two `scripts/lab up` at once can fail (an NSD did not start): part 3's
 # waits for part 1's.
 first_lab_ready = threading.Event()
 table = []   # reliability rows: fault, result, wall, retries
 
 
-def run(cmd, env=LAB_ENV, **kw):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, **kw)
-
-
-def in_ns(*cmd, ns=NS):
-    return ["ip", "netns", "exec", ns, *cmd]
-
-
-def cleanup():
-    for p in list(procs):
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait()
-    procs.clear()
-    while labs_up:
-        run([LAB, "down"], env=labs_up.pop())
-    subprocess.run(["rm", "-rf", tmp])
-
-
-def start_proxy(name, listen, upstream, *options, ns=NS):
+def start_proxy(name, listen, upstream, *options, in_lab=lab):
     """dnsfault.py inside the namespace; returns (process, counts path)."""
     counts = os.path.join(tmp, f"{name}.counts.json")
     ready = os.path.join(tmp, f"{name}.ready")
-    p = subprocess.Popen(in_ns(sys.executable, PROXY, "--listen", listen, "--upstream", upstream,
-                               "--counts", counts, "--ready", ready, "--seed", str(SEED), *options, ns=ns),
-                         stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, f"{name}.log"), "w"),
-                         start_new_session=True)
-    procs.append(p)
+    p = procs.start(in_lab.in_ns(sys.executable, PROXY, "--listen", listen, "--upstream", upstream,
+                                 "--counts", counts, "--ready", ready, "--seed", str(SEED), *options),
+                    stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, f"{name}.log"), "w"))
     deadline = time.monotonic() + 10
     while not os.path.exists(ready) and p.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -115,17 +81,16 @@ def stop_proxy(p, counts):
         return json.load(f)
 
 
-def scan(name, inputs, resolvers, background=False, extra=(), ns=NS, quiet=False):
+def scan(name, inputs, resolvers, background=False, extra=(), in_lab=lab, quiet=False):
     out = os.path.join(tmp, f"{name}.jsonl")
     meta = os.path.join(tmp, f"{name}.meta.json")
-    cmd = in_ns(DANESCAN, "scan", "--allow-reserved", "--probe", "none", "--no-progress",
-                "--output", out, "--metadata", meta, *extra, ns=ns)
+    cmd = in_lab.in_ns(DANESCAN, "scan", "--allow-reserved", "--probe", "none", "--no-progress",
+                       "--output", out, "--metadata", meta, *extra)
     for r in resolvers:
         cmd += ["--resolver", r]
     cmd.append(inputs)
     started = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    procs.append(p)
+    p = procs.start(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     scan_run = {"name": name, "proc": p, "out": out, "meta": meta, "started": started}
     return scan_run if background else finish(scan_run, quiet)
 
@@ -207,25 +172,17 @@ def wait_lines(path, n, proc, timeout_s=60):
     return False
 
 
-def lab(*args, env=LAB_ENV):
-    p = run([LAB, *args], env=env)
-    if p.returncode != 0:
-        raise RuntimeError(f"scripts/lab {' '.join(args)}: {p.stderr.decode()[-2000:]}")
-    return p.stdout.decode()
-
-
 # ---------------------------------------------------------------------------
 
 def part1_and_2():
-    labs_up.append(LAB_ENV)
     try:
-        lab("up", "--bulk", str(BULK))
+        lab.up("--bulk", str(BULK), strict=True)
     finally:
         first_lab_ready.set()
     inputs = os.path.join(tmp, "domains.txt")
     with open(inputs, "w") as f:
-        f.write(lab("domains"))
-        f.write(lab("bulk-domains", str(BULK)))
+        f.write(lab.output("domains"))
+        f.write(lab.output("bulk-domains", str(BULK)))
     names = sum(1 for _ in open(inputs))
     unbound = "127.0.0.1:53"
 
@@ -295,7 +252,7 @@ def part1_and_2():
     while os.path.exists(f"/proc/{pid}"):
         time.sleep(0.02)
     time.sleep(2.0)
-    r = run(in_ns("unbound", "-c", os.path.join(UNBOUND_DIR, "unbound.conf")))
+    r = run(*lab.in_ns("unbound", "-c", os.path.join(UNBOUND_DIR, "unbound.conf")))
     check(r.returncode == 0, "Unbound restarted with its config", r.stderr.decode())
     restarted = finish(bg)
     stop_proxy(p, counts)
@@ -334,17 +291,14 @@ def done_times(records, pick):
 
 def part3_scans(out):
     """The scans of part 3 (in a thread); the checks are part3_checks()."""
-    env = LAB_ENV3
     first_lab_ready.wait()
-    labs_up.append(env)
-    lab("up", "--bulk", str(BULK), env=env)
-    ns = NS3
-    p_slow4, c_slow4 = start_proxy("slow4", "127.53.0.5:53", "127.53.0.3:53", "--delay", "3000", ns=ns)
-    p_slow6, c_slow6 = start_proxy("slow6", "[fd53::5]:53", "[fd53::3]:53", "--delay", "3000", ns=ns)
-    p_dead4, c_dead4 = start_proxy("dead4", "127.53.0.6:53", "127.53.0.3:53", "--drop-query", "1", ns=ns)
-    p_dead6, c_dead6 = start_proxy("dead6", "[fd53::6]:53", "[fd53::3]:53", "--drop-query", "1", ns=ns)
-    expect = {e["domain"]: e for e in map(json.loads, lab("expect", env=env).splitlines())}
-    bulk = lab("bulk-domains", str(BULK), env=env)
+    lab3.up("--bulk", str(BULK), strict=True)
+    p_slow4, c_slow4 = start_proxy("slow4", "127.53.0.5:53", "127.53.0.3:53", "--delay", "3000", in_lab=lab3)
+    p_slow6, c_slow6 = start_proxy("slow6", "[fd53::5]:53", "[fd53::3]:53", "--delay", "3000", in_lab=lab3)
+    p_dead4, c_dead4 = start_proxy("dead4", "127.53.0.6:53", "127.53.0.3:53", "--drop-query", "1", in_lab=lab3)
+    p_dead6, c_dead6 = start_proxy("dead6", "[fd53::6]:53", "[fd53::3]:53", "--drop-query", "1", in_lab=lab3)
+    expect = {e["domain"]: e for e in map(json.loads, lab3.output("expect").splitlines())}
+    bulk = lab3.output("bulk-domains", str(BULK))
     control = os.path.join(tmp, "control.txt")
     with open(control, "w") as f:
         f.write("dane-ee.lab\ndnssec-failed.org\n" + bulk)
@@ -358,9 +312,9 @@ def part3_scans(out):
         f.write(bulk)
 
     unbound = "127.0.0.1:53"
-    out["warm"] = scan("authority-warm-up", control, [unbound], ns=ns, quiet=True)
-    out["clean"] = scan("authority-clean", control, [unbound], ns=ns, quiet=True)
-    out["slow"] = scan("authority-faults", faulty, [unbound], ns=ns, quiet=True)
+    out["warm"] = scan("authority-warm-up", control, [unbound], in_lab=lab3, quiet=True)
+    out["clean"] = scan("authority-clean", control, [unbound], in_lab=lab3, quiet=True)
+    out["slow"] = scan("authority-faults", faulty, [unbound], in_lab=lab3, quiet=True)
     for p, c in ((p_slow4, c_slow4), (p_slow6, c_slow6), (p_dead4, c_dead4), (p_dead6, c_dead6)):
         out.setdefault("counts", []).append(stop_proxy(p, c))
     out["expect"] = expect
@@ -442,4 +396,4 @@ def main():
         print("     " + line, flush=True)
 
 
-run_test(main, cleanup)
+run_test(main, tmp_dir, lab, lab3, procs)

@@ -43,32 +43,24 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = os.environ.get("DANESCAN_SOURCE") or os.path.dirname(os.path.dirname(HERE))
+from harness import (BUILT_LABSMTP, DANESCAN, SOURCE, Lab, Processes, TempDir, check, find_labsmtp,  # noqa: E402
+                     run, run_test)
+
 CASES = os.path.join(SOURCE, "tests", "lab", "hostile-cases.txt")
 NS = f"danescan-hostile-{os.getpid()}"   # two runs at once do not meet
-os.environ.update(DANESCAN_LAB_NS=NS, DANESCAN_LAB_CASES=CASES)   # before labprobe reads them
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(SOURCE, "scripts", "lab.d"))
-from checks import check, run_test  # noqa: E402
+tmp_dir = TempDir("danescan-hostile-lab-", public=True)   # NSD and Unbound read the state dir
+TMP = tmp_dir.path
+STATE = os.path.join(TMP, "state")
+os.environ.update(DANESCAN_LAB_NS=NS, DANESCAN_LAB_CASES=CASES, DANESCAN_STATE=STATE)   # before labprobe reads them
 import labprobe  # noqa: E402
 
-TMP = tempfile.mkdtemp(prefix="danescan-hostile-lab-")
-os.chmod(TMP, 0o755)   # NSD and Unbound read the state dir as their own users
-STATE = os.path.join(TMP, "state")
-os.environ["DANESCAN_STATE"] = STATE
-
-DANESCAN = os.environ.get("DANESCAN") or os.path.join(SOURCE, "build", "scanner", "danescan")
-BUILD = os.environ.get("DANESCAN_BUILD") or os.path.dirname(os.path.dirname(os.path.abspath(DANESCAN)))
-LABSMTP = os.path.join(BUILD, "tests", "labsmtp", "danescan-labsmtp")
-LAB = os.path.join(SOURCE, "scripts", "lab")
+lab = Lab()   # the world of CASES in NS, as the environment now says
+LABSMTP = find_labsmtp() or BUILT_LABSMTP
 FULL = os.environ.get("DANESCAN_HOSTILE_FULL") == "1"
 
 MANY_ADDRESSES = 50
@@ -136,36 +128,19 @@ def domains():
             + [f"{name}.certs.lab" for name in HOSTILE_CERTS])
 
 
-procs = []
-lab_started = False
-
-
-def cleanup():
-    global lab_started
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    procs.clear()
-    if lab_started:
-        lab_started = False
-        subprocess.run([LAB, "down"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    shutil.rmtree(TMP, ignore_errors=True)
+procs = Processes()
 
 
 def start_labsmtp(name, ips, key, chain):
     """danescan-labsmtp in the namespace on ips:25; returns its log path."""
     log = os.path.join(TMP, name + ".log")
     ports = os.path.join(TMP, name + ".ports")
-    cmd = ["ip", "netns", "exec", NS, LABSMTP, "--mode", "normal", "--log", log,
-           "--port-file", ports, "--cert", chain, "--key", key, "--name", name]
+    cmd = lab.in_ns(LABSMTP, "--mode", "normal", "--log", log,
+                    "--port-file", ports, "--cert", chain, "--key", key, "--name", name)
     for ip in ips:
         cmd += ["--listen", f"{ip}:25"]
     err = open(os.path.join(TMP, name + ".err"), "w")
-    procs.append(subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+    procs.start(cmd, stdout=err, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while not os.path.exists(ports) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -333,9 +308,9 @@ def check_hostile_certs(records, hdir):
 def check_explain(name, want_exit):
     """danescan check on a hostile-certificate domain: text and JSON."""
     domain = f"{name}.certs.lab"
-    base = ["ip", "netns", "exec", NS, DANESCAN, "check", "--allow-reserved", "--no-key-types", domain]
+    base = lab.in_ns(DANESCAN, "check", "--allow-reserved", "--no-key-types", domain)
     for extra in ([], ["--json"]):
-        p = subprocess.run(base + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        p = run(*base, *extra, timeout=120)
         err = p.stderr.decode(errors="replace")
         try:
             out = p.stdout.decode("utf-8")
@@ -370,7 +345,6 @@ def scan(extra, label):
 
 
 def main():
-    global lab_started
     text = generate_cases()
     if "--write-cases" in sys.argv:
         with open(CASES, "w") as f:
@@ -388,14 +362,14 @@ def main():
         return
     if not check(os.access(LABSMTP, os.X_OK), f"danescan-labsmtp built ({LABSMTP})"):
         return
-    lab_started = True
     t0 = time.monotonic()
-    p = subprocess.run([LAB, "up"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if not check(p.returncode == 0, "lab up (hostile-cases.txt)", p.stdout.decode(errors="replace")[-3000:]):
+    p = lab.up()
+    if not check(p.returncode == 0, "lab up (hostile-cases.txt)",
+                 (p.stdout + p.stderr).decode(errors="replace")[-3000:]):
         return
     print(f"     measure lab up: {time.monotonic() - t0:.1f} s", flush=True)
 
-    tls = os.path.join(STATE, "lab", "tls")
+    tls = lab.path("tls")
     certs = os.path.join(TMP, "certs")
     subprocess.run([os.path.join(SOURCE, "tests", "labsmtp", "make-certs.sh"), certs], check=True)
 
@@ -445,4 +419,4 @@ def main():
               err[-2000:])
 
 
-run_test(main, cleanup)
+run_test(main, tmp_dir, lab, procs)
