@@ -4,39 +4,13 @@
 # Starts danescan-labsmtp processes on 127.0.0.1 / ::1 with ports picked by the
 # kernel, drives the engine through danescan-probe, and checks each report.
 # Needs: DANESCAN_BUILD (build dir), openssl. Cleans up on any exit.
-set -u
-BUILD=${DANESCAN_BUILD:?set DANESCAN_BUILD to the build directory}
-SRC=${DANESCAN_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
-LAB=$BUILD/tests/labsmtp/danescan-labsmtp
-PROBE=$BUILD/tests/labsmtp/danescan-probe
-WORK=$(mktemp -d /tmp/danescan-test-probe.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+# shellcheck source=SCRIPTDIR/labsmtp_lib.sh
+. "$(dirname "$0")/labsmtp_lib.sh"
 
 "$SRC/tests/labsmtp/make-certs.sh" "$WORK/certs" || { echo "FAIL: make-certs"; exit 1; }
 C=$WORK/certs
 failures=0
 checks=0
-
-# start_server NAME MODE [labsmtp args...]: sets PORT and LOG.
-start_server() {
-  local name=$1 mode=$2
-  shift 2
-  local listen=127.0.0.1:0
-  if [ "${LISTEN:-}" != "" ]; then listen=$LISTEN; fi
-  LOG=$WORK/$name.log
-  "$LAB" --mode "$mode" --listen "$listen" --port-file "$WORK/$name.ports" --log "$LOG" "$@" &
-  PIDS+=($!)
-  for _ in $(seq 100); do [ -s "$WORK/$name.ports" ] && break; sleep 0.05; done
-  PORT=$(awk '{print $2; exit}' "$WORK/$name.ports")
-  [ -n "$PORT" ] || { echo "FAIL: server $name did not start"; exit 1; }
-}
 
 # probe ADDRESS [danescan-probe args...]: sets OUT (report lines) and ELAPSED (s).
 probe() {
@@ -53,8 +27,6 @@ probe() {
   fi
   if [ -z "$OUT" ]; then echo "note: no report; stderr: $SUMMARY"; fi
 }
-
-field() { echo "$OUT" | head -1 | tr ' ' '\n' | grep "^$1=" | head -1 | cut -d= -f2-; }
 
 # expect CASE key=value...: every key has the value in the first report line.
 expect() {

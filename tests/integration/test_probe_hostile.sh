@@ -27,12 +27,8 @@
 # (key generation alone takes minutes) and 1000 concurrent sessions instead
 # of 200:  DANESCAN_HOSTILE_FULL=1 ctest -R test_probe_hostile$ --output-on-failure
 # Needs: DANESCAN_BUILD (build dir), openssl, python3, bc. Cleans up on any exit.
-set -u
-BUILD=${DANESCAN_BUILD:?set DANESCAN_BUILD to the build directory}
-SRC=${DANESCAN_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
-LAB=$BUILD/tests/labsmtp/danescan-labsmtp
-PROBE=$BUILD/tests/labsmtp/danescan-probe
-WORK=$(mktemp -d /tmp/danescan-test-hostile.XXXXXX)
+# shellcheck source=SCRIPTDIR/labsmtp_lib.sh
+. "$(dirname "$0")/labsmtp_lib.sh"
 FULL=${DANESCAN_HOSTILE_FULL:-0}
 if [ "$FULL" = 1 ]; then RSA_BITS=16384; MANY=1000; else RSA_BITS=8192; MANY=200; fi
 # Peak RSS bounds (kB per session, above one session's peak): a plain-text
@@ -45,14 +41,6 @@ if [ "$FULL" = 1 ]; then RSA_BITS=16384; MANY=1000; else RSA_BITS=8192; MANY=200
 PLAIN_KB=64
 TLS_KB=160
 BIGCERT_KB=640
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 passed=0
 failed=0
@@ -70,19 +58,6 @@ C=$WORK/certs
 "$SRC/tests/labsmtp/make-hostile-certs.py" "$C" --rsa "$RSA_BITS" > "$WORK/rsa.out" 2>&1 &
 RSA_PID=$!
 PIDS+=($RSA_PID)
-
-# start_server NAME MODE [labsmtp args...]: sets PORT and LOG.
-start_server() {
-  local name=$1 mode=$2
-  shift 2
-  LOG=$WORK/$name.log
-  "$LAB" --mode "$mode" --listen 127.0.0.1:0 --port-file "$WORK/$name.ports" --log "$LOG" "$@" \
-    2> "$WORK/$name.server-err" &
-  PIDS+=($!)
-  for _ in $(seq 200); do [ -s "$WORK/$name.ports" ] && break; sleep 0.05; done
-  PORT=$(awk '{print $2; exit}' "$WORK/$name.ports")
-  [ -n "$PORT" ] || { echo "FAIL server $name did not start"; cat "$WORK/$name.server-err"; exit 1; }
-}
 
 # probe [danescan-probe args...]: one or more sessions to 127.0.0.1:PORT;
 # sets OUT (report lines), SUMMARY, ELAPSED (s), RSS (peak kB).
@@ -106,7 +81,6 @@ probe() {
   fi
 }
 
-field() { echo "$OUT" | head -1 | tr ' ' '\n' | grep "^$1=" | head -1 | cut -d= -f2-; }
 reason() { echo "$OUT" | head -1 | sed -n 's/.* reason="\(.*\)"$/\1/p'; }
 
 # expect CASE key=value...: each key has the value in the first report line.

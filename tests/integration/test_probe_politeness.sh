@@ -3,35 +3,12 @@
 # concurrency and gap, back-off after 421 and refused connections. Lab SMTP
 # servers on 127.0.0.1 with kernel-picked ports; timings asserted as lower
 # bounds (the policy) and loose upper bounds (no stall).
-set -u
-BUILD=${DANESCAN_BUILD:?set DANESCAN_BUILD to the build directory}
-SRC=${DANESCAN_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
-LAB=$BUILD/tests/labsmtp/danescan-labsmtp
-PROBE=$BUILD/tests/labsmtp/danescan-probe
-WORK=$(mktemp -d /tmp/danescan-test-polite.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+# shellcheck source=SCRIPTDIR/labsmtp_lib.sh
+. "$(dirname "$0")/labsmtp_lib.sh"
 "$SRC/tests/labsmtp/make-certs.sh" "$WORK/certs" || { echo "FAIL: make-certs"; exit 1; }
 C=$WORK/certs
 failures=0
 checks=0
-
-start_server() {
-  local name=$1 mode=$2
-  shift 2
-  LOG=$WORK/$name.log
-  "$LAB" --mode "$mode" --listen 127.0.0.1:0 --port-file "$WORK/$name.ports" --log "$LOG" "$@" &
-  PIDS+=($!)
-  for _ in $(seq 100); do [ -s "$WORK/$name.ports" ] && break; sleep 0.05; done
-  PORT=$(awk '{print $2; exit}' "$WORK/$name.ports")
-  [ -n "$PORT" ] || { echo "FAIL: server $name did not start"; exit 1; }
-}
 
 run() { # CASE args...: sets ELAPSED, OUT
   local t0 t1
