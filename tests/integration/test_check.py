@@ -21,7 +21,7 @@ from harness import DANESCAN, Lab, check, run, run_test  # noqa: E402
 CHECK_OPTIONS = ["--allow-reserved", "--greeting-timeout-ms", "5000", "--connect-timeout-ms", "5000",
                  "--per-ip-gap-ms", "100"]
 
-# Key sentences of store/explain.c, by status word ({d}: domain, {h}: host).
+# Key sentences of report/explain.c, by status word ({d}: domain, {h}: host).
 DOMAIN_SENTENCES = {
     "dane-valid": "DANE works for {d}: every MX host authenticated",
     "dane-failed": "DANE is published for {d} but fails",
