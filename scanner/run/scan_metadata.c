@@ -160,10 +160,7 @@ static void add_sum(void *ctx, const char *group, const char *name, const char *
   if (strcmp(group, "dns") == 0) {
     set_field(counters, dns_fields, FIELD_COUNT(dns_fields), key, value);
   } else if (strcmp(group, "mx_host_cache") == 0) {
-    /* the stored object's keys are the document's, without the prefix */
-    for (size_t i = 0; i < FIELD_COUNT(cache_fields); i++) {
-      if (strcmp(cache_fields[i].key, key) == 0) *field_at(counters, &cache_fields[i]) = strtoull(value, NULL, 10);
-    }
+    set_field(counters, cache_fields, FIELD_COUNT(cache_fields), key, value);
   } else if (strcmp(group, "resolvers") == 0 && name != NULL) {
     struct scan_resolver_counters *resolver = NULL;
     for (size_t i = 0; i < counters->resolver_count; i++) {
