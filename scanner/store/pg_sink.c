@@ -277,8 +277,6 @@ static bool build_final_copy(struct pg_sink *sink) {
 }
 
 /* Returns 1 if the batch is already committed (its outcome was unknown
- * after a lost connection), 0 if not, -1 on error. */
-/* Returns 1 if the batch is already committed (its outcome was unknown
  * after a lost connection), 0 if not, or DB_ERROR/DB_RETRY. */
 static int batch_committed(PGconn *conn, const char *scan_id, uint64_t batch_no, char *why, size_t why_len) {
   char number[32];
