@@ -23,7 +23,8 @@ namespace). See tests/lab/README.md.
   lab loss PCT         drop PCT% of every packet in the namespace (nftables);
                        lab loss 0 stops it; lab loss: show
 
-Environment: DANESCAN_LAB_WAN (= --wan), DANESCAN_LAB_NS (namespace, default danescan-lab),
+Environment: DANESCAN_LAB_WAN (= --wan), DANESCAN_LAB_UNBOUND (more Unbound
+server: lines, ';'-separated, e.g. "wait-limit: 0; discard-timeout: 0"), DANESCAN_LAB_NS (namespace, default danescan-lab),
 DANESCAN_STATE (state root, default <repo>/.state; the lab uses <root>/lab),
 DANESCAN_LAB_CASES (cases file, default <repo>/tests/lab/cases.txt),
 DANESCAN_LAB_SMTP_PORT (mail servers' port, default 25), DANESCAN_LABSMTP
@@ -227,7 +228,9 @@ def do_build(world, wan=None):
     os.makedirs(udir, exist_ok=True)
     ctl = os.path.join(udir, "control.sock")
     write(os.path.join(udir, "unbound.conf"),
-          labworld.unbound_conf(udir, world, ctl if len(ctl) < 100 else None))
+          labworld.unbound_conf(udir, world, ctl if len(ctl) < 100 else None,
+                                [l.strip() for l in os.environ.get("DANESCAN_LAB_UNBOUND", "").split(";")
+                                 if l.strip()]))
     write(os.path.join(udir, "root.hints"), labworld.root_hints())
     write(os.path.join(udir, "root.anchor"), (built["root_ds"] or "") + "\n")
     write(os.path.join(STATE, "expect.jsonl"),

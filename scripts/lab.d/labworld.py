@@ -922,7 +922,9 @@ def nsd_conf(role, rundir, zones, port=53):
     return "\n".join(lines) + "\n"
 
 
-def unbound_conf(rundir, world, control_socket):
+def unbound_conf(rundir, world, control_socket, extra=()):
+    """extra: more server: lines (DANESCAN_LAB_UNBOUND, e.g. to try
+    another setting in the WAN mode)."""
     resolver_lines = []
     for z in world.zones.values():
         resolver_lines.extend(z.resolver)
@@ -985,6 +987,8 @@ def unbound_conf(rundir, world, control_socket):
         "  # simulations declared in the cases file (resolver = ...)",
     ]
     lines += ["  " + l for l in resolver_lines]
+    if extra:
+        lines += ["  # DANESCAN_LAB_UNBOUND"] + ["  " + l for l in extra]
     if control_socket:
         lines += ["remote-control:", "  control-enable: yes",
                   f"  control-interface: \"{control_socket}\"", "  control-use-cert: no"]
