@@ -14,7 +14,11 @@
 #   loss1   --wan loss1: delay + 1% of resolver->authority exchanges lost
 #   loss10  --wan loss10: delay + 10% lost
 #   all10   --wan delay + scripts/lab loss 10: 10% of EVERY packet in the
-#           namespace dropped (scanner<->Unbound included)
+#           namespace lost (scanner<->Unbound included; nftables input hook,
+#           the sender does not notice)
+#   all10send  the same on the output hook (scripts/lab loss 10 --at-send):
+#           the sender's sendto() fails with EPERM for each dropped packet,
+#           as in issue 15's first measurement (not a silent loss)
 # Reports per run and per mode: wall times, danescan/dnsperf ratio, names
 # answered by each (danescan: domains not lookup-failed; dnsperf: NOERROR +
 # NXDOMAIN replies), danescan's lookup-failed domains and the wrong verdicts
@@ -27,7 +31,7 @@
 #   BENCH_DOMAINS=5000 BENCH_MODES="delay all10" bench/bench_wan.sh
 # Environment: BENCH_DOMAINS (N, default 20000), BENCH_INFLIGHT (Q, default
 # 1000), BENCH_REPEAT (default 2), BENCH_MODES (default "lan delay loss1
-# loss10 all10"), BENCH_DNSPERF_TIMEOUT (s, dnsperf -t, default 5),
+# loss10 all10"; also all10send), BENCH_DNSPERF_TIMEOUT (s, dnsperf -t, default 5),
 # BENCH_NO_BUILD=1 (use build/), DANESCAN (binary), DANESCAN_LAB_NS (default
 # danescan-wanbench), DANESCAN_STATE (lab state root, default
 # /var/tmp/danescan-wanbench: the signed zone is cached there),
@@ -51,7 +55,7 @@ results=${BENCH_RESULTS:-/tmp/bench-wan-$(date -u +%Y%m%dT%H%M%S).jsonl}
 die() { echo "bench_wan: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "bench_wan: needs root (network namespaces)" >&2; exit 2; }
 for mode in $MODES; do
-  case $mode in lan|delay|loss1|loss10|all10) ;; *) die "unknown mode $mode";; esac
+  case $mode in lan|delay|loss1|loss10|all10|all10send) ;; *) die "unknown mode $mode";; esac
 done
 
 missing=
@@ -187,7 +191,7 @@ PY
 for mode in $MODES; do
   case $mode in
     lan) wan=() ;;
-    all10) wan=(--wan delay) ;;
+    all10|all10send) wan=(--wan delay) ;;
     *) wan=(--wan "$mode") ;;
   esac
   echo "== $mode: lab up --bulk $N ${wan[*]} (namespace $DANESCAN_LAB_NS)"
@@ -195,6 +199,7 @@ for mode in $MODES; do
   "$lab" up --bulk "$N" "${wan[@]}" > "$work/lab-up.$mode.log" 2>&1 \
     || { cat "$work/lab-up.$mode.log" >&2; die "lab up failed"; }
   if [ "$mode" = all10 ]; then "$lab" loss 10 >/dev/null; fi
+  if [ "$mode" = all10send ]; then "$lab" loss 10 --at-send >/dev/null; fi
   for rep in $(seq 1 "$REPEAT"); do
     if [ $((rep % 2)) = 1 ]; then order="danescan dnsperf"; else order="dnsperf danescan"; fi
     for tool in $order; do run_one "$mode" "$rep" "$tool"; done
@@ -238,9 +243,11 @@ for m in modes:
         rng([r["cpu_us_per_query"] for r in d]), rng([r["queries_sent"] for r in d], "%d"),
         rng([r["busiest_proxy"][1] for r in d + p if r.get("busiest_proxy")], "%.2f")]) + " |")
 if clean:
-    a = [r["wall_s"] for r in runs if r["mode"] == "all10" and r["tool"] == "danescan"]
-    if a:
-        print(f"\nall10 / delay (danescan wall): {mean(a) / clean:.2f}x")
+    print()
+    for m in ("all10", "all10send"):
+        a = [r["wall_s"] for r in runs if r["mode"] == m and r["tool"] == "danescan"]
+        if a:
+            print(f"{m} / delay (danescan wall): {mean(a) / clean:.2f}x")
 for r in runs:
     if r["tool"] == "danescan" and (r["wrongly_failed"] or r["resolver_lines"]):
         print(f"{r['mode']} run {r['run']}: wrong {r['wrongly_failed_sample']} "

@@ -20,8 +20,9 @@ namespace). See tests/lab/README.md.
   lab up --wan PROFILE Internet-like delay and loss between Unbound and the
                        authorities (or DANESCAN_LAB_WAN=PROFILE): delay, loss1,
                        loss10, [,ROLE=MIN-MAX|ROLE=dead]... (see labwan.py)
-  lab loss PCT         drop PCT% of every packet in the namespace (nftables);
-                       lab loss 0 stops it; lab loss: show
+  lab loss PCT         drop PCT% of every packet in the namespace (nftables,
+                       input hook: silent loss; --at-send: output hook, the
+                       sender gets EPERM); lab loss 0 stops it; lab loss: show
 
 Environment: DANESCAN_LAB_WAN (= --wan), DANESCAN_LAB_UNBOUND (more Unbound
 server: lines, ';'-separated, e.g. "wait-limit: 0; discard-timeout: 0"), DANESCAN_LAB_NS (namespace, default danescan-lab),
@@ -490,9 +491,9 @@ def cmd_status(args):
             print(f"  resolver   {'answers with AD' if ok else 'NOT answering'}")
             for line in labwan.describe(STATE):
                 print("  " + line)
-            pct, dropped = labwan.get_loss(NS)
+            pct, dropped, hook = labwan.get_loss(NS)
             if pct:
-                print(f"  loss       {pct:g}% of all packets dropped (nftables; {dropped} so far)")
+                print(f"  loss       {pct:g}% of all packets dropped (nftables, {hook} hook; {dropped} so far)")
         return 0 if ok else 1
     return 3 if not run_ else 1
 
@@ -549,13 +550,16 @@ def cmd_build(args):
 
 
 def cmd_loss(args):
-    """lab loss PCT: drop PCT% of every packet in the namespace; no PCT: show."""
+    """lab loss PCT [--at-send]: drop PCT% of every packet in the namespace
+    (--at-send: on the output hook, where the sender gets EPERM); no PCT: show."""
     if not ns_exists():
         log(f"namespace {NS} absent: run scripts/lab up first")
         return 2
+    hook = "output" if "--at-send" in args else "input"
+    args = [a for a in args if a != "--at-send"]
     if not args:
-        pct, dropped = labwan.get_loss(NS)
-        print(f"{pct:g}% of all packets dropped ({dropped} so far)")
+        pct, dropped, shown = labwan.get_loss(NS)
+        print(f"{pct:g}% of all packets dropped ({dropped} so far" + (f", {shown} hook)" if shown else ")"))
         return 0
     try:
         pct = float(args[0])
@@ -564,8 +568,8 @@ def cmd_loss(args):
     except ValueError:
         log(f"loss: a percentage 0-100, not {args[0]!r}")
         return 2
-    labwan.set_loss(NS, pct)
-    print(f"lab loss: {pct:g}% of all packets in {NS} dropped" if pct else f"lab loss: off in {NS}")
+    labwan.set_loss(NS, pct, hook)
+    print(f"lab loss: {pct:g}% of all packets in {NS} dropped ({hook} hook)" if pct else f"lab loss: off in {NS}")
     return 0
 
 
