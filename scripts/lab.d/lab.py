@@ -17,8 +17,15 @@ namespace). See tests/lab/README.md.
   lab up --bulk N      also serve bulk.lab with N benchmark domains d<i>.bulk.lab
                        (or DANESCAN_LAB_BULK=N); signed once, cached in state/bulk
   lab bulk-domains N   the N benchmark domains; lab bulk-expect N: their expectations
+  lab up --wan PROFILE Internet-like delay and loss between Unbound and the
+                       authorities (or DANESCAN_LAB_WAN=PROFILE): delay, loss1,
+                       loss10, [,ROLE=MIN-MAX|ROLE=dead]... (see labwan.py)
+  lab loss PCT         drop PCT% of every packet in the namespace (nftables,
+                       input hook: silent loss; --at-send: output hook, the
+                       sender gets EPERM); lab loss 0 stops it; lab loss: show
 
-Environment: DANESCAN_LAB_NS (namespace, default danescan-lab),
+Environment: DANESCAN_LAB_WAN (= --wan), DANESCAN_LAB_UNBOUND (more Unbound
+server: lines, ';'-separated, e.g. "wait-limit: 0; discard-timeout: 0"), DANESCAN_LAB_NS (namespace, default danescan-lab),
 DANESCAN_STATE (state root, default <repo>/.state; the lab uses <root>/lab),
 DANESCAN_LAB_CASES (cases file, default <repo>/tests/lab/cases.txt),
 DANESCAN_LAB_SMTP_PORT (mail servers' port, default 25), DANESCAN_LABSMTP
@@ -28,6 +35,7 @@ DANESCAN_LAB_SMTP_PORT (mail servers' port, default 25), DANESCAN_LABSMTP
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import labworld  # noqa: E402
 import labsmtp  # noqa: E402
+import labwan  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 NS = os.environ.get("DANESCAN_LAB_NS", "danescan-lab")
@@ -76,6 +85,7 @@ def pidfiles():
         out[f"nsd-{role}"] = os.path.join(STATE, f"nsd-{role}", "nsd.pid")
     out["unbound"] = os.path.join(STATE, "unbound", "unbound.pid")
     out.update(labsmtp.pidfiles(STATE))
+    out.update(labwan.pidfiles(STATE))
     return out
 
 
@@ -206,19 +216,22 @@ def write(path, text):
     os.replace(path + ".tmp", path)
 
 
-def do_build(world):
+def do_build(world, wan=None):
     t0 = time.monotonic()
     built = labworld.build(world, CASES, STATE)
     for role in labworld.NSD_ROLES:
         rundir = os.path.join(STATE, f"nsd-{role}")
         os.makedirs(rundir, exist_ok=True)
         write(os.path.join(rundir, "nsd.conf"),
-              labworld.nsd_conf(role, rundir, built["served"].get(role, [])))
+              labworld.nsd_conf(role, rundir, built["served"].get(role, []),
+                                labwan.WAN_BACKEND_PORT if wan else 53))
     udir = os.path.join(STATE, "unbound")
     os.makedirs(udir, exist_ok=True)
     ctl = os.path.join(udir, "control.sock")
     write(os.path.join(udir, "unbound.conf"),
-          labworld.unbound_conf(udir, world, ctl if len(ctl) < 100 else None))
+          labworld.unbound_conf(udir, world, ctl if len(ctl) < 100 else None,
+                                [l.strip() for l in os.environ.get("DANESCAN_LAB_UNBOUND", "").split(";")
+                                 if l.strip()]))
     write(os.path.join(udir, "root.hints"), labworld.root_hints())
     write(os.path.join(udir, "root.anchor"), (built["root_ds"] or "") + "\n")
     write(os.path.join(STATE, "expect.jsonl"),
@@ -308,7 +321,7 @@ def rotate_logs():
             os.replace(path, path + ".1")
 
 
-def start_servers():
+def start_servers(wan=None):
     rotate_logs()
     for role in labworld.NSD_ROLES:
         conf = os.path.join(STATE, f"nsd-{role}", "nsd.conf")
@@ -316,6 +329,8 @@ def start_servers():
         if p.returncode != 0:
             raise RuntimeError(f"nsd ({role}) did not start: {p.stderr.decode(errors='replace').strip()}"
                                f" (see {os.path.dirname(conf)}/nsd.log)")
+    if wan:
+        labwan.start(STATE, NS, wan)
     conf = os.path.join(STATE, "unbound", "unbound.conf")
     p = sh(["unbound-checkconf", conf], check=False)
     if p.returncode != 0:
@@ -326,9 +341,10 @@ def start_servers():
                            f" (see {STATE}/unbound/unbound.log)")
 
 
-def dig_ok(timeout_s, world=None):
+def dig_ok(timeout_s, world=None, nsd_port=53):
     """Waits until every NSD answers (an NSD answers nothing while it loads
-    its zones) and Unbound answers a validated (AD) query for lab. SOA."""
+    its zones) and Unbound answers a validated (AD) query for lab. SOA.
+    nsd_port: the NSDs' port (WAN mode: the back end behind the proxies)."""
     deadline = time.monotonic() + timeout_s
     probes = []
     if world is not None:
@@ -339,7 +355,7 @@ def dig_ok(timeout_s, world=None):
         for role in labworld.NSD_ROLES:
             zone = (served.get(role) or ["lab."])[-1]
             want = "status: NOERROR" if role in served else "status: REFUSED"
-            probes.append((["dig", "@" + labworld.SERVERS[role][1], "+norec", "+time=1",
+            probes.append((["dig", "@" + labworld.SERVERS[role][1], "-p", str(nsd_port), "+norec", "+time=1",
                             "+tries=1", zone, "SOA"], want, False))
     probes.append((["dig", "@" + labworld.RESOLVER4, "+time=1", "+tries=1", "+dnssec",
                     "lab.", "SOA"], "status: NOERROR", True))
@@ -372,17 +388,37 @@ def bulk_count(args):
         raise RuntimeError(f"--bulk: not a number: {n}")
 
 
+def wan_spec(args):
+    """--wan PROFILE (or DANESCAN_LAB_WAN): None for the clean lab."""
+    spec = os.environ.get("DANESCAN_LAB_WAN") or None
+    if "--wan" in args:
+        i = args.index("--wan")
+        if i + 1 >= len(args):
+            raise RuntimeError("--wan wants a profile (" + ", ".join(labwan.PROFILES) + ")")
+        spec = args[i + 1]
+    if spec in ("", "none", "off"):
+        return None
+    if spec is not None:
+        labwan.parse(spec)   # fails early on a typo
+    return spec
+
+
 def cmd_up(args):
     t0 = time.monotonic()
     world = labworld.parse_world(CASES)
     bulk = bulk_count(args)
+    wan = wan_spec(args)
     labworld.add_bulk(world, bulk)
     with Lock():
         stop_servers()
-        build_s = do_build(world)
+        labwan.clear(STATE)
+        build_s = do_build(world, wan)
         setup_namespace(world)
-        start_servers()
-        ok, last = dig_ok(10.0 + bulk / 20000.0, world)
+        if shutil.which("nft"):
+            labwan.set_loss(NS, 0)
+        start_servers(wan)
+        ok, last = dig_ok(10.0 + bulk / 20000.0 + (20.0 if wan else 0.0), world,
+                          labwan.WAN_BACKEND_PORT if wan else 53)
         if ok:
             entries = labsmtp.load_plan(STATE)
             want = labsmtp.start(STATE, NS, REPO, entries)
@@ -398,7 +434,8 @@ def cmd_up(args):
     total = time.monotonic() - t0
     print(f"lab up in {total:.1f} s (build {build_s:.1f} s): namespace {NS}, "
           f"{len(world.zones)} zones, {len(world.cases)} cases"
-          + (f", bulk.lab with {bulk} domains (scripts/lab bulk-domains {bulk})" if bulk else ""))
+          + (f", bulk.lab with {bulk} domains (scripts/lab bulk-domains {bulk})" if bulk else "")
+          + (f", WAN {wan}" if wan else ""))
     print(f"  resolver   {labworld.RESOLVER4}:53 and [{labworld.RESOLVER6}]:53 inside {NS} (Unbound, validating)")
     for role in labworld.NSD_ROLES:
         name, v4, v6 = labworld.SERVERS[role]
@@ -409,6 +446,8 @@ def cmd_up(args):
     print(f"  smtp       port {labsmtp.SMTP_PORT} on every MX address: "
           + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
           + f"  (scripts/lab hosts; logs {STATE}/postfix/maillog, {STATE}/smtp/)")
+    for line in labwan.describe(STATE):
+        print("  " + line)
     print(f"  state      {STATE}  (zones/, keys/, tls/, nsd-*/, unbound/, postfix/, smtp/, expect.jsonl, hosts.json)")
     print(f"  run        scripts/lab exec CMD...   e.g. scripts/lab exec dig mx1.dane-ee.lab TLSA")
     return 0
@@ -417,6 +456,7 @@ def cmd_up(args):
 def cmd_down(args):
     with Lock():
         stop_servers()
+        labwan.clear(STATE)
         if ns_exists():
             # whatever else still runs inside our namespace (e.g. test SMTP servers)
             p = sh(["ip", "netns", "pids", NS], check=False)
@@ -449,6 +489,11 @@ def cmd_status(args):
         ok, _ = dig_ok(2.0)
         if not quiet:
             print(f"  resolver   {'answers with AD' if ok else 'NOT answering'}")
+            for line in labwan.describe(STATE):
+                print("  " + line)
+            pct, dropped, hook = labwan.get_loss(NS)
+            if pct:
+                print(f"  loss       {pct:g}% of all packets dropped (nftables, {hook} hook; {dropped} so far)")
         return 0 if ok else 1
     return 3 if not run_ else 1
 
@@ -499,8 +544,32 @@ def cmd_build(args):
     world = labworld.parse_world(CASES)
     labworld.add_bulk(world, bulk_count(args))
     with Lock():
-        s = do_build(world)
+        s = do_build(world, wan_spec(args))
     print(f"built in {s:.1f} s under {STATE}")
+    return 0
+
+
+def cmd_loss(args):
+    """lab loss PCT [--at-send]: drop PCT% of every packet in the namespace
+    (--at-send: on the output hook, where the sender gets EPERM); no PCT: show."""
+    if not ns_exists():
+        log(f"namespace {NS} absent: run scripts/lab up first")
+        return 2
+    hook = "output" if "--at-send" in args else "input"
+    args = [a for a in args if a != "--at-send"]
+    if not args:
+        pct, dropped, shown = labwan.get_loss(NS)
+        print(f"{pct:g}% of all packets dropped ({dropped} so far" + (f", {shown} hook)" if shown else ")"))
+        return 0
+    try:
+        pct = float(args[0])
+        if not 0 <= pct <= 100:
+            raise ValueError
+    except ValueError:
+        log(f"loss: a percentage 0-100, not {args[0]!r}")
+        return 2
+    labwan.set_loss(NS, pct, hook)
+    print(f"lab loss: {pct:g}% of all packets in {NS} dropped ({hook} hook)" if pct else f"lab loss: off in {NS}")
     return 0
 
 
@@ -512,7 +581,7 @@ def cmd_verify(args):
 
 COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "exec": cmd_exec,
             "expect": cmd_expect, "domains": cmd_domains, "hosts": cmd_hosts,
-            "build": cmd_build, "verify": cmd_verify,
+            "build": cmd_build, "verify": cmd_verify, "loss": cmd_loss,
             "bulk-domains": cmd_bulk_domains, "bulk-expect": cmd_bulk_expect}
 
 
@@ -521,7 +590,7 @@ def main(argv):
     if len(argv) < 2 or argv[1] not in COMMANDS:
         print(__doc__, file=sys.stderr)
         return 2
-    if argv[1] in ("up", "down", "build", "exec", "verify") and os.geteuid() != 0:
+    if argv[1] in ("up", "down", "build", "exec", "verify", "loss") and os.geteuid() != 0:
         log("needs root (network namespaces)")
         return 2
     try:
