@@ -53,6 +53,19 @@ static const char *const dns_failure_words[] = {
  * loss held the window at the floor (8) and a 20000-domain scan crawled at
  * 12 queries/s. */
 #define DNS_CONGESTION_TIMEOUT_SHARE 512u
+/* A resolver is only called silent when at least this many queries sent
+ * to it after its latest reply timed out (and at least DNS_SILENCE_MIN_MS
+ * passed): at 26% of queries unanswered (10% loss of every packet), a few
+ * unlucky lookups at the end of a scan made a working resolver "silent" for
+ * 27 s. 16 in a row by chance is 0.26^16, about 4e-10. */
+#define DNS_SILENCE_MIN_TIMEOUTS 16u
+
+/* Upper bounds (ms) of the latency histogram's buckets, ~25% apart. */
+static const uint32_t latency_bounds_ms[DNS_LATENCY_BUCKETS] = {
+    1,    2,    3,    4,    5,    6,    8,    10,    12,    15,    20,    25,    30,    40,         50,
+    60,   80,   100,  120,  150,  200,  250,  300,   400,   500,   600,   800,   1000,  1200,       1500,
+    2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 15000, 20000, 30000, 60000, UINT32_MAX,
+};
 
 static void pump(struct dns_client *client);
 static void send_attempt(struct dns_query *query, bool over_tcp);
@@ -65,8 +78,9 @@ static void query_failed(struct dns_query *query, enum dns_failure failure);
 void dns_client_config_defaults(struct dns_client_config *config) {
   memset(config, 0, sizeof *config);
   config->query_timeout_ms = 2000;
+  config->min_query_timeout_ms = 250;
   config->max_query_timeout_ms = 8000;
-  config->max_attempts = 4;
+  config->max_attempts = 8;
   config->max_inflight = 10000;
   config->initial_inflight = 500;
   config->slow_retry_delay_ms = 5000;
@@ -213,16 +227,91 @@ const struct timeval *dns_client_timeout_tv(struct dns_client *client, uint32_t 
   return common;
 }
 
+/* The timeout of the query's next attempt: the resolver's retry timeout
+ * (latency-following, see latency_record), doubled for a slow round and
+ * once per earlier attempt that met a silent resolver, at most
+ * max_query_timeout_ms. */
 uint32_t dns_client_attempt_timeout_ms(const struct dns_query *query) {
-  const struct dns_client_config *config = &query->client->config;
+  const struct dns_client *client = query->client;
+  const struct dns_client_config *config = &client->config;
+  uint64_t ms = client->latency[query->resolver].retry_ms;
   if (query->in_slow_round) {
-    return config->max_query_timeout_ms;
+    ms *= 2;
   }
-  uint64_t ms = config->query_timeout_ms;
-  for (unsigned i = 0; i < query->fast_failures && ms < config->max_query_timeout_ms; i++) {
+  for (unsigned i = 0; i < query->backoff && ms < config->max_query_timeout_ms; i++) {
     ms *= 2;
   }
   return ms > config->max_query_timeout_ms ? config->max_query_timeout_ms : (uint32_t)ms;
+}
+
+/* ---- latency ---------------------------------------------------------- */
+
+static unsigned latency_bucket(uint32_t ms) {
+  unsigned low = 0, high = DNS_LATENCY_BUCKETS - 1;
+  while (low < high) {
+    unsigned mid = (low + high) / 2;
+    if (ms <= latency_bounds_ms[mid]) {
+      high = mid;
+    } else {
+      low = mid + 1;
+    }
+  }
+  return low;
+}
+
+static uint32_t latency_quantile(const struct dns_latency *latency, uint32_t per_mille) {
+  uint64_t want = ((uint64_t)latency->total * per_mille + 999) / 1000;
+  uint64_t seen = 0;
+  for (unsigned b = 0; b < DNS_LATENCY_BUCKETS; b++) {
+    seen += latency->counts[b];
+    if (seen >= want) {
+      return latency_bounds_ms[b];
+    }
+  }
+  return latency_bounds_ms[DNS_LATENCY_BUCKETS - 1];
+}
+
+/* One reply's latency (from its attempt's send, late replies included).
+ * The retry timeout becomes 1.5 x the 99th percentile of the recent
+ * replies, within [min_query_timeout_ms, query_timeout_ms]: a resolver
+ * that answers in milliseconds gets a lost query back in a quarter of a
+ * second, one behind 20-300 ms authorities waits for its long tail, and
+ * one that drops what it cannot answer in 1.9 s (Unbound's discard-timeout)
+ * is asked again right after that instead of after 2, 4 and 8 s. */
+static void latency_record(struct dns_client *client, int resolver, uint32_t ms) {
+  struct dns_latency *latency = &client->latency[resolver];
+  latency->counts[latency_bucket(ms)]++;
+  latency->total++;
+  if (latency->total >= DNS_LATENCY_DECAY_SAMPLES) {
+    latency->total = 0;
+    for (unsigned b = 0; b < DNS_LATENCY_BUCKETS; b++) {
+      latency->counts[b] /= 2;
+      latency->total += latency->counts[b];
+    }
+  }
+  if (++latency->since_update < DNS_LATENCY_UPDATE_EVERY || latency->total < DNS_LATENCY_MIN_SAMPLES) {
+    return;
+  }
+  latency->since_update = 0;
+  const struct dns_client_config *config = &client->config;
+  latency->p50_ms = latency_quantile(latency, 500);
+  latency->p99_ms = latency_quantile(latency, 990);
+  uint64_t retry = (uint64_t)latency->p99_ms * 3 / 2;
+  if (retry < config->min_query_timeout_ms) {
+    retry = config->min_query_timeout_ms;
+  }
+  latency->retry_ms = retry > config->query_timeout_ms ? config->query_timeout_ms : (uint32_t)retry;
+}
+
+/* Little's law for the window's floor (busy_floor in the client). */
+static void busy_record(struct dns_client *client, uint32_t ms) {
+  uint32_t period = elapsed_ms(client, &client->busy_period_start);
+  if (period >= client->config.query_timeout_ms) {
+    client->busy_floor = (unsigned)(client->busy_sum_ms / period);
+    client->busy_sum_ms = 0;
+    event_base_gettimeofday_cached(client->base, &client->busy_period_start);
+  }
+  client->busy_sum_ms += ms;
 }
 
 /* ---- queues and lists ------------------------------------------------- */
@@ -325,6 +414,25 @@ static struct dns_query *query_alloc(struct dns_client *client) {
   return query;
 }
 
+/* Closes the query's earlier attempts: their IDs are free again and their
+ * sockets may be reopened. */
+static void release_earlier(struct dns_query *query) {
+  struct dns_client *client = query->client;
+  for (unsigned i = 0; i < query->earlier_count; i++) {
+    struct dns_earlier_attempt *earlier = &query->earlier[i];
+    if (client->by_id[earlier->id] == query) {
+      client->by_id[earlier->id] = NULL;
+    }
+    struct dns_udp_socket *sock = &client->udp[earlier->udp_socket];
+    sock->inflight--;
+    if (sock->draining && sock->inflight == 0) {
+      client->reopen_pending = true;
+    }
+    client->earlier_total--;
+  }
+  query->earlier_count = 0;
+}
+
 static void query_release(struct dns_query *query) {
   struct dns_client *client = query->client;
   ldns_pkt_free(query->servfail);
@@ -344,6 +452,7 @@ static void query_detach(struct dns_query *query) {
   }
   event_del(&query->timer);
   queue_remove(query);
+  release_earlier(query);
   if (query->in_slow_round) {
     query->in_slow_round = false;
     client->slow_active--;
@@ -363,7 +472,9 @@ static void window_decrease(struct dns_client *client) {
   event_base_gettimeofday_cached(client->base, &client->last_decrease);
   unsigned floor = DNS_MIN_WINDOW < client->config.max_inflight ? DNS_MIN_WINDOW : client->config.max_inflight;
   unsigned half = client->window / 2;
-  client->window = half < floor ? floor : half;
+  unsigned busy = client->busy_floor < client->window ? client->busy_floor : client->window;
+  unsigned target = half > busy ? half : busy;
+  client->window = target < floor ? floor : target;
   client->slow_start_threshold = client->window;
   client->increase_credit = 0;
 }
@@ -510,10 +621,11 @@ static void resolver_timed_out(struct dns_client *client, int resolver, const st
 static void resolver_answered(struct dns_client *client, int resolver) {
   struct dns_resolver_stats *rs = &client->resolver_stats[resolver];
   rs->replies++;
+  bool unanswered = client->resolver_timeouts[resolver] >= DNS_SILENCE_MIN_TIMEOUTS;
   client->resolver_timeouts[resolver] = 0;
   if (client->timeouts_since_reply[resolver] > 0) {
     uint32_t gap = elapsed_ms(client, quiet_since(client, resolver));
-    if (gap >= DNS_SILENCE_MIN_MS) {
+    if (gap >= DNS_SILENCE_MIN_MS && unanswered) {
       rs->silences++;
       rs->longest_silence_ms = gap > rs->longest_silence_ms ? gap : rs->longest_silence_ms;
     }
@@ -547,6 +659,10 @@ static uint16_t pick_id(struct dns_client *client) {
 
 static void send_attempt(struct dns_query *query, bool over_tcp) {
   struct dns_client *client = query->client;
+  if (over_tcp || query->checking_disabled) {
+    /* A late UDP reply could not stand for a TCP or CD=1 answer. */
+    release_earlier(query);
+  }
   query->id = pick_id(client);
   client->by_id[query->id] = query;
   size_t len = dns_message_build_query(client->send_buffer, query->id, query->qname, query->qname_len, query->qtype,
@@ -566,7 +682,8 @@ static void send_attempt(struct dns_query *query, bool over_tcp) {
   if (query->sent == 1) {
     window_on_first_send(client, &query->sent_at);
   }
-  event_add(&query->timer, dns_client_timeout_tv(client, dns_client_attempt_timeout_ms(query)));
+  query->timeout_ms = dns_client_attempt_timeout_ms(query);
+  event_add(&query->timer, dns_client_timeout_tv(client, query->timeout_ms));
   if (over_tcp) {
     query->phase = DNS_PHASE_TCP;
     /* On failure (no socket), the attempt times out like a lost datagram. */
@@ -648,6 +765,7 @@ static void complete(struct dns_query *query, enum dnssec_state state, ldns_pkt 
   struct dns_client *client = query->client;
   event_del(&query->timer);
   queue_remove(query);
+  release_earlier(query);
   if (query->in_slow_round) {
     query->in_slow_round = false;
     client->slow_active--;
@@ -758,7 +876,12 @@ void dns_client_reply_malformed(struct dns_query *query) {
 
 void dns_client_handle_reply(struct dns_query *query, const uint8_t *wire, size_t len, bool over_tcp) {
   struct dns_client *client = query->client;
-  bool prompt = elapsed_ms(client, &query->sent_at) * 2 < dns_client_attempt_timeout_ms(query);
+  uint32_t latency = elapsed_ms(client, &query->sent_at);
+  bool prompt = latency * 2 < query->timeout_ms;
+  if (!over_tcp) {
+    latency_record(client, query->resolver, latency);
+  }
+  busy_record(client, latency);
   resolver_answered(client, query->resolver);
   if (!over_tcp && (wire[2] & DNS_FLAG2_TC)) {
     /* RFC 7766: a truncated UDP answer is retried over TCP, same resolver,
@@ -839,6 +962,70 @@ void dns_client_handle_reply(struct dns_query *query, const uint8_t *wire, size_
   attempt_failed(query, rcode == LDNS_RCODE_REFUSED ? DNS_FAILURE_REFUSED : DNS_FAILURE_RCODE);
 }
 
+/* Ends the attempt in flight after its timeout. A plain UDP attempt keeps
+ * listening (earlier[]) while IDs allow: the oldest kept one makes room. */
+static void retire_attempt(struct dns_query *query) {
+  struct dns_client *client = query->client;
+  bool keep = query->phase == DNS_PHASE_UDP && !query->checking_disabled && query->udp_socket >= 0 &&
+      client->by_id[query->id] == query && client->earlier_total + client->stats.inflight < DNS_EARLIER_ID_LIMIT;
+  if (!keep) {
+    dns_client_end_send(query);
+    return;
+  }
+  if (query->earlier_count == DNS_EARLIER_ATTEMPTS) {
+    struct dns_earlier_attempt oldest = query->earlier[0];
+    memmove(&query->earlier[0], &query->earlier[1], (DNS_EARLIER_ATTEMPTS - 1) * sizeof query->earlier[0]);
+    query->earlier_count--;
+    client->by_id[oldest.id] = NULL;
+    struct dns_udp_socket *sock = &client->udp[oldest.udp_socket];
+    sock->inflight--;
+    if (sock->draining && sock->inflight == 0) {
+      client->reopen_pending = true;
+    }
+    client->earlier_total--;
+  }
+  query->earlier[query->earlier_count++] = (struct dns_earlier_attempt){
+      .id = query->id, .udp_socket = query->udp_socket, .resolver = query->resolver, .sent_at = query->sent_at};
+  client->earlier_total++;
+  /* dns_client_end_send without giving up the ID or the socket's count. */
+  event_del(&query->timer);
+  query->udp_socket = -1;
+  client->stats.inflight--;
+  if (query->counted_as_retry) {
+    query->counted_as_retry = false;
+    client->retry_inflight--;
+  }
+  query->phase = DNS_PHASE_IDLE;
+}
+
+void dns_client_handle_late_reply(struct dns_query *query, unsigned i, const uint8_t *wire, size_t len) {
+  struct dns_client *client = query->client;
+  struct dns_earlier_attempt earlier = query->earlier[i];
+  memmove(&query->earlier[i], &query->earlier[i + 1], (query->earlier_count - i - 1) * sizeof query->earlier[0]);
+  query->earlier_count--;
+  client->earlier_total--;
+  client->stats.late_replies++;
+  /* Stop what the lookup does now: an attempt in flight, a place in a
+   * send queue or the wait before a slow round. */
+  if (query->phase == DNS_PHASE_UDP || query->phase == DNS_PHASE_TCP) {
+    dns_client_end_send(query);
+  } else if (query->phase == DNS_PHASE_QUEUED) {
+    queue_remove(query);
+  } else {
+    event_del(&query->timer);
+  }
+  /* The earlier attempt becomes the one in flight (its ID and socket
+   * count were kept), and the reply is handled as any other. */
+  query->id = earlier.id;
+  query->udp_socket = earlier.udp_socket;
+  query->resolver = earlier.resolver;
+  query->sent_at = earlier.sent_at;
+  query->checking_disabled = false;
+  query->phase = DNS_PHASE_UDP;
+  client->stats.inflight++;
+  dns_client_handle_reply(query, wire, len, false);
+}
+
 static void timer_cb(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
@@ -853,8 +1040,14 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
     if (query->sent == 1) {
       window_on_first_timeout(client, &query->sent_at);
     }
+    /* Silent: the resolver answered nothing at all since this attempt
+     * went out (dead or restarting, not one lost datagram): back off. */
+    const struct timeval *last = &client->last_reply_at[query->resolver];
+    if (!timerisset(last) || timercmp(last, &query->sent_at, <)) {
+      query->backoff++;
+    }
     bool was_repeat = query->checking_disabled;
-    dns_client_end_send(query);
+    retire_attempt(query);
     /* A CD=1 repeat that times out still leaves the SERVFAIL it followed. */
     attempt_failed(query, was_repeat ? DNS_FAILURE_SERVFAIL : DNS_FAILURE_TIMEOUT);
   }
@@ -972,6 +1165,19 @@ struct dns_client *dns_client_new(struct event_base *base, const struct dns_clie
   }
   client->window = c->initial_inflight;
   event_base_gettimeofday_cached(base, &client->created);
+  client->busy_period_start = client->created;
+  if (c->min_query_timeout_ms == 0 || c->min_query_timeout_ms > c->query_timeout_ms) {
+    c->min_query_timeout_ms = c->query_timeout_ms;
+  }
+  /* Until a resolver's latency is known: 1 s, RFC 6298's initial RTO (2 s
+   * per attempt made the start-up check take 6-16 s at 10% loss). */
+  for (size_t i = 0; i < DNS_MAX_RESOLVERS; i++) {
+    client->latency[i].retry_ms = c->query_timeout_ms < DNS_INITIAL_RETRY_MS ? c->query_timeout_ms
+                                                                             : DNS_INITIAL_RETRY_MS;
+    if (client->latency[i].retry_ms < c->min_query_timeout_ms) {
+      client->latency[i].retry_ms = c->min_query_timeout_ms;
+    }
+  }
   client->slow_start_threshold = c->max_inflight;
   client->random_used = sizeof client->random_pool; /* fill on first use */
   client->by_id = calloc(DNS_ID_COUNT, sizeof *client->by_id);
@@ -1056,6 +1262,9 @@ void dns_client_get_stats(const struct dns_client *client, struct dns_client_sta
   out->resolver_count = client->config.resolver_count;
   for (size_t i = 0; i < client->config.resolver_count; i++) {
     out->resolvers[i] = client->resolver_stats[i];
+    out->resolvers[i].latency_p50_ms = client->latency[i].p50_ms;
+    out->resolvers[i].latency_p99_ms = client->latency[i].p99_ms;
+    out->resolvers[i].retry_after_ms = client->latency[i].retry_ms;
     if (out->resolvers[i].down_now) {
       /* The down period so far; the client's clock is the loop's cache. */
       uint32_t so_far = elapsed_ms(client, &client->down_since[i]);
@@ -1063,7 +1272,7 @@ void dns_client_get_stats(const struct dns_client *client, struct dns_client_sta
       out->resolvers[i].down_ms_total += so_far;
     }
     uint32_t quiet = elapsed_ms(client, quiet_since(client, (int)i));
-    if (client->timeouts_since_reply[i] > 0 && quiet >= DNS_SILENCE_MIN_MS) {
+    if (client->resolver_timeouts[i] >= DNS_SILENCE_MIN_TIMEOUTS && quiet >= DNS_SILENCE_MIN_MS) {
       out->resolvers[i].silent_now = true;
       out->resolvers[i].silences++;
       if (quiet > out->resolvers[i].longest_silence_ms) {
@@ -1078,6 +1287,10 @@ void dns_client_stats_print_resolvers(FILE *out, const struct dns_client_stats *
     const struct dns_resolver_stats *rs = &stats->resolvers[i];
     fprintf(out, "  resolver %s: %llu queries, %llu replies, %llu timeouts, ", rs->name,
             (unsigned long long)rs->queries_sent, (unsigned long long)rs->replies, (unsigned long long)rs->timeouts);
+    if (rs->latency_p99_ms > 0) {
+      fprintf(out, "replies within %u ms (half) / %u ms (99%%), retry after %u ms, ", rs->latency_p50_ms,
+              rs->latency_p99_ms, rs->retry_after_ms);
+    }
     if (rs->silences > 0) {
       fprintf(out, "silent %llu times (longest %.1f s%s), ", (unsigned long long)rs->silences,
               rs->longest_silence_ms / 1000.0, rs->silent_now ? ", silent now" : "");

@@ -17,7 +17,23 @@
  * its success would only show the network recovered. Everything else ends
  * failed. A reply counts only if sender address and port, socket, ID and
  * question (name case-insensitively, type, class) match; others are
- * counted as mismatched and the query keeps waiting. */
+ * counted as mismatched and the query keeps waiting.
+ *
+ * Retries follow the resolver's observed latency (RFC 6298 in spirit, for
+ * a recursive resolver whose answer times range from microseconds to
+ * seconds): an attempt times out after 1.5 x the 99th percentile of that
+ * resolver's recent reply times, within [min_query_timeout_ms,
+ * query_timeout_ms] (1 s, RFC 6298's initial RTO, until 64 replies are
+ * known), and the next attempt waits as long again; only
+ * attempts that met a silent resolver (no reply to anything since they
+ * were sent) double the next timeout. An attempt that timed out keeps
+ * listening (up to 3 per lookup): its late reply answers the lookup, so a
+ * slow resolver costs a repeated query, never a lost answer (the repeat
+ * costs a recursive resolver nothing: it joins the work in progress). The
+ * window grows on prompt answers and halves on SERVFAIL bursts and when
+ * more than half of the first attempts of one period time out, but never
+ * below the number of answered queries the resolvers held at once in the
+ * last period (Little's law): slow answers never starve a busy resolver. */
 #ifndef DANESCAN_DNS_CLIENT_H
 #define DANESCAN_DNS_CLIENT_H
 
@@ -41,8 +57,9 @@ struct dns_client_config {
   struct sockaddr_storage resolvers[DNS_MAX_RESOLVERS];
   socklen_t resolver_lengths[DNS_MAX_RESOLVERS];
   size_t resolver_count;
-  uint32_t query_timeout_ms;          /* first attempt; doubles per retry (backoff) */
-  uint32_t max_query_timeout_ms;      /* cap on the backed-off timeout */
+  uint32_t query_timeout_ms;          /* longest first-attempt timeout (latency-following below it) */
+  uint32_t min_query_timeout_ms;      /* shortest attempt timeout */
+  uint32_t max_query_timeout_ms;      /* cap on a backed-off or slow-round timeout */
   unsigned max_attempts;              /* fast attempts (over all resolvers) before slow retry */
   unsigned max_inflight;              /* hard cap on queries in flight */
   unsigned initial_inflight;          /* adaptive window starts here (<= max_inflight) */
@@ -55,22 +72,26 @@ struct dns_client_config {
                                          after this many queries; 0: never */
 };
 
-/* Fills defaults: timeout 2000 ms, max 8000 ms, 4 attempts, 10000 in flight,
- * initial window 500, slow retry after 5000 ms, 2 slow rounds, 200 slow in
- * flight, EDNS 1232, 64 UDP sockets each reopened after 100000 queries.
- * Resolvers are left empty.
+/* Fills defaults: timeout 2000 ms (250 ms at least), max 8000 ms, 8
+ * attempts, 10000 in flight, initial window 500, slow retry after 5000 ms,
+ * 2 slow rounds, 200 slow in flight, EDNS 1232, 64 UDP sockets each
+ * reopened after 100000 queries. Resolvers are left empty.
  *
  * Worst case per lookup, from its first query (time waiting for the window
- * not included): the fast round sends max_attempts queries with timeouts
- * query_timeout_ms * 2^k capped at max_query_timeout_ms, plus at most one
- * CD=1 repeat after a SERVFAIL and a TCP retry per TC=1 reply, each bounded
- * by the same timeout; then slow_retry_rounds rounds of one query (plus its
- * CD=1 repeat and TCP retry) with max_query_timeout_ms, each after
- * slow_retry_delay_ms. Bound: sum_k(2 * t_k) + 2 * t_max (fast) +
- * rounds * (delay + 4 * t_max) (slow); with defaults 2*(2+4+8+8) + 16 +
- * 2 * (5 + 32) = 134 s, and 2+4+8+8 + 2*(5+8) = 48 s for a name that only
- * times out. A lookup that stays in the slow queue waits for a slot among
- * slow_retry_max_inflight. */
+ * not included): the fast round sends max_attempts queries, attempt k with
+ * timeout t_k = r * 2^s_k capped at max_query_timeout_ms (t_max), where r
+ * is the resolver's retry timeout (at most query_timeout_ms) and s_k the
+ * earlier attempts that met a silent resolver, plus at most one CD=1 repeat
+ * after a SERVFAIL and a TCP retry per TC=1 reply, each bounded by the same
+ * timeout; then slow_retry_rounds rounds of one query (plus its CD=1 repeat
+ * and TCP retry) with timeout min(2r * 2^s, t_max), each after
+ * slow_retry_delay_ms. Bound: sum_k(2 * t_k) + 2 * t_max (fast) + rounds
+ * * (delay + 4 * t_max) (slow); with defaults and a resolver that answers
+ * (r <= 2 s, s = 0) a name that only times out ends after at most 8 * 2 +
+ * 2 * (5 + 4) = 34 s (48 s before the timeout followed latency; 1.5 s +
+ * 2 * 5.5 s = 12.5 s when the resolver answers within 160 ms); behind a
+ * silent resolver the timeouts double up to t_max. A lookup that stays in
+ * the slow queue waits for a slot among slow_retry_max_inflight. */
 void dns_client_config_defaults(struct dns_client_config *config);
 
 /* Parses "IP" or "IP:port" / "[IPv6]:port" (port 53 by default) into the
@@ -129,7 +150,9 @@ size_t dns_client_cancel(struct dns_client *client, void *arg);
  * then gets only failover traffic and an occasional probe lookup) and up
  * again by its next reply. A silence is a gap of at least 1 s
  * (DNS_SILENCE_MIN_MS) between two of its replies, or since its latest one,
- * with timeouts in it: an outage too short to mark the resolver down (a
+ * in which at least 16 queries sent after its latest reply timed out
+ * (DNS_SILENCE_MIN_TIMEOUTS): no answers at all, not a slow resolver nor a
+ * few unlucky lookups. An outage too short to mark the resolver down (a
  * restart) still shows there. */
 #define DNS_RESOLVER_LABEL_MAX_BYTES 64
 struct dns_resolver_stats {
@@ -145,6 +168,8 @@ struct dns_resolver_stats {
   uint64_t silences; /* silences, the current one included */
   uint32_t longest_silence_ms;
   bool silent_now;
+  uint32_t latency_p50_ms, latency_p99_ms; /* recent replies (bucket bounds), 0: too few yet */
+  uint32_t retry_after_ms;                 /* first-attempt timeout in use */
 };
 
 /* Counters since dns_client_new, for the progress line and the summary. */
@@ -161,6 +186,7 @@ struct dns_client_stats {
   uint64_t refused;      /* REFUSED answers */
   uint64_t malformed;    /* replies dropped as unparsable */
   uint64_t mismatched;   /* replies dropped: wrong address/port/ID/question */
+  uint64_t late_replies; /* replies to an attempt that had timed out, used */
   uint64_t slow_retried; /* lookups that needed a slow round */
   uint64_t failed;       /* lookups recorded failed */
   uint64_t bogus;        /* lookups recorded bogus */

@@ -22,7 +22,22 @@
 #define DNS_RECV_BATCHES_PER_WAKEUP 8u /* then yield to other events */
 #define DNS_RANDOM_POOL_BYTES 4096u
 #define DNS_MIN_WINDOW 8u
-#define DNS_COMMON_TIMEOUTS_MAX 32u
+#define DNS_COMMON_TIMEOUTS_MAX 64u
+/* Earlier attempts of a lookup whose IDs stay open after they timed out,
+ * so that a late reply to one of them still answers the lookup (a
+ * resolver that is slow, not deaf, then costs no extra round). Kept only
+ * while the IDs in use stay below DNS_EARLIER_ID_LIMIT. */
+#define DNS_EARLIER_ATTEMPTS 3u
+#define DNS_EARLIER_ID_LIMIT 40000u
+/* Reply latencies per resolver: a histogram on a ~25% log scale, halved
+ * when it holds DNS_LATENCY_DECAY_SAMPLES (so it follows the latest few
+ * thousand replies); the retry timeout follows its 99th percentile once it
+ * holds DNS_LATENCY_MIN_SAMPLES. */
+#define DNS_LATENCY_BUCKETS 44u
+#define DNS_LATENCY_DECAY_SAMPLES 4096u
+#define DNS_LATENCY_MIN_SAMPLES 64u
+#define DNS_LATENCY_UPDATE_EVERY 32u
+#define DNS_INITIAL_RETRY_MS 1000u
 
 enum dns_phase {
   DNS_PHASE_IDLE = 0,  /* being set up or on the free list */
@@ -35,6 +50,23 @@ enum dns_phase {
 enum dns_queue_id { DNS_QUEUE_NONE = 0, DNS_QUEUE_RETRY, DNS_QUEUE_SLOW, DNS_QUEUE_FRESH };
 
 struct dns_query;
+
+struct dns_latency {
+  uint32_t counts[DNS_LATENCY_BUCKETS];
+  uint32_t total;
+  uint32_t since_update;
+  uint32_t p50_ms, p99_ms; /* bucket upper bounds; 0 until enough samples */
+  uint32_t retry_ms;       /* first-attempt timeout now in use */
+};
+
+/* An attempt that timed out but still listens for its reply. It keeps its
+ * by_id slot and its socket's inflight count until released. */
+struct dns_earlier_attempt {
+  uint16_t id;
+  int udp_socket;
+  int resolver;
+  struct timeval sent_at;
+};
 
 struct dns_queue {
   struct dns_query *head, *tail;
@@ -90,6 +122,12 @@ struct dns_query {
   bool used_tcp;
   bool counted_as_retry;  /* the query in flight counts in retry_inflight */
   unsigned fast_failures; /* failed attempts of the fast round */
+  unsigned backoff;       /* attempts that timed out while their resolver
+                             answered nothing at all: each doubles the
+                             next timeout (a lost query alone does not) */
+  uint32_t timeout_ms;    /* of the attempt in flight */
+  struct dns_earlier_attempt earlier[DNS_EARLIER_ATTEMPTS];
+  unsigned earlier_count;
   unsigned slow_rounds;   /* slow rounds done */
   unsigned sent;          /* queries sent, all kinds */
   struct timeval started; /* dns_lookup() */
@@ -155,6 +193,16 @@ struct dns_client {
   struct timeval created;
   unsigned timeouts_since_reply[DNS_MAX_RESOLVERS];
 
+  struct dns_latency latency[DNS_MAX_RESOLVERS];
+  unsigned earlier_total; /* earlier attempts still listening, all lookups */
+  /* What keeps the resolvers busy (Little's law): the sum of the reply
+   * latencies of one period (query_timeout_ms) over its length is the
+   * number of answered queries the resolvers held at once on average. A
+   * timeout-driven decrease never takes the window below it. */
+  uint64_t busy_sum_ms;
+  struct timeval busy_period_start;
+  unsigned busy_floor;
+
   struct dns_common_timeout common[DNS_COMMON_TIMEOUTS_MAX];
   unsigned common_count;
 
@@ -173,6 +221,11 @@ void dns_client_enter(struct dns_client *client);
 void dns_client_leave(struct dns_client *client);
 uint32_t dns_client_random_u32(struct dns_client *client);
 void dns_client_handle_reply(struct dns_query *query, const uint8_t *wire, size_t len, bool over_tcp);
+/* A reply to the query's earlier attempt i (same ID, socket and resolver
+ * address): it answers the lookup as if
+ * it had come in time, and whatever the lookup was doing meanwhile (a
+ * later attempt, waiting for one) ends. */
+void dns_client_handle_late_reply(struct dns_query *query, unsigned i, const uint8_t *wire, size_t len);
 /* The query's TCP connection failed (reset, EOF, bad reply): ends the
  * attempt like a lost reply. */
 void dns_client_tcp_failed(struct dns_query *query);

@@ -213,18 +213,39 @@ static void udp_datagram(struct dns_client *client, int socket_index, const uint
     client->stats.mismatched++;
     return;
   }
-  struct dns_query *query = client->by_id[dns_message_id(wire)];
-  if (query == NULL || query->phase != DNS_PHASE_UDP || query->udp_socket != socket_index ||
-      !same_sender(from, &client->config.resolvers[query->resolver]) ||
-      !dns_message_reply_matches(wire, len, query->qname, query->qname_len, query->qtype)) {
+  uint16_t id = dns_message_id(wire);
+  struct dns_query *query = client->by_id[id];
+  if (query == NULL) {
     client->stats.mismatched++;
     return;
   }
-  if (flags & MSG_TRUNC) {
-    dns_client_reply_malformed(query);
+  if (query->phase == DNS_PHASE_UDP && query->id == id) {
+    if (query->udp_socket != socket_index || !same_sender(from, &client->config.resolvers[query->resolver]) ||
+        !dns_message_reply_matches(wire, len, query->qname, query->qname_len, query->qtype)) {
+      client->stats.mismatched++;
+      return;
+    }
+    if (flags & MSG_TRUNC) {
+      dns_client_reply_malformed(query);
+      return;
+    }
+    dns_client_handle_reply(query, wire, len, false);
     return;
   }
-  dns_client_handle_reply(query, wire, len, false);
+  /* A late reply to an attempt that timed out but still listens. */
+  for (unsigned i = 0; i < query->earlier_count; i++) {
+    const struct dns_earlier_attempt *earlier = &query->earlier[i];
+    if (earlier->id != id) {
+      continue;
+    }
+    if (earlier->udp_socket != socket_index || !same_sender(from, &client->config.resolvers[earlier->resolver]) ||
+        !dns_message_reply_matches(wire, len, query->qname, query->qname_len, query->qtype) || (flags & MSG_TRUNC)) {
+      break;
+    }
+    dns_client_handle_late_reply(query, i, wire, len);
+    return;
+  }
+  client->stats.mismatched++;
 }
 
 static void udp_read_cb(evutil_socket_t fd, short what, void *arg) {

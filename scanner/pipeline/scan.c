@@ -409,9 +409,10 @@ static void show_progress(struct scan *scan, const struct timespec *now, bool fi
     snprintf(eta, sizeof eta, "%.0fs", left);
   }
   fprintf(scan->config.progress_stream,
-          "\r\033[K%llu/%s domains  %.0f domains/s  %.0f queries/s  %u in flight  %u queries in flight  ETA %s%s",
+          "\r\033[K%llu/%s domains  %.0f domains/s  %.0f queries/s  %u in flight  %u queries in flight (window %u)  "
+          "ETA %s%s",
           (unsigned long long)scan->stats.domains_done, total, domains_rate, query_rate, scan->stats.in_flight,
-          dns.inflight, eta, final ? "\n" : "");
+          dns.inflight, dns.window, eta, final ? "\n" : "");
   fflush(scan->config.progress_stream);
   scan->progress_line_shown = !final;
   scan->last_progress = *now;

@@ -35,6 +35,7 @@ static const struct counter_field dns_fields[] = {
     DNS_FIELD("bogus", bogus),
     DNS_FIELD("mismatched", mismatched),
     DNS_FIELD("over_tcp", over_tcp),
+    DNS_FIELD("late_replies", late_replies),
 };
 static const struct counter_field cache_fields[] = {
     DNS_FIELD("requests", cache_requests),
@@ -116,6 +117,7 @@ void scan_counters_from_runtime(const struct scan_runtime *runtime, struct scan_
   out->bogus = dns.bogus;
   out->mismatched = dns.mismatched;
   out->over_tcp = dns.truncated;
+  out->late_replies = dns.late_replies;
   for (size_t i = 0; i < dns.resolver_count && i < DNS_MAX_RESOLVERS; i++) {
     const struct dns_resolver_stats *from = &dns.resolvers[i];
     struct scan_resolver_counters *to = &out->resolvers[out->resolver_count++];

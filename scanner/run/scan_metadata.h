@@ -38,7 +38,7 @@ struct scan_resolver_counters {
  * them ("dns", "mx_host_cache"). */
 struct scan_counters {
   uint64_t lookups, queries_sent, retries, timeouts, servfail, refused, slow_retried, failed, bogus, mismatched,
-      over_tcp;
+      over_tcp, late_replies;
   size_t resolver_count;
   struct scan_resolver_counters resolvers[DNS_MAX_RESOLVERS];
   uint64_t cache_requests, cache_hits, cache_resolved, cache_evicted;

@@ -54,13 +54,14 @@ static void print_summary(FILE *out, const struct scan_stats *stats, const struc
           (unsigned long long)counts->duplicates, (unsigned long long)counts->bad_lines);
   fprintf(out,
           "  dns: %llu lookups, %llu queries sent, %llu retries, %llu timeouts, %llu SERVFAIL, "
-          "%llu REFUSED, %llu malformed, %llu mismatched replies, %llu over TCP, "
+          "%llu REFUSED, %llu malformed, %llu mismatched replies, %llu late replies used, %llu over TCP, "
           "%llu CD=1 repeats, %llu needed a slow retry, %llu failed, %llu bogus\n",
           (unsigned long long)dns->lookups_done, (unsigned long long)dns->queries_sent,
           (unsigned long long)dns->retries, (unsigned long long)dns->timeouts, (unsigned long long)dns->servfails,
           (unsigned long long)dns->refused, (unsigned long long)dns->malformed, (unsigned long long)dns->mismatched,
-          (unsigned long long)dns->truncated, (unsigned long long)dns->cd_requeries,
-          (unsigned long long)dns->slow_retried, (unsigned long long)dns->failed, (unsigned long long)dns->bogus);
+          (unsigned long long)dns->late_replies, (unsigned long long)dns->truncated,
+          (unsigned long long)dns->cd_requeries, (unsigned long long)dns->slow_retried, (unsigned long long)dns->failed,
+          (unsigned long long)dns->bogus);
   dns_client_stats_print_resolvers(out, dns);
   double hit_rate = hosts->requests > 0 ? 100.0 * (double)hosts->hits / (double)hosts->requests : 0.0;
   fprintf(out, "  mx hosts: %llu requests, %llu resolved, cache hit rate %.1f%%, %llu evicted\n",

@@ -485,11 +485,14 @@ static void test_resolver_down_and_up_counted(void) {
   snprintf(want, sizeof want, "  resolver %s: 41 queries, 1 replies, 40 timeouts, down 1 times, last down for ",
            fake_resolver_address(env.fake[0]));
   CHECK(strstr(text, want) == text);
-  CHECK(strstr(text, ": 83 queries, 83 replies, 0 timeouts, never down\n") != NULL);
+  CHECK(strstr(text, ": 83 queries, 83 replies, 0 timeouts, replies within ") != NULL);
+  CHECK(strstr(text, " ms (99%), retry after 100 ms, never down\n") != NULL);
   env_free(&env);
 }
 
-/* An outage too short to mark a resolver down still shows as a silence. */
+/* An outage too short to mark a resolver down still shows as a silence,
+ * but a few unanswered queries are no silence: that needs at least 16
+ * queries sent after the resolver's latest reply to time out. */
 static void test_resolver_silence_counted(void) {
   struct env env;
   bool alive = false;
@@ -504,15 +507,28 @@ static void test_resolver_silence_counted(void) {
   CHECK_INT(lost.state, DNSSEC_FAILED);
   struct dns_client_stats stats;
   dns_client_get_stats(env.client, &stats);
+  CHECK_INT(stats.resolvers[0].timeouts, 2);
+  CHECK(!stats.resolvers[0].silent_now);
+  CHECK_INT(stats.resolvers[0].silences, 0);
+
+  enum { LOOKUPS = 10 };
+  struct result more[LOOKUPS];
+  memset(more, 0, sizeof more);
+  for (int i = 0; i < LOOKUPS; i++) {
+    CHECK(lookup(&env, "secure.test", LDNS_RR_TYPE_A, 0, &more[i]) == 0);
+  }
+  env_run(&env, 1 + LOOKUPS, TEST_DEADLINE_MS);
+  dns_client_get_stats(env.client, &stats);
+  CHECK_INT(stats.resolvers[0].timeouts, 2 + 2 * LOOKUPS);
   CHECK(stats.resolvers[0].silent_now);
   CHECK_INT(stats.resolvers[0].silences, 1);
-  CHECK(stats.resolvers[0].longest_silence_ms + 5 >= 1200);
+  CHECK(stats.resolvers[0].longest_silence_ms + 5 >= 2400);
   CHECK_INT(stats.resolvers[0].down_events, 0);
   CHECK_INT(stats.resolvers[1].silences, 0);
   alive = true;
   struct result back = {0};
   CHECK(lookup(&env, "secure.test", LDNS_RR_TYPE_A, 0, &back) == 0);
-  env_run(&env, 2, TEST_DEADLINE_MS);
+  env_run(&env, 2 + LOOKUPS, TEST_DEADLINE_MS);
   CHECK_INT(back.state, DNSSEC_SECURE);
   dns_client_get_stats(env.client, &stats);
   CHECK(!stats.resolvers[0].silent_now);
@@ -521,7 +537,7 @@ static void test_resolver_silence_counted(void) {
   FILE *out = fmemopen(text, sizeof text - 1, "w");
   dns_client_stats_print_resolvers(out, &stats);
   fclose(out);
-  CHECK(strstr(text, ": 3 queries, 1 replies, 2 timeouts, silent 1 times (longest 1.") != NULL);
+  CHECK(strstr(text, ": 23 queries, 1 replies, 22 timeouts, silent 1 times (longest 2.") != NULL);
   env_free(&env);
 }
 
@@ -996,6 +1012,122 @@ static void test_config_add_resolver(void) {
   event_base_free(base);
 }
 
+/* ---- late replies and latency-following retries ----------------------- */
+
+/* Answers the first query for slow.test only after delay_ms (a resolver
+ * still recursing when the client's timeout fires), every later one at
+ * once; other names by handle_by_name. */
+struct late_answer {
+  struct fake_resolver *fake;
+  struct fake_query query; /* copy: from, from_len, over_tcp */
+  uint8_t *wire;
+  size_t len;
+  struct event *timer;
+  uint32_t delay_ms;
+  unsigned slow_queries;
+  bool answer_later_ones;
+};
+
+static void late_answer_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  struct late_answer *late = arg;
+  fake_resolver_send_raw(late->fake, &late->query, late->wire, late->len);
+}
+
+static void handle_slow_first(struct fake_resolver *fake, const struct fake_query *q, void *arg) {
+  struct late_answer *late = arg;
+  if (strcmp(q->name, "slow.test.") != 0) {
+    handle_by_name(fake, q, NULL);
+    return;
+  }
+  late->slow_queries++;
+  ldns_pkt *reply = fake_reply_new(q, LDNS_RCODE_NOERROR, true);
+  fake_reply_add_answer(reply, "slow.test. 300 IN A 192.0.2.7");
+  if (late->slow_queries == 1) {
+    late->fake = fake;
+    late->query = *q;
+    late->query.packet = NULL;
+    late->query.wire = NULL;
+    late->len = fake_reply_wire(reply, &late->wire);
+    ldns_pkt_free(reply);
+    struct timeval tv = {.tv_sec = late->delay_ms / 1000, .tv_usec = (late->delay_ms % 1000) * 1000};
+    evtimer_add(late->timer, &tv);
+    return;
+  }
+  if (late->answer_later_ones) {
+    fake_resolver_reply(fake, q, reply);
+  } else {
+    ldns_pkt_free(reply);
+  }
+}
+
+/* A reply that comes after its attempt timed out still answers the lookup
+ * (the resolver was slow, not deaf), even when the repeat is never
+ * answered, and counts as a late reply, not a mismatch. */
+static void test_late_reply_answers(void) {
+  struct env env;
+  struct late_answer late = {.delay_ms = 150, .answer_later_ones = false};
+  env_init(&env, handle_slow_first, NULL, &late);
+  late.timer = evtimer_new(env.base, late_answer_cb, &late);
+  env.config.query_timeout_ms = 100;
+  env.config.max_query_timeout_ms = 400;
+  env_start(&env);
+  struct result result = {0};
+  CHECK(lookup(&env, "slow.test", LDNS_RR_TYPE_A, -1, &result) == 0);
+  env_run(&env, 1, TEST_DEADLINE_MS);
+  CHECK_INT(result.calls, 1);
+  CHECK_INT(result.state, DNSSEC_SECURE);
+  CHECK_INT(result.packet_answers, 1);
+  CHECK_INT(result.attempts, 2);
+  CHECK(result.elapsed_ms >= 140 && result.elapsed_ms < 200);
+  struct dns_client_stats stats;
+  dns_client_get_stats(env.client, &stats);
+  CHECK_INT(stats.late_replies, 1);
+  CHECK_INT(stats.mismatched, 0);
+  CHECK_INT(stats.timeouts, 1);
+  CHECK_INT(stats.inflight, 0);
+  CHECK_INT(late.slow_queries, 2);
+  event_free(late.timer);
+  free(late.wire);
+  env_free(&env);
+}
+
+/* Once the resolver has answered enough queries promptly, a lost query is
+ * repeated after min_query_timeout_ms, not after query_timeout_ms; and a
+ * lost query alone (the resolver answers others) does not back off. */
+static void test_retry_follows_latency(void) {
+  struct env env;
+  struct late_answer late = {.delay_ms = 60000, .answer_later_ones = true};
+  env_init(&env, handle_slow_first, NULL, &late);
+  late.timer = evtimer_new(env.base, late_answer_cb, &late);
+  env.config.query_timeout_ms = 2000;
+  env.config.min_query_timeout_ms = 50;
+  env.config.max_query_timeout_ms = 8000;
+  env_start(&env);
+  enum { LOOKUPS = 200 };
+  struct result results[LOOKUPS];
+  memset(results, 0, sizeof results);
+  for (int i = 0; i < LOOKUPS; i++) {
+    CHECK(lookup(&env, "secure.test", LDNS_RR_TYPE_A, -1, &results[i]) == 0);
+  }
+  env_run(&env, LOOKUPS, TEST_DEADLINE_MS);
+  struct dns_client_stats stats;
+  dns_client_get_stats(env.client, &stats);
+  CHECK(stats.resolvers[0].latency_p99_ms > 0 && stats.resolvers[0].latency_p99_ms <= 30);
+  CHECK_INT(stats.resolvers[0].retry_after_ms, 50);
+  struct result slow = {0};
+  CHECK(lookup(&env, "slow.test", LDNS_RR_TYPE_A, -1, &slow) == 0);
+  env_run(&env, LOOKUPS + 1, TEST_DEADLINE_MS);
+  CHECK_INT(slow.state, DNSSEC_SECURE);
+  CHECK_INT(slow.attempts, 2);
+  CHECK(slow.elapsed_ms >= 45 && slow.elapsed_ms < 1000);
+  event_del(late.timer);
+  event_free(late.timer);
+  free(late.wire);
+  env_free(&env);
+}
+
 UNIT_MAIN(UNIT_TEST(test_config_add_resolver), UNIT_TEST(test_secure_insecure_nxdomain),
           UNIT_TEST(test_servfail_then_cd_is_bogus), UNIT_TEST(test_ede_dnssec_code_is_bogus),
           UNIT_TEST(test_servfail_everywhere_fails_after_slow_round), UNIT_TEST(test_network_servfail_is_not_bogus),
@@ -1005,4 +1137,5 @@ UNIT_MAIN(UNIT_TEST(test_config_add_resolver), UNIT_TEST(test_secure_insecure_nx
           UNIT_TEST(test_truncated_retries_over_tcp), UNIT_TEST(test_refused), UNIT_TEST(test_malformed_reply),
           UNIT_TEST(test_free_with_pending_lookups), UNIT_TEST(test_free_inside_callback), UNIT_TEST(test_cancel),
           UNIT_TEST(test_many_concurrent_lookups), UNIT_TEST(test_window_shrinks_on_timeouts),
-          UNIT_TEST(test_socket_moves_to_new_port), UNIT_TEST(test_window_shrinks_on_servfail_burst))
+          UNIT_TEST(test_socket_moves_to_new_port), UNIT_TEST(test_window_shrinks_on_servfail_burst),
+          UNIT_TEST(test_late_reply_answers), UNIT_TEST(test_retry_follows_latency))
