@@ -809,6 +809,9 @@ static void complete(struct dns_query *query, enum dnssec_state state, ldns_pkt 
 static void query_failed(struct dns_query *query, enum dns_failure failure) {
   ldns_pkt *packet = query->last_reply;
   query->last_reply = NULL;
+  if (packet != NULL) {
+    failure = (enum dns_failure)query->last_reply_failure; /* the resolver's word, not a later loss */
+  }
   complete(query, DNSSEC_FAILED, packet, failure, false);
 }
 
@@ -831,9 +834,12 @@ static void attempt_failed(struct dns_query *query, enum dns_failure failure) {
     query->last_reply = query->servfail;
     query->servfail = NULL;
   }
-  if (failure == DNS_FAILURE_TIMEOUT || failure == DNS_FAILURE_MALFORMED || failure == DNS_FAILURE_TCP) {
-    ldns_pkt_free(query->last_reply);
-    query->last_reply = NULL;
+  /* A SERVFAIL or REFUSED the resolver sent stays the lookup's failure
+   * when later attempts are lost: under 10% loss, the same failing name
+   * otherwise ended "timeout" or "servfail" by chance. */
+  if (failure != DNS_FAILURE_TIMEOUT && failure != DNS_FAILURE_MALFORMED && failure != DNS_FAILURE_TCP &&
+      query->last_reply != NULL) {
+    query->last_reply_failure = (int)failure;
   }
   bool rejected = failure == DNS_FAILURE_REFUSED || failure == DNS_FAILURE_RCODE;
   if (rejected && (query->pinned_resolver >= 0 || all_refused(query))) {

@@ -133,8 +133,9 @@ struct dns_query {
   struct timeval started; /* dns_lookup() */
   struct timeval sent_at; /* current query */
 
-  ldns_pkt *servfail;   /* the SERVFAIL a CD=1 repeat is checking */
-  ldns_pkt *last_reply; /* latest unusable reply, reported with failed */
+  ldns_pkt *servfail;     /* the SERVFAIL a CD=1 repeat is checking */
+  ldns_pkt *last_reply;   /* latest unusable reply, reported with failed */
+  int last_reply_failure; /* its failure (enum dns_failure, dns_client.c) */
   const char *last_failure;
 };
 

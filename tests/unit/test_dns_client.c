@@ -1128,6 +1128,35 @@ static void test_retry_follows_latency(void) {
   env_free(&env);
 }
 
+/* SERVFAIL (network EDE, no CD=1 repeat) to the first query, nothing to
+ * the others: the lookup fails with the resolver's SERVFAIL, not with the
+ * later timeouts (under loss the same name otherwise ended either way). */
+static void handle_servfail_then_drop(struct fake_resolver *fake, const struct fake_query *q, void *arg) {
+  unsigned *seen = arg;
+  if ((*seen)++ > 0) {
+    return;
+  }
+  ldns_pkt *reply = fake_reply_new(q, LDNS_RCODE_SERVFAIL, false);
+  fake_reply_set_ede(reply, 22, NULL, 0);
+  fake_resolver_reply(fake, q, reply);
+}
+
+static void test_servfail_outlives_later_timeouts(void) {
+  struct env env;
+  unsigned seen = 0;
+  env_init(&env, handle_servfail_then_drop, NULL, &seen);
+  env_start(&env);
+  struct result result = {0};
+  CHECK(lookup(&env, "flaky.test", LDNS_RR_TYPE_A, -1, &result) == 0);
+  env_run(&env, 1, TEST_DEADLINE_MS);
+  CHECK_INT(result.state, DNSSEC_FAILED);
+  CHECK_STR(result.failure, "servfail");
+  CHECK_INT(result.rcode, LDNS_RCODE_SERVFAIL);
+  CHECK_INT(result.ede_code, 22);
+  CHECK(result.attempts >= 3);
+  env_free(&env);
+}
+
 UNIT_MAIN(UNIT_TEST(test_config_add_resolver), UNIT_TEST(test_secure_insecure_nxdomain),
           UNIT_TEST(test_servfail_then_cd_is_bogus), UNIT_TEST(test_ede_dnssec_code_is_bogus),
           UNIT_TEST(test_servfail_everywhere_fails_after_slow_round), UNIT_TEST(test_network_servfail_is_not_bogus),
@@ -1138,4 +1167,5 @@ UNIT_MAIN(UNIT_TEST(test_config_add_resolver), UNIT_TEST(test_secure_insecure_nx
           UNIT_TEST(test_free_with_pending_lookups), UNIT_TEST(test_free_inside_callback), UNIT_TEST(test_cancel),
           UNIT_TEST(test_many_concurrent_lookups), UNIT_TEST(test_window_shrinks_on_timeouts),
           UNIT_TEST(test_socket_moves_to_new_port), UNIT_TEST(test_window_shrinks_on_servfail_burst),
-          UNIT_TEST(test_late_reply_answers), UNIT_TEST(test_retry_follows_latency))
+          UNIT_TEST(test_late_reply_answers), UNIT_TEST(test_retry_follows_latency),
+          UNIT_TEST(test_servfail_outlives_later_timeouts))
