@@ -52,7 +52,9 @@ from harness import (BUILT_LABSMTP, DANESCAN, SOURCE, Lab, Processes, TempDir, c
                      run, run_test)
 
 CASES = os.path.join(SOURCE, "tests", "lab", "hostile-cases.txt")
-NS = f"danescan-hostile-{os.getpid()}"   # two runs at once do not meet
+# two runs at once do not meet; $DANESCAN_LAB_NS, when set, prefixes the name
+# (engineers sharing a machine keep to their own namespaces)
+NS = f"{os.environ.get('DANESCAN_LAB_NS') or 'danescan'}-hostile-{os.getpid()}"
 tmp_dir = TempDir("danescan-hostile-lab-", public=True)   # NSD and Unbound read the state dir
 TMP = tmp_dir.path
 STATE = os.path.join(TMP, "state")
