@@ -31,28 +31,29 @@
 #define PROBE_REASON_MAX_BYTES 256
 #define PROBE_MAX_REFERENCE_NAMES 8
 
-/* Per-step timeouts. RFC 5321 4.5.3.2 asks a mail client to wait 5 minutes
- * for the greeting and for the replies to EHLO and most commands, because a
- * message that is not sent waits in the queue for its next try (often 15-60
- * minutes). A scanner's failed step costs only a second attempt of the probe
- * 5 s later (retry_transient), and the wait holds a session slot (and, for
- * an address shared by many MX names, every later probe of that address,
- * per_ip), so it waits less: 10 s for the TCP connect (Linux resends a SYN
- * after 1, 3 and 7 s, so a lost SYN still connects), 60 s for the greeting
- * (deliberate greeting delays are seconds: Postfix postscreen waits 6 s,
- * sendmail's greet_pause a few seconds; a server that needs over a minute
- * twice in a row is unreachable for this survey's purpose, and the record
- * keeps both attempts), 30 s for each reply of a command and for the TLS
- * handshake (a server answers those at once once it has greeted). The
- * session deadline (180 s) caps one session's steps together; with the
+/* Per-step timeouts (docs/RELIABILITY.md, "Per-step timeouts"). RFC 5321
+ * 4.5.3.2 asks a mail client to wait at least 5 minutes for the greeting and
+ * for the replies to MAIL and RCPT (mail clients use the same for EHLO and
+ * STARTTLS), because a message that is not sent waits in the queue for its
+ * next try (often 15-60 minutes). A scanner's failed step costs only a second
+ * attempt of the probe 5 s later (retry_transient), and the wait holds a
+ * session slot (and, for an address shared by many MX names, every later probe
+ * of that address, per_ip), so it waits less: 10 s for the TCP connect (Linux
+ * resends a SYN after 1, 3 and 7 s, so a lost SYN still connects), 60 s for
+ * the greeting (deliberate greeting delays are seconds: Postfix postscreen
+ * holds it up to 6 s, sendmail's greet_pause a few seconds; a server that
+ * needs over a minute twice in a row is unreachable for this survey's purpose,
+ * and the record keeps both attempts), 30 s for each reply of a command and
+ * for the TLS handshake (a server answers those at once once it has greeted).
+ * The session deadline (180 s) caps one session's steps together; with the
  * defaults the steps add up to 162 s, so it only binds when a step timeout is
  * raised. Both bounds apply to each attempt alone.
  *
- * Worst case per (host, address) with the defaults: 3 sessions (the first,
- * its retry after a transient failure, and the key-type session after a
+ * Worst case per (host, address) with the defaults: 3 sessions (the first, its
+ * retry after a transient failure, and the key-type session after a
  * handshake), each at most 162 s, plus retry_delay_ms (5 s), plus the
- * politeness waits before the two later sessions (per_ip_gap_ms, backed off
- * up to per_ip_backoff_max_ms 60 s, and the queue of other probes of the same
+ * politeness waits before the two later sessions (per_ip_gap_ms, backed off up
+ * to per_ip_backoff_max_ms 60 s, and the queue of other probes of the same
  * address): 491 s + waits. */
 struct probe_config {
   uint16_t smtp_port;             /* 25; other ports only for labs */
