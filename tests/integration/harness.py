@@ -8,7 +8,8 @@ test reports:
   commands   run() (output captured), Processes (background processes,
              killed at the end)
   lab        Lab: scripts/lab for one namespace and state root; a context
-             manager that takes the lab down only if it brought it up
+             manager that takes the lab down only if it brought it up;
+             private_ns() names a test's own namespace
   database   PrivateDB: a database of its own in the scripts/db cluster; a
              context manager that drops it (and stops a cluster it started)
   checks     check() prints 'ok   WHAT' or 'FAIL WHAT DETAIL' (capped at 3000
@@ -20,7 +21,10 @@ Environment: DANESCAN, DANESCAN_SOURCE, DANESCAN_BUILD (ctest sets them;
 otherwise the source tree is found from this file and the binary in
 build/), DANESCAN_LABSMTP (a danescan-labsmtp to use), DANESCAN_LAB_NS and
 DANESCAN_STATE (the shared lab's namespace, and the state root of the lab
-and of the database cluster; default <repo>/.state).
+and of the database cluster; default <repo>/.state). A test with a lab
+world of its own names its namespace with private_ns(), after
+DANESCAN_LAB_NS when that is set, so that engineers sharing a machine
+(each with their own DANESCAN_LAB_NS) never meet in one.
 
 Tests import it first, after `sys.dont_write_bytecode = True` (no
 __pycache__ in the source tree)."""
@@ -250,6 +254,12 @@ class Lab:
 
     def __exit__(self, *_):
         self.close()
+
+
+def private_ns(name):
+    """The namespace of a test's own lab world: DANESCAN_LAB_NS-NAME when
+    DANESCAN_LAB_NS is set, else danescan-NAME."""
+    return f"{os.environ.get('DANESCAN_LAB_NS') or 'danescan'}-{name}"
 
 
 def store_lab(ns="danescan-store", state="/tmp/danescan-store-lab"):

@@ -49,11 +49,11 @@ import time
 
 sys.dont_write_bytecode = True
 from harness import (BUILT_LABSMTP, SOURCE, Lab, PrivateDB, Processes, TempDir, check, find_labsmtp,  # noqa: E402
-                     run_test)
+                     private_ns, run_test)
 import labprobe  # noqa: E402
 
 LABSMTP = find_labsmtp() or BUILT_LABSMTP
-NS = f"{os.environ.get('DANESCAN_LAB_NS') or 'danescan'}-retry-{os.getpid()}"
+NS = private_ns(f"retry-{os.getpid()}")
 GAP_MS, RETRY_DELAY_MS, STEP_TIMEOUT_MS = 300, 100, 1000
 GAP_SLACK_MS = 2  # both time stamps are truncated milliseconds
 CONNECT_SLACK_MS = 10  # a connect is logged when the server accepts it, a little after the client started
