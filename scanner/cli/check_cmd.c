@@ -22,7 +22,8 @@ static void usage(FILE *out) {
           "  --probe dane|all|none       which hosts to probe (default dane)\n"
           "  --allow-reserved, --smtp-port N, --ehlo NAME, --no-key-types,\n"
           "  --connect-timeout-ms, --greeting-timeout-ms, --ehlo-timeout-ms,\n"
-          "  --starttls-timeout-ms, --handshake-timeout-ms, --query-timeout-ms, --attempts N\n"
+          "  --starttls-timeout-ms, --handshake-timeout-ms, --query-timeout-ms, --attempts N,\n"
+          "  --probe-retry-delay-ms N, --no-probe-retry\n"
           "                              as for `danescan scan` (see `danescan scan --help`)\n");
 }
 

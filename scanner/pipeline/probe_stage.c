@@ -205,6 +205,11 @@ static struct probe_detail *detail_from_report(const struct probe_report *report
   detail->expires_soon = report->expires_soon;
   memcpy(detail->key_types, report->key_types, sizeof detail->key_types);
   detail->partial_algorithm_coverage = report->partial_algorithm_coverage;
+  detail->attempts = report->attempts;
+  if (report->attempts > 1 && report->first_reason != NULL) {
+    detail->first = report->first;
+    detail->first_reason = copy_bytes(report->first_reason, strlen(report->first_reason));
+  }
   return detail;
 }
 
@@ -288,6 +293,12 @@ static void on_host_decided(void *arg, const struct probe_borrowed_host *borrowe
         detail->matched_tlsa_index = -1;
         detail->match_depth = -1;
         detail->connect_ms = detail->banner_ms = detail->ehlo_ms = detail->starttls_ms = detail->handshake_ms = -1;
+        detail->attempts = borrowed->addresses[k].attempts;
+        if (detail->attempts > 1) {
+          detail->first.result = borrowed->addresses[k].first_result;
+          detail->first.step = borrowed->addresses[k].first_step;
+          detail->first.elapsed_ms = detail->first.pause_ms = -1; /* in the database only */
+        }
       }
       probe_detail_free(address->probe);
       address->probe = detail;

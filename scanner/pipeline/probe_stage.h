@@ -47,7 +47,10 @@ const struct host_finisher *probe_stage_finisher(struct probe_stage *stage);
 struct probe_borrowed_address {
   const char *address; /* host_address.text */
   enum probe_result result;
-  const char *reason; /* copied by the stage */
+  const char *reason;             /* copied by the stage */
+  unsigned attempts;              /* sessions the other worker made (0: not known) */
+  enum probe_result first_result; /* the first of two attempts (attempts == 2) */
+  enum probe_step first_step;
 };
 struct probe_borrowed_host {
   enum host_status status; /* the final status another worker stored */

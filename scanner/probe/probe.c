@@ -9,9 +9,14 @@
  * its gap sits on its own timer. A probe is one session, or two when
  * probe_each_key_type asks for a second handshake restricted to the other
  * key type: the second goes to the head of its address's FIFO so the probe
- * finishes before other work for that address. Skipped probes (special-
- * purpose address, blocklist) never reach a queue and are called back from a
- * deferred event. */
+ * finishes before other work for that address. A probe whose first session
+ * failed transiently (retry_transient) waits retry_delay_ms on a timer of
+ * its own, off the queues, and then goes to the head of its address's FIFO
+ * for its second session the same way; both sessions pass every politeness
+ * rule, and the address state (gap, back-off, give-up) stays alive while a
+ * probe waits for its retry, because the probe still holds a reference.
+ * Skipped probes (special-purpose address, blocklist) never reach a queue
+ * and are called back from a deferred event. */
 #include "probe/probe.h"
 
 #include <arpa/inet.h>
@@ -57,7 +62,14 @@ struct probe_job {
   enum job_phase phase;
   enum tls_key_restriction keys; /* of the session to start next */
   struct smtp_session *session;  /* running session */
-  struct smtp_session *primary;  /* finished first session, kept for the report */
+  struct smtp_session *primary;  /* finished unrestricted session, kept for the report */
+  struct smtp_session *first;    /* finished first attempt that failed transiently (retry_transient) */
+  unsigned attempts;             /* unrestricted sessions started: 0, 1, 2 */
+  const char *retry_skipped;     /* why a transient first failure got no second session, or NULL */
+  struct event *retry_timer;     /* the pause before the second attempt */
+  int64_t session_start_ms;      /* of the running (or last) session */
+  int64_t first_end_ms;          /* when the first attempt ended */
+  struct probe_first_attempt first_attempt;
   struct probe_key_type_result key_types[PROBE_KEY_KIND_COUNT];
   TAILQ_ENTRY(probe_job) wait_link; /* address FIFO or the skipped list */
   TAILQ_ENTRY(probe_job) all_link;
@@ -129,6 +141,8 @@ void probe_config_defaults(struct probe_config *config) {
   config->handshake_timeout_ms = 30000;
   config->quit_timeout_ms = 2000;
   config->session_deadline_ms = 180000;
+  config->retry_transient = true;
+  config->retry_delay_ms = 5000;
   config->rate_per_second = 100;
   config->rate_burst = 10;
   config->per_ip = 1;
@@ -300,8 +314,10 @@ static void on_gap_timer(evutil_socket_t fd, short what, void *arg) {
 /* ---- jobs ---- */
 
 static void job_free(struct probe_job *job) {
+  if (job->retry_timer != NULL) event_free(job->retry_timer);
   smtp_session_free(job->session);
   smtp_session_free(job->primary);
+  smtp_session_free(job->first);
   free(job->host_name);
   free(job->tlsa_base);
   for (size_t i = 0; i < job->reference_count; i++) free(job->reference_names[i]);
@@ -348,6 +364,7 @@ static void deliver(struct probe_job *job) {
   struct probe_report report;
   struct probe_cert chain[PROBE_MAX_CHAIN_CERTS];
   const char *keywords[PROBE_MAX_EHLO_KEYWORDS];
+  char reason[PROBE_REASON_MAX_BYTES + 64]; /* a session's reason and why it was not retried */
   memset(&report, 0, sizeof report);
   report.host_name = job->host_name;
   report.tlsa_base = job->tlsa_base;
@@ -362,8 +379,19 @@ static void deliver(struct probe_job *job) {
   report.connect_ms = report.banner_ms = report.ehlo_ms = report.starttls_ms = report.handshake_ms = -1;
   memcpy(report.key_types, job->key_types, sizeof report.key_types);
 
+  /* The last unrestricted session; the first attempt alone when its retry
+   * never started. */
   const struct smtp_session *session = job->primary != NULL ? job->primary : job->session;
+  if (session == NULL) session = job->first;
+  if (session != NULL && session != job->first && job->first != NULL) {
+    report.attempts = job->attempts;
+    report.first = job->first_attempt;
+    report.first_reason = smtp_session_outcome(job->first)->reason;
+  } else {
+    report.attempts = session != NULL ? 1 : 0;
+  }
   if (job->skip_reason != NULL || session == NULL) {
+    report.attempts = 0;
     report.result = PROBE_SKIPPED;
     report.reason = job->skip_reason != NULL ? job->skip_reason : "not probed";
     report.last_step = PROBE_STEP_NONE;
@@ -371,6 +399,10 @@ static void deliver(struct probe_job *job) {
     const struct smtp_session_outcome *o = smtp_session_outcome(session);
     report.result = o->result;
     report.reason = o->reason;
+    if (job->retry_skipped != NULL) {
+      snprintf(reason, sizeof reason, "%s (not retried: %s)", o->reason, job->retry_skipped);
+      report.reason = reason;
+    }
     report.last_step = step_of(o->last_step);
     report.smtp_code = o->smtp_code;
     report.banner = o->banner;
@@ -461,16 +493,27 @@ static void start_job_session(struct probe_engine *engine, struct probe_job *job
   engine->in_flight++;
   engine->stats.connections++;
   job->address_state->active++;
+  job->session_start_ms = now_ms();
   job->session = smtp_session_start(&sc, session_done, job);
   if (job->session == NULL) {
     /* Out of memory: nothing was sent. The probe is reported from the
-     * deferred event (as not made, or with its first session's outcome),
+     * deferred event (as not made, or with its earlier session's outcome),
      * never from inside dispatch, which still uses the address state. */
     engine->in_flight--;
     job->address_state->active--;
-    if (job->primary == NULL) job->skip_reason = "out of memory: session not started";
+    if (job->primary == NULL && job->first == NULL) job->skip_reason = "out of memory: session not started";
+    if (job->primary == NULL && job->first != NULL) job->retry_skipped = "out of memory: session not started";
     TAILQ_INSERT_TAIL(&engine->skipped, job, wait_link);
     event_active(engine->skipped_event, EV_TIMEOUT, 1);
+    return;
+  }
+  if (job->phase == JOB_PRIMARY) {
+    job->attempts++;
+    if (job->first != NULL) {
+      engine->stats.retries++;
+      int64_t pause = job->session_start_ms - job->first_end_ms;
+      job->first_attempt.pause_ms = pause > INT32_MAX ? INT32_MAX : (int32_t)pause;
+    }
   }
 }
 
@@ -561,10 +604,64 @@ static void give_up(struct address_state *state) {
     struct probe_job *job = TAILQ_FIRST(&state->waiting);
     TAILQ_REMOVE(&state->waiting, job, wait_link);
     engine->stats.queued--;
-    job->skip_reason = engine->give_up_reason;
+    /* A probe with a finished session is reported with it: a retry that
+     * will not be made says so, a key-type session that will not be made
+     * leaves that key type unprobed. */
+    if (job->primary == NULL && job->first != NULL) job->retry_skipped = "the address was given up";
+    else if (job->primary == NULL) job->skip_reason = engine->give_up_reason;
     TAILQ_INSERT_TAIL(&engine->skipped, job, wait_link);
   }
   event_active(engine->skipped_event, EV_TIMEOUT, 1);
+}
+
+/* A first session's failure that deserves a second chance: the network or a
+ * momentarily busy server, not an answer. A reset during the TLS handshake
+ * is not one (tls-failed: a server that drops the handshake usually always
+ * does), nor is anything a reply said. */
+static bool transient_failure(const struct smtp_session_outcome *o) {
+  if (o->tls_up) return false;
+  switch (o->result) {
+  case PROBE_TIMEOUT:
+  case PROBE_CONNECT_FAILED:
+    return true;
+  case PROBE_SMTP_FAILED:
+    return o->dropped;
+  default:
+    return false;
+  }
+}
+
+static void on_retry_timer(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  struct probe_job *job = arg;
+  struct probe_engine *engine = job->engine;
+  if (job->address_state->given_up) {
+    job->retry_skipped = "the address was given up";
+    deliver(job);
+    dispatch(engine);
+    return;
+  }
+  enqueue(job, true);
+}
+
+/* Keeps the failed first session and sets the timer for the second.
+ * Returns false (no retry) when the timer cannot be made. */
+static bool schedule_retry(struct probe_job *job, struct smtp_session *session, int64_t now) {
+  struct probe_engine *engine = job->engine;
+  job->retry_timer = evtimer_new(engine->base, on_retry_timer, job);
+  if (job->retry_timer == NULL) return false;
+  const struct smtp_session_outcome *o = smtp_session_outcome(session);
+  job->first = session;
+  job->session = NULL;
+  job->first_end_ms = now;
+  job->first_attempt.result = o->result;
+  job->first_attempt.step = step_of(o->last_step);
+  int64_t elapsed = now - job->session_start_ms;
+  job->first_attempt.elapsed_ms = elapsed > INT32_MAX ? INT32_MAX : (int32_t)elapsed;
+  struct timeval tv = ms_to_timeval(engine->config.retry_delay_ms);
+  evtimer_add(job->retry_timer, &tv);
+  return true;
 }
 
 static void session_done(struct smtp_session *session, void *arg) {
@@ -590,6 +687,16 @@ static void session_done(struct smtp_session *session, void *arg) {
   state->refusals_in_row = o->saw_421 || o->refused ? state->refusals_in_row + 1 : 0;
   if (engine->config.per_ip_give_up > 0 && state->refusals_in_row >= engine->config.per_ip_give_up) give_up(state);
 
+  if (job->phase == JOB_PRIMARY && job->attempts == 1 && engine->config.retry_transient && transient_failure(o)) {
+    if (state->given_up) {
+      job->retry_skipped = "the address was given up";
+    } else if (schedule_retry(job, session, now)) {
+      dispatch(engine);
+      return;
+    } else {
+      job->retry_skipped = "out of memory";
+    }
+  }
   if (job->phase == JOB_PRIMARY) {
     bool second = engine->config.probe_each_key_type && o->tls_up && usable_tlsa(job) &&
         (o->tls.leaf_kind == TLS_KEY_RSA || o->tls.leaf_kind == TLS_KEY_ECDSA);

@@ -4,7 +4,8 @@
  * (RFC 7672), says QUIT and reports one probe_report per request. It queues
  * requests and applies the politeness policy (overall connection rate, per-
  * address concurrency and gap, back-off after 421 or refused connections,
- * special-purpose address and CIDR blocklist skipping).
+ * special-purpose address and CIDR blocklist skipping). A probe whose first
+ * session fails transiently gets one more session after a pause.
  * It does not resolve names, does not deduplicate (host, address) pairs (the
  * pipeline submits each pair once per scan), and does not derive host or
  * domain statuses (pipeline/); it never sends MAIL, RCPT or DATA. */
@@ -30,16 +31,52 @@
 #define PROBE_REASON_MAX_BYTES 256
 #define PROBE_MAX_REFERENCE_NAMES 8
 
+/* Per-step timeouts (docs/RELIABILITY.md, "Per-step timeouts"). RFC 5321
+ * 4.5.3.2 asks a mail client to wait at least 5 minutes for the greeting and
+ * for the replies to MAIL and RCPT (mail clients use the same for EHLO and
+ * STARTTLS), because a message that is not sent waits in the queue for its
+ * next try (often 15-60 minutes). A scanner's failed step costs only a second
+ * attempt of the probe 5 s later (retry_transient), and the wait holds a
+ * session slot (and, for an address shared by many MX names, every later probe
+ * of that address, per_ip), so it waits less: 10 s for the TCP connect (Linux
+ * resends a SYN after 1, 3 and 7 s, so a lost SYN still connects), 60 s for
+ * the greeting (deliberate greeting delays are seconds: Postfix postscreen
+ * holds it up to 6 s, sendmail's greet_pause a few seconds; a server that
+ * needs over a minute twice in a row is unreachable for this survey's purpose,
+ * and the record keeps both attempts), 30 s for each reply of a command and
+ * for the TLS handshake (a server answers those at once once it has greeted).
+ * The session deadline (180 s) caps one session's steps together; with the
+ * defaults the steps add up to 162 s, so it only binds when a step timeout is
+ * raised. Both bounds apply to each attempt alone.
+ *
+ * Worst case per (host, address) with the defaults: 3 sessions (the first, its
+ * retry after a transient failure, and the key-type session after a
+ * handshake), each at most 162 s, plus retry_delay_ms (5 s), plus the
+ * politeness waits before the two later sessions (per_ip_gap_ms, backed off up
+ * to per_ip_backoff_max_ms 60 s, and the queue of other probes of the same
+ * address): 491 s + waits. */
 struct probe_config {
   uint16_t smtp_port;             /* 25; other ports only for labs */
   const char *ehlo_name;          /* copied; NULL: this machine's host name (gethostname) */
   uint32_t connect_timeout_ms;    /* 10000 */
-  uint32_t greeting_timeout_ms;   /* 60000 (RFC 5321 4.5.3.2 allows 5 min) */
+  uint32_t greeting_timeout_ms;   /* 60000 (RFC 5321 4.5.3.2 allows 5 min; see above) */
   uint32_t ehlo_timeout_ms;       /* 30000 */
   uint32_t starttls_timeout_ms;   /* 30000 */
   uint32_t handshake_timeout_ms;  /* 30000 */
   uint32_t quit_timeout_ms;       /* 2000: wait for 221, then close anyway */
-  uint32_t session_deadline_ms;   /* 180000: whole session, all steps together */
+  uint32_t session_deadline_ms;   /* 180000: whole session, all steps together (each attempt its own) */
+  bool retry_transient;           /* true: when the first session of a probe ends in `timeout`,
+                                     `connect-failed`, or `smtp-failed` because the server closed or
+                                     reset the connection before TLS (no reply said so), the probe
+                                     gets a second session; the report is that of the second, with
+                                     the first's result, step and reason. Never retried: any result
+                                     from a reply or from TLS (a 4xx/5xx, no STARTTLS, a failed or
+                                     completed handshake), and the key-type session */
+  uint32_t retry_delay_ms;        /* 5000: from the first session's end until the second joins the
+                                     head of its address's queue; every politeness rule then applies
+                                     as to any session (rate, per-address cap, gap and back-off,
+                                     give-up). Long enough for the kernel's SYN retries and a
+                                     momentary overload to pass, short against a scan */
   double rate_per_second;         /* 100: new connections per second, all addresses (token bucket) */
   unsigned rate_burst;            /* 10: token bucket depth */
   unsigned per_ip;                /* 1: concurrent sessions to one address */
@@ -49,7 +86,11 @@ struct probe_config {
                                      connection, the address's other probes are `skipped` (with the
                                      reason) instead of waiting out the back-off each: one refusing
                                      address behind thousands of MX names must not hold a scan for
-                                     days. 0: never give up */
+                                     days. 0: never give up. Sessions are counted, not probes: a
+                                     refused first attempt and its refused retry count 2, since the
+                                     address saw (and refused) two connections; a probe whose retry
+                                     would come after the give-up is reported with its first
+                                     session's result and is not retried */
   unsigned max_concurrent;        /* 1000: sessions in flight (connect to close) */
   bool allow_reserved;            /* false: special-purpose addresses are skipped */
   unsigned expiry_warn_days;      /* 14: expires_soon threshold for DANE-TA chains */
@@ -131,6 +172,11 @@ struct probe_report {
   struct probe_key_type_result key_types[PROBE_KEY_KIND_COUNT];
   bool partial_algorithm_coverage; /* both RSA and ECDSA present, usable TLSA, and
                                       not both authenticated */
+
+  /* Attempts (retry_transient): everything above is the last session's. */
+  unsigned attempts;                /* 0 skipped (no session), 1, or 2 when the first failed transiently */
+  struct probe_first_attempt first; /* the first session, when attempts == 2 (zeros otherwise) */
+  const char *first_reason;         /* its reason when attempts == 2, else NULL */
 };
 
 typedef void (*probe_done_cb)(const struct probe_report *report, void *arg);
@@ -159,7 +205,8 @@ int probe_engine_submit(struct probe_engine *engine, const struct probe_request 
 
 struct probe_stats {
   uint64_t submitted, completed, skipped;
-  uint64_t connections; /* TCP connections opened (incl. key-type sessions) */
+  uint64_t connections; /* TCP connections opened (incl. key-type sessions and retries) */
+  uint64_t retries;     /* second attempts started after a transient failure */
   uint64_t results[PROBE_RESULT_COUNT];
   unsigned queued;    /* waiting for rate/per-address/concurrency slots */
   unsigned in_flight; /* sessions running */

@@ -419,6 +419,9 @@ static const char *host_status_namer(int i) {
 static const char *probe_result_namer(int i) {
   return probe_result_name((enum probe_result)i);
 }
+static const char *probe_step_namer(int i) {
+  return probe_step_name((enum probe_step)i);
+}
 static const char *flag_namer(int i) {
   return mx_host_flag_name((unsigned)i);
 }
@@ -448,7 +451,8 @@ int queue_db_fetch_host(PGconn *conn, const char *scan_id, const char *name, str
   const char *params[2] = {scan_id, name};
   PGresult *res;
   int query_rc = db_query(conn,
-                          "SELECT m.status, m.flags, host(p.address), p.result, p.reason"
+                          "SELECT m.status, m.flags, host(p.address), p.result, p.reason, p.attempts,"
+                          " p.first_result, p.first_step"
                           " FROM mx_hosts m LEFT JOIN probes p"
                           "   ON p.scan_id = m.scan_id AND p.host = m.host AND p.probe_no = 0"
                           " WHERE m.scan_id = $1 AND m.host = $2",
@@ -469,6 +473,12 @@ int queue_db_fetch_host(PGconn *conn, const char *scan_id, const char *name, str
     int result = status_from_name(PQgetvalue(res, i, 3), PROBE_RESULT_COUNT, probe_result_namer);
     out->addresses[k].result = result >= 0 ? (enum probe_result)result : PROBE_SKIPPED;
     snprintf(out->addresses[k].reason, sizeof out->addresses[k].reason, "%s", PQgetvalue(res, i, 4));
+    out->addresses[k].attempts = PQgetisnull(res, i, 5) ? 0 : (unsigned)strtoul(PQgetvalue(res, i, 5), NULL, 10);
+    int first = status_from_name(PQgetvalue(res, i, 6), PROBE_RESULT_COUNT, probe_result_namer);
+    int step = status_from_name(PQgetvalue(res, i, 7), PROBE_STEP_DONE + 1, probe_step_namer);
+    out->addresses[k].first_result = first >= 0 ? (enum probe_result)first : PROBE_SKIPPED;
+    out->addresses[k].first_step = step >= 0 ? (enum probe_step)step : PROBE_STEP_NONE;
+    if (first < 0) out->addresses[k].attempts = out->addresses[k].attempts > 1 ? 1 : out->addresses[k].attempts;
   }
   PQclear(res);
   return 1;

@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 
 #include "input/input.h"
+#include "record/probe_detail.h"
 #include "record/result.h"
 #include "store/pg_sink.h"
 
@@ -124,6 +125,9 @@ struct queue_host_result {
     char address[46];
     enum probe_result result;
     char reason[QUEUE_REASON_MAX_BYTES];
+    unsigned attempts;              /* 0 when stored before migration 008 */
+    enum probe_result first_result; /* when attempts == 2 */
+    enum probe_step first_step;
   } addresses[QUEUE_HOST_MAX_ADDRESSES];
 };
 /* Returns 1 with out filled, 0 when the host has no stored row, -1 with why. */

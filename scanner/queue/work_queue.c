@@ -502,6 +502,9 @@ static void deliver_claim(struct claim_request *request) {
     addresses[i].address = stored->addresses[i].address;
     addresses[i].result = stored->addresses[i].result;
     addresses[i].reason = stored->addresses[i].reason;
+    addresses[i].attempts = stored->addresses[i].attempts;
+    addresses[i].first_result = stored->addresses[i].first_result;
+    addresses[i].first_step = stored->addresses[i].first_step;
   }
   struct probe_borrowed_host borrowed = {stored->status, stored->flags, addresses, stored->address_count};
   request->decided(request->arg, &borrowed);

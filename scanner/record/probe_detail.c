@@ -11,6 +11,7 @@ const char *probe_step_name(enum probe_step step) {
 void probe_detail_free(struct probe_detail *detail) {
   if (detail == NULL) return;
   free(detail->reason);
+  free(detail->first_reason);
   free(detail->banner);
   for (size_t i = 0; i < detail->ehlo_keyword_count; i++) free(detail->ehlo_keywords[i]);
   free(detail->ehlo_keywords);

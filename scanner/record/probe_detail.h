@@ -42,6 +42,15 @@ struct probe_key_type_result {
   uint8_t leaf_spki_sha256[32]; /* what a "3 1 1" record of this leaf's key holds */
 };
 
+/* The first session of a probe that got a second one (probe_config
+ * retry_transient): what the second attempt replaced. */
+struct probe_first_attempt {
+  enum probe_result result; /* timeout, connect-failed, or smtp-failed (closed or reset before TLS) */
+  enum probe_step step;     /* the step that failed */
+  int32_t elapsed_ms;       /* that session, from its start to its end */
+  int32_t pause_ms;         /* its end to the second session's start: the retry delay plus any politeness wait */
+};
+
 /* What danescan keeps of one probe (copied out of the probe_report). */
 struct probe_detail {
   enum probe_result result;
@@ -75,6 +84,10 @@ struct probe_detail {
   bool expires_soon;
   struct probe_key_type_result key_types[PROBE_KEY_KIND_COUNT];
   bool partial_algorithm_coverage;
+  unsigned attempts;                /* sessions of the (unrestricted) probe: 0 not probed, 1, or 2 after
+                                       a transient first failure; the key-type session is not counted */
+  struct probe_first_attempt first; /* valid when attempts == 2 */
+  char *first_reason;               /* the first session's reason when attempts == 2, else NULL */
 };
 
 /* Frees the detail and everything it owns; NULL is a no-op. */

@@ -278,6 +278,12 @@ static void explain_address(struct explain *e, const struct mx_host *host, const
         say(e, ", matched TLSA [%d] at depth %d", kt->matched_tlsa_index, kt->match_depth);
       say(e, "\n");
     }
+    if (detail->attempts > 1) {
+      say(e, "        second attempt; the first ended in %s at the %s step", probe_result_name(detail->first.result),
+          probe_step_name(detail->first.step));
+      if (detail->first_reason != NULL) say(e, " (%s)", detail->first_reason);
+      say(e, "\n");
+    }
   }
 
   char endpoint[80];

@@ -54,6 +54,8 @@ enum {
   OPT_CERTS,
   OPT_NO_KEY_TYPES,
   OPT_PER_IP_GIVE_UP,
+  OPT_PROBE_RETRY_DELAY,
+  OPT_NO_PROBE_RETRY,
   OPT_WORKERS,
   OPT_CHUNK_SIZE,
   OPT_LEASE_TTL,
@@ -106,6 +108,8 @@ static const struct option long_options[] = {
     {"certs", required_argument, NULL, OPT_CERTS},
     {"no-key-types", no_argument, NULL, OPT_NO_KEY_TYPES},
     {"per-ip-give-up", required_argument, NULL, OPT_PER_IP_GIVE_UP},
+    {"probe-retry-delay-ms", required_argument, NULL, OPT_PROBE_RETRY_DELAY},
+    {"no-probe-retry", no_argument, NULL, OPT_NO_PROBE_RETRY},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
     {"lease-ttl-s", required_argument, NULL, OPT_LEASE_TTL},
@@ -328,6 +332,13 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
     case OPT_PER_IP_GIVE_UP:
       if (parse_unsigned(optarg, "--per-ip-give-up", 0, 1000000, &value, why, why_len) != 0) return -1;
       options->probe_config.per_ip_give_up = (unsigned)value;
+      break;
+    case OPT_PROBE_RETRY_DELAY:
+      if (parse_unsigned(optarg, "--probe-retry-delay-ms", 0, 3600000, &value, why, why_len) != 0) return -1;
+      options->probe_config.retry_delay_ms = (uint32_t)value;
+      break;
+    case OPT_NO_PROBE_RETRY:
+      options->probe_config.retry_transient = false;
       break;
     case OPT_WORKERS:
       if (parse_unsigned(optarg, "--workers", 0, 1024, &value, why, why_len) != 0) return -1;

@@ -392,6 +392,7 @@ static void on_event(struct bufferevent *bev, short events, void *arg) {
   case SMTP_STEP_GREETING:
   case SMTP_STEP_EHLO:
   case SMTP_STEP_STARTTLS:
+    if (!s->result_set) s->outcome.dropped = true;
     set_result(s, PROBE_SMTP_FAILED, "%s while waiting for the %s",
                eof ? "connection closed by the server" : "connection error", step_noun(s->state));
     break;

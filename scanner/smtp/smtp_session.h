@@ -55,6 +55,9 @@ struct smtp_session_outcome {
   int smtp_code;            /* last reply code before QUIT, 0 if none */
   bool saw_421;             /* a 421 reply at any step (back off) */
   bool refused;             /* TCP connection refused (back off) */
+  bool dropped;             /* the server closed or reset the connection before the TLS handshake began,
+                               without a reply that ended the session (smtp-failed by the network, not by
+                               an answer) */
   char banner[SMTP_BANNER_MAX_BYTES];
   size_t banner_len;
   char ehlo_keywords[SMTP_MAX_EHLO_KEYWORDS][SMTP_EHLO_KEYWORD_MAX_BYTES];

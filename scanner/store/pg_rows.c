@@ -29,7 +29,8 @@ static const char *const copy_statements[PG_TABLE_COUNT] = {
     [PG_TABLE_STAGE_PROBES] =
         "COPY stage_probes (scan_id, host, address, probe_no, result, reason, tls_version, cipher, "
         "kx_group, peer_sig_alg, matched_tlsa, match_depth, banner, banner_text, ehlo_keywords, "
-        "connect_ms, smtp_ms, tls_ms, total_ms, leaf_sha256, chain_sent) FROM STDIN",
+        "connect_ms, smtp_ms, tls_ms, total_ms, leaf_sha256, chain_sent, attempts, step, first_result, "
+        "first_step, first_reason, first_ms, retry_pause_ms) FROM STDIN",
     [PG_TABLE_STAGE_CHAIN] = "COPY stage_probe_chain (scan_id, host, address, probe_no, depth, cert_sha256) FROM STDIN",
     [PG_TABLE_STAGE_CERTS] =
         "COPY stage_certificates (sha256, der, subject, issuer, san, not_before, not_after, key_type, "
@@ -221,7 +222,7 @@ void pg_rows_add_probe(struct pg_rows *rows, const struct mx_host *host, const s
   pg_field_text(buf, probe_result_name(address->probe_result), PG_TEXT_MAX_BYTES);
   pg_field_text(buf, address->probe_reason, PG_TEXT_MAX_BYTES);
   if (detail == NULL) {
-    for (int i = 0; i < 15; i++) pg_field_null(buf);
+    for (int i = 0; i < 22; i++) pg_field_null(buf);
     pg_row_end(buf);
     rows->rows[PG_TABLE_STAGE_PROBES]++;
     return;
@@ -257,6 +258,17 @@ void pg_rows_add_probe(struct pg_rows *rows, const struct mx_host *host, const s
   else pg_field_null(buf);
   if (detail->tls_up) pg_field_uint(buf, detail->chain_sent);
   else pg_field_null(buf);
+  pg_field_uint(buf, detail->attempts);
+  pg_field_text(buf, probe_step_name(detail->last_step), PG_TEXT_MAX_BYTES);
+  if (detail->attempts > 1) {
+    pg_field_text(buf, probe_result_name(detail->first.result), PG_TEXT_MAX_BYTES);
+    pg_field_text(buf, probe_step_name(detail->first.step), PG_TEXT_MAX_BYTES);
+    pg_field_text(buf, detail->first_reason, PG_TEXT_MAX_BYTES);
+    field_ms(buf, detail->first.elapsed_ms);
+    field_ms(buf, detail->first.pause_ms);
+  } else {
+    for (int i = 0; i < 5; i++) pg_field_null(buf);
+  }
   pg_row_end(buf);
   rows->rows[PG_TABLE_STAGE_PROBES]++;
   add_chain_certificates(rows, host, address, detail, scan_id);

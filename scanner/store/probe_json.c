@@ -1,5 +1,6 @@
 /* Per-address probe output: the result and reason always; when the address
- * was probed, the SMTP and TLS details the STARTTLS stage kept. Banner and
+ * was probed, the SMTP and TLS details the STARTTLS stage kept, and the
+ * attempts (the first one's result when the probe was retried). Banner and
  * EHLO text come from the network and are escaped by the JSON writer. */
 #include "store/probe_json.h"
 
@@ -117,6 +118,23 @@ void probe_json_write(struct json_buf *buf, const struct host_address *address) 
     write_ms(buf, "starttls", detail->starttls_ms);
     write_ms(buf, "handshake", detail->handshake_ms);
     json_object_end(buf);
+    json_key(buf, "attempts");
+    json_uint(buf, detail->attempts);
+    json_key(buf, "first_attempt");
+    if (detail->attempts > 1) {
+      json_object_begin(buf);
+      json_key(buf, "result");
+      json_string(buf, probe_result_name(detail->first.result));
+      json_key(buf, "step");
+      json_string(buf, probe_step_name(detail->first.step));
+      json_key(buf, "reason");
+      json_string(buf, detail->first_reason);
+      write_ms(buf, "elapsed_ms", detail->first.elapsed_ms);
+      write_ms(buf, "pause_ms", detail->first.pause_ms);
+      json_object_end(buf);
+    } else {
+      json_null(buf);
+    }
   }
   json_object_end(buf);
 }

@@ -71,15 +71,16 @@ def scanner_probes(danescan):
 
 
 def scan_options(danescan, smtp_port):
-    """Options for a lab scan: short step timeouts when the scanner has them
-    (the silent server otherwise costs the scanner's patient default)."""
+    """Options for a lab scan: short step timeouts and retry delay when the
+    scanner has them (the silent server otherwise costs the scanner's patient
+    defaults, twice)."""
     h = scanner_help(danescan)
     opts = ["--probe", "dane", "--allow-reserved", "--no-progress"]
     if smtp_port != 25 and "--smtp-port" in h:
         opts += ["--smtp-port", str(smtp_port)]
     for flag, value in (("--greeting-timeout-ms", "8000"), ("--connect-timeout-ms", "5000"),
                         ("--ehlo-timeout-ms", "8000"), ("--starttls-timeout-ms", "8000"),
-                        ("--handshake-timeout-ms", "8000")):
+                        ("--handshake-timeout-ms", "8000"), ("--probe-retry-delay-ms", "500")):
         if flag in h:
             opts += [flag, value]
     return opts

@@ -8,7 +8,8 @@ test reports:
   commands   run() (output captured), Processes (background processes,
              killed at the end)
   lab        Lab: scripts/lab for one namespace and state root; a context
-             manager that takes the lab down only if it brought it up
+             manager that takes the lab down only if it brought it up;
+             private_ns() names a test's own namespace
   database   PrivateDB: a database of its own in the scripts/db cluster; a
              context manager that drops it (and stops a cluster it started)
   checks     check() prints 'ok   WHAT' or 'FAIL WHAT DETAIL' (capped at 3000
@@ -20,7 +21,10 @@ Environment: DANESCAN, DANESCAN_SOURCE, DANESCAN_BUILD (ctest sets them;
 otherwise the source tree is found from this file and the binary in
 build/), DANESCAN_LABSMTP (a danescan-labsmtp to use), DANESCAN_LAB_NS and
 DANESCAN_STATE (the shared lab's namespace, and the state root of the lab
-and of the database cluster; default <repo>/.state).
+and of the database cluster; default <repo>/.state). A test with a lab
+world of its own names its namespace with private_ns(), after
+DANESCAN_LAB_NS when that is set, so that engineers sharing a machine
+(each with their own DANESCAN_LAB_NS) never meet in one.
 
 Tests import it first, after `sys.dont_write_bytecode = True` (no
 __pycache__ in the source tree)."""
@@ -252,6 +256,12 @@ class Lab:
         self.close()
 
 
+def private_ns(name):
+    """The namespace of a test's own lab world: DANESCAN_LAB_NS-NAME when
+    DANESCAN_LAB_NS is set, else danescan-NAME."""
+    return f"{os.environ.get('DANESCAN_LAB_NS') or 'danescan'}-{name}"
+
+
 def store_lab(ns="danescan-store", state="/tmp/danescan-store-lab"):
     """The lab of the PostgreSQL store tests: a namespace and state root of
     their own (DANESCAN_STORE_LAB_NS and DANESCAN_STORE_LAB_STATE, else ns
@@ -421,8 +431,10 @@ def run_test(main, *owned, need_a_pass=False):
 # Scans in a private database (test_report_lab, test_diff_lab,
 # test_store_crash, test_workers_lab)
 
+# (a retry of a transient failure after 500 ms, not 5 s: the lab's silent
+# and closed servers fail both attempts)
 LAB_SCAN_OPTIONS = ["--allow-reserved", "--greeting-timeout-ms", "3000", "--per-ip-gap-ms", "50",
-                    "--rate", "500", "--no-progress"]
+                    "--rate", "500", "--probe-retry-delay-ms", "500", "--no-progress"]
 
 
 def lab_up_checked(lab, cases=None):

@@ -19,7 +19,7 @@ sys.dont_write_bytecode = True
 from harness import DANESCAN, Lab, check, run, run_test  # noqa: E402
 
 CHECK_OPTIONS = ["--allow-reserved", "--greeting-timeout-ms", "5000", "--connect-timeout-ms", "5000",
-                 "--per-ip-gap-ms", "100"]
+                 "--per-ip-gap-ms", "100", "--probe-retry-delay-ms", "500"]
 
 # Key sentences of report/explain.c, by status word ({d}: domain, {h}: host).
 DOMAIN_SENTENCES = {

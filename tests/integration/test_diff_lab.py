@@ -18,9 +18,9 @@ import sys
 
 sys.dont_write_bytecode = True
 from harness import (DANESCAN, LAB_CASES, Lab, PrivateDB, TempDir, check, lab_scan_into_db,  # noqa: E402
-                     lab_up_checked, run, run_test)
+                     lab_up_checked, private_ns, run, run_test)
 
-NS = "danescan-dlab"
+NS = private_ns("dlab")
 WRONG_DIGEST = "5a" * 32  # a well-formed SHA-256 of no key in the lab
 
 

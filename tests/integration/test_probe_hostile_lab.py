@@ -49,10 +49,10 @@ import time
 
 sys.dont_write_bytecode = True
 from harness import (BUILT_LABSMTP, DANESCAN, SOURCE, Lab, Processes, TempDir, check, find_labsmtp,  # noqa: E402
-                     run, run_test)
+                     private_ns, run, run_test)
 
 CASES = os.path.join(SOURCE, "tests", "lab", "hostile-cases.txt")
-NS = f"danescan-hostile-{os.getpid()}"   # two runs at once do not meet
+NS = private_ns(f"hostile-{os.getpid()}")   # two runs at once do not meet
 tmp_dir = TempDir("danescan-hostile-lab-", public=True)   # NSD and Unbound read the state dir
 TMP = tmp_dir.path
 STATE = os.path.join(TMP, "state")

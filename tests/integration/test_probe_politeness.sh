@@ -1,6 +1,7 @@
 #!/bin/bash
 # Politeness of the probe engine (issue 3): overall connection rate, per-address
-# concurrency and gap, back-off after 421 and refused connections. Lab SMTP
+# concurrency and gap, back-off after 421 and refused connections, and the
+# retry after a transient failure under the same rules (issue 15). Lab SMTP
 # servers on 127.0.0.1 with kernel-picked ports; timings asserted as lower
 # bounds (the policy) and loose upper bounds (no stall).
 # shellcheck source=SCRIPTDIR/labsmtp_lib.sh
@@ -92,6 +93,29 @@ run --repeat 10 --gap-ms 100 --backoff-max-ms 60000 --give-up 2
 count give-up-refused connect-failed 2
 count give-up-refused-skipped skipped 8
 between give-up-refused 0.9 4
+
+# a retry after a transient failure (--retry-delay-ms) is one more session
+# under the same rules: the refused retry counts towards the give-up (2
+# sessions: one probe with 2 attempts, the other 9 skipped) and waits out the
+# backed-off gap (1 s), not only its 100 ms delay
+run --repeat 10 --gap-ms 100 --backoff-max-ms 60000 --give-up 2 --retry-delay-ms 100
+count give-up-retry connect-failed 1
+count give-up-retry-skipped skipped 9
+between give-up-retry 0.9 4
+checks=$((checks + 1))
+grep -q "result=connect-failed .*attempts=2 first=connect-failed@connect" <<< "$OUT" ||
+  { echo "FAIL [give-up-retry]: the refused probe does not show 2 attempts"; failures=$((failures + 1)); }
+# a server that drops its first connection: the retry waits for the gap
+# (400 ms) although its delay is 100 ms, and then authenticates
+start_server flaky normal --first-mode disconnect --cert "$C/leaf-ec.chain.pem" --key "$C/leaf-ec.key"
+run --tlsa "3 1 1 $EC_SPKI" --retry-delay-ms 100 --gap-ms 400
+count retry-gap authenticated 1
+between retry-gap 0.4 3
+checks=$((checks + 1))
+if [ "$(field attempts)" != 2 ] || [ "$(field first)" != smtp-failed@greeting ] || [ "$(field pause_ms)" -lt 400 ]; then
+  echo "FAIL [retry-gap]: attempts=$(field attempts) first=$(field first) pause_ms=$(field pause_ms)"
+  failures=$((failures + 1))
+fi
 
 echo "test_probe_politeness: $checks checks, $failures failures"
 [ "$failures" -eq 0 ]

@@ -19,10 +19,10 @@ import sys
 
 sys.dont_write_bytecode = True
 from harness import (DANESCAN, LAB_CASES, LAB_DOMAINS, Lab, PrivateDB, TempDir, check,  # noqa: E402
-                     lab_scan_into_db, lab_up_checked, run, run_test)
+                     lab_scan_into_db, lab_up_checked, private_ns, run, run_test)
 from test_report import REPORTS, Page, check_offline, check_report_table  # noqa: E402
 
-NS = "danescan-rlab"
+NS = private_ns("rlab")
 MAX_CHANGES = 10000  # show every change: the page must equal the whole query
 
 

@@ -37,7 +37,7 @@ KILLS = 3
 DNSFAULT = os.path.join(SOURCE, "tests", "dnsfault", "dnsfault.py")
 PROXY = "127.0.0.1:5399"
 OPTIONS = ["--allow-reserved", "--greeting-timeout-ms", "3000", "--per-ip-gap-ms", "50", "--rate", "500",
-           "--no-progress"]
+           "--probe-retry-delay-ms", "500", "--no-progress"]
 tmp_dir = TempDir("danescan-workers-", public=True)
 tmp = tmp_dir.path
 lab = store_lab("danescan-workers", "/tmp/danescan-workers-lab")

@@ -27,10 +27,10 @@ import time
 
 sys.dont_write_bytecode = True
 from harness import (BUILT_LABSMTP, Lab, PrivateDB, Processes, TempDir, check, find_labsmtp,  # noqa: E402
-                     run_test)
+                     private_ns, run_test)
 
 LABSMTP = find_labsmtp() or BUILT_LABSMTP
-NS = f"danescan-wpol-{os.getpid()}"
+NS = private_ns(f"wpol-{os.getpid()}")
 SHARED_IP = "127.61.0.1"
 SHARED, SPREAD = 40, 60
 RATE, BURST, GAP_MS = 20, 10, 50

@@ -24,7 +24,11 @@
  * STARTTLS, tls-silent answers 220 and then never speaks TLS, quit-silent
  * completes TLS and never answers QUIT (all keep the connection open).
  * starttls-inject sends a plaintext "221" right behind its 220 to STARTTLS
- * and, like quit-silent, never answers QUIT inside TLS.
+ * and, like quit-silent, never answers QUIT inside TLS. reset-after-ehlo
+ * greets and answers EHLO with a TCP RST (SO_LINGER 0).
+ * --first-mode MODE: the first connection to each listening address (the
+ * first --first-count N) plays MODE instead of --mode, later ones --mode: a
+ * server that fails once and then works (a scanner's retry).
  * PORT 0 picks a free port; --port-file then receives "ADDR PORT" lines
  * (written to FILE.tmp and renamed once every listener is up). IPv6 as
  * [::1]:PORT. Test tool: exits on bad arguments. */
@@ -80,18 +84,26 @@ enum mode {
   MODE_QUIT_SILENT,
   MODE_ENDLESS_EHLO,
   MODE_STARTTLS_INJECT,
+  MODE_RESET_AFTER_EHLO,
   MODE_COUNT
 };
 static const char *const mode_names[MODE_COUNT] = {
-    "normal",    "no-starttls",     "starttls-454",      "greeting-554", "greeting-421",      "silent",
-    "garbage",   "huge-banner",     "endless-multiline", "slow-drip",    "disconnect",        "disconnect-after-ehlo",
-    "tls-alert", "tls-garbage",     "tls-close",         "ehlo-554",     "pipelined-garbage", "drip-greeting",
-    "drip-ehlo", "starttls-silent", "tls-silent",        "quit-silent",  "endless-ehlo",      "starttls-inject",
+    "normal",           "no-starttls",       "starttls-454",
+    "greeting-554",     "greeting-421",      "silent",
+    "garbage",          "huge-banner",       "endless-multiline",
+    "slow-drip",        "disconnect",        "disconnect-after-ehlo",
+    "tls-alert",        "tls-garbage",       "tls-close",
+    "ehlo-554",         "pipelined-garbage", "drip-greeting",
+    "drip-ehlo",        "starttls-silent",   "tls-silent",
+    "quit-silent",      "endless-ehlo",      "starttls-inject",
+    "reset-after-ehlo",
 };
 
 struct server {
   struct event_base *base;
   enum mode mode;
+  enum mode first_mode;      /* --first-mode: played by the first first_count connections to each address */
+  unsigned long first_count; /* 0: every connection plays mode */
   SSL_CTX *ssl_ctx;
   FILE *log;
   const char *name;
@@ -104,8 +116,15 @@ struct server {
 
 enum conn_state { CONN_PRE_GREETING, CONN_COMMANDS, CONN_SWITCHING, CONN_TLS, CONN_CLOSING, CONN_ALERTING };
 
+/* One listening address: its own count of connections (--first-mode). */
+struct listener_ctx {
+  struct server *server;
+  unsigned long connections;
+};
+
 struct conn {
   struct server *server;
+  enum mode mode; /* of this connection: --mode, or --first-mode for an address's first ones */
   struct bufferevent *bev;
   evutil_socket_t fd;
   bool plain_owns_fd;
@@ -190,7 +209,7 @@ static void start_tls(struct conn *conn) {
   bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
   bufferevent_free(conn->bev);
   conn->bev = NULL;
-  if (server->mode == MODE_TLS_ALERT) {
+  if (conn->mode == MODE_TLS_ALERT) {
     /* answers the ClientHello with an alert (on_read): sent before it, the
      * alert would be discarded by a client as bytes between the 220 and its
      * handshake */
@@ -200,7 +219,7 @@ static void start_tls(struct conn *conn) {
     conn->state = CONN_ALERTING;
     return;
   }
-  if (server->mode == MODE_TLS_GARBAGE) {
+  if (conn->mode == MODE_TLS_GARBAGE) {
     static const char garbage[] = "this is not TLS at all\r\n\x01\x02\x03\x04\x05\x06\x07\x08";
     ssize_t ignored = write(conn->fd, garbage, sizeof garbage - 1);
     (void)ignored;
@@ -212,12 +231,12 @@ static void start_tls(struct conn *conn) {
     conn->state = CONN_CLOSING;
     return;
   }
-  if (server->mode == MODE_TLS_CLOSE) {
+  if (conn->mode == MODE_TLS_CLOSE) {
     log_line(server, conn, "tls-close");
     conn_free(conn);
     return;
   }
-  if (server->mode == MODE_TLS_SILENT) {
+  if (conn->mode == MODE_TLS_SILENT) {
     /* read (the ClientHello) and never answer: the client's handshake timeout */
     log_line(server, conn, "tls-silent");
     conn->bev = bufferevent_socket_new(server->base, conn->fd, 0);
@@ -260,11 +279,11 @@ static void on_write_drained(struct bufferevent *bev, void *arg) {
 static void ehlo_reply(struct conn *conn) {
   struct server *server = conn->server;
   char text[512];
-  bool offer = !conn->tls && server->mode != MODE_NO_STARTTLS;
+  bool offer = !conn->tls && conn->mode != MODE_NO_STARTTLS;
   snprintf(text, sizeof text, "250-%s hello\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n%s250 8BITMIME\r\n", server->name,
            offer ? "250-STARTTLS\r\n" : "");
   send_text(conn, text);
-  if (server->mode == MODE_PIPELINED_GARBAGE) {
+  if (conn->mode == MODE_PIPELINED_GARBAGE) {
     /* unsolicited lines after the reply: must not pass for the next reply */
     send_text(conn, "220 this is not the reply to your next command\r\n");
   }
@@ -303,19 +322,27 @@ static bool handle_command(struct conn *conn, char *line) {
   log_line(server, conn, "cmd %s%s t=%lld", verb, conn->tls ? " tls" : "", monotonic_ms());
   if (strcasecmp(verb, "EHLO") == 0 || strcasecmp(verb, "HELO") == 0) {
     log_line(server, conn, "ehlo %s", line[n] == ' ' ? line + n + 1 : "");
-    if (server->mode == MODE_DISCONNECT_AFTER_EHLO) {
+    if (conn->mode == MODE_DISCONNECT_AFTER_EHLO) {
       conn_free(conn);
       return false;
     }
-    if (server->mode == MODE_EHLO_554) {
+    if (conn->mode == MODE_RESET_AFTER_EHLO) {
+      /* SO_LINGER 0: close() sends a RST instead of a FIN */
+      struct linger linger = {1, 0};
+      setsockopt(conn->fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
+      log_line(server, conn, "reset");
+      conn_free(conn);
+      return false;
+    }
+    if (conn->mode == MODE_EHLO_554) {
       send_text(conn, "554 5.7.1 go away\r\n");
       return true;
     }
-    if (server->mode == MODE_ENDLESS_EHLO && strcasecmp(verb, "EHLO") == 0) {
+    if (conn->mode == MODE_ENDLESS_EHLO && strcasecmp(verb, "EHLO") == 0) {
       conn->endless_code = "250";
       bufferevent_setcb(conn->bev, on_read, on_write_drained, on_event, conn);
       write_more_multiline(conn);
-    } else if (server->mode == MODE_DRIP_EHLO && !conn->tls && strcasecmp(verb, "EHLO") == 0) {
+    } else if (conn->mode == MODE_DRIP_EHLO && !conn->tls && strcasecmp(verb, "EHLO") == 0) {
       char text[512];
       snprintf(text, sizeof text, "250-%s hello\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n", server->name);
       start_drip(conn, text);
@@ -326,16 +353,16 @@ static bool handle_command(struct conn *conn, char *line) {
     } else {
       ehlo_reply(conn);
     }
-  } else if (strcasecmp(verb, "STARTTLS") == 0 && !conn->tls && server->mode != MODE_NO_STARTTLS) {
-    if (server->mode == MODE_STARTTLS_454) {
+  } else if (strcasecmp(verb, "STARTTLS") == 0 && !conn->tls && conn->mode != MODE_NO_STARTTLS) {
+    if (conn->mode == MODE_STARTTLS_454) {
       send_text(conn, "454 4.7.0 TLS not available due to local problem\r\n");
       return true;
     }
-    if (server->mode == MODE_STARTTLS_SILENT) {
+    if (conn->mode == MODE_STARTTLS_SILENT) {
       log_line(server, conn, "starttls-ignored");
       return true;
     }
-    if (server->mode == MODE_STARTTLS_INJECT) {
+    if (conn->mode == MODE_STARTTLS_INJECT) {
       /* plaintext after the 220, in the same segment: a client that kept it
        * would read it inside TLS as the reply to its next command */
       send_text(conn, "220 2.0.0 Ready to start TLS\r\n221 2.0.0 injected before TLS\r\n");
@@ -347,7 +374,7 @@ static bool handle_command(struct conn *conn, char *line) {
     bufferevent_setcb(conn->bev, NULL, on_write_drained, on_event, conn);
     return false;
   } else if (strcasecmp(verb, "QUIT") == 0 && conn->tls &&
-             (server->mode == MODE_QUIT_SILENT || server->mode == MODE_STARTTLS_INJECT)) {
+             (conn->mode == MODE_QUIT_SILENT || conn->mode == MODE_STARTTLS_INJECT)) {
     log_line(server, conn, "quit-ignored");
     return true;
   } else if (strcasecmp(verb, "QUIT") == 0 && conn->tls && server->tls_reply_delay_ms > 0) {
@@ -390,7 +417,7 @@ static void on_read(struct bufferevent *bev, void *arg) {
     bufferevent_setcb(bev, on_read, on_write_drained, on_event, conn);
     return;
   }
-  if (conn->state == CONN_CLOSING || conn->server->mode == MODE_SILENT) {
+  if (conn->state == CONN_CLOSING || conn->mode == MODE_SILENT) {
     evbuffer_drain(input, evbuffer_get_length(input));
     return;
   }
@@ -448,7 +475,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     close_after_flush(conn);
     return;
   }
-  if (server->mode == MODE_SLOW_DRIP) {
+  if (conn->mode == MODE_SLOW_DRIP) {
     static const char drip[] = "220-slow drip greeting that never ends\r\n";
     char byte = drip[conn->counter++ % (sizeof drip - 1)];
     bufferevent_write(conn->bev, &byte, 1);
@@ -468,7 +495,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
   /* greeting after the delay */
   conn->state = CONN_COMMANDS;
   char text[256];
-  switch (server->mode) {
+  switch (conn->mode) {
   case MODE_GREETING_554:
     send_text(conn, "554 5.3.2 lab server refuses service\r\n");
     break;
@@ -510,13 +537,16 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
                       void *arg) {
   (void)listener;
   (void)peer_len;
-  struct server *server = arg;
+  struct listener_ctx *ctx = arg;
+  struct server *server = ctx->server;
   server->connections++;
+  ctx->connections++;
   struct conn *conn = calloc(1, sizeof *conn);
   if (conn == NULL) {
     evutil_closesocket(fd);
     return;
   }
+  conn->mode = ctx->connections <= server->first_count ? server->first_mode : server->mode;
   server->active++;
   if (server->active > server->max_active) server->max_active = server->active;
   conn->server = server;
@@ -541,9 +571,9 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
       inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&local)->sin6_addr, to, sizeof to);
     }
   }
-  log_line(server, conn, "connect mode=%s to=%s active=%lu max_active=%lu t=%lld", mode_names[server->mode], to,
+  log_line(server, conn, "connect mode=%s to=%s active=%lu max_active=%lu t=%lld", mode_names[conn->mode], to,
            server->active, server->max_active, monotonic_ms());
-  if (server->mode == MODE_DISCONNECT) {
+  if (conn->mode == MODE_DISCONNECT) {
     log_line(server, conn, "disconnect");
     evutil_closesocket(fd);
     conn->fd = -1;
@@ -558,11 +588,11 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
   }
   bufferevent_setcb(conn->bev, on_read, NULL, on_event, conn);
   bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
-  if (server->mode == MODE_SILENT) {
+  if (conn->mode == MODE_SILENT) {
     conn->state = CONN_COMMANDS;
     return;
   }
-  unsigned delay = server->mode == MODE_SLOW_DRIP ? server->drip_ms : server->greeting_delay_ms;
+  unsigned delay = conn->mode == MODE_SLOW_DRIP ? server->drip_ms : server->greeting_delay_ms;
   struct timeval tv = {delay / 1000, (suseconds_t)(delay % 1000) * 1000};
   evtimer_add(conn->timer, &tv);
 }
@@ -602,7 +632,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: danescan-labsmtp --mode MODE --listen ADDR:PORT [...] [--cert F --key F]... "
           "[--port-file F] [--log F] [--greeting-delay-ms N] [--drip-ms N] [--max-tls 1.2|1.3] "
-          "[--name HOST] [--tls-reply-delay-ms N]\nmodes:");
+          "[--name HOST] [--tls-reply-delay-ms N] [--first-mode MODE [--first-count N]]\nmodes:");
   for (int i = 0; i < MODE_COUNT; i++) fprintf(stderr, " %s", mode_names[i]);
   fputc('\n', stderr);
   exit(2);
@@ -630,13 +660,20 @@ int main(int argc, char **argv) {
     const char *value = i + 1 < argc ? argv[i + 1] : NULL;
     if (value == NULL) usage();
     i++;
-    if (strcmp(arg, "--mode") == 0) {
+    if (strcmp(arg, "--mode") == 0 || strcmp(arg, "--first-mode") == 0) {
       int found = -1;
       for (int m = 0; m < MODE_COUNT; m++) {
         if (strcmp(value, mode_names[m]) == 0) found = m;
       }
       if (found < 0) usage();
-      server.mode = (enum mode)found;
+      if (strcmp(arg, "--mode") == 0) {
+        server.mode = (enum mode)found;
+      } else {
+        server.first_mode = (enum mode)found;
+        if (server.first_count == 0) server.first_count = 1;
+      }
+    } else if (strcmp(arg, "--first-count") == 0) {
+      server.first_count = strtoul(value, NULL, 10);
     } else if (strcmp(arg, "--listen") == 0 && listen_count < MAX_LISTENERS) {
       listens[listen_count++] = value;
     } else if (strcmp(arg, "--cert") == 0 && cert_count < MAX_CERTS) {
@@ -697,6 +734,7 @@ int main(int argc, char **argv) {
     }
   }
   struct evconnlistener **listeners = calloc(listen_count, sizeof *listeners);
+  struct listener_ctx *contexts = calloc(listen_count, sizeof *contexts);
   for (size_t i = 0; i < listen_count; i++) {
     struct sockaddr_storage address;
     int address_len;
@@ -704,8 +742,10 @@ int main(int argc, char **argv) {
       fprintf(stderr, "labsmtp: bad listen address %s\n", listens[i]);
       return 2;
     }
-    listeners[i] = evconnlistener_new_bind(server.base, on_accept, &server, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
-                                           4096, (struct sockaddr *)&address, address_len);
+    contexts[i].server = &server;
+    listeners[i] = evconnlistener_new_bind(server.base, on_accept, &contexts[i],
+                                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 4096, (struct sockaddr *)&address,
+                                           address_len);
     if (listeners[i] == NULL) {
       fprintf(stderr, "labsmtp: cannot listen on %s: %s\n", listens[i], strerror(errno));
       return 1;
@@ -735,6 +775,7 @@ int main(int argc, char **argv) {
   event_base_dispatch(server.base);
   for (size_t i = 0; i < listen_count; i++) evconnlistener_free(listeners[i]);
   free(listeners);
+  free(contexts);
   event_free(sigterm);
   event_free(sigint);
   event_base_free(server.base);

@@ -10,6 +10,9 @@
  *   --deadline-ms N  --no-key-types  --rate R  --burst N  --per-ip N  --gap-ms N
  *   --backoff-max-ms N  --max-concurrent N  --blocklist FILE  --max-line N
  *   --max-total N  --max-lines N  --repeat N  --quiet
+ *   --retry-delay-ms N (a second session after a transient failure, N ms
+ *   later; without it every probe is one session, as --gap-ms and --rate
+ *   default to none: the tests ask for each policy they check)
  * Test tool: exits 2 on bad arguments. */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -73,8 +76,13 @@ static void on_done(const struct probe_report *r, void *arg) {
   printf(" starttls=%d keywords=%zu banner_len=%zu", r->starttls_offered, r->ehlo_keyword_count, r->banner_len);
   print_key_type("rsa", &r->key_types[PROBE_KEY_RSA]);
   print_key_type("ecdsa", &r->key_types[PROBE_KEY_ECDSA]);
-  printf(" partial=%d ms=%d/%d/%d/%d/%d reason=\"%s\"\n", r->partial_algorithm_coverage, r->connect_ms, r->banner_ms,
-         r->ehlo_ms, r->starttls_ms, r->handshake_ms, r->reason);
+  printf(" partial=%d ms=%d/%d/%d/%d/%d attempts=%u", r->partial_algorithm_coverage, r->connect_ms, r->banner_ms,
+         r->ehlo_ms, r->starttls_ms, r->handshake_ms, r->attempts);
+  if (r->attempts > 1) {
+    printf(" first=%s@%s first_ms=%d pause_ms=%d first_reason=\"%s\"", probe_result_name(r->first.result),
+           probe_step_name(r->first.step), r->first.elapsed_ms, r->first.pause_ms, r->first_reason);
+  }
+  printf(" reason=\"%s\"\n", r->reason);
   fflush(stdout);
 }
 
@@ -117,6 +125,7 @@ int main(int argc, char **argv) {
   probe_config_defaults(&config);
   config.rate_per_second = 0; /* unlimited unless --rate */
   config.per_ip_gap_ms = 0;
+  config.retry_transient = false; /* unless --retry-delay-ms */
   const char *host = "mx.lab.example", *tlsa_base = NULL, *blocklist = NULL;
   const char *refs[MAX_ITEMS];
   size_t ref_count = 0;
@@ -170,7 +179,10 @@ int main(int argc, char **argv) {
     else if (strcmp(arg, "--gap-ms") == 0) config.per_ip_gap_ms = (uint32_t)number;
     else if (strcmp(arg, "--backoff-max-ms") == 0) config.per_ip_backoff_max_ms = (uint32_t)number;
     else if (strcmp(arg, "--give-up") == 0) config.per_ip_give_up = (unsigned)number;
-    else if (strcmp(arg, "--max-concurrent") == 0) config.max_concurrent = (unsigned)number;
+    else if (strcmp(arg, "--retry-delay-ms") == 0) {
+      config.retry_transient = true;
+      config.retry_delay_ms = (uint32_t)number;
+    } else if (strcmp(arg, "--max-concurrent") == 0) config.max_concurrent = (unsigned)number;
     else if (strcmp(arg, "--blocklist") == 0) blocklist = value;
     else if (strcmp(arg, "--max-line") == 0) config.max_reply_line_bytes = number;
     else if (strcmp(arg, "--max-total") == 0) config.max_reply_total_bytes = number;

@@ -1,11 +1,19 @@
-/* Unit tests of the probe engine's pure parts: special-purpose addresses,
- * the CIDR blocklist, rollover classes, TLS-RPT mapping and config checks. */
+/* Unit tests of the probe engine's policy: special-purpose addresses, the
+ * CIDR blocklist, rollover classes, TLS-RPT mapping and config checks (pure
+ * parts), and the second attempt after a transient failure, against a
+ * scripted SMTP server on 127.0.0.1 in the test's own event loop (each
+ * connection gets the next action of a script: close at once, answer EHLO
+ * with a RST, stay silent, greet with 554). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/listener.h>
 
 #include "pipeline/rules.h"
 #include "probe/probe.h"
@@ -247,6 +255,304 @@ static void test_engine_skips(void) {
   event_base_free(base);
 }
 
+/* ---- the second attempt, against a scripted server ---- */
+
+enum server_action { ACT_CLOSE, ACT_RESET_ON_EHLO, ACT_SILENT, ACT_GREET_554 };
+
+#define SCRIPT_MAX 8
+
+struct script_conn {
+  struct script_server *server;
+  evutil_socket_t fd;
+  struct event *read_event;
+  enum server_action action;
+};
+
+struct script_server {
+  struct event_base *base;
+  struct evconnlistener *listener;
+  uint16_t port;
+  enum server_action script[SCRIPT_MAX];
+  size_t script_len;
+  size_t accepted;
+  int64_t accepted_ms[SCRIPT_MAX];
+  struct script_conn *conns[SCRIPT_MAX];
+};
+
+static int64_t test_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void script_conn_close(struct script_conn *conn) {
+  if (conn->read_event != NULL) event_free(conn->read_event);
+  conn->read_event = NULL;
+  if (conn->fd >= 0) close(conn->fd);
+  conn->fd = -1;
+}
+
+static void on_script_read(evutil_socket_t fd, short what, void *arg) {
+  (void)what;
+  struct script_conn *conn = arg;
+  char buffer[512];
+  ssize_t n = read(fd, buffer, sizeof buffer);
+  if (n <= 0) {
+    script_conn_close(conn); /* the client closed */
+    return;
+  }
+  if (conn->action == ACT_RESET_ON_EHLO && n >= 4 && memcmp(buffer, "EHLO", 4) == 0) {
+    struct linger linger = {1, 0}; /* close() sends a RST */
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
+    script_conn_close(conn);
+  }
+}
+
+static void on_script_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *peer, int peer_len,
+                             void *arg) {
+  (void)listener;
+  (void)peer;
+  (void)peer_len;
+  struct script_server *server = arg;
+  size_t index = server->accepted++;
+  if (index >= SCRIPT_MAX) {
+    close(fd);
+    return;
+  }
+  server->accepted_ms[index] = test_now_ms();
+  enum server_action action = index < server->script_len ? server->script[index] : ACT_CLOSE;
+  if (action == ACT_CLOSE) {
+    close(fd);
+    return;
+  }
+  struct script_conn *conn = calloc(1, sizeof *conn);
+  conn->server = server;
+  conn->fd = fd;
+  conn->action = action;
+  server->conns[index] = conn;
+  static const char greeting_220[] = "220 unit.test ESMTP\r\n";
+  static const char greeting_554[] = "554 unit.test no service\r\n";
+  ssize_t written = 0;
+  if (action == ACT_RESET_ON_EHLO) written = write(fd, greeting_220, sizeof greeting_220 - 1);
+  if (action == ACT_GREET_554) written = write(fd, greeting_554, sizeof greeting_554 - 1);
+  (void)written;
+  conn->read_event = event_new(server->base, fd, EV_READ | EV_PERSIST, on_script_read, conn);
+  event_add(conn->read_event, NULL);
+}
+
+/* Listens on 127.0.0.1 (a free port); the script's actions are taken by the
+ * connections in order. */
+static void script_server_start(struct script_server *server, struct event_base *base, const enum server_action *script,
+                                size_t script_len) {
+  memset(server, 0, sizeof *server);
+  server->base = base;
+  memcpy(server->script, script, script_len * sizeof *script);
+  server->script_len = script_len;
+  struct sockaddr_in in;
+  memset(&in, 0, sizeof in);
+  in.sin_family = AF_INET;
+  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  server->listener = evconnlistener_new_bind(base, on_script_accept, server, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                             16, (struct sockaddr *)&in, sizeof in);
+  CHECK(server->listener != NULL);
+  socklen_t len = sizeof in;
+  getsockname(evconnlistener_get_fd(server->listener), (struct sockaddr *)&in, &len);
+  server->port = ntohs(in.sin_port);
+}
+
+static void script_server_stop(struct script_server *server) {
+  for (size_t i = 0; i < SCRIPT_MAX; i++) {
+    if (server->conns[i] == NULL) continue;
+    script_conn_close(server->conns[i]);
+    free(server->conns[i]);
+  }
+  if (server->listener != NULL) evconnlistener_free(server->listener);
+}
+
+/* A port on 127.0.0.1 where nothing listens: connections are refused. */
+static uint16_t closed_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in in;
+  memset(&in, 0, sizeof in);
+  in.sin_family = AF_INET;
+  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof in;
+  CHECK(bind(fd, (struct sockaddr *)&in, sizeof in) == 0);
+  getsockname(fd, (struct sockaddr *)&in, &len);
+  close(fd);
+  return ntohs(in.sin_port);
+}
+
+struct retry_report {
+  int calls;
+  enum probe_result result;
+  enum probe_step step;
+  unsigned attempts;
+  struct probe_first_attempt first;
+  char first_reason[256];
+  char reason[384];
+};
+
+static void collect_retry(const struct probe_report *report, void *arg) {
+  struct retry_report *r = arg;
+  r->calls++;
+  r->result = report->result;
+  r->step = report->last_step;
+  r->attempts = report->attempts;
+  r->first = report->first;
+  snprintf(r->first_reason, sizeof r->first_reason, "%s", report->first_reason ? report->first_reason : "(null)");
+  snprintf(r->reason, sizeof r->reason, "%s", report->reason);
+}
+
+/* Fast lab timings: every step 300 ms, a retry after delay_ms. */
+static void retry_config(struct probe_config *config, uint16_t port, uint32_t delay_ms) {
+  probe_config_defaults(config);
+  CHECK(config->retry_transient);
+  CHECK_INT(config->retry_delay_ms, 5000);
+  config->smtp_port = port;
+  config->allow_reserved = true;
+  config->ehlo_name = "unit.test";
+  config->rate_per_second = 0;
+  config->per_ip_gap_ms = 0;
+  config->connect_timeout_ms = config->greeting_timeout_ms = config->ehlo_timeout_ms = 300;
+  config->starttls_timeout_ms = config->handshake_timeout_ms = 300;
+  config->quit_timeout_ms = 50;
+  config->retry_delay_ms = delay_ms;
+}
+
+/* Probes 127.0.0.1 once per report slot (all submitted at once). */
+static void run_probes(struct event_base *base, const struct probe_config *config, struct retry_report *reports,
+                       size_t count, struct probe_stats *stats) {
+  char why[256];
+  struct probe_engine *engine = probe_engine_new(base, config, why, sizeof why);
+  CHECK(engine != NULL);
+  if (engine == NULL) return;
+  struct probe_request request;
+  memset(&request, 0, sizeof request);
+  request.host_name = "mx.unit.test";
+  request.address = addr("127.0.0.1");
+  request.address_len = sizeof(struct sockaddr_in);
+  for (size_t i = 0; i < count; i++) CHECK_INT(probe_engine_submit(engine, &request, collect_retry, &reports[i]), 0);
+  while (probe_engine_pending(engine) > 0) event_base_loop(base, EVLOOP_ONCE);
+  if (stats != NULL) probe_engine_get_stats(engine, stats);
+  probe_engine_free(engine);
+}
+
+static void test_retry_transient(void) {
+  struct event_base *base = event_base_new();
+  struct probe_config config;
+  struct probe_stats stats;
+
+  /* closed before the greeting, then a 554: the second attempt's result is
+   * the probe's, with the first one's beside it; the pause is the delay */
+  struct script_server server;
+  enum server_action close_then_554[] = {ACT_CLOSE, ACT_GREET_554};
+  script_server_start(&server, base, close_then_554, 2);
+  retry_config(&config, server.port, 200);
+  struct retry_report r = {0};
+  run_probes(base, &config, &r, 1, &stats);
+  CHECK_INT(r.calls, 1);
+  CHECK_INT(r.result, PROBE_SMTP_FAILED);
+  CHECK_INT(r.attempts, 2);
+  CHECK_INT(r.first.result, PROBE_SMTP_FAILED);
+  CHECK_INT(r.first.step, PROBE_STEP_GREETING);
+  CHECK_STR(r.first_reason, "connection closed by the server while waiting for the greeting");
+  CHECK(r.first.pause_ms >= 200 && r.first.pause_ms < 1000);
+  CHECK(r.first.elapsed_ms >= 0 && r.first.elapsed_ms < 300);
+  CHECK_INT(server.accepted, 2);
+  CHECK(server.accepted_ms[1] - server.accepted_ms[0] >= 200);
+  CHECK_INT(stats.connections, 2);
+  CHECK_INT(stats.retries, 1);
+  script_server_stop(&server);
+
+  /* a reply is not transient: a 554 greeting is not retried */
+  enum server_action greet_554[] = {ACT_GREET_554, ACT_GREET_554};
+  script_server_start(&server, base, greet_554, 2);
+  retry_config(&config, server.port, 50);
+  memset(&r, 0, sizeof r);
+  run_probes(base, &config, &r, 1, NULL);
+  CHECK_INT(r.result, PROBE_SMTP_FAILED);
+  CHECK_INT(r.attempts, 1);
+  CHECK_STR(r.first_reason, "(null)");
+  CHECK_INT(server.accepted, 1);
+  script_server_stop(&server);
+
+  /* a RST in answer to EHLO is transient; silent twice ends in timeout */
+  enum server_action reset_then_silent[] = {ACT_RESET_ON_EHLO, ACT_SILENT};
+  script_server_start(&server, base, reset_then_silent, 2);
+  retry_config(&config, server.port, 50);
+  memset(&r, 0, sizeof r);
+  run_probes(base, &config, &r, 1, NULL);
+  CHECK_INT(r.result, PROBE_TIMEOUT);
+  CHECK_INT(r.step, PROBE_STEP_GREETING);
+  CHECK_INT(r.attempts, 2);
+  CHECK_INT(r.first.result, PROBE_SMTP_FAILED);
+  CHECK_INT(r.first.step, PROBE_STEP_EHLO);
+  script_server_stop(&server);
+
+  /* the retry waits for the address's gap when that is longer */
+  enum server_action silent_twice[] = {ACT_SILENT, ACT_SILENT};
+  script_server_start(&server, base, silent_twice, 2);
+  retry_config(&config, server.port, 50);
+  config.per_ip_gap_ms = 400;
+  memset(&r, 0, sizeof r);
+  run_probes(base, &config, &r, 1, NULL);
+  CHECK_INT(r.result, PROBE_TIMEOUT);
+  CHECK_INT(r.attempts, 2);
+  CHECK_INT(r.first.result, PROBE_TIMEOUT);
+  CHECK(r.first.pause_ms >= 400);
+  CHECK(server.accepted_ms[1] - server.accepted_ms[0] >= 300 + 400);
+  script_server_stop(&server);
+
+  /* --no-probe-retry: one session */
+  enum server_action close_once[] = {ACT_CLOSE, ACT_GREET_554};
+  script_server_start(&server, base, close_once, 2);
+  retry_config(&config, server.port, 50);
+  config.retry_transient = false;
+  memset(&r, 0, sizeof r);
+  run_probes(base, &config, &r, 1, NULL);
+  CHECK_INT(r.result, PROBE_SMTP_FAILED);
+  CHECK_INT(r.attempts, 1);
+  CHECK_INT(server.accepted, 1);
+  script_server_stop(&server);
+  event_base_free(base);
+}
+
+static void test_retry_give_up(void) {
+  struct event_base *base = event_base_new();
+  struct probe_config config;
+  struct probe_stats stats;
+  uint16_t port = closed_port();
+
+  /* refused twice: both sessions count towards the give-up (2), so the
+   * second probe of the address is skipped */
+  retry_config(&config, port, 50);
+  config.per_ip_give_up = 2;
+  config.per_ip_backoff_max_ms = 100;
+  struct retry_report r[2];
+  memset(r, 0, sizeof r);
+  run_probes(base, &config, r, 2, &stats);
+  CHECK_INT(r[0].result, PROBE_CONNECT_FAILED);
+  CHECK_INT(r[0].attempts, 2);
+  CHECK_INT(r[0].first.result, PROBE_CONNECT_FAILED);
+  CHECK_INT(r[0].first.step, PROBE_STEP_CONNECT);
+  CHECK(r[0].first.pause_ms >= 100); /* the backed-off gap, longer than the delay */
+  CHECK_INT(r[1].result, PROBE_SKIPPED);
+  CHECK_INT(r[1].attempts, 0);
+  CHECK_INT(stats.connections, 2);
+
+  /* given up after the first session: no retry, and the reason says so */
+  retry_config(&config, port, 50);
+  config.per_ip_give_up = 1;
+  memset(r, 0, sizeof r);
+  run_probes(base, &config, r, 1, &stats);
+  CHECK_INT(r[0].result, PROBE_CONNECT_FAILED);
+  CHECK_INT(r[0].attempts, 1);
+  CHECK(strstr(r[0].reason, "(not retried: the address was given up)") != NULL);
+  CHECK_INT(stats.connections, 1);
+  event_base_free(base);
+}
+
 UNIT_MAIN(UNIT_TEST(test_reserved_v4), UNIT_TEST(test_reserved_v6), UNIT_TEST(test_blocklist),
           UNIT_TEST(test_blocklist_file), UNIT_TEST(test_rollover), UNIT_TEST(test_tlsrpt),
-          UNIT_TEST(test_engine_skips))
+          UNIT_TEST(test_engine_skips), UNIT_TEST(test_retry_transient), UNIT_TEST(test_retry_give_up))
