@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
@@ -19,6 +21,7 @@
 #define DNS_MAX_INFLIGHT_LIMIT 30000u
 #define DNS_MAX_UDP_SOCKETS 1024u
 #define DNS_RECV_BATCH 32u             /* datagrams per recvmmsg call */
+#define DNS_SEND_BATCH 64u             /* datagrams queued for one sendmmsg call at most */
 #define DNS_RECV_BATCHES_PER_WAKEUP 8u /* then yield to other events */
 #define DNS_RANDOM_POOL_BYTES 4096u
 #define DNS_MIN_WINDOW 8u
@@ -81,6 +84,30 @@ struct dns_udp_socket {
   unsigned inflight; /* queries sent on it and not yet finished */
   uint64_t sent;     /* since it was (re)opened */
   bool draining;     /* reopen when inflight reaches 0 */
+};
+
+/* The UDP sockets' batches (dns_transport.c). Queries of one pass of the
+ * event loop are queued and sent together at its end: one sendmmsg per
+ * socket instead of one sendto per query. All queries of a batch go out on
+ * the batch's socket (one per address family, chosen at random as a single
+ * query's was). Replies are read with recvmmsg into headers set up once. */
+struct dns_outgoing {
+  int socket;   /* index in client->udp */
+  int resolver; /* destination */
+  size_t len;
+  uint8_t wire[DNS_QUERY_MAX_BYTES];
+};
+
+struct dns_udp_batches {
+  struct dns_outgoing outgoing[DNS_SEND_BATCH];
+  unsigned outgoing_count;
+  int batch_socket[2];       /* per family (IPv4, IPv6): socket of this batch, -1 before its first query */
+  struct event *flush_event; /* active while queries wait: runs after the pass's other callbacks */
+  struct mmsghdr send_messages[DNS_SEND_BATCH];
+  struct iovec send_vectors[DNS_SEND_BATCH];
+  struct mmsghdr recv_messages[DNS_RECV_BATCH];
+  struct iovec recv_vectors[DNS_RECV_BATCH];
+  struct sockaddr_storage recv_senders[DNS_RECV_BATCH];
 };
 
 struct dns_tcp {
@@ -163,6 +190,7 @@ struct dns_client {
   uint8_t *recv_buffers; /* DNS_RECV_BATCH * recv_buffer_bytes */
   size_t recv_buffer_bytes;
   bool reopen_pending;
+  struct dns_udp_batches *batches;
 
   struct dns_query **by_id; /* DNS_ID_COUNT slots: query in flight per ID */
   struct dns_queue retry_queue, slow_queue, fresh_queue;
@@ -239,8 +267,11 @@ uint32_t dns_client_attempt_timeout_ms(const struct dns_query *query);
 /* dns_transport.c */
 int dns_transport_open(struct dns_client *client, char *why, size_t why_len);
 void dns_transport_close(struct dns_client *client);
-/* Sends the query's current attempt over UDP. Returns 0, or -1 (the caller
- * treats it as a lost datagram). */
+/* Queues the query's current attempt for a UDP socket; the datagram is sent
+ * at the end of the event loop's pass (or at once when DNS_SEND_BATCH are
+ * queued). Returns 0, or -1 when no socket is open. A send that fails later
+ * is not reported: the caller treats both as a lost datagram (the attempt
+ * times out). */
 int dns_transport_send_udp(struct dns_query *query, const uint8_t *wire, size_t len);
 /* Starts a TCP query; returns 0 or -1 (nothing is left open). */
 int dns_transport_start_tcp(struct dns_query *query, const uint8_t *wire, size_t len);

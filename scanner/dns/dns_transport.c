@@ -4,7 +4,13 @@
  * when readable; and one TCP connection per query that came back with TC=1
  * (RFC 7766, 2-byte length framing, at most 65535 bytes by construction).
  * A datagram is handed to the state machine only if its sender, socket, ID
- * and question match a query in flight; others are counted as mismatched. */
+ * and question match a query in flight; others are counted as mismatched.
+ *
+ * UDP queries are queued and sent at the end of the event loop's pass, one
+ * sendmmsg per socket: the queries of one pass share a socket picked at
+ * random for the pass (each query's port is still a uniformly random one of
+ * the pool). A cold-cache scan sent one sendto per query at a few queries
+ * per pass, and system calls were most of the scanner's CPU (issue 15). */
 #include "dns/dns_client_internal.h"
 
 #include <errno.h>
@@ -22,6 +28,7 @@
 #define DNS_BIND_TRIES 16u
 
 static void udp_read_cb(evutil_socket_t fd, short what, void *arg);
+static void flush_cb(evutil_socket_t fd, short what, void *arg);
 
 static int open_udp_socket(struct dns_client *client, struct dns_udp_socket *sock, char *why, size_t why_len) {
   int fd = socket(sock->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -102,9 +109,24 @@ int dns_transport_open(struct dns_client *client, char *why, size_t why_len) {
       ? client->config.edns_buffer_bytes
       : DNS_RECV_BUFFER_MIN_BYTES;
   client->recv_buffers = malloc(DNS_RECV_BATCH * client->recv_buffer_bytes);
-  if (client->udp == NULL || client->recv_buffers == NULL) {
+  client->batches = calloc(1, sizeof *client->batches);
+  if (client->udp == NULL || client->recv_buffers == NULL || client->batches == NULL) {
     snprintf(why, why_len, "out of memory");
     return -1;
+  }
+  struct dns_udp_batches *batches = client->batches;
+  batches->batch_socket[0] = batches->batch_socket[1] = -1;
+  batches->flush_event = event_new(client->base, -1, 0, flush_cb, client);
+  if (batches->flush_event == NULL) {
+    snprintf(why, why_len, "UDP sockets: cannot register with the event loop");
+    return -1;
+  }
+  for (unsigned i = 0; i < DNS_RECV_BATCH; i++) {
+    batches->recv_vectors[i].iov_base = client->recv_buffers + i * client->recv_buffer_bytes;
+    batches->recv_vectors[i].iov_len = client->recv_buffer_bytes;
+    batches->recv_messages[i].msg_hdr.msg_name = &batches->recv_senders[i];
+    batches->recv_messages[i].msg_hdr.msg_iov = &batches->recv_vectors[i];
+    batches->recv_messages[i].msg_hdr.msg_iovlen = 1;
   }
   client->udp4_first = 0;
   client->udp4_count = need4 ? per_family : 0;
@@ -134,6 +156,34 @@ void dns_transport_close(struct dns_client *client) {
   client->udp = NULL;
   free(client->recv_buffers);
   client->recv_buffers = NULL;
+  if (client->batches != NULL) {
+    if (client->batches->flush_event != NULL) {
+      event_free(client->batches->flush_event); /* queued datagrams are dropped */
+    }
+    free(client->batches);
+    client->batches = NULL;
+  }
+}
+
+/* Drops the queued datagrams of a socket about to close: its queries have
+ * all finished (a draining socket closes when none is in flight). */
+static void drop_queued(struct dns_client *client, int socket_index) {
+  struct dns_udp_batches *batches = client->batches;
+  unsigned kept = 0;
+  for (unsigned i = 0; i < batches->outgoing_count; i++) {
+    if (batches->outgoing[i].socket != socket_index) {
+      if (kept != i) {
+        batches->outgoing[kept] = batches->outgoing[i];
+      }
+      kept++;
+    }
+  }
+  batches->outgoing_count = kept;
+  for (unsigned family = 0; family < 2; family++) {
+    if (batches->batch_socket[family] == socket_index) {
+      batches->batch_socket[family] = -1;
+    }
+  }
 }
 
 void dns_transport_reopen_drained(struct dns_client *client) {
@@ -141,6 +191,7 @@ void dns_transport_reopen_drained(struct dns_client *client) {
     struct dns_udp_socket *sock = &client->udp[i];
     if (sock->draining && sock->inflight == 0) {
       char why[128];
+      drop_queued(client, (int)i);
       close_udp_socket(sock);
       if (open_udp_socket(client, sock, why, sizeof why) != 0) {
         /* Keep the slot closed; sends skip it (fd -1). */
@@ -174,10 +225,71 @@ static int pick_socket(struct dns_client *client, int family) {
   return fallback;
 }
 
+/* Sends the queued datagrams of one socket, in order. sendmmsg stops at the
+ * first datagram that fails (returning how many went, or -1 if it was the
+ * first): that one is lost, as a failed sendto's was, and the rest go in the
+ * next call. */
+static void send_batch(int fd, struct mmsghdr *messages, unsigned count) {
+  unsigned done = 0;
+  while (done < count) {
+    int sent = fd >= 0 ? sendmmsg(fd, messages + done, count - done, 0) : -1;
+    done += sent > 0 ? (unsigned)sent : 0;
+    if (done < count) {
+      done++; /* this one failed: its query times out */
+    }
+  }
+}
+
+/* Sends every queued datagram, one sendmmsg per socket (a batch normally
+ * uses one socket per family). */
+static void flush(struct dns_client *client) {
+  struct dns_udp_batches *batches = client->batches;
+  bool taken[DNS_SEND_BATCH] = {false};
+  for (unsigned first = 0; first < batches->outgoing_count; first++) {
+    if (taken[first]) {
+      continue;
+    }
+    int socket_index = batches->outgoing[first].socket;
+    unsigned count = 0;
+    for (unsigned i = first; i < batches->outgoing_count; i++) {
+      struct dns_outgoing *out = &batches->outgoing[i];
+      if (taken[i] || out->socket != socket_index) {
+        continue;
+      }
+      taken[i] = true;
+      batches->send_vectors[count] = (struct iovec){.iov_base = out->wire, .iov_len = out->len};
+      batches->send_messages[count].msg_hdr = (struct msghdr){
+          .msg_name = &client->config.resolvers[out->resolver],
+          .msg_namelen = client->config.resolver_lengths[out->resolver],
+          .msg_iov = &batches->send_vectors[count],
+          .msg_iovlen = 1,
+      };
+      count++;
+    }
+    send_batch(client->udp[socket_index].fd, batches->send_messages, count);
+  }
+  batches->outgoing_count = 0;
+  batches->batch_socket[0] = batches->batch_socket[1] = -1;
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  flush(arg);
+}
+
 int dns_transport_send_udp(struct dns_query *query, const uint8_t *wire, size_t len) {
   struct dns_client *client = query->client;
+  struct dns_udp_batches *batches = client->batches;
+  if (batches->outgoing_count == DNS_SEND_BATCH) {
+    flush(client);
+  }
   const struct sockaddr_storage *to = &client->config.resolvers[query->resolver];
-  int index = pick_socket(client, to->ss_family);
+  int *batch_socket = &batches->batch_socket[to->ss_family == AF_INET ? 0 : 1];
+  if (*batch_socket < 0 || client->udp[*batch_socket].draining) {
+    *batch_socket = pick_socket(client, to->ss_family);
+  }
+  int index = *batch_socket;
   if (index < 0) {
     return -1;
   }
@@ -188,9 +300,17 @@ int dns_transport_send_udp(struct dns_query *query, const uint8_t *wire, size_t 
   if (client->config.udp_socket_reopen_queries > 0 && sock->sent >= client->config.udp_socket_reopen_queries) {
     sock->draining = true;
   }
-  ssize_t n = sendto(sock->fd, wire, len, 0, (const struct sockaddr *)to,
-                     client->config.resolver_lengths[query->resolver]);
-  return n == (ssize_t)len ? 0 : -1;
+  struct dns_outgoing *out = &batches->outgoing[batches->outgoing_count++];
+  out->socket = index;
+  out->resolver = query->resolver;
+  out->len = len;
+  memcpy(out->wire, wire, len);
+  if (batches->outgoing_count == 1) {
+    /* Runs after the callbacks already active in this pass of the loop
+     * (libevent appends to the active queue of the same priority). */
+    event_active(batches->flush_event, EV_TIMEOUT, 1);
+  }
+  return 0;
 }
 
 static bool same_sender(const struct sockaddr_storage *from, const struct sockaddr_storage *want) {
@@ -253,19 +373,15 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg) {
   struct dns_udp_socket *sock = arg;
   struct dns_client *client = sock->client;
   int socket_index = (int)(sock - client->udp);
-  struct mmsghdr messages[DNS_RECV_BATCH];
-  struct iovec vectors[DNS_RECV_BATCH];
-  struct sockaddr_storage senders[DNS_RECV_BATCH];
+  /* Set up once (dns_transport_open); recvmmsg writes only the lengths and
+   * flags, and a datagram is handled before the next call reuses its buffer. */
+  struct mmsghdr *messages = client->batches->recv_messages;
+  const struct iovec *vectors = client->batches->recv_vectors;
+  const struct sockaddr_storage *senders = client->batches->recv_senders;
   dns_client_enter(client);
   for (unsigned batch = 0; batch < DNS_RECV_BATCHES_PER_WAKEUP && !client->dying; batch++) {
     for (unsigned i = 0; i < DNS_RECV_BATCH; i++) {
-      vectors[i].iov_base = client->recv_buffers + i * client->recv_buffer_bytes;
-      vectors[i].iov_len = client->recv_buffer_bytes;
-      memset(&messages[i].msg_hdr, 0, sizeof messages[i].msg_hdr);
-      messages[i].msg_hdr.msg_name = &senders[i];
       messages[i].msg_hdr.msg_namelen = sizeof senders[i];
-      messages[i].msg_hdr.msg_iov = &vectors[i];
-      messages[i].msg_hdr.msg_iovlen = 1;
     }
     int received = recvmmsg(fd, messages, DNS_RECV_BATCH, MSG_DONTWAIT, NULL);
     if (received <= 0) {

@@ -31,12 +31,11 @@ void input_escape_raw(const char *text, size_t text_len, char *out, size_t out_s
 /* MurmurHash3's 64-bit finaliser: spreads the FNV hash's bits. */
 uint64_t input_mix64(uint64_t x);
 
-/* Duplicate filter: an open-addressing set of 64-bit name hashes in one
- * array of budget_bytes / 8 slots, allocated lazily by the kernel (calloc of
- * a large block maps zero pages); hashed keys spread over all of it, so a
- * list of a few names per page touches most of the budget. At
- * 7/8 load it stops taking new keys (full) but still answers for the keys it
- * holds. */
+/* Duplicate filter: an open-addressing set of name hashes (63 bits of the
+ * key) in one array that starts at 64 KiB and doubles in place when half
+ * full, up to budget_bytes / 8 slots (never more memory than the budget).
+ * At the budget and 7/8 load it stops taking new keys (full) but still
+ * answers for the keys it holds. */
 struct input_dedup;
 struct input_dedup *input_dedup_new(size_t budget_bytes);
 void input_dedup_free(struct input_dedup *dedup);
@@ -45,7 +44,8 @@ void input_dedup_free(struct input_dedup *dedup);
 int input_dedup_check_insert(struct input_dedup *dedup, uint64_t key);
 /* Starts loading the cache line where key's lookup begins (a hint, no
  * effect on the set), so a check_insert some names later does not wait for
- * memory: the array is far larger than the CPU caches. */
+ * memory: with millions of names the array is far larger than the CPU
+ * caches. */
 void input_dedup_prefetch(const struct input_dedup *dedup, uint64_t key);
 
 /* Zone-file tokenizer: fed one physical line at a time (without the '\n'),

@@ -6,6 +6,7 @@
 #include "util/utf8.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,54 +76,68 @@ void json_array_end(struct json_buf *buf) {
   buf->need_comma = true;
 }
 
+/* \u00XX for one byte: a control character, or a byte that is not valid
+ * UTF-8 (its Latin-1 reading). */
+static char *put_byte_escape(char *out, unsigned char c) {
+  static const char digits[] = "0123456789abcdef";
+  memcpy(out, "\\u00", 4);
+  out[4] = digits[c >> 4];
+  out[5] = digits[c & 15];
+  return out + 6;
+}
+
 void json_string_len(struct json_buf *buf, const char *text, size_t len) {
   before_value(buf);
-  if (!reserve(buf, len + 2)) return;
-  put_char(buf, '"');
+  /* Room for the worst case (every byte escaped as \u00XX, 6 bytes) once,
+   * then bytes are stored without a check each: this runs for every string
+   * of every record. */
+  if (len > (SIZE_MAX - 8) / 6 || !reserve(buf, 6 * len + 2)) {
+    buf->failed = true;
+    return;
+  }
+  char *out = buf->data + buf->len;
+  *out++ = '"';
   const unsigned char *s = (const unsigned char *)text;
   size_t i = 0;
   while (i < len) {
-    size_t run = i;
-    /* Copy plain printable ASCII in one go. */
-    while (run < len && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\') run++;
-    if (run > i) {
-      json_raw(buf, (const char *)s + i, run - i);
-      i = run;
-      continue;
-    }
     unsigned char c = s[i];
-    char escape[8];
-    if (c == '"' || c == '\\') {
-      escape[0] = '\\';
-      escape[1] = (char)c;
-      json_raw(buf, escape, 2);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      *out++ = (char)c; /* plain printable ASCII (and DEL) */
+      i++;
+    } else if (c == '"' || c == '\\') {
+      *out++ = '\\';
+      *out++ = (char)c;
       i++;
     } else if (c == '\n') {
-      json_raw(buf, "\\n", 2);
+      memcpy(out, "\\n", 2);
+      out += 2;
       i++;
     } else if (c == '\r') {
-      json_raw(buf, "\\r", 2);
+      memcpy(out, "\\r", 2);
+      out += 2;
       i++;
     } else if (c == '\t') {
-      json_raw(buf, "\\t", 2);
+      memcpy(out, "\\t", 2);
+      out += 2;
       i++;
-    } else if (c < 0x20 || c == 0x7f) {
-      snprintf(escape, sizeof escape, "\\u%04x", c);
-      json_raw(buf, escape, 6);
+    } else if (c < 0x20) {
+      out = put_byte_escape(out, c);
       i++;
     } else {
       size_t seq = utf8_sequence_length(s + i, len - i);
       if (seq == 0) {
-        snprintf(escape, sizeof escape, "\\u%04x", c);
-        json_raw(buf, escape, 6);
+        out = put_byte_escape(out, c);
         i++;
       } else {
-        json_raw(buf, (const char *)s + i, seq);
+        memcpy(out, s + i, seq);
+        out += seq;
         i += seq;
       }
     }
   }
-  put_char(buf, '"');
+  *out++ = '"';
+  *out = '\0';
+  buf->len = (size_t)(out - buf->data);
 }
 
 void json_string(struct json_buf *buf, const char *text) {

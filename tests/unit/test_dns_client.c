@@ -955,6 +955,46 @@ static void test_socket_moves_to_new_port(void) {
   env_free(&env);
 }
 
+/* Queries of one loop pass go out in one sendmmsg per socket. A datagram
+ * the kernel refuses (to the limited broadcast address without
+ * SO_BROADCAST: EACCES, or ENETUNREACH without a route) stops that call:
+ * it must count as lost (the attempt times out, as a failed sendto did) and
+ * the datagrams after it in the batch must still go out. */
+static void test_failed_send_is_a_lost_datagram(void) {
+  struct env env;
+  struct seen seen = {0};
+  env_init(&env, handle_by_name, NULL, &seen);
+  char why[128];
+  CHECK(dns_client_config_add_resolver(&env.config, "255.255.255.255:53", why, sizeof why) == 0);
+  env.config.udp_socket_count = 1;
+  env.config.slow_retry_rounds = 0;
+  env_start(&env);
+  struct result results[20];
+  memset(results, 0, sizeof results);
+  for (int i = 0; i < 20; i++) {
+    /* interleaved in the batch: refused, answered, refused, ... */
+    CHECK(lookup(&env, "secure.test", LDNS_RR_TYPE_A, i % 2 == 0 ? 1 : 0, &results[i]) == 0);
+  }
+  env_run(&env, 20, TEST_DEADLINE_MS);
+  int answered = 0, timed_out = 0;
+  for (int i = 0; i < 20; i++) {
+    if (i % 2 == 1) {
+      answered += results[i].calls == 1 && results[i].state == DNSSEC_SECURE && results[i].attempts == 1;
+    } else {
+      timed_out += results[i].calls == 1 && results[i].state == DNSSEC_FAILED &&
+          strcmp(results[i].failure, "timeout") == 0 && results[i].attempts == 2;
+    }
+  }
+  CHECK_INT(answered, 10);
+  CHECK_INT(timed_out, 10);
+  CHECK_INT(seen.queries, 10);
+  struct dns_client_stats stats;
+  dns_client_get_stats(env.client, &stats);
+  CHECK_INT(stats.queries_sent, 10 + 2 * 10);
+  CHECK_INT(stats.timeouts, 2 * 10);
+  env_free(&env);
+}
+
 static void test_window_shrinks_on_servfail_burst(void) {
   struct env env;
   env_init(&env, handle_by_name, NULL, NULL);
@@ -1166,6 +1206,6 @@ UNIT_MAIN(UNIT_TEST(test_config_add_resolver), UNIT_TEST(test_secure_insecure_nx
           UNIT_TEST(test_truncated_retries_over_tcp), UNIT_TEST(test_refused), UNIT_TEST(test_malformed_reply),
           UNIT_TEST(test_free_with_pending_lookups), UNIT_TEST(test_free_inside_callback), UNIT_TEST(test_cancel),
           UNIT_TEST(test_many_concurrent_lookups), UNIT_TEST(test_window_shrinks_on_timeouts),
-          UNIT_TEST(test_socket_moves_to_new_port), UNIT_TEST(test_window_shrinks_on_servfail_burst),
-          UNIT_TEST(test_late_reply_answers), UNIT_TEST(test_retry_follows_latency),
-          UNIT_TEST(test_servfail_outlives_later_timeouts))
+          UNIT_TEST(test_socket_moves_to_new_port), UNIT_TEST(test_failed_send_is_a_lost_datagram),
+          UNIT_TEST(test_window_shrinks_on_servfail_burst), UNIT_TEST(test_late_reply_answers),
+          UNIT_TEST(test_retry_follows_latency), UNIT_TEST(test_servfail_outlives_later_timeouts))

@@ -565,6 +565,28 @@ static void test_dedup_budget(void) {
   free(data);
 }
 
+/* The filter starts small and grows in place up to the budget: keys stay
+ * found across growths (64 KiB -> 96 KiB here, not a doubling), and the
+ * limit at the budget is 7/8 of its slots as for a table of the budget. */
+static void test_dedup_growth(void) {
+  size_t len = 0;
+  char *data = numbered_list(12000, &len);
+  char *twice = malloc(2 * len);
+  memcpy(twice, data, len);
+  memcpy(twice + len, data, len);
+  struct input_options options;
+  struct collected c;
+  input_options_defaults(&options);
+  options.dedup_memory_bytes = 96 << 10; /* 12288 slots, 10752 names */
+  read_memory(twice, 2 * len, &options, &c);
+  CHECK_INT(c.counts.duplicates, 10752);
+  CHECK_INT(c.counts.dedup_untracked, 2 * 12000 - 2 * 10752);
+  CHECK_INT(c.counts.names, 2 * 12000 - 10752);
+  collected_free(&c);
+  free(twice);
+  free(data);
+}
+
 static void test_diagnostics_cap_and_checksum(void) {
   const char *list = "a b\nc d\ne f\ng h\nok.com\n";
   struct input_options options;
@@ -633,4 +655,4 @@ static void test_open_files(void) {
 UNIT_MAIN(UNIT_TEST(test_name_rule), UNIT_TEST(test_tld_zone), UNIT_TEST(test_zone_apex_rules), UNIT_TEST(test_list),
           UNIT_TEST(test_csv), UNIT_TEST(test_gzip_errors), UNIT_TEST(test_binary_and_long_lines),
           UNIT_TEST(test_shard_sample_limit), UNIT_TEST(test_dedup_lookahead_order), UNIT_TEST(test_dedup_budget),
-          UNIT_TEST(test_diagnostics_cap_and_checksum), UNIT_TEST(test_open_files))
+          UNIT_TEST(test_dedup_growth), UNIT_TEST(test_diagnostics_cap_and_checksum), UNIT_TEST(test_open_files))

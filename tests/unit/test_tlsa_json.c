@@ -1,10 +1,13 @@
-/* TLSA usability (RFC 7672 3.1, RFC 7671 8.2) and the JSON writer's
- * escaping of hostile bytes. */
+/* TLSA usability (RFC 7672 3.1, RFC 7671 8.2), the JSON writer's escaping
+ * of hostile bytes and the records' start times. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "record/result.h"
 #include "record/tlsa.h"
+#include "store/jsonl.h"
 #include "util/json.h"
 #include "unit.h"
 
@@ -95,4 +98,31 @@ static void test_json_escaping(void) {
   json_buf_free(&buf);
 }
 
-UNIT_MAIN(UNIT_TEST(test_usability), UNIT_TEST(test_from_rr_and_hex), UNIT_TEST(test_json_escaping))
+/* "started" is formatted by hand (no gmtime_r/strftime per record): UTC,
+ * milliseconds, leap days. */
+static void test_record_start_time(void) {
+  static const struct {
+    int64_t unix_ms;
+    const char *text;
+  } cases[] = {
+      {0, "\"started\":\"1970-01-01T00:00:00.000Z\""},
+      {1709164800123, "\"started\":\"2024-02-29T00:00:00.123Z\""},
+      {1796625095575, "\"started\":\"2026-12-07T06:31:35.575Z\""},
+      {4102444799999, "\"started\":\"2099-12-31T23:59:59.999Z\""},
+  };
+  struct domain_result *result = calloc(1, sizeof *result);
+  snprintf(result->name, sizeof result->name, "bad..name");
+  result->status = DOMAIN_INVALID_NAME;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct json_buf buf;
+    json_buf_init(&buf);
+    result->started_unix_ms = cases[i].unix_ms;
+    jsonl_format_domain(&buf, result, "scan");
+    CHECK(!json_buf_failed(&buf) && strstr(buf.data, cases[i].text) != NULL);
+    json_buf_free(&buf);
+  }
+  free(result);
+}
+
+UNIT_MAIN(UNIT_TEST(test_usability), UNIT_TEST(test_from_rr_and_hex), UNIT_TEST(test_json_escaping),
+          UNIT_TEST(test_record_start_time))
