@@ -3,7 +3,7 @@
 # readers and every parser of bytes from the network: DNS replies, SMTP
 # replies and sessions, TLSA records, certificates): builds them with clang
 # (-DDANESCAN_FUZZ=ON, ASan+UBSan) in a build dir of its own and runs each
-# for FUZZ_SECONDS (default 25), FUZZ_JOBS (default 2) at a time, from the
+# for FUZZ_SECONDS (default 10), FUZZ_JOBS (default 2) at a time, from the
 # seed corpus in tests/fuzz/corpus/<target without fuzz_>/ (copied: the tree
 # is not written). With the defaults the 9 targets take about 3 minutes on 2
 # cores. Fails on any crash, leak, timeout or sanitizer report; the input
@@ -11,7 +11,7 @@
 # Longer runs and reproducing a crash: tests/fuzz/README.md.
 set -euo pipefail
 SOURCE=${DANESCAN_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
-SECONDS_EACH=${FUZZ_SECONDS:-25}
+SECONDS_EACH=${FUZZ_SECONDS:-10}
 JOBS=${FUZZ_JOBS:-2}
 command -v clang >/dev/null || { echo "clang missing"; exit 1; }
 if [ -z "${FUZZ_TARGETS:-}" ]; then

@@ -4,7 +4,7 @@
 In a lab of its own (namespace danescan-scanwan, state /tmp/danescan-scanwan
 kept between runs for the keys; DANESCAN_SCANWAN_NS / DANESCAN_SCANWAN_STATE),
 with the lab's cases and BULK bulk domains (DANESCAN_SCANWAN_BULK, default
-1000), every scan stored in a private database and compared row for row
+500), every scan stored in a private database and compared row for row
 (harness.compare_scans: domains, MX links, hosts, TLSA records, addresses,
 probes) with the same scan of the clean lab:
 
@@ -35,7 +35,7 @@ from harness import (DANESCAN, LAB_DOMAINS, LAB_SCAN_OPTIONS, Lab, PrivateDB, Te
 
 NS = os.environ.get("DANESCAN_SCANWAN_NS", "danescan-scanwan")
 STATE = os.environ.get("DANESCAN_SCANWAN_STATE", "/tmp/danescan-scanwan")
-BULK = int(os.environ.get("DANESCAN_SCANWAN_BULK", "1000"))
+BULK = int(os.environ.get("DANESCAN_SCANWAN_BULK", "500"))
 # Postfix greets only after its own DNS lookups of the client, which cross
 # the WAN path too (and on a loaded 2-core machine its smtpd start-up took up
 # to 3 s in the clean lab): the lab's 3 s greeting timeout is too short here.

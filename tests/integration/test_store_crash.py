@@ -3,7 +3,7 @@
 with SIGKILL at random points and resumed with `danescan resume` ends with
 exactly the rows of an uninterrupted scan (row for row, nothing twice,
 nothing missing); a scan during which PostgreSQL restarts completes with
-nothing missing; a scan during which PostgreSQL is stopped for 30 s
+nothing missing; a scan during which PostgreSQL is stopped for 10 s
 (DANESCAN_STORE_PAUSE_S) and started again waits, retries and completes
 with nothing missing; one where it stays away past the retry timeout gives
 up with a message (no hang) and `resume` completes it. Scans run the default way (--db: worker processes,
@@ -11,7 +11,7 @@ as many as cores); kill -9 hits the supervisor and its workers.
 
 Uses scripts/db (a private database, dropped at the end) and a private lab
 (DANESCAN_LAB_NS=danescan-store) with DANESCAN_STORE_BULK bulk domains
-(default 8000); starts what is not running and stops what it started."""
+(default 4000; kills: DANESCAN_STORE_KILLS, default 2); starts what is not running and stops what it started."""
 
 import os
 import random
@@ -22,9 +22,9 @@ import time
 sys.dont_write_bytecode = True
 from harness import PrivateDB, Processes, TempDir, check, compare_scans, run_test, store_lab  # noqa: E402
 
-BULK = int(os.environ.get("DANESCAN_STORE_BULK", "8000"))
-KILLS = int(os.environ.get("DANESCAN_STORE_KILLS", "3"))
-PAUSE_S = int(os.environ.get("DANESCAN_STORE_PAUSE_S", "30"))
+BULK = int(os.environ.get("DANESCAN_STORE_BULK", "4000"))
+KILLS = int(os.environ.get("DANESCAN_STORE_KILLS", "2"))
+PAUSE_S = int(os.environ.get("DANESCAN_STORE_PAUSE_S", "10"))
 tmp_dir = TempDir("danescan-store_crash-", public=True)
 tmp = tmp_dir.path
 lab = store_lab()
