@@ -428,6 +428,26 @@ def run_test(main, *owned, need_a_pass=False):
 
 
 # ---------------------------------------------------------------------------
+# A danescan-labsmtp of a test's own (test_probe_hostile_lab, test_probe_retry_lab)
+
+def start_labsmtp(lab, procs, workdir, name, args, what):
+    """`danescan-labsmtp ARGS --log --port-file` in the lab's namespace,
+    started with procs, its files named after name in workdir; waits up to
+    10 s for it to listen (a check saying `labsmtp NAME listens on WHAT`).
+    Returns the path of its log."""
+    log = os.path.join(workdir, name + ".log")
+    ports = os.path.join(workdir, name + ".ports")
+    cmd = lab.in_ns(find_labsmtp() or BUILT_LABSMTP, *args, "--log", log, "--port-file", ports)
+    err = open(os.path.join(workdir, name + ".err"), "w")
+    procs.start(cmd, stdout=err, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(ports) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    check(os.path.exists(ports), f"labsmtp {name} listens on {what}")
+    return log
+
+
+# ---------------------------------------------------------------------------
 # Scans in a private database (test_report_lab, test_diff_lab,
 # test_store_crash, test_workers_lab)
 

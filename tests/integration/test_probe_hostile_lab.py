@@ -50,6 +50,7 @@ import time
 sys.dont_write_bytecode = True
 from harness import (BUILT_LABSMTP, DANESCAN, SOURCE, Lab, Processes, TempDir, check, find_labsmtp,  # noqa: E402
                      private_ns, run, run_test)
+from harness import start_labsmtp as harness_start_labsmtp  # noqa: E402
 
 CASES = os.path.join(SOURCE, "tests", "lab", "hostile-cases.txt")
 NS = private_ns(f"hostile-{os.getpid()}")   # two runs at once do not meet
@@ -133,19 +134,10 @@ procs = Processes()
 
 def start_labsmtp(name, ips, key, chain):
     """danescan-labsmtp in the namespace on ips:25; returns its log path."""
-    log = os.path.join(TMP, name + ".log")
-    ports = os.path.join(TMP, name + ".ports")
-    cmd = lab.in_ns(LABSMTP, "--mode", "normal", "--log", log,
-                    "--port-file", ports, "--cert", chain, "--key", key, "--name", name)
+    args = ["--mode", "normal", "--cert", chain, "--key", key, "--name", name]
     for ip in ips:
-        cmd += ["--listen", f"{ip}:25"]
-    err = open(os.path.join(TMP, name + ".err"), "w")
-    procs.start(cmd, stdout=err, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not os.path.exists(ports) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    check(os.path.exists(ports), f"labsmtp {name} listens on {len(ips)} addresses")
-    return log
+        args += ["--listen", f"{ip}:25"]
+    return harness_start_labsmtp(lab, procs, TMP, name, args, f"{len(ips)} addresses")
 
 
 def read_log(path):

@@ -50,6 +50,7 @@ import time
 sys.dont_write_bytecode = True
 from harness import (BUILT_LABSMTP, SOURCE, Lab, PrivateDB, Processes, TempDir, check, find_labsmtp,  # noqa: E402
                      private_ns, run_test)
+from harness import start_labsmtp as harness_start_labsmtp  # noqa: E402
 import labprobe  # noqa: E402
 
 LABSMTP = find_labsmtp() or BUILT_LABSMTP
@@ -109,17 +110,8 @@ def write_cases():
 
 def start_labsmtp(name, ip, args, key, chain):
     """danescan-labsmtp in the namespace on ip:25; returns its log path."""
-    log = os.path.join(tmp, name + ".log")
-    ports = os.path.join(tmp, name + ".ports")
-    err = open(os.path.join(tmp, name + ".err"), "w")
-    cmd = lab.in_ns(LABSMTP, *args, "--log", log, "--port-file", ports, "--cert", chain, "--key", key,
-                    "--name", f"mx.{name}.retry.lab", "--listen", f"{ip}:25")
-    procs.start(cmd, stdout=err, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not os.path.exists(ports) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    check(os.path.exists(ports), f"labsmtp {name} listens on {ip}")
-    return log
+    return harness_start_labsmtp(lab, procs, tmp, name, [*args, "--cert", chain, "--key", key,
+                                                         "--name", f"mx.{name}.retry.lab", "--listen", f"{ip}:25"], ip)
 
 
 def read_sessions(path):

@@ -538,17 +538,26 @@ static void test_dedup_lookahead_order(void) {
   collected_free(&c);
 }
 
+/* The list of n numbered names twice in a row; *len: its length. */
+static char *numbered_list_twice(size_t n, size_t *len) {
+  size_t once = 0;
+  char *data = numbered_list(n, &once);
+  char *twice = malloc(2 * once);
+  memcpy(twice, data, once);
+  memcpy(twice + once, data, once);
+  free(data);
+  *len = 2 * once;
+  return twice;
+}
+
 static void test_dedup_budget(void) {
   size_t len = 0;
-  char *data = numbered_list(12000, &len);
-  char *twice = malloc(2 * len);
-  memcpy(twice, data, len);
-  memcpy(twice + len, data, len);
+  char *twice = numbered_list_twice(12000, &len);
   struct input_options options;
   struct collected c;
   input_options_defaults(&options);
   options.dedup_memory_bytes = 64 << 10; /* 8192 slots, 7168 names */
-  read_memory(twice, 2 * len, &options, &c);
+  read_memory(twice, len, &options, &c);
   CHECK_INT(c.counts.duplicates, 7168);
   CHECK_INT(c.counts.dedup_untracked, 2 * 12000 - 2 * 7168);
   CHECK_INT(c.counts.names, 2 * 12000 - 7168);
@@ -556,13 +565,12 @@ static void test_dedup_budget(void) {
   CHECK(strstr(c.messages, "duplicate filter full") != NULL);
   collected_free(&c);
   input_options_defaults(&options);
-  read_memory(twice, 2 * len, &options, &c);
+  read_memory(twice, len, &options, &c);
   CHECK_INT(c.counts.duplicates, 12000);
   CHECK_INT(c.counts.names, 12000);
   CHECK_INT(c.counts.dedup_untracked, 0);
   collected_free(&c);
   free(twice);
-  free(data);
 }
 
 /* The filter starts small and grows in place up to the budget: keys stay
@@ -570,21 +578,17 @@ static void test_dedup_budget(void) {
  * limit at the budget is 7/8 of its slots as for a table of the budget. */
 static void test_dedup_growth(void) {
   size_t len = 0;
-  char *data = numbered_list(12000, &len);
-  char *twice = malloc(2 * len);
-  memcpy(twice, data, len);
-  memcpy(twice + len, data, len);
+  char *twice = numbered_list_twice(12000, &len);
   struct input_options options;
   struct collected c;
   input_options_defaults(&options);
   options.dedup_memory_bytes = 96 << 10; /* 12288 slots, 10752 names */
-  read_memory(twice, 2 * len, &options, &c);
+  read_memory(twice, len, &options, &c);
   CHECK_INT(c.counts.duplicates, 10752);
   CHECK_INT(c.counts.dedup_untracked, 2 * 12000 - 2 * 10752);
   CHECK_INT(c.counts.names, 2 * 12000 - 10752);
   collected_free(&c);
   free(twice);
-  free(data);
 }
 
 static void test_diagnostics_cap_and_checksum(void) {
