@@ -731,7 +731,10 @@ static void pump(struct dns_client *client) {
    * more: lookups whose names do not answer (dead authorities) otherwise
    * fill it with retries, each waiting out a backed-off timeout, and every
    * other lookup waits behind them (2000 healthy domains took 327 s behind
-   * 600 dead names, then 10 s with only the first rule). */
+   * 600 dead names, then 10 s with only the first rule).
+   * An earlier attempt that still listens for a late reply holds no place
+   * in the window: counting it until its lookup ended deadlocked the window
+   * (lookups waiting to send the retry that would end them). */
   for (;;) {
     unsigned half = client->window / 2 > 0 ? client->window / 2 : 1;
     unsigned retries = client->retry_inflight;
@@ -821,6 +824,9 @@ static void enter_slow_wait(struct dns_query *query) {
     query->slow_retried = true;
     client->stats.slow_retried++;
   }
+  /* The fast round's attempts are seconds old: their places in the window
+   * go to other lookups while this one waits. */
+  release_earlier(query);
   rotate_resolver(query);
   query->phase = DNS_PHASE_SLOW_WAIT;
   event_add(&query->timer, dns_client_timeout_tv(client, client->config.slow_retry_delay_ms));
@@ -1175,14 +1181,11 @@ struct dns_client *dns_client_new(struct event_base *base, const struct dns_clie
   if (c->min_query_timeout_ms == 0 || c->min_query_timeout_ms > c->query_timeout_ms) {
     c->min_query_timeout_ms = c->query_timeout_ms;
   }
-  /* Until a resolver's latency is known: 1 s, RFC 6298's initial RTO (2 s
-   * per attempt made the start-up check take 6-16 s at 10% loss). */
+  /* Until a resolver's latency is known: query_timeout_ms. A cold scan
+   * starts with a window of lookups that all take long (1 s made most of
+   * them time out and repeat at once). */
   for (size_t i = 0; i < DNS_MAX_RESOLVERS; i++) {
-    client->latency[i].retry_ms = c->query_timeout_ms < DNS_INITIAL_RETRY_MS ? c->query_timeout_ms
-                                                                             : DNS_INITIAL_RETRY_MS;
-    if (client->latency[i].retry_ms < c->min_query_timeout_ms) {
-      client->latency[i].retry_ms = c->min_query_timeout_ms;
-    }
+    client->latency[i].retry_ms = c->query_timeout_ms;
   }
   client->slow_start_threshold = c->max_inflight;
   client->random_used = sizeof client->random_pool; /* fill on first use */

@@ -40,7 +40,6 @@
 #define DNS_LATENCY_DECAY_SAMPLES 4096u
 #define DNS_LATENCY_MIN_SAMPLES 64u
 #define DNS_LATENCY_UPDATE_EVERY 32u
-#define DNS_INITIAL_RETRY_MS 1000u
 
 enum dns_phase {
   DNS_PHASE_IDLE = 0,  /* being set up or on the free list */
