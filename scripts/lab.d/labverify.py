@@ -42,8 +42,9 @@ class Answer:
 
 
 class Resolver:
-    def __init__(self, ns, server=labworld.RESOLVER4):
+    def __init__(self, ns, server=labworld.RESOLVER4, retries=0):
         self.server = server
+        self.retries = retries  # more dig runs after one that got no answer
         self.prefix = [] if self._inside(ns) else ["ip", "netns", "exec", ns]
         self.cache = {}
         self.queries = 0
@@ -64,8 +65,11 @@ class Resolver:
                              "+nocookie", "+noall", "+comments", "+answer", name, rtype]
         if cd:
             cmd.append("+cd")
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.queries += 1
+        for _ in range(1 + self.retries):
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            self.queries += 1
+            if b"->>HEADER<<-" in p.stdout:
+                break
         a.raw = p.stdout.decode(errors="replace")
         for line in a.raw.splitlines():
             m = re.search(r"->>HEADER<<- opcode: \w+, status: (\w+)", line)
@@ -327,13 +331,13 @@ def run_check(res, text, zone_origin):
     return None if not why else f"{text}: {'; '.join(why)}  [{a.short()}]"
 
 
-def main(world, ns, args):
+def main(world, ns, args, retries=0):
     verbose = "-v" in args
     only = [a for a in args if not a.startswith("-")]
     if not os.path.exists(f"/run/netns/{ns}"):
         print(f"lab verify: namespace {ns} absent: run scripts/lab up", file=sys.stderr)
         return 2
-    res = Resolver(ns)
+    res = Resolver(ns, retries=retries)
     passed = failed = 0
     for c in world.cases:
         if only and c.domain not in only:
