@@ -53,6 +53,8 @@ static const char *const dns_failure_words[] = {
  * loss held the window at the floor (8) and a 20000-domain scan crawled at
  * 12 queries/s. */
 #define DNS_CONGESTION_TIMEOUT_SHARE 512u
+/* First attempts a period needs before its timeouts may shrink the window. */
+#define DNS_CONGESTION_MIN_COHORT 32u
 /* A resolver is only called silent when at least this many queries sent
  * to it after its latest reply timed out (and at least DNS_SILENCE_MIN_MS
  * passed): at 26% of queries unanswered (10% loss of every packet), a few
@@ -529,6 +531,21 @@ static void window_on_first_send(struct dns_client *client, const struct timeval
   cohort->sent++;
 }
 
+static void window_on_first_answer(struct dns_client *client, const struct timeval *sent_at, bool prompt) {
+  uint64_t ms = (uint64_t)sent_at->tv_sec * 1000 + (uint64_t)sent_at->tv_usec / 1000;
+  struct dns_send_cohort *cohort = cohort_of(client, sent_at);
+  if (cohort->index == ms / client->config.query_timeout_ms) {
+    cohort->answered++;
+    cohort->answered_prompt += prompt;
+  }
+}
+
+/* Congestion is many timeouts while the answers that do come are prompt (a
+ * resolver dropping what it cannot take: Unbound beyond its wait-limit).
+ * Many timeouts with slow answers is a slow resolver (a cold cache behind
+ * lossy authorities, Unbound dropping what it has not answered in 1.9 s):
+ * halving the window then only slowed the scan (10% loss of every packet,
+ * cold start). */
 static void window_on_first_timeout(struct dns_client *client, const struct timeval *sent_at) {
   uint64_t ms = (uint64_t)sent_at->tv_sec * 1000 + (uint64_t)sent_at->tv_usec / 1000;
   struct dns_send_cohort *cohort = cohort_of(client, sent_at);
@@ -536,7 +553,12 @@ static void window_on_first_timeout(struct dns_client *client, const struct time
     return;
   }
   cohort->timed_out++;
-  if ((uint64_t)cohort->timed_out * 1024 > (uint64_t)cohort->sent * DNS_CONGESTION_TIMEOUT_SHARE) {
+  /* A few first attempts say nothing (the start-up check's two lookups,
+   * both lost to 10% loss, halved a cold scan's window before it began),
+   * and none answered at all is a silent resolver, not a congested one. */
+  bool answers_prompt = cohort->answered > 0 && cohort->answered_prompt * 2 >= cohort->answered;
+  if (answers_prompt && cohort->sent >= DNS_CONGESTION_MIN_COHORT &&
+      (uint64_t)cohort->timed_out * 1024 > (uint64_t)cohort->sent * DNS_CONGESTION_TIMEOUT_SHARE) {
     cohort->judged = true;
     window_decrease(client);
   }
@@ -824,8 +846,8 @@ static void enter_slow_wait(struct dns_query *query) {
     query->slow_retried = true;
     client->stats.slow_retried++;
   }
-  /* The fast round's attempts are seconds old: their places in the window
-   * go to other lookups while this one waits. */
+  /* The fast round's attempts are seconds old: their IDs and sockets are
+   * freed while this one waits (a late answer is the slow round's job). */
   release_earlier(query);
   rotate_resolver(query);
   query->phase = DNS_PHASE_SLOW_WAIT;
@@ -838,6 +860,7 @@ static void attempt_failed(struct dns_query *query, enum dns_failure failure) {
   if (query->servfail != NULL) {
     ldns_pkt_free(query->last_reply);
     query->last_reply = query->servfail;
+    query->last_reply_failure = (int)DNS_FAILURE_SERVFAIL;
     query->servfail = NULL;
   }
   /* A SERVFAIL or REFUSED the resolver sent stays the lookup's failure
@@ -917,6 +940,9 @@ void dns_client_handle_reply(struct dns_query *query, const uint8_t *wire, size_
     client->stats.servfails++;
   }
   window_on_answer(client, rcode == LDNS_RCODE_SERVFAIL, prompt);
+  if (query->sent == 1 && !over_tcp) {
+    window_on_first_answer(client, &query->sent_at, prompt);
+  }
 
   if (query->checking_disabled) {
     /* The CD=1 repeat of a SERVFAIL: if the resolver can get the data

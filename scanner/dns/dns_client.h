@@ -36,9 +36,11 @@
  * wait-limit (1,000 waiting queries per client), which dropped the excess
  * (1,314 timeouts in 23,318 queries at 20-300 ms authority delay). The
  * window grows on prompt answers and halves on SERVFAIL bursts and when
- * more than half of the first attempts of one period time out, but never
- * below the number of answered queries the resolvers held at once in the
- * last period (Little's law): slow answers never starve a busy resolver. */
+ * more than half of the first attempts of one period time out while most
+ * of that period's answers came promptly (a resolver dropping what it
+ * cannot take, not a slow one), but never below the number of answered
+ * queries the resolvers held at once in the last period (Little's law):
+ * slow answers never starve a busy resolver. */
 #ifndef DANESCAN_DNS_CLIENT_H
 #define DANESCAN_DNS_CLIENT_H
 

@@ -171,7 +171,9 @@ struct dns_query {
 struct dns_send_cohort {
   uint64_t index; /* send time / query_timeout_ms */
   unsigned sent, timed_out;
-  bool judged; /* already shrank the window */
+  unsigned answered, answered_prompt; /* replies to those first attempts, and
+                                         those in under half their timeout */
+  bool judged;                        /* already shrank the window */
 };
 
 struct dns_common_timeout {
