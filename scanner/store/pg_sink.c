@@ -228,7 +228,7 @@ static int compare_u64(const void *a, const void *b) {
 
 /* The batch's ordinals as an int8multirange literal "{[a,b),[c,d)}". */
 static char *batch_seq_ranges(struct pg_batch *batch) {
-  qsort(batch->seqs, batch->seq_count, sizeof *batch->seqs, compare_u64);
+  if (batch->seq_count > 0) qsort(batch->seqs, batch->seq_count, sizeof *batch->seqs, compare_u64);
   struct pg_buf text;
   pg_buf_init(&text);
   pg_buf_raw(&text, "{", 1);
@@ -510,7 +510,13 @@ int pg_sink_add_host(void *ctx, const struct mx_host *host) {
   struct pg_batch *batch = current_batch(sink);
   if (batch == NULL) return -1;
   if (host_set_add(&sink->sent_hosts, host->name)) pg_rows_add_host(&batch->rows, host, sink->scan_id);
-  return pg_rows_failed(&batch->rows) ? -1 : 0;
+  if (pg_rows_failed(&batch->rows)) return -1;
+  /* Now, not with the next full batch: other workers wait on this host's
+   * claim, and this worker may be waiting on theirs (with the batch left
+   * open until 5,000 domains, four workers each holding a claimed host in
+   * an open batch waited on each other for good). */
+  enqueue_current(sink);
+  return 0;
 }
 
 static int pg_write(void *arg, const struct domain_result *result, char *why, size_t why_len) {

@@ -282,11 +282,12 @@ def part1_and_2():
     check(len(lines) == 2 and "never down" in lines[0] and "down 1 times, down now" in lines[1],
           "failover: the summary says which resolver went down", str(lines))
     per = failover["dns"].get("resolvers") or [{}, {}]
-    # The live resolver is never down; its timeouts are at most the 1% of
-    # replies slower than its retry timeout (1.5 x its 99th percentile),
-    # whose late replies still count.
+    # The live resolver is never down; its timeouts are the few replies
+    # slower than its retry timeout (1.5 x its 99th percentile; late
+    # replies still count), more while the dead one's load moves over to it
+    # (2-36 of ~2,300 queries in three runs).
     check(len(per) == 2 and per[1].get("down_now") and per[0].get("down_events") == 0
-          and per[0].get("timeouts", 0) <= per[0].get("queries_sent", 0) // 100,
+          and per[0].get("timeouts", 0) <= per[0].get("queries_sent", 0) // 20,
           "failover: metadata dns.resolvers agrees", json.dumps(per))
     row("2 resolvers, one dies for good mid-scan", clean, failover)
 

@@ -62,6 +62,12 @@ def main():
     rng = random.Random(int(os.environ.get("DANESCAN_STORE_SEED", str(os.getpid()))))
     proc = lab.danescan(*scan_args("crash", inputs), procs=procs)
     for kill in range(KILLS):
+        # The kill comes at a random point of this run, after it has
+        # registered (a kill before that is not a run of the scan).
+        deadline = time.monotonic() + 60
+        while (db.sql("SELECT coalesce(max(runs), 0) FROM scans WHERE id = 'crash'") != [[str(kill + 1)]]
+               and proc.poll() is None and time.monotonic() < deadline):
+            time.sleep(0.05)
         time.sleep(rng.uniform(0.2, max(0.4, ref_s * 0.4)))
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

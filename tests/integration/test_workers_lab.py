@@ -104,7 +104,9 @@ def main():
     # 1. One worker against four.
     one_out, four_out = os.path.join(tmp, "one.jsonl"), os.path.join(tmp, "four.jsonl")
     scan("one", inputs, "--workers", "1", "--output", one_out)
-    scan("four", inputs, "--workers", "4", "--chunk-size", "50", "--output", four_out)
+    # At most 200 domains in flight per worker (4 chunks): with the default
+    # 2,000 the first worker to start could lease all 32 chunks at once.
+    scan("four", inputs, "--workers", "4", "--chunk-size", "50", "--concurrency", "200", "--output", four_out)
     compare_scans(db, "one", "four", "4 workers against 1")
     exactly_once("four", names, "4 workers")
     jsonl_check(four_out, names, "4 workers")
