@@ -65,6 +65,7 @@ struct probe_job {
   struct smtp_session *primary;  /* finished unrestricted session, kept for the report */
   struct smtp_session *first;    /* finished first attempt that failed transiently (retry_transient) */
   unsigned attempts;             /* unrestricted sessions started: 0, 1, 2 */
+  unsigned secondary_attempts;   /* restricted (other key type) sessions started: 0, 1, 2 */
   const char *retry_skipped;     /* why a transient first failure got no second session, or NULL */
   struct event *retry_timer;     /* the pause before the second attempt */
   int64_t session_start_ms;      /* of the running (or last) session */
@@ -514,6 +515,9 @@ static void start_job_session(struct probe_engine *engine, struct probe_job *job
       int64_t pause = job->session_start_ms - job->first_end_ms;
       job->first_attempt.pause_ms = pause > INT32_MAX ? INT32_MAX : (int32_t)pause;
     }
+  } else {
+    job->secondary_attempts++;
+    if (job->secondary_attempts > 1) engine->stats.retries++;
   }
 }
 
@@ -637,7 +641,9 @@ static void on_retry_timer(evutil_socket_t fd, short what, void *arg) {
   struct probe_job *job = arg;
   struct probe_engine *engine = job->engine;
   if (job->address_state->given_up) {
-    job->retry_skipped = "the address was given up";
+    /* A key-type session that will not be made leaves that key type as its
+     * first session found it; the report stays the unrestricted session's. */
+    if (job->phase == JOB_PRIMARY) job->retry_skipped = "the address was given up";
     deliver(job);
     dispatch(engine);
     return;
@@ -659,6 +665,19 @@ static bool schedule_retry(struct probe_job *job, struct smtp_session *session, 
   job->first_attempt.step = step_of(o->last_step);
   int64_t elapsed = now - job->session_start_ms;
   job->first_attempt.elapsed_ms = elapsed > INT32_MAX ? INT32_MAX : (int32_t)elapsed;
+  struct timeval tv = ms_to_timeval(engine->config.retry_delay_ms);
+  evtimer_add(job->retry_timer, &tv);
+  return true;
+}
+
+/* Drops the failed key-type session (its outcome is already recorded) and
+ * sets the timer for its second. Returns false when the timer cannot be made. */
+static bool schedule_secondary_retry(struct probe_job *job, struct smtp_session *session) {
+  struct probe_engine *engine = job->engine;
+  if (job->retry_timer == NULL) job->retry_timer = evtimer_new(engine->base, on_retry_timer, job);
+  if (job->retry_timer == NULL) return false;
+  smtp_session_free(session);
+  job->session = NULL;
   struct timeval tv = ms_to_timeval(engine->config.retry_delay_ms);
   evtimer_add(job->retry_timer, &tv);
   return true;
@@ -713,6 +732,14 @@ static void session_done(struct smtp_session *session, void *arg) {
   } else {
     enum tls_key_kind wanted = job->keys == TLS_KEYS_RSA ? TLS_KEY_RSA : TLS_KEY_ECDSA;
     record_key_type(job, wanted, o, o->tls_up && o->tls.leaf_kind == wanted);
+    /* The other key type's session crosses the same lossy path: a transient
+     * failure gets the same second chance, or a lost segment would decide
+     * whether the host is flagged partial-algorithm-coverage. */
+    if (job->secondary_attempts == 1 && engine->config.retry_transient && transient_failure(o) &&
+        !state->given_up && schedule_secondary_retry(job, session)) {
+      dispatch(engine);
+      return;
+    }
   }
   deliver(job);
   dispatch(engine);

@@ -26,6 +26,12 @@ DANE-EE key of the world unless said otherwise:
                    and at least 300 ms from a session's close to the next
                    connect (the retry waits for the gap, not only its delay);
                    the retried probe's pause_ms >= 300.
+  dual.retry.lab   RSA and ECDSA certificates, TLSA for the ECDSA key only;
+                   the server's second connection (the RSA-only key-type
+                   session) is closed before the greeting (--first-skip 1):
+                   in a scan with key types, that session is retried, the
+                   host is flagged partial-algorithm-coverage and the server
+                   saw 3 connections (a lost segment must not decide the flag).
 
 Each probe's attempts and first result are checked in JSON Lines and in the
 probes table (attempts, step, first_result, first_step, first_reason,
@@ -74,6 +80,7 @@ SERVERS = {
     "dead": ("127.62.0.5", ["--mode", "silent"], True),
 }
 SHARED_IP = "127.62.1.1"
+DUAL_IP = "127.62.0.6"
 SHARED = 3
 # domain -> (final result, attempts, first result, first step, host status)
 EXPECT = {
@@ -100,6 +107,9 @@ def write_cases():
     for name, (ip, _, _) in SERVERS.items():
         out += [f"    {name:<10}          MX    10 mx.{name}", f"    mx.{name:<10}       A     {ip}",
                 f"    _25._tcp.mx.{name:<10} TLSA  3 1 1 {{spki-sha256:mx.retry.lab:ecdsa}}"]
+    out += ["    dual                MX    10 mx.dual", f"    mx.dual             A     {DUAL_IP}",
+            "    _25._tcp.mx.dual    TLSA  3 1 1 {spki-sha256:mx.retry.lab:ecdsa}",
+            "    rsa-key-of-the-world TXT \"{spki-sha256:mx.retry.lab:rsa}\""]   # the lab makes the RSA key
     for i in range(SHARED):
         out += [f"    g{i}                  MX    10 mxg{i}", f"    mxg{i}                A     {SHARED_IP}",
                 f"    _25._tcp.mxg{i}       TLSA  3 1 1 {{spki-sha256:mx.retry.lab:ecdsa}}"]
@@ -148,13 +158,14 @@ def probe_of(records, domain, host):
     return next(iter(per.values()), {}) if len(per) == 1 else {}
 
 
-def scan(domains, scan_id, extra):
+def scan(domains, scan_id, extra, key_types=False):
     out = os.path.join(tmp, f"{scan_id}.jsonl")
     inputs = os.path.join(tmp, "domains.txt")
     with open(inputs, "w") as f:
         f.write("\n".join(domains) + "\n")
     t0 = time.monotonic()
-    p = lab.danescan("scan", "--probe", "dane", "--allow-reserved", "--no-progress", "--no-key-types",
+    p = lab.danescan("scan", "--probe", "dane", "--allow-reserved", "--no-progress",
+                     *([] if key_types else ["--no-key-types"]),
                      "--check-bogus-name", "bogus.lab", "--rate", "500", "--per-ip", "1",
                      "--per-ip-gap-ms", str(GAP_MS), "--connect-timeout-ms", str(STEP_TIMEOUT_MS),
                      "--greeting-timeout-ms", str(STEP_TIMEOUT_MS), "--ehlo-timeout-ms", str(STEP_TIMEOUT_MS),
@@ -299,6 +310,26 @@ def main():
     logs, _ = start_all("noretry")
     records, _ = scan(domains, "noretry", ["--no-probe-retry"])
     check_no_retry_scan(records, logs)
+
+    procs.close()   # a dual-key server whose key-type session fails once
+    rsa = (os.path.join(tls, "rsa.key"), os.path.join(tls, "rsa.chain.pem"))
+    dual_log = harness_start_labsmtp(lab, procs, tmp, "dual", [
+        "--mode", "normal", "--first-mode", "disconnect", "--first-skip", "1", "--cert", chain, "--key", key,
+        "--cert", rsa[1], "--key", rsa[0], "--name", "mx.dual.retry.lab", "--listen", f"{DUAL_IP}:25"], DUAL_IP)
+    records, err = scan(["dual.retry.lab"], "keytypes", ["--probe-retry-delay-ms", str(RETRY_DELAY_MS)],
+                        key_types=True)
+    host = labprobe.host_objects(records.get("dual.retry.lab") or {}).get("mx.dual.retry.lab") or {}
+    probe = probe_of(records, "dual.retry.lab", "mx.dual.retry.lab")
+    check(probe.get("result") == "authenticated" and probe.get("attempts") == 1,
+          "dual.retry.lab: the unrestricted session authenticated at its first attempt",
+          str((probe.get("result"), probe.get("attempts"))))
+    check("partial-algorithm-coverage" in (host.get("flags") or []) and host.get("status") == "dane-valid",
+          "dual.retry.lab: the RSA session's transient failure was retried; host dane-valid and flagged "
+          "partial-algorithm-coverage", str((host.get("status"), host.get("flags"))))
+    check(len(read_sessions(dual_log)) == 3, "dual.retry.lab: the server saw 3 connections (ECDSA, dropped RSA, "
+          "RSA again)", str(read_sessions(dual_log)))
+    m = re.search(r"\((\d+) retries after a transient failure\)", err)
+    check(m is not None and int(m.group(1)) == 1, "dual.retry.lab: summary counts 1 retry", err[-600:])
 
     procs.close()   # and once more for `danescan check`, which explains the retry
     ip, args, _ = SERVERS["flaky"]

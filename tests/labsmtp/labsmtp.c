@@ -29,6 +29,9 @@
  * --first-mode MODE: the first connection to each listening address (the
  * first --first-count N) plays MODE instead of --mode, later ones --mode: a
  * server that fails once and then works (a scanner's retry).
+ * --first-skip K: the first K connections play --mode, the next --first-count
+ * play --first-mode (a server whose second session fails: a scanner's
+ * second key-type session).
  * PORT 0 picks a free port; --port-file then receives "ADDR PORT" lines
  * (written to FILE.tmp and renamed once every listener is up). IPv6 as
  * [::1]:PORT. Test tool: exits on bad arguments. */
@@ -104,6 +107,7 @@ struct server {
   enum mode mode;
   enum mode first_mode;      /* --first-mode: played by the first first_count connections to each address */
   unsigned long first_count; /* 0: every connection plays mode */
+  unsigned long first_skip;  /* --first-skip: connections before the first_count ones */
   SSL_CTX *ssl_ctx;
   FILE *log;
   const char *name;
@@ -546,7 +550,9 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     evutil_closesocket(fd);
     return;
   }
-  conn->mode = ctx->connections <= server->first_count ? server->first_mode : server->mode;
+  conn->mode = ctx->connections > server->first_skip && ctx->connections <= server->first_skip + server->first_count
+                   ? server->first_mode
+                   : server->mode;
   server->active++;
   if (server->active > server->max_active) server->max_active = server->active;
   conn->server = server;
@@ -632,7 +638,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: danescan-labsmtp --mode MODE --listen ADDR:PORT [...] [--cert F --key F]... "
           "[--port-file F] [--log F] [--greeting-delay-ms N] [--drip-ms N] [--max-tls 1.2|1.3] "
-          "[--name HOST] [--tls-reply-delay-ms N] [--first-mode MODE [--first-count N]]\nmodes:");
+          "[--name HOST] [--tls-reply-delay-ms N] [--first-mode MODE [--first-count N] [--first-skip K]]\nmodes:");
   for (int i = 0; i < MODE_COUNT; i++) fprintf(stderr, " %s", mode_names[i]);
   fputc('\n', stderr);
   exit(2);
@@ -672,6 +678,8 @@ int main(int argc, char **argv) {
         server.first_mode = (enum mode)found;
         if (server.first_count == 0) server.first_count = 1;
       }
+    } else if (strcmp(arg, "--first-skip") == 0) {
+      server.first_skip = strtoul(value, NULL, 10);
     } else if (strcmp(arg, "--first-count") == 0) {
       server.first_count = strtoul(value, NULL, 10);
     } else if (strcmp(arg, "--listen") == 0 && listen_count < MAX_LISTENERS) {
