@@ -49,13 +49,25 @@ int input_dedup_check_insert(struct input_dedup *dedup, uint64_t key);
 void input_dedup_prefetch(const struct input_dedup *dedup, uint64_t key);
 
 /* Zone-file tokenizer: fed one physical line at a time (without the '\n'),
- * keeps the state a record spanning lines needs. */
+ * keeps the state a record spanning lines needs. It never opens files:
+ * $INCLUDE is handed back to the reader (INPUT_ZONE_INCLUDE). */
 struct input_zone;
+
+/* $INCLUDE nesting: the top file plus this many included levels. */
+#define INPUT_ZONE_INCLUDE_MAX_DEPTH 8
+#define INPUT_ZONE_INCLUDE_PATH_MAX_BYTES 1024
+/* $GENERATE: names one line may yield (BIND has no cap but 31-bit values;
+ * one line of a TLD zone yielding more than a million delegations is far
+ * more likely a typo than a zone), and the owner template's length. */
+#define INPUT_ZONE_GENERATE_MAX_NAMES 1000000
+#define INPUT_ZONE_GENERATE_TEMPLATE_MAX_BYTES 255
 
 enum input_zone_result {
   INPUT_ZONE_NOTHING = 0, /* blank, comment, directive, record not a delegation */
   INPUT_ZONE_DELEGATION,  /* wire holds the owner of an NS record one label below the apex */
   INPUT_ZONE_BAD_LINE,    /* message holds why */
+  INPUT_ZONE_INCLUDE,     /* a valid $INCLUDE: see input_zone_include_path */
+  INPUT_ZONE_GENERATE,    /* a $GENERATE of NS records: call input_zone_generate_next */
 };
 
 struct input_zone *input_zone_new(const char *origin_option, char *why, size_t why_len);
@@ -70,4 +82,26 @@ enum input_zone_result input_zone_line(struct input_zone *zone, const char *line
                                        size_t *wire_len, char *message, size_t message_len);
 /* End of file: INPUT_ZONE_BAD_LINE when a record was left open. */
 enum input_zone_result input_zone_finish(struct input_zone *zone, char *message, size_t message_len);
+
+/* After INPUT_ZONE_GENERATE, until it returns INPUT_ZONE_NOTHING (the range
+ * is done): INPUT_ZONE_DELEGATION with the next generated delegation's owner
+ * in *wire (zone-owned, valid until the next call; owners that are not one
+ * label below the apex are skipped), or INPUT_ZONE_BAD_LINE once with a
+ * message (a generated owner is not a name, or the apex is unknown), after
+ * which the rest of the range is dropped. Without a pending $GENERATE:
+ * INPUT_ZONE_NOTHING. Drain it before the next input_zone_line. */
+enum input_zone_result input_zone_generate_next(struct input_zone *zone, const uint8_t **wire, size_t *wire_len,
+                                                char *message, size_t message_len);
+
+/* After INPUT_ZONE_INCLUDE: the file name as written (unescaped, not yet
+ * resolved against the including file's directory); zone-owned, valid
+ * until the next input_zone_line. */
+const char *input_zone_include_path(const struct input_zone *zone);
+/* The reader opened the included file: saves the origin and owner and
+ * applies the $INCLUDE's origin argument, if any. Returns 0, or -1 with a
+ * message when nested more than INPUT_ZONE_INCLUDE_MAX_DEPTH deep. */
+int input_zone_include_begin(struct input_zone *zone, char *message, size_t message_len);
+/* The included file ended (call input_zone_finish first): restores the
+ * including file's origin and owner (RFC 1035 5.1). */
+void input_zone_include_end(struct input_zone *zone);
 #endif

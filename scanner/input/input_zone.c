@@ -4,7 +4,12 @@
  * NSEC*, records outside the zone). It reads owner, TTL, class and type and
  * only counts rdata tokens, so a line costs one pass over its bytes and no
  * allocation. The apex is --origin when given, else the owner of the first
- * SOA, else (an NS before any SOA) the $ORIGIN in force. */
+ * SOA, else (an NS before any SOA) the $ORIGIN in force. NS and SOA rdata
+ * may also be in RFC 3597's generic form (\# LENGTH HEX), which is decoded
+ * and checked. $INCLUDE is handed to the reader (which opens the file; the
+ * tokenizer keeps the origin and owner to restore), and BIND's $GENERATE
+ * for NS records yields its owners one by one (input_zone_generate_next),
+ * never buffered. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +23,31 @@ enum record_stage { STAGE_BEFORE_TYPE, STAGE_RDATA };
 struct zone_name {
   uint8_t wire[INPUT_WIRE_MAX_BYTES + 1];
   size_t len; /* 0 = unknown */
+};
+
+/* RFC 3597 generic rdata of the NS or SOA record being read. */
+struct generic_rdata {
+  bool active;            /* the first rdata token was \# */
+  unsigned length;        /* the declared RDLENGTH */
+  unsigned hex_digits;    /* hex digits seen so far */
+  uint8_t wire[INPUT_WIRE_MAX_BYTES + 1]; /* decoded bytes (NS: one name) */
+};
+
+/* A $GENERATE of NS records being expanded (input_zone_generate_next). */
+struct generate_state {
+  bool active;
+  char lhs[INPUT_ZONE_GENERATE_TEMPLATE_MAX_BYTES + 1];
+  size_t lhs_len;
+  uint64_t next;
+  uint64_t stop;
+  uint64_t step;
+  struct zone_name name; /* the owner last returned */
+};
+
+/* What $INCLUDE saves of the including file, restored at its end. */
+struct include_saved {
+  struct zone_name origin;
+  struct zone_name owner;
 };
 
 struct input_zone {
@@ -39,6 +69,13 @@ struct input_zone {
   enum record_type type;
   bool class_in;
   unsigned rdata_tokens;
+  struct generic_rdata generic;
+  struct generate_state generate;
+  /* The last $INCLUDE: file name (unescaped) and origin (len 0: none). */
+  char include_path[INPUT_ZONE_INCLUDE_PATH_MAX_BYTES + 1];
+  struct zone_name include_origin;
+  struct include_saved include_stack[INPUT_ZONE_INCLUDE_MAX_DEPTH];
+  unsigned include_depth;
 };
 
 /* Characters that end an unquoted token (RFC 1035 5.1). */
@@ -193,6 +230,8 @@ void input_zone_reset(struct input_zone *zone) {
   zone->in_record = false;
   zone->record_bad = false;
   zone->paren_depth = 0;
+  zone->generate.active = false;
+  zone->include_depth = 0;
 }
 
 void input_zone_abandon_record(struct input_zone *zone) {
@@ -224,6 +263,19 @@ static bool all_digits(const char *s, size_t len) {
   return true;
 }
 
+/* Value of the digits of TYPEnn / CLASSnn (all_digits checked); values
+ * above 65535 come out as 65536 (no such type or class). */
+static unsigned numeric_suffix(const char *digits, size_t len) {
+  unsigned value = 0;
+  for (size_t i = 0; i < len; i++) {
+    value = value * 10 + (unsigned)(digits[i] - '0');
+    if (value > 65535) {
+      return 65536;
+    }
+  }
+  return value;
+}
+
 /* TTL: decimal seconds, or BIND's units ("1h30m", "2D"). */
 static bool is_ttl(const char *token, size_t len) {
   for (size_t i = 0; i < len; i++) {
@@ -247,7 +299,7 @@ static bool is_class(const char *token, size_t len, bool *in) {
     return true;
   }
   if (len > 5 && strncasecmp(token, "CLASS", 5) == 0 && all_digits(token + 5, len - 5)) {
-    *in = (len == 6 && token[5] == '1');
+    *in = numeric_suffix(token + 5, len - 5) == 1; /* RFC 3597 5: CLASS1 is IN */
     return true;
   }
   return false;
@@ -267,11 +319,16 @@ static bool is_type_mnemonic(const char *token, size_t len) {
 }
 
 static enum record_type classify_type(const char *token, size_t len) {
-  if (token_is(token, len, "NS") || token_is(token, len, "TYPE2")) {
+  if (token_is(token, len, "NS")) {
     return RECORD_NS;
   }
-  if (token_is(token, len, "SOA") || token_is(token, len, "TYPE6")) {
+  if (token_is(token, len, "SOA")) {
     return RECORD_SOA;
+  }
+  /* RFC 3597 5: TYPE2 is NS and TYPE6 is SOA, with either rdata form. */
+  if (len > 4 && (token[0] | 0x20) == 't' && strncasecmp(token, "TYPE", 4) == 0 && all_digits(token + 4, len - 4)) {
+    unsigned value = numeric_suffix(token + 4, len - 4);
+    return value == 2 ? RECORD_NS : value == 6 ? RECORD_SOA : RECORD_OTHER;
   }
   return RECORD_OTHER;
 }
@@ -282,10 +339,92 @@ static enum input_zone_result bad_record(struct input_zone *zone, char *message,
   return INPUT_ZONE_BAD_LINE;
 }
 
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  c = (char)(c | 0x20);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A token after "\#" of NS or SOA rdata (RFC 3597 5): the length, then hex
+ * in any number of words. Returns 0, or -1 with a message. */
+static int generic_token(struct input_zone *zone, const char *token, size_t len, bool quoted, char *message,
+                         size_t message_len) {
+  struct generic_rdata *generic = &zone->generic;
+  if (zone->rdata_tokens == 1) {
+    if (quoted || !all_digits(token, len) || len > 5 || numeric_suffix(token, len) > 65535) {
+      snprintf(message, message_len, "generic rdata (\\#): the length is not a number of 0..65535");
+      return -1;
+    }
+    generic->length = numeric_suffix(token, len);
+    generic->hex_digits = 0;
+    return 0;
+  }
+  for (size_t i = 0; i < len; i++) {
+    int nibble = quoted ? -1 : hex_value(token[i]);
+    if (nibble < 0) {
+      snprintf(message, message_len, "generic rdata (\\#): '%c' is not a hex digit", token[i]);
+      return -1;
+    }
+    size_t byte = generic->hex_digits / 2;
+    if (byte >= generic->length) {
+      snprintf(message, message_len, "generic rdata (\\#): more hex than the length of %u bytes", generic->length);
+      return -1;
+    }
+    if (byte < sizeof generic->wire) {
+      generic->wire[byte] = (uint8_t)((generic->hex_digits % 2 == 0) ? nibble << 4 : (generic->wire[byte] | nibble));
+    }
+    generic->hex_digits++;
+  }
+  return 0;
+}
+
+/* The complete generic rdata of an NS (one uncompressed name, RFC 3597 5:
+ * no compression pointers) or SOA record. Returns 0, or -1 with a message. */
+static int generic_check(const struct input_zone *zone, char *message, size_t message_len) {
+  const struct generic_rdata *generic = &zone->generic;
+  if (zone->rdata_tokens < 2) {
+    snprintf(message, message_len, "generic rdata (\\#) without a length");
+    return -1;
+  }
+  if (generic->hex_digits != 2 * generic->length) {
+    snprintf(message, message_len, "generic rdata (\\#): length %u but %u hex digits given", generic->length,
+             generic->hex_digits);
+    return -1;
+  }
+  if (zone->type != RECORD_NS) {
+    return 0;
+  }
+  size_t pos = 0;
+  while (pos < generic->length && pos < sizeof generic->wire) {
+    uint8_t label = generic->wire[pos];
+    if (label == 0) {
+      break;
+    }
+    if (label > INPUT_LABEL_MAX_BYTES) {
+      snprintf(message, message_len, "generic NS rdata is not an uncompressed name (label byte 0x%02x)", label);
+      return -1;
+    }
+    pos += 1 + (size_t)label;
+  }
+  if (pos + 1 != generic->length || pos >= sizeof generic->wire || generic->length > INPUT_WIRE_MAX_BYTES) {
+    snprintf(message, message_len, "generic NS rdata of %u bytes is not exactly one name", generic->length);
+    return -1;
+  }
+  return 0;
+}
+
 /* One token of a record (not yet reported bad) in the owner-less part. */
 static enum input_zone_result record_token(struct input_zone *zone, const char *token, size_t len, bool quoted,
                                            char *message, size_t message_len) {
   if (zone->stage == STAGE_RDATA) {
+    if (zone->rdata_tokens == 0 && !quoted && len == 2 && token[0] == '\\' && token[1] == '#') {
+      zone->generic.active = true;
+    } else if (zone->generic.active && generic_token(zone, token, len, quoted, message, message_len) != 0) {
+      zone->record_bad = true;
+      return INPUT_ZONE_BAD_LINE;
+    }
     zone->rdata_tokens++;
     return INPUT_ZONE_NOTHING;
   }
@@ -393,6 +532,27 @@ static void name_text(const struct zone_name *name, char *out, size_t out_size) 
   input_wire_to_text(name->wire, name->len, out, out_size);
 }
 
+/* The owner of an IN NS record: a delegation when one label below the apex
+ * (fixed from the origin when no SOA came first). */
+static enum input_zone_result ns_owner(struct input_zone *zone, const struct zone_name *owner, const uint8_t **wire,
+                                       size_t *wire_len, char *message, size_t message_len) {
+  if (zone->apex.len == 0) {
+    if (zone->origin.len == 0) {
+      snprintf(message, message_len, "NS record before any SOA or $ORIGIN: the zone apex is unknown (give --origin)");
+      return INPUT_ZONE_BAD_LINE;
+    }
+    zone->apex = zone->origin;
+  }
+  size_t first = owner->wire[0];
+  if (first == 0 || owner->len != 1 + first + zone->apex.len ||
+      memcmp(owner->wire + 1 + first, zone->apex.wire, zone->apex.len) != 0) {
+    return INPUT_ZONE_NOTHING; /* apex NS, deeper, or out of zone */
+  }
+  *wire = owner->wire;
+  *wire_len = owner->len;
+  return INPUT_ZONE_DELEGATION;
+}
+
 /* A complete record: SOA fixes the apex; NS one label below it is a
  * delegation. */
 static enum input_zone_result finish_record(struct input_zone *zone, const uint8_t **wire, size_t *wire_len,
@@ -407,8 +567,11 @@ static enum input_zone_result finish_record(struct input_zone *zone, const uint8
   if (!zone->class_in) {
     return INPUT_ZONE_NOTHING;
   }
+  if (zone->generic.active && generic_check(zone, message, message_len) != 0) {
+    return INPUT_ZONE_BAD_LINE;
+  }
   if (zone->type == RECORD_SOA) {
-    if (zone->rdata_tokens != 7) {
+    if (!zone->generic.active && zone->rdata_tokens != 7) {
       snprintf(message, message_len, "SOA record with %u fields, not 7", zone->rdata_tokens);
       return INPUT_ZONE_BAD_LINE;
     }
@@ -426,73 +589,461 @@ static enum input_zone_result finish_record(struct input_zone *zone, const uint8
   if (zone->type != RECORD_NS) {
     return INPUT_ZONE_NOTHING;
   }
-  if (zone->rdata_tokens != 1) {
+  if (!zone->generic.active && zone->rdata_tokens != 1) {
     snprintf(message, message_len, "NS record with %u fields, not one name", zone->rdata_tokens);
     return INPUT_ZONE_BAD_LINE;
   }
-  if (zone->apex.len == 0) {
-    if (zone->origin.len == 0) {
-      snprintf(message, message_len, "NS record before any SOA or $ORIGIN: the zone apex is unknown (give --origin)");
+  return ns_owner(zone, &zone->owner, wire, wire_len, message, message_len);
+}
+
+/* A token of a directive line; quoted: it was in double quotes (which are
+ * not part of it). */
+struct directive_token {
+  const char *text;
+  size_t len;
+  bool quoted;
+};
+
+#define DIRECTIVE_MAX_TOKENS 8
+
+/* Splits a directive line into blank-separated tokens up to a ';' comment.
+ * Returns the number found (at most max; more are counted in *extra), or
+ * -1 for a quote not closed on the line. */
+static int directive_split(const char *p, const char *end, struct directive_token *tokens, size_t max,
+                           size_t *extra) {
+  size_t count = 0;
+  *extra = 0;
+  while (p < end) {
+    if (is_blank(*p)) {
+      p++;
+      continue;
+    }
+    if (*p == ';') {
+      break;
+    }
+    struct directive_token token = {p, 0, *p == '"'};
+    if (token.quoted) {
+      token.text = ++p;
+      while (p < end && *p != '"') {
+        p += (*p == '\\' && p + 1 < end) ? 2 : 1;
+      }
+      if (p >= end) {
+        return -1;
+      }
+      token.len = (size_t)(p - token.text);
+      p++;
+    } else {
+      while (p < end && !is_blank(*p) && *p != ';') {
+        p += (*p == '\\' && p + 1 < end) ? 2 : 1;
+      }
+      token.len = (size_t)(p - token.text);
+    }
+    if (count < max) {
+      tokens[count++] = token;
+    } else {
+      (*extra)++;
+    }
+  }
+  return (int)count;
+}
+
+static enum input_zone_result directive_origin(struct input_zone *zone, const struct directive_token *tokens,
+                                               int count, char *message, size_t message_len) {
+  struct zone_name origin;
+  char why[INPUT_REASON_MAX_BYTES];
+  if (count < 2) {
+    snprintf(message, message_len, "$ORIGIN without a name");
+    return INPUT_ZONE_BAD_LINE;
+  }
+  if (parse_name(zone, tokens[1].text, tokens[1].len, &origin, why, sizeof why) != 0) {
+    snprintf(message, message_len, "$ORIGIN: %s", why);
+    return INPUT_ZONE_BAD_LINE;
+  }
+  zone->origin = origin;
+  zone->owner_text_len = 0; /* relative owner texts now mean other names */
+  return INPUT_ZONE_NOTHING;
+}
+
+/* ---- $GENERATE (BIND) ---- */
+
+/* BIND reads "start-stop[/step]" as unsigned numbers and refuses values
+ * above 2^31 - 1. */
+#define GENERATE_VALUE_MAX 0x7fffffffULL
+
+static bool parse_u31(const char **p, const char *end, uint64_t *value) {
+  const char *start = *p;
+  uint64_t v = 0;
+  while (*p < end && **p >= '0' && **p <= '9') {
+    v = v * 10 + (uint64_t)(**p - '0');
+    if (v > GENERATE_VALUE_MAX) {
+      return false;
+    }
+    (*p)++;
+  }
+  *value = v;
+  return *p > start;
+}
+
+/* "start-stop[/step]": start <= stop, step >= 1. Returns 0, or -1. */
+static int generate_range(const char *text, size_t len, struct generate_state *state) {
+  const char *p = text;
+  const char *end = text + len;
+  uint64_t step = 1;
+  if (!parse_u31(&p, end, &state->next) || p == end || *p++ != '-' || !parse_u31(&p, end, &state->stop)) {
+    return -1;
+  }
+  if (p < end && (*p++ != '/' || !parse_u31(&p, end, &step) || step == 0)) {
+    return -1;
+  }
+  if (p != end || state->next > state->stop) {
+    return -1;
+  }
+  state->step = step;
+  return 0;
+}
+
+/* Digits of value in base 8, 10 or 16 (upper: X), at least width wide
+ * (zero-padded). Returns the length, or 0 when out is too small. */
+static size_t generate_number(int64_t value, unsigned width, char base, char *out, size_t out_size) {
+  char digits[32];
+  size_t n = 0;
+  bool negative = value < 0;
+  uint64_t v = negative ? (uint64_t)(-value) : (uint64_t)value;
+  unsigned radix = base == 'o' ? 8 : (base == 'x' || base == 'X') ? 16 : 10;
+  const char *alphabet = base == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+  do {
+    digits[n++] = alphabet[v % radix];
+    v /= radix;
+  } while (v != 0 && n < sizeof digits);
+  size_t pad = width > n + (negative ? 1 : 0) ? width - n - (negative ? 1 : 0) : 0;
+  size_t total = (negative ? 1 : 0) + pad + n;
+  if (total >= out_size) {
+    return 0;
+  }
+  size_t o = 0;
+  if (negative) {
+    out[o++] = '-';
+  }
+  for (size_t i = 0; i < pad; i++) {
+    out[o++] = '0';
+  }
+  while (n > 0) {
+    out[o++] = digits[--n];
+  }
+  return o;
+}
+
+/* BIND's nibble mode (n, N): hex nibbles lowest first, joined by '.', until
+ * the value is used up and width characters (dots included) are written. */
+static size_t generate_nibbles(uint64_t value, unsigned width, char base, char *out, size_t out_size) {
+  const char *alphabet = base == 'N' ? "0123456789ABCDEF" : "0123456789abcdef";
+  size_t o = 0;
+  do {
+    if (o + 1 >= out_size) {
+      return 0;
+    }
+    out[o++] = alphabet[value & 0x0f];
+    value >>= 4;
+    width = width > 0 ? width - 1 : 0;
+    if (width > 0 || value != 0) {
+      if (o + 1 >= out_size) {
+        return 0;
+      }
+      out[o++] = '.';
+      width = width > 0 ? width - 1 : 0;
+    }
+  } while (value != 0 || width > 0);
+  return o;
+}
+
+/* "{offset[,width[,base]]}" at text (after the '$'): sets the modifier and
+ * returns the bytes consumed, or 0 when malformed. */
+static size_t generate_modifier(const char *text, size_t len, int64_t *offset, unsigned *width, char *base) {
+  size_t i = 1; /* past '{' */
+  bool negative = i < len && (text[i] == '-' || text[i] == '+') && text[i++] == '-';
+  uint64_t parts[2] = {0, 0};
+  for (int part = 0; part < 2; part++) {
+    size_t digits = 0;
+    while (i < len && text[i] >= '0' && text[i] <= '9' && digits < 10) {
+      parts[part] = parts[part] * 10 + (uint64_t)(text[i++] - '0');
+      digits++;
+    }
+    if (digits == 0 || (i < len && text[i] >= '0' && text[i] <= '9')) {
+      return 0;
+    }
+    if (i < len && text[i] == '}') {
+      break;
+    }
+    if (i >= len || text[i] != ',') {
+      return 0;
+    }
+    i++;
+    if (part == 1) {
+      if (i >= len || strchr("doxXnN", text[i]) == NULL || text[i] == '\0') {
+        return 0;
+      }
+      *base = text[i++];
+    }
+  }
+  if (i >= len || text[i] != '}' || parts[1] > 255) {
+    return 0;
+  }
+  *offset = negative ? -(int64_t)parts[0] : (int64_t)parts[0];
+  *width = (unsigned)parts[1];
+  return i + 1;
+}
+
+/* The template with value substituted: "$" is the value, "${...}" a
+ * modified value, "$$" and "\$" a literal '$' (the backslash is kept, as
+ * BIND keeps it, for the name parser). Returns the length, or -1 with a
+ * message (a bad modifier, or longer than out_size). */
+static int generate_expand(const char *tmpl, size_t tmpl_len, uint64_t value, char *out, size_t out_size,
+                           char *message, size_t message_len) {
+  size_t o = 0;
+  for (size_t i = 0; i < tmpl_len; i++) {
+    char c = tmpl[i];
+    if (c == '\\' && i + 1 < tmpl_len) {
+      if (o + 2 >= out_size) {
+        goto too_long;
+      }
+      out[o++] = c;
+      out[o++] = tmpl[++i];
+      continue;
+    }
+    if (c != '$') {
+      if (o + 1 >= out_size) {
+        goto too_long;
+      }
+      out[o++] = c;
+      continue;
+    }
+    if (i + 1 < tmpl_len && tmpl[i + 1] == '$') {
+      if (o + 1 >= out_size) {
+        goto too_long;
+      }
+      out[o++] = '$';
+      i++;
+      continue;
+    }
+    int64_t offset = 0;
+    unsigned width = 0;
+    char base = 'd';
+    if (i + 1 < tmpl_len && tmpl[i + 1] == '{') {
+      size_t used = generate_modifier(tmpl + i + 1, tmpl_len - i - 1, &offset, &width, &base);
+      if (used == 0) {
+        snprintf(message, message_len, "$GENERATE: bad modifier (want ${offset[,width[,base]]}, base d, o, x, X, n or N)");
+        return -1;
+      }
+      i += used;
+    }
+    int64_t shown = (int64_t)value + offset;
+    size_t n = (base == 'n' || base == 'N') ? generate_nibbles((uint64_t)shown, width, base, out + o, out_size - o)
+                                            : generate_number(shown, width, base, out + o, out_size - o);
+    if (n == 0) {
+      goto too_long;
+    }
+    o += n;
+  }
+  out[o] = '\0';
+  return (int)o;
+too_long:
+  snprintf(message, message_len, "$GENERATE: generated text longer than %zu bytes", out_size - 1);
+  return -1;
+}
+
+/* "$GENERATE range lhs [ttl] [class] type rhs": checks the range, the
+ * templates and the type; for IN NS, arms the iterator. Other types (PTR,
+ * A, CNAME...) are checked and skipped: they delegate nothing. */
+static enum input_zone_result directive_generate(struct input_zone *zone, const struct directive_token *tokens,
+                                                 int count, size_t extra, char *message, size_t message_len) {
+  struct generate_state *state = &zone->generate;
+  state->active = false;
+  if (count < 5) {
+    snprintf(message, message_len, "$GENERATE needs a range, an owner, a type and rdata");
+    return INPUT_ZONE_BAD_LINE;
+  }
+  if (generate_range(tokens[1].text, tokens[1].len, state) != 0) {
+    snprintf(message, message_len, "$GENERATE: bad range (want start-stop[/step], start <= stop < 2^31)");
+    return INPUT_ZONE_BAD_LINE;
+  }
+  uint64_t names = (state->stop - state->next) / state->step + 1;
+  if (names > INPUT_ZONE_GENERATE_MAX_NAMES) {
+    snprintf(message, message_len, "$GENERATE range of %llu names above the limit of %d",
+             (unsigned long long)names, INPUT_ZONE_GENERATE_MAX_NAMES);
+    return INPUT_ZONE_BAD_LINE;
+  }
+  bool in = true;
+  int at = 3;
+  for (int fields = 0; fields < 2 && at < count; fields++) {
+    bool class_in = true;
+    if (!tokens[at].quoted && tokens[at].text[0] >= '0' && tokens[at].text[0] <= '9' &&
+        is_ttl(tokens[at].text, tokens[at].len)) {
+      at++;
+    } else if (!tokens[at].quoted && is_class(tokens[at].text, tokens[at].len, &class_in)) {
+      in = in && class_in;
+      at++;
+    }
+  }
+  if (at + 1 >= count || tokens[at].quoted || !is_type_mnemonic(tokens[at].text, tokens[at].len)) {
+    snprintf(message, message_len, "$GENERATE without a record type and rdata");
+    return INPUT_ZONE_BAD_LINE;
+  }
+  enum record_type type = classify_type(tokens[at].text, tokens[at].len);
+  const struct directive_token *lhs = &tokens[2];
+  char scratch[INPUT_ZONE_GENERATE_TEMPLATE_MAX_BYTES * 4 + 1];
+  for (int t = 0; t < 2; t++) { /* both templates must expand */
+    const struct directive_token *tmpl = t == 0 ? lhs : &tokens[at + 1];
+    if (generate_expand(tmpl->text, tmpl->len, state->stop, scratch, sizeof scratch, message, message_len) < 0) {
       return INPUT_ZONE_BAD_LINE;
     }
-    zone->apex = zone->origin;
   }
-  const struct zone_name *owner = &zone->owner;
-  size_t first = owner->wire[0];
-  if (first == 0 || owner->len != 1 + first + zone->apex.len ||
-      memcmp(owner->wire + 1 + first, zone->apex.wire, zone->apex.len) != 0) {
-    return INPUT_ZONE_NOTHING; /* apex NS, deeper, or out of zone */
+  if (type != RECORD_NS || !in) {
+    return INPUT_ZONE_NOTHING;
   }
-  *wire = owner->wire;
-  *wire_len = owner->len;
-  return INPUT_ZONE_DELEGATION;
+  if (count + (int)extra != at + 2) {
+    snprintf(message, message_len, "$GENERATE of NS records with more than one name as rdata");
+    return INPUT_ZONE_BAD_LINE;
+  }
+  if (lhs->len > INPUT_ZONE_GENERATE_TEMPLATE_MAX_BYTES) {
+    snprintf(message, message_len, "$GENERATE owner template longer than %d bytes",
+             INPUT_ZONE_GENERATE_TEMPLATE_MAX_BYTES);
+    return INPUT_ZONE_BAD_LINE;
+  }
+  memcpy(state->lhs, lhs->text, lhs->len);
+  state->lhs_len = lhs->len;
+  state->active = true;
+  return INPUT_ZONE_GENERATE;
+}
+
+enum input_zone_result input_zone_generate_next(struct input_zone *zone, const uint8_t **wire, size_t *wire_len,
+                                                char *message, size_t message_len) {
+  struct generate_state *state = &zone->generate;
+  char text[INPUT_ZONE_GENERATE_TEMPLATE_MAX_BYTES * 4 + 1];
+  while (state->active) {
+    uint64_t value = state->next;
+    if (state->stop - value < state->step) {
+      state->active = false; /* value is the last one */
+    } else {
+      state->next = value + state->step;
+    }
+    char why[INPUT_REASON_MAX_BYTES];
+    int len = generate_expand(state->lhs, state->lhs_len, value, text, sizeof text, why, sizeof why);
+    if (len < 0 || parse_name(zone, text, (size_t)len, &state->name, why, sizeof why) != 0) {
+      /* One report for the line, not one per value. */
+      state->active = false;
+      snprintf(message, message_len, "$GENERATE owner for %llu: %s", (unsigned long long)value, why);
+      return INPUT_ZONE_BAD_LINE;
+    }
+    enum input_zone_result result = ns_owner(zone, &state->name, wire, wire_len, message, message_len);
+    if (result == INPUT_ZONE_BAD_LINE) {
+      state->active = false;
+    }
+    if (result != INPUT_ZONE_NOTHING) {
+      return result;
+    }
+  }
+  return INPUT_ZONE_NOTHING;
+}
+
+/* RFC 1035 5.1: "$INCLUDE <file-name> [<domain-name>] [<comment>]". The
+ * file name is unescaped ("\X" is X) into include_path for the reader. */
+static enum input_zone_result directive_include(struct input_zone *zone, const struct directive_token *tokens,
+                                                int count, char *message, size_t message_len) {
+  if (count < 2 || tokens[1].len == 0) {
+    snprintf(message, message_len, "$INCLUDE without a file name");
+    return INPUT_ZONE_BAD_LINE;
+  }
+  if (count > 3) {
+    snprintf(message, message_len, "$INCLUDE with more than a file name and an origin");
+    return INPUT_ZONE_BAD_LINE;
+  }
+  size_t used = 0;
+  for (size_t i = 0; i < tokens[1].len; i++) {
+    char c = tokens[1].text[i];
+    if (c == '\\' && i + 1 < tokens[1].len) {
+      c = tokens[1].text[++i];
+    }
+    if (used == INPUT_ZONE_INCLUDE_PATH_MAX_BYTES || c == '\0') {
+      snprintf(message, message_len, "$INCLUDE: file name too long");
+      return INPUT_ZONE_BAD_LINE;
+    }
+    zone->include_path[used++] = c;
+  }
+  zone->include_path[used] = '\0';
+  zone->include_origin.len = 0;
+  if (count == 3) {
+    char why[INPUT_REASON_MAX_BYTES];
+    if (parse_name(zone, tokens[2].text, tokens[2].len, &zone->include_origin, why, sizeof why) != 0) {
+      snprintf(message, message_len, "$INCLUDE origin: %s", why);
+      return INPUT_ZONE_BAD_LINE;
+    }
+  }
+  return INPUT_ZONE_INCLUDE;
 }
 
 static enum input_zone_result directive(struct input_zone *zone, const char *line, const char *end, char *message,
                                         size_t message_len) {
-  const char *p = line;
-  while (p < end && !ends_token(*p)) {
-    p++;
-  }
-  size_t name_len = (size_t)(p - line);
-  while (p < end && is_blank(*p)) {
-    p++;
-  }
-  const char *arg = p;
-  while (p < end && !ends_token(*p)) {
-    p += (*p == '\\' && p + 1 < end) ? 2 : 1;
-  }
-  size_t arg_len = (size_t)(p - arg);
-  if (token_is(line, name_len, "$INCLUDE")) {
-    snprintf(message, message_len, "$INCLUDE refused: included files are not read (give them as inputs instead)");
+  struct directive_token tokens[DIRECTIVE_MAX_TOKENS];
+  size_t extra = 0;
+  int count = directive_split(line, end, tokens, DIRECTIVE_MAX_TOKENS, &extra);
+  if (count < 0) {
+    snprintf(message, message_len, "unterminated quoted string in a directive");
     return INPUT_ZONE_BAD_LINE;
   }
-  if (token_is(line, name_len, "$ORIGIN")) {
-    struct zone_name origin;
-    char why[INPUT_REASON_MAX_BYTES];
-    if (arg_len == 0) {
-      snprintf(message, message_len, "$ORIGIN without a name");
-      return INPUT_ZONE_BAD_LINE;
-    }
-    if (parse_name(zone, arg, arg_len, &origin, why, sizeof why) != 0) {
-      snprintf(message, message_len, "$ORIGIN: %s", why);
-      return INPUT_ZONE_BAD_LINE;
-    }
-    zone->origin = origin;
-    zone->owner_text_len = 0; /* relative owner texts now mean other names */
-    return INPUT_ZONE_NOTHING;
+  const char *name = tokens[0].text;
+  size_t name_len = tokens[0].len;
+  if (token_is(name, name_len, "$INCLUDE")) {
+    return directive_include(zone, tokens, count + (int)extra, message, message_len);
   }
-  if (token_is(line, name_len, "$TTL")) {
-    if (!is_ttl(arg, arg_len)) {
+  if (token_is(name, name_len, "$GENERATE")) {
+    return directive_generate(zone, tokens, count, extra, message, message_len);
+  }
+  if (token_is(name, name_len, "$ORIGIN")) {
+    return directive_origin(zone, tokens, count, message, message_len);
+  }
+  if (token_is(name, name_len, "$TTL")) {
+    if (count < 2 || !is_ttl(tokens[1].text, tokens[1].len)) {
       snprintf(message, message_len, "$TTL without a valid TTL");
       return INPUT_ZONE_BAD_LINE;
     }
     return INPUT_ZONE_NOTHING;
   }
   char shown[40];
-  input_escape_raw(line, name_len, shown, sizeof shown);
+  input_escape_raw(name, name_len, shown, sizeof shown);
   snprintf(message, message_len, "unknown directive %s", shown);
   return INPUT_ZONE_BAD_LINE;
+}
+
+/* ---- $INCLUDE state ---- */
+
+const char *input_zone_include_path(const struct input_zone *zone) {
+  return zone->include_path;
+}
+
+int input_zone_include_begin(struct input_zone *zone, char *message, size_t message_len) {
+  if (zone->include_depth >= INPUT_ZONE_INCLUDE_MAX_DEPTH) {
+    snprintf(message, message_len, "$INCLUDE nested more than %d deep", INPUT_ZONE_INCLUDE_MAX_DEPTH);
+    return -1;
+  }
+  struct include_saved *saved = &zone->include_stack[zone->include_depth++];
+  saved->origin = zone->origin;
+  saved->owner = zone->owner;
+  if (zone->include_origin.len != 0) {
+    zone->origin = zone->include_origin;
+  }
+  zone->owner.len = 0; /* RFC 1035 5.1: an included file starts afresh */
+  zone->owner_text_len = 0;
+  return 0;
+}
+
+void input_zone_include_end(struct input_zone *zone) {
+  if (zone->include_depth == 0) {
+    return;
+  }
+  const struct include_saved *saved = &zone->include_stack[--zone->include_depth];
+  zone->origin = saved->origin;
+  zone->owner = saved->owner;
+  zone->owner_text_len = 0;
 }
 
 enum input_zone_result input_zone_line(struct input_zone *zone, const char *line, size_t line_len, const uint8_t **wire,
@@ -518,6 +1069,7 @@ enum input_zone_result input_zone_line(struct input_zone *zone, const char *line
     zone->type = RECORD_OTHER;
     zone->class_in = true;
     zone->rdata_tokens = 0;
+    zone->generic.active = false;
     if (is_blank(line[0])) {
       while (p < end && is_blank(*p)) {
         p++;
