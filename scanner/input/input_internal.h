@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "input/input.h"
 
@@ -104,4 +105,24 @@ int input_zone_include_begin(struct input_zone *zone, char *message, size_t mess
 /* The included file ended (call input_zone_finish first): restores the
  * including file's origin and owner (RFC 1035 5.1). */
 void input_zone_include_end(struct input_zone *zone);
+
+/* One file named by $INCLUDE, read as plain text, line by line
+ * (input_include.c). The reader keeps a stack of them. */
+struct input_include;
+/* name relative to the directory of including (NULL or no '/': as given);
+ * an absolute name as is. Returns 0, or -1 when out is too small. */
+int input_include_resolve(const char *including, const char *name, char *out, size_t out_size);
+/* Opens path (a regular file). Returns NULL with the reason in why. */
+struct input_include *input_include_open(const char *path, size_t max_line_bytes, char *why, size_t why_len);
+/* Returns 1 with a line (without '\n'), 0 at the end, -1 on a read error
+ * or gzip data (why names the file). A line longer than max_line_bytes
+ * comes back once with *too_long set (and no text) and is skipped. */
+int input_include_next_line(struct input_include *inc, const char **line, size_t *line_len, bool *too_long, char *why,
+                            size_t why_len);
+bool input_include_same_file(const struct input_include *inc, dev_t device, ino_t inode);
+const char *input_include_display(const struct input_include *inc);
+uint64_t input_include_line_no(const struct input_include *inc);
+/* Hex SHA-256 of the raw bytes read (complete at the end); once. */
+void input_include_checksum(struct input_include *inc, char out[2 * 32 + 1]);
+void input_include_free(struct input_include *inc);
 #endif

@@ -3,7 +3,11 @@
  * into lines with memchr over 1 MiB reads, hands each line to the zone, list
  * or CSV parser, and passes the names through shard/sample selection, the
  * duplicate filter and the limit. Nothing is allocated per line; memory is
- * the read buffers plus the duplicate filter's budget. */
+ * the read buffers plus the duplicate filter's budget. A zone file's
+ * $INCLUDE pushes the named file on a small stack (input_include.c) whose
+ * innermost file gives the lines until it ends; a $GENERATE's names are
+ * pulled from the tokenizer one at a time. A file whose format was detected
+ * and whose first lines are mostly bad ends the input (format_check). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -29,6 +33,11 @@
 #define DETECT_BYTES ((size_t)64 << 10) /* format detection looks this far */
 #define DETECT_MAX_LINES 200
 #define MESSAGE_MAX_BYTES 512
+/* The mostly-bad rule: a file whose format was detected fails when more
+ * than half of its first FORMAT_CHECK_LINES content lines (all of them in a
+ * shorter file) are bad lines. A wrong guess makes nearly every line bad; a
+ * real file with a few broken records is far below half. */
+#define FORMAT_CHECK_LINES 1000
 
 struct input_file {
   char *path;    /* NULL for an in-memory input */
@@ -40,6 +49,10 @@ struct input_file {
   size_t memory_len;
   bool finished;
   char checksum[2 * 32 + 1]; /* hex SHA-256 once finished */
+  bool detected;             /* the format was detected, not given */
+  bool has_inode;            /* a file on disk: device and inode known */
+  dev_t device;
+  ino_t inode;
 };
 
 /* Names between hashing and the duplicate check. The check's first slot is
@@ -85,6 +98,14 @@ struct input_reader {
   uint64_t line_no;
 
   struct input_zone *zone;
+  bool zone_generating; /* a $GENERATE's names are being pulled */
+  /* $INCLUDE'd files of the current file, innermost last. */
+  struct input_include *includes[INPUT_ZONE_INCLUDE_MAX_DEPTH];
+  size_t include_depth;
+  /* The mostly-bad rule on the current file (format_check). */
+  uint64_t check_lines;
+  uint64_t check_bad_base;
+  bool check_done;
   uint8_t last_delegation[INPUT_WIRE_MAX_BYTES + 1];
   size_t last_delegation_len;
   bool csv_first_line;
@@ -120,6 +141,18 @@ void input_options_defaults(struct input_options *options) {
 
 static void report(struct input_reader *reader, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
+/* The file and line being read: the innermost $INCLUDE'd file's, if any. */
+static void location(const struct input_reader *reader, const char **display, uint64_t *line) {
+  if (reader->include_depth > 0) {
+    const struct input_include *inc = reader->includes[reader->include_depth - 1];
+    *display = input_include_display(inc);
+    *line = input_include_line_no(inc);
+    return;
+  }
+  *display = reader->files[reader->current].display;
+  *line = reader->line_no;
+}
+
 /* A bad line or an invalid name at the current line of the current file:
  * reported in full up to max_reported_errors, then only counted. */
 static void report(struct input_reader *reader, const char *format, ...) {
@@ -137,8 +170,10 @@ static void report(struct input_reader *reader, const char *format, ...) {
   vsnprintf(text, sizeof text, format, args);
   va_end(args);
   char message[MESSAGE_MAX_BYTES];
-  snprintf(message, sizeof message, "%s:%llu: %s", reader->files[reader->current].display,
-           (unsigned long long)reader->line_no, text);
+  const char *display = NULL;
+  uint64_t line = 0;
+  location(reader, &display, &line);
+  snprintf(message, sizeof message, "%s:%llu: %s", display, (unsigned long long)line, text);
   reader->options.diagnostic(message, reader->options.diagnostic_arg);
 }
 
@@ -172,8 +207,43 @@ static bool word_is_zone_keyword(const char *word, size_t len) {
   return false;
 }
 
+/* Parentheses left open after a zone line (RFC 1035 5.1: they continue a
+ * record), outside quotes and before a ';' comment. */
+static unsigned open_parentheses(const char *p, const char *end, unsigned depth) {
+  bool quoted = false;
+  for (; p < end; p++) {
+    if (*p == '\\' && p + 1 < end) {
+      p++;
+    } else if (*p == '"') {
+      quoted = !quoted;
+    } else if (!quoted && *p == ';') {
+      break;
+    } else if (!quoted && *p == '(') {
+      depth++;
+    } else if (!quoted && *p == ')' && depth > 0) {
+      depth--;
+    }
+  }
+  return depth;
+}
+
+/* A directive that only zone files have. */
+static bool zone_directive(const char *word, size_t len) {
+  static const char *const directives[] = {"$ORIGIN", "$TTL", "$INCLUDE", "$GENERATE"};
+  for (size_t i = 0; i < sizeof directives / sizeof directives[0]; i++) {
+    if (strlen(directives[i]) == len && strncasecmp(word, directives[i], len) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /* Decides zone, list or CSV from the first bytes of a file (see
- * inputs/README.md). Returns 0, or -1 with a reason. */
+ * inputs/README.md). A $ORIGIN/$TTL/$INCLUDE/$GENERATE directive or an SOA
+ * record decides "zone" outright; otherwise each line votes. The lines a
+ * zone record continues inside parentheses (a multi-line SOA, the base64
+ * of DNSKEY and RRSIG) do not vote: one word each, they would outvote the
+ * records as "list" lines. Returns 0, or -1 with a reason. */
 static int detect_format(const char *data, size_t len, enum input_format *format, char *why, size_t why_len) {
   unsigned zone = 0, csv = 0, list = 0, other = 0;
   size_t control = 0;
@@ -193,7 +263,9 @@ static int detect_format(const char *data, size_t len, enum input_format *format
   }
   const char *p = data;
   const char *end = data + len;
-  for (unsigned lines = 0; p < end && lines < DETECT_MAX_LINES;) {
+  unsigned parentheses = 0; /* open in the zone record being continued */
+  bool decided_zone = false;
+  for (unsigned lines = 0; p < end && lines < DETECT_MAX_LINES && !decided_zone;) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     const char *line_end = nl != NULL ? nl : end;
     const char *q = p;
@@ -206,15 +278,30 @@ static int detect_format(const char *data, size_t len, enum input_format *format
       continue;
     }
     lines++;
+    if (parentheses > 0) {
+      parentheses = open_parentheses(q, line_end, parentheses);
+      continue; /* inside a zone record: no vote */
+    }
     if (*q == '#') {
       continue; /* a list or CSV comment: no vote */
     }
-    if (*q == ';' || (*q == '$' && !leading_blank)) {
+    if (*q == '$' && !leading_blank) {
+      const char *word_end = q;
+      while (word_end < line_end && !is_blank(*word_end)) {
+        word_end++;
+      }
+      decided_zone = zone_directive(q, (size_t)(word_end - q));
       zone++;
       continue;
     }
+    if (*q == ';') {
+      zone++;
+      continue;
+    }
+    const char *record = q;
     unsigned words = 0;
     bool keyword = false;
+    bool soa = false;
     bool comma = memchr(q, ',', (size_t)(line_end - q)) != NULL;
     while (q < line_end && words < 8) {
       const char *word = q;
@@ -223,6 +310,7 @@ static int detect_format(const char *data, size_t len, enum input_format *format
       }
       if (words > 0 || leading_blank) {
         keyword = keyword || word_is_zone_keyword(word, (size_t)(q - word));
+        soa = soa || ((size_t)(q - word) == 3 && strncasecmp(word, "SOA", 3) == 0);
       }
       words++;
       while (q < line_end && is_blank(*q)) {
@@ -231,6 +319,8 @@ static int detect_format(const char *data, size_t len, enum input_format *format
     }
     if (keyword && (words >= 2 || leading_blank)) {
       zone++;
+      decided_zone = soa;
+      parentheses = open_parentheses(record, line_end, 0);
     } else if (comma) {
       csv++;
     } else if (words == 1) {
@@ -239,7 +329,7 @@ static int detect_format(const char *data, size_t len, enum input_format *format
       other++;
     }
   }
-  if (zone > 0 && zone >= csv + list) {
+  if (decided_zone || (zone > 0 && zone >= csv + list)) {
     *format = INPUT_FORMAT_ZONE;
   } else if (csv > 0 && csv >= list) {
     *format = INPUT_FORMAT_CSV;
@@ -419,12 +509,16 @@ struct input_reader *input_reader_open(const char *const *paths, size_t path_cou
       snprintf(why, why_len, "%s: %s", paths[i], S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
       goto fail;
     }
+    file->has_inode = true;
+    file->device = st.st_dev;
+    file->inode = st.st_ino;
     if (file->format == INPUT_FORMAT_AUTO && S_ISREG(st.st_mode)) {
       char reason[INPUT_REASON_MAX_BYTES];
       if (peek_format(file->fd, &file->format, reason, sizeof reason) != 0) {
         snprintf(why, why_len, "%s: %s", paths[i], reason);
         goto fail;
       }
+      file->detected = true;
     }
   }
   return reader;
@@ -627,6 +721,48 @@ static int next_line(struct input_reader *reader, const char **line, size_t *lin
   }
 }
 
+/* ---- the mostly-bad rule ---- */
+
+static void format_check_start(struct input_reader *reader) {
+  reader->check_lines = 0;
+  reader->check_bad_base = reader->counts.bad_lines;
+  reader->check_done = !reader->files[reader->current].detected;
+}
+
+/* Counts a line that is neither blank nor a comment (of any format). */
+static void format_check_line(struct input_reader *reader, const char *line, size_t len) {
+  if (reader->check_done) {
+    return;
+  }
+  const char *end = line + len;
+  while (line < end && is_blank(*line)) {
+    line++;
+  }
+  if (line < end && *line != ';' && *line != '#') {
+    reader->check_lines++;
+  }
+}
+
+/* After FORMAT_CHECK_LINES content lines, or at the end of the file (at_end):
+ * returns -1 with the failure set when more than half of them were bad. */
+static int format_check(struct input_reader *reader, bool at_end) {
+  if (reader->check_done || (!at_end && reader->check_lines < FORMAT_CHECK_LINES)) {
+    return 0;
+  }
+  reader->check_done = true;
+  uint64_t bad = reader->counts.bad_lines - reader->check_bad_base;
+  if (bad * 2 <= reader->check_lines) {
+    return 0;
+  }
+  const struct input_file *file = &reader->files[reader->current];
+  snprintf(reader->failure, sizeof reader->failure,
+           "%s: %llu of the first %llu lines are bad lines as a %s file (the format was detected from the content; "
+           "give --input-format if it is wrong)",
+           file->display, (unsigned long long)bad, (unsigned long long)reader->check_lines,
+           input_format_name(file->format));
+  return -1;
+}
+
 /* ---- one file after another ---- */
 
 static int start_file(struct input_reader *reader, char *why, size_t why_len) {
@@ -642,6 +778,8 @@ static int start_file(struct input_reader *reader, char *why, size_t why_len) {
   reader->last_delegation_len = 0;
   reader->csv_first_line = true;
   input_zone_reset(reader->zone);
+  reader->zone_generating = false;
+  format_check_start(reader);
   EVP_DigestInit_ex(reader->sha, EVP_sha256(), NULL);
   reader->file_open = true;
 
@@ -695,6 +833,8 @@ static int start_file(struct input_reader *reader, char *why, size_t why_len) {
     snprintf(why, why_len, "%s: %s", file->display, reason);
     return -1;
   }
+  file->detected = true;
+  reader->check_done = false;
   return 0;
 }
 
@@ -939,6 +1079,135 @@ static int csv_line(struct input_reader *reader, const char *line, size_t len, s
   return offer_text(reader, name_p, (size_t)(name_e - name_p), rank, out);
 }
 
+/* ---- $GENERATE and $INCLUDE ---- */
+
+static int zone_delegation(struct input_reader *reader, const uint8_t *wire, size_t wire_len, struct input_name *out);
+static int zone_line(struct input_reader *reader, const char *line, size_t len, struct input_name *out);
+
+/* Pulls a $GENERATE's delegations until one is emitted (1) or the range is
+ * done (0). */
+static int zone_generate_continue(struct input_reader *reader, struct input_name *out) {
+  while (reader->zone_generating) {
+    if (reader->options.limit != 0 && reader->counts.names >= reader->options.limit) {
+      return 0;
+    }
+    const uint8_t *wire = NULL;
+    size_t wire_len = 0;
+    char message[MESSAGE_MAX_BYTES];
+    enum input_zone_result result = input_zone_generate_next(reader->zone, &wire, &wire_len, message, sizeof message);
+    if (result == INPUT_ZONE_DELEGATION) {
+      if (zone_delegation(reader, wire, wire_len, out) == 1) {
+        return 1;
+      }
+      continue;
+    }
+    reader->zone_generating = false;
+    if (result == INPUT_ZONE_BAD_LINE) {
+      bad_line(reader, message);
+    }
+  }
+  return 0;
+}
+
+/* Ends the input at the current line (a failed $INCLUDE). Returns -1. */
+static int fail_here(struct input_reader *reader, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static int fail_here(struct input_reader *reader, const char *format, ...) {
+  char text[MESSAGE_MAX_BYTES - 64];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(text, sizeof text, format, args);
+  va_end(args);
+  const char *display = NULL;
+  uint64_t line = 0;
+  location(reader, &display, &line);
+  snprintf(reader->failure, sizeof reader->failure, "%s:%llu: %s", display, (unsigned long long)line, text);
+  return -1;
+}
+
+/* A $INCLUDE: opens the file (relative to the including file's directory)
+ * and pushes it. A file that cannot be read, a loop or nesting too deep
+ * ends the input (-1): the zone would be silently incomplete. */
+static int include_push(struct input_reader *reader) {
+  const struct input_file *file = &reader->files[reader->current];
+  const char *name = input_zone_include_path(reader->zone);
+  if (file->path == NULL || file->is_stdin) {
+    return fail_here(reader, "$INCLUDE %s refused: %s has no directory to read it from", name, file->display);
+  }
+  if (reader->include_depth >= INPUT_ZONE_INCLUDE_MAX_DEPTH) {
+    return fail_here(reader, "$INCLUDE %s: nested more than %d deep", name, INPUT_ZONE_INCLUDE_MAX_DEPTH);
+  }
+  const char *including =
+      reader->include_depth > 0 ? input_include_display(reader->includes[reader->include_depth - 1]) : file->path;
+  char path[PATH_MAX];
+  if (input_include_resolve(including, name, path, sizeof path) != 0) {
+    return fail_here(reader, "$INCLUDE %s: path too long", name);
+  }
+  char why[MESSAGE_MAX_BYTES / 2];
+  struct input_include *inc = input_include_open(path, reader->options.max_line_bytes, why, sizeof why);
+  if (inc == NULL) {
+    return fail_here(reader, "$INCLUDE %s: %s", path, why);
+  }
+  bool loop = file->has_inode && input_include_same_file(inc, file->device, file->inode);
+  for (size_t i = 0; i < reader->include_depth && !loop; i++) {
+    struct stat st;
+    loop = stat(input_include_display(reader->includes[i]), &st) == 0 && input_include_same_file(inc, st.st_dev, st.st_ino);
+  }
+  if (loop) {
+    input_include_free(inc);
+    return fail_here(reader, "$INCLUDE %s: a loop (the file is already being read)", path);
+  }
+  if (input_zone_include_begin(reader->zone, why, sizeof why) != 0) {
+    input_include_free(inc);
+    return fail_here(reader, "$INCLUDE %s: %s", path, why);
+  }
+  reader->includes[reader->include_depth++] = inc;
+  return 0;
+}
+
+/* The innermost included file ended: its open record is checked, its
+ * checksum noted, the including file's origin and owner restored. */
+static void include_pop(struct input_reader *reader) {
+  struct input_include *inc = reader->includes[reader->include_depth - 1];
+  char message[MESSAGE_MAX_BYTES];
+  if (input_zone_finish(reader->zone, message, sizeof message) == INPUT_ZONE_BAD_LINE) {
+    bad_line(reader, message);
+  }
+  char sum[2 * 32 + 1];
+  input_include_checksum(inc, sum);
+  snprintf(message, sizeof message, "%s: included file read to the end (%llu lines, sha256 %s)",
+           input_include_display(inc), (unsigned long long)input_include_line_no(inc), sum);
+  notice(reader, message);
+  input_include_free(inc);
+  reader->include_depth--;
+  input_zone_include_end(reader->zone);
+}
+
+/* One line of the innermost included file: 1 a name was emitted, 0 go on,
+ * -1 the input ends (failure set). */
+static int include_line(struct input_reader *reader, struct input_name *out) {
+  struct input_include *inc = reader->includes[reader->include_depth - 1];
+  const char *line = NULL;
+  size_t len = 0;
+  bool too_long = false;
+  int rc = input_include_next_line(inc, &line, &len, &too_long, reader->failure, sizeof reader->failure);
+  if (rc < 0) {
+    return -1;
+  }
+  if (rc == 0) {
+    include_pop(reader);
+    return 0;
+  }
+  if (too_long) {
+    char message[96];
+    snprintf(message, sizeof message, "line longer than %zu bytes skipped", reader->options.max_line_bytes);
+    bad_line(reader, message);
+    input_zone_abandon_record(reader->zone);
+    return 0;
+  }
+  format_check_line(reader, line, len);
+  return zone_line(reader, line, len, out);
+}
+
 static int zone_line(struct input_reader *reader, const char *line, size_t len, struct input_name *out) {
   const uint8_t *wire = NULL;
   size_t wire_len = 0;
@@ -948,9 +1217,21 @@ static int zone_line(struct input_reader *reader, const char *line, size_t len, 
     bad_line(reader, message);
     return 0;
   }
+  if (result == INPUT_ZONE_INCLUDE) {
+    return include_push(reader);
+  }
+  if (result == INPUT_ZONE_GENERATE) {
+    reader->zone_generating = true;
+    return zone_generate_continue(reader, out);
+  }
   if (result != INPUT_ZONE_DELEGATION) {
     return 0;
   }
+  return zone_delegation(reader, wire, wire_len, out);
+}
+
+/* One delegation's owner from the tokenizer: offered as a name. */
+static int zone_delegation(struct input_reader *reader, const uint8_t *wire, size_t wire_len, struct input_name *out) {
   /* A delegation's NS records are (nearly always) adjacent: the common case
    * costs a memcmp, not a hash lookup. */
   if (wire_len == reader->last_delegation_len && memcmp(wire, reader->last_delegation, wire_len) == 0) {
@@ -1020,6 +1301,22 @@ int input_reader_next(struct input_reader *reader, struct input_name *out, char 
         break;
       }
     }
+    if (reader->zone_generating) {
+      if (zone_generate_continue(reader, out) == 1) {
+        return 1;
+      }
+      continue;
+    }
+    if (reader->include_depth > 0) {
+      int included = include_line(reader, out);
+      if (included == 1) {
+        return 1;
+      }
+      if (included < 0 || format_check(reader, false) != 0) {
+        break;
+      }
+      continue;
+    }
     const char *line = NULL;
     size_t len = 0;
     int rc = next_line(reader, &line, &len, reader->failure, sizeof reader->failure);
@@ -1027,11 +1324,20 @@ int input_reader_next(struct input_reader *reader, struct input_name *out, char 
       break;
     }
     if (rc == 0) {
+      bool mostly_bad = format_check(reader, true) != 0;
       finish_file(reader);
+      if (mostly_bad) {
+        break;
+      }
       continue;
     }
-    if (process_line(reader, line, len, out) == 1) {
+    format_check_line(reader, line, len);
+    int processed = process_line(reader, line, len, out);
+    if (processed == 1) {
       return 1;
+    }
+    if (processed < 0 || format_check(reader, false) != 0) {
+      break;
     }
   }
   reader->failed = true;
@@ -1089,6 +1395,9 @@ void input_reader_free(struct input_reader *reader) {
   free(reader->raw);
   free(reader->buf);
   input_dedup_free(reader->dedup);
+  for (size_t i = 0; i < reader->include_depth; i++) {
+    input_include_free(reader->includes[i]);
+  }
   input_zone_free(reader->zone);
   free(reader->zone_origin);
   free(reader);
