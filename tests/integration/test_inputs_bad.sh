@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bad input through `danescan inputs`: binary garbage, a truncated gzip, a
 # line of 1 MB, a name of 300 characters, labels over 63 bytes, embedded NUL,
-# a missing file, $INCLUDE. Each must give a clear message, the documented
+# a missing file, $INCLUDE (missing, loop, stdin, nested), format detection of
+# a multi-line SOA, the mostly-bad rule, generic NS rdata, $GENERATE. Each must give a clear message, the documented
 # exit code (0 with bad lines, 1 unreadable input) and no crash; the good
 # names around the bad ones are still printed. Also: stdin, gzip on stdin,
 # shards that partition the input, --count.
@@ -55,10 +56,54 @@ run nul 0 --input-format list "$work/nul.txt"
 expect_err nul "nul.txt:1: invalid name .*NUL"
 expect_out nul ok.com
 
-printf 'zone.\t3600\tIN\tSOA\ta. b. 1 2 3 4 5\n$INCLUDE /etc/passwd\nx.zone.\t3600\tIN\tNS\tns.\n' > "$work/inc.zone"
-run include 0 "$work/inc.zone"
-expect_err include "inc.zone:2: \$INCLUDE refused"
-expect_out include x.zone
+# $INCLUDE of a file that is not there ends the input (a zone read without
+# it would be silently incomplete): the message names the file and line.
+printf 'zone.\t3600\tIN\tSOA\ta. b. 1 2 3 4 5\n$INCLUDE no-such-part.zone\nx.zone.\t3600\tIN\tNS\tns.\n' > "$work/inc.zone"
+run include 1 "$work/inc.zone"
+expect_err include "inc.zone:2: \$INCLUDE .*no-such-part.zone: No such file"
+# $INCLUDE relative to the including file's directory, with an origin, nested.
+mkdir -p "$work/parts"
+printf '$ORIGIN zone.\n@ 300 IN SOA a. b. 1 2 3 4 5\n$INCLUDE parts/a.zone\nb NS ns\n$INCLUDE parts/c.zone c.zone.\n' > "$work/incok.zone"
+printf 'a NS ns\n$INCLUDE nested.zone\n' > "$work/parts/a.zone"
+printf 'n NS ns\n' > "$work/parts/nested.zone"
+printf '@ NS ns\nsub NS ns\n' > "$work/parts/c.zone"
+run include_ok 0 "$work/incok.zone"
+expect_out include_ok a.zone n.zone b.zone c.zone
+expect_err include_ok "parts/nested.zone: included file read to the end (1 lines, sha256 "
+printf 'zone. 300 IN SOA a. b. 1 2 3 4 5\n$INCLUDE loop.zone\n' > "$work/loop.zone"
+run include_loop 1 "$work/loop.zone"
+expect_err include_loop "loop.zone:2: \$INCLUDE .*loop.zone: a loop"
+run include_stdin 1 - < "$work/incok.zone"
+expect_err include_stdin "(stdin):3: \$INCLUDE parts/a.zone refused"
+
+# Issue 16, 1: a multi-line SOA's continuation lines do not vote "list".
+printf '$TTL 300\nexample. IN SOA ns.example. hostmaster.example. (\n        1\n        3600\n        1800\n        1814400\n        3600\n        )\nexample. NS ns.example.\nchild.example. NS ns.child.example.\n' > "$work/minimal.zone"
+run detect_soa 0 "$work/minimal.zone"
+expect_out detect_soa child.example
+# A file mostly bad as its detected format fails and names the file.
+printf '$TTL 300\na.com\nb.com\nc.com\n' > "$work/mostlybad.txt"
+run mostly_bad 1 "$work/mostlybad.txt"
+expect_err mostly_bad "mostlybad.txt: 3 of the first 4 lines are bad lines as a zone file"
+# ... but not when the format is given.
+run mostly_bad_forced 0 --input-format zone "$work/mostlybad.txt"
+
+# Issue 16, 2: NS in RFC 3597's generic form; a malformed one is a bad line.
+printf 'example. 300 IN SOA ns h 1 2 3 4 5\na NS \\# 4 026e7300\nb TYPE2 \\# 4 026e7300\nc CLASS1 TYPE2 ns.example.\nd NS \\# ( 4\n 026e\n 7300 )\ne NS \\# 4 026e73\nf NS \\# 4 036e7300\n' > "$work/generic.zone"
+run generic 0 --count --origin example "$work/generic.zone"
+grep -q '^names 4$' "$work/generic.out" && grep -q '^bad_lines 2$' "$work/generic.out" || { fail "generic: counts"; cat "$work/generic.out"; }
+run generic_names 0 --origin example "$work/generic.zone"
+expect_out generic_names a.example b.example c.example d.example
+expect_err generic_names "generic.zone:8: generic rdata (\\\\#): length 4 but 6 hex digits given"
+expect_err generic_names "generic.zone:9: generic NS rdata of 4 bytes is not exactly one name"
+
+# Issue 16, 3: $GENERATE of NS records yields the delegations.
+printf '$ORIGIN example.\n@ 300 IN SOA ns h 1 2 3 4 5\n$GENERATE 1-3 child$ NS ns$\n$GENERATE 1-3 h$ A 192.0.2.$\n$GENERATE 8-12/2 w${-8,2,d} IN 300 NS ns\n$GENERATE 1-2000000 q$ NS ns\n$GENERATE 1-2 x${0,1,q} NS ns\n' > "$work/generate.zone"
+run generate 0 "$work/generate.zone"
+expect_out generate child1.example child2.example child3.example w00.example w02.example w04.example
+expect_err generate "generate.zone:6: \$GENERATE range of 2000000 names above the limit of 1000000"
+expect_err generate "generate.zone:7: \$GENERATE: bad modifier"
+run generate_limit 0 --limit 2 "$work/generate.zone"
+expect_out generate_limit child1.example child2.example
 
 run missing 1 "$work/does-not-exist.zone"
 expect_err missing "does-not-exist.zone: No such file"
