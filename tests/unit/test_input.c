@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <zlib.h>
@@ -14,7 +16,7 @@
 #include "input/input.h"
 #include "unit.h"
 
-#define MAX_COLLECTED 20000
+#define MAX_COLLECTED 60000
 
 struct collected {
   char **names; /* valid names, in order */
@@ -656,7 +658,242 @@ static void test_open_files(void) {
   input_reader_free(NULL);
 }
 
+/* The names collected, one per line, for comparing with a literal. */
+static void joined_names(const struct collected *c, char *out, size_t out_size) {
+  out[0] = '\0';
+  for (size_t i = 0; i < c->count; i++) {
+    size_t used = strlen(out);
+    snprintf(out + used, out_size - used, "%s\n", c->names[i]);
+  }
+}
+
+/* Issue 16, 1: detection. A multi-line SOA (its continuation lines are one
+ * word each) and a signed zone's base64 lines made auto-detection pick
+ * "list"; a $TTL or an SOA now decides "zone". A detected file that is
+ * mostly bad lines ends the input with an error naming it. */
+static void test_zone_detection(void) {
+  struct input_options options;
+  struct collected c;
+  char joined[1024];
+  const char *minimal = "$TTL 300\n"
+                        "example. IN SOA ns.example. hostmaster.example. (\n"
+                        "        1\n        3600\n        1800\n        1814400\n        3600\n        )\n"
+                        "example. NS ns.example.\n"
+                        "child.example. NS ns.child.example.\n";
+  input_options_defaults(&options);
+  read_memory(minimal, strlen(minimal), &options, &c);
+  joined_names(&c, joined, sizeof joined);
+  CHECK_STR(joined, "child.example\n");
+  CHECK_INT(c.end_rc, 0);
+  CHECK_INT(c.counts.bad_lines, 0);
+  collected_free(&c);
+  /* No directive: the SOA line itself decides, whatever follows. */
+  const char *signed_zone = "example. 300 IN SOA ns.example. h.example. ( 1 2 3 4 5 )\n"
+                            "example. 300 IN DNSKEY 257 3 13 (\n"
+                            "  mdsswUyr3DPW132mOi8V9xESWE8jTo0d\n"
+                            "  xCjjnopKl+GqJxpVXckHAeF+KkxLbxIL\n"
+                            "  fDLUT0rAK9iUzy1L53eKGQ==\n"
+                            "  )\n"
+                            "example. 300 IN RRSIG DNSKEY 13 1 300 20300101000000 20200101000000 1 example. (\n"
+                            "  AAAAbase64fragmentnumberone\n  AAAAbase64fragmentnumbertwo\n"
+                            "  AAAAbase64fragmentnumberthree\n  AAAAbase64fragmentnumberfour )\n"
+                            "a.example. 300 IN NS ns.a.example.\n"
+                            "b.example. 300 IN NS ns.b.example.\n";
+  input_options_defaults(&options);
+  read_memory(signed_zone, strlen(signed_zone), &options, &c);
+  joined_names(&c, joined, sizeof joined);
+  CHECK_STR(joined, "a.example\nb.example\n");
+  CHECK_INT(c.end_rc, 0);
+  collected_free(&c);
+  /* Detected as a zone ($TTL), but every record is bad: an error. */
+  const char *mostly_bad = "$TTL 300\na.com\nb.com\nc.com\n";
+  input_options_defaults(&options);
+  read_memory(mostly_bad, strlen(mostly_bad), &options, &c);
+  CHECK_INT(c.end_rc, -1);
+  CHECK(strstr(c.why, "mem: 3 of the first 4 lines are bad lines as a zone file") != NULL);
+  collected_free(&c);
+  /* The same with the format given: bad lines, counted, exit as before. */
+  options.format = INPUT_FORMAT_ZONE;
+  read_memory(mostly_bad, strlen(mostly_bad), &options, &c);
+  CHECK_INT(c.end_rc, 0);
+  CHECK_INT(c.counts.bad_lines, 3);
+  collected_free(&c);
+  /* Half bad is not "mostly". */
+  const char *half = "a.com\nb c\n";
+  input_options_defaults(&options);
+  read_memory(half, strlen(half), &options, &c);
+  CHECK_INT(c.end_rc, 0);
+  collected_free(&c);
+}
+
+/* Issue 16, 2: NS in RFC 3597's generic form, TYPE2 and CLASS1. */
+static void test_zone_generic_rdata(void) {
+  const char *zone = "example. 300 IN SOA ns h 1 2 3 4 5\n"
+                     "a NS \\# 4 026e7300\n"
+                     "b TYPE2 \\# 4 026e7300\n"
+                     "c CLASS1 TYPE2 ns.example.\n"
+                     "d NS \\# ( 4\n 026e\n 7300 )\n"
+                     "e NS \\# 4 026e73\n"        /* 3 bytes of hex for 4 */
+                     "f NS \\# 4 036e7300\n"      /* not one name */
+                     "g NS \\# 4 026e7300 ff\n"   /* more hex than the length */
+                     "h NS \\# x 00\n"            /* no length */
+                     "i TYPE6 \\# 0\n"            /* an SOA of the same apex? no: i.example */
+                     "j CLASS3 NS ns\n"           /* CH: skipped */
+                     "k NS \\# 1 00\n";           /* the root as NS target: fine */
+  struct input_options options;
+  struct collected c;
+  char joined[1024];
+  input_options_defaults(&options);
+  options.zone_origin = "example";
+  read_memory(zone, strlen(zone), &options, &c);
+  joined_names(&c, joined, sizeof joined);
+  CHECK_STR(joined, "a.example\nb.example\nc.example\nd.example\nk.example\n");
+  CHECK_INT(c.counts.bad_lines, 5);
+  CHECK(strstr(c.messages, "mem:8: generic rdata (\\#): length 4 but 6 hex digits given") != NULL);
+  CHECK(strstr(c.messages, "mem:9: generic NS rdata of 4 bytes is not exactly one name") != NULL);
+  CHECK(strstr(c.messages, "mem:10: generic rdata (\\#): more hex than the length of 4 bytes") != NULL);
+  CHECK(strstr(c.messages, "mem:11: generic rdata (\\#): the length is not a number") != NULL);
+  CHECK(strstr(c.messages, "mem:12: SOA of i.example in the zone of example") != NULL);
+  collected_free(&c);
+}
+
+/* Issue 16, 3: BIND's $GENERATE of NS records, one name at a time. */
+static void test_zone_generate(void) {
+  const char *zone = "$ORIGIN example.\n"
+                     "@ 300 IN SOA ns h 1 2 3 4 5\n"
+                     "$GENERATE 1-3 child$ NS ns$\n"
+                     "$GENERATE 1-3 h$ A 192.0.2.$\n"            /* not NS: skipped */
+                     "$GENERATE 8-12/4 w${-8,3,d} 300 IN NS ns\n" /* w000, w004 */
+                     "$GENERATE 10-11 ${0,2,x}-${0,0,X}-${0,3,o} NS ns\n"
+                     "$GENERATE 0-1 n\\$$ NS ns\n"               /* "n\$0": invalid */
+                     "$GENERATE 1-1 ${0,3,n} NS ns\n"            /* 1.0: two labels */
+                     "$GENERATE 1-1000001 q$ NS ns\n"
+                     "$GENERATE 5-1 q$ NS ns\n"
+                     "$GENERATE 1-2 q${1,2 NS ns\n"
+                     "$GENERATE 1-2 q$ NS\n"
+                     "$GENERATE 1-50000 big$ NS ns.big$\n";
+  struct input_options options;
+  struct collected c;
+  input_options_defaults(&options);
+  read_memory(zone, strlen(zone), &options, &c);
+  CHECK_INT(c.count, 3 + 2 + 2 + 50000);
+  if (c.count == 3 + 2 + 2 + 50000) {
+    CHECK_STR(c.names[0], "child1.example");
+    CHECK_STR(c.names[2], "child3.example");
+    CHECK_STR(c.names[3], "w000.example");
+    CHECK_STR(c.names[4], "w004.example");
+    CHECK_STR(c.names[5], "0a-a-012.example");
+    CHECK_STR(c.names[6], "0b-b-013.example");
+    CHECK_STR(c.names[7], "big1.example");
+    CHECK_STR(c.names[c.count - 1], "big50000.example");
+  }
+  CHECK_INT(c.invalid, 2); /* n$0, n$1: a '$' is not a hostname byte */
+  CHECK_INT(c.counts.bad_lines, 4);
+  CHECK(strstr(c.messages, "mem:9: $GENERATE range of 1000001 names above the limit of 1000000") != NULL);
+  CHECK(strstr(c.messages, "mem:10: $GENERATE: bad range") != NULL);
+  CHECK(strstr(c.messages, "mem:11: $GENERATE: bad modifier") != NULL);
+  CHECK(strstr(c.messages, "mem:12: $GENERATE needs a range, an owner, a type and rdata") != NULL);
+  collected_free(&c);
+  /* --limit stops inside a range. */
+  input_options_defaults(&options);
+  options.limit = 4;
+  read_memory(zone, strlen(zone), &options, &c);
+  CHECK_INT(c.count, 4);
+  CHECK_STR(c.count == 4 ? c.names[3] : NULL, "w000.example");
+  collected_free(&c);
+}
+
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  CHECK(f != NULL);
+  if (f != NULL) {
+    fputs(text, f);
+    fclose(f);
+  }
+}
+
+/* Reads one file from disk; diagnostics go to c->messages. */
+static void read_path(const char *path, struct input_options *options, struct collected *c) {
+  memset(c, 0, sizeof *c);
+  options->diagnostic = collect_message;
+  options->diagnostic_arg = c;
+  char why[256];
+  const char *paths[] = {path};
+  struct input_reader *reader = input_reader_open(paths, 1, options, why, sizeof why);
+  CHECK(reader != NULL);
+  if (reader == NULL) {
+    c->names = calloc(1, sizeof *c->names);
+    return;
+  }
+  drain(reader, c);
+  input_reader_free(reader);
+}
+
+/* Issue 16, 3: $INCLUDE relative to the including file, with an origin,
+ * nested; messages name the included file and its line; a missing file, a
+ * loop and an in-memory input end the input. */
+static void test_zone_include(void) {
+  char dir[] = "/tmp/danescan-include-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char path[256], sub[256];
+  snprintf(sub, sizeof sub, "%s/parts", dir);
+  CHECK(mkdir(sub, 0700) == 0);
+  snprintf(path, sizeof path, "%s/parts/a.zone", dir);
+  write_text(path, "a NS ns\nbad_owner. NS\n$INCLUDE nested.zone\n");
+  snprintf(path, sizeof path, "%s/parts/nested.zone", dir);
+  write_text(path, "n NS ns\n");
+  snprintf(path, sizeof path, "%s/parts/c.zone", dir);
+  write_text(path, "@ NS ns\nsub NS ns\n");
+  snprintf(path, sizeof path, "%s/top.zone", dir);
+  write_text(path, "$ORIGIN example.\n@ 300 IN SOA ns h 1 2 3 4 5\nb NS ns\n$INCLUDE parts/a.zone\n"
+                   "  NS ns2\n$INCLUDE \"parts/c.zone\" c.example.\nd NS ns\n");
+  struct input_options options;
+  struct collected c;
+  char joined[1024];
+  input_options_defaults(&options);
+  read_path(path, &options, &c);
+  joined_names(&c, joined, sizeof joined);
+  CHECK_STR(joined, "b.example\na.example\nn.example\nc.example\nd.example\n");
+  CHECK_INT(c.end_rc, 0);
+  CHECK_INT(c.counts.bad_lines, 1);
+  CHECK(strstr(c.messages, "parts/a.zone:2: NS record with 0 fields") != NULL);
+  CHECK(strstr(c.messages, "parts/nested.zone: included file read to the end (1 lines, sha256 ") != NULL);
+  collected_free(&c);
+  /* A missing included file. */
+  snprintf(path, sizeof path, "%s/missing.zone", dir);
+  write_text(path, "example. 300 IN SOA ns h 1 2 3 4 5\n$INCLUDE none.zone\n");
+  read_path(path, &options, &c);
+  CHECK_INT(c.end_rc, -1);
+  CHECK(strstr(c.why, "missing.zone:2: $INCLUDE ") != NULL && strstr(c.why, "none.zone: No such file") != NULL);
+  collected_free(&c);
+  /* A loop through two files. */
+  snprintf(path, sizeof path, "%s/parts/loop.zone", dir);
+  write_text(path, "x NS ns\n$INCLUDE ../loop.zone\n");
+  snprintf(path, sizeof path, "%s/loop.zone", dir);
+  write_text(path, "example. 300 IN SOA ns h 1 2 3 4 5\n$INCLUDE parts/loop.zone\n");
+  read_path(path, &options, &c);
+  CHECK_INT(c.end_rc, -1);
+  CHECK(strstr(c.why, "parts/loop.zone:2: $INCLUDE ") != NULL && strstr(c.why, "a loop") != NULL);
+  collected_free(&c);
+  /* From memory (as from standard input) there is no directory. */
+  const char *memory = "example. 300 IN SOA ns h 1 2 3 4 5\n$INCLUDE parts/a.zone\n";
+  read_memory(memory, strlen(memory), &options, &c);
+  CHECK_INT(c.end_rc, -1);
+  CHECK(strstr(c.why, "mem:2: $INCLUDE parts/a.zone refused") != NULL);
+  collected_free(&c);
+  const char *files[] = {"parts/a.zone", "parts/nested.zone", "parts/c.zone", "parts/loop.zone",
+                         "top.zone",     "missing.zone",      "loop.zone"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    unlink(path);
+  }
+  rmdir(sub);
+  rmdir(dir);
+}
+
 UNIT_MAIN(UNIT_TEST(test_name_rule), UNIT_TEST(test_tld_zone), UNIT_TEST(test_zone_apex_rules), UNIT_TEST(test_list),
           UNIT_TEST(test_csv), UNIT_TEST(test_gzip_errors), UNIT_TEST(test_binary_and_long_lines),
           UNIT_TEST(test_shard_sample_limit), UNIT_TEST(test_dedup_lookahead_order), UNIT_TEST(test_dedup_budget),
-          UNIT_TEST(test_dedup_growth), UNIT_TEST(test_diagnostics_cap_and_checksum), UNIT_TEST(test_open_files))
+          UNIT_TEST(test_dedup_growth), UNIT_TEST(test_diagnostics_cap_and_checksum), UNIT_TEST(test_open_files),
+          UNIT_TEST(test_zone_detection), UNIT_TEST(test_zone_generic_rdata), UNIT_TEST(test_zone_generate),
+          UNIT_TEST(test_zone_include))
