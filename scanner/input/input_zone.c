@@ -419,6 +419,11 @@ static int generic_check(const struct input_zone *zone, char *message, size_t me
 static enum input_zone_result record_token(struct input_zone *zone, const char *token, size_t len, bool quoted,
                                            char *message, size_t message_len) {
   if (zone->stage == STAGE_RDATA) {
+    /* Only NS and SOA rdata is read; other types' "\#" is skipped unread
+     * (a backslash stops the fast skip in scan_tokens). */
+    if (zone->type == RECORD_OTHER) {
+      return INPUT_ZONE_NOTHING;
+    }
     if (zone->rdata_tokens == 0 && !quoted && len == 2 && token[0] == '\\' && token[1] == '#') {
       zone->generic.active = true;
     } else if (zone->generic.active && generic_token(zone, token, len, quoted, message, message_len) != 0) {
@@ -1031,7 +1036,8 @@ int input_zone_include_begin(struct input_zone *zone, char *message, size_t mess
   if (zone->include_origin.len != 0) {
     zone->origin = zone->include_origin;
   }
-  zone->owner.len = 0; /* RFC 1035 5.1: an included file starts afresh */
+  /* The owner carries into the included file, as NSD and ldns read it
+   * (an included file of NS lines for the apex is common). */
   zone->owner_text_len = 0;
   return 0;
 }

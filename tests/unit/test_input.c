@@ -739,7 +739,8 @@ static void test_zone_generic_rdata(void) {
                      "h NS \\# x 00\n"            /* no length */
                      "i TYPE6 \\# 0\n"            /* an SOA of the same apex? no: i.example */
                      "j CLASS3 NS ns\n"           /* CH: skipped */
-                     "k NS \\# 1 00\n";           /* the root as NS target: fine */
+                     "k NS \\# 1 00\n"             /* the root as NS target: fine */
+                     "l TYPE5050 \\# 1 aa\n";       /* other types: not read */
   struct input_options options;
   struct collected c;
   char joined[1024];
