@@ -53,7 +53,8 @@ struct input_name {
   char reason[INPUT_REASON_MAX_BYTES];
   uint64_t seq;        /* 0-based ordinal among emitted names (resume key) */
   unsigned file_index; /* which input file */
-  uint64_t line;       /* 1-based line in that file */
+  uint64_t line;       /* 1-based line in that file (of its $INCLUDE line for a
+                        * name from an included file) */
   int64_t rank;        /* CSV rank, -1 if none */
 };
 
@@ -76,9 +77,13 @@ struct input_reader;
 struct input_reader *input_reader_open(const char *const *paths, size_t path_count, const struct input_options *options,
                                        char *why, size_t why_len);
 
-/* Next name: returns 1 and fills out, 0 at the end, -1 on an I/O error that
- * ends the input (truncated gzip, read error), with a message in why; names
- * emitted before stay valid. */
+/* Next name: returns 1 and fills out, 0 at the end, -1 with a message in why
+ * on an error that ends the input: an I/O error (truncated gzip, read
+ * error), a zone file's $INCLUDE that cannot be followed (missing file,
+ * loop, too deep, or read from standard input or memory: "zone.db:12:
+ * $INCLUDE part.db: No such file or directory"), or a file whose format was
+ * detected (not given) with more than half of its first 1000 content lines
+ * bad. Names emitted before stay valid. */
 int input_reader_next(struct input_reader *reader, struct input_name *out, char *why, size_t why_len);
 
 /* As input_reader_open, on one in-memory input (plain or gzip'd) named
@@ -91,7 +96,9 @@ void input_reader_get_counts(const struct input_reader *reader, struct input_cou
 
 /* SHA-256 (hex) of each input file's raw bytes read so far; complete after
  * the end is reached. Owned by the reader. NULL for "-" read from a pipe
- * before the end. */
+ * before the end. Files a zone file $INCLUDEs are not part of it: each is
+ * reported through the diagnostic callback with its own SHA-256 when read
+ * to the end. */
 const char *input_reader_checksum(const struct input_reader *reader, size_t file_index);
 
 void input_reader_free(struct input_reader *reader);
