@@ -79,6 +79,10 @@ bool input_include_same_file(const struct input_include *inc, dev_t device, ino_
   return inc->device == device && inc->inode == inode;
 }
 
+bool input_include_same_as(const struct input_include *a, const struct input_include *b) {
+  return a->device == b->device && a->inode == b->inode;
+}
+
 const char *input_include_display(const struct input_include *inc) {
   return inc->display;
 }

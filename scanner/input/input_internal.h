@@ -119,7 +119,9 @@ struct input_include *input_include_open(const char *path, size_t max_line_bytes
  * comes back once with *too_long set (and no text) and is skipped. */
 int input_include_next_line(struct input_include *inc, const char **line, size_t *line_len, bool *too_long, char *why,
                             size_t why_len);
+/* The same file (device and inode) as the given one / as another include. */
 bool input_include_same_file(const struct input_include *inc, dev_t device, ino_t inode);
+bool input_include_same_as(const struct input_include *a, const struct input_include *b);
 const char *input_include_display(const struct input_include *inc);
 uint64_t input_include_line_no(const struct input_include *inc);
 /* Hex SHA-256 of the raw bytes read (complete at the end); once. */

@@ -1136,8 +1136,8 @@ static int include_push(struct input_reader *reader) {
   if (reader->include_depth >= INPUT_ZONE_INCLUDE_MAX_DEPTH) {
     return fail_here(reader, "$INCLUDE %s: nested more than %d deep", name, INPUT_ZONE_INCLUDE_MAX_DEPTH);
   }
-  const char *including =
-      reader->include_depth > 0 ? input_include_display(reader->includes[reader->include_depth - 1]) : file->path;
+  const char *including = reader->include_depth > 0 ? input_include_display(reader->includes[reader->include_depth - 1])
+                                                    : file->path;
   char path[PATH_MAX];
   if (input_include_resolve(including, name, path, sizeof path) != 0) {
     return fail_here(reader, "$INCLUDE %s: path too long", name);
@@ -1149,8 +1149,7 @@ static int include_push(struct input_reader *reader) {
   }
   bool loop = file->has_inode && input_include_same_file(inc, file->device, file->inode);
   for (size_t i = 0; i < reader->include_depth && !loop; i++) {
-    struct stat st;
-    loop = stat(input_include_display(reader->includes[i]), &st) == 0 && input_include_same_file(inc, st.st_dev, st.st_ino);
+    loop = input_include_same_as(inc, reader->includes[i]);
   }
   if (loop) {
     input_include_free(inc);

@@ -27,9 +27,9 @@ struct zone_name {
 
 /* RFC 3597 generic rdata of the NS or SOA record being read. */
 struct generic_rdata {
-  bool active;            /* the first rdata token was \# */
-  unsigned length;        /* the declared RDLENGTH */
-  unsigned hex_digits;    /* hex digits seen so far */
+  bool active;                            /* the first rdata token was \# */
+  unsigned length;                        /* the declared RDLENGTH */
+  unsigned hex_digits;                    /* hex digits seen so far */
   uint8_t wire[INPUT_WIRE_MAX_BYTES + 1]; /* decoded bytes (NS: one name) */
 };
 
@@ -614,8 +614,7 @@ struct directive_token {
 /* Splits a directive line into blank-separated tokens up to a ';' comment.
  * Returns the number found (at most max; more are counted in *extra), or
  * -1 for a quote not closed on the line. */
-static int directive_split(const char *p, const char *end, struct directive_token *tokens, size_t max,
-                           size_t *extra) {
+static int directive_split(const char *p, const char *end, struct directive_token *tokens, size_t max, size_t *extra) {
   size_t count = 0;
   *extra = 0;
   while (p < end) {
@@ -652,8 +651,8 @@ static int directive_split(const char *p, const char *end, struct directive_toke
   return (int)count;
 }
 
-static enum input_zone_result directive_origin(struct input_zone *zone, const struct directive_token *tokens,
-                                               int count, char *message, size_t message_len) {
+static enum input_zone_result directive_origin(struct input_zone *zone, const struct directive_token *tokens, int count,
+                                               char *message, size_t message_len) {
   struct zone_name origin;
   char why[INPUT_REASON_MAX_BYTES];
   if (count < 2) {
@@ -765,7 +764,11 @@ static size_t generate_nibbles(uint64_t value, unsigned width, char base, char *
  * returns the bytes consumed, or 0 when malformed. */
 static size_t generate_modifier(const char *text, size_t len, int64_t *offset, unsigned *width, char *base) {
   size_t i = 1; /* past '{' */
-  bool negative = i < len && (text[i] == '-' || text[i] == '+') && text[i++] == '-';
+  bool negative = false;
+  if (i < len && (text[i] == '-' || text[i] == '+')) {
+    negative = text[i] == '-';
+    i++;
+  }
   uint64_t parts[2] = {0, 0};
   for (int part = 0; part < 2; part++) {
     size_t digits = 0;
@@ -802,8 +805,8 @@ static size_t generate_modifier(const char *text, size_t len, int64_t *offset, u
  * modified value, "$$" and "\$" a literal '$' (the backslash is kept, as
  * BIND keeps it, for the name parser). Returns the length, or -1 with a
  * message (a bad modifier, or longer than out_size). */
-static int generate_expand(const char *tmpl, size_t tmpl_len, uint64_t value, char *out, size_t out_size,
-                           char *message, size_t message_len) {
+static int generate_expand(const char *tmpl, size_t tmpl_len, uint64_t value, char *out, size_t out_size, char *message,
+                           size_t message_len) {
   size_t o = 0;
   for (size_t i = 0; i < tmpl_len; i++) {
     char c = tmpl[i];
@@ -836,7 +839,8 @@ static int generate_expand(const char *tmpl, size_t tmpl_len, uint64_t value, ch
     if (i + 1 < tmpl_len && tmpl[i + 1] == '{') {
       size_t used = generate_modifier(tmpl + i + 1, tmpl_len - i - 1, &offset, &width, &base);
       if (used == 0) {
-        snprintf(message, message_len, "$GENERATE: bad modifier (want ${offset[,width[,base]]}, base d, o, x, X, n or N)");
+        snprintf(message, message_len,
+                 "$GENERATE: bad modifier (want ${offset[,width[,base]]}, base d, o, x, X, n or N)");
         return -1;
       }
       i += used;
@@ -873,8 +877,8 @@ static enum input_zone_result directive_generate(struct input_zone *zone, const 
   }
   uint64_t names = (state->stop - state->next) / state->step + 1;
   if (names > INPUT_ZONE_GENERATE_MAX_NAMES) {
-    snprintf(message, message_len, "$GENERATE range of %llu names above the limit of %d",
-             (unsigned long long)names, INPUT_ZONE_GENERATE_MAX_NAMES);
+    snprintf(message, message_len, "$GENERATE range of %llu names above the limit of %d", (unsigned long long)names,
+             INPUT_ZONE_GENERATE_MAX_NAMES);
     return INPUT_ZONE_BAD_LINE;
   }
   bool in = true;

@@ -733,14 +733,14 @@ static void test_zone_generic_rdata(void) {
                      "b TYPE2 \\# 4 026e7300\n"
                      "c CLASS1 TYPE2 ns.example.\n"
                      "d NS \\# ( 4\n 026e\n 7300 )\n"
-                     "e NS \\# 4 026e73\n"        /* 3 bytes of hex for 4 */
-                     "f NS \\# 4 036e7300\n"      /* not one name */
-                     "g NS \\# 4 026e7300 ff\n"   /* more hex than the length */
-                     "h NS \\# x 00\n"            /* no length */
-                     "i TYPE6 \\# 0\n"            /* an SOA of the same apex? no: i.example */
-                     "j CLASS3 NS ns\n"           /* CH: skipped */
-                     "k NS \\# 1 00\n"             /* the root as NS target: fine */
-                     "l TYPE5050 \\# 1 aa\n";       /* other types: not read */
+                     "e NS \\# 4 026e73\n"      /* 3 bytes of hex for 4 */
+                     "f NS \\# 4 036e7300\n"    /* not one name */
+                     "g NS \\# 4 026e7300 ff\n" /* more hex than the length */
+                     "h NS \\# x 00\n"          /* no length */
+                     "i TYPE6 \\# 0\n"          /* generic SOA of another name: one zone per file */
+                     "j CLASS3 NS ns\n"         /* CH: skipped */
+                     "k NS \\# 1 00\n"          /* the root as NS target: fine */
+                     "l TYPE5050 \\# 1 aa\n";   /* other types: not read */
   struct input_options options;
   struct collected c;
   char joined[1024];
@@ -763,11 +763,11 @@ static void test_zone_generate(void) {
   const char *zone = "$ORIGIN example.\n"
                      "@ 300 IN SOA ns h 1 2 3 4 5\n"
                      "$GENERATE 1-3 child$ NS ns$\n"
-                     "$GENERATE 1-3 h$ A 192.0.2.$\n"            /* not NS: skipped */
+                     "$GENERATE 1-3 h$ A 192.0.2.$\n"             /* not NS: skipped */
                      "$GENERATE 8-12/4 w${-8,3,d} 300 IN NS ns\n" /* w000, w004 */
                      "$GENERATE 10-11 ${0,2,x}-${0,0,X}-${0,3,o} NS ns\n"
-                     "$GENERATE 0-1 n\\$$ NS ns\n"               /* "n\$0": invalid */
-                     "$GENERATE 1-1 ${0,3,n} NS ns\n"            /* 1.0: two labels */
+                     "$GENERATE 0-1 n\\$$ NS ns\n"    /* "n\$0": invalid */
+                     "$GENERATE 1-1 ${0,3,n} NS ns\n" /* 1.0: two labels */
                      "$GENERATE 1-1000001 q$ NS ns\n"
                      "$GENERATE 5-1 q$ NS ns\n"
                      "$GENERATE 1-2 q${1,2 NS ns\n"
@@ -846,8 +846,9 @@ static void test_zone_include(void) {
   snprintf(path, sizeof path, "%s/parts/c.zone", dir);
   write_text(path, "@ NS ns\nsub NS ns\n");
   snprintf(path, sizeof path, "%s/top.zone", dir);
-  write_text(path, "$ORIGIN example.\n@ 300 IN SOA ns h 1 2 3 4 5\nb NS ns\n$INCLUDE parts/a.zone\n"
-                   "  NS ns2\n$INCLUDE \"parts/c.zone\" c.example.\nd NS ns\n");
+  write_text(path,
+             "$ORIGIN example.\n@ 300 IN SOA ns h 1 2 3 4 5\nb NS ns\n$INCLUDE parts/a.zone\n"
+             "  NS ns2\n$INCLUDE \"parts/c.zone\" c.example.\nd NS ns\n");
   struct input_options options;
   struct collected c;
   char joined[1024];
