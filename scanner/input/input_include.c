@@ -134,6 +134,7 @@ int input_include_next_line(struct input_include *inc, const char **line, size_t
       }
       *line = begin;
       *line_len = (size_t)(nl - begin);
+      *too_long = *line_len > inc->max_line_bytes;
       return 1;
     }
     if (inc->eof) {

@@ -75,6 +75,14 @@ run include_loop 1 "$work/loop.zone"
 expect_err include_loop "loop.zone:2: \$INCLUDE .*loop.zone: a loop"
 run include_stdin 1 - < "$work/incok.zone"
 expect_err include_stdin "(stdin):3: \$INCLUDE parts/a.zone refused"
+# Lines of an included file: too long (skipped, named by file and line),
+# a record left open at its end.
+{ printf 'a NS ns\n'; head -c 300000 /dev/zero | tr '\0' x; printf '\nb NS ns\nc NS ( ns\n'; } > "$work/parts/long.inc"
+printf '$ORIGIN zone.\n@ 300 IN SOA a. b. 1 2 3 4 5\n$INCLUDE parts/long.inc\nz NS ns\n' > "$work/inclong.zone"
+run include_long 0 "$work/inclong.zone"
+expect_out include_long a.zone b.zone z.zone
+expect_err include_long "parts/long.inc:2: line longer than 262144 bytes skipped"
+expect_err include_long "parts/long.inc:4: end of file inside parentheses"
 
 # Issue 16, 1: a multi-line SOA's continuation lines do not vote "list".
 printf '$TTL 300\nexample. IN SOA ns.example. hostmaster.example. (\n        1\n        3600\n        1800\n        1814400\n        3600\n        )\nexample. NS ns.example.\nchild.example. NS ns.child.example.\n' > "$work/minimal.zone"
