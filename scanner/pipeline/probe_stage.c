@@ -180,6 +180,7 @@ static struct probe_detail *detail_from_report(const struct probe_report *report
   detail->verify_error = report->verify_error;
   detail->matched_tlsa_index = report->matched_tlsa_index;
   detail->match_depth = report->match_depth;
+  detail->tlsa_refused = report->tlsa_refused;
   if (report->chain_count > 0) {
     detail->chain_sha256 = calloc(report->chain_count, sizeof *detail->chain_sha256);
     detail->chain_der = calloc(report->chain_count, sizeof *detail->chain_der);
@@ -215,14 +216,16 @@ static struct probe_detail *detail_from_report(const struct probe_report *report
 
 static void host_job_finish(struct host_job *job) {
   struct mx_host *host = job->host;
-  bool expires_soon = false, partial = false;
+  bool expires_soon = false, partial = false, refused = false;
   for (size_t i = 0; i < host->address_count; i++) {
     const struct probe_detail *detail = host->addresses[i].probe;
     if (detail == NULL) continue;
     expires_soon |= detail->expires_soon;
     partial |= detail->partial_algorithm_coverage;
+    refused |= detail->tlsa_refused > 0;
   }
   if (expires_soon) host->flags |= MX_FLAG_EXPIRES_SOON;
+  if (refused) host->flags |= MX_FLAG_TLSA_REFUSED;
   if (partial) host->flags |= MX_FLAG_PARTIAL_ALGORITHM_COVERAGE;
   /* Only hosts with usable secure TLSA get their status from the probes;
    * every other status was decided by DNS (RESULTS.md). */

@@ -93,13 +93,21 @@ bool rules_probe_is_unreachable(enum probe_result result) {
 }
 
 enum host_status rules_host_status_from_probes(const struct mx_host *host) {
-  bool any_failed = false, any_authenticated = false, any_unreachable = false;
+  bool any_failed = false, any_authenticated = false, any_unreachable = false, any_unauthenticated = false;
   for (size_t i = 0; i < host->address_count; i++) {
     enum probe_result result = host->addresses[i].probe_result;
     if (rules_probe_is_auth_failure(result)) any_failed = true;
     if (result == PROBE_AUTHENTICATED) any_authenticated = true;
     if (rules_probe_is_unreachable(result)) any_unreachable = true;
+    if (result == PROBE_UNAUTHENTICATED_TLS) any_unauthenticated = true;
   }
+  /* A probe of a host with usable TLSA ends unauthenticated-tls only when
+   * OpenSSL accepted none of its records (SSL_dane_tlsa_add refused them
+   * all; the probe's reason names the first). The records are the same for
+   * every address, so for a DANE client the RRset has no usable record:
+   * RESULTS.md tlsa-unusable (TLS mandatory, unauthenticated), whatever the
+   * other addresses did. Never dane-unprobed: the host was probed. */
+  if (any_unauthenticated) return HOST_TLSA_UNUSABLE;
   if (any_failed) return HOST_DANE_FAILED;
   if (any_authenticated) return HOST_DANE_VALID;
   if (any_unreachable) return HOST_DANE_UNREACHABLE;

@@ -26,7 +26,10 @@ bool rules_host_wants_tlsa(const struct mx_host *host);
  * probe result (RESULTS.md): dane-failed if any address failed
  * authentication; else dane-valid if any authenticated (addresses that were
  * unreachable or skipped do not count against it); else dane-unreachable if
- * any was unreachable; else (every address skipped by policy) dane-unprobed. */
+ * any was unreachable; else (every address skipped by policy) dane-unprobed.
+ * Before all of these: an address that ended unauthenticated-tls (OpenSSL
+ * refused every record danescan called usable) makes the host
+ * tlsa-unusable. */
 enum host_status rules_host_status_from_probes(const struct mx_host *host);
 
 /* True for the probe results that are authentication failures for a DANE

@@ -427,6 +427,7 @@ static void deliver(struct probe_job *job) {
       report.verify_error = t->verify_error;
       report.matched_tlsa_index = t->matched_tlsa_index;
       report.match_depth = t->match_depth;
+      report.tlsa_refused = t->tlsa_refused;
       for (size_t i = 0; i < t->chain_count; i++) {
         memcpy(chain[i].sha256, t->chain[i].sha256, 32);
         chain[i].der = t->chain[i].der;
@@ -450,6 +451,7 @@ static void deliver(struct probe_job *job) {
 
   engine->stats.completed++;
   if (report.result == PROBE_SKIPPED) engine->stats.skipped++;
+  if (report.tlsa_refused > 0) engine->stats.tlsa_refused++;
   if ((unsigned)report.result < PROBE_RESULT_COUNT) engine->stats.results[report.result]++;
   job->done_cb(&report, job->arg);
 
@@ -735,8 +737,8 @@ static void session_done(struct smtp_session *session, void *arg) {
     /* The other key type's session crosses the same lossy path: a transient
      * failure gets the same second chance, or a lost segment would decide
      * whether the host is flagged partial-algorithm-coverage. */
-    if (job->secondary_attempts == 1 && engine->config.retry_transient && transient_failure(o) &&
-        !state->given_up && schedule_secondary_retry(job, session)) {
+    if (job->secondary_attempts == 1 && engine->config.retry_transient && transient_failure(o) && !state->given_up &&
+        schedule_secondary_retry(job, session)) {
       dispatch(engine);
       return;
     }

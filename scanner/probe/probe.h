@@ -158,9 +158,10 @@ struct probe_report {
   long verify_error;                                   /* X509_V_* from SSL_get_verify_result, 0 = ok */
   int matched_tlsa_index;                              /* index into the request's tlsa, -1 if none */
   int match_depth;                                     /* 0 = leaf, -1 if none */
-  const struct probe_cert *chain;                      /* peer chain as sent, leaf first */
-  size_t chain_count;                                  /* entries in chain (<= PROBE_MAX_CHAIN_CERTS) */
-  size_t chain_sent;                                   /* certificates the server sent; more than chain_count
+  unsigned tlsa_refused;          /* usable TLSA records OpenSSL refused (tls_outcome.tlsa_refused) */
+  const struct probe_cert *chain; /* peer chain as sent, leaf first */
+  size_t chain_count;             /* entries in chain (<= PROBE_MAX_CHAIN_CERTS) */
+  size_t chain_sent;              /* certificates the server sent; more than chain_count
                                                           when the chain was longer than PROBE_MAX_CHAIN_CERTS */
   bool has_leaf_spki_sha256;
   uint8_t leaf_spki_sha256[32]; /* SHA-256 of the leaf's SPKI: what a "3 1 1" record of it holds */
@@ -205,8 +206,9 @@ int probe_engine_submit(struct probe_engine *engine, const struct probe_request 
 
 struct probe_stats {
   uint64_t submitted, completed, skipped;
-  uint64_t connections; /* TCP connections opened (incl. key-type sessions and retries) */
-  uint64_t retries;     /* second attempts started after a transient failure */
+  uint64_t connections;  /* TCP connections opened (incl. key-type sessions and retries) */
+  uint64_t retries;      /* second attempts started after a transient failure */
+  uint64_t tlsa_refused; /* probes in which OpenSSL refused a TLSA record danescan called usable */
   uint64_t results[PROBE_RESULT_COUNT];
   unsigned queued;    /* waiting for rate/per-address/concurrency slots */
   unsigned in_flight; /* sessions running */

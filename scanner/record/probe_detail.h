@@ -73,6 +73,7 @@ struct probe_detail {
   long verify_error;
   int matched_tlsa_index; /* index into the host's tlsa_records, -1 if none */
   int match_depth;
+  unsigned tlsa_refused;       /* usable TLSA records SSL_dane_tlsa_add refused (host flag tlsa-refused) */
   uint8_t (*chain_sha256)[32]; /* leaf first */
   uint8_t **chain_der;         /* DER of each chain certificate (store, check) */
   size_t *chain_der_len;

@@ -8,6 +8,7 @@
 static const char *const mx_flag_words[MX_FLAG_COUNT] = {
     "nxdomain",      "target-is-tld",   "target-is-localhost", "ancestor-nxdomain",          "tlsa-at-original-name",
     "tlsa-insecure", "a-lookup-failed", "aaaa-lookup-failed",  "partial-algorithm-coverage", "expires-soon",
+    "tlsa-refused",
 };
 
 const char *mx_host_flag_name(unsigned bit_index) {

@@ -61,11 +61,12 @@ enum mx_host_flag {
   MX_FLAG_AAAA_FAILED = 1u << 7,           /* AAAA lookup bogus/failed, A usable */
   MX_FLAG_PARTIAL_ALGORITHM_COVERAGE = 1u << 8,
   MX_FLAG_EXPIRES_SOON = 1u << 9,
+  MX_FLAG_TLSA_REFUSED = 1u << 10, /* OpenSSL refused a TLSA record danescan classified usable */
 };
 
 /* Names of the flags in output, in bit order. */
 const char *mx_host_flag_name(unsigned bit_index);
-#define MX_FLAG_COUNT 10
+#define MX_FLAG_COUNT 11
 
 struct mx_host {
   char *name;         /* as in the MX RRset, lower case, no trailing dot */

@@ -8,6 +8,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/* Full data (matching type 0) must be exactly what OpenSSL's
+ * SSL_dane_tlsa_add accepts: selector 0 a DER certificate with a public key,
+ * selector 1 a DER SubjectPublicKeyInfo, each consuming every byte. Anything
+ * else (a whole certificate published as "3 1 0", a bare SEQUENCE) cannot
+ * match and would be refused at probe time. Returns NULL or the reason. */
+static const char *full_data_problem(const struct tlsa_record *record) {
+  const unsigned char *start = record->data;
+  const unsigned char *p = start;
+  const char *problem = NULL;
+  if (record->data_len == 0) return "full data is empty";
+  if (record->selector == TLSA_SELECTOR_CERT) {
+    X509 *cert = d2i_X509(NULL, &p, (long)record->data_len);
+    if (cert == NULL || (size_t)(p - start) != record->data_len || X509_get0_pubkey(cert) == NULL) {
+      problem = "full data (selector 0) is not a DER certificate";
+    }
+    X509_free(cert);
+  } else {
+    EVP_PKEY *key = d2i_PUBKEY(NULL, &p, (long)record->data_len);
+    if (key == NULL || (size_t)(p - start) != record->data_len) {
+      problem = "full data (selector 1) is not a DER SubjectPublicKeyInfo";
+    }
+    EVP_PKEY_free(key);
+  }
+  ERR_clear_error(); /* a failed decode leaves errors on this thread's queue */
+  return problem;
+}
+
 void tlsa_record_classify(struct tlsa_record *record) {
   record->usable = false;
   if (record->usage == TLSA_USAGE_PKIX_TA || record->usage == TLSA_USAGE_PKIX_EE) {
@@ -35,14 +66,14 @@ void tlsa_record_classify(struct tlsa_record *record) {
       return;
     }
     break;
-  case TLSA_MATCHING_FULL:
-    /* Full data is a DER Certificate or SubjectPublicKeyInfo: a SEQUENCE
-     * (0x30). Anything shorter than a minimal SEQUENCE cannot match. */
-    if (record->data_len < 2 || record->data[0] != 0x30) {
-      record->unusable_reason = "full data is not a DER SEQUENCE";
+  case TLSA_MATCHING_FULL: {
+    const char *problem = full_data_problem(record);
+    if (problem != NULL) {
+      record->unusable_reason = problem;
       return;
     }
     break;
+  }
   default:
     record->unusable_reason = "unknown matching type";
     return;

@@ -27,8 +27,10 @@ struct tlsa_record {
 };
 
 /* Decides usability: usage 2 or 3, selector 0 or 1, matching type 0, 1 or 2,
- * and the data length fitting the matching type (32 bytes for SHA-256, 64
- * for SHA-512, a plausible DER object for full data). Sets usable and
+ * and the data fitting the matching type: 32 bytes for SHA-256, 64 for
+ * SHA-512; for full data, selector 0 a whole DER certificate and selector 1
+ * a whole DER SubjectPublicKeyInfo (decoded with d2i_X509 / d2i_PUBKEY,
+ * every byte consumed: what SSL_dane_tlsa_add accepts). Sets usable and
  * unusable_reason. */
 void tlsa_record_classify(struct tlsa_record *record);
 

@@ -187,6 +187,45 @@ static void diagnose_record_mixups(struct explain *e, const struct mx_host *host
   }
 }
 
+/* RFC 7671 section 9, digest agility: for one usage and selector OpenSSL
+ * (and so Postfix and danescan) uses only the records of the strongest
+ * digest, SHA-512 over SHA-256. A SHA-256 record beside a SHA-512 one of
+ * the same usage and selector is never tried: when the SHA-512 records are
+ * wrong, the host fails although the SHA-256 one would match. Says so,
+ * naming the SHA-256 record that matches what was served when the probe
+ * shows it (the leaf's key for 3 1 1, the leaf certificate for 3 0 1). */
+static void diagnose_digest_agility(struct explain *e, const struct mx_host *host, const struct probe_detail *detail) {
+  char name[300];
+  tlsa_name(host, name, sizeof name);
+  for (size_t i = 0; i < host->tlsa_count; i++) {
+    const struct tlsa_record *weak = &host->tlsa_records[i];
+    if (!weak->usable || weak->matching_type != TLSA_MATCHING_SHA256) continue;
+    size_t strong = host->tlsa_count;
+    for (size_t k = 0; k < host->tlsa_count && strong == host->tlsa_count; k++) {
+      const struct tlsa_record *other = &host->tlsa_records[k];
+      if (other->usable && other->matching_type == TLSA_MATCHING_SHA512 && other->usage == weak->usage &&
+          other->selector == weak->selector) {
+        strong = k;
+      }
+    }
+    if (strong == host->tlsa_count) continue;
+    const uint8_t *served = NULL;
+    if (weak->usage == TLSA_USAGE_DANE_EE && weak->selector == TLSA_SELECTOR_SPKI && detail->has_leaf_spki_sha256) {
+      served = detail->leaf_spki_sha256;
+    } else if (weak->usage == TLSA_USAGE_DANE_EE && weak->selector == TLSA_SELECTOR_CERT && detail->chain_count > 0) {
+      served = detail->chain_sha256[0];
+    }
+    bool matches = served != NULL && weak->data_len == 32 && memcmp(weak->data, served, 32) == 0;
+    fix(e,
+        "TLSA record [%zu] of %s (%u %u 1, SHA-256)%s is never tried: record [%zu] (%u %u 2, SHA-512) has the same "
+        "usage and selector, and DANE clients (OpenSSL, Postfix) use only the strongest digest of a usage/selector "
+        "pair (RFC 7671 section 9, digest agility). Correct the SHA-512 record(s) of %u %u or remove them.",
+        i, name, weak->usage, weak->selector, matches ? " matches the server's key/certificate but" : "", strong,
+        weak->usage, weak->selector, weak->usage, weak->selector);
+    return;
+  }
+}
+
 /* ------------------------------------------------------------ probes */
 
 static const char *depth_text(int depth) {
@@ -305,6 +344,7 @@ static void explain_address(struct explain *e, const struct mx_host *host, const
   case PROBE_TLSA_MISMATCH:
     explain_unmatched_records(e, host, address->text);
     if (detail != NULL) diagnose_record_mixups(e, host, detail, address->text);
+    if (detail != NULL) diagnose_digest_agility(e, host, detail);
     if (detail != NULL && detail->chain_count > 0) {
       bool per_kind = false;
       for (int kind = 0; kind < PROBE_KEY_KIND_COUNT; kind++) {
@@ -491,9 +531,16 @@ static void explain_host(struct explain *e, const struct domain_result *result, 
         host->name);
     fix(e,
         "None of the TLSA records of %s is usable for SMTP (RFC 7672 3.1: only DANE-TA(2) and DANE-EE(3) with "
-        "selector 0/1 and matching type 0/1/2 and the right digest length count): replace them with "
+        "selector 0/1 and matching type 0/1/2 count, with a digest of the right length, or for matching type 0 "
+        "the whole DER certificate (selector 0) or SubjectPublicKeyInfo (selector 1)): replace them with "
         "`%s. IN TLSA 3 1 1 <sha256 of the served SPKI>`.",
         name, name);
+    if (host->flags & MX_FLAG_TLSA_REFUSED) {
+      say(e,
+          "  => OpenSSL refused TLSA records of %s that danescan classified usable (see each address's reason); "
+          "DANE clients built on OpenSSL ignore them too.\n",
+          host->name);
+    }
     break;
   case HOST_TLSA_FAILED:
     say(e,

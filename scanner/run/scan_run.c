@@ -73,9 +73,11 @@ static void print_summary(FILE *out, const struct scan_stats *stats, const struc
 static void print_probe_summary(FILE *out, struct probe_engine *engine) {
   struct probe_stats probes;
   probe_engine_get_stats(engine, &probes);
-  fprintf(out, "  probes: %llu addresses, %llu SMTP connections (%llu retries after a transient failure); per result:",
+  fprintf(out,
+          "  probes: %llu addresses, %llu SMTP connections (%llu retries after a transient failure), %llu with a "
+          "usable TLSA record OpenSSL refused; per result:",
           (unsigned long long)probes.completed, (unsigned long long)probes.connections,
-          (unsigned long long)probes.retries);
+          (unsigned long long)probes.retries, (unsigned long long)probes.tlsa_refused);
   for (int i = 0; i < PROBE_RESULT_COUNT; i++) {
     if (probes.results[i] > 0) {
       fprintf(out, " %s %llu", probe_result_name((enum probe_result)i), (unsigned long long)probes.results[i]);

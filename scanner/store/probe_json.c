@@ -106,6 +106,8 @@ void probe_json_write(struct json_buf *buf, const struct host_address *address) 
       json_object_end(buf);
       json_key(buf, "partial_algorithm_coverage");
       json_bool(buf, detail->partial_algorithm_coverage);
+      json_key(buf, "tlsa_refused");
+      json_uint(buf, detail->tlsa_refused);
       json_object_end(buf);
     } else {
       json_null(buf);

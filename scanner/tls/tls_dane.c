@@ -134,6 +134,7 @@ void tls_client_free(struct tls_client *client) {
 SSL *tls_session_new(struct tls_client *client, const struct tls_dane_input *input, struct tls_verify_log *log,
                      char *why, size_t why_len) {
   memset(log, 0, sizeof *log);
+  log->first_refused_index = -1;
   if ((unsigned)input->keys > TLS_KEYS_ECDSA) {
     snprintf(why, why_len, "bad key-type restriction %d", (int)input->keys);
     return NULL;
@@ -186,8 +187,17 @@ SSL *tls_session_new(struct tls_client *client, const struct tls_dane_input *inp
       openssl_error_text("SSL_dane_tlsa_add", why, why_len);
       SSL_free(ssl);
       return NULL;
+    } else {
+      /* 0: OpenSSL finds unusable a record tlsa_record_classify called
+       * usable. The classification mirrors SSL_dane_tlsa_add, so this is a
+       * disagreement to report, never to lose: it is counted here and named
+       * in the outcome's reason. */
+      if (log->usable_refused++ == 0) {
+        log->first_refused_index = (int)i;
+        openssl_error_text("SSL_dane_tlsa_add", log->first_refused_error, sizeof log->first_refused_error);
+      }
     }
-    ERR_clear_error(); /* 0: OpenSSL finds the record unusable; it is skipped */
+    ERR_clear_error();
   }
   return ssl;
 }
@@ -379,8 +389,11 @@ static time_t verified_not_after(SSL *ssl, int depth) {
   return earliest;
 }
 
-void tls_outcome_collect(SSL *ssl, const struct tls_dane_input *input, const struct tls_verify_log *log,
-                         unsigned warn_days, time_t now, struct tls_outcome *out) {
+static void decide(SSL *ssl, const struct tls_dane_input *input, const struct tls_verify_log *log, bool have_leaf,
+                   time_t now, unsigned warn_days, struct tls_outcome *out);
+
+static void collect_outcome(SSL *ssl, const struct tls_dane_input *input, const struct tls_verify_log *log,
+                            unsigned warn_days, time_t now, struct tls_outcome *out) {
   memset(out, 0, sizeof *out);
   out->matched_tlsa_index = -1;
   out->match_depth = -1;
@@ -401,14 +414,30 @@ void tls_outcome_collect(SSL *ssl, const struct tls_dane_input *input, const str
   }
   collect_chain(ssl, out);
   out->verify_error = SSL_get_verify_result(ssl);
+  decide(ssl, input, log, leaf != NULL, now, warn_days, out);
+}
 
+/* The verdict from OpenSSL's DANE state and the verify log; out already
+ * holds verify_error and the leaf's dates. */
+static void decide(SSL *ssl, const struct tls_dane_input *input, const struct tls_verify_log *log, bool have_leaf,
+                   time_t now, unsigned warn_days, struct tls_outcome *out) {
+  out->tlsa_refused = log->usable_refused;
+
+  if (log->usable_added == 0 && log->usable_refused > 0) {
+    const struct tlsa_record *first = &input->tlsa[log->first_refused_index];
+    out->result = PROBE_UNAUTHENTICATED_TLS;
+    snprintf(out->reason, sizeof out->reason,
+             "OpenSSL refused all %u usable TLSA records (first: record %d, %u %u %u: %s)", log->usable_refused,
+             log->first_refused_index, first->usage, first->selector, first->matching_type, log->first_refused_error);
+    return;
+  }
   if (log->usable_added == 0) {
     out->result = PROBE_UNAUTHENTICATED_TLS;
     snprintf(out->reason, sizeof out->reason, "%s",
              input->tlsa_count == 0 ? "no TLSA records: DANE does not apply" : "no usable TLSA record");
     return;
   }
-  if (leaf == NULL) {
+  if (!have_leaf) {
     out->result = PROBE_TLSA_MISMATCH;
     snprintf(out->reason, sizeof out->reason, "server sent no certificate");
     return;
@@ -461,6 +490,55 @@ void tls_outcome_collect(SSL *ssl, const struct tls_dane_input *input, const str
     snprintf(out->reason, sizeof out->reason, "TLSA matched at depth %d but verification failed: %s", depth,
              X509_verify_cert_error_string(error));
   }
+}
+
+/* Some usable records refused, others checked: the verdict stands on the
+ * accepted ones, and a failure's reason says what OpenSSL left out. */
+static void note_partial_refusal(const struct tls_verify_log *log, struct tls_outcome *out) {
+  if (log->usable_refused > 0 && log->usable_added > 0 && out->result != PROBE_AUTHENTICATED) {
+    size_t used = strlen(out->reason);
+    snprintf(out->reason + used, sizeof out->reason - used, "; OpenSSL refused %u usable TLSA record(s) (first: %d)",
+             log->usable_refused, log->first_refused_index);
+  }
+}
+
+void tls_outcome_collect(SSL *ssl, const struct tls_dane_input *input, const struct tls_verify_log *log,
+                         unsigned warn_days, time_t now, struct tls_outcome *out) {
+  collect_outcome(ssl, input, log, warn_days, now, out);
+  note_partial_refusal(log, out);
+}
+
+int tls_dane_verify_chain(SSL *ssl, X509 *leaf, STACK_OF(X509) * untrusted, const struct tls_dane_input *input,
+                          struct tls_verify_log *log, time_t now, struct tls_outcome *out) {
+  memset(out, 0, sizeof *out);
+  out->matched_tlsa_index = -1;
+  out->match_depth = -1;
+  out->leaf_not_before = asn1_time_to_time(X509_get0_notBefore(leaf));
+  out->leaf_not_after = asn1_time_to_time(X509_get0_notAfter(leaf));
+  X509_STORE *store = X509_STORE_new();
+  X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+  int rc = -1;
+  /* What ssl_verify_cert_chain does for a client's handshake: the SSL's
+   * verify parameters and DANE state, its security level, and the
+   * scanner's verify callback (which records errors and goes on). */
+  if (store != NULL && ctx != NULL && X509_STORE_CTX_init(ctx, store, leaf, untrusted) == 1 &&
+      X509_STORE_CTX_set_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx(), ssl) == 1 &&
+      X509_STORE_CTX_set_default(ctx, "ssl_server") == 1 &&
+      X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(ctx), SSL_get0_param(ssl)) == 1) {
+    X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(ctx), SSL_get_security_level(ssl));
+    X509_STORE_CTX_set0_dane(ctx, SSL_get0_dane(ssl));
+    X509_STORE_CTX_set_verify_cb(ctx, verify_callback);
+    X509_verify_cert(ctx);
+    out->verify_error = X509_STORE_CTX_get_error(ctx);
+    SSL_set_verify_result(ssl, out->verify_error);
+    decide(ssl, input, log, true, now, 14 /* RESULTS.md default expires_soon window */, out);
+    note_partial_refusal(log, out);
+    rc = 0;
+  }
+  ERR_clear_error();
+  X509_STORE_CTX_free(ctx);
+  X509_STORE_free(store);
+  return rc;
 }
 
 void tls_outcome_clear(struct tls_outcome *outcome) {

@@ -54,7 +54,10 @@ struct tls_verify_log {
   bool other_error;       /* anything else (no match, bad signature, ...) */
   long first_other_error; /* X509_V_ERR_* of the first other error */
   int first_other_depth;
-  unsigned usable_added; /* TLSA records OpenSSL accepted */
+  unsigned usable_added;         /* TLSA records OpenSSL accepted */
+  unsigned usable_refused;       /* records danescan called usable that SSL_dane_tlsa_add refused */
+  int first_refused_index;       /* index into input->tlsa of the first of them, -1 if none */
+  char first_refused_error[128]; /* OpenSSL's error text for it */
 };
 
 /* Creates an SSL for one handshake. log must stay valid as long as the SSL
@@ -84,6 +87,7 @@ struct tls_outcome {
   long verify_error;
   int matched_tlsa_index; /* index into input->tlsa, -1 if none */
   int match_depth;        /* -1 if none */
+  unsigned tlsa_refused;  /* usable records OpenSSL refused (tls_verify_log.usable_refused) */
   struct tls_cert chain[TLS_MAX_CHAIN_CERTS];
   size_t chain_count; /* entries kept in chain: the first TLS_MAX_CHAIN_CERTS sent */
   size_t chain_sent;  /* certificates the server sent (may exceed chain_count) */
@@ -95,6 +99,10 @@ struct tls_outcome {
 
 /* Classifies a completed handshake (RFC 7672 3.1/3.2, RESULTS.md):
  * - no usable TLSA record: unauthenticated-tls;
+ * - usable records, but SSL_dane_tlsa_add refused every one of them:
+ *   unauthenticated-tls with a reason naming the first refused record (the
+ *   pipeline turns this into a tlsa-unusable host, never a silent
+ *   no-usable-record); tlsa_refused counts refusals in every case;
  * - a record matched and the chain verified: authenticated (a DANE-EE match
  *   at depth 0 ignores names and dates: OpenSSL skips both for it);
  * - a DANE-TA record matched but the name check failed: name-mismatch, else
@@ -106,6 +114,18 @@ struct tls_outcome {
 void tls_outcome_collect(SSL *ssl, const struct tls_dane_input *input, const struct tls_verify_log *log,
                          unsigned warn_days, time_t now, struct tls_outcome *out);
 void tls_outcome_clear(struct tls_outcome *outcome);
+
+/* Verifies a chain without a handshake, the way the handshake of ssl would
+ * (the SSL from tls_session_new: its DANE records, reference names, flags,
+ * security level and the scanner's verify callback writing to log), and
+ * classifies it as tls_outcome_collect does. leaf is the server's
+ * certificate, untrusted the rest of the chain it sent (may be NULL); both
+ * stay the caller's. Fills verify_error, the verdict, reason, match and
+ * leaf dates of out (no TLS parameters, no chain copy). For tests: OpenSSL's
+ * own DANE test vectors run through it. Returns 0, or -1 when OpenSSL could
+ * not set up the verification (out of memory). */
+int tls_dane_verify_chain(SSL *ssl, X509 *leaf, STACK_OF(X509) * untrusted, const struct tls_dane_input *input,
+                          struct tls_verify_log *log, time_t now, struct tls_outcome *out);
 
 /* "rsa2048", "ecdsa-p256", "ed25519", ... for a public key; kind set too. */
 void tls_key_type_name(EVP_PKEY *key, char *out, size_t out_len, enum tls_key_kind *kind);

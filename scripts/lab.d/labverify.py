@@ -133,7 +133,27 @@ def tlsa_usable(rdata):
     want = {0: None, 1: 64, 2: 128}.get(mtype, -1)
     if want == -1:
         return False
-    return len(data) > 0 if want is None else len(data) == want
+    if want is None:
+        return full_data_decodes(selector, data)
+    return len(data) == want
+
+
+def full_data_decodes(selector, hexdata):
+    """Full data (matching type 0) is usable when it is a whole DER
+    certificate (selector 0) or SubjectPublicKeyInfo (selector 1): what
+    OpenSSL's SSL_dane_tlsa_add accepts. Checked apart from danescan, with
+    the openssl command: the object must decode and re-encode to the very
+    same bytes (so nothing trails it)."""
+    try:
+        der = bytes.fromhex(hexdata)
+    except ValueError:
+        return False
+    if not der:
+        return False
+    cmd = (["openssl", "x509", "-inform", "DER", "-outform", "DER"] if selector == 0 else
+           ["openssl", "pkey", "-pubin", "-inform", "DER", "-outform", "DER"])
+    p = subprocess.run(cmd, input=der, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return p.returncode == 0 and p.stdout == der
 
 
 class Observation:

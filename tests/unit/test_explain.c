@@ -200,6 +200,39 @@ static void test_tlsa_mismatch(void) {
   CHECK_HAS(text, "matches the issuer certificate at depth 1");
   CHECK_HAS(text, "IN TLSA 2 0 1 ...");
   free(text);
+
+  /* Issue 16: a right 3 1 1 beside a wrong 3 1 2 is tlsa-mismatch by
+   * digest agility (RFC 7671 9): say the SHA-256 record is never tried. */
+  fixture_init(&fx, 2);
+  fx.records[1].matching_type = 2;
+  uint8_t sha512[64];
+  memset(sha512, 0x77, sizeof sha512);
+  fx.records[1].data = sha512;
+  fx.records[1].data_len = 64;
+  set_probe(&fx, PROBE_TLSA_MISMATCH, NULL);
+  fx.detail.has_leaf_spki_sha256 = true;
+  memset(fx.detail.leaf_spki_sha256, 0xa0, 32); /* record [0]'s data */
+  fx.host.status = HOST_DANE_FAILED;
+  fx.domain.status = DOMAIN_DANE_FAILED;
+  text = explain(&fx);
+  CHECK_HAS(text,
+            "TLSA record [0] of _25._tcp.mx.example (3 1 1, SHA-256) matches the server's key/certificate but "
+            "is never tried: record [1] (3 1 2, SHA-512)");
+  CHECK_HAS(text, "RFC 7671 section 9, digest agility");
+  free(text);
+
+  /* Different selectors: no digest-agility advice. */
+  fixture_init(&fx, 2);
+  fx.records[1].matching_type = 2;
+  fx.records[1].selector = 0;
+  fx.records[1].data = sha512;
+  fx.records[1].data_len = 64;
+  set_probe(&fx, PROBE_TLSA_MISMATCH, NULL);
+  fx.host.status = HOST_DANE_FAILED;
+  fx.domain.status = DOMAIN_DANE_FAILED;
+  text = explain(&fx);
+  CHECK_LACKS(text, "digest agility");
+  free(text);
 }
 
 static void test_ipv6_endpoint_and_other_failures(void) {

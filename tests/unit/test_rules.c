@@ -127,6 +127,16 @@ static void test_host_probe_rules(void) {
   CHECK_STR(host_status_name(rules_host_status_from_probes(&host)), "dane-failed");
   for (int i = 0; i < 3; i++) addresses[i].probe_result = PROBE_SKIPPED;
   CHECK_STR(host_status_name(rules_host_status_from_probes(&host)), "dane-unprobed");
+  /* Issue 16: OpenSSL refused every record danescan called usable, so the
+   * probe ended unauthenticated-tls: the host is tlsa-unusable (it was
+   * probed; never dane-unprobed), whatever the other addresses did. */
+  addresses[0].probe_result = PROBE_UNAUTHENTICATED_TLS;
+  CHECK_STR(host_status_name(rules_host_status_from_probes(&host)), "tlsa-unusable");
+  addresses[1].probe_result = PROBE_TLSA_MISMATCH;
+  addresses[2].probe_result = PROBE_TIMEOUT;
+  CHECK_STR(host_status_name(rules_host_status_from_probes(&host)), "tlsa-unusable");
+  for (int i = 0; i < 3; i++) addresses[i].probe_result = PROBE_UNAUTHENTICATED_TLS;
+  CHECK_STR(host_status_name(rules_host_status_from_probes(&host)), "tlsa-unusable");
 }
 
 /* Builds a domain with hosts of the given statuses. */
