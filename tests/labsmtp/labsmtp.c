@@ -551,8 +551,8 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     return;
   }
   conn->mode = ctx->connections > server->first_skip && ctx->connections <= server->first_skip + server->first_count
-                   ? server->first_mode
-                   : server->mode;
+      ? server->first_mode
+      : server->mode;
   server->active++;
   if (server->active > server->max_active) server->max_active = server->active;
   conn->server = server;
