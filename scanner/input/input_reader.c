@@ -24,6 +24,7 @@
 #include <zlib.h>
 
 #include "input/input_internal.h"
+#include "input/input_stream.h"
 
 #define DEFAULT_READ_BUFFER_BYTES ((size_t)1 << 20)
 #define DEFAULT_MAX_LINE_BYTES ((size_t)256 << 10)
@@ -82,9 +83,7 @@ struct input_reader {
   EVP_MD_CTX *sha;
   char *checksum_scratch; /* digest of a file being read, for _checksum */
   bool gzip;
-  bool z_ready;
-  bool z_member_done;
-  z_stream z;
+  struct input_stream *stream; /* reads (and inflates) ahead on its own thread */
   uint8_t *raw;
   size_t raw_cap;
 
@@ -574,91 +573,24 @@ static ssize_t raw_read(struct input_reader *reader, uint8_t *dst, size_t cap, c
   return got;
 }
 
-/* After a gzip member: another member, the end, or trailing bytes that gzip
- * itself would ignore with a warning (read, for the checksum, and noted). */
-static int gzip_next_member(struct input_reader *reader, char *why, size_t why_len) {
-  if (reader->z.avail_in == 0 && !reader->raw_eof) {
-    ssize_t got = raw_read(reader, reader->raw, reader->raw_cap, why, why_len);
-    if (got < 0) {
-      return -1;
-    }
-    reader->raw_eof = got == 0;
-    reader->z.next_in = reader->raw;
-    reader->z.avail_in = (uInt)got;
+/* Appends decompressed bytes at buf[end], from the read-ahead thread.
+ * Returns the count, 0 at the end of the file, -1 on a read error or bad
+ * gzip data. */
+static ssize_t fill(struct input_reader *reader, char *why, size_t why_len) {
+  if (reader->stream == NULL) {
+    return 0; /* the whole file came with the first read */
   }
-  if (reader->z.avail_in == 0) {
-    return 0; /* the end */
-  }
-  if (reader->z.next_in[0] != 0x1f) {
+  ssize_t got = input_stream_read(reader->stream, reader->buf + reader->end, reader->options.read_buffer_bytes, why,
+                                  why_len);
+  if (got > 0) {
+    reader->counts.bytes_read += (uint64_t)got;
+  } else if (got == 0 && input_stream_trailing_bytes(reader->stream)) {
     char message[MESSAGE_MAX_BYTES];
     snprintf(message, sizeof message, "%s: trailing bytes after the gzip data ignored",
              reader->files[reader->current].display);
     notice(reader, message);
-    while (!reader->raw_eof) {
-      ssize_t got = raw_read(reader, reader->raw, reader->raw_cap, why, why_len);
-      if (got < 0) {
-        return -1;
-      }
-      reader->raw_eof = got == 0;
-    }
-    reader->z.avail_in = 0;
-    return 0;
   }
-  inflateReset(&reader->z);
-  reader->z_member_done = false;
-  return 1;
-}
-
-/* Appends decompressed bytes at buf[end]. Returns the count, 0 at the end of
- * the file, -1 on a read error or bad gzip data. */
-static ssize_t fill(struct input_reader *reader, char *why, size_t why_len) {
-  size_t room = reader->options.read_buffer_bytes;
-  uint8_t *dst = (uint8_t *)reader->buf + reader->end;
-  if (!reader->gzip) {
-    ssize_t got = raw_read(reader, dst, room, why, why_len);
-    if (got > 0) {
-      reader->counts.bytes_read += (uint64_t)got;
-    }
-    return got;
-  }
-  for (;;) {
-    if (reader->z_member_done) {
-      int next = gzip_next_member(reader, why, why_len);
-      if (next <= 0) {
-        return next;
-      }
-    }
-    if (reader->z.avail_in == 0 && !reader->raw_eof) {
-      ssize_t got = raw_read(reader, reader->raw, reader->raw_cap, why, why_len);
-      if (got < 0) {
-        return -1;
-      }
-      reader->raw_eof = got == 0;
-      reader->z.next_in = reader->raw;
-      reader->z.avail_in = (uInt)got;
-    }
-    reader->z.next_out = dst;
-    reader->z.avail_out = (uInt)room;
-    int rc = inflate(&reader->z, Z_NO_FLUSH);
-    size_t produced = room - reader->z.avail_out;
-    if (rc == Z_STREAM_END) {
-      reader->z_member_done = true;
-    } else if (rc == Z_BUF_ERROR || (rc == Z_OK && produced == 0)) {
-      if (reader->z.avail_in == 0 && reader->raw_eof) {
-        snprintf(why, why_len, "%s: truncated gzip data (the file ends inside a member)",
-                 reader->files[reader->current].display);
-        return -1;
-      }
-    } else if (rc != Z_OK) {
-      snprintf(why, why_len, "%s: corrupt gzip data (%s)", reader->files[reader->current].display,
-               reader->z.msg != NULL ? reader->z.msg : "inflate failed");
-      return -1;
-    }
-    if (produced > 0) {
-      reader->counts.bytes_read += produced;
-      return (ssize_t)produced;
-    }
-  }
+  return got;
 }
 
 /* Next physical line of the current file (without '\n'). Returns 1, 0 at
@@ -770,7 +702,6 @@ static int start_file(struct input_reader *reader, char *why, size_t why_len) {
   reader->memory_pos = 0;
   reader->raw_eof = false;
   reader->gzip = false;
-  reader->z_member_done = false;
   reader->start = reader->end = 0;
   reader->data_eof = false;
   reader->skipping_long_line = false;
@@ -795,21 +726,31 @@ static int start_file(struct input_reader *reader, char *why, size_t why_len) {
     }
     have += (size_t)got;
   }
-  if (have >= 2 && reader->raw[0] == 0x1f && reader->raw[1] == 0x8b) {
-    reader->gzip = true;
-    int rc = reader->z_ready ? inflateReset(&reader->z) : inflateInit2(&reader->z, 16 + MAX_WBITS);
-    if (rc != Z_OK) {
-      snprintf(why, why_len, "%s: zlib initialisation failed", file->display);
-      return -1;
-    }
-    reader->z_ready = true;
-    reader->z.next_in = reader->raw;
-    reader->z.avail_in = (uInt)have;
-  } else {
+  reader->gzip = have >= 2 && reader->raw[0] == 0x1f && reader->raw[1] == 0x8b;
+  if (!reader->gzip) {
     memcpy(reader->buf, reader->raw, have);
     reader->end = have;
     reader->counts.bytes_read += have;
     reader->data_eof = reader->raw_eof;
+  }
+  if (!reader->data_eof) {
+    /* The rest is read (and inflated) ahead on another thread. */
+    struct input_stream_source source = {
+        .fd = file->path != NULL ? file->fd : -1,
+        .memory = file->memory,
+        .memory_len = file->memory_len,
+        .memory_pos = reader->memory_pos,
+        .prefix = reader->raw,
+        .prefix_len = reader->gzip ? have : 0,
+        .gzip = reader->gzip,
+        .display = file->display,
+        .sha = reader->sha,
+        .block_bytes = reader->options.read_buffer_bytes,
+    };
+    reader->stream = input_stream_start(&source, why, why_len);
+    if (reader->stream == NULL) {
+      return -1;
+    }
   }
   if (file->format != INPUT_FORMAT_AUTO) {
     return 0;
@@ -849,6 +790,8 @@ static void hex_digest(EVP_MD_CTX *ctx, char *out) {
 
 static void finish_file(struct input_reader *reader) {
   struct input_file *file = &reader->files[reader->current];
+  input_stream_free(reader->stream); /* its thread is done with reader->sha */
+  reader->stream = NULL;
   if (file->format == INPUT_FORMAT_ZONE) {
     char message[MESSAGE_MAX_BYTES];
     if (input_zone_finish(reader->zone, message, sizeof message) == INPUT_ZONE_BAD_LINE) {
@@ -1364,7 +1307,8 @@ const char *input_reader_checksum(const struct input_reader *reader, size_t file
   }
   /* The digest of the bytes read so far, from a copy of the running one. */
   EVP_MD_CTX *copy = EVP_MD_CTX_new();
-  if (copy == NULL || EVP_MD_CTX_copy_ex(copy, reader->sha) != 1) {
+  if (copy == NULL || (reader->stream != NULL ? input_stream_digest_copy(reader->stream, copy) != 0
+                                              : EVP_MD_CTX_copy_ex(copy, reader->sha) != 1)) {
     EVP_MD_CTX_free(copy);
     return NULL;
   }
@@ -1386,9 +1330,7 @@ void input_reader_free(struct input_reader *reader) {
     free(file->display);
   }
   free(reader->files);
-  if (reader->z_ready) {
-    inflateEnd(&reader->z);
-  }
+  input_stream_free(reader->stream);
   EVP_MD_CTX_free(reader->sha);
   free(reader->checksum_scratch);
   free(reader->raw);
