@@ -40,8 +40,8 @@ int main(int argc, char **argv) {
   }
   static zs_scanner_t scanner; /* large: not on the stack */
   struct counts counts = {0, 0, 0};
-  if (zs_init(&scanner, argc > 2 ? argv[2] : ".", 1 /* IN */, 3600) != 0 ||
-      zs_set_input_file(&scanner, argv[1]) != 0 || zs_set_processing(&scanner, on_record, on_error, &counts) != 0) {
+  if (zs_init(&scanner, argc > 2 ? argv[2] : ".", 1 /* IN */, 3600) != 0 || zs_set_input_file(&scanner, argv[1]) != 0 ||
+      zs_set_processing(&scanner, on_record, on_error, &counts) != 0) {
     fprintf(stderr, "%s: %s\n", argv[1], zs_strerror(scanner.error.code));
     zs_deinit(&scanner);
     return 1;

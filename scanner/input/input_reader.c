@@ -1307,8 +1307,9 @@ const char *input_reader_checksum(const struct input_reader *reader, size_t file
   }
   /* The digest of the bytes read so far, from a copy of the running one. */
   EVP_MD_CTX *copy = EVP_MD_CTX_new();
-  if (copy == NULL || (reader->stream != NULL ? input_stream_digest_copy(reader->stream, copy) != 0
-                                              : EVP_MD_CTX_copy_ex(copy, reader->sha) != 1)) {
+  if (copy == NULL ||
+      (reader->stream != NULL ? input_stream_digest_copy(reader->stream, copy) != 0
+                              : EVP_MD_CTX_copy_ex(copy, reader->sha) != 1)) {
     EVP_MD_CTX_free(copy);
     return NULL;
   }

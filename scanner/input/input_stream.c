@@ -265,7 +265,8 @@ struct input_stream *input_stream_start(const struct input_stream_source *source
   int rc = pthread_create(&stream->thread, NULL, stream_main, stream);
   if (rc != 0) {
     char text[128];
-    snprintf(why, why_len, "%s: cannot start the reading thread: %s", source->display, strerror_r(rc, text, sizeof text));
+    snprintf(why, why_len, "%s: cannot start the reading thread: %s", source->display,
+             strerror_r(rc, text, sizeof text));
     input_stream_free(stream);
     return NULL;
   }
