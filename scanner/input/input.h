@@ -38,7 +38,8 @@ struct input_options {
   /* Extensions (input_options_defaults sets them; see inputs/README.md): */
   const char *zone_origin;  /* --origin: apex of zone files; NULL = first SOA owner
                                * (or the current $ORIGIN if an NS comes first) */
-  size_t read_buffer_bytes; /* bytes per read()/inflate() call; default 1 MiB */
+  size_t read_buffer_bytes; /* bytes per read()/inflate() block; default 1 MiB. The
+                             * read-ahead thread holds 5 of them (4 blocks, 1 raw) */
   size_t max_line_bytes;    /* longer lines are bad lines; default 256 KiB */
 };
 

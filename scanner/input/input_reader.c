@@ -1,5 +1,6 @@
 /* The input reader: the first stage of a scan. It streams the input files
- * (plain or gzip'd, told apart by the gzip magic bytes 1f 8b), splits them
+ * (plain or gzip'd, told apart by the gzip magic bytes 1f 8b; read, hashed
+ * and inflated ahead on a second thread, input_stream.h), splits them
  * into lines with memchr over 1 MiB reads, hands each line to the zone, list
  * or CSV parser, and passes the names through shard/sample selection, the
  * duplicate filter and the limit. Nothing is allocated per line; memory is

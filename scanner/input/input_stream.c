@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ struct input_stream {
   bool member_done;
   pthread_t thread;
   bool thread_started;
+  bool threaded;            /* false: one CPU (or asked): produce in input_stream_read */
+  int inline_status;        /* without the thread: produce's last status */
   pthread_mutex_t sha_lock; /* the thread's digest updates and the consumer's copies */
 
   /* Shared under lock. */
@@ -123,9 +126,10 @@ static int next_member(struct input_stream *stream) {
   return 1;
 }
 
-/* Fills dst (cap bytes) with decompressed data. Sets *len; returns 1 when
- * the block is full, 0 at the end, -1 on an error (the bytes of the failing
- * inflate call are not counted). */
+/* Fills dst (up to cap bytes, stopping where more input must be read) with
+ * decompressed data. Sets *len; returns 1 when there may be more, 0 at the
+ * end, -1 on an error (the bytes of the failing inflate call are not
+ * counted). */
 static int produce_gzip(struct input_stream *stream, uint8_t *dst, size_t cap, size_t *len) {
   *len = 0;
   while (*len < cap) {
@@ -136,6 +140,9 @@ static int produce_gzip(struct input_stream *stream, uint8_t *dst, size_t cap, s
       }
     }
     if (stream->z.avail_in == 0 && !stream->raw_eof) {
+      if (*len > 0) {
+        return 1; /* hand on what there is before waiting for more input */
+      }
       ssize_t got = raw_read(stream, stream->raw, stream->raw_cap);
       if (got < 0) {
         return -1;
@@ -167,7 +174,7 @@ static int produce_gzip(struct input_stream *stream, uint8_t *dst, size_t cap, s
   return 1;
 }
 
-/* As produce_gzip for a plain file: the prefix, then reads. */
+/* As produce_gzip for a plain file: the prefix, else one read. */
 static int produce_plain(struct input_stream *stream, uint8_t *dst, size_t cap, size_t *len) {
   *len = 0;
   if (stream->pending_len > 0) {
@@ -177,13 +184,15 @@ static int produce_plain(struct input_stream *stream, uint8_t *dst, size_t cap, 
     stream->pending_len -= n;
     *len = n;
   }
-  while (*len < cap) {
-    ssize_t got = raw_read(stream, dst + *len, cap - *len);
-    if (got <= 0) {
-      return (int)got;
-    }
-    *len += (size_t)got;
+  if (*len > 0) {
+    return 1;
   }
+  /* One read() per block: a pipe's bytes are handed on as they come. */
+  ssize_t got = raw_read(stream, dst, cap);
+  if (got <= 0) {
+    return (int)got;
+  }
+  *len = (size_t)got;
   return 1;
 }
 
@@ -234,10 +243,13 @@ struct input_stream *input_stream_start(const struct input_stream_source *source
   pthread_mutex_init(&stream->sha_lock, NULL);
   pthread_cond_init(&stream->filled, NULL);
   pthread_cond_init(&stream->freed, NULL);
+  /* With one CPU a second thread only adds switches and cache misses. */
+  cpu_set_t cpus;
+  stream->threaded = !source->no_thread && !(sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) == 1);
   stream->raw_cap = stream->source.block_bytes > source->prefix_len ? stream->source.block_bytes : source->prefix_len;
   stream->raw = malloc(stream->raw_cap);
   bool ok = stream->raw != NULL;
-  for (size_t i = 0; ok && i < INPUT_STREAM_BLOCKS; i++) {
+  for (size_t i = 0; ok && stream->threaded && i < INPUT_STREAM_BLOCKS; i++) {
     stream->blocks[i].data = malloc(stream->source.block_bytes);
     ok = stream->blocks[i].data != NULL;
   }
@@ -262,6 +274,10 @@ struct input_stream *input_stream_start(const struct input_stream_source *source
     stream->pending = stream->raw;
     stream->pending_len = source->prefix_len;
   }
+  stream->inline_status = 1;
+  if (!stream->threaded) {
+    return stream;
+  }
   int rc = pthread_create(&stream->thread, NULL, stream_main, stream);
   if (rc != 0) {
     char text[128];
@@ -274,7 +290,28 @@ struct input_stream *input_stream_start(const struct input_stream_source *source
   return stream;
 }
 
+/* input_stream_read without the thread: straight into dst. */
+static ssize_t read_inline(struct input_stream *stream, void *dst, size_t cap, char *why, size_t why_len) {
+  size_t len = 0;
+  if (stream->inline_status > 0) {
+    stream->inline_status = stream->source.gzip ? produce_gzip(stream, dst, cap, &len)
+                                                : produce_plain(stream, dst, cap, &len);
+    stream->done = stream->inline_status <= 0;
+    if (len > 0) {
+      return (ssize_t)len;
+    }
+  }
+  if (stream->inline_status < 0) {
+    snprintf(why, why_len, "%s", stream->error);
+    return -1;
+  }
+  return 0;
+}
+
 ssize_t input_stream_read(struct input_stream *stream, void *dst, size_t cap, char *why, size_t why_len) {
+  if (!stream->threaded) {
+    return read_inline(stream, dst, cap, why, why_len);
+  }
   pthread_mutex_lock(&stream->lock);
   while (stream->count == 0 && !stream->done) {
     pthread_cond_wait(&stream->filled, &stream->lock);

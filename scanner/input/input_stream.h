@@ -4,7 +4,9 @@
  * (every member; bytes after the gzip data are read, hashed and noted), into
  * a ring of INPUT_STREAM_BLOCKS blocks of block_bytes each that the parsing
  * thread takes in order. So reading, checksumming and decompression run on
- * a second core while the first one parses. Memory: INPUT_STREAM_BLOCKS
+ * a second core while the first one parses. Where the process may use only
+ * one CPU, there is no thread: input_stream_read does the same work in line
+ * (and no blocks are allocated). Memory: INPUT_STREAM_BLOCKS
  * blocks plus one raw buffer of block_bytes, and zlib's 32 KiB window. It
  * does not split lines or look at the data. */
 #ifndef DANESCAN_INPUT_STREAM_H
@@ -30,6 +32,7 @@ struct input_stream_source {
   const char *display;   /* the file in messages; must outlive the stream */
   EVP_MD_CTX *sha;       /* lent to the thread until input_stream_free */
   size_t block_bytes;    /* >= 1 */
+  bool no_thread;        /* read in the caller's thread (as on one CPU) */
 };
 
 struct input_stream;

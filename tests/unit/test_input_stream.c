@@ -3,6 +3,7 @@
  * checksum of the raw bytes, gzip members, trailing bytes and errors after
  * the data before them, and stopping early on a pipe whose writer stays. */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +44,8 @@ static void sha_hex(EVP_MD_CTX *ctx, char *hex) {
     snprintf(hex + 2 * i, 3, "%02x", digest[i]);
   }
 }
+
+static bool no_thread; /* each test runs with and without the thread */
 
 static void test_plain_blocks(void) {
   static uint8_t data[10007];
@@ -161,7 +164,8 @@ static void test_read_error(void) {
   CHECK(fd >= 0);
   EVP_MD_CTX *sha = EVP_MD_CTX_new();
   EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
-  struct input_stream_source source = {.fd = fd, .display = "dir", .sha = sha, .block_bytes = 4096};
+  struct input_stream_source source = {
+      .fd = fd, .display = "dir", .sha = sha, .block_bytes = 4096, .no_thread = no_thread};
   char why[256] = "";
   struct input_stream *stream = input_stream_start(&source, why, sizeof why);
   CHECK(stream != NULL);
@@ -203,5 +207,13 @@ static void test_early_stop_on_pipe(void) {
   close(fds[1]);
 }
 
+static void test_without_thread(void) {
+  no_thread = true;
+  test_plain_blocks();
+  test_gzip();
+  test_read_error();
+  no_thread = false;
+}
+
 UNIT_MAIN(UNIT_TEST(test_plain_blocks), UNIT_TEST(test_gzip), UNIT_TEST(test_read_error),
-          UNIT_TEST(test_early_stop_on_pipe))
+          UNIT_TEST(test_early_stop_on_pipe), UNIT_TEST(test_without_thread))
