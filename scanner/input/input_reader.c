@@ -747,6 +747,9 @@ static int start_file(struct input_reader *reader, char *why, size_t why_len) {
         .display = file->display,
         .sha = reader->sha,
         .block_bytes = reader->options.read_buffer_bytes,
+        /* In-memory inputs (tests, fuzzers: tiny blocks, many inputs) are
+         * read in line; test_input_stream covers both ways. */
+        .no_thread = file->path == NULL,
     };
     reader->stream = input_stream_start(&source, why, why_len);
     if (reader->stream == NULL) {
@@ -1323,6 +1326,9 @@ void input_reader_free(struct input_reader *reader) {
   if (reader == NULL) {
     return;
   }
+  /* First: the read-ahead thread uses the file's descriptor and name. */
+  input_stream_free(reader->stream);
+  reader->stream = NULL;
   for (size_t i = 0; reader->files != NULL && i < reader->file_count; i++) {
     struct input_file *file = &reader->files[i];
     if (file->fd >= 0 && !file->is_stdin) {
@@ -1332,7 +1338,6 @@ void input_reader_free(struct input_reader *reader) {
     free(file->display);
   }
   free(reader->files);
-  input_stream_free(reader->stream);
   EVP_MD_CTX_free(reader->sha);
   free(reader->checksum_scratch);
   free(reader->raw);
