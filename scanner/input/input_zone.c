@@ -4,7 +4,9 @@
  * NSEC*, records outside the zone). It reads owner, TTL, class and type and
  * only counts rdata tokens, so a line costs one pass over its bytes and no
  * allocation. The apex is --origin when given, else the owner of the first
- * SOA, else (an NS before any SOA) the $ORIGIN in force. NS and SOA rdata
+ * SOA, else (an NS before any SOA) the $ORIGIN in force. Without $ORIGIN
+ * or --origin, relative names after the first SOA are completed with its
+ * owner, as the loaders of the peers do. NS and SOA rdata
  * may also be in RFC 3597's generic form (\# LENGTH HEX), which is decoded
  * and checked. $INCLUDE is handed to the reader (which opens the file; the
  * tokenizer keeps the origin and owner to restore), and BIND's $GENERATE
@@ -674,6 +676,10 @@ static enum input_zone_result finish_record(struct input_zone *zone, const uint8
     }
     if (zone->apex.len == 0) {
       zone->apex = zone->owner;
+      /* A file without $ORIGIN relies on its loader for relative names, and
+       * every loader names the zone of its SOA (named-compilezone's zone
+       * argument, NSD's zone: name, ldns-read-zone's SOA owner). */
+      if (zone->origin.len == 0) zone->origin = zone->apex;
     } else if (!names_equal(&zone->apex, &zone->owner)) {
       char owner[128], apex[128];
       name_text(&zone->owner, owner, sizeof owner);

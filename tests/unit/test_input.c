@@ -241,6 +241,20 @@ static void test_zone_apex_rules(void) {
   CHECK_INT(c.count, 1);
   CHECK_STR(c.count ? c.names[0] : NULL, "example.com");
   collected_free(&c);
+  /* No $ORIGIN but an absolute SOA: relative names are completed with the
+   * SOA's owner, as peers' loaders do (Knot's and NSD's test zones). */
+  const char *soa_origin = "example. 86400 IN SOA ns1 admin 1 1800 900 604800 86400\n"
+                           "        86400 IN NS ns1\n"
+                           "ns1     3600 IN A 203.0.113.63\n"
+                           "sub     7200 IN NS ns1.sub\n"
+                           "$ORIGIN other.\n"
+                           "x       7200 IN NS ns1.x\n";
+  input_options_defaults(&options);
+  read_memory(soa_origin, strlen(soa_origin), &options, &c);
+  CHECK_INT(c.count, 1);
+  CHECK_STR(c.count ? c.names[0] : NULL, "sub.example");
+  CHECK_INT(c.counts.bad_lines, 0);
+  collected_free(&c);
   /* The root zone: TLDs are the delegations. */
   const char *root = ".\t86400\tIN\tSOA\ta.root-servers.net. nstld.verisign-grs.com. 1 2 3 4 5\n"
                      ".\t518400\tIN\tNS\ta.root-servers.net.\n"

@@ -31,7 +31,9 @@ printf '%s\n' "$out" | awk -v origin="$origin" '
   $4 == "NS" {
     name = tolower($1); sub(/\.$/, "", name)
     suffix = "." origin
-    if (length(name) > length(suffix) && substr(name, length(name) - length(suffix) + 1) == suffix) {
+    if (origin == "") {   # the root zone: its delegations are the TLDs
+      if (name != "" && name !~ /[.*]/) print name
+    } else if (length(name) > length(suffix) && substr(name, length(name) - length(suffix) + 1) == suffix) {
       label = substr(name, 1, length(name) - length(suffix))
       if (label !~ /[.*]/) print name
     }
