@@ -44,8 +44,8 @@ const struct export_table export_tables[] = {
      "One row per MX host a domain names (the implicit MX host included), with its preference.", true,
      "seq, preference, host", domain_mx_references},
     {"mx_hosts", "MX hosts",
-     "One row per MX host of the scan (shared by every domain naming it): its status, address and TLSA lookups.",
-     true, "host", no_references},
+     "One row per MX host of the scan (shared by every domain naming it): its status, address and TLSA lookups.", true,
+     "host", no_references},
     {"tlsa_records", "TLSA records", "One row per TLSA record of an MX host, in the order of the DNS answer.", true,
      "host, position", host_references},
     {"addresses", "MX host addresses", "One row per IPv4 or IPv6 address of an MX host.", true, "host, address",
@@ -76,20 +76,23 @@ static const struct column_description columns[] = {
     {"domains", "mx_dnssec",
      "DNSSEC state of the MX answer (secure or insecure); empty when the lookup failed or was bogus."},
     {"domains", "mx_lookup_dnssec", "DNSSEC state of the MX lookup itself (failed and bogus included)."},
-    {"domains", "mx_rcode", "DNS response code of the MX lookup (NOERROR, NXDOMAIN, SERVFAIL, ...); empty without "
-                            "an answer."},
+    {"domains", "mx_rcode",
+     "DNS response code of the MX lookup (NOERROR, NXDOMAIN, SERVFAIL, ...); empty without "
+     "an answer."},
     {"domains", "mx_ede_code", "RFC 8914 extended DNS error code of the MX answer, if any."},
     {"domains", "mx_ede_text", "RFC 8914 extended DNS error text of the MX answer, if any."},
     {"domains", "mx_failure", "For a failed MX lookup: short reason (timeout, servfail, refused, ...)."},
     {"domains", "mx_attempts", "Queries sent for the MX lookup (retries and the CD=1 repeat included)."},
     {"domains", "mx_elapsed_ms", "Milliseconds the MX lookup took."},
     {"domains", "implicit_mx", "No MX RRset: the domain is its own MX host with preference 0 (RFC 5321 5.1)."},
-    {"domains", "null_mx_mixed", "A null MX (\".\") beside other MX targets (RFC 7505 violation; the \".\" is "
-                                 "ignored)."},
+    {"domains", "null_mx_mixed",
+     "A null MX (\".\") beside other MX targets (RFC 7505 violation; the \".\" is "
+     "ignored)."},
     {"domains", "mx_truncated", "More than 32 distinct MX hosts; the rest were not resolved."},
     {"domains", "mx_count", "MX hosts linked to the domain (its rows in domain_mx)."},
-    {"domains", "island", "With --islands, for insecure domains: unsigned, signed-no-ds or check-failed; empty when "
-                          "not checked."},
+    {"domains", "island",
+     "With --islands, for insecure domains: unsigned, signed-no-ds or check-failed; empty when "
+     "not checked."},
     {"domains", "input_file", "Index (0-based) of the input file the name came from."},
     {"domains", "input_line", "Line of the name in its input file."},
     {"domains", "rank", "Rank of the name in a ranked CSV top list; empty (or -1) for other inputs."},
@@ -102,10 +105,12 @@ static const struct column_description columns[] = {
     {"domain_mx", "host", "MX host name, lower case, without the trailing dot (mx_hosts.host)."},
     /* mx_hosts */
     {"mx_hosts", "host", "MX host name, lower case, without the trailing dot."},
-    {"mx_hosts", "status", "MX host status (shared/spec/RESULTS.md, \"Per MX host\"; dane-unprobed: usable secure "
-                           "TLSA, not probed)."},
-    {"mx_hosts", "address_dnssec", "DNSSEC state of the address records (the worst of the A/AAAA lookups that "
-                                   "answered)."},
+    {"mx_hosts", "status",
+     "MX host status (shared/spec/RESULTS.md, \"Per MX host\"; dane-unprobed: usable secure "
+     "TLSA, not probed)."},
+    {"mx_hosts", "address_dnssec",
+     "DNSSEC state of the address records (the worst of the A/AAAA lookups that "
+     "answered)."},
     {"mx_hosts", "cname_target", "Final target of a CNAME chain from the host name; empty without a CNAME."},
     {"mx_hosts", "tlsa_base", "TLSA base domain used (RFC 7672 2.2.3); empty when no TLSA lookup was made."},
     {"mx_hosts", "flags",
@@ -134,8 +139,9 @@ static const struct column_description columns[] = {
     {"tlsa_records", "selector", "TLSA selector (0 full certificate, 1 SubjectPublicKeyInfo)."},
     {"tlsa_records", "matching_type", "TLSA matching type (0 full, 1 SHA-256, 2 SHA-512)."},
     {"tlsa_records", "data", "Certificate association data."},
-    {"tlsa_records", "usable", "The record is usable for SMTP (RFC 7672 3.1; docs/output.md \"Which TLSA records "
-                               "count\")."},
+    {"tlsa_records", "usable",
+     "The record is usable for SMTP (RFC 7672 3.1; docs/output.md \"Which TLSA records "
+     "count\")."},
     {"tlsa_records", "unusable_reason", "Why the record is not usable; empty when it is."},
     /* addresses */
     {"addresses", "host", "The MX host (mx_hosts.host)."},
@@ -144,38 +150,45 @@ static const struct column_description columns[] = {
     /* probes */
     {"probes", "host", "The MX host (mx_hosts.host)."},
     {"probes", "address", "The address probed (addresses.address)."},
-    {"probes", "probe_no", "0, or the number of a further probe of the same address (e.g. per certificate key "
-                           "type)."},
+    {"probes", "probe_no",
+     "0, or the number of a further probe of the same address (e.g. per certificate key "
+     "type)."},
     {"probes", "result", "Probe result (shared/spec/RESULTS.md) of the last session."},
     {"probes", "reason", "Why, in words; for skipped the policy that skipped it."},
     {"probes", "tls_version", "Negotiated TLS version; empty when TLS did not come up."},
     {"probes", "cipher", "Negotiated cipher suite (OpenSSL name)."},
     {"probes", "kx_group", "Key exchange group."},
     {"probes", "peer_sig_alg", "Signature algorithm of the server's handshake signature."},
-    {"probes", "matched_tlsa", "Position (tlsa_records.position) of the TLSA record that matched; empty when none "
-                               "did."},
+    {"probes", "matched_tlsa",
+     "Position (tlsa_records.position) of the TLSA record that matched; empty when none "
+     "did."},
     {"probes", "match_depth", "Chain depth of the match (0 = leaf)."},
     {"probes", "banner", "The SMTP greeting as the server sent it (any bytes, capped)."},
-    {"probes", "banner_text", "The SMTP greeting as UTF-8 text (invalid bytes and control characters as \\xNN, "
-                              "capped)."},
+    {"probes", "banner_text",
+     "The SMTP greeting as UTF-8 text (invalid bytes and control characters as \\xNN, "
+     "capped)."},
     {"probes", "ehlo_keywords", "EHLO reply lines after the first."},
     {"probes", "connect_ms", "Milliseconds to connect."},
     {"probes", "smtp_ms", "Milliseconds from connect to the STARTTLS reply (greeting, EHLO, STARTTLS)."},
     {"probes", "tls_ms", "Milliseconds of the TLS handshake."},
     {"probes", "total_ms", "Milliseconds of the whole session."},
     {"probes", "leaf_sha256", "SHA-256 of the server's leaf certificate (certificates.sha256)."},
-    {"probes", "chain_sent", "Certificates the server sent (probe_chain keeps the first 16); empty when TLS did not "
-                             "come up."},
-    {"probes", "attempts", "SMTP sessions of the probe: 0 not probed (skipped), 1, or 2 when the first ended in a "
-                           "transient failure and was tried again; empty in scans stored before migration 008."},
-    {"probes", "step", "Step the last session reached (connect, greeting, ehlo, starttls, handshake, quit, done; "
-                       "none when not probed); for a failure the step that failed."},
+    {"probes", "chain_sent",
+     "Certificates the server sent (probe_chain keeps the first 16); empty when TLS did not "
+     "come up."},
+    {"probes", "attempts",
+     "SMTP sessions of the probe: 0 not probed (skipped), 1, or 2 when the first ended in a "
+     "transient failure and was tried again; empty in scans stored before migration 008."},
+    {"probes", "step",
+     "Step the last session reached (connect, greeting, ehlo, starttls, handshake, quit, done; "
+     "none when not probed); for a failure the step that failed."},
     {"probes", "first_result", "When attempts is 2: the first session's result; else empty."},
     {"probes", "first_step", "When attempts is 2: the step the first session failed at."},
     {"probes", "first_reason", "When attempts is 2: why the first session failed."},
     {"probes", "first_ms", "When attempts is 2: milliseconds the first session took."},
-    {"probes", "retry_pause_ms", "When attempts is 2: milliseconds from the first session's end to the second's "
-                                 "start (retry delay and politeness waits)."},
+    {"probes", "retry_pause_ms",
+     "When attempts is 2: milliseconds from the first session's end to the second's "
+     "start (retry delay and politeness waits)."},
     /* probe_chain */
     {"probe_chain", "host", "The MX host (mx_hosts.host)."},
     {"probe_chain", "address", "The address probed (probes.address)."},

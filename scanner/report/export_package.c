@@ -262,9 +262,10 @@ char *export_package_json(const struct export_package *package, FILE *warnings) 
   json_key(&buf, "title");
   json_string(&buf, title);
   json_key(&buf, "description");
-  json_string(&buf, "Per-domain and per-MX-host results of one danescan scan (DANE for SMTP, RFC 7672): domains, "
-                    "their MX hosts, TLSA records, addresses, STARTTLS probes, the certificate chains the servers "
-                    "sent and those certificates. Status words are those of danescan's shared/spec/RESULTS.md.");
+  json_string(&buf,
+              "Per-domain and per-MX-host results of one danescan scan (DANE for SMTP, RFC 7672): domains, "
+              "their MX hosts, TLSA records, addresses, STARTTLS probes, the certificate chains the servers "
+              "sent and those certificates. Status words are those of danescan's shared/spec/RESULTS.md.");
   json_key(&buf, "keywords");
   json_array_begin(&buf);
   static const char *const keywords[] = {"DANE", "SMTP", "TLSA", "DNSSEC", "STARTTLS", "RFC 7672"};

@@ -202,10 +202,10 @@ static enum export_kind kind_of(const char *type_name, const char *type_kind) {
     const char *name;
     enum export_kind kind;
   } types[] = {
-      {"int2", EXPORT_KIND_INTEGER},    {"int4", EXPORT_KIND_INTEGER},   {"int8", EXPORT_KIND_INTEGER},
-      {"numeric", EXPORT_KIND_NUMBER},  {"float4", EXPORT_KIND_NUMBER},  {"float8", EXPORT_KIND_NUMBER},
-      {"bool", EXPORT_KIND_BOOLEAN},    {"timestamptz", EXPORT_KIND_DATETIME}, {"date", EXPORT_KIND_DATE},
-      {"bytea", EXPORT_KIND_BYTES},     {"array", EXPORT_KIND_ARRAY},    {"json", EXPORT_KIND_JSON},
+      {"int2", EXPORT_KIND_INTEGER},   {"int4", EXPORT_KIND_INTEGER},         {"int8", EXPORT_KIND_INTEGER},
+      {"numeric", EXPORT_KIND_NUMBER}, {"float4", EXPORT_KIND_NUMBER},        {"float8", EXPORT_KIND_NUMBER},
+      {"bool", EXPORT_KIND_BOOLEAN},   {"timestamptz", EXPORT_KIND_DATETIME}, {"date", EXPORT_KIND_DATE},
+      {"bytea", EXPORT_KIND_BYTES},    {"array", EXPORT_KIND_ARRAY},          {"json", EXPORT_KIND_JSON},
       {"jsonb", EXPORT_KIND_JSON},
   };
   if (strcmp(type_kind, "e") == 0) return EXPORT_KIND_ENUM;
@@ -283,8 +283,9 @@ static void select_expression(const struct export_field *field, const char *quot
   switch (field->kind) {
   case EXPORT_KIND_DATETIME:
     /* to_char gives NULL for +-infinity; those keep their text form */
-    snprintf(out, out_len, "coalesce(to_char(t.%s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), t.%s::text)",
-             quoted, quoted);
+    snprintf(out, out_len,
+             "coalesce(to_char(t.%s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), t.%s::text)", quoted,
+             quoted);
     break;
   case EXPORT_KIND_BYTES:
     snprintf(out, out_len, "encode(t.%s, 'hex')", quoted);
@@ -307,7 +308,8 @@ static int build_copy(PGconn *conn, const struct export_resource *resource, cons
   const struct export_table *table = resource->table;
   bool fits = true;
   sql[0] = '\0';
-  fits &= append(sql, sql_size, format == EXPORT_CSV_GZ ? "COPY (SELECT " : "COPY (SELECT row_to_json(r) FROM (SELECT ");
+  fits &= append(sql, sql_size,
+                 format == EXPORT_CSV_GZ ? "COPY (SELECT " : "COPY (SELECT row_to_json(r) FROM (SELECT ");
   for (size_t i = 0; i < resource->field_count && fits; i++) {
     char *quoted = PQescapeIdentifier(conn, resource->fields[i].name, strlen(resource->fields[i].name));
     if (quoted == NULL) {
@@ -359,8 +361,7 @@ static int build_copy(PGconn *conn, const struct export_resource *resource, cons
 }
 
 /* Runs a COPY ... TO STDOUT into file; counts the rows. */
-static int copy_out(PGconn *conn, const char *sql, struct gzip_file *file, uint64_t *rows, char *why,
-                    size_t why_len) {
+static int copy_out(PGconn *conn, const char *sql, struct gzip_file *file, uint64_t *rows, char *why, size_t why_len) {
   PGresult *res = PQexec(conn, sql);
   if (PQresultStatus(res) != PGRES_COPY_OUT) {
     db_fail(conn, res, "COPY", why, why_len);
@@ -526,8 +527,7 @@ static int export_table(PGconn *conn, struct export_dir *dir, struct export_pack
 static int load_scan(PGconn *conn, struct export_package *package, char *why, size_t why_len) {
   const char *params[1] = {package->scan_id};
   PGresult *res = NULL;
-  if (db_query(conn, scan_sql, 1, params, PGRES_TUPLES_OK, "reading the scan", &res, why, why_len) != DB_OK)
-    return -1;
+  if (db_query(conn, scan_sql, 1, params, PGRES_TUPLES_OK, "reading the scan", &res, why, why_len) != DB_OK) return -1;
   if (PQntuples(res) != 1) {
     snprintf(why, why_len, "no scan '%s' in the database", package->scan_id);
     PQclear(res);

@@ -67,10 +67,10 @@ struct export_resource {
   const struct export_table *table;
   struct export_field *fields;
   size_t field_count;
-  char file_name[96];   /* NAME.csv.gz */
-  uint64_t rows;        /* data rows (the CSV header not counted) */
-  uint64_t bytes;       /* compressed size */
-  char sha256_hex[65];  /* of the compressed file */
+  char file_name[96];  /* NAME.csv.gz */
+  uint64_t rows;       /* data rows (the CSV header not counted) */
+  uint64_t bytes;      /* compressed size */
+  char sha256_hex[65]; /* of the compressed file */
 };
 
 /* Everything datapackage.json says. */
