@@ -9,6 +9,7 @@
 #include "cli/check_cmd.h"
 #include "cli/db_cmd.h"
 #include "cli/diff_cmd.h"
+#include "cli/export_cmd.h"
 #include "cli/inputs_cmd.h"
 #include "cli/report_cmd.h"
 #include "cli/resume_cmd.h"
@@ -25,6 +26,7 @@ static void usage(FILE *out) {
           "  inputs [options] FILE...    print the names a scan of these inputs would scan\n"
           "  report --db URL --scan ID   write the adoption report (HTML, Markdown, CSV)\n"
           "  diff --db URL FROM TO       list domains and hosts whose status changed\n"
+          "  export --db URL --scan ID   write a scan's tables (CSV or JSON Lines, gzip) and datapackage.json\n"
           "  resume SCAN_ID --db URL     continue a stopped scan\n"
           "  worker --db URL --scan ID   join a running scan with this machine's workers\n"
           "  status --db URL --scan ID   progress of a scan: done/total, rate, ETA, workers\n"
@@ -46,6 +48,7 @@ int main(int argc, char **argv) {
   if (strcmp(command, "inputs") == 0) return inputs_cmd_main(argc - 1, argv + 1);
   if (strcmp(command, "report") == 0) return report_cmd_main(argc - 1, argv + 1);
   if (strcmp(command, "diff") == 0) return diff_cmd_main(argc - 1, argv + 1);
+  if (strcmp(command, "export") == 0) return export_cmd_main(argc - 1, argv + 1);
   if (strcmp(command, "db") == 0) return db_cmd_main(argc - 1, argv + 1);
   if (strcmp(command, "resume") == 0) return resume_cmd_main(argc - 1, argv + 1);
   if (strcmp(command, "worker") == 0) return worker_cmd_main(argc - 1, argv + 1);

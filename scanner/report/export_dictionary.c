@@ -1,0 +1,218 @@
+/* The data dictionary of `danescan export` (see export_dictionary.h): the
+ * sentences a published scan's datapackage.json gives each table and
+ * column. Status words are not spelled here: an enum column's allowed values
+ * are read from the database enum (constraints.enum), whose words are those
+ * of shared/spec/RESULTS.md. tests/integration/test_export.py fails when a
+ * column of the current schema has no sentence here. */
+#include "report/export_dictionary.h"
+
+#include <string.h>
+
+struct column_description {
+  const char *table;
+  const char *column;
+  const char *description;
+};
+
+#define COLUMNS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static const struct export_reference domain_mx_references[] = {
+    {COLUMNS("scan_id", "seq"), "domains", COLUMNS("scan_id", "seq")},
+    {COLUMNS("scan_id", "host"), "mx_hosts", COLUMNS("scan_id", "host")},
+    {NULL, NULL, NULL},
+};
+static const struct export_reference host_references[] = {
+    {COLUMNS("scan_id", "host"), "mx_hosts", COLUMNS("scan_id", "host")},
+    {NULL, NULL, NULL},
+};
+static const struct export_reference probe_references[] = {
+    {COLUMNS("scan_id", "host"), "mx_hosts", COLUMNS("scan_id", "host")},
+    {COLUMNS("leaf_sha256"), "certificates", COLUMNS("sha256")},
+    {NULL, NULL, NULL},
+};
+static const struct export_reference chain_references[] = {
+    {COLUMNS("scan_id", "host"), "mx_hosts", COLUMNS("scan_id", "host")},
+    {COLUMNS("cert_sha256"), "certificates", COLUMNS("sha256")},
+    {NULL, NULL, NULL},
+};
+static const struct export_reference no_references[] = {{NULL, NULL, NULL}};
+
+const struct export_table export_tables[] = {
+    {"domains", "Domains", "One row per input name of the scan: the domain's status and its MX lookup.", true, "seq",
+     no_references},
+    {"domain_mx", "Domain to MX host links",
+     "One row per MX host a domain names (the implicit MX host included), with its preference.", true,
+     "seq, preference, host", domain_mx_references},
+    {"mx_hosts", "MX hosts",
+     "One row per MX host of the scan (shared by every domain naming it): its status, address and TLSA lookups.", true,
+     "host", no_references},
+    {"tlsa_records", "TLSA records", "One row per TLSA record of an MX host, in the order of the DNS answer.", true,
+     "host, position", host_references},
+    {"addresses", "MX host addresses", "One row per IPv4 or IPv6 address of an MX host.", true, "host, address",
+     host_references},
+    {"probes", "STARTTLS probes",
+     "One row per STARTTLS probe of an address of an MX host (probe_no > 0: the same address probed again, e.g. once "
+     "per certificate key type). Addresses not probed have one row with result skipped and the reason.",
+     true, "host, address, probe_no", probe_references},
+    {"probe_chain", "Certificate chains", "One row per certificate a probe's server sent, leaf first (at most 16).",
+     true, "host, address, probe_no, depth", chain_references},
+    {"certificates", "Certificates",
+     "One row per distinct certificate the scan's probes saw (a probe's leaf or a certificate of its chain).", false,
+     "sha256", no_references},
+};
+const size_t export_table_count = sizeof export_tables / sizeof export_tables[0];
+
+static const struct column_description columns[] = {
+    /* every per-scan table */
+    {"*", "scan_id", "The scan's id (the JSON Lines scan_id); the same in every row of this data set."},
+    /* domains */
+    {"domains", "seq", "0-based ordinal of the name in the scan's input (the order the inputs were read)."},
+    {"domains", "domain",
+     "Domain name, lower case, without the trailing dot; for invalid-name the raw input, with invalid bytes and "
+     "control characters written as \\xNN."},
+    {"domains", "tld", "Last label of the domain; empty for invalid-name."},
+    {"domains", "status", "Domain status (shared/spec/RESULTS.md, \"Per domain\")."},
+    {"domains", "invalid_reason", "For invalid-name: why the name is not valid; else empty."},
+    {"domains", "mx_dnssec",
+     "DNSSEC state of the MX answer (secure or insecure); empty when the lookup failed or was bogus."},
+    {"domains", "mx_lookup_dnssec", "DNSSEC state of the MX lookup itself (failed and bogus included)."},
+    {"domains", "mx_rcode",
+     "DNS response code of the MX lookup (NOERROR, NXDOMAIN, SERVFAIL, ...); empty without "
+     "an answer."},
+    {"domains", "mx_ede_code", "RFC 8914 extended DNS error code of the MX answer, if any."},
+    {"domains", "mx_ede_text", "RFC 8914 extended DNS error text of the MX answer, if any."},
+    {"domains", "mx_failure", "For a failed MX lookup: short reason (timeout, servfail, refused, ...)."},
+    {"domains", "mx_attempts", "Queries sent for the MX lookup (retries and the CD=1 repeat included)."},
+    {"domains", "mx_elapsed_ms", "Milliseconds the MX lookup took."},
+    {"domains", "implicit_mx", "No MX RRset: the domain is its own MX host with preference 0 (RFC 5321 5.1)."},
+    {"domains", "null_mx_mixed",
+     "A null MX (\".\") beside other MX targets (RFC 7505 violation; the \".\" is "
+     "ignored)."},
+    {"domains", "mx_truncated", "More than 32 distinct MX hosts; the rest were not resolved."},
+    {"domains", "mx_count", "MX hosts linked to the domain (its rows in domain_mx)."},
+    {"domains", "island",
+     "With --islands, for insecure domains: unsigned, signed-no-ds or check-failed; empty when "
+     "not checked."},
+    {"domains", "input_file", "Index (0-based) of the input file the name came from."},
+    {"domains", "input_line", "Line of the name in its input file."},
+    {"domains", "rank", "Rank of the name in a ranked CSV top list; empty (or -1) for other inputs."},
+    {"domains", "started_at", "When the domain's resolution started (UTC)."},
+    {"domains", "elapsed_ms", "Milliseconds from the start of the domain's resolution to its record."},
+    /* domain_mx */
+    {"domain_mx", "seq", "The domain's seq (domains.seq)."},
+    {"domain_mx", "domain", "The domain (domains.domain)."},
+    {"domain_mx", "preference", "MX preference (0 for the implicit MX host)."},
+    {"domain_mx", "host", "MX host name, lower case, without the trailing dot (mx_hosts.host)."},
+    /* mx_hosts */
+    {"mx_hosts", "host", "MX host name, lower case, without the trailing dot."},
+    {"mx_hosts", "status",
+     "MX host status (shared/spec/RESULTS.md, \"Per MX host\"; dane-unprobed: usable secure "
+     "TLSA, not probed)."},
+    {"mx_hosts", "address_dnssec",
+     "DNSSEC state of the address records (the worst of the A/AAAA lookups that "
+     "answered)."},
+    {"mx_hosts", "cname_target", "Final target of a CNAME chain from the host name; empty without a CNAME."},
+    {"mx_hosts", "tlsa_base", "TLSA base domain used (RFC 7672 2.2.3); empty when no TLSA lookup was made."},
+    {"mx_hosts", "flags",
+     "Notes on the host: any of nxdomain, target-is-tld, target-is-localhost, ancestor-nxdomain, "
+     "tlsa-at-original-name, tlsa-insecure, a-lookup-failed, aaaa-lookup-failed, partial-algorithm-coverage, "
+     "expires-soon, tlsa-refused (docs/output.md)."},
+    {"mx_hosts", "rollover", "Key rollover readiness of the published TLSA records."},
+    {"mx_hosts", "tlsa_params", "The \"usage selector matching_type\" triples of the TLSA records published."},
+    {"mx_hosts", "address_count", "Addresses of the host (its rows in addresses)."},
+    {"mx_hosts", "tlsa_count", "TLSA records published (its rows in tlsa_records)."},
+    {"mx_hosts", "tlsa_usable_count", "TLSA records usable for SMTP (RFC 7672 3.1)."},
+    {"mx_hosts", "a_dnssec", "DNSSEC state of the A lookup."},
+    {"mx_hosts", "a_rcode", "DNS response code of the A lookup; empty without an answer."},
+    {"mx_hosts", "aaaa_dnssec", "DNSSEC state of the AAAA lookup."},
+    {"mx_hosts", "aaaa_rcode", "DNS response code of the AAAA lookup; empty without an answer."},
+    {"mx_hosts", "tlsa_dnssec", "DNSSEC state of the TLSA lookup; empty when no TLSA lookup was made."},
+    {"mx_hosts", "tlsa_rcode", "DNS response code of the TLSA lookup; empty without an answer."},
+    {"mx_hosts", "tlsa_ede_code", "RFC 8914 extended DNS error code of the TLSA answer, if any."},
+    {"mx_hosts", "tlsa_ede_text", "RFC 8914 extended DNS error text of the TLSA answer, if any."},
+    {"mx_hosts", "tlsa_failure", "For a failed TLSA lookup: short reason (timeout, servfail, refused, ...)."},
+    {"mx_hosts", "resolve_ms", "Milliseconds to resolve (and probe) the host."},
+    /* tlsa_records */
+    {"tlsa_records", "host", "The MX host (mx_hosts.host)."},
+    {"tlsa_records", "position", "Position of the record in the TLSA RRset as answered (0-based)."},
+    {"tlsa_records", "usage", "TLSA certificate usage (RFC 6698 2.1.1: 0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE)."},
+    {"tlsa_records", "selector", "TLSA selector (0 full certificate, 1 SubjectPublicKeyInfo)."},
+    {"tlsa_records", "matching_type", "TLSA matching type (0 full, 1 SHA-256, 2 SHA-512)."},
+    {"tlsa_records", "data", "Certificate association data."},
+    {"tlsa_records", "usable",
+     "The record is usable for SMTP (RFC 7672 3.1; docs/output.md \"Which TLSA records "
+     "count\")."},
+    {"tlsa_records", "unusable_reason", "Why the record is not usable; empty when it is."},
+    /* addresses */
+    {"addresses", "host", "The MX host (mx_hosts.host)."},
+    {"addresses", "address", "IPv4 or IPv6 address, in PostgreSQL's inet text form."},
+    {"addresses", "family", "Address family: 4 or 6."},
+    /* probes */
+    {"probes", "host", "The MX host (mx_hosts.host)."},
+    {"probes", "address", "The address probed (addresses.address)."},
+    {"probes", "probe_no",
+     "0, or the number of a further probe of the same address (e.g. per certificate key "
+     "type)."},
+    {"probes", "result", "Probe result (shared/spec/RESULTS.md) of the last session."},
+    {"probes", "reason", "Why, in words; for skipped the policy that skipped it."},
+    {"probes", "tls_version", "Negotiated TLS version; empty when TLS did not come up."},
+    {"probes", "cipher", "Negotiated cipher suite (OpenSSL name)."},
+    {"probes", "kx_group", "Key exchange group."},
+    {"probes", "peer_sig_alg", "Signature algorithm of the server's handshake signature."},
+    {"probes", "matched_tlsa",
+     "Position (tlsa_records.position) of the TLSA record that matched; empty when none "
+     "did."},
+    {"probes", "match_depth", "Chain depth of the match (0 = leaf)."},
+    {"probes", "banner", "The SMTP greeting as the server sent it (any bytes, capped)."},
+    {"probes", "banner_text",
+     "The SMTP greeting as UTF-8 text (invalid bytes and control characters as \\xNN, "
+     "capped)."},
+    {"probes", "ehlo_keywords", "EHLO reply lines after the first."},
+    {"probes", "connect_ms", "Milliseconds to connect."},
+    {"probes", "smtp_ms", "Milliseconds from connect to the STARTTLS reply (greeting, EHLO, STARTTLS)."},
+    {"probes", "tls_ms", "Milliseconds of the TLS handshake."},
+    {"probes", "total_ms", "Milliseconds of the whole session."},
+    {"probes", "leaf_sha256", "SHA-256 of the server's leaf certificate (certificates.sha256)."},
+    {"probes", "chain_sent",
+     "Certificates the server sent (probe_chain keeps the first 16); empty when TLS did not "
+     "come up."},
+    {"probes", "attempts",
+     "SMTP sessions of the probe: 0 not probed (skipped), 1, or 2 when the first ended in a "
+     "transient failure and was tried again; empty in scans stored before migration 008."},
+    {"probes", "step",
+     "Step the last session reached (connect, greeting, ehlo, starttls, handshake, quit, done; "
+     "none when not probed); for a failure the step that failed."},
+    {"probes", "first_result", "When attempts is 2: the first session's result; else empty."},
+    {"probes", "first_step", "When attempts is 2: the step the first session failed at."},
+    {"probes", "first_reason", "When attempts is 2: why the first session failed."},
+    {"probes", "first_ms", "When attempts is 2: milliseconds the first session took."},
+    {"probes", "retry_pause_ms",
+     "When attempts is 2: milliseconds from the first session's end to the second's "
+     "start (retry delay and politeness waits)."},
+    /* probe_chain */
+    {"probe_chain", "host", "The MX host (mx_hosts.host)."},
+    {"probe_chain", "address", "The address probed (probes.address)."},
+    {"probe_chain", "probe_no", "The probe (probes.probe_no)."},
+    {"probe_chain", "depth", "Position in the chain as sent (0 = leaf)."},
+    {"probe_chain", "cert_sha256", "SHA-256 of the certificate (certificates.sha256)."},
+    /* certificates */
+    {"certificates", "sha256", "SHA-256 of the DER certificate."},
+    {"certificates", "der", "The certificate, DER."},
+    {"certificates", "subject", "Subject distinguished name (RFC 2253 string form)."},
+    {"certificates", "issuer", "Issuer distinguished name (RFC 2253 string form)."},
+    {"certificates", "san", "DNS names of the subjectAltName extension."},
+    {"certificates", "not_before", "Start of validity (UTC)."},
+    {"certificates", "not_after", "End of validity (UTC)."},
+    {"certificates", "key_type", "Public key type (RSA, EC, ED25519, ...)."},
+    {"certificates", "key_bits", "Public key size in bits."},
+    {"certificates", "spki_sha256", "SHA-256 of the SubjectPublicKeyInfo (what a \"3 1 1\" TLSA record holds)."},
+    {"certificates", "first_seen", "When any scan stored in this database first saw the certificate (UTC)."},
+};
+
+const char *export_column_description(const char *table, const char *column) {
+  for (size_t i = 0; i < sizeof columns / sizeof columns[0]; i++) {
+    if (strcmp(columns[i].column, column) != 0) continue;
+    if (strcmp(columns[i].table, table) == 0 || strcmp(columns[i].table, "*") == 0) return columns[i].description;
+  }
+  return NULL;
+}

@@ -1,0 +1,32 @@
+-- Fixture for tests/integration/test_export.py, loaded after
+-- report_fixture.sql: rows the report fixture leaves out (addresses, chains,
+-- banners, EHLO keywords, timestamps, text that needs CSV quoting, an empty
+-- string beside NULLs) in scan fx-2, and rows of scan fx-1 that an export of
+-- fx-2 must not carry (a certificate only fx-1's chain names among them).
+UPDATE domains SET started_at = '2024-03-01T00:00:01.5Z', elapsed_ms = 120, mx_rcode = 'NOERROR',
+                   implicit_mx = false, input_file = 0, input_line = 1
+ WHERE scan_id = 'fx-2' AND domain = 'a.lab';
+UPDATE domains SET mx_rcode = '', invalid_reason = 'comma, "quote"'
+ WHERE scan_id = 'fx-2' AND domain = 'g.lab';
+
+INSERT INTO addresses (scan_id, host, address, family) VALUES
+  ('fx-2', 'mx.a.lab', '192.0.2.1', 4),
+  ('fx-2', 'mx2.dane-host.net', '2001:db8::9', 6),
+  ('fx-1', 'mx.a.lab', '192.0.2.1', 4);
+
+UPDATE probes SET banner = '\x3232302068690d0aff'::bytea, banner_text = '220 hi, "there"\x0d\x0a\xff',
+                  ehlo_keywords = '{PIPELINING,"SIZE 1000",NULL}', connect_ms = 3, total_ms = 40, chain_sent = 2,
+                  attempts = 2, step = 'done', first_result = 'timeout', first_step = 'greeting',
+                  first_reason = 'no greeting within 3000 ms', first_ms = 3000, retry_pause_ms = 500
+ WHERE scan_id = 'fx-2' AND host = 'mx.a.lab';
+
+INSERT INTO certificates (sha256, der, subject, issuer, san, not_before, not_after, key_type, key_bits) VALUES
+  (decode(repeat('33', 32), 'hex'), '\x3082', 'CN=ca', 'CN=root', '{ca.example,"www.ca.example"}',
+   '2024-01-01T00:00:00Z', '2026-01-01T12:30:00Z', 'RSA', 4096),
+  (decode(repeat('44', 32), 'hex'), '\x3083', 'CN=fx-1 only', NULL, NULL, NULL, NULL, 'EC', 256);
+
+INSERT INTO probe_chain (scan_id, host, address, probe_no, depth, cert_sha256) VALUES
+  ('fx-2', 'mx.a.lab', '192.0.2.1', 0, 0, decode(repeat('11', 32), 'hex')),
+  ('fx-2', 'mx.a.lab', '192.0.2.1', 0, 1, decode(repeat('33', 32), 'hex')),
+  ('fx-1', 'mx.a.lab', '192.0.2.1', 0, 0, decode(repeat('11', 32), 'hex')),
+  ('fx-1', 'mx.a.lab', '192.0.2.1', 0, 1, decode(repeat('44', 32), 'hex'));
