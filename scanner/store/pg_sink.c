@@ -72,7 +72,7 @@ struct pg_sink {
   uint64_t next_batch_no;
   struct host_set sent_hosts;
   struct provider_list *providers; /* mx_hosts.provider (record/provider.h) */
-  struct seq_range *committed; /* resume: committed ordinals, sorted, merged */
+  struct seq_range *committed;     /* resume: committed ordinals, sorted, merged */
   size_t committed_count;
   uint64_t committed_seqs;
   bool outcome_known, outcome_complete;
@@ -531,7 +531,8 @@ static int pg_write(void *arg, const struct domain_result *result, char *why, si
   pg_rows_add_domain(&batch->rows, result, sink->scan_id);
   for (size_t i = 0; i < result->link_count; i++) {
     const struct mx_host *host = result->links[i].host;
-    if (host_set_add(&sink->sent_hosts, host->name)) pg_rows_add_host(&batch->rows, host, sink->scan_id, sink->providers);
+    if (host_set_add(&sink->sent_hosts, host->name))
+      pg_rows_add_host(&batch->rows, host, sink->scan_id, sink->providers);
   }
   if (!batch_add_seq(batch, result->seq) || pg_rows_failed(&batch->rows)) {
     snprintf(why, why_len, "database: out of memory buffering %s", result->name);
