@@ -1,7 +1,7 @@
 -- Report table "dane_adoption": adoption and abandonment between the previous
 -- scan and this one, over the names in both scans (input_change.sql warns
 -- when the input set changed). "TLSA" means at least one MX host with a
--- secure, non-empty TLSA RRset (domain_summary.any_tlsa).
+-- secure, non-empty TLSA RRset (as domain_summary.any_tlsa).
 --   adopted: TLSA now; before, no TLSA with a status that says none was
 --     published (no-dane, insecure, no-mail, null-mx, nxdomain), so a
 --     failed lookup before is not counted as an adoption
@@ -11,11 +11,26 @@
 --     dane-valid
 -- Share: of the names in both scans.
 -- psql variables: scan_id, previous_id ('' gives no rows).
-WITH pairs AS (
-  SELECT n.status AS status, o.status AS previous_status, n.any_tlsa AS tlsa, o.any_tlsa AS previous_tlsa
-    FROM domain_summary n
-    JOIN domain_summary o ON o.domain = n.domain AND o.scan_id = nullif(:'previous_id', '')
-   WHERE n.scan_id = :'scan_id'
+WITH tlsa AS (
+  -- domains (scan, seq) with an MX host with a secure, non-empty TLSA RRset
+  SELECT DISTINCT m.scan_id, m.seq
+    FROM domain_mx m
+    JOIN mx_hosts h ON h.scan_id = m.scan_id AND h.host = m.host
+   WHERE m.scan_id IN (:'scan_id', nullif(:'previous_id', '')) AND h.tlsa_dnssec = 'secure' AND h.tlsa_count > 0
+), cur AS (
+  SELECT d.domain, d.status, t.seq IS NOT NULL AS tlsa
+    FROM domains d
+    LEFT JOIN tlsa t ON t.scan_id = d.scan_id AND t.seq = d.seq
+   WHERE d.scan_id = :'scan_id'
+), prev AS (
+  SELECT d.domain, d.status, t.seq IS NOT NULL AS tlsa
+    FROM domains d
+    LEFT JOIN tlsa t ON t.scan_id = d.scan_id AND t.seq = d.seq
+   WHERE d.scan_id = nullif(:'previous_id', '')
+), pairs AS (
+  SELECT n.status, o.status AS previous_status, n.tlsa, o.tlsa AS previous_tlsa
+    FROM cur n
+    JOIN prev o ON o.domain = n.domain
 ), absent AS (
   SELECT ARRAY['no-dane', 'insecure', 'no-mail', 'null-mx', 'nxdomain']::domain_status[] AS s
 ), counts AS (
