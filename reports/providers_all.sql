@@ -1,15 +1,16 @@
 -- Report table "providers_all": the 20 MX providers serving the most domains
--- (provider = last two labels of the MX host name, see providers_dane.sql),
+-- (provider = registrable domain of the MX host name by the Public Suffix
+-- List, see providers_dane.sql),
 -- with their DANE share: domains with TLSA on one of the provider's hosts and
 -- dane-valid domains, as a percentage of the domains they serve.
 -- psql variables: scan_id.
 WITH links AS (
   SELECT m.seq, d.status, h.tlsa_dnssec = 'secure' AND h.tlsa_count > 0 AS host_tlsa,
-         coalesce(substring(m.host FROM '([^.]+\.[^.]+)$'), m.host) AS provider
+         danescan_host_provider(h.host, h.provider) AS provider
     FROM domain_mx m
     JOIN domains d ON d.scan_id = m.scan_id AND d.seq = m.seq
     JOIN mx_hosts h ON h.scan_id = m.scan_id AND h.host = m.host
-   WHERE m.scan_id = :'scan_id'
+   WHERE m.scan_id = :'scan_id' AND danescan_host_provider(h.host, h.provider) IS NOT NULL
 )
 SELECT provider,
        count(DISTINCT seq) AS domains,

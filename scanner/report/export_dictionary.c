@@ -113,6 +113,9 @@ static const struct column_description columns[] = {
      "answered)."},
     {"mx_hosts", "cname_target", "Final target of a CNAME chain from the host name; empty without a CNAME."},
     {"mx_hosts", "tlsa_base", "TLSA base domain used (RFC 7672 2.2.3); empty when no TLSA lookup was made."},
+    {"mx_hosts", "provider",
+     "Registrable domain of the host name by the Public Suffix List (ICANN and private sections, libpsl): the MX "
+     "provider; empty when the name is itself a public suffix; NULL in rows stored before migration 010."},
     {"mx_hosts", "flags",
      "Notes on the host: any of nxdomain, target-is-tld, target-is-localhost, ancestor-nxdomain, "
      "tlsa-at-original-name, tlsa-insecure, a-lookup-failed, aaaa-lookup-failed, partial-algorithm-coverage, "

@@ -16,9 +16,18 @@
 static const struct report_table report_tables[] = {
     {"scan_info", "Scans", "The scan reported on and the scan it is compared with (dates in UTC).", REPORT_CHART_NONE,
      NULL, NULL, 0},
+    {"input_change", "Input set compared",
+     "Whether this scan and the previous one scanned the same names. A warning means names were added or removed: "
+     "every comparison with the previous scan then covers only the names in both.",
+     REPORT_CHART_NONE, NULL, NULL, 0},
     {"headline", "Headline figures",
      "Domains of this scan, as counts and percentages of the domains scanned, with the previous scan's counts "
      "and the change. \"Not applicable\" (DANE cannot apply) is kept apart from failures.",
+     REPORT_CHART_NONE, NULL, NULL, 0},
+    {"published_metrics", "Published metrics",
+     "The shares published DANE measurements report, computed here the same way: the DANE survey's share "
+     "(Dukhovni, stats.dnssec-tools.org), the record-level shares of Lee et al. (USENIX Security, twenty twenty) "
+     "and partial coverage. Definitions and citations: reports/README.md.",
      REPORT_CHART_NONE, NULL, NULL, 0},
     {"funnel", "Adoption funnel",
      "Each stage is a subset of the one before; after \"with mail\" every stage requires a secure MX RRset "
@@ -36,6 +45,15 @@ static const struct report_table report_tables[] = {
      "Every scan of the same input files (same file digests) up to this one; the line is dane-valid domains as a "
      "share of domains with mail.",
      REPORT_CHART_LINE, "started", "pct_dane_valid_of_mail", 0},
+    {"dane_adoption", "Adoption and abandonment since the previous scan",
+     "Names in both scans whose MX hosts started or stopped publishing secure TLSA records, and domains that "
+     "became or stopped being DANE-valid. Failed lookups count as neither.",
+     REPORT_CHART_NONE, NULL, NULL, 0},
+    {"time_to_fix", "Time to fix DANE failures",
+     "Failure episodes (consecutive scans of this input in which a domain was a DANE failure) and how they ended, "
+     "overall and per MX provider of the failing hosts; days from the first failing scan to the scan that found "
+     "the domain fixed.",
+     REPORT_CHART_NONE, NULL, NULL, 0},
     {"tlsa_parameters", "TLSA parameters",
      "Usage, selector and matching type triples published in secure TLSA RRsets of MX hosts.", REPORT_CHART_NONE, NULL,
      NULL, 0},
@@ -55,11 +73,15 @@ static const struct report_table report_tables[] = {
      "(not applicable), with example domains.",
      REPORT_CHART_NONE, NULL, NULL, 0},
     {"providers_dane", "Top MX providers by DANE-valid domains",
-     "Provider: the last two labels of the MX host name (an approximation: no Public Suffix List). Previous: "
-     "the provider's dane-valid domains in the previous scan.",
+     "Provider: the registrable domain of the MX host name by the Public Suffix List (mx.example.co.uk and "
+     "mail.example.co.uk are example.co.uk). Previous: the provider's dane-valid domains in the previous scan.",
      REPORT_CHART_BARS, "provider", "dane_valid_domains", 0},
     {"providers_all", "MX providers serving the most domains",
      "The twenty providers serving the most domains, with their DANE share.", REPORT_CHART_NONE, NULL, NULL, 0},
+    {"providers_broken", "MX providers with the most broken DANE domains",
+     "Domains that are DANE failures, counted for the provider of each failing MX host. The DNS operator of "
+     "the domains' own zones is not recorded by the scanner.",
+     REPORT_CHART_BARS, "provider", "broken_domains", 0},
     {"tls_versions", "TLS versions", "TLS versions negotiated with probed addresses.", REPORT_CHART_BARS, "tls_version",
      "addresses", 0},
     {"tls_ciphers", "TLS cipher suites", "Cipher suites negotiated with probed addresses.", REPORT_CHART_NONE, NULL,

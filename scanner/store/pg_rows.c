@@ -4,6 +4,7 @@
 #include "store/pg_rows.h"
 
 #include "record/probe_detail.h"
+#include "record/provider.h"
 #include "tls/cert_info.h"
 
 #include <ldns/ldns.h>
@@ -21,7 +22,7 @@ static const char *const copy_statements[PG_TABLE_COUNT] = {
         "COPY stage_mx_hosts (scan_id, host, status, address_dnssec, cname_target, tlsa_base, flags, "
         "rollover, tlsa_params, address_count, tlsa_count, tlsa_usable_count, a_dnssec, a_rcode, "
         "aaaa_dnssec, aaaa_rcode, tlsa_dnssec, tlsa_rcode, tlsa_ede_code, tlsa_ede_text, tlsa_failure, "
-        "resolve_ms) FROM STDIN",
+        "resolve_ms, provider) FROM STDIN",
     [PG_TABLE_STAGE_TLSA] =
         "COPY stage_tlsa_records (scan_id, host, position, usage, selector, matching_type, data, usable, "
         "unusable_reason) FROM STDIN",
@@ -295,7 +296,8 @@ void pg_rows_add_certificate(struct pg_rows *rows, const struct pg_certificate *
   rows->rows[PG_TABLE_STAGE_CERTS]++;
 }
 
-void pg_rows_add_host(struct pg_rows *rows, const struct mx_host *host, const char *scan_id) {
+void pg_rows_add_host(struct pg_rows *rows, const struct mx_host *host, const char *scan_id,
+                      const struct provider_list *providers) {
   struct pg_buf *buf = &rows->table[PG_TABLE_STAGE_HOSTS];
   pg_field_text(buf, scan_id, PG_TEXT_MAX_BYTES);
   pg_field_text(buf, host->name, PG_TEXT_MAX_BYTES);
@@ -339,6 +341,11 @@ void pg_rows_add_host(struct pg_rows *rows, const struct mx_host *host, const ch
   }
   pg_field_text(buf, host->tlsa.done ? host->tlsa.failure : NULL, PG_TEXT_MAX_BYTES);
   pg_field_uint(buf, host->resolve_ms);
+  /* provider: '' when the name has no registrable domain (a public suffix),
+   * so NULL keeps meaning "stored before migration 010" */
+  char provider[256];
+  if (provider_of(providers, host->name, provider, sizeof provider) < 0) provider[0] = '\0';
+  pg_field_text(buf, provider, PG_TEXT_MAX_BYTES);
   pg_row_end(buf);
   rows->rows[PG_TABLE_STAGE_HOSTS]++;
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "record/provider.h"
 #include "record/result.h"
 #include "db/pg_copy.h"
 
@@ -50,9 +51,11 @@ const char *pg_rows_copy_statement(enum pg_table table);
 /* Adds the domain's row and its MX links. */
 void pg_rows_add_domain(struct pg_rows *rows, const struct domain_result *result, const char *scan_id);
 
-/* Adds an MX host with its TLSA records, addresses and probes. The caller
+/* Adds an MX host with its TLSA records, addresses and probes, and its
+ * provider by the Public Suffix List (providers; NULL stores ''). The caller
  * sends each host at most once per batch. */
-void pg_rows_add_host(struct pg_rows *rows, const struct mx_host *host, const char *scan_id);
+void pg_rows_add_host(struct pg_rows *rows, const struct mx_host *host, const char *scan_id,
+                      const struct provider_list *providers);
 
 /* One address's probe row (and, once the STARTTLS stage fills struct
  * probe_detail, its chain and certificates). THE PLACE TO EXTEND when

@@ -71,7 +71,8 @@ struct pg_sink {
   struct pg_batch *current;
   uint64_t next_batch_no;
   struct host_set sent_hosts;
-  struct seq_range *committed; /* resume: committed ordinals, sorted, merged */
+  struct provider_list *providers; /* mx_hosts.provider (record/provider.h) */
+  struct seq_range *committed;     /* resume: committed ordinals, sorted, merged */
   size_t committed_count;
   uint64_t committed_seqs;
   bool outcome_known, outcome_complete;
@@ -509,7 +510,7 @@ int pg_sink_add_host(void *ctx, const struct mx_host *host) {
   struct pg_sink *sink = ctx;
   struct pg_batch *batch = current_batch(sink);
   if (batch == NULL) return -1;
-  if (host_set_add(&sink->sent_hosts, host->name)) pg_rows_add_host(&batch->rows, host, sink->scan_id);
+  if (host_set_add(&sink->sent_hosts, host->name)) pg_rows_add_host(&batch->rows, host, sink->scan_id, sink->providers);
   if (pg_rows_failed(&batch->rows)) return -1;
   /* Now, not with the next full batch: other workers wait on this host's
    * claim, and this worker may be waiting on theirs (with the batch left
@@ -530,7 +531,8 @@ static int pg_write(void *arg, const struct domain_result *result, char *why, si
   pg_rows_add_domain(&batch->rows, result, sink->scan_id);
   for (size_t i = 0; i < result->link_count; i++) {
     const struct mx_host *host = result->links[i].host;
-    if (host_set_add(&sink->sent_hosts, host->name)) pg_rows_add_host(&batch->rows, host, sink->scan_id);
+    if (host_set_add(&sink->sent_hosts, host->name))
+      pg_rows_add_host(&batch->rows, host, sink->scan_id, sink->providers);
   }
   if (!batch_add_seq(batch, result->seq) || pg_rows_failed(&batch->rows)) {
     snprintf(why, why_len, "database: out of memory buffering %s", result->name);
@@ -569,6 +571,7 @@ static void sink_free(struct pg_sink *sink) {
     batch = next;
   }
   host_set_free(&sink->sent_hosts);
+  provider_list_free(sink->providers);
   for (size_t i = 0; i < sink->input_count; i++) free(sink->input_names[i]);
   free(sink->input_names);
   free(sink->committed);
@@ -689,7 +692,9 @@ int pg_sink_open(struct result_sink *out, const struct pg_sink_config *config, c
   if (config->batch_hook != NULL) sink->batch_hook = *config->batch_hook;
   sink->input = config->input;
   sink->input_names = calloc(config->input_count + 1, sizeof *sink->input_names);
-  if (sink->conninfo == NULL || sink->scan_id == NULL || sink->input_names == NULL || !build_final_copy(sink)) {
+  sink->providers = provider_list_new();
+  if (sink->conninfo == NULL || sink->scan_id == NULL || sink->input_names == NULL || sink->providers == NULL ||
+      !build_final_copy(sink)) {
     snprintf(why, why_len, "out of memory");
     sink_free(sink);
     return -1;

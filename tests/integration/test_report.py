@@ -26,7 +26,8 @@ CHARTS = {"funnel": ("bars", "stage", "domains"), "domain_statuses": ("bars", "s
           "tld_adoption": ("bars", "tld", "pct_dane_valid_of_mail"),
           "trend": ("line", "started", "pct_dane_valid_of_mail"), "rollover": ("bars", "rollover", "hosts"),
           "providers_dane": ("bars", "provider", "dane_valid_domains"),
-          "tls_versions": ("bars", "tls_version", "addresses")}
+          "tls_versions": ("bars", "tls_version", "addresses"),
+          "providers_broken": ("bars", "provider", "broken_domains")}
 MAX_CHANGES = 2
 
 

@@ -64,6 +64,33 @@ def json_funnel(records):
             ("DANE valid", sum(1 for r in records if tlsa(r) and r["status"] == "dane-valid"))]
 
 
+def json_survey_share(records):
+    """The survey's share (reports/README.md, "Published metrics") counted
+    from the JSON Lines records: (numerator, denominator)."""
+    def accepts(h):
+        results = [(a.get("probe") or {}).get("result") for a in h.get("addresses") or []]
+        refused = bool(results) and all(r in ("connect-failed", "timeout", "smtp-failed") for r in results)
+        return h.get("status") not in ("dane-unreachable", "no-address") and not refused
+    num = den = 0
+    for r in records:
+        hosts = r.get("mx") or []
+        if r.get("mx_dnssec") != "secure" or not hosts or r.get("implicit_mx") or r["status"] == "null-mx":
+            continue
+        den += 1
+        low = min(h["preference"] for h in hosts)
+        primaries = [h for h in hosts if h["preference"] == low and accepts(h)]
+        num += bool(primaries) and all(h.get("status") == "dane-valid" for h in primaries)
+    return num, den
+
+
+def json_partial_coverage(records):
+    """Partial coverage: (domains with TLSA on some MX hosts and none on
+    another, domains with TLSA on any)."""
+    some = [r for r in records if any(host_has_tlsa(h) for h in r.get("mx") or [])]
+    partial = [r for r in some if any(h.get("status") in ("no-tlsa", "insecure") for h in r["mx"])]
+    return len(partial), len(some)
+
+
 def main():
     with TempDir(f"{NS}-", public=True) as tmp, \
             Lab(ns=NS, state=os.path.join(tmp, "state"), cases=LAB_CASES) as lab, \
@@ -125,6 +152,19 @@ def main():
         got = {row[si]: int(row[ni]) for row in rows if row[ni] not in (None, "0")}
         want = dict(collections.Counter(r["status"] for r in rec2))
         check(got == want, "domain statuses equal the JSON Lines status counts", f"\n  sql  {got}\n  json {want}")
+        # Issue 17's sections: the metrics as counted from the JSON Lines.
+        header, rows = results["published_metrics"]
+        ni, di = header.index("numerator"), header.index("denominator")
+        got = [(int(rows[0][ni]), int(rows[0][di])), (int(rows[3][ni]), int(rows[3][di]))] if len(rows) == 4 else rows
+        want = [json_survey_share(rec2), json_partial_coverage(rec2)]
+        check(got == want and want[0][0] > 0, "survey share and partial coverage equal the JSON Lines counts",
+              f"\n  sql  {got}\n  json {want}")
+        header, rows = results["input_change"]
+        check(len(rows) == 1 and rows[0][0] == "same names in both scans"
+              and rows[0][header.index("names_in_both")] == str(n_inputs),
+              "input_change: the two lab scans have the same names", rows)
+        header, rows = results["time_to_fix"]
+        check(rows and rows[0][0] == "all providers", "time_to_fix starts with the all-providers row", rows[:2])
         # The page shows the same figures (its cells equal psql, checked above).
         shown = {row[0][1]: row[1][0] for row in page.tables.get("headline", []) if row}
         check(shown and all(v == str(want_cur[k]) for k, v in zip(want_cur, shown.values())),

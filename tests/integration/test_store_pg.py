@@ -100,6 +100,13 @@ def main():
           str(want_addr ^ got_addr)[:500])
     dup = db.sql("SELECT count(*) - count(DISTINCT host) FROM mx_hosts WHERE scan_id = 'rt-1'")
     check(dup == [["0"]], "each MX host stored once per scan")
+    # mx_hosts.provider (migration 010): the registrable domain by the Public
+    # Suffix List, written by the scanner. The lab's TLDs are not in the list
+    # (its default rule makes them public suffixes): mx.a.lab -> a.lab.
+    rows = db.sql("SELECT host, provider FROM mx_hosts WHERE scan_id = 'rt-1'")
+    bad = [(h, p) for h, p in rows
+           if p != (".".join(h.split(".")[-2:]) if h.count(".") >= 1 else "")]
+    check(rows and not bad, f"each MX host has its provider, its last two labels in the lab ({len(rows)})", bad[:5])
 
     # Injection: the raw names come back byte for byte, the tables are intact.
     hostile = [r["domain"] for r in records if r["status"] == "invalid-name" and r["domain"] not in domains]
