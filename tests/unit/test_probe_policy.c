@@ -457,8 +457,10 @@ static void test_retry_transient(void) {
   CHECK_INT(r.first.result, PROBE_SMTP_FAILED);
   CHECK_INT(r.first.step, PROBE_STEP_GREETING);
   CHECK_STR(r.first_reason, "connection closed by the server while waiting for the greeting");
-  CHECK(r.first.pause_ms >= 200 && r.first.pause_ms < 1000);
-  CHECK(r.first.elapsed_ms >= 0 && r.first.elapsed_ms < 300);
+  /* upper bounds with room for a loaded machine (CI), still well below the
+   * default 5 s delay and the step timeouts */
+  CHECK(r.first.pause_ms >= 200 && r.first.pause_ms < 4000);
+  CHECK(r.first.elapsed_ms >= 0 && r.first.elapsed_ms < 2000);
   CHECK_INT(server.accepted, 2);
   CHECK(server.accepted_ms[1] - server.accepted_ms[0] >= 200);
   CHECK_INT(stats.connections, 2);
