@@ -9,6 +9,8 @@
 --   2 tlsa-unusable, dane-unreachable
 --   1 dane-failed, dnssec-bogus, lookup-failed
 --   unranked: invalid-name, dane-unprobed (a DNS-only scan decides nothing)
+-- Plan: one join of the two scans' domains partitions (by domain), then
+-- only the changed domains' links, hosts and probes (migration 009 indexes).
 -- psql variables: from_scan, to_scan.
 WITH domain_rank(status, rank) AS (VALUES
   ('dane-valid'::domain_status, 5), ('dane-partial', 4),
@@ -25,31 +27,43 @@ WITH domain_rank(status, rank) AS (VALUES
     LEFT JOIN domain_rank ro ON ro.status = o.status
     LEFT JOIN domain_rank rn ON rn.status = n.status
    WHERE n.scan_id = :'to_scan' AND o.status IS DISTINCT FROM n.status
-), host_pairs AS (
-  SELECT p.domain, hl.host,
-         (SELECT h.status FROM domain_mx m JOIN mx_hosts h ON h.scan_id = m.scan_id AND h.host = m.host
-           WHERE m.scan_id = :'from_scan' AND m.seq = p.old_seq AND m.host = hl.host LIMIT 1) AS old_status,
-         (SELECT h.status FROM domain_mx m JOIN mx_hosts h ON h.scan_id = m.scan_id AND h.host = m.host
-           WHERE m.scan_id = :'to_scan' AND m.seq = p.new_seq AND m.host = hl.host LIMIT 1) AS new_status
+), links AS (
+  -- The MX hosts of the changed domains in both scans, with their status:
+  -- the changed domains' links only (domain_mx (seq) index of each scan's
+  -- partition), not every link of the scans.
+  SELECT p.domain, m.host, h.status AS old_status, NULL::host_status AS new_status
     FROM pairs p
-   CROSS JOIN LATERAL (SELECT m.host FROM domain_mx m WHERE m.scan_id = :'from_scan' AND m.seq = p.old_seq
-                       UNION
-                       SELECT m.host FROM domain_mx m WHERE m.scan_id = :'to_scan' AND m.seq = p.new_seq) hl
+    JOIN domain_mx m ON m.scan_id = :'from_scan' AND m.seq = p.old_seq
+    JOIN mx_hosts h ON h.scan_id = :'from_scan' AND h.host = m.host
+  UNION ALL
+  SELECT p.domain, m.host, NULL, h.status
+    FROM pairs p
+    JOIN domain_mx m ON m.scan_id = :'to_scan' AND m.seq = p.new_seq
+    JOIN mx_hosts h ON h.scan_id = :'to_scan' AND h.host = m.host
+), host_pairs AS (
+  SELECT domain, host, max(old_status) AS old_status, max(new_status) AS new_status
+    FROM links
+   GROUP BY domain, host
+), changed_hosts AS (
+  SELECT * FROM host_pairs WHERE old_status IS DISTINCT FROM new_status
+), probe_reasons AS (
+  -- The failing address results of the newer scan, once per changed host.
+  SELECT pr.host,
+         string_agg(host(pr.address) || ' ' || pr.result::text || coalesce(' ' || pr.reason, ''), '; '
+                    ORDER BY pr.address, pr.probe_no) AS results
+    FROM probes pr
+   WHERE pr.scan_id = :'to_scan' AND pr.result <> 'authenticated'
+     AND pr.host IN (SELECT c.host FROM changed_hosts c WHERE c.new_status IS NOT NULL)
+   GROUP BY pr.host
 ), host_changes AS (
-  SELECT hp.domain,
-         string_agg(hp.host || ': ' || coalesce(hp.old_status::text, 'not an MX host') || ' -> '
-                    || coalesce(hp.new_status::text, 'not an MX host')
-                    || coalesce(' (' || (SELECT string_agg(host(pr.address) || ' ' || pr.result::text
-                                                            || coalesce(' ' || pr.reason, ''), '; '
-                                                            ORDER BY pr.address, pr.probe_no)
-                                           FROM probes pr
-                                          WHERE pr.scan_id = :'to_scan' AND pr.host = hp.host
-                                            AND hp.new_status IS NOT NULL
-                                            AND pr.result <> 'authenticated') || ')', ''),
-                    '; ' ORDER BY hp.host) AS hosts
-    FROM host_pairs hp
-   WHERE hp.old_status IS DISTINCT FROM hp.new_status
-   GROUP BY hp.domain
+  SELECT c.domain,
+         string_agg(c.host || ': ' || coalesce(c.old_status::text, 'not an MX host') || ' -> '
+                    || coalesce(c.new_status::text, 'not an MX host')
+                    || coalesce(' (' || CASE WHEN c.new_status IS NOT NULL THEN r.results END || ')', ''),
+                    '; ' ORDER BY c.host) AS hosts
+    FROM changed_hosts c
+    LEFT JOIN probe_reasons r ON r.host = c.host
+   GROUP BY c.domain
 )
 SELECT CASE WHEN p.old_rank IS NULL OR p.new_rank IS NULL OR p.old_rank = p.new_rank THEN 'changed'
             WHEN p.new_rank < p.old_rank THEN 'worse' ELSE 'better' END AS direction,

@@ -1,0 +1,191 @@
+-- danescan schema, migration 9: reports that scale to 10 million domains a
+-- scan (issue 17). Two parts:
+--
+-- 1. Indexes the report and diff plans need. Partitions are per scan, so an
+--    index on (host) of a partitioned table is a per-scan (scan_id, host)
+--    index once the planner has pruned to one partition: probes and
+--    tlsa_records had none, and every "the probes of this host" read a whole
+--    probes partition (host_failures, diff_hosts, algorithm_coverage).
+--
+-- 2. Per-scan summaries, computed once and reused by `report`, `trend` and
+--    `diff` instead of aggregating the raw rows for every table:
+--      scan_domain_counts    domains by (tld, status, mx_dnssec, with mail,
+--                            any secure MX host, any MX host with TLSA): the
+--                            headline, funnel, domain statuses, TLD table,
+--                            trend and scan_info are sums over it;
+--      scan_provider_counts  per provider (last two labels of the MX host):
+--                            domains, with TLSA, dane-valid; only the rows a
+--                            report can show (every provider with TLSA or
+--                            dane-valid domains, and the 100 serving the
+--                            most domains), not the long tail of
+--                            self-hosted domains;
+--      scan_summaries        one row per summarised scan, with the source
+--                            key it was computed from (runs, ended_at,
+--                            domains, committed batches): a summary whose key
+--                            no longer matches the scan (resumed, still
+--                            running, rows added) is stale and not used.
+--    danescan_summarize_scan(id) computes them (at scan completion, and by
+--    `danescan report`/`diff` when missing or stale); danescan_domain_counts
+--    (id) and danescan_provider_counts(id) return the summary when it is
+--    fresh and otherwise compute the same rows from the raw tables, so the
+--    reports/ files give the same answer either way (also in psql, also for
+--    the read-only role). The summaries reference scans (ON DELETE CASCADE):
+--    danescan_drop_scan drops them with the scan. The research views keep
+--    reading the raw rows.
+
+CREATE INDEX probes_host_idx ON probes (host);
+CREATE INDEX tlsa_records_host_idx ON tlsa_records (host);
+
+CREATE TABLE scan_summaries (
+  scan_id      text PRIMARY KEY REFERENCES scans (id) ON DELETE CASCADE,
+  source_key   text NOT NULL,               -- danescan_scan_source_key() when computed
+  computed_at  timestamptz NOT NULL DEFAULT now(),
+  compute_ms   integer NOT NULL             -- time the summary took
+);
+
+CREATE TABLE scan_domain_counts (
+  scan_id          text NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+  tld              text,                    -- NULL: invalid-name
+  status           domain_status NOT NULL,
+  mx_dnssec        dnssec_state,
+  with_mail        boolean NOT NULL,        -- mx_count > 0
+  any_secure_host  boolean NOT NULL,        -- an MX host with secure addresses (domain_summary)
+  any_tlsa         boolean NOT NULL,        -- an MX host with secure, non-empty TLSA (domain_summary)
+  domains          bigint NOT NULL
+);
+CREATE INDEX scan_domain_counts_scan_idx ON scan_domain_counts (scan_id);
+
+CREATE TABLE scan_provider_counts (
+  scan_id             text NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+  provider            text NOT NULL,
+  domains             bigint NOT NULL,      -- domains with an MX host of the provider
+  domains_with_tlsa   bigint NOT NULL,      -- ... through a host of it with secure TLSA
+  dane_valid_domains  bigint NOT NULL,      -- ... whose status is dane-valid
+  PRIMARY KEY (scan_id, provider)
+);
+
+-- What a summary was computed from: it is fresh while this is unchanged.
+-- Cheap (the scans row and the scan's scan_batches rows, by primary key).
+CREATE FUNCTION danescan_scan_source_key(scan text) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT concat_ws('/', s.runs, s.ended_at, s.domains,
+                   (SELECT count(*) || ':' || coalesce(max(b.committed_at)::text, '')
+                      FROM scan_batches b WHERE b.scan_id = s.id))
+    FROM scans s WHERE s.id = scan
+$$;
+
+CREATE FUNCTION danescan_scan_summary_fresh(scan text) RETURNS boolean LANGUAGE sql STABLE AS $$
+  SELECT EXISTS (SELECT 1 FROM scan_summaries m
+                  WHERE m.scan_id = scan AND m.source_key = danescan_scan_source_key(scan))
+$$;
+
+-- The raw computations, as text with the scan id as a literal (%L) so the
+-- planner prunes every partition but the scan's at plan time. One pass over
+-- the scan's domains, domain_mx and mx_hosts each.
+CREATE FUNCTION danescan_domain_counts_sql(scan text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT format($q$
+    SELECT d.tld, d.status, d.mx_dnssec, d.mx_count > 0,
+           coalesce(x.any_secure_host, false), coalesce(x.any_tlsa, false), count(*)
+      FROM domains d
+      LEFT JOIN (SELECT m.seq,
+                        bool_or(h.address_dnssec = 'secure') AS any_secure_host,
+                        bool_or(h.tlsa_dnssec = 'secure' AND h.tlsa_count > 0) AS any_tlsa
+                   FROM domain_mx m
+                   JOIN mx_hosts h ON h.scan_id = %1$L AND h.host = m.host
+                  WHERE m.scan_id = %1$L
+                  GROUP BY m.seq) x ON x.seq = d.seq
+     WHERE d.scan_id = %1$L
+     GROUP BY 1, 2, 3, 4, 5, 6$q$, scan)
+$$;
+
+-- Providers: each (provider, domain) pair once, then counted; kept are the
+-- providers with TLSA or dane-valid domains and the 100 serving the most
+-- domains (providers_all shows 20, providers_dane only providers with
+-- dane-valid domains).
+CREATE FUNCTION danescan_provider_counts_sql(scan text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT format($q$
+    WITH links AS (
+      SELECT coalesce(substring(m.host FROM '([^.]+\.[^.]+)$'), m.host) AS provider, m.seq,
+             bool_or(h.tlsa_dnssec = 'secure' AND h.tlsa_count > 0) AS host_tlsa
+        FROM domain_mx m
+        JOIN mx_hosts h ON h.scan_id = %1$L AND h.host = m.host
+       WHERE m.scan_id = %1$L
+       GROUP BY 1, 2
+    ), per AS (
+      SELECT l.provider, count(*) AS domains,
+             count(*) FILTER (WHERE l.host_tlsa) AS domains_with_tlsa,
+             count(*) FILTER (WHERE d.status = 'dane-valid') AS dane_valid_domains
+        FROM links l
+        JOIN domains d ON d.scan_id = %1$L AND d.seq = l.seq
+       GROUP BY l.provider
+    )
+    SELECT provider, domains, domains_with_tlsa, dane_valid_domains
+      FROM (SELECT per.*, row_number() OVER (ORDER BY domains DESC, provider) AS by_domains FROM per) r
+     WHERE by_domains <= 100 OR domains_with_tlsa > 0 OR dane_valid_domains > 0$q$, scan)
+$$;
+
+-- Domains of a scan by (tld, status, mx_dnssec, with_mail, any_secure_host,
+-- any_tlsa): the summary when fresh, else computed from the raw rows.
+CREATE FUNCTION danescan_domain_counts(scan text)
+RETURNS TABLE (tld text, status domain_status, mx_dnssec dnssec_state, with_mail boolean, any_secure_host boolean,
+               any_tlsa boolean, domains bigint)
+LANGUAGE plpgsql STABLE SET work_mem = '256MB' AS $$
+BEGIN
+  IF scan IS NULL THEN
+    RETURN;
+  ELSIF danescan_scan_summary_fresh(scan) THEN
+    RETURN QUERY SELECT c.tld, c.status, c.mx_dnssec, c.with_mail, c.any_secure_host, c.any_tlsa, c.domains
+                   FROM scan_domain_counts c WHERE c.scan_id = scan;
+  ELSE
+    RETURN QUERY EXECUTE danescan_domain_counts_sql(scan);
+  END IF;
+END
+$$;
+
+CREATE FUNCTION danescan_provider_counts(scan text)
+RETURNS TABLE (provider text, domains bigint, domains_with_tlsa bigint, dane_valid_domains bigint)
+LANGUAGE plpgsql STABLE SET work_mem = '256MB' AS $$
+BEGIN
+  IF scan IS NULL THEN
+    RETURN;
+  ELSIF danescan_scan_summary_fresh(scan) THEN
+    RETURN QUERY SELECT c.provider, c.domains, c.domains_with_tlsa, c.dane_valid_domains
+                   FROM scan_provider_counts c WHERE c.scan_id = scan;
+  ELSE
+    RETURN QUERY EXECUTE danescan_provider_counts_sql(scan);
+  END IF;
+END
+$$;
+
+-- (Re)computes a scan's summaries; a no-op when they are fresh unless
+-- force. Returns true when it computed them. SECURITY DEFINER: the
+-- read-only role may have `danescan report` fill a missing summary (in a
+-- READ WRITE transaction of its own), never write anything else.
+CREATE FUNCTION danescan_summarize_scan(scan text, force boolean DEFAULT false) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public SET work_mem = '256MB' AS $$
+DECLARE
+  key text;
+  t0 timestamptz := clock_timestamp();
+BEGIN
+  -- One summariser per scan at a time (two reports starting together).
+  PERFORM pg_advisory_xact_lock(hashtext('danescan_summarize_scan'), hashtext(scan));
+  key := danescan_scan_source_key(scan);
+  IF key IS NULL THEN
+    RETURN false; -- no such scan
+  END IF;
+  IF NOT force AND EXISTS (SELECT 1 FROM scan_summaries m WHERE m.scan_id = scan AND m.source_key = key) THEN
+    RETURN false;
+  END IF;
+  DELETE FROM scan_domain_counts WHERE scan_id = scan;
+  DELETE FROM scan_provider_counts WHERE scan_id = scan;
+  DELETE FROM scan_summaries WHERE scan_id = scan;
+  EXECUTE 'INSERT INTO scan_domain_counts (tld, status, mx_dnssec, with_mail, any_secure_host, any_tlsa, domains, scan_id) '
+          || 'SELECT q.*, ' || quote_literal(scan) || ' FROM (' || danescan_domain_counts_sql(scan) || ') q';
+  EXECUTE 'INSERT INTO scan_provider_counts (provider, domains, domains_with_tlsa, dane_valid_domains, scan_id) '
+          || 'SELECT q.*, ' || quote_literal(scan) || ' FROM (' || danescan_provider_counts_sql(scan) || ') q';
+  INSERT INTO scan_summaries (scan_id, source_key, compute_ms)
+  VALUES (scan, key, (extract(epoch FROM clock_timestamp() - t0) * 1000)::integer);
+  RETURN true;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION danescan_summarize_scan(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION danescan_summarize_scan(text, boolean) TO danescan_reader;
