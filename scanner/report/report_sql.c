@@ -177,5 +177,10 @@ int report_sql_prepare_summaries(PGconn *conn, const char *scan_id, const char *
 }
 
 PGconn *report_sql_connect(const char *url, char *why, size_t why_len) {
-  return db_connect(url, "SET default_transaction_read_only = on", why, why_len);
+  /* jit off: compiling a report query's plan took 1 to 1.5 s each on the
+   * bench machine (bench/bench_report.sh), more than most of them run.
+   * work_mem: the diff and status changes hash two scans' domains by name;
+   * with the default 4 MB a 10-million-domain join spills to disk in many
+   * batches. Session settings only: psql users choose their own. */
+  return db_connect(url, "SET default_transaction_read_only = on; SET jit = off; SET work_mem = '128MB'", why, why_len);
 }

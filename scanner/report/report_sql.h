@@ -49,7 +49,9 @@ PGresult *report_sql_run(PGconn *conn, const char *dir, const char *name, const 
  * the raw rows. */
 int report_sql_prepare_summaries(PGconn *conn, const char *scan_id, const char *previous_id, char *why, size_t why_len);
 
-/* Connects to url and makes the session read-only (reports never write).
+/* Connects to url and makes the session read-only (reports never write;
+ * the summaries are written in an explicit READ WRITE transaction), without
+ * JIT and with work_mem 128 MB (report_sql.c says why).
  * Returns the connection or NULL with the reason in why. */
 PGconn *report_sql_connect(const char *url, char *why, size_t why_len);
 

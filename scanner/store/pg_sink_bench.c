@@ -146,6 +146,9 @@ int pg_sink_bench(const char *url, const struct pg_sink_bench_options *options) 
   /* Hand over the last batch, then wait until the writer committed every
    * domain (or failed: close reports it). */
   struct pg_sink_stats stats;
+  /* A realistic scan ends complete, as a finished survey does: its report
+   * summaries are computed when the scans row is finished (db/scan_row.h). */
+  if (rc == 0 && options->realistic) pg_sink_set_outcome(sink.state, true, NULL);
   if (rc == 0) sink.flush(sink.state, why, sizeof why);
   double flushed = clock_now_s();
   for (;;) {

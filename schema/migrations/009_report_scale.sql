@@ -19,6 +19,8 @@
 --                            dane-valid domains, and the 100 serving the
 --                            most domains), not the long tail of
 --                            self-hosted domains;
+--      scan_probe_failures   the probe_failures report table (its example
+--                            domains need every link of a group's hosts);
 --      scan_summaries        one row per summarised scan, with the source
 --                            key it was computed from (runs, ended_at,
 --                            domains, committed batches): a summary whose key
@@ -27,8 +29,9 @@
 --    danescan_summarize_scan(id) computes them (at scan completion, and by
 --    `danescan report`/`diff` when missing or stale); danescan_domain_counts
 --    (id) and danescan_provider_counts(id) return the summary when it is
---    fresh and otherwise compute the same rows from the raw tables, so the
---    reports/ files give the same answer either way (also in psql, also for
+--    fresh and otherwise compute the same rows from the raw tables (likewise
+--    danescan_probe_failures(id)), so the reports/ files give the same
+--    answer either way (also in psql, also for
 --    the read-only role). The summaries reference scans (ON DELETE CASCADE):
 --    danescan_drop_scan drops them with the scan. The research views keep
 --    reading the raw rows.
@@ -63,6 +66,19 @@ CREATE TABLE scan_provider_counts (
   dane_valid_domains  bigint NOT NULL,      -- ... whose status is dane-valid
   PRIMARY KEY (scan_id, provider)
 );
+
+-- The probe_failures report table (reports/probe_failures.sql), whose
+-- example domains need every link of the hosts of a group: computed once.
+CREATE TABLE scan_probe_failures (
+  scan_id          text NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+  result           probe_result NOT NULL,
+  applies          text NOT NULL,           -- 'DANE host' or 'not applicable'
+  addresses        bigint NOT NULL,
+  hosts            bigint NOT NULL,
+  domains          bigint NOT NULL,
+  example_domains  text
+);
+CREATE INDEX scan_probe_failures_scan_idx ON scan_probe_failures (scan_id);
 
 -- What a summary was computed from: it is fresh while this is unchanged.
 -- Cheap (the scans row and the scan's scan_batches rows, by primary key).
@@ -123,6 +139,60 @@ CREATE FUNCTION danescan_provider_counts_sql(scan text) RETURNS text LANGUAGE sq
      WHERE by_domains <= 100 OR domains_with_tlsa > 0 OR dane_valid_domains > 0$q$, scan)
 $$;
 
+-- Per-address results other than authenticated, by result and whether DANE
+-- applies to the host, with the addresses, hosts and domains concerned and
+-- three example domains (the first alphabetically). One pass over the
+-- scan's probes and mx_hosts, one hash join with its domain_mx.
+CREATE FUNCTION danescan_probe_failures_sql(scan text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT format($q$
+    WITH p AS (
+      SELECT p.result, p.host, p.address,
+             CASE WHEN h.status IN ('dane-valid', 'dane-failed', 'dane-unreachable') THEN 'DANE host'
+                  ELSE 'not applicable' END AS applies
+        FROM probes p
+        JOIN mx_hosts h ON h.scan_id = %1$L AND h.host = p.host
+       WHERE p.scan_id = %1$L AND p.result <> 'authenticated'
+    ), groups AS (
+      SELECT result, applies, count(DISTINCT (host, address)) AS addresses, count(DISTINCT host) AS hosts
+        FROM p
+       GROUP BY result, applies
+    ), links AS (
+      SELECT DISTINCT g.result, g.applies, m.seq, m.domain
+        FROM (SELECT DISTINCT result, applies, host FROM p) g
+        JOIN domain_mx m ON m.scan_id = %1$L AND m.host = g.host
+    ), served AS (
+      SELECT result, applies, count(*) AS domains FROM links GROUP BY result, applies
+    ), examples AS (
+      SELECT result, applies, string_agg(domain, ', ' ORDER BY domain) AS example_domains
+        FROM (SELECT DISTINCT result, applies, domain
+                FROM (SELECT result, applies, domain,
+                             dense_rank() OVER (PARTITION BY result, applies ORDER BY domain) AS n
+                        FROM links) ranked
+               WHERE n <= 3) x
+       GROUP BY result, applies
+    )
+    SELECT g.result, g.applies, g.addresses, g.hosts, coalesce(s.domains, 0), e.example_domains
+      FROM groups g
+      LEFT JOIN served s ON s.result = g.result AND s.applies = g.applies
+      LEFT JOIN examples e ON e.result = g.result AND e.applies = g.applies$q$, scan)
+$$;
+
+CREATE FUNCTION danescan_probe_failures(scan text)
+RETURNS TABLE (result probe_result, applies text, addresses bigint, hosts bigint, domains bigint,
+               example_domains text)
+LANGUAGE plpgsql STABLE SET work_mem = '256MB' AS $$
+BEGIN
+  IF scan IS NULL THEN
+    RETURN;
+  ELSIF danescan_scan_summary_fresh(scan) THEN
+    RETURN QUERY SELECT c.result, c.applies, c.addresses, c.hosts, c.domains, c.example_domains
+                   FROM scan_probe_failures c WHERE c.scan_id = scan;
+  ELSE
+    RETURN QUERY EXECUTE danescan_probe_failures_sql(scan);
+  END IF;
+END
+$$;
+
 -- Domains of a scan by (tld, status, mx_dnssec, with_mail, any_secure_host,
 -- any_tlsa): the summary when fresh, else computed from the raw rows.
 CREATE FUNCTION danescan_domain_counts(scan text)
@@ -177,11 +247,14 @@ BEGIN
   END IF;
   DELETE FROM scan_domain_counts WHERE scan_id = scan;
   DELETE FROM scan_provider_counts WHERE scan_id = scan;
+  DELETE FROM scan_probe_failures WHERE scan_id = scan;
   DELETE FROM scan_summaries WHERE scan_id = scan;
   EXECUTE 'INSERT INTO scan_domain_counts (tld, status, mx_dnssec, with_mail, any_secure_host, any_tlsa, domains, scan_id) '
           || 'SELECT q.*, ' || quote_literal(scan) || ' FROM (' || danescan_domain_counts_sql(scan) || ') q';
   EXECUTE 'INSERT INTO scan_provider_counts (provider, domains, domains_with_tlsa, dane_valid_domains, scan_id) '
           || 'SELECT q.*, ' || quote_literal(scan) || ' FROM (' || danescan_provider_counts_sql(scan) || ') q';
+  EXECUTE 'INSERT INTO scan_probe_failures (result, applies, addresses, hosts, domains, example_domains, scan_id) '
+          || 'SELECT q.*, ' || quote_literal(scan) || ' FROM (' || danescan_probe_failures_sql(scan) || ') q';
   INSERT INTO scan_summaries (scan_id, source_key, compute_ms)
   VALUES (scan, key, (extract(epoch FROM clock_timestamp() - t0) * 1000)::integer);
   RETURN true;
@@ -189,3 +262,49 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION danescan_summarize_scan(text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION danescan_summarize_scan(text, boolean) TO danescan_reader;
+
+-- The researcher views that count a whole scan's domains read the summary
+-- (when fresh, else the same sums from the raw rows): same columns, same
+-- rows, and `WHERE scan_id = ...` reads one scan's summary instead of
+-- aggregating every domain of every scan.
+CREATE OR REPLACE VIEW scan_funnel AS
+SELECT s.id AS scan_id,
+       sum(c.domains)::bigint AS domains,
+       coalesce(sum(c.domains) FILTER (WHERE c.with_mail), 0)::bigint AS with_mx,
+       coalesce(sum(c.domains) FILTER (WHERE c.mx_dnssec = 'secure'), 0)::bigint AS signed,
+       coalesce(sum(c.domains) FILTER (WHERE c.mx_dnssec = 'secure' AND c.any_secure_host), 0)::bigint AS secure_mx,
+       coalesce(sum(c.domains) FILTER (WHERE c.any_tlsa), 0)::bigint AS with_tlsa,
+       coalesce(sum(c.domains) FILTER (WHERE c.any_tlsa AND c.mx_dnssec = 'secure'), 0)::bigint AS with_tlsa_secure_mx,
+       coalesce(sum(c.domains) FILTER (WHERE c.status = 'dane-valid'), 0)::bigint AS dane_valid,
+       coalesce(sum(c.domains) FILTER (WHERE c.status = 'dane-valid' AND c.mx_dnssec = 'secure'), 0)::bigint
+         AS dane_valid_secure_mx,
+       coalesce(sum(c.domains) FILTER (WHERE c.status = 'dane-partial'), 0)::bigint AS dane_partial,
+       coalesce(sum(c.domains) FILTER (WHERE c.status = 'dane-failed'), 0)::bigint AS dane_failed,
+       coalesce(sum(c.domains) FILTER (WHERE c.status = 'dane-unprobed'), 0)::bigint AS dane_unprobed
+  FROM scans s
+ CROSS JOIN LATERAL danescan_domain_counts(s.id) c
+ GROUP BY s.id;
+
+CREATE OR REPLACE VIEW adoption_by_tld AS
+SELECT s.id AS scan_id, c.tld,
+       sum(c.domains)::bigint AS domains,
+       coalesce(sum(c.domains) FILTER (WHERE c.with_mail), 0)::bigint AS with_mx,
+       coalesce(sum(c.domains) FILTER (WHERE c.mx_dnssec = 'secure'), 0)::bigint AS signed,
+       coalesce(sum(c.domains) FILTER (WHERE c.any_tlsa), 0)::bigint AS with_tlsa,
+       coalesce(sum(c.domains) FILTER (WHERE c.status = 'dane-valid'), 0)::bigint AS dane_valid,
+       coalesce(sum(c.domains) FILTER (WHERE c.status = 'dane-partial'), 0)::bigint AS dane_partial,
+       coalesce(sum(c.domains) FILTER (WHERE c.status IN ('dane-failed', 'dane-unreachable')), 0)::bigint
+         AS dane_failed_or_unreachable,
+       round(100.0 * coalesce(sum(c.domains) FILTER (WHERE c.any_tlsa), 0)
+             / nullif(sum(c.domains) FILTER (WHERE c.with_mail), 0), 2) AS pct_with_tlsa_of_with_mx
+  FROM scans s
+ CROSS JOIN LATERAL danescan_domain_counts(s.id) c
+ WHERE c.tld IS NOT NULL
+ GROUP BY s.id, c.tld;
+
+-- Domains per status per scan, likewise.
+CREATE OR REPLACE VIEW scan_status_counts AS
+SELECT s.id AS scan_id, c.status, sum(c.domains)::bigint AS domains
+  FROM scans s
+ CROSS JOIN LATERAL danescan_domain_counts(s.id) c
+ GROUP BY s.id, c.status;
