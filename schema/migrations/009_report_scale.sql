@@ -189,7 +189,8 @@ $$;
 CREATE FUNCTION danescan_probe_failures(scan text)
 RETURNS TABLE (result probe_result, applies text, addresses bigint, hosts bigint, domains bigint,
                example_domains text)
-LANGUAGE plpgsql STABLE SET work_mem = '256MB' SET jit = off AS $$
+LANGUAGE plpgsql STABLE SET work_mem = '256MB' SET jit = off
+  SET max_parallel_workers_per_gather = 0 SET enable_nestloop = off AS $$
 BEGIN
   IF scan IS NULL THEN
     RETURN;
@@ -207,7 +208,8 @@ $$;
 CREATE FUNCTION danescan_domain_counts(scan text)
 RETURNS TABLE (tld text, status domain_status, mx_dnssec dnssec_state, with_mail boolean, any_secure_host boolean,
                any_tlsa boolean, domains bigint)
-LANGUAGE plpgsql STABLE SET work_mem = '256MB' SET jit = off AS $$
+LANGUAGE plpgsql STABLE SET work_mem = '256MB' SET jit = off
+  SET max_parallel_workers_per_gather = 0 SET enable_nestloop = off AS $$
 BEGIN
   IF scan IS NULL THEN
     RETURN;
@@ -222,7 +224,8 @@ $$;
 
 CREATE FUNCTION danescan_provider_counts(scan text)
 RETURNS TABLE (provider text, domains bigint, domains_with_tlsa bigint, dane_valid_domains bigint)
-LANGUAGE plpgsql STABLE SET work_mem = '256MB' SET jit = off AS $$
+LANGUAGE plpgsql STABLE SET work_mem = '256MB' SET jit = off
+  SET max_parallel_workers_per_gather = 0 SET enable_nestloop = off AS $$
 BEGIN
   IF scan IS NULL THEN
     RETURN;
@@ -240,7 +243,8 @@ $$;
 -- read-only role may have `danescan report` fill a missing summary (in a
 -- READ WRITE transaction of its own), never write anything else.
 CREATE FUNCTION danescan_summarize_scan(scan text, force boolean DEFAULT false) RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public SET work_mem = '256MB' SET jit = off AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public SET work_mem = '256MB' SET jit = off
+  SET max_parallel_workers_per_gather = 0 SET enable_nestloop = off AS $$
 DECLARE
   key text;
   t0 timestamptz := clock_timestamp();
