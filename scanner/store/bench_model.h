@@ -40,7 +40,7 @@ struct bench_model_domain {
   struct probe_detail probes[BENCH_MODEL_MAX_HOSTS][BENCH_MODEL_MAX_ADDRESSES];
   uint8_t leaf_sha256[BENCH_MODEL_MAX_HOSTS][BENCH_MODEL_MAX_ADDRESSES][32];
   struct tlsa_record tlsa[BENCH_MODEL_MAX_HOSTS][BENCH_MODEL_MAX_TLSA];
-  char host_names[BENCH_MODEL_MAX_HOSTS][96];
+  char host_names[BENCH_MODEL_MAX_HOSTS][sizeof "mail." + 256]; /* "mail." + a domain name */
 };
 
 /* Fills out with domain number domain (0-based; also its seq) of a survey
