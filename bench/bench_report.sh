@@ -21,15 +21,19 @@
 # test_report_scale.py) it also prints each file's EXPLAIN, and with
 # --check-plans fails unless every plan reads only the two scans'
 # partitions and the host lookups use the (host) indexes.
-# Usage: bench/bench_report.sh [--explain] [--check-plans] [--keep] [N (default 1000000)]
+# With --before DIR it also times the reports/ files of DIR (e.g. an older
+# version: `git archive COMMIT reports | tar -x -C /tmp/old`, DIR /tmp/old/reports) on the same
+# scans, each under a 300 s statement timeout, for a before/after table.
+# Usage: bench/bench_report.sh [--explain] [--check-plans] [--keep] [--before DIR] [N (default 1000000)]
 # Env: DANESCAN (binary, default build/scanner/danescan), DANESCAN_STATE
 # (scripts/db's state), BENCH_DB (database name, default danescan_rbench).
 # Starts scripts/db when not up and stops what it started.
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-explain=0 check_plans=0 keep=0
+explain=0 check_plans=0 keep=0 before=
 while [ $# -gt 0 ]; do
   case "$1" in
+    --before) before=$2; shift ;;
     --explain) explain=1 ;;
     --check-plans) explain=1 check_plans=1 ;;
     --keep) keep=1 ;;
@@ -149,6 +153,24 @@ for f in "$repo"/reports/*.sql; do
     *) run_sql "$name" "$f" -v scan_id="$new" -v previous_id="$old" ;;
   esac
 done
+
+if [ -n "$before" ]; then
+  echo "== $before/*.sql in psql (statement_timeout ${BENCH_BEFORE_TIMEOUT:-300} s)"
+  for f in "$before"/*.sql; do
+    name=$(basename "$f" .sql)
+    t0=$(now)
+    case "$name" in
+      diff_*) vars=(-v from_scan="$old" -v to_scan="$new") ;;
+      *) vars=(-v scan_id="$new" -v previous_id="$old") ;;
+    esac
+    if PGOPTIONS="-c jit=off -c work_mem=128MB -c statement_timeout=${BENCH_BEFORE_TIMEOUT:-300}s" psql "$burl" -X -qAt "${vars[@]}" -f "$f" \
+      >/dev/null 2>"$tmp/err"; then
+      printf '  %-22s %8s s\n' "$name" "$(secs "$t0" "$(now)")"
+    else
+      printf '  %-22s %8s (%s)\n' "$name" "-" "$(head -c 60 "$tmp/err")"
+    fi
+  done
+fi
 
 echo "== researcher queries of schema/README.md (scan $new)"
 example=$(q -c "SELECT domain FROM domains WHERE scan_id = '$new' AND status = 'dane-valid' LIMIT 1")
