@@ -9,6 +9,12 @@
 --   2 tlsa-unusable, dane-unreachable
 --   1 dane-failed, dnssec-bogus, lookup-failed
 --   unranked: invalid-name, dane-unprobed (a DNS-only scan decides nothing)
+-- Plan: one hash join of the two scans' domains partitions by name; the
+-- links and probes of the changed domains (about 1 % of a scan) by the
+-- partitions' (seq) and (host) indexes, one index lookup each (migration
+-- 009 added probes (host); every scan id is a literal, so each lookup
+-- reads one partition). Measured at 1M domains a scan: 2.3 s, against
+-- 7 to 10 s for set-based rewrites that hashed the changed domains' links.
 -- psql variables: from_scan, to_scan.
 WITH domain_rank(status, rank) AS (VALUES
   ('dane-valid'::domain_status, 5), ('dane-partial', 4),

@@ -7,27 +7,43 @@
 --   2 tlsa-unusable, dane-unreachable
 --   1 dane-failed, tlsa-failed, address-failed, no-address
 --   unranked: dane-unprobed
+-- Plan: one join of the two scans' mx_hosts partitions, then the changed
+-- hosts' links and probes by the (host) indexes (migration 009).
 -- psql variables: from_scan, to_scan.
 WITH host_rank(status, rank) AS (VALUES
   ('dane-valid'::host_status, 4), ('no-tlsa', 3), ('insecure', 3),
   ('tlsa-unusable', 2), ('dane-unreachable', 2),
   ('dane-failed', 1), ('tlsa-failed', 1), ('address-failed', 1), ('no-address', 1)
+), changed AS (
+  SELECT n.host, o.status AS old_status, n.status AS new_status,
+         coalesce(n.tlsa_failure, 'EDE ' || n.tlsa_ede_code || ': ' || n.tlsa_ede_text) AS tlsa_reason
+    FROM mx_hosts n
+    JOIN mx_hosts o ON o.host = n.host AND o.scan_id = :'from_scan'
+   WHERE n.scan_id = :'to_scan' AND o.status IS DISTINCT FROM n.status
+), served AS (
+  SELECT m.host, count(DISTINCT m.seq) AS domains
+    FROM domain_mx m
+   WHERE m.scan_id = :'to_scan' AND m.host IN (SELECT host FROM changed)
+   GROUP BY m.host
+), probe_reasons AS (
+  SELECT pr.host,
+         string_agg(host(pr.address) || ' ' || pr.result::text || coalesce(' ' || pr.reason, ''), '; '
+                    ORDER BY pr.address, pr.probe_no) AS results
+    FROM probes pr
+   WHERE pr.scan_id = :'to_scan' AND pr.result <> 'authenticated'
+     AND pr.host IN (SELECT host FROM changed WHERE tlsa_reason IS NULL)
+   GROUP BY pr.host
 )
 SELECT CASE WHEN ro.rank IS NULL OR rn.rank IS NULL OR ro.rank = rn.rank THEN 'changed'
             WHEN rn.rank < ro.rank THEN 'worse' ELSE 'better' END AS direction,
-       n.host,
-       o.status::text AS from_status,
-       n.status::text AS to_status,
-       (SELECT count(DISTINCT m.seq) FROM domain_mx m WHERE m.scan_id = n.scan_id AND m.host = n.host) AS domains,
-       coalesce(n.tlsa_failure, 'EDE ' || n.tlsa_ede_code || ': ' || n.tlsa_ede_text,
-                (SELECT string_agg(host(pr.address) || ' ' || pr.result::text || coalesce(' ' || pr.reason, ''), '; '
-                                   ORDER BY pr.address, pr.probe_no)
-                   FROM probes pr
-                  WHERE pr.scan_id = n.scan_id AND pr.host = n.host AND pr.result <> 'authenticated'),
-                '') AS reason
-  FROM mx_hosts n
-  JOIN mx_hosts o ON o.host = n.host AND o.scan_id = :'from_scan'
-  LEFT JOIN host_rank ro ON ro.status = o.status
-  LEFT JOIN host_rank rn ON rn.status = n.status
- WHERE n.scan_id = :'to_scan' AND o.status IS DISTINCT FROM n.status
- ORDER BY 1 DESC, n.host;
+       c.host,
+       c.old_status::text AS from_status,
+       c.new_status::text AS to_status,
+       coalesce(s.domains, 0) AS domains,
+       coalesce(c.tlsa_reason, r.results, '') AS reason
+  FROM changed c
+  LEFT JOIN served s ON s.host = c.host
+  LEFT JOIN probe_reasons r ON r.host = c.host
+  LEFT JOIN host_rank ro ON ro.status = c.old_status
+  LEFT JOIN host_rank rn ON rn.status = c.new_status
+ ORDER BY 1 DESC, c.host;

@@ -5,11 +5,12 @@
 -- dane-unreachable, tlsa-unusable, lookup-failed, dnssec-bogus); not deployed
 -- (no-dane: signed, no TLSA); not applicable (nxdomain, null-mx, no-mail,
 -- insecure, invalid-name); not probed (dane-unprobed, DNS-only scans).
+-- Counts come from danescan_domain_counts() (migration 009).
 -- psql variables: scan_id, previous_id ('' when there is none).
 WITH cur AS (
-  SELECT status, count(*) AS n FROM domains WHERE scan_id = :'scan_id' GROUP BY status
+  SELECT status, sum(domains) AS n FROM danescan_domain_counts(:'scan_id') GROUP BY status
 ), prev AS (
-  SELECT status, count(*) AS n FROM domains WHERE scan_id = nullif(:'previous_id', '') GROUP BY status
+  SELECT status, sum(domains) AS n FROM danescan_domain_counts(nullif(:'previous_id', '')) GROUP BY status
 ), total AS (
   SELECT sum(n) AS n FROM cur
 ), merged AS (

@@ -1,17 +1,19 @@
 -- Report table "funnel": the adoption funnel of one scan, each stage a subset
 -- of the one before (the downgrade-resistant path of RESULTS.md: every stage
 -- after "with mail" requires a secure MX RRset).
+-- Counts come from danescan_domain_counts() (migration 009).
 -- psql variables: scan_id.
 WITH s AS (
-  SELECT * FROM domain_summary WHERE scan_id = :'scan_id'
+  SELECT * FROM danescan_domain_counts(:'scan_id')
 ), c AS (
-  SELECT count(*) AS domains,
-         count(*) FILTER (WHERE mx_count > 0) AS with_mail,
-         count(*) FILTER (WHERE mx_count > 0 AND mx_dnssec = 'secure') AS signed,
-         count(*) FILTER (WHERE mx_count > 0 AND mx_dnssec = 'secure' AND any_secure_host) AS secure_mx,
-         count(*) FILTER (WHERE mx_count > 0 AND mx_dnssec = 'secure' AND any_secure_host AND any_tlsa) AS with_tlsa,
-         count(*) FILTER (WHERE mx_count > 0 AND mx_dnssec = 'secure' AND any_secure_host AND any_tlsa
-                            AND status = 'dane-valid') AS dane_valid
+  SELECT coalesce(sum(domains), 0) AS domains,
+         coalesce(sum(domains) FILTER (WHERE with_mail), 0) AS with_mail,
+         coalesce(sum(domains) FILTER (WHERE with_mail AND mx_dnssec = 'secure'), 0) AS signed,
+         coalesce(sum(domains) FILTER (WHERE with_mail AND mx_dnssec = 'secure' AND any_secure_host), 0) AS secure_mx,
+         coalesce(sum(domains) FILTER (WHERE with_mail AND mx_dnssec = 'secure' AND any_secure_host AND any_tlsa), 0)
+           AS with_tlsa,
+         coalesce(sum(domains) FILTER (WHERE with_mail AND mx_dnssec = 'secure' AND any_secure_host AND any_tlsa
+                                         AND status = 'dane-valid'), 0) AS dane_valid
     FROM s
 )
 SELECT v.stage, v.domains, round(100.0 * v.domains / nullif(c.domains, 0), 1) AS pct_of_scanned

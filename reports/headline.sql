@@ -6,21 +6,27 @@
 -- RRset (the downgrade-resistant case, RESULTS.md). Not applicable (no DANE
 -- possible or wanted: nxdomain, null-mx, no-mail, insecure) is its own line,
 -- apart from the failures.
+-- Counts come from danescan_domain_counts() (migration 009: the scan's
+-- summary, or the same sums computed from the raw rows when it has none).
 -- psql variables: scan_id, previous_id ('' when there is none).
 WITH counts AS (
-  SELECT scan_id,
-         count(*) AS domains,
-         count(*) FILTER (WHERE mx_count > 0) AS with_mail,
-         count(*) FILTER (WHERE mx_dnssec = 'secure') AS signed,
-         count(*) FILTER (WHERE mx_dnssec = 'secure' AND any_secure_host) AS secure_mx,
-         count(*) FILTER (WHERE any_tlsa) AS with_tlsa,
-         count(*) FILTER (WHERE status = 'dane-valid') AS dane_valid,
-         count(*) FILTER (WHERE status = 'dane-valid' AND mx_dnssec = 'secure') AS dane_valid_secure_mx,
-         count(*) FILTER (WHERE status IN ('dane-failed', 'dane-unreachable', 'tlsa-unusable')) AS dane_failed,
-         count(*) FILTER (WHERE status IN ('nxdomain', 'null-mx', 'no-mail', 'insecure')) AS not_applicable
-    FROM domain_summary
-   WHERE scan_id IN (:'scan_id', nullif(:'previous_id', ''))
-   GROUP BY scan_id
+  SELECT x.scan_id,
+         sum(c.domains) AS domains,
+         coalesce(sum(c.domains) FILTER (WHERE c.with_mail), 0) AS with_mail,
+         coalesce(sum(c.domains) FILTER (WHERE c.mx_dnssec = 'secure'), 0) AS signed,
+         coalesce(sum(c.domains) FILTER (WHERE c.mx_dnssec = 'secure' AND c.any_secure_host), 0) AS secure_mx,
+         coalesce(sum(c.domains) FILTER (WHERE c.any_tlsa), 0) AS with_tlsa,
+         coalesce(sum(c.domains) FILTER (WHERE c.status = 'dane-valid'), 0) AS dane_valid,
+         coalesce(sum(c.domains) FILTER (WHERE c.status = 'dane-valid' AND c.mx_dnssec = 'secure'), 0)
+           AS dane_valid_secure_mx,
+         coalesce(sum(c.domains) FILTER (WHERE c.status IN ('dane-failed', 'dane-unreachable', 'tlsa-unusable')), 0)
+           AS dane_failed,
+         coalesce(sum(c.domains) FILTER (WHERE c.status IN ('nxdomain', 'null-mx', 'no-mail', 'insecure')), 0)
+           AS not_applicable
+    FROM (SELECT :'scan_id' AS scan_id UNION ALL SELECT nullif(:'previous_id', '')) x
+   CROSS JOIN LATERAL danescan_domain_counts(x.scan_id) c
+   WHERE x.scan_id IS NOT NULL
+   GROUP BY x.scan_id
 ), cur AS (
   SELECT * FROM counts WHERE scan_id = :'scan_id'
 ), prev AS (

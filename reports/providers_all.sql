@@ -3,22 +3,14 @@
 -- List, see providers_dane.sql),
 -- with their DANE share: domains with TLSA on one of the provider's hosts and
 -- dane-valid domains, as a percentage of the domains they serve.
+-- Counts come from danescan_provider_counts() (migrations 009 and 011: the scan's
+-- summary, or the same counts computed from the raw rows).
 -- psql variables: scan_id.
-WITH links AS (
-  SELECT m.seq, d.status, h.tlsa_dnssec = 'secure' AND h.tlsa_count > 0 AS host_tlsa,
-         danescan_host_provider(h.host, h.provider) AS provider
-    FROM domain_mx m
-    JOIN domains d ON d.scan_id = m.scan_id AND d.seq = m.seq
-    JOIN mx_hosts h ON h.scan_id = m.scan_id AND h.host = m.host
-   WHERE m.scan_id = :'scan_id' AND danescan_host_provider(h.host, h.provider) IS NOT NULL
-)
 SELECT provider,
-       count(DISTINCT seq) AS domains,
-       count(DISTINCT seq) FILTER (WHERE host_tlsa) AS domains_with_tlsa,
-       count(DISTINCT seq) FILTER (WHERE status = 'dane-valid') AS dane_valid_domains,
-       round(100.0 * count(DISTINCT seq) FILTER (WHERE status = 'dane-valid') / count(DISTINCT seq), 1)
-         AS pct_dane_valid
-  FROM links
- GROUP BY provider
- ORDER BY count(DISTINCT seq) DESC, provider
+       domains,
+       domains_with_tlsa,
+       dane_valid_domains,
+       round(100.0 * dane_valid_domains / domains, 1) AS pct_dane_valid
+  FROM danescan_provider_counts(:'scan_id')
+ ORDER BY domains DESC, provider
  LIMIT 20;

@@ -5,29 +5,16 @@
 -- named "co.uk" has no provider and is left out; hosts stored before the
 -- migration fall back to the last two labels, danescan_host_provider). A
 -- domain counts for every provider among its MX hosts.
+-- Counts come from danescan_provider_counts() (migrations 009 and 011: the
+-- scan's summary, or the same counts from the raw rows), which keeps every
+-- provider with dane-valid domains.
 -- psql variables: scan_id, previous_id ('' when there is none).
-WITH links AS (
-  SELECT m.scan_id, m.seq, d.status,
-         danescan_host_provider(h.host, h.provider) AS provider
-    FROM domain_mx m
-    JOIN domains d ON d.scan_id = m.scan_id AND d.seq = m.seq
-    JOIN mx_hosts h ON h.scan_id = m.scan_id AND h.host = m.host
-   WHERE m.scan_id IN (:'scan_id', nullif(:'previous_id', ''))
-     AND danescan_host_provider(h.host, h.provider) IS NOT NULL
-), per AS (
-  SELECT provider,
-         count(DISTINCT seq) FILTER (WHERE scan_id = :'scan_id' AND status = 'dane-valid') AS dane_valid_domains,
-         count(DISTINCT seq) FILTER (WHERE scan_id = :'scan_id') AS domains,
-         CASE WHEN nullif(:'previous_id', '') IS NOT NULL THEN
-           count(DISTINCT seq) FILTER (WHERE scan_id = nullif(:'previous_id', '') AND status = 'dane-valid')
-         END AS previous_dane_valid_domains
-    FROM links
-   GROUP BY provider
-)
-SELECT provider, dane_valid_domains, domains,
-       round(100.0 * dane_valid_domains / nullif(domains, 0), 1) AS pct_dane_valid,
-       previous_dane_valid_domains
-  FROM per
- WHERE dane_valid_domains > 0
- ORDER BY dane_valid_domains DESC, domains DESC, provider
+SELECT c.provider, c.dane_valid_domains, c.domains,
+       round(100.0 * c.dane_valid_domains / nullif(c.domains, 0), 1) AS pct_dane_valid,
+       CASE WHEN nullif(:'previous_id', '') IS NOT NULL THEN coalesce(p.dane_valid_domains, 0) END
+         AS previous_dane_valid_domains
+  FROM danescan_provider_counts(:'scan_id') c
+  LEFT JOIN danescan_provider_counts(nullif(:'previous_id', '')) p ON p.provider = c.provider
+ WHERE c.dane_valid_domains > 0
+ ORDER BY c.dane_valid_domains DESC, c.domains DESC, c.provider
  LIMIT 20;

@@ -6,7 +6,7 @@ SELECT CASE WHEN s.id = :'scan_id' THEN 'this scan' ELSE 'previous scan' END AS 
        to_char(s.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS started,
        to_char(s.ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS ended,
        CASE WHEN s.complete THEN 'yes' ELSE 'no' END AS complete,
-       (SELECT count(*) FROM domains d WHERE d.scan_id = s.id) AS domains,
+       (SELECT coalesce(sum(c.domains), 0) FROM danescan_domain_counts(s.id) c) AS domains,
        s.software
   FROM scans s
  WHERE s.id IN (:'scan_id', nullif(:'previous_id', ''))

@@ -1,17 +1,19 @@
 -- Report table "tld_adoption": adoption per TLD (the 30 TLDs with the most
 -- domains), percentages of the TLD's domains with mail.
+-- Counts come from danescan_domain_counts() (migration 009).
 -- psql variables: scan_id.
 SELECT tld,
-       count(*) AS domains,
-       count(*) FILTER (WHERE mx_count > 0) AS with_mail,
-       count(*) FILTER (WHERE mx_dnssec = 'secure') AS signed,
-       count(*) FILTER (WHERE any_tlsa) AS with_tlsa,
-       count(*) FILTER (WHERE status = 'dane-valid') AS dane_valid,
-       count(*) FILTER (WHERE status IN ('dane-failed', 'dane-unreachable', 'tlsa-unusable')) AS dane_failed,
-       round(100.0 * count(*) FILTER (WHERE status = 'dane-valid')
-             / nullif(count(*) FILTER (WHERE mx_count > 0), 0), 1) AS pct_dane_valid_of_mail
-  FROM domain_summary
- WHERE scan_id = :'scan_id' AND tld IS NOT NULL
+       sum(domains) AS domains,
+       coalesce(sum(domains) FILTER (WHERE with_mail), 0) AS with_mail,
+       coalesce(sum(domains) FILTER (WHERE mx_dnssec = 'secure'), 0) AS signed,
+       coalesce(sum(domains) FILTER (WHERE any_tlsa), 0) AS with_tlsa,
+       coalesce(sum(domains) FILTER (WHERE status = 'dane-valid'), 0) AS dane_valid,
+       coalesce(sum(domains) FILTER (WHERE status IN ('dane-failed', 'dane-unreachable', 'tlsa-unusable')), 0)
+         AS dane_failed,
+       round(100.0 * coalesce(sum(domains) FILTER (WHERE status = 'dane-valid'), 0)
+             / nullif(sum(domains) FILTER (WHERE with_mail), 0), 1) AS pct_dane_valid_of_mail
+  FROM danescan_domain_counts(:'scan_id')
+ WHERE tld IS NOT NULL
  GROUP BY tld
- ORDER BY count(*) DESC, tld
+ ORDER BY sum(domains) DESC, tld
  LIMIT 30;

@@ -12,7 +12,7 @@ SELECT t.usage || ' ' || t.selector || ' ' || t.matching_type AS parameters,
        count(*) FILTER (WHERE t.usable) AS usable_records,
        count(DISTINCT t.host) AS hosts
   FROM tlsa_records t
-  JOIN mx_hosts h ON h.scan_id = t.scan_id AND h.host = t.host
+  JOIN mx_hosts h ON h.scan_id = :'scan_id' AND h.host = t.host
  WHERE t.scan_id = :'scan_id' AND h.tlsa_dnssec = 'secure'
  GROUP BY t.usage, t.selector, t.matching_type
  ORDER BY count(DISTINCT t.host) DESC, t.usage, t.selector, t.matching_type;

@@ -24,7 +24,7 @@ static void usage(FILE *out) {
           "  migrate                   create or upgrade the schema (no-op when current)\n"
           "  status                    schema version and stored scans\n"
           "  drop SCAN_ID              drop a scan whole (partitions, progress, scans row)\n"
-          "  bench [--domains N] [--batch N] [--keep]\n"
+          "  bench [--domains N] [--batch N] [--keep] [--realistic [--variant V]] [--scan-id ID]\n"
           "                            rows/s through the writer (synthetic records)\n"
           "  bench-queue [--domains N] [--workers N] [--chunk-size N] [--keep]\n"
           "                            leases/s and domains/s the work queue hands out (no resolution)\n"
@@ -38,6 +38,9 @@ struct db_args {
   unsigned long long domains;
   unsigned long long batch;
   bool keep;
+  bool realistic;
+  unsigned variant;
+  const char *bench_scan_id;
   unsigned workers;
   unsigned chunk_size;
 };
@@ -52,6 +55,9 @@ static int parse_args(int argc, char **argv, struct db_args *args) {
     else if (strcmp(argv[i], "--domains") == 0 && i + 1 < argc) args->domains = strtoull(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) args->batch = strtoull(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--keep") == 0) args->keep = true;
+    else if (strcmp(argv[i], "--realistic") == 0) args->realistic = true;
+    else if (strcmp(argv[i], "--variant") == 0 && i + 1 < argc) args->variant = (unsigned)strtoul(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--scan-id") == 0 && i + 1 < argc) args->bench_scan_id = argv[++i];
     else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) args->workers = (unsigned)strtoul(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--chunk-size") == 0 && i + 1 < argc)
       args->chunk_size = (unsigned)strtoul(argv[++i], NULL, 10);
@@ -145,8 +151,17 @@ int db_cmd_main(int argc, char **argv) {
   if (strcmp(argv[1], "migrate") == 0) return cmd_migrate(&args);
   if (strcmp(argv[1], "status") == 0) return cmd_status(&args);
   if (strcmp(argv[1], "drop") == 0) return cmd_drop(&args);
-  if (strcmp(argv[1], "bench") == 0)
-    return pg_sink_bench(args.url, args.domains, (size_t)args.batch, args.keep) == 0 ? 0 : 1;
+  if (strcmp(argv[1], "bench") == 0) {
+    struct pg_sink_bench_options options = {
+        .domains = args.domains,
+        .batch = (size_t)args.batch,
+        .keep = args.keep,
+        .realistic = args.realistic,
+        .variant = args.variant,
+        .scan_id = args.bench_scan_id,
+    };
+    return pg_sink_bench(args.url, &options) == 0 ? 0 : 1;
+  }
   if (strcmp(argv[1], "bench-queue") == 0) {
     return queue_bench_main(args.url, args.domains, args.workers > 0 ? args.workers : 16,
                             args.chunk_size > 0 ? args.chunk_size : QUEUE_DEFAULT_CHUNK_DOMAINS, args.keep);

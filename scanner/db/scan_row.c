@@ -99,20 +99,39 @@ static void counts_params(const struct input_counts *counts, struct counts_text 
   params[3] = text->bad_lines;
 }
 
+int db_scan_summarize(PGconn *conn, const char *scan_id, char *why, size_t why_len) {
+  const char *params[1] = {scan_id};
+  PGresult *res;
+  int rc = db_query(conn, "SELECT danescan_summarize_scan($1)", 1, params, PGRES_TUPLES_OK,
+                    "computing the scan's report summaries", &res, why, why_len);
+  PQclear(res);
+  return rc;
+}
+
+/* A complete scan's summaries are computed once, here, so the first report
+ * does not wait for them. A failure is not the scan's: the report computes
+ * what is missing (or reads the raw rows), so the error is dropped. */
+static void finish_summary(PGconn *conn, const char *scan_id) {
+  char ignored[256];
+  (void)db_scan_summarize(conn, scan_id, ignored, sizeof ignored);
+}
+
 int db_scan_finish_run(PGconn *conn, const char *scan_id, const char *inputs_json, const struct input_counts *counts,
                        bool outcome_known, bool complete, const char *error, char *why, size_t why_len) {
   const char *complete_text = outcome_known ? (complete ? "true" : "false") : NULL;
   struct counts_text text;
   const char *params[8] = {scan_id, inputs_json, complete_text, error};
   counts_params(counts, &text, params + 4);
-  return db_command(conn,
-                    "UPDATE scans SET ended_at = now(), inputs = $2::jsonb, input_names = coalesce($5::bigint, 0),"
-                    " complete = $3::boolean, error = $4,"
-                    " input_counts = CASE WHEN $5::bigint IS NOT NULL THEN jsonb_build_object('names', $5::bigint,"
-                    "   'invalid', $6::bigint, 'duplicates', $7::bigint, 'bad_lines', $8::bigint) END,"
-                    " domains = (SELECT count(*) FROM domains WHERE scan_id = $1)"
-                    " WHERE id = $1",
-                    8, params, "finishing the scan row", NULL, why, why_len);
+  int rc = db_command(conn,
+                      "UPDATE scans SET ended_at = now(), inputs = $2::jsonb, input_names = coalesce($5::bigint, 0),"
+                      " complete = $3::boolean, error = $4,"
+                      " input_counts = CASE WHEN $5::bigint IS NOT NULL THEN jsonb_build_object('names', $5::bigint,"
+                      "   'invalid', $6::bigint, 'duplicates', $7::bigint, 'bad_lines', $8::bigint) END,"
+                      " domains = (SELECT count(*) FROM domains WHERE scan_id = $1)"
+                      " WHERE id = $1",
+                      8, params, "finishing the scan row", NULL, why, why_len);
+  if (rc == DB_OK && outcome_known && complete) finish_summary(conn, scan_id);
+  return rc;
 }
 
 int db_scan_info(PGconn *conn, const char *scan_id, struct db_scan_info *out, char *why, size_t why_len) {
@@ -177,11 +196,15 @@ int db_scan_fail_load(PGconn *conn, const char *scan_id, const char *error, char
 
 int db_scan_finish_queued(PGconn *conn, const char *scan_id, char *why, size_t why_len) {
   const char *params[1] = {scan_id};
-  return db_command(conn,
-                    "UPDATE scans SET complete = (error IS NULL), ended_at = now(),"
-                    " domains = (SELECT count(*) FROM domains WHERE scan_id = $1)"
-                    " WHERE id = $1 AND complete IS NOT TRUE",
-                    1, params, "recording the scan complete", NULL, why, why_len);
+  uint64_t rows = 0;
+  int rc = db_command(conn,
+                      "UPDATE scans SET complete = (error IS NULL), ended_at = now(),"
+                      " domains = (SELECT count(*) FROM domains WHERE scan_id = $1)"
+                      " WHERE id = $1 AND complete IS NOT TRUE",
+                      1, params, "recording the scan complete", &rows, why, why_len);
+  /* Only the worker that finished the scan summarises it. */
+  if (rc == DB_OK && rows == 1) finish_summary(conn, scan_id);
+  return rc;
 }
 
 int db_scan_stop_queued(PGconn *conn, const char *scan_id, const char *error, char *why, size_t why_len) {

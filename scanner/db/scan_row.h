@@ -52,6 +52,13 @@ char *db_scan_inputs_json(struct input_reader *input, const char *const *paths, 
 int db_scan_finish_run(PGconn *conn, const char *scan_id, const char *inputs_json, const struct input_counts *counts,
                        bool outcome_known, bool complete, const char *error, char *why, size_t why_len);
 
+/* Computes the scan's report summaries (migration 009:
+ * danescan_summarize_scan; a no-op when they are fresh). Called when a run
+ * finishes complete; `danescan report`/`diff` compute missing or stale ones
+ * themselves, so a failure here loses nothing but time: the finish paths
+ * ignore it. Returns DB_OK or DB_ERROR/DB_RETRY with why. */
+int db_scan_summarize(PGconn *conn, const char *scan_id, char *why, size_t why_len);
+
 /* What the row says about the scan's work queue. */
 struct db_scan_info {
   bool exists;         /* a scans row with this id */

@@ -145,6 +145,8 @@ int report_write(PGconn *conn, const char *reports_dir, const struct report_requ
   FILE *html = NULL;
   FILE *markdown = NULL;
 
+  if (report_sql_prepare_summaries(conn, cmd->scan_id, cmd->previous_id, why, sizeof why) != 0)
+    fprintf(stderr, "danescan report: summaries not stored (%s); the tables are computed from the raw rows\n", why);
   for (size_t k = 0; k < REPORT_TABLE_COUNT; k++) {
     results[k] = report_sql_run(conn, reports_dir, report_tables[k].name, vars, 2, why, sizeof why);
     if (results[k] == NULL) {

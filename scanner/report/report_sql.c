@@ -11,8 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define REPORT_SQL_MAX_VARIABLES 9
-
 int report_sql_find_dir(const char *option, char *out, size_t out_len) {
   if (option != NULL) {
     snprintf(out, out_len, "%s", option);
@@ -27,40 +25,56 @@ static bool is_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-char *report_sql_substitute(const char *sql, const struct report_sql_variable *vars, size_t var_count,
-                            size_t *param_vars, size_t *param_count, char *why, size_t why_len) {
-  *param_count = 0;
-  if (var_count > REPORT_SQL_MAX_VARIABLES) {
-    snprintf(why, why_len, "too many variables (%zu, at most %d)", var_count, REPORT_SQL_MAX_VARIABLES);
-    return NULL;
+/* A growing output string. */
+struct sql_text {
+  char *data;
+  size_t len, cap;
+  bool failed;
+};
+
+static void text_add(struct sql_text *t, const char *bytes, size_t n) {
+  if (t->failed) return;
+  if (t->len + n + 1 > t->cap) {
+    size_t cap = t->cap * 2 > t->len + n + 1 ? t->cap * 2 : t->len + n + 1;
+    char *grown = realloc(t->data, cap);
+    if (grown == NULL) {
+      t->failed = true;
+      return;
+    }
+    t->data = grown;
+    t->cap = cap;
   }
+  memcpy(t->data + t->len, bytes, n);
+  t->len += n;
+  t->data[t->len] = '\0';
+}
+
+char *report_sql_substitute(PGconn *conn, const char *sql, const struct report_sql_variable *vars, size_t var_count,
+                            char *why, size_t why_len) {
   size_t len = strlen(sql);
-  /* ":'x'" (4 bytes at least) becomes "$n::text" (8 bytes): at most twice. */
-  char *out = malloc(2 * len + 1);
-  if (out == NULL) {
-    snprintf(why, why_len, "out of memory");
-    return NULL;
-  }
-  size_t o = 0;
+  struct sql_text out = {0};
+  text_add(&out, "", 0);
   size_t i = 0;
-  while (i < len) {
+  while (i < len && !out.failed) {
     char c = sql[i];
     if (c == '\'') { /* string literal, '' escapes a quote */
-      out[o++] = sql[i++];
+      size_t start = i++;
       while (i < len) {
-        out[o++] = sql[i];
         if (sql[i++] == '\'') {
           if (i < len && sql[i] == '\'') {
-            out[o++] = sql[i++];
+            i++;
             continue;
           }
           break;
         }
       }
+      text_add(&out, sql + start, i - start);
       continue;
     }
     if (c == '-' && i + 1 < len && sql[i + 1] == '-') { /* comment to end of line */
-      while (i < len && sql[i] != '\n') out[o++] = sql[i++];
+      size_t start = i;
+      while (i < len && sql[i] != '\n') i++;
+      text_add(&out, sql + start, i - start);
       continue;
     }
     if (c == ':' && i + 1 < len && sql[i + 1] == '\'' && (i == 0 || sql[i - 1] != ':')) {
@@ -75,26 +89,37 @@ char *report_sql_substitute(const char *sql, const struct report_sql_variable *v
         }
         if (k == var_count) {
           snprintf(why, why_len, "unknown variable :'%.*s'", (int)(end - start), sql + start);
-          free(out);
+          free(out.data);
           return NULL;
         }
-        /* Parameters are numbered in order of first use: PostgreSQL wants
-         * exactly as many values as the statement names. */
-        size_t param = 0;
-        while (param < *param_count && param_vars[param] != k) param++;
-        if (param == *param_count) param_vars[(*param_count)++] = k;
-        o += (size_t)sprintf(out + o, "$%zu::text", param + 1);
+        /* What psql does with :'name': the value as a quoted literal,
+         * escaped for this connection's encoding and string settings. */
+        char *literal = PQescapeLiteral(conn, vars[k].value, strlen(vars[k].value));
+        if (literal == NULL) {
+          snprintf(why, why_len, "cannot quote :'%s': %s", vars[k].name, PQerrorMessage(conn));
+          free(out.data);
+          return NULL;
+        }
+        text_add(&out, literal, strlen(literal));
+        PQfreemem(literal);
         i = end + 1;
         continue;
       }
     }
-    out[o++] = sql[i++];
+    text_add(&out, sql + i, 1);
+    i++;
   }
-  /* One statement for PQexecParams: drop the trailing semicolon psql needs. */
-  while (o > 0 && (out[o - 1] == '\n' || out[o - 1] == ' ' || out[o - 1] == '\t')) o--;
-  if (o > 0 && out[o - 1] == ';') o--;
-  out[o] = '\0';
-  return out;
+  if (out.failed) {
+    snprintf(why, why_len, "out of memory");
+    free(out.data);
+    return NULL;
+  }
+  /* One statement for PQexec: drop the trailing semicolon psql needs. */
+  size_t o = out.len;
+  while (o > 0 && (out.data[o - 1] == '\n' || out.data[o - 1] == ' ' || out.data[o - 1] == '\t')) o--;
+  if (o > 0 && out.data[o - 1] == ';') o--;
+  out.data[o] = '\0';
+  return out.data;
 }
 
 PGresult *report_sql_run(PGconn *conn, const char *dir, const char *name, const struct report_sql_variable *vars,
@@ -104,17 +129,17 @@ PGresult *report_sql_run(PGconn *conn, const char *dir, const char *name, const 
   char *text = data_file_read(path, REPORT_SQL_MAX_FILE_BYTES, why, why_len);
   if (text == NULL) return NULL;
   char sub_why[256];
-  size_t param_vars[REPORT_SQL_MAX_VARIABLES];
-  size_t param_count = 0;
-  char *sql = report_sql_substitute(text, vars, var_count, param_vars, &param_count, sub_why, sizeof sub_why);
+  char *sql = report_sql_substitute(conn, text, vars, var_count, sub_why, sizeof sub_why);
   free(text);
   if (sql == NULL) {
     snprintf(why, why_len, "%s: %s", path, sub_why);
     return NULL;
   }
-  const char *values[REPORT_SQL_MAX_VARIABLES];
-  for (size_t k = 0; k < param_count; k++) values[k] = vars[param_vars[k]].value;
-  PGresult *res = PQexecParams(conn, sql, (int)param_count, NULL, values, NULL, NULL, 0);
+  /* No parameters: with the scan ids as literals the planner prunes every
+   * other scan's partitions at plan time, as it does for the same file in
+   * psql (a generic plan with $n would leave that to run time, where a
+   * correlated subquery cannot do it). */
+  PGresult *res = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
   free(sql);
   if (PQresultStatus(res) != PGRES_TUPLES_OK) {
     snprintf(why, why_len, "%s: %s", path, PQresultErrorMessage(res));
@@ -126,6 +151,36 @@ PGresult *report_sql_run(PGconn *conn, const char *dir, const char *name, const 
   return res;
 }
 
+int report_sql_prepare_summaries(PGconn *conn, const char *scan_id, const char *previous_id, char *why,
+                                 size_t why_len) {
+  /* The scan, the previous scan and the scans trend.sql lists (same input
+   * digests, started no later, the last 100). */
+  static const char sql[] =
+      "WITH k AS (SELECT s.id, s.started_at,"
+      "  (SELECT jsonb_agg(e->'sha256' ORDER BY e->>'sha256') FROM jsonb_array_elements(s.inputs) e) AS digests"
+      "  FROM scans s),"
+      " me AS (SELECT * FROM k WHERE id = $1),"
+      " wanted AS (SELECT k.id FROM k, me"
+      "  WHERE k.id = me.id OR (me.digests IS NOT NULL AND k.digests = me.digests AND k.started_at <= me.started_at)"
+      "  ORDER BY k.started_at DESC LIMIT 100)"
+      " SELECT count(*) FILTER (WHERE danescan_summarize_scan(id))"
+      " FROM (SELECT id FROM wanted UNION SELECT id FROM scans WHERE id = nullif($2, '')) w";
+  const char *params[2] = {scan_id, previous_id != NULL ? previous_id : ""};
+  PGresult *res = NULL;
+  int rc = db_exec(conn, "BEGIN READ WRITE", "starting the summaries' transaction", why, why_len);
+  if (rc == DB_OK)
+    rc = db_query(conn, sql, 2, params, PGRES_TUPLES_OK, "computing the report summaries", &res, why, why_len);
+  PQclear(res);
+  if (rc == DB_OK) rc = db_exec(conn, "COMMIT", "storing the report summaries", why, why_len);
+  if (rc != DB_OK) db_rollback(conn);
+  return rc;
+}
+
 PGconn *report_sql_connect(const char *url, char *why, size_t why_len) {
-  return db_connect(url, "SET default_transaction_read_only = on", why, why_len);
+  /* jit off: compiling a report query's plan took 1 to 1.5 s each on the
+   * bench machine (bench/bench_report.sh), more than most of them run.
+   * work_mem: the diff and status changes hash two scans' domains by name;
+   * with the default 4 MB a 10-million-domain join spills to disk in many
+   * batches. Session settings only: psql users choose their own. */
+  return db_connect(url, "SET default_transaction_read_only = on; SET jit = off; SET work_mem = '128MB'", why, why_len);
 }

@@ -1,7 +1,8 @@
 /* Runs the SQL files of reports/ (one report table each) through libpq, the
  * same text a researcher runs in psql: psql's quoted variables (:'scan_id')
- * become query parameters ($1::text), so a file needs no edit to run in
- * either place. Used by `danescan report` and `danescan diff`. Does not
+ * become quoted literals as psql makes them (PQescapeLiteral), so a file
+ * needs no edit to run in either place and gets the same plan (scan ids
+ * known at plan time: partitions pruned). Used by `danescan report` and `danescan diff`. Does not
  * format anything (report_render.h does). */
 #ifndef DANESCAN_REPORT_REPORT_SQL_H
 #define DANESCAN_REPORT_REPORT_SQL_H
@@ -27,13 +28,11 @@ struct report_sql_variable {
 int report_sql_find_dir(const char *option, char *out, size_t out_len);
 
 /* Rewrites psql variable references :'name' (outside string literals and
- * comments) into $n::text, numbering the variables used in order of first
- * use: param_vars[n - 1] is the index in vars of $n, *param_count how many
- * are used (param_vars holds var_count entries). At most 9 variables.
- * Returns a malloc'd string (caller frees) or NULL with the reason in why
- * (unknown variable, too many, out of memory). */
-char *report_sql_substitute(const char *sql, const struct report_sql_variable *vars, size_t var_count,
-                            size_t *param_vars, size_t *param_count, char *why, size_t why_len);
+ * comments) into the value as a literal quoted for conn (PQescapeLiteral),
+ * and drops a trailing semicolon. Returns a malloc'd string (caller frees)
+ * or NULL with the reason in why (unknown variable, out of memory). */
+char *report_sql_substitute(PGconn *conn, const char *sql, const struct report_sql_variable *vars, size_t var_count,
+                            char *why, size_t why_len);
 
 /* Reads <dir>/<name>.sql (at most REPORT_SQL_MAX_FILE_BYTES), substitutes
  * the variables and runs it as one statement. Returns a PGRES_TUPLES_OK
@@ -42,7 +41,17 @@ char *report_sql_substitute(const char *sql, const struct report_sql_variable *v
 PGresult *report_sql_run(PGconn *conn, const char *dir, const char *name, const struct report_sql_variable *vars,
                          size_t var_count, char *why, size_t why_len);
 
-/* Connects to url and makes the session read-only (reports never write).
+/* Computes the missing or stale summaries (migration 009) of the scan, of
+ * previous_id (NULL or "": none) and of the scans trend.sql lists, in a
+ * READ WRITE transaction of its own (danescan_summarize_scan is SECURITY
+ * DEFINER: the read-only role may run it). Returns DB_OK, or DB_ERROR/
+ * DB_RETRY with why (e.g. a standby): the reports still work then, reading
+ * the raw rows. */
+int report_sql_prepare_summaries(PGconn *conn, const char *scan_id, const char *previous_id, char *why, size_t why_len);
+
+/* Connects to url and makes the session read-only (reports never write;
+ * the summaries are written in an explicit READ WRITE transaction), without
+ * JIT and with work_mem 128 MB (report_sql.c says why).
  * Returns the connection or NULL with the reason in why. */
 PGconn *report_sql_connect(const char *url, char *why, size_t why_len);
 

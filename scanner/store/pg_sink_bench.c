@@ -14,6 +14,7 @@
 #include "db/scan_row.h"
 #include "record/result.h"
 #include "record/sink.h"
+#include "store/bench_model.h"
 #include "store/pg_sink.h"
 #include "util/clock.h"
 
@@ -66,16 +67,49 @@ static void bench_host(struct mx_host *host, struct host_address *addresses, str
   host->tlsa_usable_count = 1;
 }
 
-int pg_sink_bench(const char *url, unsigned long long domains, size_t batch, bool keep) {
-  char scan_id[64];
-  snprintf(scan_id, sizeof scan_id, "bench-%ld-%d", (long)time(NULL), (int)getpid());
+/* The default records: two hosts of two addresses per domain, half of the
+ * domains unprobed. */
+static void bench_default_domain(struct domain_result *result, struct mx_host *hosts,
+                                 struct host_address (*addresses)[BENCH_ADDRESSES_PER_HOST], struct tlsa_record *tlsa,
+                                 char (*names)[64], unsigned long long d) {
+  memset(result, 0, sizeof *result);
+  snprintf(result->name, sizeof result->name, "d%llu.bench.lab", d);
+  result->seq = d;
+  result->line = d + 1;
+  result->rank = -1;
+  result->status = (d % 3) == 0 ? DOMAIN_DANE_UNPROBED : DOMAIN_NO_DANE;
+  result->mx.done = true;
+  result->mx.state = DNSSEC_SECURE;
+  result->mx.rcode = 0;
+  result->mx_dnssec = DNSSEC_SECURE;
+  result->started_unix_ms = (int64_t)time(NULL) * 1000;
+  for (int h = 0; h < BENCH_HOSTS_PER_DOMAIN; h++) {
+    bench_host(&hosts[h], addresses[h], &tlsa[h], names[h], sizeof names[h], d, h);
+    result->links[h].preference = (uint16_t)(10 * h);
+    result->links[h].host = &hosts[h];
+  }
+  result->link_count = BENCH_HOSTS_PER_DOMAIN;
+}
+
+int pg_sink_bench(const char *url, const struct pg_sink_bench_options *options) {
+  unsigned long long domains = options->domains;
+  char scan_id[80];
+  if (options->scan_id != NULL) snprintf(scan_id, sizeof scan_id, "%s", options->scan_id);
+  else snprintf(scan_id, sizeof scan_id, "bench-%ld-%d", (long)time(NULL), (int)getpid());
   char *argv_stored[] = {"db", "bench"};
+  /* Scans of the same synthetic input share its name, so trend.sql lists
+   * them together. */
+  char input_name[64];
+  snprintf(input_name, sizeof input_name, "bench-%s-%llu", options->realistic ? "realistic" : "plain", domains);
+  const char *input_names[1] = {input_name};
   struct pg_sink_config config = {
       .conninfo = url,
       .scan_id = scan_id,
       .argc = 2,
       .argv = argv_stored,
-      .batch_domains = batch,
+      .batch_domains = options->batch,
+      .input_names = input_names,
+      .input_count = 1,
       .log = stderr,
   };
   struct result_sink sink;
@@ -85,6 +119,7 @@ int pg_sink_bench(const char *url, unsigned long long domains, size_t batch, boo
     return 1;
   }
   double t0 = clock_now_s();
+  struct bench_model_domain *model = calloc(1, sizeof *model);
   struct domain_result *result = calloc(1, sizeof *result);
   struct mx_host hosts[BENCH_HOSTS_PER_DOMAIN];
   struct host_address addresses[BENCH_HOSTS_PER_DOMAIN][BENCH_ADDRESSES_PER_HOST];
@@ -92,40 +127,34 @@ int pg_sink_bench(const char *url, unsigned long long domains, size_t batch, boo
   char names[BENCH_HOSTS_PER_DOMAIN][64];
   int rc = 0;
   uint64_t waits = 0;
-  for (unsigned long long d = 0; result != NULL && d < domains && rc == 0; d++) {
+  for (unsigned long long d = 0; result != NULL && model != NULL && d < domains && rc == 0; d++) {
     while (!sink.can_accept(sink.state)) {
       struct timespec pause = {0, 200 * 1000};
       nanosleep(&pause, NULL);
       waits++;
     }
-    memset(result, 0, sizeof *result);
-    snprintf(result->name, sizeof result->name, "d%llu.bench.lab", d);
-    result->seq = d;
-    result->line = d + 1;
-    result->rank = -1;
-    result->status = (d % 3) == 0 ? DOMAIN_DANE_UNPROBED : DOMAIN_NO_DANE;
-    result->mx.done = true;
-    result->mx.state = DNSSEC_SECURE;
-    result->mx.rcode = 0;
-    result->mx_dnssec = DNSSEC_SECURE;
-    result->started_unix_ms = (int64_t)time(NULL) * 1000;
-    for (int h = 0; h < BENCH_HOSTS_PER_DOMAIN; h++) {
-      bench_host(&hosts[h], addresses[h], &tlsa[h], names[h], sizeof names[h], d, h);
-      result->links[h].preference = (uint16_t)(10 * h);
-      result->links[h].host = &hosts[h];
+    if (options->realistic) {
+      bench_model_domain(model, d, domains, options->variant);
+      rc = sink.write(sink.state, &model->result, why, sizeof why);
+    } else {
+      bench_default_domain(result, hosts, addresses, tlsa, names, d);
+      rc = sink.write(sink.state, result, why, sizeof why);
     }
-    result->link_count = BENCH_HOSTS_PER_DOMAIN;
-    rc = sink.write(sink.state, result, why, sizeof why);
   }
   free(result);
+  free(model);
   /* Hand over the last batch, then wait until the writer committed every
    * domain (or failed: close reports it). */
   struct pg_sink_stats stats;
+  /* A realistic scan ends complete, as a finished survey does: its report
+   * summaries are computed when the scans row is finished (db/scan_row.h). */
+  if (rc == 0 && options->realistic) pg_sink_set_outcome(sink.state, true, NULL);
   if (rc == 0) sink.flush(sink.state, why, sizeof why);
+  double flushed = clock_now_s();
   for (;;) {
     pg_sink_get_stats(sink.state, &stats);
     if (rc != 0 || stats.domains_committed >= domains) break;
-    if (clock_now_s() - t0 > 900) break; /* the writer failed: close says why */
+    if (clock_now_s() - flushed > 900) break; /* the writer failed: close says why */
     clock_sleep_ms(1);
   }
   double t1 = clock_now_s();
@@ -140,7 +169,7 @@ int pg_sink_bench(const char *url, unsigned long long domains, size_t batch, boo
          (unsigned long long)stats.domains_committed, (unsigned long long)stats.rows_committed, seconds,
          (double)stats.rows_committed / seconds, (double)stats.domains_committed / seconds,
          (unsigned long long)stats.batches_committed, stats.writer_busy_s, (unsigned long long)waits, scan_id);
-  if (!keep) {
+  if (!options->keep) {
     PGconn *conn = db_connect(url, "SET client_min_messages = warning", why, sizeof why);
     if (conn == NULL || db_scan_drop(conn, scan_id, why, sizeof why) != DB_OK)
       fprintf(stderr, "danescan db bench: %s\n", why);

@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""Reports at scale (issue 17, migration 009), checked on small data: no
+timings, only that the SQL works, gives the same answers with and without
+the per-scan summaries, and that the plans use what makes it scale.
+
+1. The fixture scans (report_fixture.sql): every reports/*.sql file and the
+   summary-backed views give the same rows with the summaries absent (raw
+   rows), after `danescan report` computed them, and as the read-only role;
+   a resumed scan's summary is stale (not used) until recomputed; `danescan
+   db drop` removes the scan's summaries.
+2. bench/bench_report.sh --check-plans at a small N (two realistic synthetic
+   scans through the real COPY sink): report, diff, every reports/ file and
+   the researcher queries of schema/README.md run, and EXPLAIN shows that
+   each reads only the two scans' partitions (literal scan ids prune) and
+   that the per-host probe lookups use the probes (host) index.
+Ends with 'N passed, M failed'."""
+
+import os
+import re
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+from harness import DANESCAN, REPORT_FIXTURE, SOURCE, PrivateDB, check, run, run_test  # noqa: E402
+
+REPORTS = os.path.join(SOURCE, "reports")
+BENCH_DOMAINS = os.environ.get("DANESCAN_BENCH_REPORT_DOMAINS", "5000")
+PAIRS = [("fx-2", "fx-1"), ("fx-0", "")]
+VIEWS = {
+    "scan_funnel": "SELECT * FROM scan_funnel ORDER BY scan_id",
+    "adoption_by_tld": "SELECT * FROM adoption_by_tld ORDER BY scan_id, tld",
+    "scan_status_counts": "SELECT * FROM scan_status_counts ORDER BY scan_id, status",
+}
+
+
+def all_outputs(db, url=None):
+    """Every report file for every scan pair, and the views, as one dict."""
+    out = {}
+    for name in sorted(f[:-4] for f in os.listdir(REPORTS) if f.endswith(".sql")):
+        for scan, previous in PAIRS:
+            if name.startswith("diff_"):
+                variables = {"from_scan": previous or "fx-0", "to_scan": scan}
+            else:
+                variables = {"scan_id": scan, "previous_id": previous}
+            out[(name, scan, previous)] = db.psql_file(os.path.join(REPORTS, name + ".sql"), **variables)
+    for view, sql in VIEWS.items():
+        out[(view,)] = db.sql(sql, url=url)
+    return out
+
+
+def summarised(db):
+    return {r[0] for r in db.sql("SELECT scan_id FROM scan_summaries")}
+
+
+def fixture_checks():
+    with PrivateDB("danescan_test_report_scale", schema=True, fixture=REPORT_FIXTURE) as db:
+        check(summarised(db) == set(), "the fixture starts without summaries")
+        raw = all_outputs(db)
+        with tempfile.TemporaryDirectory(prefix="danescan-report-scale.") as out:
+            r = run(DANESCAN, "report", "--db", db.url, "--scan", "fx-2", "--previous", "fx-1", "--out", out, text=True)
+            check(r.returncode == 0 and "summaries not stored" not in r.stderr, "report exits 0 and stores summaries",
+                  r.stderr[-400:])
+        # fx-2, its previous fx-1 and the scans of the same input trend.sql lists.
+        got = summarised(db)
+        check({"fx-2", "fx-1"} <= got and "fx-other" not in got,
+              "report summarised the scan, the previous scan and the trend's scans (not others)", f"{got}")
+        db.sql("SELECT danescan_summarize_scan(id) FROM scans")
+        check(summarised(db) == {"fx-0", "fx-1", "fx-2", "fx-other"}, "danescan_summarize_scan fills every scan")
+        with_summaries = all_outputs(db)
+        diffs = [k for k in raw if raw[k] != with_summaries[k]]
+        check(not diffs, f"{len(raw)} report files/views: same rows with and without summaries", f"{diffs[:5]}")
+
+        # The read-only role computes a missing summary through `danescan report`.
+        reader = db.url + "&user=danescan_reader" if "user=" not in db.url else \
+            db.url.replace("user=postgres", "user=danescan_reader")
+        db.sql("DELETE FROM scan_summaries WHERE scan_id = 'fx-2'")
+        with tempfile.TemporaryDirectory(prefix="danescan-report-scale.") as out:
+            r = run(DANESCAN, "report", "--db", reader, "--scan", "fx-2", "--out", out, text=True)
+            check(r.returncode == 0 and "fx-2" in summarised(db), "the read-only role's report stores the summary",
+                  r.stderr[-400:])
+        check(all_outputs(db, url=reader)[("scan_funnel",)] == raw[("scan_funnel",)],
+              "the read-only role reads the same views")
+
+        # Stale: a resumed scan (runs + 1) is computed from the raw rows again.
+        fresh = db.sql("SELECT danescan_scan_summary_fresh('fx-2')")[0][0]
+        db.sql("UPDATE scans SET runs = runs + 1 WHERE id = 'fx-2'")
+        stale = db.sql("SELECT danescan_scan_summary_fresh('fx-2')")[0][0]
+        check(fresh == "t" and stale == "f", "a resumed scan's summary is stale", f"{fresh} {stale}")
+        db.sql("UPDATE scan_domain_counts SET domains = domains + 1000 WHERE scan_id = 'fx-2'")
+        header, rows = db.psql_file(os.path.join(REPORTS, "headline.sql"), scan_id="fx-2", previous_id="fx-1")
+        check((header, rows) == raw[("headline", "fx-2", "fx-1")], "a stale summary is not used (raw rows instead)")
+        db.sql("SELECT danescan_summarize_scan('fx-2')")
+        check(db.sql("SELECT danescan_scan_summary_fresh('fx-2')")[0][0] == "t"
+              and db.psql_file(os.path.join(REPORTS, "headline.sql"), scan_id="fx-2", previous_id="fx-1")
+              == raw[("headline", "fx-2", "fx-1")], "recomputed after the resume: fresh and right")
+
+        # Drop: the scan's summaries go with it.
+        r = run(DANESCAN, "db", "drop", "fx-0", "--db", db.url, text=True)
+        left = db.sql("SELECT (SELECT count(*) FROM scan_summaries WHERE scan_id = 'fx-0')"
+                      " + (SELECT count(*) FROM scan_domain_counts WHERE scan_id = 'fx-0')"
+                      " + (SELECT count(*) FROM scan_provider_counts WHERE scan_id = 'fx-0')"
+                      " + (SELECT count(*) FROM scan_probe_failures WHERE scan_id = 'fx-0')")[0][0]
+        check(r.returncode == 0 and left == "0", "db drop removes the scan's summaries", f"{r.stderr} {left}")
+
+
+def bench_checks():
+    env = dict(os.environ, DANESCAN=DANESCAN, BENCH_DB=f"danescan_test_bench_report_{os.getpid()}")
+    r = run(os.path.join(SOURCE, "bench", "bench_report.sh"), "--check-plans", BENCH_DOMAINS, env=env, text=True,
+            timeout=600)
+    out = r.stdout
+    check(r.returncode == 0, f"bench_report.sh --check-plans {BENCH_DOMAINS} exits 0",
+          (r.stderr + out)[-1500:])
+    for name in sorted(f[:-4] for f in os.listdir(REPORTS) if f.endswith(".sql")):
+        check(f"  {name} " in out, f"bench ran reports/{name}.sql")
+    check("report --previous (summaries fresh)" in out and "  diff: " in out, "bench ran report and diff")
+    check("bytes/domain" in out and "db drop bench-old" in out, "bench printed sizes and the drop")
+    # The plans: the scan's partitions by name, the host indexes where they matter.
+    plans = out[out.find("== plans"):]
+    check("probes_bench_new_" in plans and "domains_bench_old_" in plans, "EXPLAIN names the scans' partitions")
+    check(re.search(r"(Index Scan using|Bitmap Index Scan on) probes_bench_new_\w+_host_idx", plans) is not None,
+          "EXPLAIN shows the probes (host) index in use")
+    check("PLAN " not in out, "no plan reads another scan's partitions or a whole probes partition per host")
+
+
+def main():
+    fixture_checks()
+    bench_checks()
+
+
+run_test(main, need_a_pass=True)
