@@ -503,11 +503,12 @@ SCAN_TABLES = {
 }
 
 
-def compare_scans(db, ref, other, label, tables=None):
+def compare_scans(db, ref, other, label, tables=None, columns=None):
     """Checks that scan `other` has exactly the rows of scan `ref` (as
-    multisets, SCAN_TABLES columns) and no domain-host link twice."""
+    multisets, SCAN_TABLES columns, or columns[table] where given) and no
+    domain-host link twice."""
     for table in tables or SCAN_TABLES:
-        cols = SCAN_TABLES[table]
+        cols = (columns or {}).get(table, SCAN_TABLES[table])
         q = (f"SELECT (SELECT count(*) FROM {table} WHERE scan_id = '{other}'),"
              f" (SELECT count(*) FROM {table} WHERE scan_id = '{ref}'),"
              f" (SELECT count(*) FROM (SELECT {cols} FROM {table} WHERE scan_id = '{ref}' EXCEPT ALL"
