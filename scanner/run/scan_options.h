@@ -24,7 +24,7 @@ struct scan_options {
   enum probe_mode probe;
   struct probe_config probe_config;
   const char *blocklist;
-  const char *contact; /* --contact URL: the page about the scan and its opt-out */
+  const char *contact;    /* --contact URL: the page about the scan and its opt-out */
   const char *certs_path; /* --certs: PEM of every certificate seen, once */
   const char *output;     /* "-" = stdout */
   const char *metadata;
