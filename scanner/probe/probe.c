@@ -884,6 +884,8 @@ int probe_engine_submit(struct probe_engine *engine, const struct probe_request 
     job->skip_reason = reserved;
   } else if (probe_blocklist_contains(engine->blocklist, address)) {
     job->skip_reason = "address in the blocklist";
+  } else if (probe_blocklist_covering_name(engine->blocklist, request->host_name) != NULL) {
+    job->skip_reason = "MX host name in the blocklist (opted out)";
   }
   if (job->skip_reason == NULL) {
     sweep_idle(engine);
