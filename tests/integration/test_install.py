@@ -48,10 +48,11 @@ def check_layout(prefix):
     pages = sorted(os.path.basename(p) for p in glob.glob(os.path.join(SOURCE, "docs/man/*.1")))
     inst = sorted(os.path.basename(p) for p in glob.glob(os.path.join(prefix, "share/man/man1/*.1")))
     check(len(pages) == 11 and inst == pages, f"share/man/man1 holds the {len(pages)} man pages", inst)
-    for path in ["bin/danescan", "libexec/danescan/periodic-scan"]:
+    for path in ["bin/danescan", "libexec/danescan/periodic-scan", "libexec/danescan/resolver"]:
         check(os.access(os.path.join(prefix, path), os.X_OK), f"{path} is installed and executable")
     for path in ["lib/systemd/system/danescan-periodic.service", "lib/systemd/system/danescan-periodic.timer",
-                 "etc/danescan/periodic.conf", "share/doc/danescan/output.md"]:
+                 "etc/danescan/periodic.conf", "share/doc/danescan/output.md",
+                 "share/doc/danescan/OPERATIONS.md"]:
         check(os.path.isfile(os.path.join(prefix, path)), f"{path} is installed")
     r = run("man", "-w", "danescan-scan", env=dict(os.environ, MANPATH=os.path.join(prefix, "share/man")),
             text=True)
