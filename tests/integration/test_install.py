@@ -4,8 +4,8 @@ test into a temporary prefix puts the binary, the man pages, the migrations,
 the report SQL, periodic-scan and the systemd units where the man pages say;
 the prefix is then moved elsewhere, and the installed binary must read its
 migrations and reports from <prefix>/share/danescan (not the source tree it
-was built from: `db status` names the folder), migrate a private database
-and scan the lab into it. Then the installed periodic-scan runs against the
+was built from: `db status` names the folder), migrate a private database,
+scan the lab into it, report it, and show the scan with `status --json`. Then the installed periodic-scan runs against the
 lab as the service would: a second run started while the first holds the
 lock must do nothing and exit 75; a run after it must find the first scan as
 its previous one and write report and diff; the runs' scans must not
@@ -13,6 +13,7 @@ overlap in time. Cleans up database, files and (if it started it) the lab.
 Ends with 'N passed, M failed'."""
 
 import filecmp
+import json
 import glob
 import os
 import shutil
@@ -112,6 +113,16 @@ def main():
         check(r.returncode == 0 and names > 0 and int(rows[0][0]) == names,
               f"installed danescan scan --db: exit 0, {names} domains stored", f"rc={r.returncode} {rows} "
               f"{r.stderr[-800:]}")
+        r = run(danescan, "status", "--json", "--db", db.url, "--scan", "installed", env=env, text=True)
+        try:
+            status = json.loads(r.stdout)
+        except ValueError:
+            status = {}
+        check(r.returncode == 0 and status.get("state") == "complete" and status.get("names_done") == names
+              and status.get("names_total") == names and status.get("workers")
+              and all(w.get("worker_id") and w.get("state") for w in status["workers"]),
+              f"installed danescan status --json: complete, {names} of {names} names, workers listed",
+              r.stdout[-800:] + r.stderr[-300:])
         r = run(danescan, "report", "--db", db.url, "--scan", "installed", "--out", os.path.join(tmp, "report"),
                 env=env, text=True)
         check(r.returncode == 0 and os.path.isfile(os.path.join(tmp, "report/report.html")),
