@@ -67,6 +67,8 @@ static void usage(FILE *out) {
           "  --chunk-size N              names per leased chunk (default 1000)\n"
           "  --lease-ttl-s N             a dead worker's chunks are taken over after N s (default 60)\n"
           "  --metadata FILE             JSON description of the scan\n"
+          "  --metrics-file FILE         Prometheus text-format metrics, rewritten every 10 s\n"
+          "                              (write + rename; for node_exporter's textfile collector)\n"
           "  --progress | --no-progress  live progress line (default: when stderr is a terminal)\n"
           "  --quiet                     no summary\n");
 }

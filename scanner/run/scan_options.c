@@ -41,6 +41,7 @@ enum {
   OPT_SMTP_PORT,
   OPT_EHLO,
   OPT_CONTACT,
+  OPT_METRICS_FILE,
   OPT_RATE,
   OPT_PER_IP,
   OPT_PER_IP_GAP,
@@ -97,6 +98,7 @@ static const struct option long_options[] = {
     {"ehlo", required_argument, NULL, OPT_EHLO},
     {"ehlo-name", required_argument, NULL, OPT_EHLO},
     {"contact", required_argument, NULL, OPT_CONTACT},
+    {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
     {"rate", required_argument, NULL, OPT_RATE},
     {"per-ip", required_argument, NULL, OPT_PER_IP},
     {"per-ip-gap-ms", required_argument, NULL, OPT_PER_IP_GAP},
@@ -282,6 +284,9 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
       break;
     case OPT_EHLO:
       options->probe_config.ehlo_name = optarg;
+      break;
+    case OPT_METRICS_FILE:
+      options->metrics_file = optarg;
       break;
     case OPT_CONTACT:
       /* The page that explains the scan and offers the opt-out: recorded

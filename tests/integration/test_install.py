@@ -16,6 +16,7 @@ import filecmp
 import json
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,41 @@ def check_layout(prefix):
             text=True)
     check(r.returncode == 0 and r.stdout.startswith(prefix), "man finds danescan-scan(1) in the prefix",
           r.stdout + r.stderr)
+
+
+def check_metrics(path, names):
+    """The --metrics-file of a finished scan: Prometheus text format (HELP and
+    TYPE before each family, name{labels} value lines), the final counts,
+    and no temporary file left beside it."""
+    values, bad = {}, []
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        check(False, "--metrics-file written", e)
+        return
+    typed = set()
+    for line in lines:
+        m = re.match(r"^# TYPE (\w+) (gauge|counter)$", line)
+        if m:
+            typed.add(m.group(1))
+            continue
+        if line.startswith("# HELP "):
+            continue
+        m = re.match(r'^(\w+)\{((?:\w+="(?:[^"\\]|\\.)*",?)*)\} (\S+)$', line)
+        if not m or m.group(1) not in typed:
+            bad.append(line)
+            continue
+        float(m.group(3))
+        values.setdefault(m.group(1), []).append((m.group(2), float(m.group(3))))
+    check(not bad and lines, f"--metrics-file is Prometheus text format ({len(lines)} lines)", bad[:5])
+    done = values.get("danescan_domains_done_total", [(None, -1)])[0][1]
+    check(done == names and values.get("danescan_names", [(None, -1)])[0][1] == names,
+          f"metrics: {names} domains done of {names}", values.get("danescan_domains_done_total"))
+    check(values.get("danescan_dns_queries_total", [(None, 0)])[0][1] > 0 and "danescan_worker_counter" in values,
+          "metrics: DNS queries and the workers' counters are there", sorted(values)[:30])
+    left = [f for f in os.listdir(os.path.dirname(path)) if f != os.path.basename(path)]
+    check(not left, "metrics: written by rename, no temporary file left", left)
 
 
 def periodic(lab, prefix, db, out, inputs, procs=None):
@@ -105,14 +141,18 @@ def main():
         r = lab.run("exec", danescan, "check", "--allow-reserved", "dane-ee.lab", text=True, timeout=120)
         check(r.returncode == 0 and "dane-valid" in r.stdout, "installed danescan check dane-ee.lab: exit 0, "
               "dane-valid", r.stdout[-800:] + r.stderr[-800:])
+        metrics = os.path.join(tmp, "metrics", "danescan.prom")
+        os.makedirs(os.path.dirname(metrics))
         r = lab.run("exec", danescan, "scan", *LAB_SCAN_OPTIONS, "--db", db.url, "--scan-id", "installed",
-                    "--output", os.path.join(tmp, "installed.jsonl"), LAB_DOMAINS, text=True, timeout=300)
+                    "--metrics-file", metrics, "--output", os.path.join(tmp, "installed.jsonl"), LAB_DOMAINS,
+                    text=True, timeout=300)
         rows = db.sql("SELECT count(*) FROM domains WHERE scan_id = 'installed'")
         with open(os.path.join(tmp, "installed.jsonl")) as f:
             names = sum(1 for line in f if line.strip())
         check(r.returncode == 0 and names > 0 and int(rows[0][0]) == names,
               f"installed danescan scan --db: exit 0, {names} domains stored", f"rc={r.returncode} {rows} "
               f"{r.stderr[-800:]}")
+        check_metrics(metrics, names)
         r = run(danescan, "status", "--json", "--db", db.url, "--scan", "installed", env=env, text=True)
         try:
             status = json.loads(r.stdout)
