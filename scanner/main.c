@@ -30,8 +30,10 @@ static void usage(FILE *out) {
           "  resume SCAN_ID --db URL     continue a stopped scan\n"
           "  worker --db URL --scan ID   join a running scan with this machine's workers\n"
           "  status --db URL --scan ID   progress of a scan: done/total, rate, ETA, workers\n"
+          "  db COMMAND [--db URL]       create or upgrade the schema (migrate), list (status), drop scans\n"
           "  version                     print the version\n"
-          "Run 'danescan COMMAND --help' for a command's options.\n");
+          "  help                        print this list\n"
+          "Run 'danescan COMMAND --help' for a command's options, 'man danescan-COMMAND' for its manual.\n");
 }
 
 int main(int argc, char **argv) {

@@ -20,7 +20,7 @@ static void usage(FILE *out) {
           "  --json                      print the JSON record (docs/output.md) instead\n"
           "  --resolver IP[:PORT]        validating resolver (default 127.0.0.1)\n"
           "  --probe dane|all|none       which hosts to probe (default dane)\n"
-          "  --allow-reserved, --smtp-port N, --ehlo NAME, --no-key-types,\n"
+          "  --allow-reserved, --smtp-port N, --ehlo-name NAME, --no-key-types,\n"
           "  --connect-timeout-ms, --greeting-timeout-ms, --ehlo-timeout-ms,\n"
           "  --starttls-timeout-ms, --handshake-timeout-ms, --query-timeout-ms, --attempts N,\n"
           "  --probe-retry-delay-ms N, --no-probe-retry\n"

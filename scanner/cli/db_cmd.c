@@ -110,6 +110,7 @@ static int cmd_status(const struct db_args *args) {
   printf("schema version %d", version);
   if (latest >= 0) printf(" (this danescan has %d%s)", latest, latest > version ? ": run 'danescan db migrate'" : "");
   printf("\n");
+  if (latest >= 0) printf("migrations read from %s\n", dir);
   if (version == 0) {
     PQfinish(conn);
     return 0;

@@ -22,7 +22,8 @@ static const char usage[] =
     "  --scan ID           the scan to report on\n"
     "  --previous ID       the scan to compare with (changes, previous counts)\n"
     "  --out DIR           output directory (created if missing)\n"
-    "  --reports DIR       the SQL files (default: $DANESCAN_REPORTS, else the source tree's reports/)\n"
+    "  --reports DIR       the SQL files (default: $DANESCAN_REPORTS, else the installed ones,\n"
+    "                      else the source tree's reports/)\n"
     "  --max-changes N     status changes listed on the page (default 50; the CSV has all)\n";
 
 

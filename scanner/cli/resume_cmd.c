@@ -18,11 +18,14 @@ static void usage(FILE *out) {
           "  (URL default: $DANESCAN_DB, else the PG* environment)\n");
 }
 
-
 int resume_cmd_main(int argc, char **argv) {
-  if (argc < 2 || strcmp(argv[1], "--help") == 0 || argv[1][0] == '-') {
-    usage(argc < 2 ? stderr : stdout);
-    return argc < 2 || argv[1][0] == '-' ? 2 : 0;
+  if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (argc < 2 || argv[1][0] == '-') {
+    usage(stderr);
+    return 2;
   }
   const char *scan_id = argv[1];
   const char *db_url = getenv("DANESCAN_DB");

@@ -10,16 +10,19 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: danescan status --db URL --scan ID\n"
-          "  progress of a scan with workers: done/total, rate, ETA, workers and heartbeats\n");
+          "usage: danescan status --db URL --scan ID [--json]\n"
+          "  progress of a scan with workers: done/total, rate, ETA, workers and heartbeats\n"
+          "  --json    one JSON object (for monitoring)\n");
 }
 
 int status_cmd_main(int argc, char **argv) {
   const char *db_url = getenv("DANESCAN_DB");
   const char *scan_id = NULL;
+  enum queue_status_format format = QUEUE_STATUS_TEXT;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) db_url = argv[++i];
     else if (strcmp(argv[i], "--scan") == 0 && i + 1 < argc) scan_id = argv[++i];
+    else if (strcmp(argv[i], "--json") == 0) format = QUEUE_STATUS_JSON;
     else if (strcmp(argv[i], "--help") == 0) {
       usage(stdout);
       return 0;
@@ -39,7 +42,7 @@ int status_cmd_main(int argc, char **argv) {
     fprintf(stderr, "danescan status: %s\n", why);
     return 1;
   }
-  int rc = queue_status_print(conn, scan_id, stdout, why, sizeof why);
+  int rc = queue_status_print(conn, scan_id, format, stdout, why, sizeof why);
   if (rc != 0) fprintf(stderr, "danescan status: %s\n", why);
   PQfinish(conn);
   return rc == 0 ? 0 : 1;

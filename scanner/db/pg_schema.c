@@ -15,8 +15,8 @@
 #define PG_SCHEMA_MAX_FILES 1000
 
 int pg_schema_find_dir(char *out, size_t out_len) {
-  static const char *const exe_dirs[] = {"../../schema/migrations", "../share/danescan/migrations"};
-  return data_dir_find("DANESCAN_SCHEMA_DIR", "schema/migrations", exe_dirs, 2, out, out_len);
+  static const struct data_dir_spec spec = {"DANESCAN_SCHEMA_DIR", "schema/migrations", "migrations"};
+  return data_dir_find(&spec, out, out_len);
 }
 
 struct migration_file {

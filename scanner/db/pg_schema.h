@@ -13,10 +13,10 @@
 
 #define PG_SCHEMA_MAX_FILE_BYTES (4u * 1024 * 1024)
 
-/* Finds the migrations folder: $DANESCAN_SCHEMA_DIR, else schema/migrations
- * of the source tree this binary was built from, else next to the binary
- * (<bin>/../../schema/migrations, <bin>/../share/danescan/migrations).
- * Returns 0 with the path in out, -1 if none exists. */
+/* Finds the migrations folder: $DANESCAN_SCHEMA_DIR, else the installed
+ * <bin>/../share/danescan/migrations, else schema/migrations of the source
+ * tree this binary was built from (the order: data_dir_find in
+ * util/data_files.h). Returns 0 with the path in out, -1 if none exists. */
 int pg_schema_find_dir(char *out, size_t out_len);
 
 /* Applies pending migrations from dir. Writes one line per applied file to

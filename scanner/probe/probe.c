@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe/ehlo_name.h"
 #include "probe/probe_address.h"
 #include "smtp/smtp_session.h"
 #include "tls/tls_dane.h"
@@ -38,7 +39,6 @@ _Static_assert(PROBE_MAX_EHLO_KEYWORDS == SMTP_MAX_EHLO_KEYWORDS, "keyword count
 _Static_assert(PROBE_MAX_CHAIN_CERTS == TLS_MAX_CHAIN_CERTS, "chain sizes differ");
 _Static_assert(PROBE_NAME_MAX_BYTES == TLS_NAME_MAX_BYTES, "name sizes differ");
 
-#define EHLO_NAME_MAX_BYTES 255
 
 struct address_state;
 
@@ -763,16 +763,6 @@ static void on_skipped(evutil_socket_t fd, short what, void *arg) {
 
 /* ---- public ---- */
 
-static bool valid_ehlo_name(const char *name) {
-  size_t len = strlen(name);
-  if (len == 0 || len > EHLO_NAME_MAX_BYTES) return false;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)name[i];
-    if (!isalnum(c) && c != '-' && c != '.' && c != '[' && c != ']' && c != ':' && c != '_') return false;
-  }
-  return true;
-}
-
 struct probe_engine *probe_engine_new(struct event_base *base, const struct probe_config *config, char *why,
                                       size_t why_len) {
   if (config->max_concurrent == 0 || config->per_ip == 0 || config->max_reply_line_bytes < 4 ||
@@ -789,17 +779,14 @@ struct probe_engine *probe_engine_new(struct event_base *base, const struct prob
   }
   engine->base = base;
   engine->config = *config;
-  if (config->ehlo_name != NULL) {
-    snprintf(engine->ehlo_name, sizeof engine->ehlo_name, "%s", config->ehlo_name);
-  } else if (gethostname(engine->ehlo_name, sizeof engine->ehlo_name) != 0 || !valid_ehlo_name(engine->ehlo_name)) {
-    snprintf(engine->ehlo_name, sizeof engine->ehlo_name, "localhost");
-  }
-  engine->config.ehlo_name = engine->ehlo_name;
-  if (!valid_ehlo_name(engine->ehlo_name)) {
-    snprintf(why, why_len, "EHLO name \"%s\" is not a host name or address literal", engine->ehlo_name);
+  /* probe/ehlo_name.h: never an address literal or localhost; labs
+   * (--allow-reserved) may use a machine name without a dot. */
+  if (ehlo_name_choose(config->ehlo_name, config->allow_reserved, engine->ehlo_name, sizeof engine->ehlo_name, why,
+                       why_len) != 0) {
     free(engine);
     return NULL;
   }
+  engine->config.ehlo_name = engine->ehlo_name;
   TAILQ_INIT(&engine->runnable);
   TAILQ_INIT(&engine->idle);
   TAILQ_INIT(&engine->skipped);
@@ -897,6 +884,8 @@ int probe_engine_submit(struct probe_engine *engine, const struct probe_request 
     job->skip_reason = reserved;
   } else if (probe_blocklist_contains(engine->blocklist, address)) {
     job->skip_reason = "address in the blocklist";
+  } else if (probe_blocklist_covering_name(engine->blocklist, request->host_name) != NULL) {
+    job->skip_reason = "MX host name in the blocklist (opted out)";
   }
   if (job->skip_reason == NULL) {
     sweep_idle(engine);

@@ -5,6 +5,7 @@
  * not globally reachable), the multicast registries, and the IPv6 Address
  * Space registry, where only 2000::/3 is assigned for global unicast. */
 #include "probe/probe_address.h"
+#include "probe/name_list.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -142,21 +143,34 @@ struct prefix_table {
 
 struct probe_blocklist {
   struct prefix_table v4, v6;
+  struct name_list *names; /* opted-out domains and MX host names */
 };
 
 struct probe_blocklist *probe_blocklist_new(void) {
-  return calloc(1, sizeof(struct probe_blocklist));
+  struct probe_blocklist *blocklist = calloc(1, sizeof(struct probe_blocklist));
+  if (blocklist == NULL) return NULL;
+  blocklist->names = name_list_new();
+  if (blocklist->names == NULL) {
+    free(blocklist);
+    return NULL;
+  }
+  return blocklist;
 }
 
 void probe_blocklist_free(struct probe_blocklist *blocklist) {
   if (blocklist == NULL) return;
   free(blocklist->v4.prefixes);
   free(blocklist->v6.prefixes);
+  name_list_free(blocklist->names);
   free(blocklist);
 }
 
 size_t probe_blocklist_count(const struct probe_blocklist *blocklist) {
-  return blocklist->v4.count + blocklist->v6.count;
+  return blocklist->v4.count + blocklist->v6.count + name_list_count(blocklist->names);
+}
+
+const char *probe_blocklist_covering_name(struct probe_blocklist *blocklist, const char *name) {
+  return name == NULL ? NULL : name_list_covering(blocklist->names, name);
 }
 
 static int prefix_compare(const void *a, const void *b) {
@@ -280,6 +294,16 @@ int probe_blocklist_read(struct probe_blocklist *blocklist, FILE *stream, const 
     const char *reason = "out of memory";
     bool v4;
     struct prefix prefix;
+    if (strchr(start, '/') == NULL && strchr(start, ':') == NULL && name_list_is_name(start)) {
+      /* A name: added at once (names of a failing stream stay; they only
+       * ever stop contacts). */
+      if (name_list_add(blocklist->names, start) != 0) {
+        snprintf(why, why_len, "%s:%u: out of memory", name, line_number);
+        status = -1;
+        break;
+      }
+      continue;
+    }
     if (parse_prefix(start, &v4, &prefix, &reason) != 0 || table_add(v4 ? &staged.v4 : &staged.v6, prefix) != 0) {
       snprintf(why, why_len, "%s:%u: %s: \"%s\"", name, line_number, reason, start);
       status = -1;

@@ -29,13 +29,19 @@ void probe_blocklist_free(struct probe_blocklist *blocklist); /* NULL ok */
  * *why. */
 int probe_blocklist_add_text(struct probe_blocklist *blocklist, const char *text, const char **why);
 
-/* Reads prefixes from a stream, one per line; "#" starts a comment, blank
- * lines are skipped, whitespace around a prefix ignored. On a bad line
- * returns -1 with "name:line: reason" in why and adds nothing of this
- * stream. Returns 0 otherwise. */
+/* Reads the blocklist file format (README, "Scanning the Internet"): one
+ * entry a line, an address, a CIDR prefix or a DNS name (a domain or MX
+ * host name, covering its subdomains too); "#" starts a comment, blank lines
+ * are skipped, whitespace around an entry ignored. On a bad line returns -1
+ * with "name:line: reason" in why and adds no prefix of this stream (names
+ * read before it stay). Returns 0 otherwise. */
 int probe_blocklist_read(struct probe_blocklist *blocklist, FILE *stream, const char *name, char *why, size_t why_len);
 
-/* Number of prefixes held. */
+/* The listed name that covers name (name itself or a parent domain), or
+ * NULL (also for name NULL). The pointer lives as long as the blocklist. */
+const char *probe_blocklist_covering_name(struct probe_blocklist *blocklist, const char *name);
+
+/* Number of prefixes and names held. */
 size_t probe_blocklist_count(const struct probe_blocklist *blocklist);
 
 /* True if address lies in a prefix of the list. Cost: one binary search per

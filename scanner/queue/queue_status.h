@@ -12,8 +12,14 @@
 
 #define STATUS_RATE_WINDOW_S 60 /* the rate is measured over the batches committed this long ago */
 
+enum queue_status_format {
+  QUEUE_STATUS_TEXT, /* lines for a person */
+  QUEUE_STATUS_JSON  /* one JSON object on one line, for monitoring */
+};
+
 /* Prints the report of scan_id to out. Returns 0, or -1 with why (no such
- * scan, a scan without workers, or a database error). */
-int queue_status_print(PGconn *conn, const char *scan_id, FILE *out, char *why, size_t why_len);
+ * scan, a scan without workers, a database error, out of memory). */
+int queue_status_print(PGconn *conn, const char *scan_id, enum queue_status_format format, FILE *out, char *why,
+                       size_t why_len);
 
 #endif

@@ -17,8 +17,8 @@ int report_sql_find_dir(const char *option, char *out, size_t out_len) {
     struct stat st;
     return stat(out, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
   }
-  static const char *const exe_dirs[] = {"../share/danescan/reports"};
-  return data_dir_find("DANESCAN_REPORTS", "reports", exe_dirs, 1, out, out_len);
+  static const struct data_dir_spec spec = {"DANESCAN_REPORTS", "reports", "reports"};
+  return data_dir_find(&spec, out, out_len);
 }
 
 static bool is_name_char(char c) {

@@ -21,8 +21,9 @@ struct report_sql_variable {
 };
 
 /* Finds the reports directory: `option` when not NULL, else
- * $DANESCAN_REPORTS, else <source>/reports (from this file's absolute
- * __FILE__ in a CMake build), else <binary dir>/../share/danescan/reports.
+ * $DANESCAN_REPORTS, else the installed <bin>/../share/danescan/reports,
+ * else <source>/reports of the tree this binary was built from (the order:
+ * data_dir_find in util/data_files.h).
  * Returns 0 and the path in out, -1 when none exists (out holds the last
  * path tried). */
 int report_sql_find_dir(const char *option, char *out, size_t out_len);

@@ -40,6 +40,8 @@ enum {
   OPT_ALLOW_RESERVED,
   OPT_SMTP_PORT,
   OPT_EHLO,
+  OPT_CONTACT,
+  OPT_METRICS_FILE,
   OPT_RATE,
   OPT_PER_IP,
   OPT_PER_IP_GAP,
@@ -94,6 +96,9 @@ static const struct option long_options[] = {
     {"allow-reserved", no_argument, NULL, OPT_ALLOW_RESERVED},
     {"smtp-port", required_argument, NULL, OPT_SMTP_PORT},
     {"ehlo", required_argument, NULL, OPT_EHLO},
+    {"ehlo-name", required_argument, NULL, OPT_EHLO},
+    {"contact", required_argument, NULL, OPT_CONTACT},
+    {"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
     {"rate", required_argument, NULL, OPT_RATE},
     {"per-ip", required_argument, NULL, OPT_PER_IP},
     {"per-ip-gap-ms", required_argument, NULL, OPT_PER_IP_GAP},
@@ -279,6 +284,19 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
       break;
     case OPT_EHLO:
       options->probe_config.ehlo_name = optarg;
+      break;
+    case OPT_METRICS_FILE:
+      options->metrics_file = optarg;
+      break;
+    case OPT_CONTACT:
+      /* The page that explains the scan and offers the opt-out: recorded
+       * with the scan (its parameters), for whoever reads them. */
+      if ((strncmp(optarg, "https://", 8) != 0 && strncmp(optarg, "http://", 7) != 0) ||
+          strpbrk(optarg, " \t\r\n\"") != NULL) {
+        snprintf(why, why_len, "--contact: '%s' is not an http(s) URL", optarg);
+        return -1;
+      }
+      options->contact = optarg;
       break;
     case OPT_RATE: {
       char *end = NULL;

@@ -24,8 +24,10 @@ struct scan_options {
   enum probe_mode probe;
   struct probe_config probe_config;
   const char *blocklist;
-  const char *certs_path; /* --certs: PEM of every certificate seen, once */
-  const char *output;     /* "-" = stdout */
+  const char *contact;      /* --contact URL: the page about the scan and its opt-out */
+  const char *metrics_file; /* --metrics-file: Prometheus text file (run/scan_metrics.h), with workers */
+  const char *certs_path;   /* --certs: PEM of every certificate seen, once */
+  const char *output;       /* "-" = stdout */
   const char *metadata;
   const char *scan_id;
   const char *db_url; /* --db: PostgreSQL connection string, NULL = none */

@@ -115,6 +115,10 @@ int run_scan(struct scan_options *options, int argc, char **argv) {
       return scan_supervisor_main(options, scan_id, argc, argv);
     }
   }
+  if (options->metrics_file != NULL) {
+    fprintf(stderr, "danescan scan: --metrics-file needs --db with workers (not --workers 0)\n");
+    return 2;
+  }
 
   struct scan_runtime runtime;
   int exit_code = scan_runtime_open(&runtime, options, options->certs_path, "scan");

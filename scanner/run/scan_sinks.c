@@ -27,6 +27,14 @@ char *scan_sinks_parameters_json(const struct scan_options *options) {
   json_uint(&buf, options->db_url != NULL ? options->workers : 0);
   json_key(&buf, "chunk_size");
   json_uint(&buf, options->chunk_size);
+  if (options->probe_config.ehlo_name != NULL) {
+    json_key(&buf, "ehlo_name");
+    json_string(&buf, options->probe_config.ehlo_name);
+  }
+  if (options->contact != NULL) {
+    json_key(&buf, "contact");
+    json_string(&buf, options->contact);
+  }
   json_object_end(&buf);
   json_raw(&buf, "", 1);
   if (json_buf_failed(&buf)) {

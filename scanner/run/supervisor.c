@@ -20,6 +20,7 @@
 #include "db/scan_row.h"
 #include "queue/queue_db.h"
 #include "run/scan_metadata.h"
+#include "run/scan_metrics.h"
 #include "run/scan_sinks.h"
 #include "util/clock.h"
 
@@ -272,6 +273,15 @@ static void show_progress(struct supervisor *sup, bool final) {
           (unsigned long long)progress.chunks_done, (unsigned long long)progress.chunks, final ? "\n" : "");
 }
 
+/* --metrics-file (run/scan_metrics.h); a failure is reported and the scan
+ * goes on (the previous file stays). */
+static void write_metrics(struct supervisor *sup) {
+  char why[512];
+  if (scan_metrics_write(sup->conn, sup->scan_id, sup->options->metrics_file, clock_now_s() - sup->started_s,
+                         running_children(sup), why, sizeof why) != 0)
+    fprintf(stderr, "danescan scan: metrics: %s\n", why);
+}
+
 /* Certificates of every worker's --certs part, each once (by the "# sha256"
  * line that starts each PEM block), into the --certs file. */
 static int merge_certificates(struct supervisor *sup) {
@@ -468,7 +478,7 @@ int scan_supervisor_main(const struct scan_options *options, const char *scan_id
     }
   }
   bool forwarded_term = false, forwarded_kill = false;
-  double last_progress = 0;
+  double last_progress = 0, last_metrics = 0;
   while (running_children(&sup) > 0) {
     if (stop_signals >= 1 && !forwarded_term) {
       signal_children(&sup, SIGTERM);
@@ -483,6 +493,10 @@ int scan_supervisor_main(const struct scan_options *options, const char *scan_id
       show_progress(&sup, false);
       last_progress = clock_now_s();
     }
+    if (options->metrics_file != NULL && clock_now_s() - last_metrics >= SCAN_METRICS_INTERVAL_S) {
+      write_metrics(&sup);
+      last_metrics = clock_now_s();
+    }
     clock_sleep_ms(SUPERVISOR_POLL_MS);
   }
   reap_children(&sup, true);
@@ -491,6 +505,7 @@ int scan_supervisor_main(const struct scan_options *options, const char *scan_id
     goto out;
   }
   if (options->scan.progress) show_progress(&sup, true);
+  if (options->metrics_file != NULL) write_metrics(&sup);
 
   int finished = queue_db_finish_scan(sup.conn, scan_id, why, sizeof why);
   if (finished < 0) fprintf(stderr, "danescan scan: %s\n", why);

@@ -123,7 +123,8 @@ static void usage(void) {
 int main(int argc, char **argv) {
   struct probe_config config;
   probe_config_defaults(&config);
-  config.rate_per_second = 0; /* unlimited unless --rate */
+  config.ehlo_name = "danescan-probe.lab.example"; /* --ehlo overrides; test machines have no FQDN */
+  config.rate_per_second = 0;                      /* unlimited unless --rate */
   config.per_ip_gap_ms = 0;
   config.retry_transient = false; /* unless --retry-delay-ms */
   const char *host = "mx.lab.example", *tlsa_base = NULL, *blocklist = NULL;

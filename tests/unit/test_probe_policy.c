@@ -215,6 +215,7 @@ static void test_engine_skips(void) {
   CHECK_INT(config.smtp_port, 25);
   CHECK_INT(config.per_ip, 1);
   CHECK(config.greeting_timeout_ms >= 30000);
+  config.ehlo_name = "unit.test"; /* the default needs an FQDN (test_ehlo_name) */
   char why[256];
   struct probe_engine *engine = probe_engine_new(base, &config, why, sizeof why);
   CHECK(engine != NULL);
