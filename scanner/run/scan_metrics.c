@@ -64,8 +64,8 @@ static void metric(FILE *file, const char *name, const char *type, const char *h
   fprintf(file, "\"} %.17g\n", value);
 }
 
-int scan_metrics_write(PGconn *conn, const char *scan_id, const char *path, double elapsed_s,
-                       unsigned workers_running, char *why, size_t why_len) {
+int scan_metrics_write(PGconn *conn, const char *scan_id, const char *path, double elapsed_s, unsigned workers_running,
+                       char *why, size_t why_len) {
   struct queue_progress progress;
   struct queue_summary summary;
   if (queue_db_progress(conn, scan_id, &progress, why, why_len) != 0 ||
@@ -81,12 +81,10 @@ int scan_metrics_write(PGconn *conn, const char *scan_id, const char *path, doub
     snprintf(why, why_len, "%s: %s", tmp, strerror(errno));
     return -1;
   }
-  metric(file, "danescan_names", "gauge", "Names of the scan's input loaded so far.", scan_id,
-         (double)progress.total);
+  metric(file, "danescan_names", "gauge", "Names of the scan's input loaded so far.", scan_id, (double)progress.total);
   metric(file, "danescan_input_loaded", "gauge", "1 when every input name is loaded.", scan_id,
          progress.loaded ? 1 : 0);
-  metric(file, "danescan_domains_done_total", "counter", "Domains stored.", scan_id,
-         (double)progress.domains_done);
+  metric(file, "danescan_domains_done_total", "counter", "Domains stored.", scan_id, (double)progress.domains_done);
   metric(file, "danescan_chunks", "gauge", "Chunks of the work queue.", scan_id, (double)progress.chunks);
   metric(file, "danescan_chunks_done_total", "counter", "Chunks done.", scan_id, (double)progress.chunks_done);
   metric(file, "danescan_chunks_leased", "gauge", "Chunks leased by a worker now.", scan_id,

@@ -16,7 +16,7 @@
 /* Writes the metrics of scan_id to path: elapsed_s since this run started,
  * workers_running on this machine. Returns 0, or -1 with why (a database
  * error, the file cannot be written or renamed; the old file then stays). */
-int scan_metrics_write(PGconn *conn, const char *scan_id, const char *path, double elapsed_s,
-                       unsigned workers_running, char *why, size_t why_len);
+int scan_metrics_write(PGconn *conn, const char *scan_id, const char *path, double elapsed_s, unsigned workers_running,
+                       char *why, size_t why_len);
 
 #endif
