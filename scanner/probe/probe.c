@@ -484,8 +484,8 @@ static void deliver(struct probe_job *job) {
   report.tlsrpt = probe_result_tlsrpt(report.result);
   report.pkix_reason = "";
   if (job->pkix) {
-    const struct smtp_session_outcome *o =
-        job->skip_reason == NULL && session != NULL ? smtp_session_outcome(session) : NULL;
+    const struct smtp_session_outcome *o = job->skip_reason == NULL && session != NULL ? smtp_session_outcome(session)
+                                                                                       : NULL;
     report.pkix = pkix_of(engine, job, o, pkix_reason, sizeof pkix_reason);
     if (o == NULL && job->skip_reason != NULL) snprintf(pkix_reason, sizeof pkix_reason, "no TLS session: skipped");
     report.pkix_reason = pkix_reason;
@@ -765,7 +765,6 @@ static void session_ended(struct address_state *state, bool refused, int64_t now
   if (state->next_start_ms < now + state->gap_ms) state->next_start_ms = now + state->gap_ms;
   state->refusals_in_row = refused ? state->refusals_in_row + 1 : 0;
   if (engine->config.per_ip_give_up > 0 && state->refusals_in_row >= engine->config.per_ip_give_up) give_up(state);
-
 }
 
 static void session_done(struct smtp_session *session, void *arg) {

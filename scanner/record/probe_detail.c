@@ -9,8 +9,8 @@ const char *probe_step_name(enum probe_step step) {
 }
 
 const char *probe_pkix_name(enum probe_pkix pkix) {
-  static const char *const names[] = {"not-checked",   "valid",         "no-tls", "tls-version", "untrusted",
-                                      "expired",       "name-mismatch", "invalid"};
+  static const char *const names[] = {"not-checked", "valid",   "no-tls",        "tls-version",
+                                      "untrusted",   "expired", "name-mismatch", "invalid"};
   _Static_assert(sizeof names / sizeof names[0] == PROBE_PKIX_COUNT, "pkix names");
   return (unsigned)pkix < PROBE_PKIX_COUNT ? names[pkix] : "?";
 }

@@ -102,8 +102,8 @@ struct fetch_entry {
   char *body_copy;
   struct sockaddr_storage *addresses;
   size_t n_addresses, next_address;
-  bool any_contacted;      /* an attempt got a slot: a failure is not SKIPPED */
-  char skip_reason[128];   /* the last politeness skip */
+  bool any_contacted;    /* an attempt got a slot: a failure is not SKIPPED */
+  char skip_reason[128]; /* the last politeness skip */
   char last_failure[STS_FETCH_FAILURE_MAX_BYTES];
   struct attempt *attempt; /* running, or NULL */
   struct waiter_list waiters;
@@ -517,8 +517,7 @@ static bool read_chunked(struct attempt *attempt, struct evbuffer *input) {
     char *line = evbuffer_readln(input, &len, EVBUFFER_EOL_CRLF);
     if (line == NULL) {
       if (evbuffer_get_length(input) > STS_FETCH_MAX_CHUNK_LINE) {
-        attempt_decided(attempt, STS_FETCH_UNAVAILABLE, "chunked framing line over %d bytes",
-                        STS_FETCH_MAX_CHUNK_LINE);
+        attempt_decided(attempt, STS_FETCH_UNAVAILABLE, "chunked framing line over %d bytes", STS_FETCH_MAX_CHUNK_LINE);
       }
       return false;
     }

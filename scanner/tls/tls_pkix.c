@@ -58,8 +58,8 @@ static enum probe_pkix classify(int error) {
   }
 }
 
-enum probe_pkix tls_pkix_verify(X509_STORE *store, const uint8_t *const *der, const size_t *der_len,
-                                size_t count, const char *host, time_t now, char *reason, size_t reason_len) {
+enum probe_pkix tls_pkix_verify(X509_STORE *store, const uint8_t *const *der, const size_t *der_len, size_t count,
+                                const char *host, time_t now, char *reason, size_t reason_len) {
   reason[0] = '\0';
   if (count == 0) {
     snprintf(reason, reason_len, "the server sent no certificate");

@@ -35,7 +35,7 @@ X509_STORE *tls_pkix_store_new(const char *ca_file, char *why, size_t why_len);
  * of its dates), PROBE_PKIX_NAME_MISMATCH, PROBE_PKIX_INVALID (anything
  * else: bad signature, unparsable certificate, wrong purpose, empty chain).
  * reason gets OpenSSL's error text and depth ("" when valid). */
-enum probe_pkix tls_pkix_verify(X509_STORE *store, const uint8_t *const *der, const size_t *der_len,
-                                size_t count, const char *host, time_t now, char *reason, size_t reason_len);
+enum probe_pkix tls_pkix_verify(X509_STORE *store, const uint8_t *const *der, const size_t *der_len, size_t count,
+                                const char *host, time_t now, char *reason, size_t reason_len);
 
 #endif

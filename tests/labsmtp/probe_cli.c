@@ -84,7 +84,8 @@ static void on_done(const struct probe_report *r, void *arg) {
     printf(" first=%s@%s first_ms=%d pause_ms=%d first_reason=\"%s\"", probe_result_name(r->first.result),
            probe_step_name(r->first.step), r->first.elapsed_ms, r->first.pause_ms, r->first_reason);
   }
-  if (r->pkix != PROBE_PKIX_NOT_CHECKED) printf(" pkix=%s pkix_reason=\"%s\"", probe_pkix_name(r->pkix), r->pkix_reason);
+  if (r->pkix != PROBE_PKIX_NOT_CHECKED)
+    printf(" pkix=%s pkix_reason=\"%s\"", probe_pkix_name(r->pkix), r->pkix_reason);
   printf(" reason=\"%s\"\n", r->reason);
   fflush(stdout);
 }
