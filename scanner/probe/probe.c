@@ -382,6 +382,14 @@ static enum probe_pkix pkix_of(struct probe_engine *engine, const struct probe_j
     snprintf(reason, reason_len, "%s is below TLS 1.2", t->version);
     return PROBE_PKIX_TLS_VERSION;
   }
+  if (engine->pkix_store == NULL) {
+    char why[TLS_PKIX_REASON_MAX_BYTES];
+    engine->pkix_store = tls_pkix_store_new(NULL, why, sizeof why);
+    if (engine->pkix_store == NULL) {
+      snprintf(reason, reason_len, "no trust store: %.200s", why);
+      return PROBE_PKIX_INVALID;
+    }
+  }
   const uint8_t *der[TLS_MAX_CHAIN_CERTS];
   size_t der_len[TLS_MAX_CHAIN_CERTS];
   for (size_t i = 0; i < t->chain_count; i++) {
@@ -983,12 +991,18 @@ struct probe_engine *probe_engine_new(struct event_base *base, const struct prob
   engine->dispatch_event = evtimer_new(base, on_dispatch, engine);
   engine->skipped_event = evtimer_new(base, on_skipped, engine);
   engine->granted_event = evtimer_new(base, on_granted, engine);
-  if (engine->tls != NULL) engine->pkix_store = tls_pkix_store_new(config->pkix_ca_file, why, why_len);
+  /* A --ca-file is loaded now (a bad one is an error of the command line);
+   * the system store only when a pkix request first needs it (it parses
+   * every certificate of the system bundle). */
+  bool store_failed = false;
+  if (engine->tls != NULL && config->pkix_ca_file != NULL) {
+    engine->pkix_store = tls_pkix_store_new(config->pkix_ca_file, why, why_len);
+    store_failed = engine->pkix_store == NULL;
+  }
   engine->config.pkix_ca_file = NULL; /* loaded; not kept */
-  if (engine->tls == NULL || engine->pkix_store == NULL || engine->blocklist == NULL ||
-      engine->dispatch_event == NULL || engine->skipped_event == NULL || engine->granted_event == NULL ||
-      grow_buckets(engine) != 0) {
-    if (engine->tls != NULL && engine->pkix_store != NULL) snprintf(why, why_len, "out of memory");
+  if (engine->tls == NULL || store_failed || engine->blocklist == NULL || engine->dispatch_event == NULL ||
+      engine->skipped_event == NULL || engine->granted_event == NULL || grow_buckets(engine) != 0) {
+    if (engine->tls != NULL && !store_failed) snprintf(why, why_len, "out of memory");
     probe_engine_free(engine);
     return NULL;
   }

@@ -101,8 +101,9 @@ struct probe_config {
                                      leaf is RSA or ECDSA, a second session offers only the
                                      other key type (same politeness rules as any session) */
   const char *pkix_ca_file;       /* NULL: the system store; else a PEM bundle (--ca-file): the WebPKI
-                                     trust store of the MTA-STS check of requests with pkix set
-                                     (loaded by probe_engine_new, copied) */
+                                     trust store of the MTA-STS check of requests with pkix set.
+                                     A file is loaded by probe_engine_new (not kept; a bad one fails
+                                     it); the system store when the first pkix report needs it */
 };
 
 /* Fills the defaults noted above. */

@@ -44,6 +44,7 @@
 #include <openssl/x509v3.h>
 
 #include "probe/probe.h"
+#include "util/growbuf.h"
 
 #define STS_FETCH_MAX_HEADER_BYTES 16384 /* status line, header fields; also a chunked body's trailers */
 #define STS_FETCH_MAX_HEADER_LINES 100
@@ -89,8 +90,9 @@ struct attempt {
   size_t wire_body_bytes;
   enum chunk_state chunk_state;
   uint64_t chunk_left;
-  char *body; /* decoded, at most STS_POLICY_MAX_BYTES (+1 to tell "over") */
-  size_t body_len;
+  char *body; /* decoded, at most STS_POLICY_MAX_BYTES (+1 to tell "over"); grows as it arrives */
+  size_t body_len, body_cap;
+  bool body_failed; /* out of memory growing it */
 };
 
 struct fetch_entry {
@@ -355,9 +357,14 @@ static void tls_error_text(struct bufferevent *bev, char *out, size_t out_len) {
 
 /* ---- the response parser ---- */
 
+/* Appends to the body, up to one byte over the cap. Returns false when the
+ * body is over the cap (or memory ran out: body_failed). */
 static bool append_body(struct attempt *attempt, const char *data, size_t len) {
   size_t room = STS_POLICY_MAX_BYTES + 1 - attempt->body_len;
   if (len > room) len = room;
+  if (!growbuf_reserve(&attempt->body, &attempt->body_cap, attempt->body_len + len, 4096, &attempt->body_failed)) {
+    return false;
+  }
   memcpy(attempt->body + attempt->body_len, data, len);
   attempt->body_len += len;
   return attempt->body_len <= STS_POLICY_MAX_BYTES;
@@ -455,6 +462,10 @@ static bool headers_complete(struct attempt *attempt) {
 }
 
 static void body_over(struct attempt *attempt) {
+  if (attempt->body_failed) {
+    attempt_decided(attempt, STS_FETCH_UNAVAILABLE, "out of memory reading the policy");
+    return;
+  }
   attempt_decided(attempt, STS_FETCH_INVALID, "policy over the %d byte limit", STS_POLICY_MAX_BYTES);
 }
 
@@ -633,7 +644,8 @@ static void start_handshake(struct attempt *attempt) {
   attempt->bev = tls_bev;
   bufferevent_openssl_set_allow_dirty_shutdown(tls_bev, 1);
   bufferevent_setcb(tls_bev, on_read, NULL, on_event, attempt);
-  bufferevent_setwatermark(tls_bev, EV_READ, 0, 16384);
+  /* Above the header cap, so that an over-long header line is seen whole. */
+  bufferevent_setwatermark(tls_bev, EV_READ, 0, STS_FETCH_MAX_HEADER_BYTES + 4096);
   bufferevent_enable(tls_bev, EV_READ | EV_WRITE);
 }
 
@@ -720,14 +732,9 @@ static void start_next_address(struct fetch_entry *entry) {
   struct sts_fetcher *fetcher = entry->fetcher;
   while (entry->next_address < entry->n_addresses) {
     struct attempt *attempt = calloc(1, sizeof *attempt);
-    if (attempt != NULL) attempt->body = malloc(STS_POLICY_MAX_BYTES + 1);
     if (attempt != NULL) attempt->timer = evtimer_new(fetcher->base, on_timer, attempt);
-    if (attempt == NULL || attempt->body == NULL || attempt->timer == NULL) {
-      if (attempt != NULL) {
-        if (attempt->timer != NULL) event_free(attempt->timer);
-        free(attempt->body);
-        free(attempt);
-      }
+    if (attempt == NULL || attempt->timer == NULL) {
+      free(attempt);
       entry_finish(entry, STS_FETCH_UNAVAILABLE, 0, "out of memory");
       return;
     }
