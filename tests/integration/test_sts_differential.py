@@ -80,7 +80,7 @@ def main():
     if shutil.which("mta-sts-query") is None:
         check(False, "mta-sts-query installed (scripts/setup: postfix-mta-sts-resolver)")
         return
-    state = "/var/tmp/danescan-sts-diff." + str(os.getuid())
+    state = os.path.join(os.environ.get("DANESCAN_STATE") or "/var/tmp", "sts-diff." + str(os.getuid()))
     lab = harness.Lab(ns=harness.private_ns("stsdiff"), state=state, cases=CASES)
     with lab:
         lab.up(strict=True)

@@ -45,7 +45,7 @@ def parse(line):
 
 
 def main():
-    state = "/var/tmp/danescan-sts-lab." + str(os.getuid())
+    state = os.path.join(os.environ.get("DANESCAN_STATE") or "/var/tmp", "sts-lab." + str(os.getuid()))
     lab = harness.Lab(ns=harness.private_ns("sts"), state=state, cases=CASES)
     with lab:
         lab.up(strict=True)
