@@ -132,3 +132,42 @@ def verify(ns, state, world):
             failures.append(f"policy {host}: curl exit {r.returncode} '{r.stdout}' {r.stderr.strip()[:200]}, "
                             f"want exit {want[0]} {want[1]} {want[2]}")
     return passed, failures
+
+
+def _mx_variant(world, host):
+    """The certificate variant the lab's mail server of host presents
+    (ca unless its [host] smtp line says certs=ALG:VARIANT)."""
+    decl = world.hostdecls.get(host)
+    for spec in (decl.smtp_specs if decl else []):
+        for cert in spec.opts.get("certs", "").split(","):
+            if ":" in cert:
+                return cert.split(":", 1)[1]
+    return "ca"
+
+
+def verify_mx(ns, state, world):
+    """For every case with an mta_sts.status, the WebPKI check of its MX
+    hosts with openssl s_client (STARTTLS, the lab CA, the MX name): it must
+    pass for CA-issued chains and fail for the expired/self/wrongname
+    variants. Returns (passed, failures)."""
+    import labworld
+    ca = os.path.join(state, "tls", "ca.crt")
+    passed, failures = 0, []
+    for c in world.cases:
+        if c.mta_sts_status is None:
+            continue
+        for host in c.hosts:
+            for ip in labworld.host_addresses(world, host).get(4, []):
+                r = subprocess.run(["ip", "netns", "exec", ns, "openssl", "s_client", "-starttls", "smtp",
+                                    "-connect", f"{ip}:25", "-servername", host, "-verify_hostname", host,
+                                    "-CAfile", ca, "-verify_return_error", "-brief"],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, timeout=20)
+                want_ok = _mx_variant(world, host) == "ca"
+                if (r.returncode == 0) == want_ok:
+                    passed += 1
+                else:
+                    failures.append(f"MX {host} {ip} ({c.domain}): openssl s_client exit {r.returncode}, "
+                                    f"want {'success' if want_ok else 'a verification failure'}: "
+                                    f"{r.stdout.strip()[-200:]}")
+    return passed, failures

@@ -405,6 +405,13 @@ def main(world, ns, args, retries=0):
         for p in problems:
             print(f"FAIL {p}")
         print(f"lab verify: {ok} policy hosts answered as their [policy] section says (curl)")
+        ok, problems = labsts.verify_mx(ns, state, world)
+        passed += ok
+        failed += len(problems)
+        for p in problems:
+            print(f"FAIL {p}")
+        print(f"lab verify: {ok} MTA-STS MX addresses passed or failed WebPKI validation as their "
+              f"certificates say (openssl s_client)")
     total = passed + failed
     print(f"lab verify: {res.queries} dig queries; "
           + (f"all {total} cases right" if not failed else f"{failed} of {total} cases WRONG"))
