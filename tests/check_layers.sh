@@ -5,12 +5,12 @@
 # each other; a folder missing from the table has no layer, and including it
 # (or being in it) is a violation too.
 #
-#   layer 0  util/                 5  pipeline/  db/
-#         1  record/               6  store/
-#         2  input/  dns/  tls/    7  queue/  report/
-#         3  smtp/ (uses tls/)     8  run/
-#         4  probe/                9  cli/
-#                                 10  main.c (the top of scanner/)
+#   layer 0  util/                 6  pipeline/  db/
+#         1  record/               7  store/
+#         2  input/  dns/  tls/    8  queue/  report/
+#         3  smtp/ (uses tls/)     9  run/
+#         4  probe/               10  cli/
+#         5  sts/ (MTA-STS)       11  main.c (the top of scanner/)
 #
 # usage: tests/check_layers.sh [SCANNER_DIR]   (default: the scanner/ beside tests/)
 # Prints 'FILE:LINE: includes HEADER (layer N) from layer M' per violation and
@@ -20,8 +20,8 @@
 set -euo pipefail
 
 declare -A LAYER=(
-  [util]=0 [record]=1 [input]=2 [dns]=2 [tls]=2 [smtp]=3 [probe]=4
-  [pipeline]=5 [db]=5 [store]=6 [queue]=7 [report]=7 [run]=8 [cli]=9 [main.c]=10
+  [util]=0 [record]=1 [input]=2 [dns]=2 [tls]=2 [smtp]=3 [probe]=4 [sts]=5
+  [pipeline]=6 [db]=6 [store]=7 [queue]=8 [report]=8 [run]=9 [cli]=10 [main.c]=11
 )
 
 if [ $# -gt 1 ] || [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
