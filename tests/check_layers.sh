@@ -10,7 +10,7 @@
 #         2  input/  dns/  tls/    8  queue/  report/
 #         3  smtp/ (uses tls/)     9  run/
 #         4  probe/               10  cli/
-#         5  sts/ (MTA-STS)       11  main.c (the top of scanner/)
+#         5  sts/ (uses probe/)   11  main.c (the top of scanner/)
 #
 # usage: tests/check_layers.sh [SCANNER_DIR]   (default: the scanner/ beside tests/)
 # Prints 'FILE:LINE: includes HEADER (layer N) from layer M' per violation and

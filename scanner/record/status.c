@@ -148,12 +148,6 @@ static const char *const tlsrpt_record_status_words[TLSRPT_RECORD_STATUS_COUNT] 
     [TLSRPT_RECORD_VALID] = "valid",
 };
 
-static const char *const pkix_result_words[PKIX_RESULT_COUNT] = {
-    [PKIX_NOT_CHECKED] = "not-checked",     [PKIX_VALID] = "valid",         [PKIX_NO_STARTTLS] = "no-starttls",
-    [PKIX_TLS_VERSION] = "tls-version",     [PKIX_UNTRUSTED] = "untrusted", [PKIX_EXPIRED] = "expired",
-    [PKIX_NAME_MISMATCH] = "name-mismatch",
-};
-
 const char *mta_sts_status_name(enum mta_sts_status status) {
   return word_of(mta_sts_status_words, MTA_STS_STATUS_COUNT, (int)status);
 }
@@ -163,12 +157,8 @@ const char *mta_sts_mode_name(enum mta_sts_mode mode) {
 const char *tlsrpt_record_status_name(enum tlsrpt_record_status status) {
   return word_of(tlsrpt_record_status_words, TLSRPT_RECORD_STATUS_COUNT, (int)status);
 }
-const char *pkix_result_name(enum pkix_result result) {
-  return word_of(pkix_result_words, PKIX_RESULT_COUNT, (int)result);
-}
 
 DEFINE_PARSE(mta_sts_status_parse, enum mta_sts_status, mta_sts_status_words, MTA_STS_STATUS_COUNT)
 DEFINE_PARSE(mta_sts_mode_parse, enum mta_sts_mode, mta_sts_mode_words, STS_MODE_COUNT)
 DEFINE_PARSE(tlsrpt_record_status_parse, enum tlsrpt_record_status, tlsrpt_record_status_words,
              TLSRPT_RECORD_STATUS_COUNT)
-DEFINE_PARSE(pkix_result_parse, enum pkix_result, pkix_result_words, PKIX_RESULT_COUNT)

@@ -129,27 +129,11 @@ enum tlsrpt_record_status {
   TLSRPT_RECORD_STATUS_COUNT
 };
 
-/* WebPKI (PKIX) validation of one probed MX address for MTA-STS (RFC 8461
- * 4.2): valid, or why not. PKIX_NOT_CHECKED: no TLS session reached the
- * certificate (not probed, unreachable, skipped); it is no failure. */
-enum pkix_result {
-  PKIX_NOT_CHECKED = 0,
-  PKIX_VALID,
-  PKIX_NO_STARTTLS,
-  PKIX_TLS_VERSION,
-  PKIX_UNTRUSTED,
-  PKIX_EXPIRED,
-  PKIX_NAME_MISMATCH,
-  PKIX_RESULT_COUNT
-};
-
 const char *mta_sts_status_name(enum mta_sts_status status);
 const char *mta_sts_mode_name(enum mta_sts_mode mode);
 const char *tlsrpt_record_status_name(enum tlsrpt_record_status status);
-const char *pkix_result_name(enum pkix_result result);
 int mta_sts_status_parse(const char *word, enum mta_sts_status *out);
 int mta_sts_mode_parse(const char *word, enum mta_sts_mode *out);
 int tlsrpt_record_status_parse(const char *word, enum tlsrpt_record_status *out);
-int pkix_result_parse(const char *word, enum pkix_result *out);
 
 #endif

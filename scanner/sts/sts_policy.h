@@ -37,8 +37,8 @@ enum sts_policy_verdict {
 
 struct sts_policy {
   enum mta_sts_mode mode;
-  int64_t max_age;   /* seconds */
-  char **mx;         /* the mx values in order, lower case; owned, sts_policy_clear frees */
+  int64_t max_age; /* seconds */
+  char **mx;       /* the mx values in order, lower case; owned, sts_policy_clear frees */
   size_t mx_count;
 };
 

@@ -6,10 +6,6 @@
 
 #include <stdio.h>
 
-bool sts_pkix_failed(enum pkix_result result) {
-  return result != PKIX_VALID && result != PKIX_NOT_CHECKED && result < PKIX_RESULT_COUNT;
-}
-
 static void say(char *failure, size_t failure_len, const char *prefix, const char *why) {
   if (failure_len == 0) return;
   snprintf(failure, failure_len, "%s%s", prefix, why != NULL && why[0] != '\0' ? why : "(no reason given)");
@@ -60,12 +56,14 @@ enum mta_sts_status sts_status_decide(const struct sts_decision *input, char *fa
   for (size_t i = 0; i < input->host_count; i++) {
     const struct sts_decision_host *host = &input->hosts[i];
     for (size_t a = 0; a < host->address_count; a++) {
-      if (!sts_pkix_failed(host->pkix[a])) continue;
+      const struct sts_decision_address *address = &host->addresses[a];
+      if (address->check != STS_ADDRESS_FAILED) continue;
       if (failure_len > 0) {
-        const char *address = host->address_text != NULL ? host->address_text[a] : NULL;
         snprintf(failure, failure_len, "MX host %s%s%s%s: %s (RFC 8461 4.2)", host->name != NULL ? host->name : "?",
-                 address != NULL ? " (" : "", address != NULL ? address : "", address != NULL ? ")" : "",
-                 pkix_result_name(host->pkix[a]));
+                 address->text != NULL ? " (" : "", address->text != NULL ? address->text : "",
+                 address->text != NULL ? ")" : "",
+                 address->reason != NULL && address->reason[0] != '\0' ? address->reason
+                                                                       : "not a WebPKI-valid STARTTLS session");
       }
       return MTA_STS_CERT_INVALID;
     }

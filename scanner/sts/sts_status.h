@@ -16,11 +16,24 @@
 
 #define STS_FAILURE_MAX_BYTES 320
 
+/* What MTA-STS makes of one probed MX address (RFC 8461 4.2), mapped by the
+ * pipeline from the probe's WebPKI verdict and result. */
+enum sts_address_check {
+  STS_ADDRESS_UNCHECKED = 0, /* no session reached STARTTLS (not probed, unreachable, skipped): no verdict */
+  STS_ADDRESS_PASSED,        /* STARTTLS, TLS >= 1.2, a WebPKI-valid chain for the MX host name */
+  STS_ADDRESS_FAILED,        /* no STARTTLS, TLS below 1.2, or a chain not valid for the name */
+};
+
+struct sts_decision_address {
+  const char *text; /* the address, for the failure text; NULL allowed */
+  enum sts_address_check check;
+  const char *reason; /* why it failed (the probe's pkix word and detail); NULL allowed */
+};
+
 struct sts_decision_host {
-  const char *name;               /* the MX host name (for the failure text) */
-  bool match;                     /* matches a pattern of the policy (sts_policy_matches) */
-  const enum pkix_result *pkix;   /* one per address, address_count long; NULL when 0 */
-  const char *const *address_text; /* the addresses as text, same length; NULL allowed */
+  const char *name;                             /* the MX host name (for the failure text) */
+  bool match;                                   /* matches a pattern of the policy (sts_policy_matches) */
+  const struct sts_decision_address *addresses; /* address_count long; NULL when 0 */
   size_t address_count;
 };
 
@@ -43,12 +56,9 @@ struct sts_decision {
 /* The status, in the spec's order: none, record-invalid,
  * policy-unavailable (fetch not OK: unavailable or skipped), policy-invalid
  * (fetch invalid, or the body not a policy), mode-none, mx-mismatch (a
- * host matching no pattern), cert-invalid (an address whose pkix is a
- * failure; PKIX_NOT_CHECKED is none), valid. failure (failure_len bytes)
+ * host matching no pattern), cert-invalid (an address STS_ADDRESS_FAILED;
+ * unchecked addresses count neither way), valid. failure (failure_len bytes)
  * says why for every status but none, mode-none and valid, where it is "". */
 enum mta_sts_status sts_status_decide(const struct sts_decision *input, char *failure, size_t failure_len);
-
-/* Is this PKIX result a failure for MTA-STS (not valid, not unchecked)? */
-bool sts_pkix_failed(enum pkix_result result);
 
 #endif

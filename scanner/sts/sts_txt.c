@@ -240,8 +240,7 @@ static void read_rua(const struct txt_field *field, size_t record, struct tlsrpt
       if (why_len > 0 && why[0] == '\0') {
         char text[EXCERPT_MAX_CHARS * 4 + 8];
         excerpt(text, sizeof text, d + start, end - start);
-        snprintf(why, why_len, "record %zu: rua URI \"%s\" is not a mailto: or https: URI (RFC 8460 3)", record,
-                 text);
+        snprintf(why, why_len, "record %zu: rua URI \"%s\" is not a mailto: or https: URI (RFC 8460 3)", record, text);
       }
     }
     p++; /* past ',' (or the end) */

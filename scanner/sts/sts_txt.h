@@ -13,10 +13,10 @@
 
 #include "record/status.h"
 
-#define STS_ID_MAX_CHARS 32        /* RFC 8461 3.1: id = 1*32(ALPHA / DIGIT) */
-#define STS_TXT_WHY_MAX_BYTES 256  /* a why buffer of this size holds every message */
-#define TLSRPT_RUA_MAX_BYTES 1024  /* the valid rua URIs kept, joined by "," */
-#define TLSRPT_RUA_MAX_URIS 16     /* URIs examined per record; more are ignored */
+#define STS_ID_MAX_CHARS 32       /* RFC 8461 3.1: id = 1*32(ALPHA / DIGIT) */
+#define STS_TXT_WHY_MAX_BYTES 256 /* a why buffer of this size holds every message */
+#define TLSRPT_RUA_MAX_BYTES 1024 /* the valid rua URIs kept, joined by "," */
+#define TLSRPT_RUA_MAX_URIS 16    /* URIs examined per record; more are ignored */
 
 /* One TXT RR: its character-strings concatenated (RFC 7208 3.3 style, as
  * RFC 8461 and 8460 records are read). */

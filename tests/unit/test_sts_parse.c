@@ -115,9 +115,9 @@ static void test_policy_line_endings_and_unknown(void) {
   struct sts_policy p;
   char why[STS_POLICY_WHY_MAX_BYTES];
   /* LF only, no final newline, spaces, unknown fields, blank lines */
-  CHECK_INT(policy("version: STSv1\nmode:testing\n\nfoo: bar baz\nnocolon\nmx:   MX.Example.COM  \nmax_age: 0",
-                   &p, why),
-            STS_POLICY_VALID);
+  CHECK_INT(
+      policy("version: STSv1\nmode:testing\n\nfoo: bar baz\nnocolon\nmx:   MX.Example.COM  \nmax_age: 0", &p, why),
+      STS_POLICY_VALID);
   CHECK_INT(p.mode, STS_MODE_TESTING);
   CHECK_INT(p.max_age, 0);
   CHECK_INT(p.mx_count, 1);
@@ -249,7 +249,7 @@ static void test_tlsrpt_none_and_invalid(void) {
   CHECK_STR(tlsrpt.rua, "");
 }
 
-UNIT_MAIN(UNIT_TEST(test_sts_record_rfc_example), UNIT_TEST(test_sts_record_absent),
-          UNIT_TEST(test_sts_record_invalid), UNIT_TEST(test_policy_rfc_example),
-          UNIT_TEST(test_policy_line_endings_and_unknown), UNIT_TEST(test_policy_invalid), UNIT_TEST(test_mx_match),
-          UNIT_TEST(test_tlsrpt_rfc_examples), UNIT_TEST(test_tlsrpt_none_and_invalid))
+UNIT_MAIN(UNIT_TEST(test_sts_record_rfc_example), UNIT_TEST(test_sts_record_absent), UNIT_TEST(test_sts_record_invalid),
+          UNIT_TEST(test_policy_rfc_example), UNIT_TEST(test_policy_line_endings_and_unknown),
+          UNIT_TEST(test_policy_invalid), UNIT_TEST(test_mx_match), UNIT_TEST(test_tlsrpt_rfc_examples),
+          UNIT_TEST(test_tlsrpt_none_and_invalid))
