@@ -130,8 +130,8 @@ static size_t find_versioned(const struct sts_txt *txts, size_t n, const char *v
   return first;
 }
 
-enum sts_record_verdict sts_record_parse(const struct sts_txt *txts, size_t n, struct sts_record *out, char *why,
-                                         size_t why_len) {
+static enum sts_record_verdict parse_sts_record(const struct sts_txt *txts, size_t n, struct sts_record *out, char *why,
+                                                size_t why_len) {
   static const char version[] = "v=STSv1";
   out->id[0] = '\0';
   if (why_len > 0) why[0] = '\0';
@@ -158,6 +158,7 @@ enum sts_record_verdict sts_record_parse(const struct sts_txt *txts, size_t n, s
       }
       if (have_id) {
         field_message(why, why_len, record, &field, "is a second id field");
+        out->id[0] = '\0'; /* the first id was copied already */
         return STS_RECORD_INVALID;
       }
       memcpy(out->id, field.value, field.value_len);
@@ -179,6 +180,13 @@ enum sts_record_verdict sts_record_parse(const struct sts_txt *txts, size_t n, s
     return STS_RECORD_INVALID;
   }
   return STS_RECORD_VALID;
+}
+
+enum sts_record_verdict sts_record_parse(const struct sts_txt *txts, size_t n, struct sts_record *out, char *why,
+                                         size_t why_len) {
+  enum sts_record_verdict verdict = parse_sts_record(txts, n, out, why, why_len);
+  if (verdict != STS_RECORD_VALID) out->id[0] = '\0'; /* an id read before the error is not the record's */
+  return verdict;
 }
 
 static bool ascii_prefix_nocase(const uint8_t *data, size_t len, const char *prefix) {

@@ -41,7 +41,8 @@ static void check_sts(const struct sts_txt *txts, size_t n) {
     }
     bool found = false;
     for (size_t r = 0; r < n && !found; r++) {
-      for (size_t i = 0; i + id_len <= txts[r].len && !found; i++) found = memcmp(txts[r].data + i, record.id, id_len) == 0;
+      for (size_t i = 0; i + id_len <= txts[r].len && !found; i++)
+        found = memcmp(txts[r].data + i, record.id, id_len) == 0;
     }
     if (!found) abort();
     check_why(why, false);

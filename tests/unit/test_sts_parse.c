@@ -62,6 +62,11 @@ static void test_sts_record_invalid(void) {
   CHECK_INT(record1("v=STSv1; id=abc def", &record, why), STS_RECORD_INVALID);
   CHECK_INT(record1("v=STSv1; id=a; id=b", &record, why), STS_RECORD_INVALID);
   CHECK(strstr(why, "second id") != NULL);
+  CHECK_STR(record.id, ""); /* fuzz_sts_txt found the first id kept */
+  CHECK_INT(record1("v=STSv1; id=a; id=b!", &record, why), STS_RECORD_INVALID);
+  CHECK_STR(record.id, "");
+  CHECK_INT(record1("v=STSv1; id=a; x=a b", &record, why), STS_RECORD_INVALID);
+  CHECK_STR(record.id, "");
   CHECK_INT(record1("v=STSv1 id=a", &record, why), STS_RECORD_INVALID);
   CHECK(strstr(why, "expected ';'") != NULL);
   CHECK_INT(record1("v=STSv1; ID=abc", &record, why), STS_RECORD_INVALID); /* %s"id=": case matters */
