@@ -78,8 +78,8 @@ static void on_fetched(const struct sts_fetch_result *fetched, void *arg) {
   sts->result.http_status = fetched->http_status;
   snprintf(sts->fetch_why, sizeof sts->fetch_why, "%s", fetched->failure);
   if (fetched->outcome == STS_FETCH_OK) {
-    sts->policy_verdict =
-        sts_policy_parse(fetched->body, fetched->body_len, &sts->policy, sts->policy_why, sizeof sts->policy_why);
+    sts->policy_verdict = sts_policy_parse(fetched->body, fetched->body_len, &sts->policy, sts->policy_why,
+                                           sizeof sts->policy_why);
   }
   step_done(sts);
 }
@@ -212,8 +212,7 @@ int sts_domain_start(struct sts_domain *sts, struct dns_client *dns, const struc
   return 0;
 }
 
-enum sts_address_check sts_stage_address_check(const struct host_address *address, char *reason,
-                                               size_t reason_len) {
+enum sts_address_check sts_stage_address_check(const struct host_address *address, char *reason, size_t reason_len) {
   if (reason_len > 0) reason[0] = '\0';
   /* RFC 8461 4.2: no STARTTLS, or no TLS session after it, is a failure;
    * an address never reached says nothing. */
@@ -236,14 +235,14 @@ enum sts_address_check sts_stage_address_check(const struct host_address *addres
 void sts_domain_decide(struct sts_domain *sts, const struct domain_result *domain) {
   struct mta_sts_result *result = &sts->result;
   bool have_policy = sts->record == STS_RECORD_VALID && sts->fetched && sts->fetch_outcome == STS_FETCH_OK &&
-                     sts->policy_verdict == STS_POLICY_VALID;
+      sts->policy_verdict == STS_POLICY_VALID;
   struct sts_decision_host hosts[RESULT_MAX_MX_HOSTS];
   /* One address list per link, at most the host's addresses; allocated
    * once for all links. */
   size_t total = 0;
   for (size_t i = 0; i < domain->link_count; i++) total += domain->links[i].host->address_count;
   struct sts_decision_address *addresses = total > 0 ? calloc(total, sizeof *addresses) : NULL;
-  char (*reasons)[128] = total > 0 ? calloc(total, sizeof *reasons) : NULL;
+  char(*reasons)[128] = total > 0 ? calloc(total, sizeof *reasons) : NULL;
   size_t used = 0;
   for (size_t i = 0; i < domain->link_count; i++) {
     const struct mx_host *host = domain->links[i].host;

@@ -22,9 +22,9 @@
 #include "sts/sts_status.h"
 #include "sts/sts_txt.h"
 
-#define STS_STAGE_MAX_TXT_RECORDS 32      /* TXT RRs read per name; more are not looked at */
-#define STS_STAGE_MAX_TXT_BYTES 4096      /* bytes kept of one TXT RR (its strings concatenated) */
-#define STS_STAGE_MAX_POLICY_ADDRESSES 8  /* addresses of mta-sts.DOMAIN handed to the fetch */
+#define STS_STAGE_MAX_TXT_RECORDS 32     /* TXT RRs read per name; more are not looked at */
+#define STS_STAGE_MAX_TXT_BYTES 4096     /* bytes kept of one TXT RR (its strings concatenated) */
+#define STS_STAGE_MAX_POLICY_ADDRESSES 8 /* addresses of mta-sts.DOMAIN handed to the fetch */
 
 /* The policy fetch, as sts_fetcher_fetch (sts/sts_fetch.h) does it: the
  * same contract (done_cb exactly once, never from inside the call; 0 or -1
@@ -69,8 +69,7 @@ int sts_domain_start(struct sts_domain *sts, struct dns_client *dns, const struc
 
 /* The pipeline's view of one probed address for MTA-STS (sts_status.h).
  * reason (reason_len bytes) says why for STS_ADDRESS_FAILED. */
-enum sts_address_check sts_stage_address_check(const struct host_address *address, char *reason,
-                                               size_t reason_len);
+enum sts_address_check sts_stage_address_check(const struct host_address *address, char *reason, size_t reason_len);
 
 /* With the hosts of the domain ready: fills sts->result (match per link,
  * status, failure, policy fields) from what came back. */

@@ -19,9 +19,9 @@
 #define MTA_STS_TLSRPT_FAILURE_MAX_BYTES 256
 
 struct mta_sts_result {
-  struct dns_fact record_lookup;      /* TXT _mta-sts.DOMAIN */
-  struct dns_fact tlsrpt_lookup;      /* TXT _smtp._tls.DOMAIN */
-  struct dns_fact policy_host_a;      /* A and AAAA of mta-sts.DOMAIN: made when the record is valid */
+  struct dns_fact record_lookup; /* TXT _mta-sts.DOMAIN */
+  struct dns_fact tlsrpt_lookup; /* TXT _smtp._tls.DOMAIN */
+  struct dns_fact policy_host_a; /* A and AAAA of mta-sts.DOMAIN: made when the record is valid */
   struct dns_fact policy_host_aaaa;
   enum mta_sts_status status;
   char failure[MTA_STS_FAILURE_MAX_BYTES]; /* "" for none, mode-none and valid */

@@ -66,10 +66,10 @@ static void answer(struct fake_resolver *fake, const struct fake_query *query, v
   (void)arg;
   if (query_log_count < 64) {
     snprintf(query_log[query_log_count++], sizeof query_log[0], "%s %s", query->name,
-             query->type == LDNS_RR_TYPE_TXT  ? "TXT"
-             : query->type == LDNS_RR_TYPE_MX ? "MX"
-             : query->type == LDNS_RR_TYPE_A  ? "A"
-                                              : "other");
+             query->type == LDNS_RR_TYPE_TXT      ? "TXT"
+                 : query->type == LDNS_RR_TYPE_MX ? "MX"
+                 : query->type == LDNS_RR_TYPE_A  ? "A"
+                                                  : "other");
   }
   bool exists = name_exists(query->name);
   ldns_pkt *reply = fake_reply_new(query, exists ? LDNS_RCODE_NOERROR : LDNS_RCODE_NXDOMAIN, false);
@@ -212,7 +212,7 @@ static const struct seen *seen_of(const char *domain) {
 
 /* ---- the names ---- */
 
-static const char *const names[] = {"none.test",    "recinv.test",   "unavail.test", "polinv.test",
+static const char *const names[] = {"none.test",     "recinv.test",   "unavail.test", "polinv.test",
                                     "modenone.test", "mismatch.test", "valid.test",   "nomail.test"};
 static size_t next_index;
 
