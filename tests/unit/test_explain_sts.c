@@ -64,14 +64,14 @@ static char *section(const struct fixture *fx, char **fixes, size_t *fix_count) 
   return text;
 }
 
-#define CHECK_HAS(text, part)                                                         \
-  do {                                                                                \
-    unit_checks++;                                                                    \
-    if ((text) == NULL || strstr((text), (part)) == NULL) {                           \
-      unit_failures++;                                                                \
-      fprintf(stderr, "%s:%d: \"%s\" not in:\n%s\n", __FILE__, __LINE__, part, text); \
-    }                                                                                 \
-  } while (0)
+static void check_has(const char *text, const char *part, int line) {
+  unit_checks++;
+  if (text == NULL || strstr(text, part) == NULL) {
+    unit_failures++;
+    fprintf(stderr, "%s:%d: \"%s\" not in:\n%s\n", __FILE__, line, part, text != NULL ? text : "(null)");
+  }
+}
+#define CHECK_HAS(text, part) check_has((text), (part), __LINE__)
 
 static void test_not_checked(void) {
   struct fixture fx;
