@@ -211,6 +211,10 @@ static struct probe_detail *detail_from_report(const struct probe_report *report
     detail->first = report->first;
     detail->first_reason = copy_bytes(report->first_reason, strlen(report->first_reason));
   }
+  detail->pkix = report->pkix;
+  if (report->pkix_reason != NULL && report->pkix_reason[0] != '\0') {
+    detail->pkix_reason = copy_bytes(report->pkix_reason, strlen(report->pkix_reason));
+  }
   return detail;
 }
 

@@ -32,6 +32,7 @@
 #include "probe/probe_address.h"
 #include "smtp/smtp_session.h"
 #include "tls/tls_dane.h"
+#include "tls/tls_pkix.h"
 
 _Static_assert(PROBE_BANNER_MAX_BYTES == SMTP_BANNER_MAX_BYTES, "banner sizes differ");
 _Static_assert(PROBE_MAX_EHLO_KEYWORDS == SMTP_MAX_EHLO_KEYWORDS, "keyword counts differ");
@@ -72,7 +73,11 @@ struct probe_job {
   int64_t first_end_ms;          /* when the first attempt ended */
   struct probe_first_attempt first_attempt;
   struct probe_key_type_result key_types[PROBE_KEY_KIND_COUNT];
-  TAILQ_ENTRY(probe_job) wait_link; /* address FIFO or the skipped list */
+  bool pkix;                        /* the request asked for the WebPKI check */
+  probe_slot_cb slot_cb;            /* non-NULL: a politeness slot (probe_slot), not a probe */
+  bool slot_granted;                /* the slot holds its connection (until probe_slot_release) */
+  bool slot_grant_pending;          /* granted, on the engine's granted list until its callback */
+  TAILQ_ENTRY(probe_job) wait_link; /* address FIFO, the skipped list, or the granted list */
   TAILQ_ENTRY(probe_job) all_link;
 };
 TAILQ_HEAD(job_list, probe_job);
@@ -108,9 +113,12 @@ struct probe_engine {
   struct address_list runnable;
   struct address_list idle; /* no jobs; kept until their gap has passed */
   struct job_list skipped;
+  struct job_list granted; /* slots granted, their callbacks not yet made */
   struct job_list all_jobs;
   struct event *dispatch_event; /* deferred dispatch and token refill wait */
   struct event *skipped_event;
+  struct event *granted_event;
+  X509_STORE *pkix_store; /* the WebPKI store of pkix requests */
   double tokens;
   int64_t tokens_ms;
   unsigned in_flight;
@@ -359,9 +367,47 @@ static void copy_name(char *out, const char *in) {
   snprintf(out, PROBE_NAME_MAX_BYTES, "%s", in);
 }
 
+static void deliver_slot_skipped(struct probe_job *job);
+
+/* The PKIX verdict of a probe's reported session (MTA-STS, tls_pkix.h). */
+static enum probe_pkix pkix_of(struct probe_engine *engine, const struct probe_job *job,
+                               const struct smtp_session_outcome *o, char *reason, size_t reason_len) {
+  reason[0] = '\0';
+  if (o == NULL || !o->tls_up) {
+    snprintf(reason, reason_len, "no TLS session: %s", o == NULL ? "not probed" : probe_result_name(o->result));
+    return PROBE_PKIX_NO_TLS;
+  }
+  const struct tls_outcome *t = &o->tls;
+  if (strcmp(t->version, "TLSv1.2") != 0 && strcmp(t->version, "TLSv1.3") != 0) {
+    snprintf(reason, reason_len, "%s is below TLS 1.2", t->version);
+    return PROBE_PKIX_TLS_VERSION;
+  }
+  if (engine->pkix_store == NULL) {
+    char why[TLS_PKIX_REASON_MAX_BYTES];
+    engine->pkix_store = tls_pkix_store_new(NULL, why, sizeof why);
+    if (engine->pkix_store == NULL) {
+      snprintf(reason, reason_len, "no trust store: %.200s", why);
+      return PROBE_PKIX_INVALID;
+    }
+  }
+  const uint8_t *der[TLS_MAX_CHAIN_CERTS];
+  size_t der_len[TLS_MAX_CHAIN_CERTS];
+  for (size_t i = 0; i < t->chain_count; i++) {
+    der[i] = t->chain[i].der;
+    der_len[i] = t->chain[i].der_len;
+  }
+  return tls_pkix_verify(engine->pkix_store, der, der_len, t->chain_count, job->host_name, time(NULL), reason,
+                         reason_len);
+}
+
 /* Builds the report, calls back, frees the job. */
 static void deliver(struct probe_job *job) {
   struct probe_engine *engine = job->engine;
+  if (job->slot_cb != NULL) {
+    deliver_slot_skipped(job);
+    return;
+  }
+  char pkix_reason[TLS_PKIX_REASON_MAX_BYTES];
   struct probe_report report;
   struct probe_cert chain[PROBE_MAX_CHAIN_CERTS];
   const char *keywords[PROBE_MAX_EHLO_KEYWORDS];
@@ -444,6 +490,14 @@ static void deliver(struct probe_job *job) {
     }
   }
   report.tlsrpt = probe_result_tlsrpt(report.result);
+  report.pkix_reason = "";
+  if (job->pkix) {
+    const struct smtp_session_outcome *o = job->skip_reason == NULL && session != NULL ? smtp_session_outcome(session)
+                                                                                       : NULL;
+    report.pkix = pkix_of(engine, job, o, pkix_reason, sizeof pkix_reason);
+    if (o == NULL && job->skip_reason != NULL) snprintf(pkix_reason, sizeof pkix_reason, "no TLS session: skipped");
+    report.pkix_reason = pkix_reason;
+  }
   const struct probe_key_type_result *rsa = &report.key_types[PROBE_KEY_RSA];
   const struct probe_key_type_result *ecdsa = &report.key_types[PROBE_KEY_ECDSA];
   report.partial_algorithm_coverage = usable_tlsa(job) && rsa->present && ecdsa->present &&
@@ -469,6 +523,19 @@ static void deliver(struct probe_job *job) {
 static void session_done(struct smtp_session *session, void *arg);
 
 static void start_job_session(struct probe_engine *engine, struct probe_job *job) {
+  if (job->slot_cb != NULL) {
+    /* A politeness slot: counted as a session from now until released; its
+     * owner hears of it from the deferred granted event. */
+    engine->in_flight++;
+    engine->stats.connections++;
+    job->address_state->active++;
+    job->session_start_ms = now_ms();
+    job->slot_granted = true;
+    job->slot_grant_pending = true;
+    TAILQ_INSERT_TAIL(&engine->granted, job, wait_link);
+    event_active(engine->granted_event, EV_TIMEOUT, 1);
+    return;
+  }
   struct smtp_session_config sc;
   memset(&sc, 0, sizeof sc);
   sc.base = engine->base;
@@ -685,16 +752,15 @@ static bool schedule_secondary_retry(struct probe_job *job, struct smtp_session 
   return true;
 }
 
-static void session_done(struct smtp_session *session, void *arg) {
-  struct probe_job *job = arg;
-  struct probe_engine *engine = job->engine;
-  struct address_state *state = job->address_state;
-  const struct smtp_session_outcome *o = smtp_session_outcome(session);
+/* A session (or a politeness slot's connection) to state's address ended:
+ * the gap doubles after a 421 or a refused connection and shrinks back
+ * after a clean end; enough refusals in a row give the address up. */
+static void session_ended(struct address_state *state, bool refused, int64_t now) {
+  struct probe_engine *engine = state->engine;
   engine->in_flight--;
   state->active--;
-  int64_t now = now_ms();
   uint32_t base_gap = engine->config.per_ip_gap_ms;
-  if (o->saw_421 || o->refused) {
+  if (refused) {
     uint64_t gap = (uint64_t)state->gap_ms * 2;
     if (gap < 1000) gap = 1000;
     if (gap < base_gap) gap = base_gap;
@@ -705,8 +771,17 @@ static void session_done(struct smtp_session *session, void *arg) {
   }
   /* The gap runs from the end of a session to the start of the next. */
   if (state->next_start_ms < now + state->gap_ms) state->next_start_ms = now + state->gap_ms;
-  state->refusals_in_row = o->saw_421 || o->refused ? state->refusals_in_row + 1 : 0;
+  state->refusals_in_row = refused ? state->refusals_in_row + 1 : 0;
   if (engine->config.per_ip_give_up > 0 && state->refusals_in_row >= engine->config.per_ip_give_up) give_up(state);
+}
+
+static void session_done(struct smtp_session *session, void *arg) {
+  struct probe_job *job = arg;
+  struct probe_engine *engine = job->engine;
+  struct address_state *state = job->address_state;
+  const struct smtp_session_outcome *o = smtp_session_outcome(session);
+  int64_t now = now_ms();
+  session_ended(state, o->saw_421 || o->refused, now);
 
   if (job->phase == JOB_PRIMARY && job->attempts == 1 && engine->config.retry_transient && transient_failure(o)) {
     if (state->given_up) {
@@ -761,6 +836,107 @@ static void on_skipped(evutil_socket_t fd, short what, void *arg) {
   }
 }
 
+/* ---- politeness slots (probe_engine_slot_request) ---- */
+
+/* Unlinks a slot job from the engine and its address and frees it. */
+static void slot_free(struct probe_job *job) {
+  struct probe_engine *engine = job->engine;
+  struct address_state *state = job->address_state;
+  TAILQ_REMOVE(&engine->all_jobs, job, all_link);
+  job_free(job);
+  if (state != NULL) {
+    state->refs--;
+    address_update(state);
+  }
+}
+
+/* A slot that may not connect: its owner is told why, the slot is gone. */
+static void deliver_slot_skipped(struct probe_job *job) {
+  probe_slot_cb cb = job->slot_cb;
+  void *arg = job->arg;
+  const char *reason = job->skip_reason != NULL ? job->skip_reason : "not contacted";
+  char copy[PROBE_REASON_MAX_BYTES];
+  snprintf(copy, sizeof copy, "%s", reason);
+  struct probe_engine *engine = job->engine;
+  slot_free(job);
+  sweep_idle(engine);
+  cb(NULL, copy, arg);
+}
+
+static void on_granted(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  struct probe_engine *engine = arg;
+  struct job_list batch;
+  TAILQ_INIT(&batch);
+  TAILQ_CONCAT(&batch, &engine->granted, wait_link);
+  while (!TAILQ_EMPTY(&batch)) {
+    struct probe_job *job = TAILQ_FIRST(&batch);
+    TAILQ_REMOVE(&batch, job, wait_link);
+    job->slot_grant_pending = false;
+    job->slot_cb((struct probe_slot *)job, NULL, job->arg);
+  }
+}
+
+struct probe_slot *probe_engine_slot_request(struct probe_engine *engine, const struct sockaddr_storage *address,
+                                             probe_slot_cb cb, void *arg) {
+  if (cb == NULL || (address->ss_family != AF_INET && address->ss_family != AF_INET6)) return NULL;
+  struct probe_job *job = calloc(1, sizeof *job);
+  if (job == NULL) return NULL;
+  job->engine = engine;
+  job->slot_cb = cb;
+  job->arg = arg;
+  job->address = *address;
+  job->address_len = address->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+  const struct sockaddr *sa = (const struct sockaddr *)&job->address;
+  const char *reserved = engine->config.allow_reserved ? NULL : probe_address_reserved(sa);
+  if (reserved != NULL) {
+    job->skip_reason = reserved;
+  } else if (probe_blocklist_contains(engine->blocklist, sa)) {
+    job->skip_reason = "address in the blocklist";
+  } else {
+    sweep_idle(engine);
+    job->address_state = address_state_get(engine, &job->address);
+    if (job->address_state == NULL) {
+      free(job);
+      return NULL;
+    }
+    struct address_state *state = job->address_state;
+    if (state->idle) {
+      state->idle = false;
+      TAILQ_REMOVE(&engine->idle, state, idle_link);
+    }
+    state->refs++;
+    if (state->given_up) job->skip_reason = engine->give_up_reason;
+  }
+  TAILQ_INSERT_TAIL(&engine->all_jobs, job, all_link);
+  if (job->skip_reason != NULL) {
+    TAILQ_INSERT_TAIL(&engine->skipped, job, wait_link);
+    event_active(engine->skipped_event, EV_TIMEOUT, 1);
+  } else {
+    enqueue(job, false);
+  }
+  return (struct probe_slot *)job;
+}
+
+void probe_slot_release(struct probe_slot *slot, bool refused) {
+  if (slot == NULL) return;
+  struct probe_job *job = (struct probe_job *)slot;
+  struct probe_engine *engine = job->engine;
+  if (job->slot_granted) {
+    if (job->slot_grant_pending) TAILQ_REMOVE(&engine->granted, job, wait_link);
+    session_ended(job->address_state, refused, now_ms());
+  } else if (job->skip_reason != NULL) {
+    TAILQ_REMOVE(&engine->skipped, job, wait_link);
+  } else {
+    TAILQ_REMOVE(&job->address_state->waiting, job, wait_link);
+    engine->stats.queued--;
+  }
+  slot_free(job);
+  sweep_idle(engine);
+  dispatch(engine);
+}
+
 /* ---- public ---- */
 
 static bool valid_ehlo_name(const char *name) {
@@ -803,6 +979,7 @@ struct probe_engine *probe_engine_new(struct event_base *base, const struct prob
   TAILQ_INIT(&engine->runnable);
   TAILQ_INIT(&engine->idle);
   TAILQ_INIT(&engine->skipped);
+  TAILQ_INIT(&engine->granted);
   TAILQ_INIT(&engine->all_jobs);
   engine->tokens = config->rate_burst > 0 ? config->rate_burst : 1;
   snprintf(engine->give_up_reason, sizeof engine->give_up_reason,
@@ -813,9 +990,19 @@ struct probe_engine *probe_engine_new(struct event_base *base, const struct prob
   engine->blocklist = probe_blocklist_new();
   engine->dispatch_event = evtimer_new(base, on_dispatch, engine);
   engine->skipped_event = evtimer_new(base, on_skipped, engine);
-  if (engine->tls == NULL || engine->blocklist == NULL || engine->dispatch_event == NULL ||
-      engine->skipped_event == NULL || grow_buckets(engine) != 0) {
-    if (engine->tls != NULL) snprintf(why, why_len, "out of memory");
+  engine->granted_event = evtimer_new(base, on_granted, engine);
+  /* A --ca-file is loaded now (a bad one is an error of the command line);
+   * the system store only when a pkix request first needs it (it parses
+   * every certificate of the system bundle). */
+  bool store_failed = false;
+  if (engine->tls != NULL && config->pkix_ca_file != NULL) {
+    engine->pkix_store = tls_pkix_store_new(config->pkix_ca_file, why, why_len);
+    store_failed = engine->pkix_store == NULL;
+  }
+  engine->config.pkix_ca_file = NULL; /* loaded; not kept */
+  if (engine->tls == NULL || store_failed || engine->blocklist == NULL || engine->dispatch_event == NULL ||
+      engine->skipped_event == NULL || engine->granted_event == NULL || grow_buckets(engine) != 0) {
+    if (engine->tls != NULL && !store_failed) snprintf(why, why_len, "out of memory");
     probe_engine_free(engine);
     return NULL;
   }
@@ -884,6 +1071,7 @@ int probe_engine_submit(struct probe_engine *engine, const struct probe_request 
     job->address_len = sizeof *in6;
     inet_ntop(AF_INET6, &in6->sin6_addr, job->address_text, sizeof job->address_text);
   }
+  job->pkix = request->pkix;
   job->phase = JOB_PRIMARY;
   job->keys = TLS_KEYS_ANY;
   for (int k = 0; k < PROBE_KEY_KIND_COUNT; k++) {
@@ -957,6 +1145,8 @@ void probe_engine_free(struct probe_engine *engine) {
   free(engine->buckets);
   if (engine->dispatch_event != NULL) event_free(engine->dispatch_event);
   if (engine->skipped_event != NULL) event_free(engine->skipped_event);
+  if (engine->granted_event != NULL) event_free(engine->granted_event);
+  X509_STORE_free(engine->pkix_store);
   probe_blocklist_free(engine->blocklist);
   tls_client_free(engine->tls);
   free(engine);

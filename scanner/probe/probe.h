@@ -100,6 +100,10 @@ struct probe_config {
   bool probe_each_key_type;       /* true: when TLS came up, the host has usable TLSA and the
                                      leaf is RSA or ECDSA, a second session offers only the
                                      other key type (same politeness rules as any session) */
+  const char *pkix_ca_file;       /* NULL: the system store; else a PEM bundle (--ca-file): the WebPKI
+                                     trust store of the MTA-STS check of requests with pkix set.
+                                     A file is loaded by probe_engine_new (not kept; a bad one fails
+                                     it); the system store when the first pkix report needs it */
 };
 
 /* Fills the defaults noted above. */
@@ -115,6 +119,8 @@ struct probe_request {
   size_t tlsa_count;                  /* 0: DANE does not apply (probe-all mode) */
   struct sockaddr_storage address;    /* port ignored: config smtp_port is used */
   socklen_t address_len;
+  bool pkix; /* MTA-STS (RFC 8461 4.2): also validate the session's chain against the WebPKI
+                store (pkix_ca_file) for host_name; the report's pkix says how it went */
 };
 
 
@@ -178,6 +184,14 @@ struct probe_report {
   unsigned attempts;                /* 0 skipped (no session), 1, or 2 when the first failed transiently */
   struct probe_first_attempt first; /* the first session, when attempts == 2 (zeros otherwise) */
   const char *first_reason;         /* its reason when attempts == 2, else NULL */
+
+  /* MTA-STS WebPKI validation of the same (last unrestricted) session: the
+   * chain it received checked with X509_verify_cert against the engine's
+   * own store (tls/tls_pkix.h), separately from the DANE verification of
+   * the handshake; no second connection. PROBE_PKIX_NOT_CHECKED unless the
+   * request set pkix. */
+  enum probe_pkix pkix;
+  const char *pkix_reason; /* never NULL: "" when valid or not checked */
 };
 
 typedef void (*probe_done_cb)(const struct probe_report *report, void *arg);
@@ -226,6 +240,35 @@ size_t probe_engine_pending(const struct probe_engine *engine);
 /* Aborts every session and frees the engine without calling any callback.
  * probe_engine_free(NULL) is a no-op. */
 void probe_engine_free(struct probe_engine *engine);
+
+/* Politeness slots for other connection kinds (the MTA-STS policy fetch,
+ * sts/sts_fetch.h): one slot is one connection to one address under the
+ * same rules as an SMTP session, counted with them: the overall rate and
+ * max_concurrent, the address's per_ip cap, gap, back-off and give-up, the
+ * blocklist and special-purpose addresses. Slots wait in the address's FIFO
+ * with the probes (the address state is keyed by address only: port 443
+ * and port 25 of one address share it). Slots are not probes: they are not
+ * in probe_engine_pending nor in submitted/completed, but opened slots
+ * count in stats.connections.
+ *
+ * probe_engine_slot_request queues a slot for address (family AF_INET or
+ * AF_INET6; port ignored). cb runs exactly once, from the event loop, never
+ * from inside the call: with skip_reason NULL the caller may connect now and
+ * must end the slot with probe_slot_release when the connection is closed;
+ * with a skip_reason (blocklist, special-purpose address, address given up)
+ * the caller must not connect, and the slot is already gone. Returns NULL
+ * (no callback) on a bad address or when out of memory.
+ *
+ * probe_slot_release ends a granted slot: refused says the connection was
+ * refused (backs the address off like a refused SMTP session; a clean end
+ * lets the gap shrink back). On a slot not yet granted it cancels it and no
+ * callback runs. Every slot is freed by probe_engine_free without a
+ * callback. */
+struct probe_slot;
+typedef void (*probe_slot_cb)(struct probe_slot *slot, const char *skip_reason, void *arg);
+struct probe_slot *probe_engine_slot_request(struct probe_engine *engine, const struct sockaddr_storage *address,
+                                             probe_slot_cb cb, void *arg);
+void probe_slot_release(struct probe_slot *slot, bool refused);
 
 /* RESULTS.md "TLS-RPT result types": the type a probe result maps to
  * (TLSRPT_NONE for authenticated, unauthenticated-tls, skipped and the

@@ -42,6 +42,22 @@ struct probe_key_type_result {
   uint8_t leaf_spki_sha256[32]; /* what a "3 1 1" record of this leaf's key holds */
 };
 
+/* The WebPKI (PKIX) validation of the probe's TLS session for MTA-STS
+ * (MTA-STS.md: per probed address `pkix`, "valid" or the reason it is
+ * not). Computed only when the probe request asks for it. */
+enum probe_pkix {
+  PROBE_PKIX_NOT_CHECKED = 0, /* "not-checked": the request did not ask */
+  PROBE_PKIX_VALID,           /* "valid": chain to the WebPKI store, dates, MX name, TLS >= 1.2 */
+  PROBE_PKIX_NO_TLS,          /* "no-tls": no TLS session (skipped, unreachable, no STARTTLS, failed handshake) */
+  PROBE_PKIX_TLS_VERSION,     /* "tls-version": the session is below TLS 1.2 */
+  PROBE_PKIX_UNTRUSTED,       /* "untrusted": no path to a trust anchor (self-signed, unknown CA) */
+  PROBE_PKIX_EXPIRED,         /* "expired": a certificate of the path is past (or before) its dates */
+  PROBE_PKIX_NAME_MISMATCH,   /* "name-mismatch": no SAN dNSName matches the MX host name */
+  PROBE_PKIX_INVALID,         /* "invalid": any other verification error (signature, purpose, parse) */
+  PROBE_PKIX_COUNT
+};
+const char *probe_pkix_name(enum probe_pkix pkix);
+
 /* The first session of a probe that got a second one (probe_config
  * retry_transient): what the second attempt replaced. */
 struct probe_first_attempt {
@@ -89,6 +105,8 @@ struct probe_detail {
                                        a transient first failure; the key-type session is not counted */
   struct probe_first_attempt first; /* valid when attempts == 2 */
   char *first_reason;               /* the first session's reason when attempts == 2, else NULL */
+  enum probe_pkix pkix;             /* MTA-STS WebPKI verdict of the (last unrestricted) session */
+  char *pkix_reason;                /* its detail (OpenSSL's error), NULL when valid or not checked */
 };
 
 /* Frees the detail and everything it owns; NULL is a no-op. */

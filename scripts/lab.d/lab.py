@@ -47,6 +47,7 @@ sys.path.insert(0, HERE)
 import labworld  # noqa: E402
 import labsmtp  # noqa: E402
 import labwan  # noqa: E402
+import labsts  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 NS = os.environ.get("DANESCAN_LAB_NS", "danescan-lab")
@@ -86,6 +87,7 @@ def pidfiles():
     out["unbound"] = os.path.join(STATE, "unbound", "unbound.pid")
     out.update(labsmtp.pidfiles(STATE))
     out.update(labwan.pidfiles(STATE))
+    out.update(labsts.pidfiles(STATE))
     return out
 
 
@@ -237,6 +239,7 @@ def do_build(world, wan=None):
     write(os.path.join(STATE, "expect.jsonl"),
           "".join(json.dumps(e) + "\n" for e in labworld.expectations(world)))
     labsmtp.save_plan(STATE, labsmtp.plan(world, built["tls"]))
+    labsts.build(STATE, world, built["tls"])
     built["tls"].save()
     write(os.path.join(STATE, "hosts.json"), json.dumps(hosts_info(world), indent=1) + "\n")
     return time.monotonic() - t0
@@ -427,6 +430,10 @@ def cmd_up(args):
                 log(f"mail servers not listening on {missing}; logs: {STATE}/smtp/*.log, "
                     f"{STATE}/postfix/maillog")
                 return 1
+            problem = labsts.start(STATE, NS, REPO, world)
+            if problem:
+                log(problem)
+                return 1
     if not ok:
         log("Unbound does not answer with AD for lab. SOA; last answer:\n" + last)
         log(f"logs: {STATE}/unbound/unbound.log, {STATE}/nsd-*/nsd.log")
@@ -446,6 +453,10 @@ def cmd_up(args):
     print(f"  smtp       port {labsmtp.SMTP_PORT} on every MX address: "
           + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
           + f"  (scripts/lab hosts; logs {STATE}/postfix/maillog, {STATE}/smtp/)")
+    if world.policies:
+        print(f"  https      port {labsts.HTTPS_PORT} on {', '.join(labsts.addresses(world))}: "
+              f"{len(world.policies)} MTA-STS policy hosts (lab WebPKI = the lab CA, --ca-file {STATE}/tls/ca.crt;"
+              f" log {STATE}/sts/https.log)")
     for line in labwan.describe(STATE):
         print("  " + line)
     print(f"  state      {STATE}  (zones/, keys/, tls/, nsd-*/, unbound/, postfix/, smtp/, expect.jsonl, hosts.json)")

@@ -395,6 +395,16 @@ def main(world, ns, args, retries=0):
             if verbose:
                 for t in obs.trace:
                     print(f"       . {t}")
+    if not only and world.policies:
+        import labsts
+        state = os.path.join(os.environ.get("DANESCAN_STATE") or os.path.join(
+            os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".state"), "lab")
+        ok, problems = labsts.verify(ns, state, world)
+        passed += ok
+        failed += len(problems)
+        for p in problems:
+            print(f"FAIL {p}")
+        print(f"lab verify: {ok} policy hosts answered as their [policy] section says (curl)")
     total = passed + failed
     print(f"lab verify: {res.queries} dig queries; "
           + (f"all {total} cases right" if not failed else f"{failed} of {total} cases WRONG"))

@@ -48,6 +48,15 @@ HOST_STATUSES = (
     "tlsa-failed", "no-tlsa", "insecure", "address-failed", "no-address",
     "dane-unprobed")
 DNSSEC_STATES = ("secure", "insecure", "bogus", "failed")
+# ../shared/spec/MTA-STS.md (issue 18)
+MTA_STS_STATUSES = ("none", "record-invalid", "policy-unavailable", "policy-invalid", "mode-none",
+                    "mx-mismatch", "cert-invalid", "valid")
+TLSRPT_STATUSES = ("none", "invalid", "valid")
+# [policy HOST]: what the lab's HTTPS policy server (tests/labsmtp/sts_https_server.py) does
+POLICY_SERVES = ("ok", "chunked", "close", "redirect", "temp-redirect", "notfound", "server-error", "html",
+                 "notype", "oversize", "oversizechunked", "endless", "drip", "hugeheaders", "garbage", "short",
+                 "exact")
+POLICY_CERTS = ("ca", "self", "expired", "wrongname")
 # Per-host flags (docs/output.md). The first eight are decided by DNS and
 # checked by `scripts/lab verify`; the last two need probes.
 DNS_HOST_FLAGS = ("nxdomain", "target-is-tld", "target-is-localhost", "ancestor-nxdomain",
@@ -160,8 +169,9 @@ ZONE_KEYS = {"signing", "server", "break", "strip-rrsig", "records", "resolver",
              "zone-note"}
 CASE_KEYS = {"status", "mx_dnssec", "hosts", "flags", "check", "note",
              "probe.status", "probe.hosts", "probe.addresses", "probe.flags", "probe.rollover",
-             "dig"}
+             "dig", "mta_sts.status", "tlsrpt.status"}
 HOST_KEYS = {"certs", "issuer", "smtp", "note"}
+POLICY_KEYS = {"address", "cert", "serve", "policy", "note"}
 
 
 class Record:
@@ -221,6 +231,8 @@ class Case:
         self.probe_addresses = {}  # "host" | "host@4" | "host@6" -> probe result
         self.probe_flags = {}      # host -> [flag]
         self.probe_rollover = {}   # host -> rollover word
+        self.mta_sts_status = None  # MTA-STS.md mta_sts.status (scan --mta-sts), None: not stated
+        self.tlsrpt_status = None   # MTA-STS.md tlsrpt_record.status
 
 
 class HostDecl:
@@ -230,6 +242,25 @@ class HostDecl:
         self.issuer = "ca"
         self.smtp = []            # raw lines
         self.smtp_specs = []      # SmtpSpec, parsed
+        self.note = ""
+
+
+class PolicyDecl:
+    """[policy mta-sts.DOMAIN]: an HTTPS policy host of the lab (RFC 8461
+    3.3) served by tests/labsmtp/sts_https_server.py on port 443 of
+    `address` (127.54.0.0/24; the zone needs the matching A record):
+    `cert` ca (issued by the lab CA, which is the lab's WebPKI: pass
+    tls/ca.crt as --ca-file) | self | expired | wrongname; `serve` the
+    server's behaviour (POLICY_SERVES); `policy` the body lines (joined
+    with CRLF; default: enforce with mx: mx.DOMAIN)."""
+
+    def __init__(self, name, lineno):
+        self.name = name
+        self.lineno = lineno
+        self.address = None
+        self.cert = "ca"
+        self.serve = "ok"
+        self.policy = None
         self.note = ""
 
 
@@ -299,6 +330,7 @@ class World:
         self.zones = {}           # fqdn -> Zone
         self.cases = []
         self.hostdecls = {}
+        self.policies = {}        # host (bare) -> PolicyDecl
         self.addresses = {}       # host (bare) -> {"ipv4": .., "ipv6": ..}
         self._addr_index = {}
 
@@ -387,13 +419,29 @@ def parse_world(path):
         sections = parse_sections(f.read(), path)
     world = World()
     for sec in sections:
-        if sec.kind not in ("zone", "case", "host"):
+        if sec.kind not in ("zone", "case", "host", "policy"):
             raise CasesError(f"{path}:{sec.lineno}: unknown section kind [{sec.kind}]")
         allowed = {"zone": ZONE_KEYS, "case": ZONE_KEYS | CASE_KEYS | {"zone"},
-                   "host": HOST_KEYS}[sec.kind]
+                   "host": HOST_KEYS, "policy": POLICY_KEYS}[sec.kind]
         for key in sec.fields:
             if key not in allowed:
                 raise CasesError(f"{path}:{sec.lineno}: unknown key {key!r} in [{sec.kind}]")
+        if sec.kind == "policy":
+            pd = PolicyDecl(bare(sec.name), sec.lineno)
+            pd.address = sec.get("address")
+            if not pd.address or not pd.address.startswith("127.54.0."):
+                raise CasesError(f"{path}:{sec.lineno}: [policy {sec.name}]: address must be in 127.54.0.0/24")
+            pd.cert = sec.get("cert", "ca")
+            if pd.cert not in POLICY_CERTS:
+                raise CasesError(f"{path}:{sec.lineno}: cert {pd.cert!r} not in {POLICY_CERTS}")
+            pd.serve = sec.get("serve", "ok")
+            if pd.serve not in POLICY_SERVES:
+                raise CasesError(f"{path}:{sec.lineno}: serve {pd.serve!r} not in {POLICY_SERVES}")
+            lines = sec.lines("policy")
+            pd.policy = "".join(line.strip() + "\r\n" for line in lines) if lines else None
+            pd.note = sec.get("note", "")
+            world.policies[pd.name] = pd
+            continue
         if sec.kind == "host":
             h = HostDecl(bare(sec.name))
             if sec.get("certs"):
@@ -450,6 +498,12 @@ def parse_world(path):
                 c.probe_flags[host] = fl
             c.probe_rollover = _parse_hostmap(sec.lines("probe.rollover"), "probe.rollover", path,
                                               sec.lineno, ROLLOVERS)
+            c.mta_sts_status = sec.get("mta_sts.status")
+            if c.mta_sts_status is not None and c.mta_sts_status not in MTA_STS_STATUSES:
+                raise CasesError(f"{path}:{sec.lineno}: mta_sts.status {c.mta_sts_status!r} unknown")
+            c.tlsrpt_status = sec.get("tlsrpt.status")
+            if c.tlsrpt_status is not None and c.tlsrpt_status not in TLSRPT_STATUSES:
+                raise CasesError(f"{path}:{sec.lineno}: tlsrpt.status {c.tlsrpt_status!r} unknown")
             world.cases.append(c)
     if "." not in world.zones:
         raise CasesError(f"{path}: no [zone .] (the root)")
@@ -538,6 +592,10 @@ def expectations(world):
         e = {"domain": c.domain, "status": c.status, "mx_dnssec": c.mx_dnssec,
              "hosts": dict(c.hosts), "flags": {h: list(f) for h, f in c.flags.items()}}
         e["probe"] = probe_expectation(world, c)
+        if c.mta_sts_status is not None:
+            e["mta_sts"] = c.mta_sts_status
+        if c.tlsrpt_status is not None:
+            e["tlsrpt_record"] = c.tlsrpt_status
         if c.note:
             e["note"] = c.note
         out.append(e)

@@ -10,6 +10,8 @@
  *   --deadline-ms N  --no-key-types  --rate R  --burst N  --per-ip N  --gap-ms N
  *   --backoff-max-ms N  --max-concurrent N  --blocklist FILE  --max-line N
  *   --max-total N  --max-lines N  --repeat N  --quiet
+ *   --pkix (the MTA-STS WebPKI check of the session for --host; prints
+ *   pkix= and pkix_reason=)  --ca-file FILE (its trust store)
  *   --retry-delay-ms N (a second session after a transient failure, N ms
  *   later; without it every probe is one session, as --gap-ms and --rate
  *   default to none: the tests ask for each policy they check)
@@ -82,6 +84,8 @@ static void on_done(const struct probe_report *r, void *arg) {
     printf(" first=%s@%s first_ms=%d pause_ms=%d first_reason=\"%s\"", probe_result_name(r->first.result),
            probe_step_name(r->first.step), r->first.elapsed_ms, r->first.pause_ms, r->first_reason);
   }
+  if (r->pkix != PROBE_PKIX_NOT_CHECKED)
+    printf(" pkix=%s pkix_reason=\"%s\"", probe_pkix_name(r->pkix), r->pkix_reason);
   printf(" reason=\"%s\"\n", r->reason);
   fflush(stdout);
 }
@@ -134,6 +138,7 @@ int main(int argc, char **argv) {
   const char *addresses[MAX_ITEMS];
   size_t address_count = 0;
   unsigned repeat = 1;
+  bool pkix = false;
   struct run run = {0};
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
@@ -147,6 +152,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(arg, "--no-key-types") == 0) {
       config.probe_each_key_type = false;
+      continue;
+    }
+    if (strcmp(arg, "--pkix") == 0) {
+      pkix = true;
       continue;
     }
     if (strcmp(arg, "--quiet") == 0) {
@@ -188,6 +197,7 @@ int main(int argc, char **argv) {
     else if (strcmp(arg, "--max-total") == 0) config.max_reply_total_bytes = number;
     else if (strcmp(arg, "--max-lines") == 0) config.max_reply_lines = (unsigned)number;
     else if (strcmp(arg, "--repeat") == 0) repeat = (unsigned)number;
+    else if (strcmp(arg, "--ca-file") == 0) config.pkix_ca_file = value;
     else usage();
   }
   if (address_count == 0) usage();
@@ -211,6 +221,7 @@ int main(int argc, char **argv) {
   request.reference_count = ref_count;
   request.tlsa = tlsa;
   request.tlsa_count = tlsa_count;
+  request.pkix = pkix;
   double start = now_seconds();
   size_t submitted = 0;
   for (unsigned r = 0; r < repeat; r++) {
