@@ -214,6 +214,7 @@ int sts_domain_start(struct sts_domain *sts, struct dns_client *dns, const struc
 
 enum sts_address_check sts_stage_address_check(const struct host_address *address, char *reason, size_t reason_len) {
   if (reason_len > 0) reason[0] = '\0';
+  const struct probe_detail *detail = address->probe;
   /* RFC 8461 4.2: no STARTTLS, or no TLS session after it, is a failure;
    * an address never reached says nothing. */
   switch (address->probe_result) {
@@ -226,10 +227,21 @@ enum sts_address_check sts_stage_address_check(const struct host_address *addres
   default:
     break;
   }
-  /* The WebPKI verdict of the session (chain, dates, name, TLS >= 1.2) is
-   * the probe's pkix result, added by the MTA-STS probe work (i18fetch);
-   * until it is there, an address that reached TLS is not judged. */
-  return STS_ADDRESS_UNCHECKED;
+  /* The session's WebPKI verdict (chain, dates, MX name, TLS >= 1.2), made
+   * by the probe when the request asked for it (probe_stage_config.pkix). */
+  if (detail == NULL) return STS_ADDRESS_UNCHECKED;
+  switch (detail->pkix) {
+  case PROBE_PKIX_VALID:
+    return STS_ADDRESS_PASSED;
+  case PROBE_PKIX_NOT_CHECKED:
+  case PROBE_PKIX_NO_TLS: /* unreachable or skipped: the failures above are handled */
+  case PROBE_PKIX_COUNT:
+    return STS_ADDRESS_UNCHECKED;
+  default:
+    snprintf(reason, reason_len, "%s%s%s", probe_pkix_name(detail->pkix), detail->pkix_reason != NULL ? ": " : "",
+             detail->pkix_reason != NULL ? detail->pkix_reason : "");
+    return STS_ADDRESS_FAILED;
+  }
 }
 
 void sts_domain_decide(struct sts_domain *sts, const struct domain_result *domain) {
