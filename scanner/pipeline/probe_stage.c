@@ -374,6 +374,7 @@ static void probe_host_here(struct host_job *job) {
     request->reference_count = name_count;
     request->tlsa = tlsa_applies ? host->tlsa_records : NULL;
     request->tlsa_count = tlsa_applies ? host->tlsa_count : 0;
+    request->pkix = stage->config.pkix;
     if (address->family == AF_INET) {
       struct sockaddr_in *sin = (struct sockaddr_in *)&request->address;
       sin->sin_family = AF_INET;

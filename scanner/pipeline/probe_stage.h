@@ -26,6 +26,7 @@ int probe_mode_parse(const char *word, enum probe_mode *out);
 struct probe_stage_config {
   enum probe_mode mode;
   const char *certs_path; /* PEM side output, NULL = none */
+  bool pkix;              /* MTA-STS (scan --mta-sts): every probe also checks its chain under the WebPKI */
 };
 
 struct probe_stage;

@@ -8,6 +8,9 @@
  *      without DS for insecure domains;
  *   5. the domain status is decided (rules.c), the record goes to every
  *      sink, the hosts are released and the task is freed.
+ * With mta_sts, a domain with mail also runs sts_stage.c's lookups and
+ * policy fetch beside step 3; its MTA-STS verdict is made when both are
+ * back, before step 4.
  * Admission stops while `concurrency` tasks are in flight or a sink pushes
  * back, so memory does not grow with the input. */
 #include "pipeline/scan.h"
@@ -26,6 +29,10 @@ struct domain_task {
   struct scan *scan;
   struct domain_result result;
   unsigned pending; /* hosts or lookups still awaited */
+  bool hosts_done;  /* every MX host is ready */
+  bool sts_started; /* sts holds MTA-STS work (freed with the task) */
+  bool sts_running; /* its lookups or fetch are still out */
+  struct sts_domain sts;
   struct timespec started;
   struct domain_task *next_free;
 };
@@ -112,6 +119,7 @@ static void task_free(struct scan *scan, struct domain_task *task) {
   }
   dns_fact_clear(&task->result.mx);
   dns_fact_clear(&task->result.dnskey);
+  if (task->sts_started) sts_domain_clear(&task->sts);
   task->next_free = scan->free_tasks;
   scan->free_tasks = task;
 }
@@ -157,14 +165,30 @@ static void on_dnskey(const struct dns_answer *answer, void *arg) {
   task_finish(task);
 }
 
-static void hosts_ready(struct domain_task *task) {
+/* The hosts, and the MTA-STS work when there is some, are back. */
+static void hosts_and_sts_ready(struct domain_task *task) {
   struct scan *scan = task->scan;
   struct domain_result *result = &task->result;
+  if (task->sts_started) {
+    sts_domain_decide(&task->sts, result);
+    result->mta_sts = &task->sts.result;
+  }
   if (scan->config.islands && result->mx_dnssec == DNSSEC_INSECURE) {
     if (dns_lookup(scan->dns, result->name, LDNS_RR_TYPE_DNSKEY, -1, on_dnskey, task) == 0) return;
     result->island = ISLAND_CHECK_FAILED;
   }
   task_finish(task);
+}
+
+static void hosts_ready(struct domain_task *task) {
+  task->hosts_done = true;
+  if (!task->sts_running) hosts_and_sts_ready(task);
+}
+
+static void on_sts_done(void *arg) {
+  struct domain_task *task = arg;
+  task->sts_running = false;
+  if (task->hosts_done) hosts_and_sts_ready(task);
 }
 
 static void on_host_ready(struct mx_host *host, void *arg) {
@@ -283,6 +307,11 @@ static void on_mx(const struct dns_answer *answer, void *arg) {
     result->link_count = 1;
     result->links[0].preference = 0;
     memcpy(collect.names[0], result->name, sizeof collect.names[0]);
+  }
+  if (task->scan->config.mta_sts &&
+      sts_domain_start(&task->sts, task->scan->dns, task->scan->config.policy_fetch, result->name, on_sts_done, task) ==
+          0) {
+    task->sts_started = task->sts_running = true;
   }
   hold_hosts(task, collect.names);
 }

@@ -16,6 +16,7 @@
 #include "dns/dns_client.h"
 #include "input/input.h"
 #include "pipeline/host_resolver.h"
+#include "pipeline/sts_stage.h"
 #include "record/sink.h"
 
 #define SCAN_MAX_SINKS 4
@@ -31,6 +32,10 @@ struct scan_config {
    * again. NULL: scan everything. */
   bool (*skip_seq)(void *ctx, uint64_t seq);
   void *skip_ctx;
+  /* MTA-STS and TLS-RPT (pipeline/sts_stage.h) for every domain with mail;
+   * policy_fetch (borrowed) fetches the policies. */
+  bool mta_sts;
+  const struct sts_policy_fetch *policy_fetch;
 };
 
 void scan_config_defaults(struct scan_config *config);

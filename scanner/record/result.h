@@ -94,6 +94,9 @@ struct mx_link {
   struct mx_host *host; /* shared; never NULL in a finished record */
 };
 
+/* MTA-STS and TLS-RPT of a domain (record/mta_sts_result.h). */
+struct mta_sts_result;
+
 enum island_state { ISLAND_NOT_CHECKED = 0, ISLAND_UNSIGNED, ISLAND_SIGNED_NO_DS, ISLAND_CHECK_FAILED };
 const char *island_state_name(enum island_state state);
 
@@ -113,7 +116,8 @@ struct domain_result {
   struct mx_link links[RESULT_MAX_MX_HOSTS];
   size_t link_count;
   enum island_state island;
-  struct dns_fact dnskey; /* the --islands DNSKEY lookup */
+  struct dns_fact dnskey;         /* the --islands DNSKEY lookup */
+  struct mta_sts_result *mta_sts; /* NULL: not checked (no --mta-sts, or no mail); owned by the pipeline */
   int64_t started_unix_ms;
   uint32_t elapsed_ms;
 };

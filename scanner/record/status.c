@@ -123,3 +123,42 @@ DEFINE_PARSE(domain_status_parse, enum domain_status, domain_status_words, DOMAI
 enum dnssec_state dnssec_state_worst(enum dnssec_state a, enum dnssec_state b) {
   return a > b ? a : b;
 }
+
+/* MTA-STS and TLS-RPT (shared/spec/MTA-STS.md). */
+static const char *const mta_sts_status_words[MTA_STS_STATUS_COUNT] = {
+    [MTA_STS_NONE] = "none",
+    [MTA_STS_RECORD_INVALID] = "record-invalid",
+    [MTA_STS_POLICY_UNAVAILABLE] = "policy-unavailable",
+    [MTA_STS_POLICY_INVALID] = "policy-invalid",
+    [MTA_STS_MODE_NONE] = "mode-none",
+    [MTA_STS_MX_MISMATCH] = "mx-mismatch",
+    [MTA_STS_CERT_INVALID] = "cert-invalid",
+    [MTA_STS_VALID] = "valid",
+};
+
+static const char *const mta_sts_mode_words[STS_MODE_COUNT] = {
+    [STS_MODE_ENFORCE] = "enforce",
+    [STS_MODE_TESTING] = "testing",
+    [STS_MODE_NONE] = "none",
+};
+
+static const char *const tlsrpt_record_status_words[TLSRPT_RECORD_STATUS_COUNT] = {
+    [TLSRPT_RECORD_NONE] = "none",
+    [TLSRPT_RECORD_INVALID] = "invalid",
+    [TLSRPT_RECORD_VALID] = "valid",
+};
+
+const char *mta_sts_status_name(enum mta_sts_status status) {
+  return word_of(mta_sts_status_words, MTA_STS_STATUS_COUNT, (int)status);
+}
+const char *mta_sts_mode_name(enum mta_sts_mode mode) {
+  return word_of(mta_sts_mode_words, STS_MODE_COUNT, (int)mode);
+}
+const char *tlsrpt_record_status_name(enum tlsrpt_record_status status) {
+  return word_of(tlsrpt_record_status_words, TLSRPT_RECORD_STATUS_COUNT, (int)status);
+}
+
+DEFINE_PARSE(mta_sts_status_parse, enum mta_sts_status, mta_sts_status_words, MTA_STS_STATUS_COUNT)
+DEFINE_PARSE(mta_sts_mode_parse, enum mta_sts_mode, mta_sts_mode_words, STS_MODE_COUNT)
+DEFINE_PARSE(tlsrpt_record_status_parse, enum tlsrpt_record_status, tlsrpt_record_status_words,
+             TLSRPT_RECORD_STATUS_COUNT)

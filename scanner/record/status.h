@@ -104,4 +104,36 @@ int domain_status_parse(const char *word, enum domain_status *out);
 /* The worse of two DNSSEC states (secure < insecure < bogus < failed). */
 enum dnssec_state dnssec_state_worst(enum dnssec_state a, enum dnssec_state b);
 
+/* MTA-STS (shared/spec/MTA-STS.md): the status of one domain, in the order
+ * they are decided (sts/sts_status.h). */
+enum mta_sts_status {
+  MTA_STS_NONE = 0,
+  MTA_STS_RECORD_INVALID,
+  MTA_STS_POLICY_UNAVAILABLE,
+  MTA_STS_POLICY_INVALID,
+  MTA_STS_MODE_NONE,
+  MTA_STS_MX_MISMATCH,
+  MTA_STS_CERT_INVALID,
+  MTA_STS_VALID,
+  MTA_STS_STATUS_COUNT
+};
+
+/* The mode of an MTA-STS policy (RFC 8461 3.2). */
+enum mta_sts_mode { STS_MODE_ENFORCE = 0, STS_MODE_TESTING, STS_MODE_NONE, STS_MODE_COUNT };
+
+/* The TLS-RPT record of one domain (RFC 8460 3; MTA-STS.md). */
+enum tlsrpt_record_status {
+  TLSRPT_RECORD_NONE = 0,
+  TLSRPT_RECORD_INVALID,
+  TLSRPT_RECORD_VALID,
+  TLSRPT_RECORD_STATUS_COUNT
+};
+
+const char *mta_sts_status_name(enum mta_sts_status status);
+const char *mta_sts_mode_name(enum mta_sts_mode mode);
+const char *tlsrpt_record_status_name(enum tlsrpt_record_status status);
+int mta_sts_status_parse(const char *word, enum mta_sts_status *out);
+int mta_sts_mode_parse(const char *word, enum mta_sts_mode *out);
+int tlsrpt_record_status_parse(const char *word, enum tlsrpt_record_status *out);
+
 #endif

@@ -13,6 +13,7 @@
 #include <ldns/ldns.h>
 
 #include "record/probe_detail.h"
+#include "report/explain_sts.h"
 
 #define EXPLAIN_DATA_SHOWN_HEX_CHARS 64 /* longer TLSA data (full certificates) is cut */
 #define EXPLAIN_SECONDS_PER_DAY 86400
@@ -738,6 +739,7 @@ char *explain_domain(const struct domain_result *result, const struct explain_op
   for (size_t i = 0; i < result->link_count; i++) {
     if (result->links[i].host != NULL) explain_host(&e, result, &result->links[i]);
   }
+  e.fix_count += explain_mta_sts(result, e.out, e.fix);
 
   fclose(e.fix);
   if (e.fix_count > 0) {

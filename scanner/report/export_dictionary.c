@@ -103,6 +103,9 @@ static const struct column_description columns[] = {
     {"domain_mx", "domain", "The domain (domains.domain)."},
     {"domain_mx", "preference", "MX preference (0 for the implicit MX host)."},
     {"domain_mx", "host", "MX host name, lower case, without the trailing dot (mx_hosts.host)."},
+    {"domain_mx", "mta_sts_match",
+     "MTA-STS (scan --mta-sts): whether the host matches an mx pattern of the domain's policy (RFC 8461 4.1); empty "
+     "when the domain has no policy with patterns or was not checked."},
     /* mx_hosts */
     {"mx_hosts", "host", "MX host name, lower case, without the trailing dot."},
     {"mx_hosts", "status",

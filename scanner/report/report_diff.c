@@ -36,6 +36,23 @@ static void print_rows(FILE *out, const PGresult *res, const char *kind, const c
   }
 }
 
+/* The rows of diff_mta_sts: the kind ("mta-sts", "tlsrpt") is a column. */
+static void print_mta_sts_rows(FILE *out, const PGresult *res, struct diff_counts *mta_sts,
+                               struct diff_counts *tlsrpt) {
+  int kind = PQfnumber(res, "kind");
+  for (int r = 0; r < PQntuples(res) && kind >= 0; r++) {
+    const char *k = PQgetvalue(res, r, kind);
+    struct diff_counts *counts = strcmp(k, "tlsrpt") == 0 ? tlsrpt : mta_sts;
+    const char *dir = PQgetvalue(res, r, PQfnumber(res, "direction"));
+    if (strcmp(dir, "worse") == 0) counts->worse++;
+    else if (strcmp(dir, "better") == 0) counts->better++;
+    else counts->changed++;
+    fprintf(out, "%s\t%s\t%s\t%s\t%s\t%s\n", k, dir, PQgetvalue(res, r, PQfnumber(res, "domain")),
+            PQgetvalue(res, r, PQfnumber(res, "from_status")), PQgetvalue(res, r, PQfnumber(res, "to_status")),
+            PQgetvalue(res, r, PQfnumber(res, "reason")));
+  }
+}
+
 static int scans_exist(PGconn *conn, const char *from, const char *to) {
   const char *values[2] = {from, to};
   PGresult *res;
@@ -62,11 +79,13 @@ int report_diff(PGconn *conn, const char *reports_dir, const char *from, const c
   char why[1024];
   PGresult *domains = NULL;
   PGresult *hosts = NULL;
+  PGresult *mta_sts = NULL;
   const struct report_sql_variable vars[] = {{"from_scan", from}, {"to_scan", to}};
   if (scans_exist(conn, from, to) != 0) goto done;
   domains = report_sql_run(conn, reports_dir, "diff_domains", vars, 2, why, sizeof why);
   if (domains != NULL) hosts = report_sql_run(conn, reports_dir, "diff_hosts", vars, 2, why, sizeof why);
-  if (domains == NULL || hosts == NULL) {
+  if (hosts != NULL) mta_sts = report_sql_run(conn, reports_dir, "diff_mta_sts", vars, 2, why, sizeof why);
+  if (domains == NULL || hosts == NULL || mta_sts == NULL) {
     fprintf(stderr, "danescan diff: %s\n", why);
     goto done;
   }
@@ -74,14 +93,25 @@ int report_diff(PGconn *conn, const char *reports_dir, const char *from, const c
   struct diff_counts host_counts = {0};
   print_rows(out, domains, "domain", "domain", &domain_counts);
   print_rows(out, hosts, "host", "host", &host_counts);
+  struct diff_counts mta_sts_counts = {0};
+  struct diff_counts tlsrpt_counts = {0};
+  print_mta_sts_rows(out, mta_sts, &mta_sts_counts, &tlsrpt_counts);
+  /* before the last line, which stays the DANE summary scripts read */
+  fprintf(out, "# %s -> %s: mta-sts %lu worse, %lu better, %lu changed; tlsrpt %lu worse, %lu better, %lu changed\n",
+          from, to, mta_sts_counts.worse, mta_sts_counts.better, mta_sts_counts.changed, tlsrpt_counts.worse,
+          tlsrpt_counts.better, tlsrpt_counts.changed);
   fprintf(out, "# %s -> %s: domains %lu worse, %lu better, %lu changed; hosts %lu worse, %lu better, %lu changed\n",
           from, to, domain_counts.worse, domain_counts.better, domain_counts.changed, host_counts.worse,
           host_counts.better, host_counts.changed);
-  rc = fail_on_regression && (domain_counts.worse > 0 || host_counts.worse > 0) ? 1 : 0;
+  rc = fail_on_regression &&
+          (domain_counts.worse > 0 || host_counts.worse > 0 || mta_sts_counts.worse > 0 || tlsrpt_counts.worse > 0)
+      ? 1
+      : 0;
   if (fflush(out) != 0) rc = 3;
 
 done:
   PQclear(domains);
   PQclear(hosts);
+  PQclear(mta_sts);
   return rc;
 }

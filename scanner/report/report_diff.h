@@ -1,8 +1,10 @@
-/* Compares two scans by running reports/diff_domains.sql and
- * reports/diff_hosts.sql (where the order of statuses is defined) and prints
- * the changes for a person or a monitoring job, one per line:
- *   domain|host <TAB> worse|better|changed <TAB> NAME <TAB> FROM <TAB> TO <TAB> REASON
- * then a "# FROM -> TO: ..." count line. Reads only. */
+/* Compares two scans by running reports/diff_domains.sql,
+ * reports/diff_hosts.sql and reports/diff_mta_sts.sql (where the order of
+ * statuses is defined) and prints the changes for a person or a monitoring
+ * job, one per line:
+ *   domain|host|mta-sts|tlsrpt <TAB> worse|better|changed <TAB> NAME <TAB> FROM <TAB> TO <TAB> REASON
+ * then a "# FROM -> TO: mta-sts ..." count line and, last, the
+ * "# FROM -> TO: domains ..." count line. Reads only. */
 #ifndef DANESCAN_REPORT_REPORT_DIFF_H
 #define DANESCAN_REPORT_REPORT_DIFF_H
 

@@ -88,6 +88,17 @@ static const struct report_table report_tables[] = {
      NULL, 0},
     {"key_types", "Certificate key types", "Leaf certificate key types served by probed addresses.", REPORT_CHART_NONE,
      NULL, NULL, 0},
+    {"dane_mta_sts", "DANE and MTA-STS side by side",
+     "Domains with mail checked for MTA-STS (scan --mta-sts; empty otherwise): DANE only (TLSA under DNSSEC), "
+     "MTA-STS only by policy mode, both, neither; the failures of each and the domains publishing TLS-RPT.",
+     REPORT_CHART_BARS, "deployment", "domains", 0},
+    {"mta_sts_statuses", "MTA-STS statuses",
+     "Domains checked for MTA-STS per status (shared/spec/MTA-STS.md), with DANE and TLS-RPT among them.",
+     REPORT_CHART_NONE, NULL, NULL, 0},
+    {"providers_mta_sts", "MX providers: DANE and MTA-STS",
+     "The twenty providers serving the most domains checked for MTA-STS, by deployment; mx_mismatch: MTA-STS "
+     "domains whose policy does not list one of the provider's hosts.",
+     REPORT_CHART_NONE, NULL, NULL, 0},
     {"status_changes", "Status changes since the previous scan",
      "Domains whose status changed: newly valid, newly failing, other.", REPORT_CHART_NONE, NULL, NULL,
      REPORT_DEFAULT_MAX_CHANGES},

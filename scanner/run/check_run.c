@@ -103,6 +103,7 @@ int run_check(struct scan_options *options, bool json) {
   struct input_reader *input = NULL;
   struct scan *scan = NULL;
   struct scan_runtime runtime;
+  options->scan.mta_sts = true; /* MTA-STS.md: check always judges MTA-STS and TLS-RPT too */
   int opened = scan_runtime_open(&runtime, options, NULL, "check");
   if (opened != 0) {
     free(input_text);
@@ -114,7 +115,7 @@ int run_check(struct scan_options *options, bool json) {
     exit_code = 2;
     goto out;
   }
-  scan = scan_new(runtime.base, &options->scan, runtime.dns, runtime.hosts, input, &sink, 1);
+  scan = scan_new(runtime.base, &runtime.scan, runtime.dns, runtime.hosts, input, &sink, 1);
   if (scan == NULL) {
     fprintf(stderr, "danescan check: out of memory\n");
     goto out;

@@ -64,6 +64,8 @@ enum {
   OPT_WORKER_PROCESS,
   OPT_WORKER_ID,
   OPT_JOIN,
+  OPT_MTA_STS,
+  OPT_CA_FILE,
   OPT_HELP,
 };
 
@@ -76,6 +78,8 @@ static const struct option long_options[] = {
     {"attempts", required_argument, NULL, OPT_ATTEMPTS},
     {"max-queries", required_argument, NULL, OPT_MAX_QUERIES},
     {"islands", no_argument, NULL, OPT_ISLANDS},
+    {"mta-sts", no_argument, NULL, OPT_MTA_STS},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
     {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
     {"host-cache", required_argument, NULL, OPT_HOST_CACHE},
     {"probe", required_argument, NULL, OPT_PROBE},
@@ -186,6 +190,12 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
       break;
     case OPT_ISLANDS:
       options->scan.islands = true;
+      break;
+    case OPT_MTA_STS:
+      options->scan.mta_sts = true;
+      break;
+    case OPT_CA_FILE:
+      options->probe_config.pkix_ca_file = optarg;
       break;
     case OPT_CONCURRENCY:
       if (parse_unsigned(optarg, "--concurrency", 1, 1000000, &value, why, why_len) != 0) return -1;

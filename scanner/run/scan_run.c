@@ -142,7 +142,7 @@ int run_scan(struct scan_options *options, int argc, char **argv) {
     exit_code = 2;
     goto out;
   }
-  scan = scan_new(runtime.base, &options->scan, runtime.dns, runtime.hosts, input, sinks, sink_count);
+  scan = scan_new(runtime.base, &runtime.scan, runtime.dns, runtime.hosts, input, sinks, sink_count);
   if (scan == NULL) {
     fprintf(stderr, "danescan scan: out of memory\n");
     goto out;

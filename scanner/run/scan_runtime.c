@@ -6,6 +6,12 @@
 
 #include "dns/resolver_check.h"
 
+/* The pipeline's hook (pipeline/sts_stage.h) onto the fetcher. */
+static int fetch_policy(void *ctx, const char *domain, const struct sockaddr_storage *addresses, size_t n_addresses,
+                        sts_fetch_done_cb done_cb, void *arg) {
+  return sts_fetcher_fetch(ctx, domain, addresses, n_addresses, done_cb, arg);
+}
+
 int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *options, const char *certs_path,
                       const char *command) {
   char why[512] = "";
@@ -31,7 +37,7 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
             "cannot be trusted\n",
             command);
   }
-  if (options->probe != PROBE_MODE_NONE) {
+  if (options->probe != PROBE_MODE_NONE || options->scan.mta_sts) {
     exit_code = 2;
     runtime->engine = probe_engine_new(runtime->base, &options->probe_config, why, sizeof why);
     if (runtime->engine == NULL) {
@@ -43,12 +49,28 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
       fprintf(stderr, "danescan %s: %s\n", command, why);
       goto fail;
     }
-    struct probe_stage_config stage_config = {.mode = options->probe, .certs_path = certs_path};
+  }
+  if (options->probe != PROBE_MODE_NONE) {
+    struct probe_stage_config stage_config = {
+        .mode = options->probe, .certs_path = certs_path, .pkix = options->scan.mta_sts};
     runtime->stage = probe_stage_new(runtime->engine, &stage_config, why, sizeof why);
     if (runtime->stage == NULL) {
       fprintf(stderr, "danescan %s: %s\n", command, why);
       goto fail;
     }
+  }
+  runtime->scan = options->scan;
+  if (options->scan.mta_sts) {
+    struct sts_fetch_config fetch_config;
+    sts_fetch_config_defaults(&fetch_config);
+    fetch_config.ca_file = options->probe_config.pkix_ca_file;
+    runtime->fetcher = sts_fetcher_new(runtime->base, runtime->engine, &fetch_config, why, sizeof why);
+    if (runtime->fetcher == NULL) {
+      fprintf(stderr, "danescan %s: %s\n", command, why);
+      goto fail;
+    }
+    runtime->policy_fetch = (struct sts_policy_fetch){runtime->fetcher, fetch_policy};
+    runtime->scan.policy_fetch = &runtime->policy_fetch;
   }
   exit_code = 1;
   struct host_resolver_config host_config = {.max_cached_hosts = options->host_cache,
@@ -70,6 +92,7 @@ int scan_runtime_close(struct scan_runtime *runtime, const char *command) {
   char why[512] = "";
   int rc = 0;
   host_resolver_free(runtime->hosts);
+  sts_fetcher_free(runtime->fetcher);
   if (probe_stage_free(runtime->stage, why, sizeof why) != 0) {
     fprintf(stderr, "danescan %s: %s\n", command, why);
     rc = -1;

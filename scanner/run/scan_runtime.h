@@ -11,17 +11,24 @@
 #include "dns/dns_client.h"
 #include "pipeline/host_resolver.h"
 #include "pipeline/probe_stage.h"
+#include "pipeline/sts_stage.h"
 #include "probe/probe.h"
+#include "sts/sts_fetch.h"
 
 struct scan_runtime {
   struct event_base *base;
   struct dns_client *dns;
-  struct probe_engine *engine; /* NULL with --probe none */
+  struct probe_engine *engine; /* NULL with --probe none and no --mta-sts */
   struct probe_stage *stage;   /* NULL with --probe none */
   struct host_resolver *hosts;
+  struct sts_fetcher *fetcher; /* --mta-sts: the policy fetch, on the engine's politeness; else NULL */
+  struct sts_policy_fetch policy_fetch;
+  struct scan_config scan; /* options->scan with policy_fetch: what scan_new takes */
 };
 
-/* Opens everything for options (certs_path: PEM side output or NULL).
+/* Opens everything for options (with options->scan.mta_sts the probe
+ * engine is opened even with --probe none: the policy fetches share its
+ * politeness) (certs_path: PEM side output or NULL).
  * Returns 0, or the exit code to end with: 1 setup failure, 2 bad option or
  * file, 3 a resolver does not validate DNSSEC. On failure whatever was
  * opened is closed again. */

@@ -158,7 +158,7 @@ int scan_worker_main(const struct scan_options *options) {
   }
   context.pg_state = sinks[sink_count].state;
   sink_count++;
-  scan = scan_new(runtime.base, &options->scan, runtime.dns, runtime.hosts, NULL, sinks, sink_count);
+  scan = scan_new(runtime.base, &runtime.scan, runtime.dns, runtime.hosts, NULL, sinks, sink_count);
   if (scan == NULL) {
     fprintf(stderr, "danescan worker: out of memory\n");
     goto out;

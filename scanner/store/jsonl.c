@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "record/mta_sts_result.h"
 #include "store/probe_json.h"
 
 #define JSONL_BATCH_BYTES (256 * 1024) /* written when this much is buffered */
@@ -84,7 +85,19 @@ static void write_tlsa(struct json_buf *buf, const struct tlsa_record *record) {
   json_object_end(buf);
 }
 
-static void write_host(struct json_buf *buf, const struct mx_link *link) {
+/* The host's mta_sts_match: true/false when the domain has a policy that
+ * lists mx patterns, else null. */
+static void write_mta_sts_match(struct json_buf *buf, const struct mta_sts_result *sts, size_t link_index) {
+  json_key(buf, "mta_sts_match");
+  if (sts != NULL && sts->has_policy && sts->mode != STS_MODE_NONE && link_index < RESULT_MAX_MX_HOSTS) {
+    json_bool(buf, sts->host_match[link_index]);
+  } else {
+    json_null(buf);
+  }
+}
+
+static void write_host(struct json_buf *buf, const struct mx_link *link, const struct mta_sts_result *sts,
+                       size_t link_index) {
   const struct mx_host *host = link->host;
   json_object_begin(buf);
   json_key(buf, "preference");
@@ -152,9 +165,85 @@ static void write_host(struct json_buf *buf, const struct mx_link *link) {
   json_array_end(buf);
   json_key(buf, "rollover");
   json_string(buf, rollover_class_name(host->rollover));
+  write_mta_sts_match(buf, sts, link_index);
   probe_json_write_host_extras(buf, host);
   json_key(buf, "resolve_ms");
   json_uint(buf, host->resolve_ms);
+  json_object_end(buf);
+}
+
+static void write_text_or_null(struct json_buf *buf, const char *text) {
+  if (text != NULL && text[0] != '\0') json_string(buf, text);
+  else json_null(buf);
+}
+
+/* mta_sts and tlsrpt_record (shared/spec/MTA-STS.md); both null when the
+ * domain was not checked. */
+static void write_mta_sts(struct json_buf *buf, const struct mta_sts_result *sts) {
+  json_key(buf, "mta_sts");
+  if (sts == NULL) {
+    json_null(buf);
+    json_key(buf, "tlsrpt_record");
+    json_null(buf);
+    return;
+  }
+  json_object_begin(buf);
+  json_key(buf, "status");
+  json_string(buf, mta_sts_status_name(sts->status));
+  json_key(buf, "failure");
+  write_text_or_null(buf, sts->failure);
+  json_key(buf, "id");
+  write_text_or_null(buf, sts->id);
+  json_key(buf, "mode");
+  if (sts->has_policy) json_string(buf, mta_sts_mode_name(sts->mode));
+  else json_null(buf);
+  json_key(buf, "max_age");
+  if (sts->has_policy) json_int(buf, sts->max_age);
+  else json_null(buf);
+  json_key(buf, "mx_patterns");
+  if (sts->has_policy) {
+    json_array_begin(buf);
+    for (size_t i = 0; i < sts->mx_pattern_count; i++) json_string(buf, sts->mx_patterns[i]);
+    json_array_end(buf);
+  } else {
+    json_null(buf);
+  }
+  json_key(buf, "http_status");
+  if (sts->http_status > 0) json_int(buf, sts->http_status);
+  else json_null(buf);
+  json_key(buf, "lookups");
+  json_object_begin(buf);
+  json_key(buf, "record");
+  write_fact(buf, &sts->record_lookup);
+  json_key(buf, "policy_host_a");
+  write_fact(buf, &sts->policy_host_a);
+  json_key(buf, "policy_host_aaaa");
+  write_fact(buf, &sts->policy_host_aaaa);
+  json_object_end(buf);
+  json_object_end(buf);
+
+  json_key(buf, "tlsrpt_record");
+  json_object_begin(buf);
+  json_key(buf, "status");
+  json_string(buf, tlsrpt_record_status_name(sts->tlsrpt_status));
+  json_key(buf, "rua");
+  if (sts->tlsrpt_status == TLSRPT_RECORD_VALID) {
+    json_array_begin(buf);
+    const char *uri = sts->tlsrpt_rua;
+    while (*uri != '\0') {
+      const char *comma = strchr(uri, ',');
+      size_t len = comma != NULL ? (size_t)(comma - uri) : strlen(uri);
+      json_string_len(buf, uri, len);
+      uri += len + (comma != NULL ? 1 : 0);
+    }
+    json_array_end(buf);
+  } else {
+    json_null(buf);
+  }
+  json_key(buf, "failure");
+  write_text_or_null(buf, sts->tlsrpt_failure);
+  json_key(buf, "lookup");
+  write_fact(buf, &sts->tlsrpt_lookup);
   json_object_end(buf);
 }
 
@@ -254,12 +343,13 @@ void jsonl_format_domain(struct json_buf *buf, const struct domain_result *resul
     json_bool(buf, result->mx_truncated);
     json_key(buf, "mx");
     json_array_begin(buf);
-    for (size_t i = 0; i < result->link_count; i++) write_host(buf, &result->links[i]);
+    for (size_t i = 0; i < result->link_count; i++) write_host(buf, &result->links[i], result->mta_sts, i);
     json_array_end(buf);
     json_key(buf, "island");
     if (result->island == ISLAND_NOT_CHECKED) json_null(buf);
     else json_string(buf, island_state_name(result->island));
   }
+  write_mta_sts(buf, result->mta_sts);
   json_key(buf, "started");
   write_time(buf, result->started_unix_ms);
   json_key(buf, "elapsed_ms");

@@ -3,6 +3,7 @@
  * into SQL text. */
 #include "store/pg_rows.h"
 
+#include "record/mta_sts_result.h"
 #include "record/probe_detail.h"
 #include "record/provider.h"
 #include "tls/cert_info.h"
@@ -17,7 +18,11 @@ static const char *const copy_statements[PG_TABLE_COUNT] = {
         "mx_rcode, mx_ede_code, mx_ede_text, mx_failure, mx_attempts, mx_elapsed_ms, implicit_mx, "
         "null_mx_mixed, mx_truncated, mx_count, island, input_file, input_line, rank, started_at, "
         "elapsed_ms) FROM STDIN",
-    [PG_TABLE_DOMAIN_MX] = "COPY domain_mx (scan_id, seq, domain, preference, host) FROM STDIN",
+    [PG_TABLE_DOMAIN_MX] = "COPY domain_mx (scan_id, seq, domain, preference, host, mta_sts_match) FROM STDIN",
+    [PG_TABLE_DOMAIN_MTA_STS] = "COPY domain_mta_sts (scan_id, seq, domain, status, failure, id, mode, max_age, "
+                                "mx_patterns, http_status, record_dnssec, record_rcode, record_failure, "
+                                "policy_host_dnssec, tlsrpt_status, tlsrpt_rua, tlsrpt_failure, tlsrpt_dnssec, "
+                                "tlsrpt_rcode) FROM STDIN",
     [PG_TABLE_STAGE_HOSTS] =
         "COPY stage_mx_hosts (scan_id, host, status, address_dnssec, cname_target, tlsa_base, flags, "
         "rollover, tlsa_params, address_count, tlsa_count, tlsa_usable_count, a_dnssec, a_rcode, "
@@ -91,6 +96,65 @@ static const char *tld_of(const char *name) {
   return dot != NULL ? dot + 1 : name;
 }
 
+static void field_text_or_null(struct pg_buf *buf, const char *text) {
+  pg_field_text(buf, text != NULL && text[0] != '\0' ? text : NULL, PG_TEXT_MAX_BYTES);
+}
+
+/* The domain_mta_sts row (migration 014). */
+static void add_mta_sts(struct pg_rows *rows, const struct domain_result *result, const char *scan_id) {
+  const struct mta_sts_result *sts = result->mta_sts;
+  struct pg_buf *buf = &rows->table[PG_TABLE_DOMAIN_MTA_STS];
+  pg_field_text(buf, scan_id, PG_TEXT_MAX_BYTES);
+  pg_field_uint(buf, result->seq);
+  pg_field_text(buf, result->name, PG_TEXT_MAX_BYTES);
+  pg_field_text(buf, mta_sts_status_name(sts->status), PG_TEXT_MAX_BYTES);
+  field_text_or_null(buf, sts->failure);
+  field_text_or_null(buf, sts->id);
+  if (sts->has_policy) {
+    pg_field_text(buf, mta_sts_mode_name(sts->mode), PG_TEXT_MAX_BYTES);
+    pg_field_int(buf, sts->max_age);
+    pg_field_text_array(buf, (const char *const *)sts->mx_patterns, sts->mx_pattern_count, PG_TEXT_MAX_BYTES);
+  } else {
+    pg_field_null(buf);
+    pg_field_null(buf);
+    pg_field_null(buf);
+  }
+  if (sts->http_status > 0) pg_field_int(buf, sts->http_status);
+  else pg_field_null(buf);
+  field_dnssec(buf, &sts->record_lookup);
+  field_rcode(buf, &sts->record_lookup);
+  pg_field_text(buf, sts->record_lookup.done ? sts->record_lookup.failure : NULL, PG_TEXT_MAX_BYTES);
+  if (sts->policy_host_a.done || sts->policy_host_aaaa.done) {
+    enum dnssec_state state = DNSSEC_SECURE;
+    if (sts->policy_host_a.done) state = dnssec_state_worst(state, sts->policy_host_a.state);
+    if (sts->policy_host_aaaa.done) state = dnssec_state_worst(state, sts->policy_host_aaaa.state);
+    pg_field_text(buf, dnssec_state_name(state), PG_TEXT_MAX_BYTES);
+  } else {
+    pg_field_null(buf);
+  }
+  pg_field_text(buf, tlsrpt_record_status_name(sts->tlsrpt_status), PG_TEXT_MAX_BYTES);
+  if (sts->tlsrpt_status == TLSRPT_RECORD_VALID) {
+    const char *uris[MTA_STS_RUA_MAX_BYTES / 8];
+    char copy[MTA_STS_RUA_MAX_BYTES];
+    snprintf(copy, sizeof copy, "%s", sts->tlsrpt_rua);
+    size_t count = 0;
+    for (char *uri = copy; uri != NULL && *uri != '\0' && count < sizeof uris / sizeof uris[0];) {
+      char *comma = strchr(uri, ',');
+      if (comma != NULL) *comma = '\0';
+      uris[count++] = uri;
+      uri = comma != NULL ? comma + 1 : NULL;
+    }
+    pg_field_text_array(buf, uris, count, PG_TEXT_MAX_BYTES);
+  } else {
+    pg_field_null(buf);
+  }
+  field_text_or_null(buf, sts->tlsrpt_failure);
+  field_dnssec(buf, &sts->tlsrpt_lookup);
+  field_rcode(buf, &sts->tlsrpt_lookup);
+  pg_row_end(buf);
+  rows->rows[PG_TABLE_DOMAIN_MTA_STS]++;
+}
+
 void pg_rows_add_domain(struct pg_rows *rows, const struct domain_result *result, const char *scan_id) {
   struct pg_buf *buf = &rows->table[PG_TABLE_DOMAINS];
   bool invalid = result->status == DOMAIN_INVALID_NAME;
@@ -151,9 +215,13 @@ void pg_rows_add_domain(struct pg_rows *rows, const struct domain_result *result
     pg_field_text(links, result->name, PG_TEXT_MAX_BYTES);
     pg_field_uint(links, result->links[i].preference);
     pg_field_text(links, result->links[i].host->name, PG_TEXT_MAX_BYTES);
+    const struct mta_sts_result *sts = result->mta_sts;
+    if (sts != NULL && sts->has_policy && sts->mode != STS_MODE_NONE) pg_field_bool(links, sts->host_match[i]);
+    else pg_field_null(links);
     pg_row_end(links);
     rows->rows[PG_TABLE_DOMAIN_MX]++;
   }
+  if (result->mta_sts != NULL) add_mta_sts(rows, result, scan_id);
 }
 
 static void field_ms(struct pg_buf *buf, int64_t ms) {

@@ -25,6 +25,7 @@
 enum pg_table {
   PG_TABLE_DOMAINS = 0,
   PG_TABLE_DOMAIN_MX,
+  PG_TABLE_DOMAIN_MTA_STS, /* migration 014: the domain's MTA-STS and TLS-RPT, when checked */
   PG_TABLE_STAGE_HOSTS,
   PG_TABLE_STAGE_TLSA,
   PG_TABLE_STAGE_ADDRESSES,
@@ -48,7 +49,7 @@ uint64_t pg_rows_total(const struct pg_rows *rows);
 /* The COPY statement of a table ("COPY domains (...) FROM STDIN"). */
 const char *pg_rows_copy_statement(enum pg_table table);
 
-/* Adds the domain's row and its MX links. */
+/* Adds the domain's row, its MX links and its MTA-STS row (when checked). */
 void pg_rows_add_domain(struct pg_rows *rows, const struct domain_result *result, const char *scan_id);
 
 /* Adds an MX host with its TLSA records, addresses and probes, and its

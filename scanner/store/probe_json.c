@@ -58,6 +58,12 @@ void probe_json_write(struct json_buf *buf, const struct host_address *address) 
     json_string(buf, detail->tlsrpt != TLSRPT_NONE ? tlsrpt_result_name(detail->tlsrpt) : NULL);
     json_key(buf, "step");
     json_string(buf, probe_step_name(detail->last_step));
+    /* MTA-STS.md: per probed address, "valid" or why not; null when the
+     * probe was not asked for it (no --mta-sts) */
+    json_key(buf, "pkix");
+    json_string(buf, detail->pkix != PROBE_PKIX_NOT_CHECKED ? probe_pkix_name(detail->pkix) : NULL);
+    json_key(buf, "pkix_reason");
+    json_string(buf, detail->pkix_reason);
     json_key(buf, "smtp_code");
     if (detail->smtp_code > 0) json_int(buf, detail->smtp_code);
     else json_null(buf);

@@ -112,3 +112,16 @@ INSERT INTO probes (scan_id, host, address, probe_no, result, reason) VALUES
 INSERT INTO probes (scan_id, host, address, probe_no, result, tls_version, cipher, leaf_sha256) VALUES
   ('fx-2', 'mx2.dane-host.net', '2001:db8::9', 0, 'authenticated', 'TLSv1.3', 'TLS_AES_256_GCM_SHA384',
    decode(repeat('22', 32), 'hex'));
+
+-- MTA-STS (migration 014), fx-2 only (so `diff fx-1 fx-2` has no MTA-STS
+-- lines): a.lab has DANE and a valid policy (both), d.lab an enforce
+-- policy not listing mx1.provider.test (mta-sts-only, mx-mismatch), h.net
+-- neither but a TLS-RPT record.
+INSERT INTO domain_mta_sts (scan_id, seq, domain, status, failure, id, mode, max_age, mx_patterns, http_status,
+                            tlsrpt_status, tlsrpt_rua) VALUES
+  ('fx-2', 1, 'a.lab', 'valid', NULL, '1', 'enforce', 86400, '{mx.a.lab}', 200, 'valid', '{mailto:tls@a.lab}'),
+  ('fx-2', 4, 'd.lab', 'mx-mismatch', 'MX host mx1.provider.test matches no mx pattern of the policy (RFC 8461 4.1)',
+   '1', 'enforce', 86400, '{mx.d.lab}', 200, 'none', NULL),
+  ('fx-2', 8, 'h.net', 'none', NULL, NULL, NULL, NULL, NULL, NULL, 'valid', '{https://r.h.net/tlsrpt}');
+UPDATE domain_mx SET mta_sts_match = (domain = 'a.lab')
+ WHERE scan_id = 'fx-2' AND domain IN ('a.lab', 'd.lab');

@@ -5,7 +5,7 @@
 # (-DDANESCAN_FUZZ=ON, ASan+UBSan) in a build dir of its own and runs each
 # for FUZZ_SECONDS (default 10), FUZZ_JOBS (default 2) at a time, from the
 # seed corpus in tests/fuzz/corpus/<target without fuzz_>/ (copied: the tree
-# is not written). With the defaults the 9 targets take about 3 minutes on 2
+# is not written). With the defaults the 11 targets take about 3.5 minutes on 2
 # cores. Fails on any crash, leak, timeout or sanitizer report; the input
 # that failed is kept in FUZZ_ARTIFACTS (default <build>/fuzz-artifacts).
 # Longer runs and reproducing a crash: tests/fuzz/README.md.
