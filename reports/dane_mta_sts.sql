@@ -4,7 +4,7 @@
 -- by policy mode ("no valid policy" when the record exists but no policy
 -- was read), both, neither; how many of each fail DANE (dane-failed,
 -- dane-unreachable, tlsa-unusable) and MTA-STS (record-invalid,
--- policy-unavailable, policy-invalid, mx-mismatch, cert-invalid); and how
+-- policy-unavailable, policy-invalid, mx-mismatch, cert-invalid, cert-unchecked); and how
 -- many publish a valid TLS-RPT record. DANE: TLSA published under DNSSEC,
 -- whatever its verdict; MTA-STS: a v=STSv1 record, whatever its verdict
 -- (view dane_mta_sts, migration 014).
@@ -23,7 +23,7 @@ SELECT deployment,
        round(100.0 * count(*) / nullif(sum(count(*)) OVER (), 0), 1) AS pct_of_checked,
        count(*) FILTER (WHERE dane_status IN ('dane-failed', 'dane-unreachable', 'tlsa-unusable')) AS dane_failing,
        count(*) FILTER (WHERE mta_sts_status IN ('record-invalid', 'policy-unavailable', 'policy-invalid',
-                                                 'mx-mismatch', 'cert-invalid')) AS mta_sts_failing,
+                                                 'mx-mismatch', 'cert-invalid', 'cert-unchecked')) AS mta_sts_failing,
        count(*) FILTER (WHERE tlsrpt) AS with_tlsrpt,
        round(100.0 * count(*) FILTER (WHERE tlsrpt) / nullif(count(*), 0), 1) AS pct_with_tlsrpt
   FROM d

@@ -5,7 +5,8 @@
 -- Order, best first (a move down is "worse", up "better", between equal
 -- ranks "changed"):
 --   mta-sts: 3 valid; 2 none, mode-none (not in use); 1 record-invalid,
---            policy-unavailable, policy-invalid, mx-mismatch, cert-invalid
+--            policy-unavailable, policy-invalid, mx-mismatch, cert-invalid,
+--            cert-unchecked
 --   tlsrpt:  3 valid; 2 none; 1 invalid
 -- psql variables: from_scan, to_scan.
 WITH pairs AS (

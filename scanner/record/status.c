@@ -133,6 +133,7 @@ static const char *const mta_sts_status_words[MTA_STS_STATUS_COUNT] = {
     [MTA_STS_MODE_NONE] = "mode-none",
     [MTA_STS_MX_MISMATCH] = "mx-mismatch",
     [MTA_STS_CERT_INVALID] = "cert-invalid",
+    [MTA_STS_CERT_UNCHECKED] = "cert-unchecked",
     [MTA_STS_VALID] = "valid",
 };
 

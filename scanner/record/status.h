@@ -114,6 +114,7 @@ enum mta_sts_status {
   MTA_STS_MODE_NONE,
   MTA_STS_MX_MISMATCH,
   MTA_STS_CERT_INVALID,
+  MTA_STS_CERT_UNCHECKED, /* not in the spec's first list: a valid policy whose MX certificates were not seen */
   MTA_STS_VALID,
   MTA_STS_STATUS_COUNT
 };

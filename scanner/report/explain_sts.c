@@ -87,6 +87,12 @@ static void fix_status(struct sts_text *t, const struct domain_result *result, c
           result->links[i].host->name, domain, domain);
     }
     break;
+  case MTA_STS_CERT_UNCHECKED:
+    fix(t,
+        "No MX certificate of %s was checked (%s). Make the MX hosts reachable on port 25 with STARTTLS, or scan "
+        "with --probe all (MTA-STS needs the certificate of every MX host, TLSA or not).",
+        domain, sts->failure);
+    break;
   case MTA_STS_CERT_INVALID:
     fix(t,
         "Offer STARTTLS with TLS 1.2 or later and a certificate chain valid under the public WebPKI for the MX host "

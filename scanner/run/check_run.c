@@ -104,6 +104,7 @@ int run_check(struct scan_options *options, bool json) {
   struct scan *scan = NULL;
   struct scan_runtime runtime;
   options->scan.mta_sts = true; /* MTA-STS.md: check always judges MTA-STS and TLS-RPT too */
+  scan_options_settle_probe(options);
   int opened = scan_runtime_open(&runtime, options, NULL, "check");
   if (opened != 0) {
     free(input_text);

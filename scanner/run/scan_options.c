@@ -211,6 +211,7 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
         return -1;
       }
       options->probe_mode = optarg;
+      options->probe_given = true;
       break;
     case OPT_SCAN_ID:
       if (strlen(optarg) == 0 || strlen(optarg) > 60) {
@@ -426,7 +427,15 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
   }
   options->inputs = argv + optind;
   options->input_count = (size_t)(argc - optind);
+  scan_options_settle_probe(options);
   return 0;
+}
+
+void scan_options_settle_probe(struct scan_options *options) {
+  if (options->scan.mta_sts && options->probe == PROBE_MODE_DANE && !options->probe_given) {
+    options->probe = PROBE_MODE_ALL;
+    options->probe_mode = "all";
+  }
 }
 
 void scan_options_free(struct scan_options *options) {

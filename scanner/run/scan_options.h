@@ -22,6 +22,7 @@ struct scan_options {
   size_t host_cache;
   const char *probe_mode; /* "none", "dane", "all" */
   enum probe_mode probe;
+  bool probe_given; /* --probe was on the command line */
   struct probe_config probe_config;
   const char *blocklist;
   const char *contact;      /* --contact URL: the page about the scan and its opt-out */
@@ -49,6 +50,16 @@ struct scan_options {
 /* Parses argv (argv[0] is the subcommand name). Returns 0, 1 when --help
  * was asked for, or -1 with a message in why. */
 int scan_options_parse(struct scan_options *options, int argc, char **argv, char *why, size_t why_len);
+
+/* MTA-STS needs the certificates of every MX host of a domain with a
+ * policy, TLSA or not (MTA-STS.md: "the MX hosts of a domain whose policy is
+ * valid are probed even when they publish no TLSA"). Until the probe stage
+ * can add a host to the probes once a domain's policy is known, mta_sts with
+ * the default --probe dane probes every MX host (as --probe all); an
+ * explicit --probe stays as given (with dane or none, a valid policy whose
+ * hosts were not probed is `cert-unchecked`, never `valid`). Called by
+ * scan_options_parse; call again after setting scan.mta_sts later. */
+void scan_options_settle_probe(struct scan_options *options);
 
 void scan_options_free(struct scan_options *options);
 

@@ -53,10 +53,12 @@ enum mta_sts_status sts_status_decide(const struct sts_decision *input, char *fa
       return MTA_STS_MX_MISMATCH;
     }
   }
+  size_t passed = 0;
   for (size_t i = 0; i < input->host_count; i++) {
     const struct sts_decision_host *host = &input->hosts[i];
     for (size_t a = 0; a < host->address_count; a++) {
       const struct sts_decision_address *address = &host->addresses[a];
+      if (address->check == STS_ADDRESS_PASSED) passed++;
       if (address->check != STS_ADDRESS_FAILED) continue;
       if (failure_len > 0) {
         snprintf(failure, failure_len, "MX host %s%s%s%s: %s (RFC 8461 4.2)", host->name != NULL ? host->name : "?",
@@ -67,6 +69,15 @@ enum mta_sts_status sts_status_decide(const struct sts_decision *input, char *fa
       }
       return MTA_STS_CERT_INVALID;
     }
+  }
+  if (passed == 0) {
+    /* Nothing was checked (no address reached STARTTLS, or none was
+     * probed): a policy no certificate was seen for is not `valid`. */
+    if (failure_len > 0)
+      snprintf(failure, failure_len,
+               "no MX address was checked: none reached STARTTLS (unreachable, timed out, skipped) or none was "
+               "probed (RFC 8461 4.2 needs a WebPKI-valid certificate)");
+    return MTA_STS_CERT_UNCHECKED;
   }
   return MTA_STS_VALID;
 }

@@ -57,7 +57,9 @@ struct sts_decision {
  * policy-unavailable (fetch not OK: unavailable or skipped), policy-invalid
  * (fetch invalid, or the body not a policy), mode-none, mx-mismatch (a
  * host matching no pattern), cert-invalid (an address STS_ADDRESS_FAILED;
- * unchecked addresses count neither way), valid. failure (failure_len bytes)
+ * unchecked addresses count neither way), cert-unchecked (no address
+ * failed and none passed: no certificate was seen), valid (none failed,
+ * at least one passed). failure (failure_len bytes)
  * says why for every status but none, mode-none and valid, where it is "". */
 enum mta_sts_status sts_status_decide(const struct sts_decision *input, char *failure, size_t failure_len);
 

@@ -8,7 +8,7 @@
 
 CREATE TYPE mta_sts_status AS ENUM (
   'none', 'record-invalid', 'policy-unavailable', 'policy-invalid', 'mode-none', 'mx-mismatch',
-  'cert-invalid', 'valid');
+  'cert-invalid', 'cert-unchecked', 'valid');
 
 CREATE TYPE mta_sts_mode AS ENUM ('enforce', 'testing', 'none');
 

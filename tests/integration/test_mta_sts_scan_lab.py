@@ -99,6 +99,30 @@ def check_scan(lab, db, ca, inputs, out, cases, tmp):
             "cert-invalid", "valid"}
     check(want <= seen, "every spec status is produced", sorted(want - seen))
 
+    # The default probe mode with --mta-sts is all (MTA-STS needs every MX
+    # certificate): the same verdicts as the explicit --probe all scan. With
+    # --probe none no certificate is seen: what was valid or cert-invalid is
+    # cert-unchecked (never valid), everything decided before the
+    # certificates is unchanged.
+    first = {d: ((r.get("mta_sts") or {}).get("status")) for d, r in records.items()}
+    for mode, label in ((None, "default"), ("none", "none")):
+        out3 = os.path.join(tmp, "probe-%s.jsonl" % label)
+        args = ["scan", "--insecure-resolver-ok", "--mta-sts", "--ca-file", ca, "--allow-reserved",
+                "--no-key-types", "--no-progress", "--output", out3, inputs]
+        if mode is not None:
+            args[1:1] = ["--probe", mode]
+        p = run(*lab.in_ns(DANESCAN, *args), timeout=600)
+        got = {r["domain"]: (r.get("mta_sts") or {}).get("status") for r in map(json.loads, open(out3))} \
+            if p.returncode == 0 and os.path.exists(out3) else {}
+        if mode is None:
+            check(got and got == first, "--mta-sts without --probe: the verdicts of --probe all",
+                  str({d: (first.get(d), got.get(d)) for d in set(first) | set(got) if first.get(d) != got.get(d)})[:1500])
+        else:
+            want3 = {d: ("cert-unchecked" if s in ("valid", "cert-invalid") else s) for d, s in first.items()}
+            check(got and got == want3 and "cert-unchecked" in got.values(),
+                  "--mta-sts --probe none: no certificate seen, so cert-unchecked where certificates decide, never valid",
+                  str({d: (want3.get(d), got.get(d)) for d in set(want3) | set(got) if want3.get(d) != got.get(d)})[:1500])
+
     out2 = os.path.join(tmp, "plain.jsonl")
     p = run(*lab.in_ns(DANESCAN, "scan", "--insecure-resolver-ok", "--probe", "none", "--no-progress", "--output",
                        out2, inputs),

@@ -137,6 +137,45 @@ static void test_cert_invalid(void) {
   CHECK_INT(strlen(small), 7);
 }
 
+/* A policy no certificate was seen for is never valid: every address
+ * unchecked (unreachable, skipped, or hosts not probed), or hosts with no
+ * address at all, is cert-unchecked; one passed address is enough for
+ * valid when none failed (test_valid). */
+static void test_cert_unchecked(void) {
+  struct sts_decision d = good();
+  static const struct sts_decision_address unreachable[] = {{"192.0.2.1", STS_ADDRESS_UNCHECKED, "timeout"}};
+  hosts[0].addresses = unreachable;
+  hosts[0].address_count = 1;
+  hosts[1].addresses = unreachable;
+  hosts[1].address_count = 1;
+  CHECK_INT(sts_status_decide(&d, failure, sizeof failure), MTA_STS_CERT_UNCHECKED);
+  CHECK(strstr(failure, "no MX address was checked") != NULL);
+  d = good();
+  hosts[0].addresses = NULL;
+  hosts[0].address_count = 0;
+  hosts[1].addresses = NULL;
+  hosts[1].address_count = 0;
+  CHECK_INT(sts_status_decide(&d, failure, sizeof failure), MTA_STS_CERT_UNCHECKED);
+  /* a failed address still decides cert-invalid before anything else */
+  d = good();
+  static const struct sts_decision_address bad[] = {{"192.0.2.9", STS_ADDRESS_FAILED, "untrusted"}};
+  hosts[0].addresses = unreachable;
+  hosts[0].address_count = 1;
+  hosts[1].addresses = bad;
+  hosts[1].address_count = 1;
+  CHECK_INT(sts_status_decide(&d, failure, sizeof failure), MTA_STS_CERT_INVALID);
+  /* mode none and mx-mismatch come first, as the spec orders them */
+  d = good();
+  hosts[0].addresses = unreachable;
+  hosts[1].addresses = unreachable;
+  hosts[1].match = false;
+  CHECK_INT(sts_status_decide(&d, failure, sizeof failure), MTA_STS_MX_MISMATCH);
+  d = good();
+  hosts[0].addresses = unreachable;
+  d.mode = STS_MODE_NONE;
+  CHECK_INT(sts_status_decide(&d, failure, sizeof failure), MTA_STS_MODE_NONE);
+}
+
 static void test_words_round_trip(void) {
   for (int i = 0; i < MTA_STS_STATUS_COUNT; i++) {
     enum mta_sts_status parsed;
@@ -159,4 +198,5 @@ static void test_words_round_trip(void) {
 
 UNIT_MAIN(UNIT_TEST(test_valid), UNIT_TEST(test_none), UNIT_TEST(test_record_invalid),
           UNIT_TEST(test_policy_unavailable), UNIT_TEST(test_policy_invalid), UNIT_TEST(test_mode_none),
-          UNIT_TEST(test_mx_mismatch), UNIT_TEST(test_cert_invalid), UNIT_TEST(test_words_round_trip))
+          UNIT_TEST(test_mx_mismatch), UNIT_TEST(test_cert_invalid), UNIT_TEST(test_cert_unchecked),
+          UNIT_TEST(test_words_round_trip))
