@@ -31,10 +31,17 @@ struct pg_batch {
   struct pg_batch *next;
 };
 
-/* Host names sent this run: open addressing, strings owned. Only an
- * optimisation (the merge is idempotent), so clearing it is always safe. */
+/* Host names sent this run, each with the batch that last carried its rows:
+ * open addressing, strings owned. Only an optimisation (the merge is
+ * idempotent), so clearing it is always safe. A host whose batch has not
+ * committed yet is sent again with the next batch that names it: batches
+ * commit out of order (two writers) and a worker can be killed between two
+ * commits, so a domain must never commit in a batch without its hosts
+ * unless their batch has committed (else, seen under kill -9 of workers: a
+ * domain stored, its MX host row never). */
 struct host_set {
   char **slots;
+  uint64_t *batch; /* per slot: the batch_no that last carried the host */
   size_t cap, count;
 };
 
@@ -83,6 +90,8 @@ struct pg_sink {
   pthread_cond_t wake;
   struct pg_batch *queue_head, *queue_tail;
   size_t queued;
+  uint64_t *pending_batches; /* batch_no of every batch queued or being committed */
+  size_t pending_count, pending_cap;
   bool closing;
   bool failed;
   char error[PG_SINK_ERROR_BYTES];
@@ -155,42 +164,63 @@ static void host_set_clear(struct host_set *set) {
 static void host_set_free(struct host_set *set) {
   host_set_clear(set);
   free(set->slots);
+  free(set->batch);
   memset(set, 0, sizeof *set);
 }
 
-/* Returns true if name was not in the set (and adds it). On allocation
- * failure also returns true: sending a host twice is harmless. */
-static bool host_set_add(struct host_set *set, const char *name) {
+/* Records that batch_no carries name's rows. Returns 1 if name was not in
+ * the set, 0 if it was (*previous: the batch that carried it until now), -1
+ * when out of memory (the caller sends the host: sending it twice is
+ * harmless). */
+static int host_set_mark(struct host_set *set, const char *name, uint64_t batch_no, uint64_t *previous) {
   if (set->slots == NULL) {
-    set->cap = 1024;
-    set->slots = calloc(set->cap, sizeof *set->slots);
-    if (set->slots == NULL) {
-      set->cap = 0;
-      return true;
+    set->slots = calloc(1024, sizeof *set->slots);
+    set->batch = calloc(1024, sizeof *set->batch);
+    if (set->slots == NULL || set->batch == NULL) {
+      free(set->slots);
+      free(set->batch);
+      set->slots = NULL;
+      set->batch = NULL;
+      return -1;
     }
+    set->cap = 1024;
   }
   if ((set->count + 1) * 2 > set->cap) {
     size_t cap = set->cap * 2;
     char **slots = calloc(cap, sizeof *slots);
-    if (slots == NULL) return true;
+    uint64_t *batch = calloc(cap, sizeof *batch);
+    if (slots == NULL || batch == NULL) {
+      free(slots);
+      free(batch);
+      return -1;
+    }
     for (size_t i = 0; i < set->cap; i++) {
       if (set->slots[i] == NULL) continue;
       size_t j = hash_name(set->slots[i]) & (cap - 1);
       while (slots[j] != NULL) j = (j + 1) & (cap - 1);
       slots[j] = set->slots[i];
+      batch[j] = set->batch[i];
     }
     free(set->slots);
+    free(set->batch);
     set->slots = slots;
+    set->batch = batch;
     set->cap = cap;
   }
   size_t i = hash_name(name) & (set->cap - 1);
   while (set->slots[i] != NULL) {
-    if (strcmp(set->slots[i], name) == 0) return false;
+    if (strcmp(set->slots[i], name) == 0) {
+      *previous = set->batch[i];
+      set->batch[i] = batch_no;
+      return 0;
+    }
     i = (i + 1) & (set->cap - 1);
   }
   set->slots[i] = strdup(name);
-  if (set->slots[i] != NULL) set->count++;
-  return true;
+  if (set->slots[i] == NULL) return -1;
+  set->batch[i] = batch_no;
+  set->count++;
+  return 1;
 }
 
 /* ---- batches ---- */
@@ -415,6 +445,30 @@ static void writer_fail(struct pg_sink *sink, const char *why) {
   pthread_mutex_unlock(&sink->lock);
 }
 
+/* Under lock. false only when out of memory (the batch is then treated as
+ * committed by host_rows_needed's callers: its hosts may be missing from
+ * later batches, as before this list existed). */
+static bool pending_add(struct pg_sink *sink, uint64_t batch_no) {
+  if (sink->pending_count == sink->pending_cap) {
+    size_t cap = sink->pending_cap ? sink->pending_cap * 2 : 16;
+    uint64_t *grown = realloc(sink->pending_batches, cap * sizeof *grown);
+    if (grown == NULL) return false;
+    sink->pending_batches = grown;
+    sink->pending_cap = cap;
+  }
+  sink->pending_batches[sink->pending_count++] = batch_no;
+  return true;
+}
+
+/* Under lock. */
+static void pending_remove(struct pg_sink *sink, uint64_t batch_no) {
+  for (size_t i = 0; i < sink->pending_count; i++) {
+    if (sink->pending_batches[i] != batch_no) continue;
+    sink->pending_batches[i] = sink->pending_batches[--sink->pending_count];
+    return;
+  }
+}
+
 static void *writer_main(void *arg) {
   struct pg_writer *w = arg;
   struct pg_sink *sink = w->sink;
@@ -444,6 +498,7 @@ static void *writer_main(void *arg) {
     pthread_mutex_lock(&sink->lock);
     sink->queued--;
     if (rc == 0) {
+      pending_remove(sink, batch->batch_no);
       sink->stats.batches_committed++;
       sink->stats.rows_committed += pg_rows_total(&batch->rows);
       sink->stats.domains_committed += batch->rows.rows[PG_TABLE_DOMAINS];
@@ -472,6 +527,25 @@ static void *writer_main(void *arg) {
 
 /* ---- scan thread ---- */
 
+static bool batch_pending(struct pg_sink *sink, uint64_t batch_no) {
+  pthread_mutex_lock(&sink->lock);
+  bool pending = false;
+  for (size_t i = 0; i < sink->pending_count && !pending; i++) pending = sink->pending_batches[i] == batch_no;
+  pthread_mutex_unlock(&sink->lock);
+  return pending;
+}
+
+/* Whether host's rows go into batch (the current one): yes the first time
+ * this run, and again while the batch that last carried them has not
+ * committed (struct host_set); no when batch already holds them. */
+static bool host_rows_needed(struct pg_sink *sink, const char *name, const struct pg_batch *batch) {
+  uint64_t previous = 0;
+  int marked = host_set_mark(&sink->sent_hosts, name, batch->batch_no, &previous);
+  if (marked != 0) return true;
+  if (previous == batch->batch_no) return false;
+  return batch_pending(sink, previous);
+}
+
 static void enqueue_current(struct pg_sink *sink) {
   struct pg_batch *batch = sink->current;
   if (batch == NULL || (batch->seq_count == 0 && pg_rows_total(&batch->rows) == 0)) return;
@@ -481,6 +555,7 @@ static void enqueue_current(struct pg_sink *sink) {
   else sink->queue_head = batch;
   sink->queue_tail = batch;
   sink->queued++;
+  pending_add(sink, batch->batch_no);
   pthread_cond_broadcast(&sink->wake);
   pthread_mutex_unlock(&sink->lock);
   /* A host may be sent again in a later batch when the set is cleared: the
@@ -510,7 +585,7 @@ int pg_sink_add_host(void *ctx, const struct mx_host *host) {
   struct pg_sink *sink = ctx;
   struct pg_batch *batch = current_batch(sink);
   if (batch == NULL) return -1;
-  if (host_set_add(&sink->sent_hosts, host->name)) pg_rows_add_host(&batch->rows, host, sink->scan_id, sink->providers);
+  if (host_rows_needed(sink, host->name, batch)) pg_rows_add_host(&batch->rows, host, sink->scan_id, sink->providers);
   if (pg_rows_failed(&batch->rows)) return -1;
   /* Now, not with the next full batch: other workers wait on this host's
    * claim, and this worker may be waiting on theirs (with the batch left
@@ -531,8 +606,7 @@ static int pg_write(void *arg, const struct domain_result *result, char *why, si
   pg_rows_add_domain(&batch->rows, result, sink->scan_id);
   for (size_t i = 0; i < result->link_count; i++) {
     const struct mx_host *host = result->links[i].host;
-    if (host_set_add(&sink->sent_hosts, host->name))
-      pg_rows_add_host(&batch->rows, host, sink->scan_id, sink->providers);
+    if (host_rows_needed(sink, host->name, batch)) pg_rows_add_host(&batch->rows, host, sink->scan_id, sink->providers);
   }
   if (!batch_add_seq(batch, result->seq) || pg_rows_failed(&batch->rows)) {
     snprintf(why, why_len, "database: out of memory buffering %s", result->name);
@@ -575,6 +649,7 @@ static void sink_free(struct pg_sink *sink) {
   for (size_t i = 0; i < sink->input_count; i++) free(sink->input_names[i]);
   free(sink->input_names);
   free(sink->committed);
+  free(sink->pending_batches);
   free(sink->outcome_error);
   free(sink->conninfo);
   free(sink->scan_id);

@@ -99,7 +99,11 @@ uint64_t pg_sink_committed_count(void *ctx);
 
 /* Attached: stores a host now, before any domain naming it is written
  * (a host this worker probed, so other workers waiting on its claim can reuse
- * it). Sent at most once per run, like hosts sent with domains. Returns 0 or
+ * it). Like hosts sent with domains, a host's rows go once per run, and
+ * again with each later batch that names it while the batch that carried
+ * them has not committed (a domain never commits without its hosts' rows,
+ * whatever order the writers commit in, or when the worker dies between two
+ * commits; the merge keeps one copy). Returns 0 or
  * -1 (out of memory; the host goes with its domains then). ctx is
  * sink->state. */
 int pg_sink_add_host(void *ctx, const struct mx_host *host);
