@@ -47,6 +47,8 @@ static void usage(FILE *out) {
           "  --max-probes N              SMTP sessions in flight (default 1000)\n"
           "  --expiry-warn-days N        expires_soon threshold (default 14)\n"
           "  --certs FILE                PEM of every certificate seen, once per scan\n"
+          "  --ca-file FILE              WebPKI roots (PEM) for the ta-public-intermediate hazard\n"
+          "                              (default: the system trust store)\n"
           "  --no-key-types              do not probe RSA and ECDSA separately\n"
           "  --scan-id ID                scan identifier (default: generated)\n"
           "Input:\n"

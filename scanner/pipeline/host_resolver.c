@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "pipeline/answer.h"
+#include "pipeline/rollover.h"
 #include "pipeline/rules.h"
 
 enum entry_state { ENTRY_RESOLVING, ENTRY_FINISHING, ENTRY_READY };
@@ -212,6 +213,7 @@ static void dns_done(struct host_entry *entry) {
   struct mx_host *host = &entry->host;
   rules_host_status_from_dns(host);
   host->rollover = rules_rollover_class(host->tlsa_records, host->tlsa_count);
+  rollover_flags_from_records(host);
   const struct host_finisher *finisher = entry->resolver->config.finisher;
   if (finisher != NULL && finisher->wants(finisher->ctx, host)) {
     entry->state = ENTRY_FINISHING;

@@ -187,3 +187,21 @@ enum rollover_class rules_rollover_class(const struct tlsa_record *records, size
   if (ee >= 2) return ROLLOVER_CURRENT_NEXT;
   return ROLLOVER_ISSUER;
 }
+
+enum rollover_class rules_rollover_truth(const struct tlsa_record *records, const enum rules_record_match *match,
+                                         size_t count) {
+  bool usable = false, current = false, issuer = false, next = false;
+  for (size_t i = 0; i < count; i++) {
+    if (!records[i].usable) continue;
+    usable = true;
+    if (match[i] == RULES_MATCH_LEAF) current = true;
+    if (match[i] == RULES_MATCH_ABOVE) issuer = true;
+    if (match[i] == RULES_MATCH_NONE) next = true;
+  }
+  if (!usable) return ROLLOVER_NONE;
+  if (!current && !issuer) return ROLLOVER_UNMATCHED;
+  if (current && issuer) return ROLLOVER_CURRENT_ISSUER;
+  if (issuer) return ROLLOVER_ISSUER;
+  if (next) return ROLLOVER_CURRENT_NEXT;
+  return ROLLOVER_SINGLE;
+}

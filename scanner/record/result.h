@@ -62,11 +62,16 @@ enum mx_host_flag {
   MX_FLAG_PARTIAL_ALGORITHM_COVERAGE = 1u << 8,
   MX_FLAG_EXPIRES_SOON = 1u << 9,
   MX_FLAG_TLSA_REFUSED = 1u << 10, /* OpenSSL refused a TLSA record danescan classified usable */
+  /* Rollover hazards (issue 19; pipeline/rollover.h says when each is set). */
+  MX_FLAG_EE_SELECTOR_0 = 1u << 11,          /* a usable 3 0 x record: breaks at every renewal */
+  MX_FLAG_TA_PUBLIC_INTERMEDIATE = 1u << 12, /* DANE-TA matches an intermediate of a public CA */
+  MX_FLAG_SINGLE_KEY = 1u << 13,             /* only the presented key is published, no next */
+  MX_FLAG_LEAF_EXPIRES_SOON = 1u << 14,      /* the presented leaf expires within the warn days */
 };
 
 /* Names of the flags in output, in bit order. */
 const char *mx_host_flag_name(unsigned bit_index);
-#define MX_FLAG_COUNT 11
+#define MX_FLAG_COUNT 15
 
 struct mx_host {
   char *name;         /* as in the MX RRset, lower case, no trailing dot */

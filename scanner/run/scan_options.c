@@ -52,6 +52,7 @@ enum {
   OPT_MAX_PROBES,
   OPT_EXPIRY_WARN,
   OPT_CERTS,
+  OPT_CA_FILE,
   OPT_NO_KEY_TYPES,
   OPT_PER_IP_GIVE_UP,
   OPT_PROBE_RETRY_DELAY,
@@ -106,6 +107,7 @@ static const struct option long_options[] = {
     {"max-probes", required_argument, NULL, OPT_MAX_PROBES},
     {"expiry-warn-days", required_argument, NULL, OPT_EXPIRY_WARN},
     {"certs", required_argument, NULL, OPT_CERTS},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
     {"no-key-types", no_argument, NULL, OPT_NO_KEY_TYPES},
     {"per-ip-give-up", required_argument, NULL, OPT_PER_IP_GIVE_UP},
     {"probe-retry-delay-ms", required_argument, NULL, OPT_PROBE_RETRY_DELAY},
@@ -325,6 +327,9 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
       break;
     case OPT_CERTS:
       options->certs_path = optarg;
+      break;
+    case OPT_CA_FILE:
+      options->ca_file = optarg;
       break;
     case OPT_NO_KEY_TYPES:
       options->probe_config.probe_each_key_type = false;

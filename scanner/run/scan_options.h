@@ -25,6 +25,7 @@ struct scan_options {
   struct probe_config probe_config;
   const char *blocklist;
   const char *certs_path; /* --certs: PEM of every certificate seen, once */
+  const char *ca_file;    /* --ca-file: PEM bundle of the WebPKI roots, NULL = the system store */
   const char *output;     /* "-" = stdout */
   const char *metadata;
   const char *scan_id;

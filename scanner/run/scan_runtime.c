@@ -43,7 +43,10 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
       fprintf(stderr, "danescan %s: %s\n", command, why);
       goto fail;
     }
-    struct probe_stage_config stage_config = {.mode = options->probe, .certs_path = certs_path};
+    struct probe_stage_config stage_config = {.mode = options->probe,
+                                              .certs_path = certs_path,
+                                              .ca_file = options->ca_file,
+                                              .warn_days = options->probe_config.expiry_warn_days};
     runtime->stage = probe_stage_new(runtime->engine, &stage_config, why, sizeof why);
     if (runtime->stage == NULL) {
       fprintf(stderr, "danescan %s: %s\n", command, why);
