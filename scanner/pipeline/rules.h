@@ -72,9 +72,12 @@ enum rules_record_match {
  *   current+next   a record matches the leaf, and a usable record matches
  *                  nothing presented (so it is distinct from the current one);
  *   single         every usable record matches the presented leaf: a 2 x x
- *                  on the leaf itself is no issuer, and duplicates (3 1 1
- *                  plus 3 1 2 of one key, 3 0 1 plus 3 1 1 of one leaf)
- *                  are one current record, no "next". */
+ *                  on the leaf itself is no issuer, and duplicates (3 0 1
+ *                  plus 3 1 1 of one leaf) are one current record, no "next".
+ * Digest agility (RFC 7671 section 9, as OpenSSL applies it): a record with
+ * a weaker matching type than another usable record of its usage and
+ * selector is never tried by a client and does not count (3 1 1 beside
+ * 3 1 2 of one key is one record; beside a wrong 3 1 2 it is no match). */
 enum rollover_class rules_rollover_truth(const struct tlsa_record *records, const enum rules_record_match *match,
                                          size_t count);
 

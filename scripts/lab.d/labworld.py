@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 # ---------------------------------------------------------------------------
@@ -61,11 +62,13 @@ PROBE_RESULTS = ("authenticated", "tlsa-mismatch", "name-mismatch", "cert-expire
                  "connect-failed", "timeout", "unauthenticated-tls", "skipped")
 # Host statuses that mean "this host was probed" under --probe dane.
 PROBED_HOST_STATUSES = ("dane-valid", "dane-failed", "dane-unreachable", "tlsa-unusable")
-ROLLOVERS = ("current+next", "current+issuer", "issuer", "single", "none")
+ROLLOVERS = ("current+next", "current+issuer", "issuer", "single", "none", "unmatched")
+# Rollover hazard flags (issue 19; docs/output.md), asserted with probe.hazards.
+HAZARD_FLAGS = ("ee-selector-0", "ta-public-intermediate", "single-key", "leaf-expires-soon")
 # Mail servers the lab can put behind an MX address ([host] smtp = ...).
 SMTP_KINDS = ("postfix", "sink", "labsmtp", "closed")
 # Certificate variants a server can present (TlsMaterial.variant).
-CERT_VARIANTS = ("ca", "self", "leaf", "expired", "wrongname")
+CERT_VARIANTS = ("ca", "self", "leaf", "expired", "wrongname", "soon", "pubint")
 
 
 class CasesError(Exception):
@@ -160,6 +163,7 @@ ZONE_KEYS = {"signing", "server", "break", "strip-rrsig", "records", "resolver",
              "zone-note"}
 CASE_KEYS = {"status", "mx_dnssec", "hosts", "flags", "check", "note",
              "probe.status", "probe.hosts", "probe.addresses", "probe.flags", "probe.rollover",
+             "probe.hazards",
              "dig"}
 HOST_KEYS = {"certs", "issuer", "smtp", "note"}
 
@@ -221,6 +225,7 @@ class Case:
         self.probe_addresses = {}  # "host" | "host@4" | "host@6" -> probe result
         self.probe_flags = {}      # host -> [flag]
         self.probe_rollover = {}   # host -> rollover word
+        self.probe_hazards = {}    # host -> [hazard flag] (exactly these; [] for "none")
 
 
 class HostDecl:
@@ -450,6 +455,13 @@ def parse_world(path):
                 c.probe_flags[host] = fl
             c.probe_rollover = _parse_hostmap(sec.lines("probe.rollover"), "probe.rollover", path,
                                               sec.lineno, ROLLOVERS)
+            for host, flags in _parse_hostmap(sec.lines("probe.hazards"), "probe.hazards", path,
+                                              sec.lineno, None).items():
+                fl = [] if flags == "none" else flags.split("+")
+                for f in fl:
+                    if f not in HAZARD_FLAGS:
+                        raise CasesError(f"{path}:{sec.lineno}: probe.hazards: flag {f!r} unknown")
+                c.probe_hazards[host] = fl
             world.cases.append(c)
     if "." not in world.zones:
         raise CasesError(f"{path}: no [zone .] (the root)")
@@ -527,7 +539,8 @@ def probe_expectation(world, c, where="cases"):
             raise CasesError(f"{where}: case {c.domain}: probe.addresses {key}: host not probed")
     return {"status": status, "hosts": hosts, "addresses": addresses,
             "flags": {h: list(f) for h, f in c.probe_flags.items()},
-            "rollover": dict(c.probe_rollover)}
+            "rollover": dict(c.probe_rollover),
+            "hazards": {h: list(f) for h, f in c.probe_hazards.items()}}
 
 
 def expectations(world):
@@ -611,6 +624,35 @@ class TlsMaterial:
                  "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
         return key, crt
 
+    def public_ca(self):
+        """The lab's "public" CA (issue 19): a root (tls/pub-root.crt, what
+        a scan gets with --ca-file to stand for the WebPKI store) and an
+        intermediate it issued (tls/pub-int.crt) that issues the `pubint`
+        leaves. Returns (intermediate key, intermediate cert, root cert)."""
+        root_key = os.path.join(self.dir, "pub-root.key")
+        root_crt = os.path.join(self.dir, "pub-root.crt")
+        int_key = os.path.join(self.dir, "pub-int.key")
+        int_crt = os.path.join(self.dir, "pub-int.crt")
+        if not (os.path.exists(root_key) and os.path.exists(root_crt)):
+            run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                 "ec_paramgen_curve:P-256", "-out", root_key])
+            run(["openssl", "req", "-x509", "-new", "-key", root_key, "-out", root_crt,
+                 "-days", "3650", "-subj", "/O=danescan lab public/CN=danescan lab public root",
+                 "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+            if os.path.exists(int_crt):
+                os.unlink(int_crt)
+        if not (os.path.exists(int_key) and os.path.exists(int_crt)):
+            if not os.path.exists(int_key):
+                run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                     "ec_paramgen_curve:P-256", "-out", int_key])
+            run(["openssl", "req", "-x509", "-new", "-key", int_key, "-out", int_crt,
+                 "-CA", root_crt, "-CAkey", root_key, "-days", "3000",
+                 "-subj", "/O=danescan lab public/CN=danescan lab public intermediate",
+                 "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        return int_key, int_crt, root_crt
+
     def host(self, host, alg):
         if alg not in TLS_ALGS:
             raise CasesError(f"unknown TLS key algorithm {alg!r} for {host}")
@@ -663,7 +705,32 @@ class TlsMaterial:
         if variant == "leaf":
             return key, crt
         chain = os.path.join(d, f"{alg}.{variant}.chain.pem")
-        if os.path.exists(chain) and os.stat(chain).st_mtime >= os.stat(key).st_mtime:
+        fresh = os.path.exists(chain) and os.stat(chain).st_mtime >= os.stat(key).st_mtime
+        if variant == "soon":
+            # valid for 5 days from its making: remade when a day old, so
+            # it always expires within the scanner's default 14 warn days
+            # and never before the scan
+            fresh = fresh and time.time() - os.stat(chain).st_mtime < 86400
+        if fresh:
+            return key, chain
+        if variant in ("soon", "pubint"):
+            if variant == "soon":
+                ca_key, ca_crt = self.ca()
+                days = "5"
+            else:
+                ca_key, ca_crt, _ = self.public_ca()
+                days = "825"
+            out = os.path.join(d, f"{alg}.{variant}.crt")
+            run(["openssl", "req", "-x509", "-new", "-key", key, "-out", out,
+                 "-CA", ca_crt, "-CAkey", ca_key, "-days", days,
+                 "-subj", f"/CN={host}", "-addext", f"subjectAltName=DNS:{host}",
+                 "-addext", "basicConstraints=critical,CA:FALSE",
+                 "-addext", "extendedKeyUsage=serverAuth"])
+            with open(chain + ".tmp", "w") as o:
+                for f in (out, ca_crt):
+                    with open(f) as inp:
+                        o.write(inp.read())
+            os.replace(chain + ".tmp", chain)
             return key, chain
         if variant == "expired":
             name, start, end = host, "20200101000000Z", "20210101000000Z"
@@ -731,11 +798,14 @@ def substitute(text, tls, world, where):
     {ip6:HOST}."""
     def one(m):
         kind, arg = m.group(1), m.group(2)
-        m2 = re.match(r"^(ca-)?(spki|cert)-(sha256|sha512|full)$", kind)
+        m2 = re.match(r"^(ca-|pubint-)?(spki|cert)-(sha256|sha512|full)$", kind)
         if m2:
             ca, what, h = m2.groups()
             if ca:
-                ca_key, ca_crt = tls.ca()
+                if ca == "pubint-":
+                    ca_key, ca_crt, _ = tls.public_ca()
+                else:
+                    ca_key, ca_crt = tls.ca()
                 return tls.digest(what, h, ca_key if what == "spki" else ca_crt)
             parts = (arg or "").split(":")
             if len(parts) not in (2, 3):
@@ -846,6 +916,7 @@ def build(world, cases_path, state):
         shutil.rmtree(zonedir)
     os.makedirs(zonedir)
     tls = TlsMaterial(os.path.join(state, "tls"))
+    tls.public_ca()  # tls/pub-root.crt: the --ca-file of probe scans (issue 19)
     keys = {}
     for z in world.zones.values():
         if z.signed:

@@ -299,6 +299,16 @@ static void test_rollover_truth(void) {
   CHECK_STR(TRUTH(2, LEAF, NONE, NONE), "single");
   set[0] = bad;
   CHECK_STR(TRUTH(2, NONE, NONE, NONE), "none");
+  /* Digest agility: a 3 1 1 that matches beside a 3 1 2 that does not is
+   * never tried by OpenSSL; beside a matching 3 1 2 it is a duplicate. */
+  uint8_t digest64[64] = {0};
+  struct tlsa_record ee512 = {.usage = 3, .selector = 1, .matching_type = 2, .data_len = 64, .data = digest64};
+  tlsa_record_classify(&ee512);
+  set[0] = ee;
+  set[1] = ee512;
+  CHECK_STR(TRUTH(2, LEAF, NONE, NONE), "unmatched");
+  CHECK_STR(TRUTH(2, LEAF, LEAF, NONE), "single");
+  CHECK_STR(TRUTH(2, NONE, LEAF, NONE), "single");
 #undef TRUTH
 }
 
