@@ -21,6 +21,7 @@ static const char *const mx_flag_words[MX_FLAG_COUNT] = {
     "ta-public-intermediate",
     "single-key",
     "leaf-expires-soon",
+    "rrsig-expires-soon",
 };
 
 const char *mx_host_flag_name(unsigned bit_index) {

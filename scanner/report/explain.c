@@ -483,6 +483,18 @@ static void hazard_advice(struct explain *e, const struct mx_host *host) {
         "of your own key over `2 x x` on a public intermediate.",
         name);
   }
+  if (host->flags & MX_FLAG_RRSIG_EXPIRES_SOON) {
+    char when[96] = "";
+    if (host->tlsa_rrsig_expires > 0 && e->options != NULL && e->options->now_unix > 0) {
+      snprintf(when, sizeof when, " in %" PRId64 " days",
+               (host->tlsa_rrsig_expires - e->options->now_unix) / EXPLAIN_SECONDS_PER_DAY);
+    }
+    fix(e,
+        "The DNSSEC signatures over the TLSA records of %s expire%s (rrsig-expires-soon): unless the zone is "
+        "re-signed before then, validating senders get SERVFAIL for the TLSA lookup and defer all mail to the "
+        "host. Check that the signer re-signs the zone automatically, and re-sign it now.",
+        name, when);
+  }
   if (host->flags & MX_FLAG_LEAF_EXPIRES_SOON) {
     fix(e,
         "The certificate %s presents expires soon (leaf-expires-soon): before the renewal is deployed, a TLSA "

@@ -120,7 +120,7 @@ static const struct column_description columns[] = {
      "Notes on the host: any of nxdomain, target-is-tld, target-is-localhost, ancestor-nxdomain, "
      "tlsa-at-original-name, tlsa-insecure, a-lookup-failed, aaaa-lookup-failed, partial-algorithm-coverage, "
      "expires-soon, tlsa-refused, and the rollover hazards ee-selector-0, ta-public-intermediate, single-key, "
-     "leaf-expires-soon (docs/output.md)."},
+     "leaf-expires-soon, rrsig-expires-soon (docs/output.md)."},
     {"mx_hosts", "rollover",
      "Key rollover readiness of the published TLSA records, judged against the chain the host presented "
      "(from the records alone when it presented none)."},

@@ -65,8 +65,9 @@ static const struct report_table report_tables[] = {
     {"rollover_readiness", "Rollover readiness",
      "Rollover hazards of MX hosts with secure TLSA records per MX provider (the first row: all hosts): only "
      "the deployed key published (single key), DANE-EE records on the whole certificate (selector zero), "
-     "DANE-TA on a public CA's intermediate, a leaf that expires soon, and records that match nothing "
-     "presented (unmatched). A host counts once per hazard; hazard hosts have at least one.",
+     "DANE-TA on a public CA's intermediate, a leaf that expires soon, TLSA signatures that expire soon, "
+     "and records that match nothing presented (unmatched). A host counts once per hazard; hazard hosts have at least "
+     "one.",
      REPORT_CHART_NONE, NULL, NULL, 0},
     {"algorithm_coverage", "Algorithm coverage",
      "MX hosts with secure TLSA records by the certificate key types they served and whether the TLSA records "

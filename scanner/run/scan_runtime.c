@@ -55,6 +55,7 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
   }
   exit_code = 1;
   struct host_resolver_config host_config = {.max_cached_hosts = options->host_cache,
+                                             .rrsig_warn_days = options->probe_config.expiry_warn_days,
                                              .finisher = runtime->stage != NULL ? probe_stage_finisher(runtime->stage)
                                                                                 : NULL};
   runtime->hosts = host_resolver_new(runtime->dns, &host_config);

@@ -3,7 +3,8 @@
 --                               and no record that a client tries matches it
 --   mx_hosts.flags              gain the hazard words ee-selector-0,
 --                               ta-public-intermediate, single-key,
---                               leaf-expires-soon (text[]: no DDL needed)
+--                               leaf-expires-soon, rrsig-expires-soon
+--                               (text[]: no DDL needed)
 --   rollover_hazards (view)     one row per MX host with a secure, non-empty
 --                               TLSA RRset: its provider, rollover class and
 --                               one boolean per hazard
@@ -19,8 +20,9 @@ SELECT h.scan_id, h.host, danescan_host_provider(h.host, h.provider) AS provider
        'ta-public-intermediate' = ANY (h.flags) AS ta_public_intermediate,
        'single-key' = ANY (h.flags) AS single_key,
        'leaf-expires-soon' = ANY (h.flags) AS leaf_expires_soon,
-       h.flags && ARRAY['ee-selector-0', 'ta-public-intermediate', 'single-key', 'leaf-expires-soon']::text[]
-         AS any_hazard
+       'rrsig-expires-soon' = ANY (h.flags) AS rrsig_expires_soon,
+       h.flags && ARRAY['ee-selector-0', 'ta-public-intermediate', 'single-key', 'leaf-expires-soon',
+                        'rrsig-expires-soon']::text[] AS any_hazard
   FROM mx_hosts h
  WHERE h.tlsa_dnssec = 'secure' AND h.tlsa_count > 0;
 

@@ -64,7 +64,8 @@ PROBE_RESULTS = ("authenticated", "tlsa-mismatch", "name-mismatch", "cert-expire
 PROBED_HOST_STATUSES = ("dane-valid", "dane-failed", "dane-unreachable", "tlsa-unusable")
 ROLLOVERS = ("current+next", "current+issuer", "issuer", "single", "none", "unmatched")
 # Rollover hazard flags (issue 19; docs/output.md), asserted with probe.hazards.
-HAZARD_FLAGS = ("ee-selector-0", "ta-public-intermediate", "single-key", "leaf-expires-soon")
+HAZARD_FLAGS = ("ee-selector-0", "ta-public-intermediate", "single-key", "leaf-expires-soon",
+                "rrsig-expires-soon")
 # Mail servers the lab can put behind an MX address ([host] smtp = ...).
 SMTP_KINDS = ("postfix", "sink", "labsmtp", "closed")
 # Certificate variants a server can present (TlsMaterial.variant).
@@ -159,7 +160,7 @@ def parse_sections(text, path="cases"):
     return sections
 
 
-ZONE_KEYS = {"signing", "server", "break", "strip-rrsig", "records", "resolver",
+ZONE_KEYS = {"signing", "server", "break", "strip-rrsig", "records", "resolver", "sig-days",
              "zone-note"}
 CASE_KEYS = {"status", "mx_dnssec", "hosts", "flags", "check", "note",
              "probe.status", "probe.hosts", "probe.addresses", "probe.flags", "probe.rollover",
@@ -184,6 +185,7 @@ class Zone:
         self.server = "leaf"
         self.breaks = set()
         self.strip = []           # (owner fqdn, TYPE)
+        self.sig_days = None      # signatures expire this many days after signing (ldns-signzone -e)
         self.records = []
         self.resolver = []        # raw unbound.conf lines
         self.lineno = lineno
@@ -365,6 +367,11 @@ def _apply_zone_fields(world, zone, sec, path):
                 raise CasesError(f"{path}:{sec.lineno}: strip-rrsig wants 'OWNER TYPE'")
             zone.strip.append((fqdn(toks[0], zone.name), toks[1].upper()))
     zone.resolver.extend(sec.lines("resolver"))
+    sig_days = sec.get("sig-days")
+    if sig_days is not None:
+        if not sig_days.isdigit() or not 1 <= int(sig_days) <= 3650:
+            raise CasesError(f"{path}:{sec.lineno}: sig-days wants a number of days from 1 to 3650")
+        zone.sig_days = int(sig_days)
     for line in sec.lines("records"):
         toks = line.split(None, 2)
         if len(toks) < 3:
@@ -897,6 +904,10 @@ def sign_zone(zone, src, dst, keybase):
             cmd.append("-p")
     if "expired" in zone.breaks:
         cmd += ["-i", "20200101000000", "-e", "20200201000000"]
+    elif zone.sig_days:
+        # short-lived signatures (rrsig-expires-soon): re-made at every `up`
+        expires = time.gmtime(time.time() + zone.sig_days * 86400)
+        cmd += ["-e", time.strftime("%Y%m%d%H%M%S", expires)]
     cmd += [src, keybase]
     run(cmd)
     if zone.strip:

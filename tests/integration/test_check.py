@@ -30,6 +30,7 @@ HAZARD_SENTENCES = {
     "ta-public-intermediate": "Prefer `3 1 1` of your own key over `2 x x` on a public intermediate",
     "single-key": "(single-key; two records of one key",
     "leaf-expires-soon": "expires soon (leaf-expires-soon)",
+    "rrsig-expires-soon": "(rrsig-expires-soon): unless the zone is re-signed",
 }
 
 # Key sentences of report/explain.c, by status word ({d}: domain, {h}: host).

@@ -25,7 +25,8 @@ import labprobe  # noqa: E402
 PROBE_FLAGS = {"partial-algorithm-coverage", "expires-soon"}
 # Rollover hazards (issue 19): exactly those of probe.hazards, for the hosts
 # a case lists there (the scan gets the lab's public root as --ca-file).
-HAZARD_FLAGS = {"ee-selector-0", "ta-public-intermediate", "single-key", "leaf-expires-soon"}
+HAZARD_FLAGS = {"ee-selector-0", "ta-public-intermediate", "single-key", "leaf-expires-soon",
+                "rrsig-expires-soon"}
 DNS_FLAGS = {"nxdomain", "target-is-tld", "target-is-localhost", "ancestor-nxdomain",
              "tlsa-at-original-name", "tlsa-insecure", "a-lookup-failed", "aaaa-lookup-failed"}
 

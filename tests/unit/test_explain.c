@@ -428,6 +428,14 @@ static void test_rollover_hazards(void) {
   CHECK_LACKS(text, "single-key");
   free(text);
 
+  fx.host.flags = MX_FLAG_RRSIG_EXPIRES_SOON;
+  fx.host.tlsa_rrsig_expires = OPTIONS.now_unix + 3 * 86400 + 600;
+  text = explain(&fx);
+  CHECK_HAS(text, "flags: rrsig-expires-soon");
+  CHECK_HAS(text, "TLSA records of _25._tcp.mx.example expire in 3 days (rrsig-expires-soon)");
+  CHECK_LACKS(text, "leaf-expires-soon");
+  free(text);
+
   fx.host.flags = MX_FLAG_SINGLE_KEY;
   fx.host.rollover = ROLLOVER_SINGLE;
   text = explain(&fx);
