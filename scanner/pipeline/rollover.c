@@ -38,7 +38,9 @@ int rollover_judge(struct mx_host *host, const struct rollover_context *ctx) {
     const struct probe_detail *detail = host->addresses[a].probe;
     if (detail == NULL || detail->chain_count == 0) continue;
     presented = true;
-    if (detail->leaf_not_after != 0 && detail->leaf_not_after < horizon) leaf_soon = true;
+    /* Still valid, but not for long: the renewal is due. (An expired
+     * leaf is expires-soon's business: cert-expired or a harmless DANE-EE.) */
+    if (detail->leaf_not_after >= ctx->now_unix && detail->leaf_not_after < horizon) leaf_soon = true;
   }
   if (!presented || host->tlsa_count == 0) return 0;
   enum rules_record_match *match = calloc(host->tlsa_count, sizeof *match);

@@ -29,7 +29,8 @@ void rollover_flags_from_records(struct mx_host *host);
  * sets single-key (class single: every usable record matches the presented
  * leaf, no next), ta-public-intermediate (a usable 2 x x matches a presented
  * certificate above the leaf that a public CA of ctx issued) and
- * leaf-expires-soon (a presented leaf's notAfter is before now + warn_days).
+ * leaf-expires-soon (a presented leaf is still valid at now but its
+ * notAfter is before now + warn_days).
  * A record matches when danescan's own comparison finds its certificate or
  * key in a presented chain (leaf: usage 3, or usage 2 at depth 0; above:
  * usage 2 at depth > 0), when it matches the leaf of the second handshake
