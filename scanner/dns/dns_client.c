@@ -1085,6 +1085,13 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
       query->backoff++;
     }
     bool was_repeat = query->checking_disabled;
+    /* A lost CD=1 repeat is no evidence either way: the round gets its
+     * repeat back, so under loss a bogus name is still told from a failed
+     * one when a later attempt SERVFAILs (bounded: DNS_CD_LOST_MAX). */
+    if (was_repeat && query->cd_lost < DNS_CD_LOST_MAX) {
+      query->cd_lost++;
+      query->cd_used_this_round = false;
+    }
     retire_attempt(query);
     /* A CD=1 repeat that times out still leaves the SERVFAIL it followed. */
     attempt_failed(query, was_repeat ? DNS_FAILURE_SERVFAIL : DNS_FAILURE_TIMEOUT);

@@ -12,7 +12,9 @@
  * permissive mode; EDE 1/2 stay insecure, RFC 4035 5.2). SERVFAIL with a
  * DNSSEC EDE (1,2,5-12) is bogus at once; otherwise it is repeated once per
  * round with CD=1 and is bogus if that succeeds (the SERVFAIL is reported,
- * never the CD=1 data), except when the SERVFAIL carries EDE 22/23 (no
+ * never the CD=1 data; a repeat whose reply is lost gives the round its
+ * repeat back, twice per lookup at most, so loss does not turn bogus into
+ * failed), except when the SERVFAIL carries EDE 22/23 (no
  * reachable authority, network error): then there is no CD=1 repeat, since
  * its success would only show the network recovered. Everything else ends
  * failed. A reply counts only if sender address and port, socket, ID and
@@ -88,11 +90,12 @@ struct dns_client_config {
  * not included): the fast round sends max_attempts queries, attempt k with
  * timeout t_k = r * 2^s_k capped at max_query_timeout_ms (t_max), where r
  * is the resolver's retry timeout (at most query_timeout_ms) and s_k the
- * earlier attempts that met a silent resolver, plus at most one CD=1 repeat
- * after a SERVFAIL and a TCP retry per TC=1 reply, each bounded by the same
+ * earlier attempts that met a silent resolver, plus at most three CD=1
+ * repeats after a SERVFAIL (one, and one more for each of at most two that
+ * were lost) and a TCP retry per TC=1 reply, each bounded by the same
  * timeout; then slow_retry_rounds rounds of one query (plus its CD=1 repeat
  * and TCP retry) with timeout min(2r * 2^s, t_max), each after
- * slow_retry_delay_ms. Bound: sum_k(2 * t_k) + 2 * t_max (fast) + rounds
+ * slow_retry_delay_ms. Bound: sum_k(2 * t_k) + 4 * t_max (fast) + rounds
  * * (delay + 4 * t_max) (slow); with defaults and a resolver that answers
  * (r <= 2 s, s = 0) a name that only times out ends after at most 8 * 2 +
  * 2 * (5 + 4) = 34 s (48 s before the timeout followed latency; 1.5 s +

@@ -26,6 +26,7 @@
 #define DNS_RANDOM_POOL_BYTES 4096u
 #define DNS_MIN_WINDOW 8u
 #define DNS_COMMON_TIMEOUTS_MAX 64u
+#define DNS_CD_LOST_MAX 2u /* lost CD=1 repeats that give a round its repeat back, per lookup */
 /* Earlier attempts of a lookup whose IDs stay open after they timed out,
  * so that a late reply to one of them still answers the lookup (a
  * resolver that is slow, not deaf, then costs no extra round). Kept only
@@ -143,6 +144,7 @@ struct dns_query {
   struct dns_tcp *tcp;    /* while over TCP */
   bool checking_disabled; /* the query in flight has CD=1 */
   bool cd_used_this_round;
+  uint8_t cd_lost; /* lost CD=1 repeats; each gives the round its repeat back (DNS_CD_LOST_MAX) */
   bool in_slow_round;
   bool slow_retried;
   bool used_tcp;

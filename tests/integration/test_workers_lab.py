@@ -36,7 +36,7 @@ BULK = int(os.environ.get("DANESCAN_WORKERS_BULK", "1500"))
 KILLS = 3
 DNSFAULT = os.path.join(SOURCE, "tests", "dnsfault", "dnsfault.py")
 PROXY = "127.0.0.1:5399"
-OPTIONS = ["--allow-reserved", "--greeting-timeout-ms", "3000", "--per-ip-gap-ms", "50", "--rate", "500",
+OPTIONS = ["--allow-reserved", "--greeting-timeout-ms", "10000", "--per-ip-gap-ms", "50", "--rate", "500",
            "--probe-retry-delay-ms", "500", "--no-progress"]
 tmp_dir = TempDir("danescan-workers-", public=True)
 tmp = tmp_dir.path
@@ -133,9 +133,18 @@ def main():
     killed = 0
     for _ in range(KILLS):
         time.sleep(rng.uniform(0.8, 1.6))
-        holders = db.sql("SELECT w.pid FROM scan_chunks c JOIN scan_workers w"
-                         " ON w.scan_id = c.scan_id AND w.worker_id = c.lease_owner"
-                         " WHERE c.scan_id = 'kill' AND c.state = 'leased' AND w.exited_at IS NULL")
+        # A loaded machine may have no lease held at that instant (workers
+        # starting under ASan, a replacement not yet leasing): look again
+        # for a while, so the test kills KILLS holders however slow it runs.
+        holders = []
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            holders = db.sql("SELECT w.pid FROM scan_chunks c JOIN scan_workers w"
+                             " ON w.scan_id = c.scan_id AND w.worker_id = c.lease_owner"
+                             " WHERE c.scan_id = 'kill' AND c.state = 'leased' AND w.exited_at IS NULL")
+            if holders:
+                break
+            time.sleep(0.2)
         if holders:
             pid = int(rng.choice(holders)[0])
             try:
