@@ -718,6 +718,12 @@ class TlsMaterial:
             # it always expires within the scanner's default 14 warn days
             # and never before the scan
             fresh = fresh and time.time() - os.stat(chain).st_mtime < 86400
+        if variant == "pubint" and fresh:
+            # a chain copied from DANESCAN_LAB_KEY_CACHE may hold another
+            # lab's intermediate: remade unless it holds this lab's
+            _, int_crt, _ = self.public_ca()
+            with open(int_crt) as f_int, open(chain) as f_chain:
+                fresh = f_int.read() in f_chain.read()
         if fresh:
             return key, chain
         if variant in ("soon", "pubint"):
