@@ -22,11 +22,12 @@ static void usage(FILE *out) {
           "  --resolver IP[:PORT]        validating resolver (default 127.0.0.1)\n"
           "  --probe dane|all|none       which hosts to probe (default all: MTA-STS checks the\n"
           "                              certificates of MX hosts without TLSA too; dane: TLSA hosts)\n"
-          "  --ca-file FILE              WebPKI trust store for MTA-STS (PEM; default: the system store)\n"
+          "  --ca-file FILE              WebPKI trust store (PEM; default: the system store): MTA-STS,\n"
+          "                              ta-public-intermediate\n"
           "  --allow-reserved, --smtp-port N, --ehlo-name NAME, --no-key-types,\n"
           "  --connect-timeout-ms, --greeting-timeout-ms, --ehlo-timeout-ms,\n"
           "  --starttls-timeout-ms, --handshake-timeout-ms, --query-timeout-ms, --attempts N,\n"
-          "  --probe-retry-delay-ms N, --no-probe-retry\n"
+          "  --probe-retry-delay-ms N, --no-probe-retry, --expiry-warn-days N\n"
           "                              as for `danescan scan` (see `danescan scan --help`)\n");
 }
 

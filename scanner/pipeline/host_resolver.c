@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "pipeline/answer.h"
+#include "pipeline/rollover.h"
 #include "pipeline/rules.h"
 
 enum entry_state { ENTRY_RESOLVING, ENTRY_FINISHING, ENTRY_READY };
@@ -212,6 +213,11 @@ static void dns_done(struct host_entry *entry) {
   struct mx_host *host = &entry->host;
   rules_host_status_from_dns(host);
   host->rollover = rules_rollover_class(host->tlsa_records, host->tlsa_count);
+  rollover_flags_from_records(host);
+  if (host->tlsa_count > 0 && host->tlsa_rrsig_expires != 0 &&
+      host->tlsa_rrsig_expires < (int64_t)time(NULL) + (int64_t)entry->resolver->config.rrsig_warn_days * 86400) {
+    host->flags |= MX_FLAG_RRSIG_EXPIRES_SOON;
+  }
   const struct host_finisher *finisher = entry->resolver->config.finisher;
   if (finisher != NULL && finisher->wants(finisher->ctx, host)) {
     entry->state = ENTRY_FINISHING;
@@ -307,6 +313,19 @@ static void collect_tlsa(const ldns_rr *rr, void *arg) {
   host->tlsa_count++;
 }
 
+/* The earliest expiration of the RRSIGs over the TLSA RRset (RFC 4034
+ * 3.1.5; 32-bit serial time, read as ldns does: good until 2106). */
+static void collect_tlsa_rrsig(const ldns_rr *rr, void *arg) {
+  struct mx_host *host = arg;
+  ldns_rdf *covered = ldns_rr_rrsig_typecovered(rr);
+  ldns_rdf *expiration = ldns_rr_rrsig_expiration(rr);
+  if (covered == NULL || expiration == NULL || ldns_rdf2rr_type(covered) != LDNS_RR_TYPE_TLSA) return;
+  int64_t expires = (int64_t)ldns_rdf2native_time_t(expiration);
+  if (expires > 0 && (host->tlsa_rrsig_expires == 0 || expires < host->tlsa_rrsig_expires)) {
+    host->tlsa_rrsig_expires = expires;
+  }
+}
+
 static void take_tlsa(struct mx_host *host, const struct dns_answer *answer, const char *tlsa_name) {
   if (answer->packet == NULL || answer->rcode != LDNS_RCODE_NOERROR) return;
   if (answer->state != DNSSEC_SECURE && answer->state != DNSSEC_INSECURE) return;
@@ -315,6 +334,10 @@ static void take_tlsa(struct mx_host *host, const struct dns_answer *answer, con
   ldns_rdf *final_name = answer_final_name(answer->packet, qname, NULL);
   if (final_name != NULL) {
     answer_each_rr(answer->packet, final_name, LDNS_RR_TYPE_TLSA, collect_tlsa, host);
+    if (answer->state == DNSSEC_SECURE) {
+      host->tlsa_rrsig_expires = 0;
+      answer_each_rr(answer->packet, final_name, LDNS_RR_TYPE_RRSIG, collect_tlsa_rrsig, host);
+    }
     ldns_rdf_deep_free(final_name);
   }
   ldns_rdf_deep_free(qname);

@@ -33,6 +33,8 @@ struct host_finisher {
 struct host_resolver_config {
   size_t max_cached_hosts;              /* cache bound (entries not held by a domain) */
   const struct host_finisher *finisher; /* NULL: DNS only */
+  unsigned rrsig_warn_days;             /* rrsig-expires-soon: a TLSA RRSIG expiring within this many
+                                           days (--expiry-warn-days) */
 };
 
 typedef void (*host_ready_cb)(struct mx_host *host, void *arg);

@@ -12,11 +12,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "pipeline/rollover.h"
 #include "pipeline/rules.h"
+#include "tls/chain_match.h"
 
 struct host_job {
   struct probe_stage *stage;
@@ -48,6 +51,7 @@ struct probe_stage {
   char certs_error[256];
   bool coordinated;
   struct probe_coordinator coordinator;
+  struct chain_store *public_cas;
 };
 
 int probe_mode_parse(const char *word, enum probe_mode *out) {
@@ -231,10 +235,15 @@ static void host_job_finish(struct host_job *job) {
   if (expires_soon) host->flags |= MX_FLAG_EXPIRES_SOON;
   if (refused) host->flags |= MX_FLAG_TLSA_REFUSED;
   if (partial) host->flags |= MX_FLAG_PARTIAL_ALGORITHM_COVERAGE;
+  struct probe_stage *stage = job->stage;
   /* Only hosts with usable secure TLSA get their status from the probes;
    * every other status was decided by DNS (RESULTS.md). */
-  if (host->status == HOST_DANE_UNPROBED) host->status = rules_host_status_from_probes(host);
-  struct probe_stage *stage = job->stage;
+  if (host->status == HOST_DANE_UNPROBED) {
+    struct rollover_context rollover = {
+        .public_cas = stage->public_cas, .now_unix = (int64_t)time(NULL), .warn_days = stage->config.warn_days};
+    (void)rollover_judge(host, &rollover); /* out of memory: the records-only class stays */
+    host->status = rules_host_status_from_probes(host);
+  }
   if (stage->coordinated) stage->coordinator.host_probed(stage->coordinator.ctx, host);
   void (*done)(struct mx_host *, void *) = job->done;
   void *done_arg = job->done_arg;
@@ -316,6 +325,7 @@ static void on_host_decided(void *arg, const struct probe_borrowed_host *borrowe
   }
   host->status = borrowed->status;
   host->flags |= borrowed->flags;
+  host->rollover = borrowed->rollover;
   void (*done)(struct mx_host *, void *) = job->done;
   void *done_arg = job->done_arg;
   free(job);
@@ -421,6 +431,12 @@ struct probe_stage *probe_stage_new(struct probe_engine *engine, const struct pr
       return NULL;
     }
   }
+  stage->public_cas = chain_store_new(config->ca_file, why, why_len);
+  if (stage->public_cas == NULL) {
+    if (stage->certs != NULL) fclose(stage->certs);
+    free(stage);
+    return NULL;
+  }
   stage->finisher.wants = stage_wants;
   stage->finisher.start = stage_start;
   stage->finisher.release = stage_release;
@@ -441,6 +457,7 @@ int probe_stage_free(struct probe_stage *stage, char *why, size_t why_len) {
   }
   free(stage->seen);
   free(stage->seen_used);
+  chain_store_free(stage->public_cas);
   free(stage);
   return rc;
 }

@@ -27,11 +27,17 @@ struct probe_stage_config {
   enum probe_mode mode;
   const char *certs_path; /* PEM side output, NULL = none */
   bool pkix;              /* MTA-STS (scan --mta-sts): every probe also checks its chain under the WebPKI */
+  const char *ca_file;    /* WebPKI roots for ta-public-intermediate (pipeline/rollover.h);
+                             NULL = the system store */
+  unsigned warn_days;     /* leaf-expires-soon threshold (--expiry-warn-days) */
 };
 
 struct probe_stage;
 
-/* Creates the stage on engine (borrowed). Returns NULL with why. */
+/* Creates the stage on engine (borrowed). Returns NULL with why (out of
+ * memory, the certs file or the CA file cannot be opened). After the probes
+ * of a host with usable secure TLSA the stage judges its rollover
+ * (pipeline/rollover.h). */
 struct probe_stage *probe_stage_new(struct probe_engine *engine, const struct probe_stage_config *config, char *why,
                                     size_t why_len);
 
@@ -54,8 +60,9 @@ struct probe_borrowed_address {
   enum probe_step first_step;
 };
 struct probe_borrowed_host {
-  enum host_status status; /* the final status another worker stored */
-  unsigned flags;          /* its enum mx_host_flag bits */
+  enum host_status status;      /* the final status another worker stored */
+  unsigned flags;               /* its enum mx_host_flag bits */
+  enum rollover_class rollover; /* its rollover class (judged from the chains it saw) */
   const struct probe_borrowed_address *addresses;
   size_t address_count;
 };

@@ -187,3 +187,35 @@ enum rollover_class rules_rollover_class(const struct tlsa_record *records, size
   if (ee >= 2) return ROLLOVER_CURRENT_NEXT;
   return ROLLOVER_ISSUER;
 }
+
+enum rollover_class rules_rollover_truth(const struct tlsa_record *records, const enum rules_record_match *match,
+                                         size_t count) {
+  /* RFC 7671 section 9 (digest agility), as OpenSSL and so Postfix apply
+   * it: of the records of one usage and selector only those of the
+   * strongest matching type are tried; the others do not count. */
+  uint8_t strongest[4][2] = {{0}};
+  for (size_t i = 0; i < count; i++) {
+    const struct tlsa_record *r = &records[i];
+    if (r->usable && r->usage < 4 && r->selector < 2 && r->matching_type > strongest[r->usage][r->selector]) {
+      strongest[r->usage][r->selector] = r->matching_type;
+    }
+  }
+  bool usable = false, current = false, issuer = false, next = false;
+  for (size_t i = 0; i < count; i++) {
+    if (!records[i].usable) continue;
+    if (records[i].usage < 4 && records[i].selector < 2 &&
+        records[i].matching_type < strongest[records[i].usage][records[i].selector]) {
+      continue;
+    }
+    usable = true;
+    if (match[i] == RULES_MATCH_LEAF) current = true;
+    if (match[i] == RULES_MATCH_ABOVE) issuer = true;
+    if (match[i] == RULES_MATCH_NONE) next = true;
+  }
+  if (!usable) return ROLLOVER_NONE;
+  if (!current && !issuer) return ROLLOVER_UNMATCHED;
+  if (current && issuer) return ROLLOVER_CURRENT_ISSUER;
+  if (issuer) return ROLLOVER_ISSUER;
+  if (next) return ROLLOVER_CURRENT_NEXT;
+  return ROLLOVER_SINGLE;
+}

@@ -56,4 +56,29 @@ enum domain_status rules_domain_status(const struct domain_result *result);
  * only `issuer`; none usable `none`. */
 enum rollover_class rules_rollover_class(const struct tlsa_record *records, size_t count);
 
+/* Where a usable TLSA record matched the chains the host presented. */
+enum rules_record_match {
+  RULES_MATCH_NONE = 0, /* matches no presented certificate: a "next" record */
+  RULES_MATCH_LEAF,     /* matches a presented leaf (3 x x, or a 2 x x pinned to the leaf) */
+  RULES_MATCH_ABOVE     /* a 2 x x matching a certificate above the leaf, or for 2 1 x a key of the chain */
+};
+
+/* Rollover truth (issue 19), once a chain was presented: match[i] says
+ * where usable record i matched (ignored for unusable records).
+ *   none           no usable record;
+ *   unmatched      usable records, none matches the presented chain;
+ *   current+issuer a record matches the leaf and a DANE-TA matches above it;
+ *   issuer         a DANE-TA matches above the leaf, no record on the leaf;
+ *   current+next   a record matches the leaf, and a usable record matches
+ *                  nothing presented (so it is distinct from the current one);
+ *   single         every usable record matches the presented leaf: a 2 x x
+ *                  on the leaf itself is no issuer, and duplicates (3 0 1
+ *                  plus 3 1 1 of one leaf) are one current record, no "next".
+ * Digest agility (RFC 7671 section 9, as OpenSSL applies it): a record with
+ * a weaker matching type than another usable record of its usage and
+ * selector is never tried by a client and does not count (3 1 1 beside
+ * 3 1 2 of one key is one record; beside a wrong 3 1 2 it is no match). */
+enum rollover_class rules_rollover_truth(const struct tlsa_record *records, const enum rules_record_match *match,
+                                         size_t count);
+
 #endif

@@ -422,6 +422,9 @@ static const char *probe_result_namer(int i) {
 static const char *probe_step_namer(int i) {
   return probe_step_name((enum probe_step)i);
 }
+static const char *rollover_namer(int i) {
+  return rollover_class_name((enum rollover_class)i);
+}
 static const char *flag_namer(int i) {
   return mx_host_flag_name((unsigned)i);
 }
@@ -452,7 +455,7 @@ int queue_db_fetch_host(PGconn *conn, const char *scan_id, const char *name, str
   PGresult *res;
   int query_rc = db_query(conn,
                           "SELECT m.status, m.flags, host(p.address), p.result, p.reason, p.attempts,"
-                          " p.first_result, p.first_step"
+                          " p.first_result, p.first_step, m.rollover"
                           " FROM mx_hosts m LEFT JOIN probes p"
                           "   ON p.scan_id = m.scan_id AND p.host = m.host AND p.probe_no = 0"
                           " WHERE m.scan_id = $1 AND m.host = $2",
@@ -466,6 +469,8 @@ int queue_db_fetch_host(PGconn *conn, const char *scan_id, const char *name, str
   int status = status_from_name(PQgetvalue(res, 0, 0), HOST_STATUS_COUNT, host_status_namer);
   out->status = status >= 0 ? (enum host_status)status : HOST_DANE_UNPROBED;
   out->flags = flags_from_array(PQgetvalue(res, 0, 1));
+  int rollover = status_from_name(PQgetvalue(res, 0, 8), ROLLOVER_CLASS_COUNT, rollover_namer);
+  out->rollover = rollover >= 0 ? (enum rollover_class)rollover : ROLLOVER_NONE;
   for (int i = 0; i < rows && out->address_count < QUEUE_HOST_MAX_ADDRESSES; i++) {
     if (PQgetisnull(res, i, 2)) continue;
     size_t k = out->address_count++;

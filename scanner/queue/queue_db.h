@@ -119,7 +119,8 @@ int queue_db_claim_hosts(PGconn *conn, const char *scan_id, const char *worker_i
 #define QUEUE_REASON_MAX_BYTES 256
 struct queue_host_result {
   enum host_status status;
-  unsigned flags; /* enum mx_host_flag bits */
+  unsigned flags;               /* enum mx_host_flag bits */
+  enum rollover_class rollover; /* as the probing worker judged it */
   size_t address_count;
   struct {
     char address[46];

@@ -506,7 +506,11 @@ static void deliver_claim(struct claim_request *request) {
     addresses[i].first_result = stored->addresses[i].first_result;
     addresses[i].first_step = stored->addresses[i].first_step;
   }
-  struct probe_borrowed_host borrowed = {stored->status, stored->flags, addresses, stored->address_count};
+  struct probe_borrowed_host borrowed = {.status = stored->status,
+                                         .flags = stored->flags,
+                                         .rollover = stored->rollover,
+                                         .addresses = addresses,
+                                         .address_count = stored->address_count};
   request->decided(request->arg, &borrowed);
 }
 

@@ -6,9 +6,22 @@
 #include <string.h>
 
 static const char *const mx_flag_words[MX_FLAG_COUNT] = {
-    "nxdomain",      "target-is-tld",   "target-is-localhost", "ancestor-nxdomain",          "tlsa-at-original-name",
-    "tlsa-insecure", "a-lookup-failed", "aaaa-lookup-failed",  "partial-algorithm-coverage", "expires-soon",
+    "nxdomain",
+    "target-is-tld",
+    "target-is-localhost",
+    "ancestor-nxdomain",
+    "tlsa-at-original-name",
+    "tlsa-insecure",
+    "a-lookup-failed",
+    "aaaa-lookup-failed",
+    "partial-algorithm-coverage",
+    "expires-soon",
     "tlsa-refused",
+    "ee-selector-0",
+    "ta-public-intermediate",
+    "single-key",
+    "leaf-expires-soon",
+    "rrsig-expires-soon",
 };
 
 const char *mx_host_flag_name(unsigned bit_index) {

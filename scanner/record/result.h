@@ -62,11 +62,17 @@ enum mx_host_flag {
   MX_FLAG_PARTIAL_ALGORITHM_COVERAGE = 1u << 8,
   MX_FLAG_EXPIRES_SOON = 1u << 9,
   MX_FLAG_TLSA_REFUSED = 1u << 10, /* OpenSSL refused a TLSA record danescan classified usable */
+  /* Rollover hazards (issue 19; pipeline/rollover.h says when each is set). */
+  MX_FLAG_EE_SELECTOR_0 = 1u << 11,          /* a usable 3 0 x record: breaks at every renewal */
+  MX_FLAG_TA_PUBLIC_INTERMEDIATE = 1u << 12, /* DANE-TA matches an intermediate of a public CA */
+  MX_FLAG_SINGLE_KEY = 1u << 13,             /* only the presented key is published, no next */
+  MX_FLAG_LEAF_EXPIRES_SOON = 1u << 14,      /* the presented leaf expires within the warn days */
+  MX_FLAG_RRSIG_EXPIRES_SOON = 1u << 15,     /* an RRSIG of the TLSA RRset expires within the warn days */
 };
 
 /* Names of the flags in output, in bit order. */
 const char *mx_host_flag_name(unsigned bit_index);
-#define MX_FLAG_COUNT 11
+#define MX_FLAG_COUNT 16
 
 struct mx_host {
   char *name;         /* as in the MX RRset, lower case, no trailing dot */
@@ -85,8 +91,10 @@ struct mx_host {
   unsigned flags; /* enum mx_host_flag bits */
   enum host_status status;
   enum rollover_class rollover;
-  bool needs_probe;    /* usable or unusable secure TLSA: the STARTTLS stage decides */
-  uint32_t resolve_ms; /* time to resolve the host */
+  bool needs_probe;           /* usable or unusable secure TLSA: the STARTTLS stage decides */
+  uint32_t resolve_ms;        /* time to resolve the host */
+  int64_t tlsa_rrsig_expires; /* Unix seconds: earliest expiration of the RRSIGs over the TLSA RRset
+                                 used (the resolver's answer with DO set); 0 when none was seen */
 };
 
 struct mx_link {

@@ -63,6 +63,7 @@ static const char *const rollover_class_words[ROLLOVER_CLASS_COUNT] = {
     [ROLLOVER_CURRENT_NEXT] = "current+next",
     [ROLLOVER_CURRENT_ISSUER] = "current+issuer",
     [ROLLOVER_ISSUER] = "issuer",
+    [ROLLOVER_UNMATCHED] = "unmatched",
 };
 
 static const char *const tlsrpt_result_words[TLSRPT_RESULT_COUNT] = {

@@ -64,13 +64,16 @@ enum domain_status {
   DOMAIN_STATUS_COUNT
 };
 
-/* Rollover class of a host's usable TLSA records (RESULTS.md, quality). */
+/* Rollover class of a host's usable TLSA records (RESULTS.md, quality).
+ * ROLLOVER_UNMATCHED is issue 19's addition: usable records, a chain was
+ * presented, and no record matches it. */
 enum rollover_class {
   ROLLOVER_NONE = 0,
   ROLLOVER_SINGLE,
   ROLLOVER_CURRENT_NEXT,
   ROLLOVER_CURRENT_ISSUER,
   ROLLOVER_ISSUER,
+  ROLLOVER_UNMATCHED,
   ROLLOVER_CLASS_COUNT
 };
 

@@ -449,17 +449,59 @@ static void explain_address(struct explain *e, const struct mx_host *host, const
 static void rollover_advice(struct explain *e, const struct mx_host *host) {
   char name[300];
   tlsa_name(host, name, sizeof name);
-  if (host->rollover == ROLLOVER_SINGLE) {
+  if (host->rollover == ROLLOVER_SINGLE || (host->flags & MX_FLAG_SINGLE_KEY)) {
     fix(e,
-        "%s publishes a single usable TLSA record: the next key or certificate change breaks delivery from "
-        "DANE senders. Publish two records (RFC 7671 section 8): current+next (a `3 1 1` record for the "
-        "current key and one for the next key) or current+issuer (`3 1 1` for the current key plus `2 1 1` "
-        "for the issuing CA), and publish a new record at least two TTLs before deploying its key.",
+        "%s publishes TLSA records for the key it serves now and for nothing else (single-key; two records "
+        "of one key, or a DANE-TA record on the leaf itself, are still one): the next key change breaks "
+        "delivery from DANE senders. Publish `3 1 1` of the next key beside the current one (current+next, RFC 7671 "
+        "section 8), or current+issuer (`3 1 1` for the current key plus `2 1 1` for a CA you control), and "
+        "publish a new record at least two TTLs before deploying its key.",
         name);
   } else if (host->rollover == ROLLOVER_ISSUER) {
     say(e,
         "    note: only DANE-TA records: a change of CA breaks delivery unless the new CA's record is published "
         "first.\n");
+  } else if (host->rollover == ROLLOVER_UNMATCHED) {
+    say(e, "    note: no usable record matches a certificate the server presented (rollover unmatched).\n");
+  }
+}
+
+/* The rollover hazards (pipeline/rollover.h): failures a renewal will cause. */
+static void hazard_advice(struct explain *e, const struct mx_host *host) {
+  char name[300];
+  tlsa_name(host, name, sizeof name);
+  if (host->flags & MX_FLAG_EE_SELECTOR_0) {
+    fix(e,
+        "%s has a DANE-EE record on the whole certificate (`3 0 x`, ee-selector-0): every certificate renewal "
+        "breaks it, even when the key is kept. Publish `3 1 1` (the SHA-256 of the public key) instead and keep "
+        "the key across renewals.",
+        name);
+  }
+  if (host->flags & MX_FLAG_TA_PUBLIC_INTERMEDIATE) {
+    fix(e,
+        "A DANE-TA record of %s matches an intermediate certificate of a public CA (ta-public-intermediate): the "
+        "CA rotates its intermediates on its own schedule, and delivery breaks the day it does. Prefer `3 1 1` "
+        "of your own key over `2 x x` on a public intermediate.",
+        name);
+  }
+  if (host->flags & MX_FLAG_RRSIG_EXPIRES_SOON) {
+    char when[96] = "";
+    if (host->tlsa_rrsig_expires > 0 && e->options != NULL && e->options->now_unix > 0) {
+      snprintf(when, sizeof when, " in %" PRId64 " days",
+               (host->tlsa_rrsig_expires - e->options->now_unix) / EXPLAIN_SECONDS_PER_DAY);
+    }
+    fix(e,
+        "The DNSSEC signatures over the TLSA records of %s expire%s (rrsig-expires-soon): unless the zone is "
+        "re-signed before then, validating senders get SERVFAIL for the TLSA lookup and defer all mail to the "
+        "host. Check that the signer re-signs the zone automatically, and re-sign it now.",
+        name, when);
+  }
+  if (host->flags & MX_FLAG_LEAF_EXPIRES_SOON) {
+    fix(e,
+        "The certificate %s presents expires soon (leaf-expires-soon): before the renewal is deployed, a TLSA "
+        "record for the key it will use must be published (keep the key, or publish `3 1 1` of the new key two "
+        "TTLs ahead).",
+        host->name);
   }
 }
 
@@ -617,6 +659,7 @@ static void explain_host(struct explain *e, const struct domain_result *result, 
         "DANE but worth renewing): renew it and keep a TLSA record for the new key published beforehand.",
         host->name);
   }
+  hazard_advice(e, host);
 }
 
 /* ------------------------------------------------------------ domain */

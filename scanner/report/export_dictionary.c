@@ -122,8 +122,11 @@ static const struct column_description columns[] = {
     {"mx_hosts", "flags",
      "Notes on the host: any of nxdomain, target-is-tld, target-is-localhost, ancestor-nxdomain, "
      "tlsa-at-original-name, tlsa-insecure, a-lookup-failed, aaaa-lookup-failed, partial-algorithm-coverage, "
-     "expires-soon, tlsa-refused (docs/output.md)."},
-    {"mx_hosts", "rollover", "Key rollover readiness of the published TLSA records."},
+     "expires-soon, tlsa-refused, and the rollover hazards ee-selector-0, ta-public-intermediate, single-key, "
+     "leaf-expires-soon, rrsig-expires-soon (docs/output.md)."},
+    {"mx_hosts", "rollover",
+     "Key rollover readiness of the published TLSA records, judged against the chain the host presented "
+     "(from the records alone when it presented none)."},
     {"mx_hosts", "tlsa_params", "The \"usage selector matching_type\" triples of the TLSA records published."},
     {"mx_hosts", "address_count", "Addresses of the host (its rows in addresses)."},
     {"mx_hosts", "tlsa_count", "TLSA records published (its rows in tlsa_records)."},

@@ -58,8 +58,17 @@ static const struct report_table report_tables[] = {
      "Usage, selector and matching type triples published in secure TLSA RRsets of MX hosts.", REPORT_CHART_NONE, NULL,
      NULL, 0},
     {"rollover", "Rollover classes",
-     "MX hosts with secure TLSA records by rollover class (single: one usable record, a rollover hazard).",
+     "MX hosts with secure TLSA records by rollover class, judged against the chain each host presented "
+     "(single: only the deployed key is published; unmatched: nothing matches what the server presents). "
+     "Hosts not probed are classed from their records alone.",
      REPORT_CHART_BARS, "rollover", "hosts", 0},
+    {"rollover_readiness", "Rollover readiness",
+     "Rollover hazards of MX hosts with secure TLSA records per MX provider (the first row: all hosts): only "
+     "the deployed key published (single key), DANE-EE records on the whole certificate (selector zero), "
+     "DANE-TA on a public CA's intermediate, a leaf that expires soon, TLSA signatures that expire soon, "
+     "and records that match nothing presented (unmatched). A host counts once per hazard; hazard hosts have at least "
+     "one.",
+     REPORT_CHART_NONE, NULL, NULL, 0},
     {"algorithm_coverage", "Algorithm coverage",
      "MX hosts with secure TLSA records by the certificate key types they served and whether the TLSA records "
      "cover each of them.",

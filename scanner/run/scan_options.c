@@ -194,8 +194,9 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
     case OPT_MTA_STS:
       options->scan.mta_sts = true;
       break;
-    case OPT_CA_FILE:
+    case OPT_CA_FILE: /* one WebPKI store: MTA-STS (fetch, MX pkix) and ta-public-intermediate */
       options->probe_config.pkix_ca_file = optarg;
+      options->ca_file = optarg;
       break;
     case OPT_CONCURRENCY:
       if (parse_unsigned(optarg, "--concurrency", 1, 1000000, &value, why, why_len) != 0) return -1;

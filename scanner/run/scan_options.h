@@ -28,6 +28,7 @@ struct scan_options {
   const char *contact;      /* --contact URL: the page about the scan and its opt-out */
   const char *metrics_file; /* --metrics-file: Prometheus text file (run/scan_metrics.h), with workers */
   const char *certs_path;   /* --certs: PEM of every certificate seen, once */
+  const char *ca_file;      /* --ca-file: PEM bundle of the WebPKI roots, NULL = the system store */
   const char *output;       /* "-" = stdout */
   const char *metadata;
   const char *scan_id;

@@ -52,7 +52,11 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
   }
   if (options->probe != PROBE_MODE_NONE) {
     struct probe_stage_config stage_config = {
-        .mode = options->probe, .certs_path = certs_path, .pkix = options->scan.mta_sts};
+        .mode = options->probe,
+        .certs_path = certs_path,
+        .pkix = options->scan.mta_sts,
+        .ca_file = options->ca_file,
+        .warn_days = options->probe_config.expiry_warn_days};
     runtime->stage = probe_stage_new(runtime->engine, &stage_config, why, sizeof why);
     if (runtime->stage == NULL) {
       fprintf(stderr, "danescan %s: %s\n", command, why);
@@ -74,6 +78,7 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
   }
   exit_code = 1;
   struct host_resolver_config host_config = {.max_cached_hosts = options->host_cache,
+                                             .rrsig_warn_days = options->probe_config.expiry_warn_days,
                                              .finisher = runtime->stage != NULL ? probe_stage_finisher(runtime->stage)
                                                                                 : NULL};
   runtime->hosts = host_resolver_new(runtime->dns, &host_config);

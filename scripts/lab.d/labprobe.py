@@ -44,6 +44,14 @@ def smtp_plan_path():
     return os.path.join(state, "lab", "smtp.json")
 
 
+def public_ca_path():
+    """The lab's "public" root (labworld TlsMaterial.public_ca): what a lab
+    scan passes as --ca-file so that DANE-TA records on the `pubint`
+    intermediate are flagged ta-public-intermediate."""
+    state = os.environ.get("DANESCAN_STATE") or os.path.join(REPO, ".state")
+    return os.path.join(state, "lab", "tls", "pub-root.crt")
+
+
 def expectations():
     p = run(LAB, "expect")
     return [json.loads(line) for line in p.stdout.decode().splitlines() if line.strip()]
@@ -78,6 +86,8 @@ def scan_options(danescan, smtp_port):
     opts = ["--probe", "dane", "--allow-reserved", "--no-progress"]
     if smtp_port != 25 and "--smtp-port" in h:
         opts += ["--smtp-port", str(smtp_port)]
+    if "--ca-file" in h and os.path.exists(public_ca_path()):
+        opts += ["--ca-file", public_ca_path()]
     for flag, value in (("--greeting-timeout-ms", "8000"), ("--connect-timeout-ms", "5000"),
                         ("--ehlo-timeout-ms", "8000"), ("--starttls-timeout-ms", "8000"),
                         ("--handshake-timeout-ms", "8000"), ("--probe-retry-delay-ms", "500")):

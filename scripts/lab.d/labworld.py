@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 # ---------------------------------------------------------------------------
@@ -70,11 +71,14 @@ PROBE_RESULTS = ("authenticated", "tlsa-mismatch", "name-mismatch", "cert-expire
                  "connect-failed", "timeout", "unauthenticated-tls", "skipped")
 # Host statuses that mean "this host was probed" under --probe dane.
 PROBED_HOST_STATUSES = ("dane-valid", "dane-failed", "dane-unreachable", "tlsa-unusable")
-ROLLOVERS = ("current+next", "current+issuer", "issuer", "single", "none")
+ROLLOVERS = ("current+next", "current+issuer", "issuer", "single", "none", "unmatched")
+# Rollover hazard flags (issue 19; docs/output.md), asserted with probe.hazards.
+HAZARD_FLAGS = ("ee-selector-0", "ta-public-intermediate", "single-key", "leaf-expires-soon",
+                "rrsig-expires-soon")
 # Mail servers the lab can put behind an MX address ([host] smtp = ...).
 SMTP_KINDS = ("postfix", "sink", "labsmtp", "closed")
 # Certificate variants a server can present (TlsMaterial.variant).
-CERT_VARIANTS = ("ca", "self", "leaf", "expired", "wrongname")
+CERT_VARIANTS = ("ca", "self", "leaf", "expired", "wrongname", "soon", "pubint")
 
 
 class CasesError(Exception):
@@ -165,10 +169,11 @@ def parse_sections(text, path="cases"):
     return sections
 
 
-ZONE_KEYS = {"signing", "server", "break", "strip-rrsig", "records", "resolver",
+ZONE_KEYS = {"signing", "server", "break", "strip-rrsig", "records", "resolver", "sig-days",
              "zone-note"}
 CASE_KEYS = {"status", "mx_dnssec", "hosts", "flags", "check", "note",
              "probe.status", "probe.hosts", "probe.addresses", "probe.flags", "probe.rollover",
+             "probe.hazards",
              "dig", "mta_sts.status", "tlsrpt.status"}
 HOST_KEYS = {"certs", "issuer", "smtp", "note"}
 POLICY_KEYS = {"address", "cert", "serve", "policy", "note"}
@@ -190,6 +195,7 @@ class Zone:
         self.server = "leaf"
         self.breaks = set()
         self.strip = []           # (owner fqdn, TYPE)
+        self.sig_days = None      # signatures expire this many days after signing (ldns-signzone -e)
         self.records = []
         self.resolver = []        # raw unbound.conf lines
         self.lineno = lineno
@@ -233,6 +239,7 @@ class Case:
         self.probe_rollover = {}   # host -> rollover word
         self.mta_sts_status = None  # MTA-STS.md mta_sts.status (scan --mta-sts), None: not stated
         self.tlsrpt_status = None   # MTA-STS.md tlsrpt_record.status
+        self.probe_hazards = {}    # host -> [hazard flag] (exactly these; [] for "none")
 
 
 class HostDecl:
@@ -392,6 +399,11 @@ def _apply_zone_fields(world, zone, sec, path):
                 raise CasesError(f"{path}:{sec.lineno}: strip-rrsig wants 'OWNER TYPE'")
             zone.strip.append((fqdn(toks[0], zone.name), toks[1].upper()))
     zone.resolver.extend(sec.lines("resolver"))
+    sig_days = sec.get("sig-days")
+    if sig_days is not None:
+        if not sig_days.isdigit() or not 1 <= int(sig_days) <= 3650:
+            raise CasesError(f"{path}:{sec.lineno}: sig-days wants a number of days from 1 to 3650")
+        zone.sig_days = int(sig_days)
     for line in sec.lines("records"):
         toks = line.split(None, 2)
         if len(toks) < 3:
@@ -504,6 +516,13 @@ def parse_world(path):
             c.tlsrpt_status = sec.get("tlsrpt.status")
             if c.tlsrpt_status is not None and c.tlsrpt_status not in TLSRPT_STATUSES:
                 raise CasesError(f"{path}:{sec.lineno}: tlsrpt.status {c.tlsrpt_status!r} unknown")
+            for host, flags in _parse_hostmap(sec.lines("probe.hazards"), "probe.hazards", path,
+                                              sec.lineno, None).items():
+                fl = [] if flags == "none" else flags.split("+")
+                for f in fl:
+                    if f not in HAZARD_FLAGS:
+                        raise CasesError(f"{path}:{sec.lineno}: probe.hazards: flag {f!r} unknown")
+                c.probe_hazards[host] = fl
             world.cases.append(c)
     if "." not in world.zones:
         raise CasesError(f"{path}: no [zone .] (the root)")
@@ -581,7 +600,8 @@ def probe_expectation(world, c, where="cases"):
             raise CasesError(f"{where}: case {c.domain}: probe.addresses {key}: host not probed")
     return {"status": status, "hosts": hosts, "addresses": addresses,
             "flags": {h: list(f) for h, f in c.probe_flags.items()},
-            "rollover": dict(c.probe_rollover)}
+            "rollover": dict(c.probe_rollover),
+            "hazards": {h: list(f) for h, f in c.probe_hazards.items()}}
 
 
 def expectations(world):
@@ -669,6 +689,35 @@ class TlsMaterial:
                  "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
         return key, crt
 
+    def public_ca(self):
+        """The lab's "public" CA (issue 19): a root (tls/pub-root.crt, what
+        a scan gets with --ca-file to stand for the WebPKI store) and an
+        intermediate it issued (tls/pub-int.crt) that issues the `pubint`
+        leaves. Returns (intermediate key, intermediate cert, root cert)."""
+        root_key = os.path.join(self.dir, "pub-root.key")
+        root_crt = os.path.join(self.dir, "pub-root.crt")
+        int_key = os.path.join(self.dir, "pub-int.key")
+        int_crt = os.path.join(self.dir, "pub-int.crt")
+        if not (os.path.exists(root_key) and os.path.exists(root_crt)):
+            run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                 "ec_paramgen_curve:P-256", "-out", root_key])
+            run(["openssl", "req", "-x509", "-new", "-key", root_key, "-out", root_crt,
+                 "-days", "3650", "-subj", "/O=danescan lab public/CN=danescan lab public root",
+                 "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+            if os.path.exists(int_crt):
+                os.unlink(int_crt)
+        if not (os.path.exists(int_key) and os.path.exists(int_crt)):
+            if not os.path.exists(int_key):
+                run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                     "ec_paramgen_curve:P-256", "-out", int_key])
+            run(["openssl", "req", "-x509", "-new", "-key", int_key, "-out", int_crt,
+                 "-CA", root_crt, "-CAkey", root_key, "-days", "3000",
+                 "-subj", "/O=danescan lab public/CN=danescan lab public intermediate",
+                 "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        return int_key, int_crt, root_crt
+
     def host(self, host, alg):
         if alg not in TLS_ALGS:
             raise CasesError(f"unknown TLS key algorithm {alg!r} for {host}")
@@ -721,7 +770,38 @@ class TlsMaterial:
         if variant == "leaf":
             return key, crt
         chain = os.path.join(d, f"{alg}.{variant}.chain.pem")
-        if os.path.exists(chain) and os.stat(chain).st_mtime >= os.stat(key).st_mtime:
+        fresh = os.path.exists(chain) and os.stat(chain).st_mtime >= os.stat(key).st_mtime
+        if variant == "soon":
+            # valid for 5 days from its making: remade when a day old, so
+            # it always expires within the scanner's default 14 warn days
+            # and never before the scan
+            fresh = fresh and time.time() - os.stat(chain).st_mtime < 86400
+        if variant == "pubint" and fresh:
+            # a chain copied from DANESCAN_LAB_KEY_CACHE may hold another
+            # lab's intermediate: remade unless it holds this lab's
+            _, int_crt, _ = self.public_ca()
+            with open(int_crt) as f_int, open(chain) as f_chain:
+                fresh = f_int.read() in f_chain.read()
+        if fresh:
+            return key, chain
+        if variant in ("soon", "pubint"):
+            if variant == "soon":
+                ca_key, ca_crt = self.ca()
+                days = "5"
+            else:
+                ca_key, ca_crt, _ = self.public_ca()
+                days = "825"
+            out = os.path.join(d, f"{alg}.{variant}.crt")
+            run(["openssl", "req", "-x509", "-new", "-key", key, "-out", out,
+                 "-CA", ca_crt, "-CAkey", ca_key, "-days", days,
+                 "-subj", f"/CN={host}", "-addext", f"subjectAltName=DNS:{host}",
+                 "-addext", "basicConstraints=critical,CA:FALSE",
+                 "-addext", "extendedKeyUsage=serverAuth"])
+            with open(chain + ".tmp", "w") as o:
+                for f in (out, ca_crt):
+                    with open(f) as inp:
+                        o.write(inp.read())
+            os.replace(chain + ".tmp", chain)
             return key, chain
         if variant == "expired":
             name, start, end = host, "20200101000000Z", "20210101000000Z"
@@ -789,11 +869,14 @@ def substitute(text, tls, world, where):
     {ip6:HOST}."""
     def one(m):
         kind, arg = m.group(1), m.group(2)
-        m2 = re.match(r"^(ca-)?(spki|cert)-(sha256|sha512|full)$", kind)
+        m2 = re.match(r"^(ca-|pubint-)?(spki|cert)-(sha256|sha512|full)$", kind)
         if m2:
             ca, what, h = m2.groups()
             if ca:
-                ca_key, ca_crt = tls.ca()
+                if ca == "pubint-":
+                    ca_key, ca_crt, _ = tls.public_ca()
+                else:
+                    ca_key, ca_crt = tls.ca()
                 return tls.digest(what, h, ca_key if what == "spki" else ca_crt)
             parts = (arg or "").split(":")
             if len(parts) not in (2, 3):
@@ -885,6 +968,10 @@ def sign_zone(zone, src, dst, keybase):
             cmd.append("-p")
     if "expired" in zone.breaks:
         cmd += ["-i", "20200101000000", "-e", "20200201000000"]
+    elif zone.sig_days:
+        # short-lived signatures (rrsig-expires-soon): re-made at every `up`
+        expires = time.gmtime(time.time() + zone.sig_days * 86400)
+        cmd += ["-e", time.strftime("%Y%m%d%H%M%S", expires)]
     cmd += [src, keybase]
     run(cmd)
     if zone.strip:
@@ -904,6 +991,7 @@ def build(world, cases_path, state):
         shutil.rmtree(zonedir)
     os.makedirs(zonedir)
     tls = TlsMaterial(os.path.join(state, "tls"))
+    tls.public_ca()  # tls/pub-root.crt: the --ca-file of probe scans (issue 19)
     keys = {}
     for z in world.zones.values():
         if z.signed:

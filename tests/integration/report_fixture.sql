@@ -74,7 +74,7 @@ SELECT s.id, v.host,
 INSERT INTO mx_hosts (scan_id, host, status, address_dnssec, flags, rollover, tlsa_params, address_count,
                       tlsa_count, tlsa_usable_count, tlsa_dnssec) VALUES
   ('fx-1', 'mx2.provider.test', 'insecure', 'insecure', '{}', 'none', '{}', 1, 0, 0, 'insecure'),
-  ('fx-2', 'mx2.dane-host.net', 'dane-valid', 'secure', '{}', 'single', '{"3 1 1"}', 1, 1, 1, 'secure'),
+  ('fx-2', 'mx2.dane-host.net', 'dane-valid', 'secure', '{single-key,leaf-expires-soon}', 'single', '{"3 1 1"}', 1, 1, 1, 'secure'),
   ('fx-0', 'mx.a.lab', 'no-tlsa', 'secure', '{}', 'none', '{}', 1, 0, 0, 'secure'),
   ('fx-0', 'mx.b.org', 'dane-valid', 'secure', '{}', 'single', '{"3 1 1"}', 1, 1, 1, 'secure'),
   ('fx-other', 'mx.zz.lab', 'dane-valid', 'secure', '{}', 'single', '{"3 1 1"}', 1, 1, 1, 'secure');

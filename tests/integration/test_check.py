@@ -4,7 +4,9 @@
 expected status with probes (`probe.status`, else `status`) is dane-valid,
 the first line names that status, and the explanation carries the key
 sentences of the domain status, of each MX host's expected status and of
-each expected per-address probe result. Also: --json prints one record with
+each expected per-address probe result; the rollover class and the
+explanation of exactly the hazards a case lists in probe.hazards (issue 19;
+--ca-file is the lab's public root). Also: --json prints one record with
 the same status, usage errors exit 2, a non-validating resolver exits 3.
 
 Brings the lab up if it is not (and takes it down again, also on failure).
@@ -12,6 +14,7 @@ Ends with 'N passed, M failed'."""
 
 import concurrent.futures
 import json
+import os
 import re
 import sys
 
@@ -20,6 +23,15 @@ from harness import DANESCAN, Lab, check, run, run_test  # noqa: E402
 
 CHECK_OPTIONS = ["--allow-reserved", "--greeting-timeout-ms", "5000", "--connect-timeout-ms", "5000",
                  "--per-ip-gap-ms", "100", "--probe-retry-delay-ms", "500"]
+
+# Rollover hazards (issue 19): the key sentence of each fix in report/explain.c.
+HAZARD_SENTENCES = {
+    "ee-selector-0": "(`3 0 x`, ee-selector-0): every certificate renewal breaks it",
+    "ta-public-intermediate": "Prefer `3 1 1` of your own key over `2 x x` on a public intermediate",
+    "single-key": "(single-key; two records of one key",
+    "leaf-expires-soon": "expires soon (leaf-expires-soon)",
+    "rrsig-expires-soon": "(rrsig-expires-soon): unless the zone is re-signed",
+}
 
 # Key sentences of report/explain.c, by status word ({d}: domain, {h}: host).
 DOMAIN_SENTENCES = {
@@ -110,6 +122,14 @@ def check_case(exp, p):
         elif sentence is not None:
             check(sentence.format(h=host) in out, f"{domain}: host {host}: says '{sentence.format(h=host)}'",
                   "\n" + shown)
+    probe = exp.get("probe") or {}
+    for host, word in (probe.get("rollover") or {}).items():
+        check(re.search(rf"usable for SMTP, rollover {re.escape(word)}$", out, re.M) is not None,
+              f"{domain}: {host}: rollover {word}", "\n" + shown)
+    for host, hazards in (probe.get("hazards") or {}).items():
+        for flag, sentence in HAZARD_SENTENCES.items():
+            check((sentence in out) == (flag in hazards),
+                  f"{domain}: {host}: {'explains' if flag in hazards else 'does not mention'} {flag}", "\n" + shown)
     for host, by_ip in addresses.items():
         for ip, result in by_ip.items():
             check(re.search(rf"^    {re.escape(ip)}: {re.escape(result)}( \(|$)", out, re.M) is not None,
@@ -139,8 +159,12 @@ def main():
     expectations = [json.loads(line) for line in p.stdout.decode().splitlines() if line.strip()]
     check(len(expectations) > 20, f"lab has {len(expectations)} cases")
 
+    options = list(CHECK_OPTIONS)
+    public_root = lab.path("tls", "pub-root.crt")
+    if os.path.exists(public_root):
+        options += ["--ca-file", public_root]
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        futures = {exp["domain"]: pool.submit(danescan_check, *CHECK_OPTIONS, exp["domain"])
+        futures = {exp["domain"]: pool.submit(danescan_check, *options, exp["domain"])
                    for exp in expectations}
         for exp in expectations:
             check_case(exp, futures[exp["domain"]].result())

@@ -5,7 +5,8 @@ tests/lab/cases.txt; for each case the domain status, every MX host status
 and every probed address's `probe.result` must equal the case's probe
 expectations (`scripts/lab expect` -> "probe": status, hosts, addresses),
 the probe flags (partial-algorithm-coverage, expires-soon) must be exactly
-those declared, the declared rollover words must match, DNS-only facts
+those declared, the rollover hazards exactly those of probe.hazards (for the
+hosts listed there), the declared rollover words must match, DNS-only facts
 (mx_dnssec, DNS flags) must not change, and no host outside the
 expectations may be authenticated. A second scan with --no-key-types must
 give the same first-handshake verdicts.
@@ -22,6 +23,10 @@ from harness import DANESCAN, Lab, TempDir, check, run_test  # noqa: E402
 import labprobe  # noqa: E402
 
 PROBE_FLAGS = {"partial-algorithm-coverage", "expires-soon"}
+# Rollover hazards (issue 19): exactly those of probe.hazards, for the hosts
+# a case lists there (the scan gets the lab's public root as --ca-file).
+HAZARD_FLAGS = {"ee-selector-0", "ta-public-intermediate", "single-key", "leaf-expires-soon",
+                "rrsig-expires-soon"}
 DNS_FLAGS = {"nxdomain", "target-is-tld", "target-is-localhost", "ancestor-nxdomain",
              "tlsa-at-original-name", "tlsa-insecure", "a-lookup-failed", "aaaa-lookup-failed"}
 
@@ -66,6 +71,10 @@ def compare(records, exps, label, key_types=True):
                 want = set(pe.get("flags", {}).get(h, [])) & PROBE_FLAGS
                 check(flags & PROBE_FLAGS == want, f"{label}: {d} {h} probe flags {sorted(want)}",
                       f"got {sorted(flags & PROBE_FLAGS)}")
+            if key_types and h in pe.get("hazards", {}):
+                want = set(pe["hazards"][h])
+                check(flags & HAZARD_FLAGS == want, f"{label}: {d} {h} hazards {sorted(want)}",
+                      f"got {sorted(flags & HAZARD_FLAGS)}")
         for h, word in pe.get("rollover", {}).items():
             check((hosts.get(h) or {}).get("rollover") == word, f"{label}: {d} {h} rollover {word}",
                   f"got {(hosts.get(h) or {}).get('rollover')}")

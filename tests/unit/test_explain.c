@@ -123,7 +123,7 @@ static void test_dane_valid_single_record(void) {
   CHECK_HAS(text, "192.0.2.1: authenticated");
   CHECK_HAS(text, "matched TLSA [0] 3 1 1 at depth 0 (the server certificate)");
   /* One record: the RFC 7671 rollover advice. */
-  CHECK_HAS(text, "publishes a single usable TLSA record");
+  CHECK_HAS(text, "publishes TLSA records for the key it serves now and for nothing else");
   CHECK_HAS(text, "current+next");
   CHECK_HAS(text, "current+issuer");
   CHECK_LACKS(text, "Nothing to fix");
@@ -140,7 +140,7 @@ static void test_dane_valid_single_record(void) {
   CHECK_HAS(text, "matched TLSA [1] 3 1 1 at depth 0");
   CHECK_HAS(text, "rollover current+next");
   CHECK_HAS(text, "Nothing to fix.");
-  CHECK_LACKS(text, "single usable");
+  CHECK_LACKS(text, "single-key");
   free(text);
 }
 
@@ -362,7 +362,7 @@ static void test_tlsa_unusable_and_insecure_mx_note(void) {
   CHECK_HAS(text, "none is usable for SMTP");
   CHECK_HAS(text, "replace them with `_25._tcp.mx.example. IN TLSA 3 1 1");
   CHECK_HAS(text, "Note: the MX records of example are not signed");
-  CHECK_LACKS(text, "single usable");
+  CHECK_LACKS(text, "single-key");
   free(text);
 }
 
@@ -397,7 +397,63 @@ static void test_simple_domain_statuses(void) {
   free(text);
 }
 
-UNIT_MAIN(UNIT_TEST(test_dane_valid_single_record), UNIT_TEST(test_tlsa_mismatch),
+/* Issue 19: each rollover hazard gets its explanation and fix; none of them
+ * without its flag. */
+static void test_rollover_hazards(void) {
+  struct fixture fx;
+  fixture_init(&fx, 2);
+  set_probe(&fx, PROBE_AUTHENTICATED, NULL);
+  fx.detail.matched_tlsa_index = 0;
+  fx.detail.match_depth = 0;
+  fx.host.status = HOST_DANE_VALID;
+  fx.domain.status = DOMAIN_DANE_VALID;
+  fx.host.rollover = ROLLOVER_CURRENT_NEXT;
+  char *text = explain(&fx);
+  CHECK_HAS(text, "Nothing to fix.");
+  CHECK_LACKS(text, "ee-selector-0");
+  CHECK_LACKS(text, "ta-public-intermediate");
+  CHECK_LACKS(text, "leaf-expires-soon");
+  CHECK_LACKS(text, "single-key");
+  free(text);
+
+  fx.host.flags = MX_FLAG_EE_SELECTOR_0 | MX_FLAG_TA_PUBLIC_INTERMEDIATE | MX_FLAG_LEAF_EXPIRES_SOON;
+  text = explain(&fx);
+  CHECK_HAS(text, "flags: ee-selector-0 ta-public-intermediate leaf-expires-soon");
+  CHECK_HAS(text, "(`3 0 x`, ee-selector-0): every certificate renewal breaks it");
+  CHECK_HAS(text, "Publish `3 1 1` (the SHA-256 of the public key) instead");
+  CHECK_HAS(text, "intermediate certificate of a public CA (ta-public-intermediate)");
+  CHECK_HAS(text, "Prefer `3 1 1` of your own key over `2 x x` on a public intermediate");
+  CHECK_HAS(text, "expires soon (leaf-expires-soon)");
+  CHECK_LACKS(text, "Nothing to fix.");
+  CHECK_LACKS(text, "single-key");
+  free(text);
+
+  fx.host.flags = MX_FLAG_RRSIG_EXPIRES_SOON;
+  fx.host.tlsa_rrsig_expires = OPTIONS.now_unix + 3 * 86400 + 600;
+  text = explain(&fx);
+  CHECK_HAS(text, "flags: rrsig-expires-soon");
+  CHECK_HAS(text, "TLSA records of _25._tcp.mx.example expire in 3 days (rrsig-expires-soon)");
+  CHECK_LACKS(text, "leaf-expires-soon");
+  free(text);
+
+  fx.host.flags = MX_FLAG_SINGLE_KEY;
+  fx.host.rollover = ROLLOVER_SINGLE;
+  text = explain(&fx);
+  CHECK_HAS(text, "rollover single");
+  CHECK_HAS(text, "(single-key;");
+  CHECK_HAS(text, "Publish `3 1 1` of the next key beside the current one");
+  free(text);
+
+  fx.host.flags = 0;
+  fx.host.rollover = ROLLOVER_UNMATCHED;
+  fx.host.status = HOST_DANE_FAILED;
+  text = explain(&fx);
+  CHECK_HAS(text, "rollover unmatched");
+  CHECK_HAS(text, "no usable record matches a certificate the server presented");
+  free(text);
+}
+
+UNIT_MAIN(UNIT_TEST(test_dane_valid_single_record), UNIT_TEST(test_rollover_hazards), UNIT_TEST(test_tlsa_mismatch),
           UNIT_TEST(test_ipv6_endpoint_and_other_failures), UNIT_TEST(test_dnssec_bogus_mx_with_ede),
           UNIT_TEST(test_tlsa_failed_and_ancestor), UNIT_TEST(test_insecure_and_no_tlsa),
           UNIT_TEST(test_tlsa_unusable_and_insecure_mx_note), UNIT_TEST(test_simple_domain_statuses))

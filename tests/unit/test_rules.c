@@ -261,6 +261,57 @@ static void test_rollover(void) {
   CHECK_STR(rollover_class_name(rules_rollover_class(set, 2)), "issuer");
 }
 
+/* Issue 19: the class from where each usable record matched the presented
+ * chain, including the known false-rollover shapes. */
+static void test_rollover_truth(void) {
+  uint8_t digest[32] = {0};
+  struct tlsa_record ee = {.usage = 3, .selector = 1, .matching_type = 1, .data_len = 32, .data = digest};
+  struct tlsa_record ta = {.usage = 2, .selector = 0, .matching_type = 1, .data_len = 32, .data = digest};
+  struct tlsa_record bad = {.usage = 3, .selector = 1, .matching_type = 1, .data_len = 20, .data = digest};
+  tlsa_record_classify(&ee);
+  tlsa_record_classify(&ta);
+  tlsa_record_classify(&bad);
+  struct tlsa_record set[3] = {ee, ee, ta};
+  enum rules_record_match m[3];
+#define TRUTH(n, a, b, c)                                                  \
+  (m[0] = RULES_MATCH_##a, m[1] = RULES_MATCH_##b, m[2] = RULES_MATCH_##c, \
+   rollover_class_name(rules_rollover_truth(set, m, (n))))
+  /* One EE on the leaf plus one on a key not presented: current+next. */
+  CHECK_STR(TRUTH(2, LEAF, NONE, NONE), "current+next");
+  /* Duplicates (3 1 1 and 3 1 2 of one key): both on the leaf, no next. */
+  CHECK_STR(TRUTH(2, LEAF, LEAF, NONE), "single");
+  /* EE plus a DANE-TA above the leaf. */
+  CHECK_STR(TRUTH(3, LEAF, NONE, ABOVE), "current+issuer");
+  CHECK_STR(TRUTH(3, LEAF, LEAF, ABOVE), "current+issuer");
+  /* 3 x x plus 2 x x on the same (leaf) certificate: no issuer. */
+  CHECK_STR(TRUTH(3, LEAF, LEAF, LEAF), "single");
+  /* 3 x x plus a 2 x x matching nothing presented: the TA record is a next. */
+  CHECK_STR(TRUTH(3, LEAF, LEAF, NONE), "current+next");
+  /* Nothing presented matches. */
+  CHECK_STR(TRUTH(3, NONE, NONE, NONE), "unmatched");
+  set[0] = ta;
+  set[1] = ta;
+  CHECK_STR(TRUTH(2, ABOVE, NONE, NONE), "issuer");
+  CHECK_STR(TRUTH(2, ABOVE, ABOVE, NONE), "issuer");
+  /* Unusable records never count, matched or not. */
+  set[0] = ee;
+  set[1] = bad;
+  CHECK_STR(TRUTH(2, LEAF, NONE, NONE), "single");
+  set[0] = bad;
+  CHECK_STR(TRUTH(2, NONE, NONE, NONE), "none");
+  /* Digest agility: a 3 1 1 that matches beside a 3 1 2 that does not is
+   * never tried by OpenSSL; beside a matching 3 1 2 it is a duplicate. */
+  uint8_t digest64[64] = {0};
+  struct tlsa_record ee512 = {.usage = 3, .selector = 1, .matching_type = 2, .data_len = 64, .data = digest64};
+  tlsa_record_classify(&ee512);
+  set[0] = ee;
+  set[1] = ee512;
+  CHECK_STR(TRUTH(2, LEAF, NONE, NONE), "unmatched");
+  CHECK_STR(TRUTH(2, LEAF, LEAF, NONE), "single");
+  CHECK_STR(TRUTH(2, NONE, LEAF, NONE), "single");
+#undef TRUTH
+}
+
 static void test_status_words_round_trip(void) {
   for (int i = 0; i < DOMAIN_STATUS_COUNT; i++) {
     enum domain_status parsed;
@@ -286,4 +337,4 @@ static void test_status_words_round_trip(void) {
 
 UNIT_MAIN(UNIT_TEST(test_host_address_rules), UNIT_TEST(test_host_tlsa_rules), UNIT_TEST(test_host_probe_rules),
           UNIT_TEST(test_domain_rules), UNIT_TEST(test_every_combination_has_a_status), UNIT_TEST(test_rollover),
-          UNIT_TEST(test_status_words_round_trip))
+          UNIT_TEST(test_rollover_truth), UNIT_TEST(test_status_words_round_trip))
