@@ -51,12 +51,11 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
     }
   }
   if (options->probe != PROBE_MODE_NONE) {
-    struct probe_stage_config stage_config = {
-        .mode = options->probe,
-        .certs_path = certs_path,
-        .pkix = options->scan.mta_sts,
-        .ca_file = options->ca_file,
-        .warn_days = options->probe_config.expiry_warn_days};
+    struct probe_stage_config stage_config = {.mode = options->probe,
+                                              .certs_path = certs_path,
+                                              .pkix = options->scan.mta_sts,
+                                              .ca_file = options->ca_file,
+                                              .warn_days = options->probe_config.expiry_warn_days};
     runtime->stage = probe_stage_new(runtime->engine, &stage_config, why, sizeof why);
     if (runtime->stage == NULL) {
       fprintf(stderr, "danescan %s: %s\n", command, why);
