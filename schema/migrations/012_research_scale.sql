@@ -1,0 +1,149 @@
+-- danescan schema, migration 12: the researcher queries of schema/README.md
+-- at 10 million domains a scan (issue 17).
+--
+-- 1. mx_providers per scan is a summary, computed once with the others of
+--    migration 009 (danescan_summarize_scan: at scan completion, or by the
+--    first report): scan_mx_providers holds every provider's row (the long
+--    tail too: a self-hosted domain is a provider of its own, so about a
+--    third of the domains with MX each have a row). The view reads it
+--    through danescan_mx_providers(id), which returns the summary when it is
+--    fresh and otherwise computes the same rows from the raw rows (now with
+--    plain hash aggregates instead of count(DISTINCT), one pass over the
+--    scan's domain_mx and mx_hosts). Same columns and rows as before.
+--    The summaries computed before this migration have no provider rows:
+--    they are forgotten (as migration 011 did), so the next report or
+--    danescan_summarize_scan computes them again.
+
+CREATE TABLE scan_mx_providers (
+  scan_id            text NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+  provider           text NOT NULL,
+  hosts              bigint NOT NULL,
+  domains            bigint NOT NULL,
+  dane_valid_hosts   bigint NOT NULL,
+  dane_failed_hosts  bigint NOT NULL,
+  hosts_with_tlsa    bigint NOT NULL,
+  domains_with_tlsa  bigint NOT NULL,
+  PRIMARY KEY (scan_id, provider)
+);
+
+-- The rows of mx_providers for one scan from the raw rows: hosts with a
+-- provider that some domain of the scan names (each host once: mx_hosts has
+-- one row per (scan, host)), and each (provider, domain) pair once.
+CREATE FUNCTION danescan_mx_providers_sql(scan text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT format($q$
+    WITH hosts AS (
+      SELECT h.host, danescan_host_provider(h.host, h.provider) AS provider, h.status,
+             h.tlsa_dnssec = 'secure' AND h.tlsa_count > 0 AS with_tlsa
+        FROM mx_hosts h
+       WHERE h.scan_id = %1$L AND danescan_host_provider(h.host, h.provider) IS NOT NULL
+    ), links AS (
+      SELECT x.provider, m.seq, bool_or(x.with_tlsa) AS with_tlsa
+        FROM domain_mx m
+        JOIN hosts x ON x.host = m.host
+       WHERE m.scan_id = %1$L
+       GROUP BY x.provider, m.seq
+    ), by_domain AS (
+      SELECT provider, count(*) AS domains, count(*) FILTER (WHERE with_tlsa) AS domains_with_tlsa
+        FROM links
+       GROUP BY provider
+    ), by_host AS (
+      SELECT x.provider, count(*) AS hosts,
+             count(*) FILTER (WHERE x.status = 'dane-valid') AS dane_valid_hosts,
+             count(*) FILTER (WHERE x.status IN ('dane-failed', 'tlsa-failed')) AS dane_failed_hosts,
+             count(*) FILTER (WHERE x.with_tlsa) AS hosts_with_tlsa
+        FROM hosts x
+       WHERE x.host IN (SELECT m.host FROM domain_mx m WHERE m.scan_id = %1$L)
+       GROUP BY x.provider
+    )
+    SELECT h.provider, h.hosts, d.domains, h.dane_valid_hosts, h.dane_failed_hosts, h.hosts_with_tlsa,
+           d.domains_with_tlsa
+      FROM by_host h
+      JOIN by_domain d ON d.provider = h.provider$q$, scan)
+$$;
+
+CREATE FUNCTION danescan_mx_providers(scan text)
+RETURNS TABLE (provider text, hosts bigint, domains bigint, dane_valid_hosts bigint, dane_failed_hosts bigint,
+               hosts_with_tlsa bigint, domains_with_tlsa bigint)
+LANGUAGE plpgsql STABLE SET work_mem = '256MB' SET jit = off
+  SET max_parallel_workers_per_gather = 0 SET enable_nestloop = off AS $$
+BEGIN
+  IF scan IS NULL THEN
+    RETURN;
+  ELSIF danescan_scan_summary_fresh(scan) THEN
+    RETURN QUERY SELECT c.provider, c.hosts, c.domains, c.dane_valid_hosts, c.dane_failed_hosts, c.hosts_with_tlsa,
+                        c.domains_with_tlsa
+                   FROM scan_mx_providers c WHERE c.scan_id = scan;
+  ELSE
+    RETURN QUERY EXECUTE danescan_mx_providers_sql(scan);
+  END IF;
+END
+$$;
+
+-- Same columns as in migrations 002 and 010.
+CREATE OR REPLACE VIEW mx_providers AS
+SELECT s.id AS scan_id, p.provider, p.hosts, p.domains, p.dane_valid_hosts, p.dane_failed_hosts,
+       p.hosts_with_tlsa, p.domains_with_tlsa
+  FROM scans s
+ CROSS JOIN LATERAL danescan_mx_providers(s.id) p;
+
+-- Migration 009's summariser, with the provider rows.
+CREATE OR REPLACE FUNCTION danescan_summarize_scan(scan text, force boolean DEFAULT false) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public SET work_mem = '256MB' SET jit = off
+  SET max_parallel_workers_per_gather = 0 SET enable_nestloop = off AS $$
+DECLARE
+  key text;
+  t0 timestamptz := clock_timestamp();
+BEGIN
+  -- One summariser per scan at a time (two reports starting together).
+  PERFORM pg_advisory_xact_lock(hashtext('danescan_summarize_scan'), hashtext(scan));
+  key := danescan_scan_source_key(scan);
+  IF key IS NULL THEN
+    RETURN false; -- no such scan
+  END IF;
+  IF NOT force AND EXISTS (SELECT 1 FROM scan_summaries m WHERE m.scan_id = scan AND m.source_key = key) THEN
+    RETURN false;
+  END IF;
+  DELETE FROM scan_domain_counts WHERE scan_id = scan;
+  DELETE FROM scan_provider_counts WHERE scan_id = scan;
+  DELETE FROM scan_probe_failures WHERE scan_id = scan;
+  DELETE FROM scan_mx_providers WHERE scan_id = scan;
+  DELETE FROM scan_summaries WHERE scan_id = scan;
+  EXECUTE 'INSERT INTO scan_domain_counts (tld, status, mx_dnssec, with_mail, any_secure_host, any_tlsa, domains, scan_id) '
+          || 'SELECT q.*, ' || quote_literal(scan) || ' FROM (' || danescan_domain_counts_sql(scan) || ') q';
+  EXECUTE 'INSERT INTO scan_provider_counts (provider, domains, domains_with_tlsa, dane_valid_domains, scan_id) '
+          || 'SELECT q.*, ' || quote_literal(scan) || ' FROM (' || danescan_provider_counts_sql(scan) || ') q';
+  EXECUTE 'INSERT INTO scan_probe_failures (result, applies, addresses, hosts, domains, example_domains, scan_id) '
+          || 'SELECT q.*, ' || quote_literal(scan) || ' FROM (' || danescan_probe_failures_sql(scan) || ') q';
+  EXECUTE 'INSERT INTO scan_mx_providers (provider, hosts, domains, dane_valid_hosts, dane_failed_hosts, '
+          || 'hosts_with_tlsa, domains_with_tlsa, scan_id) '
+          || 'SELECT q.*, ' || quote_literal(scan) || ' FROM (' || danescan_mx_providers_sql(scan) || ') q';
+  INSERT INTO scan_summaries (scan_id, source_key, compute_ms)
+  VALUES (scan, key, (extract(epoch FROM clock_timestamp() - t0) * 1000)::integer);
+  RETURN true;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION danescan_summarize_scan(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION danescan_summarize_scan(text, boolean) TO danescan_reader;
+
+DELETE FROM scan_summaries;
+
+GRANT SELECT ON scan_mx_providers, mx_providers TO danescan_reader;
+
+-- 2. A scan's series: the scans of its input set (scan_input_sets: the same
+--    input file digests; a scan without recorded inputs is a series of its
+--    own) started no later than it, the last 100, with their position oldest
+--    first. reports/trend.sql and reports/time_to_fix.sql and the report's
+--    summary step (report_sql.c) each spelled this out; they read it here.
+CREATE FUNCTION danescan_scan_series(scan text)
+RETURNS TABLE (scan_id text, started_at timestamptz, "position" bigint)
+LANGUAGE sql STABLE AS $$
+  SELECT l.scan_id, l.started_at, row_number() OVER (ORDER BY l.started_at, l.scan_id)
+    FROM (SELECT i.scan_id, i.started_at
+            FROM scan_input_sets i
+            JOIN scan_input_sets me ON me.scan_id = scan AND i.input_set = me.input_set
+           WHERE i.started_at <= me.started_at
+           ORDER BY i.started_at DESC, i.scan_id DESC
+           LIMIT 100) l
+   ORDER BY l.started_at, l.scan_id
+$$;
+GRANT EXECUTE ON FUNCTION danescan_scan_series(text) TO danescan_reader;
