@@ -197,3 +197,44 @@ SELECT ep.input_set, ep.domain, ep.failed_scan_id, ep.failed_at, ep.failed_statu
            AND h.status IN ('dane-failed', 'dane-unreachable', 'tlsa-unusable', 'tlsa-failed')
            AND danescan_host_provider(h.host, h.provider) IS NOT NULL) AS providers
   FROM episodes ep;
+
+--    domain_dane_seen aggregated every row of every scan even when asked
+--    only for the domains that were dane-valid in some scan (its
+--    documented query). Now two parts: the domains with a dane-valid row
+--    in the input set (found through the status index, their histories
+--    through the (domain) index), and the others (every row, as before),
+--    whose dane_valid_scans is the constant 0, so that a condition such as
+--    dane_valid_scans > 0 lets the planner skip that part. Same columns and
+--    rows.
+CREATE OR REPLACE VIEW domain_dane_seen AS
+WITH sets AS MATERIALIZED (
+  SELECT scan_id, started_at, input_set FROM scan_input_sets
+), valid_domains AS (
+  SELECT DISTINCT i.input_set, d.domain
+    FROM domains d
+    JOIN sets i ON i.scan_id = d.scan_id
+   WHERE d.status = 'dane-valid'
+)
+SELECT i.input_set, d.domain,
+       count(*) AS scans,
+       count(*) FILTER (WHERE d.status = 'dane-valid') AS dane_valid_scans,
+       (array_agg(d.scan_id ORDER BY i.started_at, d.scan_id) FILTER (WHERE d.status = 'dane-valid'))[1]
+         AS first_dane_valid_scan,
+       min(i.started_at) FILTER (WHERE d.status = 'dane-valid') AS first_dane_valid_at,
+       (array_agg(d.scan_id ORDER BY i.started_at DESC, d.scan_id DESC) FILTER (WHERE d.status = 'dane-valid'))[1]
+         AS last_dane_valid_scan,
+       max(i.started_at) FILTER (WHERE d.status = 'dane-valid') AS last_dane_valid_at,
+       (array_agg(d.status ORDER BY i.started_at DESC, d.scan_id DESC))[1] AS latest_status
+  FROM valid_domains v
+  JOIN domains d ON d.domain = v.domain
+  JOIN sets i ON i.scan_id = d.scan_id AND i.input_set = v.input_set
+ GROUP BY i.input_set, d.domain
+UNION ALL
+SELECT input_set, domain, scans, 0::bigint, NULL::text, NULL::timestamptz, NULL::text, NULL::timestamptz, latest_status
+  FROM (SELECT i.input_set, d.domain, count(*) AS scans,
+               count(*) FILTER (WHERE d.status = 'dane-valid') AS valid,
+               (array_agg(d.status ORDER BY i.started_at DESC, d.scan_id DESC))[1] AS latest_status
+          FROM domains d
+          JOIN scan_input_sets i ON i.scan_id = d.scan_id
+         GROUP BY i.input_set, d.domain) never
+ WHERE valid = 0;
