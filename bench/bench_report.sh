@@ -24,20 +24,31 @@
 # With --before DIR it also times the reports/ files of DIR (e.g. an older
 # version: `git archive COMMIT reports | tar -x -C /tmp/old`, DIR /tmp/old/reports) on the same
 # scans, each under a 300 s statement timeout, for a before/after table.
-# Usage: bench/bench_report.sh [--explain] [--check-plans] [--keep] [--before DIR] [N (default 1000000)]
-# Env: DANESCAN (binary, default build/scanner/danescan), DANESCAN_STATE
+# With --load-only it loads the two scans, keeps the database and stops;
+# with --reuse it times the scans a --load-only (or --keep) run left instead
+# of loading them again (generating 10M-domain scans takes half an hour),
+# and with --no-drop it leaves the older scan in place for the next --reuse.
+# Usage: bench/bench_report.sh [--explain] [--check-plans] [--keep] [--load-only] [--reuse] [--no-drop]
+#        [--before DIR] [N (default 1000000)]
+# Env: BENCH_SKIP_COLD_REPORT=1 skips the second report (the one that
+# computes both summaries again: minutes at 10M domains; the summaries' own
+# time is printed at load or --reuse anyway).
+# DANESCAN (binary, default build/scanner/danescan), DANESCAN_STATE
 # (scripts/db's state), BENCH_DB (database name, default danescan_rbench).
 # Starts scripts/db when not up and stops what it started.
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-explain=0 check_plans=0 keep=0 before=
+explain=0 check_plans=0 keep=0 before= load_only=0 reuse=0 no_drop=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --before) before=$2; shift ;;
     --explain) explain=1 ;;
     --check-plans) explain=1 check_plans=1 ;;
     --keep) keep=1 ;;
-    -*) echo "usage: bench/bench_report.sh [--explain] [--check-plans] [--keep] [N]" >&2; exit 2 ;;
+    --load-only) load_only=1 keep=1 ;;
+    --reuse) reuse=1 keep=1 ;;
+    --no-drop) no_drop=1 ;;
+    -*) echo "usage: bench/bench_report.sh [--explain] [--check-plans] [--keep] [--load-only] [--reuse] [--no-drop] [--before DIR] [N]" >&2; exit 2 ;;
     *) break ;;
   esac
   shift
@@ -63,11 +74,29 @@ secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 [ -x "$danescan" ] || die "no danescan binary at $danescan (set DANESCAN)"
 if ! "$repo/scripts/db" status >/dev/null 2>&1; then "$repo/scripts/db" start >/dev/null; db_started=1; fi
 url=$("$repo/scripts/db" url)
+burl=${url/\/danescan\?/\/$dbname?}
+q() { psql "$burl" -X -qAt -v ON_ERROR_STOP=1 "$@"; }
+old=bench-old new=bench-new
+if [ "$reuse" = 1 ]; then
+  have=$(q -c "SELECT count(*) FROM scans WHERE id IN ('$old', '$new') AND domains = $n AND complete" 2>/dev/null) ||
+    die "--reuse: no database $dbname (run --load-only $n first)"
+  [ "$have" = 2 ] || die "--reuse: $dbname does not hold the two scans of $n domains (run --load-only $n first)"
+  "$danescan" db migrate --db "$burl" >/dev/null 2>&1 || die "migrate failed"
+  echo "== reusing the 2 scans of $n synthetic domains in $dbname (migrated to this version)"
+  for id in $old $new; do
+    t0=$(now)
+    computed=$(q -c "SELECT danescan_summarize_scan('$id')")
+    t1=$(now)
+    if [ "$computed" = t ]; then
+      echo "  $id: summaries computed (a migration forgot them, or none yet) in $(secs "$t0" "$t1") s"
+    else
+      echo "  $id: summaries fresh"
+    fi
+  done
+else
 PGOPTIONS="-c client_min_messages=warning" psql "$url" -qc "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" >/dev/null
 psql "$url" -qc "CREATE DATABASE $dbname" >/dev/null
-burl=${url/\/danescan\?/\/$dbname?}
 "$danescan" db migrate --db "$burl" >/dev/null 2>&1 || die "migrate failed"
-q() { psql "$burl" -X -qAt -v ON_ERROR_STOP=1 "$@"; }
 
 # The leaf certificates the model's probes name (bench_model_leaf_sha256:
 # byte 0 = key type index + 1, then 0xbe).
@@ -76,7 +105,6 @@ q -c "INSERT INTO certificates (sha256, der, subject, key_type, key_bits)
         FROM (VALUES (0, 'RSA', 2048), (1, 'EC', 256), (2, 'RSA', 4096)) v(k, t, b)
       ON CONFLICT DO NOTHING"
 
-old=bench-old new=bench-new
 echo "== load: 2 scans of $n synthetic domains (danescan db bench --realistic; the second 1 % changed)"
 for v in 0 1; do
   id=$old
@@ -88,7 +116,9 @@ for v in 0 1; do
   echo "  $id: $(secs "$t0" "$t1") s in all; $(sed -n 's/^danescan db bench: //p' "$tmp/load.log" | cut -d'(' -f1)"
   echo "  $id: summaries computed at completion in $(q -c "SELECT round(compute_ms / 1000.0, 2) FROM scan_summaries WHERE scan_id = '$id'") s"
 done
+fi
 q -c "ANALYZE" >/dev/null
+if [ "$load_only" = 1 ]; then echo "== loaded; kept in $dbname (time it with --reuse $n)"; exit 0; fi
 
 echo "== danescan report / diff"
 t0=$(now)
@@ -96,6 +126,9 @@ t0=$(now)
   { cat "$tmp/err" >&2; die "report failed"; }
 t1=$(now)
 echo "  report --previous (summaries fresh): $(secs "$t0" "$t1") s"
+if [ -n "${BENCH_SKIP_COLD_REPORT:-}" ]; then
+  echo "  report --previous (first report: computes both scans' summaries): skipped (BENCH_SKIP_COLD_REPORT)"
+else
 q -c "DELETE FROM scan_summaries" >/dev/null
 t0=$(now)
 "$danescan" report --db "$burl" --scan "$new" --previous "$old" --out "$tmp/report2" >/dev/null 2>"$tmp/err" ||
@@ -105,6 +138,7 @@ echo "  report --previous (first report: computes both scans' summaries): $(secs
 for f in "$tmp"/report/*.csv; do
   cmp -s "$f" "$tmp/report2/$(basename "$f")" || die "$(basename "$f") differs between the two reports"
 done
+fi
 t0=$(now)
 "$danescan" diff --db "$burl" "$old" "$new" >"$tmp/diff.tsv" 2>"$tmp/err" || { cat "$tmp/err" >&2; die "diff failed"; }
 t1=$(now)
@@ -196,6 +230,9 @@ mx_providers|SELECT provider, domains, hosts, hosts_with_tlsa, dane_valid_hosts,
 domain_status_changes|SELECT * FROM domain_status_changes WHERE domain = '@DOMAIN@'
 domain_status_diff|SELECT new_status, old_status, count(*) FROM domain_status_diff('@OLD@', '@SCAN@') GROUP BY 1, 2
 scan_status_counts|SELECT status, domains FROM scan_status_counts WHERE scan_id = '@SCAN@'
+scan_series|SELECT scan_id, started_at, position FROM danescan_scan_series('@SCAN@')
+domain_dane_seen|SELECT domain, first_dane_valid_scan, last_dane_valid_scan, latest_status FROM domain_dane_seen WHERE input_set = (SELECT input_set FROM scan_input_sets WHERE scan_id = '@SCAN@') AND dane_valid_scans > 0
+domain_failure_episodes|SELECT end_kind, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY duration) FROM domain_failure_episodes WHERE input_set = (SELECT input_set FROM scan_input_sets WHERE scan_id = '@SCAN@') GROUP BY end_kind
 EOF
 
 echo "== sizes (scan $old, $n domains): bytes per domain, heap + indexes + TOAST of the scan's partition"
@@ -212,10 +249,14 @@ q -F' ' -c "
 echo "  summaries of both scans: $(q -c "SELECT pg_size_pretty(pg_total_relation_size('scan_domain_counts') + pg_total_relation_size('scan_provider_counts') + pg_total_relation_size('scan_summaries'))"), rows: $(q -c "SELECT (SELECT count(*) FROM scan_domain_counts) || ' domain counts, ' || (SELECT count(*) FROM scan_provider_counts) || ' provider counts'")"
 echo "  certificates (shared by all scans): $(q -c "SELECT pg_size_pretty(pg_total_relation_size('certificates'))")"
 
+if [ "$no_drop" = 1 ]; then
+  echo "== danescan db drop $old: skipped (--no-drop)"
+else
 t0=$(now)
 "$danescan" db drop "$old" --db "$burl" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; die "drop failed"; }
 t1=$(now)
 echo "== danescan db drop $old: $(secs "$t0" "$t1") s"
+fi
 if [ "$explain" = 1 ]; then
   echo "== plans"
   cat "$tmp/plans"

@@ -1,6 +1,6 @@
 -- Report table "time_to_fix": DANE failure episodes in the scans of this
 -- scan's input (same input file digests, as trend.sql: the last 100 scans up
--- to this one), overall and for the 20 MX providers with the most episodes.
+-- to this one, danescan_scan_series of migration 012), overall and for the 20 MX providers with the most episodes.
 -- An episode is a run of consecutive scans of that series in which a domain's
 -- status is a DANE failure (dane-failed, dane-unreachable, tlsa-unusable).
 -- It ends in the next scan of the series: "fixed" when the domain is
@@ -16,21 +16,8 @@
 -- provider, and once in the "all providers" row. The research view
 -- domain_failure_episodes (migration 010) lists the episodes themselves.
 -- psql variables: scan_id.
-WITH input_key AS (
-  SELECT s.id, s.started_at,
-         (SELECT jsonb_agg(e->'sha256' ORDER BY e->>'sha256') FROM jsonb_array_elements(s.inputs) e) AS digests
-    FROM scans s
-), me AS (
-  SELECT * FROM input_key WHERE id = :'scan_id'
-), series AS (
-  SELECT k.id, k.started_at
-    FROM input_key k, me
-   WHERE (k.id = me.id OR (me.digests IS NOT NULL AND k.digests = me.digests))
-     AND k.started_at <= me.started_at
-   ORDER BY k.started_at DESC
-   LIMIT 100
-), ordered AS (
-  SELECT id, started_at, row_number() OVER (ORDER BY started_at, id) AS position FROM series
+WITH ordered AS (
+  SELECT scan_id AS id, started_at, "position" FROM danescan_scan_series(:'scan_id')
 ), failing AS (
   -- rare statuses: read through the status index, not the whole partitions
   SELECT d.domain, d.seq, o.id AS scan_id, o.position, o.started_at

@@ -1,22 +1,12 @@
 -- Report table "trend": every scan of the same input (same set of input file
 -- SHA-256 digests in scans.inputs; a scan without recorded inputs only matches
--- itself) up to and including this one, oldest first, at most the last 100.
+-- itself) up to and including this one, oldest first, at most the last 100
+-- (danescan_scan_series, migration 012, on the view scan_input_sets).
 -- Counts come from danescan_domain_counts() (migration 009: each scan's
 -- summary, computed once).
 -- psql variables: scan_id.
-WITH input_key AS (
-  SELECT s.id, s.started_at,
-         (SELECT jsonb_agg(e->'sha256' ORDER BY e->>'sha256') FROM jsonb_array_elements(s.inputs) e) AS digests
-    FROM scans s
-), me AS (
-  SELECT * FROM input_key WHERE id = :'scan_id'
-), same AS (
-  SELECT k.id, k.started_at
-    FROM input_key k, me
-   WHERE (k.id = me.id OR (me.digests IS NOT NULL AND k.digests = me.digests))
-     AND k.started_at <= me.started_at
-   ORDER BY k.started_at DESC
-   LIMIT 100
+WITH same AS (
+  SELECT scan_id AS id, started_at FROM danescan_scan_series(:'scan_id')
 )
 SELECT same.id AS scan_id,
        to_char(same.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS started,

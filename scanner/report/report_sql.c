@@ -153,18 +153,11 @@ PGresult *report_sql_run(PGconn *conn, const char *dir, const char *name, const 
 
 int report_sql_prepare_summaries(PGconn *conn, const char *scan_id, const char *previous_id, char *why,
                                  size_t why_len) {
-  /* The scan, the previous scan and the scans trend.sql lists (same input
-   * digests, started no later, the last 100). */
-  static const char sql[] =
-      "WITH k AS (SELECT s.id, s.started_at,"
-      "  (SELECT jsonb_agg(e->'sha256' ORDER BY e->>'sha256') FROM jsonb_array_elements(s.inputs) e) AS digests"
-      "  FROM scans s),"
-      " me AS (SELECT * FROM k WHERE id = $1),"
-      " wanted AS (SELECT k.id FROM k, me"
-      "  WHERE k.id = me.id OR (me.digests IS NOT NULL AND k.digests = me.digests AND k.started_at <= me.started_at)"
-      "  ORDER BY k.started_at DESC LIMIT 100)"
-      " SELECT count(*) FILTER (WHERE danescan_summarize_scan(id))"
-      " FROM (SELECT id FROM wanted UNION SELECT id FROM scans WHERE id = nullif($2, '')) w";
+  /* The scan, the previous scan and the scans trend.sql lists (its series:
+   * same input digests, started no later, the last 100; migration 012). */
+  static const char sql[] = "SELECT count(*) FILTER (WHERE danescan_summarize_scan(id))"
+                            " FROM (SELECT scan_id AS id FROM danescan_scan_series($1)"
+                            "       UNION SELECT id FROM scans WHERE id = $1 OR id = nullif($2, '')) w";
   const char *params[2] = {scan_id, previous_id != NULL ? previous_id : ""};
   PGresult *res = NULL;
   int rc = db_exec(conn, "BEGIN READ WRITE", "starting the summaries' transaction", why, why_len);

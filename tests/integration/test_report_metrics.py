@@ -12,6 +12,7 @@ must equal the values worked out by hand below; then `danescan report` must
 show the new sections. Ends with 'N passed, M failed'."""
 
 import os
+import re
 import sys
 
 sys.dont_write_bytecode = True
@@ -137,6 +138,15 @@ def main():
         check(rows == [["ep.test", "m-2", "m-4", "dane-valid", "fixed", "21 days", "{example.co.uk}"],
                        ["ep2.test", "m-1", "m-2", "no-dane", "left", "7 days", "{other.net}"]],
               "domain_failure_episodes: ep.test failing in m-2, fixed in m-4 (21 days); ep2.test left", rows)
+        # Migration 012 rewrote the views for scale: every row must equal the
+        # definitions of migration 010 (run here as plain queries).
+        m010 = open(os.path.join(SOURCE, "schema", "migrations", "010_provider_metrics.sql"), encoding="utf-8").read()
+        for view in ("domain_failure_episodes", "domain_dane_seen", "scan_input_sets"):
+            old_sql = re.search(r"CREATE VIEW " + view + r" AS\n(.*?);\n", m010, re.S).group(1)
+            want = db.sql(f"SELECT * FROM ({old_sql}) v ORDER BY 1, 2, 3")
+            got = db.sql(f"SELECT * FROM {view} ORDER BY 1, 2, 3")
+            check(got == want and len(want) > 1, f"{view}: the same {len(want)} rows as migration 010's definition",
+                  f"\n  got  {got}\n  want {want}")
         rows = db.sql("SELECT domain, scans, dane_valid_scans, first_dane_valid_scan, last_dane_valid_scan"
                       " FROM domain_dane_seen WHERE input_set = '[\"mm11\"]' AND domain = 'ep.test'")
         check(rows == [["ep.test", "4", "2", "m-1", "m-4"]], "domain_dane_seen: ep.test first m-1, last m-4", rows)

@@ -30,6 +30,24 @@ VIEWS = {
     "scan_funnel": "SELECT * FROM scan_funnel ORDER BY scan_id",
     "adoption_by_tld": "SELECT * FROM adoption_by_tld ORDER BY scan_id, tld",
     "scan_status_counts": "SELECT * FROM scan_status_counts ORDER BY scan_id, status",
+    "mx_providers": "SELECT * FROM mx_providers ORDER BY scan_id, provider",
+}
+# The views' definitions before they were made to scale (migrations 010 and
+# 002): the rows must stay the same (on raw rows and on summaries).
+REFERENCE = {
+    "mx_providers": """
+SELECT m.scan_id,
+       danescan_host_provider(h.host, h.provider) AS provider,
+       count(DISTINCT m.host) AS hosts,
+       count(DISTINCT m.seq) AS domains,
+       count(DISTINCT m.host) FILTER (WHERE h.status = 'dane-valid') AS dane_valid_hosts,
+       count(DISTINCT m.host) FILTER (WHERE h.status IN ('dane-failed', 'tlsa-failed')) AS dane_failed_hosts,
+       count(DISTINCT m.host) FILTER (WHERE h.tlsa_dnssec = 'secure' AND h.tlsa_count > 0) AS hosts_with_tlsa,
+       count(DISTINCT m.seq) FILTER (WHERE h.tlsa_dnssec = 'secure' AND h.tlsa_count > 0) AS domains_with_tlsa
+  FROM domain_mx m
+  JOIN mx_hosts h ON h.scan_id = m.scan_id AND h.host = m.host
+ WHERE danescan_host_provider(h.host, h.provider) IS NOT NULL
+ GROUP BY 1, 2 ORDER BY 1, 2""",
 }
 
 
@@ -56,6 +74,10 @@ def fixture_checks():
     with PrivateDB("danescan_test_report_scale", schema=True, fixture=REPORT_FIXTURE) as db:
         check(summarised(db) == set(), "the fixture starts without summaries")
         raw = all_outputs(db)
+        for view, sql in REFERENCE.items():
+            want = db.sql(sql)
+            check(raw[(view,)] == want and len(want) > 0, f"{view}: the same rows as its old definition (raw rows)",
+                  f"\n  got  {raw[(view,)]}\n  want {want}")
         with tempfile.TemporaryDirectory(prefix="danescan-report-scale.") as out:
             r = run(DANESCAN, "report", "--db", db.url, "--scan", "fx-2", "--previous", "fx-1", "--out", out, text=True)
             check(r.returncode == 0 and "summaries not stored" not in r.stderr, "report exits 0 and stores summaries",
@@ -69,6 +91,7 @@ def fixture_checks():
         with_summaries = all_outputs(db)
         diffs = [k for k in raw if raw[k] != with_summaries[k]]
         check(not diffs, f"{len(raw)} report files/views: same rows with and without summaries", f"{diffs[:5]}")
+        check(db.sql("SELECT count(*) FROM scan_mx_providers")[0][0] != "0", "the summaries hold the provider rows")
 
         # The read-only role computes a missing summary through `danescan report`.
         reader = db.url + "&user=danescan_reader" if "user=" not in db.url else \
@@ -82,6 +105,10 @@ def fixture_checks():
               "the read-only role reads the same views")
 
         # Stale: a resumed scan (runs + 1) is computed from the raw rows again.
+        # (While fresh, mx_providers reads the summary: a changed summary row shows.)
+        db.sql("UPDATE scan_mx_providers SET domains = domains + 1000 WHERE scan_id = 'fx-2'")
+        tampered = db.sql(VIEWS["mx_providers"])
+        check(tampered != raw[("mx_providers",)], "mx_providers reads the fresh summary")
         fresh = db.sql("SELECT danescan_scan_summary_fresh('fx-2')")[0][0]
         db.sql("UPDATE scans SET runs = runs + 1 WHERE id = 'fx-2'")
         stale = db.sql("SELECT danescan_scan_summary_fresh('fx-2')")[0][0]
@@ -89,6 +116,7 @@ def fixture_checks():
         db.sql("UPDATE scan_domain_counts SET domains = domains + 1000 WHERE scan_id = 'fx-2'")
         header, rows = db.psql_file(os.path.join(REPORTS, "headline.sql"), scan_id="fx-2", previous_id="fx-1")
         check((header, rows) == raw[("headline", "fx-2", "fx-1")], "a stale summary is not used (raw rows instead)")
+        check(db.sql(VIEWS["mx_providers"]) == raw[("mx_providers",)], "a stale provider summary is not used")
         db.sql("SELECT danescan_summarize_scan('fx-2')")
         check(db.sql("SELECT danescan_scan_summary_fresh('fx-2')")[0][0] == "t"
               and db.psql_file(os.path.join(REPORTS, "headline.sql"), scan_id="fx-2", previous_id="fx-1")
@@ -99,7 +127,8 @@ def fixture_checks():
         left = db.sql("SELECT (SELECT count(*) FROM scan_summaries WHERE scan_id = 'fx-0')"
                       " + (SELECT count(*) FROM scan_domain_counts WHERE scan_id = 'fx-0')"
                       " + (SELECT count(*) FROM scan_provider_counts WHERE scan_id = 'fx-0')"
-                      " + (SELECT count(*) FROM scan_probe_failures WHERE scan_id = 'fx-0')")[0][0]
+                      " + (SELECT count(*) FROM scan_probe_failures WHERE scan_id = 'fx-0')"
+                      " + (SELECT count(*) FROM scan_mx_providers WHERE scan_id = 'fx-0')")[0][0]
         check(r.returncode == 0 and left == "0", "db drop removes the scan's summaries", f"{r.stderr} {left}")
 
 
