@@ -8,13 +8,6 @@ const char *probe_step_name(enum probe_step step) {
   return (unsigned)step < sizeof names / sizeof names[0] ? names[step] : "?";
 }
 
-const char *probe_pkix_name(enum probe_pkix pkix) {
-  static const char *const names[] = {"not-checked", "valid",   "no-tls",        "tls-version",
-                                      "untrusted",   "expired", "name-mismatch", "invalid"};
-  _Static_assert(sizeof names / sizeof names[0] == PROBE_PKIX_COUNT, "pkix names");
-  return (unsigned)pkix < PROBE_PKIX_COUNT ? names[pkix] : "?";
-}
-
 void probe_detail_free(struct probe_detail *detail) {
   if (detail == NULL) return;
   free(detail->reason);

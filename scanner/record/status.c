@@ -3,6 +3,8 @@
  * added at the end of their enum. */
 #include "record/status.h"
 
+#include "record/probe_detail.h"
+
 #include <string.h>
 
 static const char *const dnssec_state_words[DNSSEC_STATE_COUNT] = {
@@ -126,6 +128,21 @@ enum dnssec_state dnssec_state_worst(enum dnssec_state a, enum dnssec_state b) {
 }
 
 /* MTA-STS and TLS-RPT (shared/spec/MTA-STS.md). */
+static const char *const probe_pkix_words[PROBE_PKIX_COUNT] = {
+    [PROBE_PKIX_NOT_CHECKED] = "not-checked",
+    [PROBE_PKIX_VALID] = "valid",
+    [PROBE_PKIX_NO_TLS] = "no-tls",
+    [PROBE_PKIX_TLS_VERSION] = "tls-version",
+    [PROBE_PKIX_UNTRUSTED] = "untrusted",
+    [PROBE_PKIX_EXPIRED] = "expired",
+    [PROBE_PKIX_NAME_MISMATCH] = "name-mismatch",
+    [PROBE_PKIX_INVALID] = "invalid",
+};
+
+const char *probe_pkix_name(enum probe_pkix pkix) {
+  return (unsigned)pkix < PROBE_PKIX_COUNT ? probe_pkix_words[pkix] : "?";
+}
+
 static const char *const mta_sts_status_words[MTA_STS_STATUS_COUNT] = {
     [MTA_STS_NONE] = "none",
     [MTA_STS_RECORD_INVALID] = "record-invalid",

@@ -198,6 +198,10 @@ static const struct column_description columns[] = {
     {"probes", "retry_pause_ms",
      "When attempts is 2: milliseconds from the first session's end to the second's "
      "start (retry delay and politeness waits)."},
+    {"probes", "pkix",
+     "MTA-STS (scan --mta-sts, migration 014): the WebPKI verdict of the probe's TLS session for the MX host "
+     "name: valid, no-tls, tls-version, untrusted, expired, name-mismatch or invalid; NULL when not checked."},
+    {"probes", "pkix_reason", "MTA-STS: why pkix is not valid (OpenSSL's verification error); NULL otherwise."},
     /* probe_chain */
     {"probe_chain", "host", "The MX host (mx_hosts.host)."},
     {"probe_chain", "address", "The address probed (probes.address)."},

@@ -36,7 +36,7 @@ static const char *const copy_statements[PG_TABLE_COUNT] = {
         "COPY stage_probes (scan_id, host, address, probe_no, result, reason, tls_version, cipher, "
         "kx_group, peer_sig_alg, matched_tlsa, match_depth, banner, banner_text, ehlo_keywords, "
         "connect_ms, smtp_ms, tls_ms, total_ms, leaf_sha256, chain_sent, attempts, step, first_result, "
-        "first_step, first_reason, first_ms, retry_pause_ms) FROM STDIN",
+        "first_step, first_reason, first_ms, retry_pause_ms, pkix, pkix_reason) FROM STDIN",
     [PG_TABLE_STAGE_CHAIN] = "COPY stage_probe_chain (scan_id, host, address, probe_no, depth, cert_sha256) FROM STDIN",
     [PG_TABLE_STAGE_CERTS] =
         "COPY stage_certificates (sha256, der, subject, issuer, san, not_before, not_after, key_type, "
@@ -291,7 +291,7 @@ void pg_rows_add_probe(struct pg_rows *rows, const struct mx_host *host, const s
   pg_field_text(buf, probe_result_name(address->probe_result), PG_TEXT_MAX_BYTES);
   pg_field_text(buf, address->probe_reason, PG_TEXT_MAX_BYTES);
   if (detail == NULL) {
-    for (int i = 0; i < 22; i++) pg_field_null(buf);
+    for (int i = 0; i < 24; i++) pg_field_null(buf);
     pg_row_end(buf);
     rows->rows[PG_TABLE_STAGE_PROBES]++;
     return;
@@ -337,6 +337,13 @@ void pg_rows_add_probe(struct pg_rows *rows, const struct mx_host *host, const s
     field_ms(buf, detail->first.pause_ms);
   } else {
     for (int i = 0; i < 5; i++) pg_field_null(buf);
+  }
+  if (detail->pkix != PROBE_PKIX_NOT_CHECKED) {
+    pg_field_text(buf, probe_pkix_name(detail->pkix), PG_TEXT_MAX_BYTES);
+    pg_field_text(buf, detail->pkix_reason, PG_TEXT_MAX_BYTES);
+  } else {
+    pg_field_null(buf);
+    pg_field_null(buf);
   }
   pg_row_end(buf);
   rows->rows[PG_TABLE_STAGE_PROBES]++;

@@ -14,6 +14,14 @@ CREATE TYPE mta_sts_mode AS ENUM ('enforce', 'testing', 'none');
 
 CREATE TYPE tlsrpt_record_status AS ENUM ('none', 'invalid', 'valid');
 
+-- Per probe, the WebPKI (PKIX) verdict of its TLS session for the MX host
+-- name (MTA-STS.md: per probed address `pkix`); NULL when not checked (a
+-- scan without --mta-sts, or a row stored before this migration). The
+-- words equal probe_pkix_words in scanner/record/status.c.
+CREATE TYPE probe_pkix AS ENUM ('not-checked', 'valid', 'no-tls', 'tls-version', 'untrusted', 'expired',
+                                'name-mismatch', 'invalid');
+ALTER TABLE probes ADD COLUMN pkix probe_pkix, ADD COLUMN pkix_reason text;
+
 CREATE TABLE domain_mta_sts (
   scan_id               text NOT NULL,
   seq                   bigint NOT NULL,             -- domains.seq

@@ -94,6 +94,21 @@ def check_scan(lab, db, ca, inputs, out, cases, tmp):
     json_links = {(d, h["host"]): {True: "true", False: "false", None: "null"}[h.get("mta_sts_match")]
                   for d, r in records.items() for h in r.get("mx", [])}
     check(links and links == json_links, "domain_mx.mta_sts_match as in JSON Lines", str(links)[:800])
+    # probes.pkix (migration 014): the per-address WebPKI verdict, as in JSON Lines
+    pk = {tuple(r[:2]): r[2] for r in db.sql("SELECT host, address, coalesce(pkix::text, 'null') FROM probes "
+                                             "WHERE scan_id = 'sts-1'")}
+    json_pk = {}
+    for r in records.values():
+        for h in r.get("mx", []):
+            for a in h.get("addresses", []):
+                if a.get("probe") is not None:
+                    json_pk[(h["host"], a["ip"])] = a["probe"].get("pkix") or "null"
+    extra = {k: v for k, v in pk.items() if k not in json_pk}
+    pk = {k: v for k, v in pk.items() if k in json_pk}
+    check(all(v == "null" for v in extra.values()), "probes.pkix: rows without a JSON probe are NULL", str(extra)[:800])
+    check(pk and pk == json_pk and "valid" in pk.values() and any(v not in ("valid", "null") for v in pk.values()),
+          "probes.pkix as in JSON Lines (valid and failed verdicts stored)",
+          str(set(pk.items()) ^ set(json_pk.items()))[:1500])
     db.close()
     want = {"none", "record-invalid", "policy-unavailable", "policy-invalid", "mode-none", "mx-mismatch",
             "cert-invalid", "valid"}

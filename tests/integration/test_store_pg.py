@@ -53,7 +53,8 @@ def main():
                               ("host_status_words", "host_status"), ("domain_status_words", "domain_status"),
                               ("rollover_class_words", "rollover_class"),
                               ("mta_sts_status_words", "mta_sts_status"), ("mta_sts_mode_words", "mta_sts_mode"),
-                              ("tlsrpt_record_status_words", "tlsrpt_record_status")):
+                              ("tlsrpt_record_status_words", "tlsrpt_record_status"),
+                              ("probe_pkix_words", "probe_pkix")):
         words = c_words(c_table)
         got = [r[0] for r in sql_enum(sql_type)]
         check(len(words) >= 3 and got == words, f"SQL enum {sql_type} equals status.c", f"{got} != {words}")
