@@ -269,7 +269,8 @@ char *export_package_json(const struct export_package *package, FILE *warnings) 
               "certificates. Status words are those of danescan's shared/spec/RESULTS.md.");
   json_key(&buf, "keywords");
   json_array_begin(&buf);
-  static const char *const keywords[] = {"DANE", "SMTP", "TLSA", "DNSSEC", "STARTTLS", "RFC 7672", "MTA-STS", "TLS-RPT"};
+  static const char *const keywords[] = {"DANE",     "SMTP",     "TLSA",    "DNSSEC",
+                                         "STARTTLS", "RFC 7672", "MTA-STS", "TLS-RPT"};
   for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++) json_string(&buf, keywords[i]);
   json_array_end(&buf);
   json_key(&buf, "created");
