@@ -21,6 +21,10 @@ static const struct export_reference domain_mx_references[] = {
     {COLUMNS("scan_id", "host"), "mx_hosts", COLUMNS("scan_id", "host")},
     {NULL, NULL, NULL},
 };
+static const struct export_reference domain_references[] = {
+    {COLUMNS("scan_id", "seq"), "domains", COLUMNS("scan_id", "seq")},
+    {NULL, NULL, NULL},
+};
 static const struct export_reference host_references[] = {
     {COLUMNS("scan_id", "host"), "mx_hosts", COLUMNS("scan_id", "host")},
     {NULL, NULL, NULL},
@@ -43,6 +47,11 @@ const struct export_table export_tables[] = {
     {"domain_mx", "Domain to MX host links",
      "One row per MX host a domain names (the implicit MX host included), with its preference.", true,
      "seq, preference, host", domain_mx_references},
+    {"domain_mta_sts", "MTA-STS and TLS-RPT per domain",
+     "One row per domain with mail that was checked for MTA-STS (scan --mta-sts; check): its MTA-STS status "
+     "(RFC 8461), the policy, the lookups, and its TLS-RPT record (RFC 8460). No rows for a scan without "
+     "--mta-sts.",
+     true, "seq", domain_references},
     {"mx_hosts", "MX hosts",
      "One row per MX host of the scan (shared by every domain naming it): its status, address and TLSA lookups.", true,
      "host", no_references},
@@ -106,6 +115,36 @@ static const struct column_description columns[] = {
     {"domain_mx", "mta_sts_match",
      "MTA-STS (scan --mta-sts): whether the host matches an mx pattern of the domain's policy (RFC 8461 4.1); empty "
      "when the domain has no policy with patterns or was not checked."},
+    /* domain_mta_sts */
+    {"domain_mta_sts", "seq", "The domain's seq (domains.seq)."},
+    {"domain_mta_sts", "domain", "The domain (domains.domain)."},
+    {"domain_mta_sts", "status", "MTA-STS status of the domain (shared/spec/MTA-STS.md, \"mta_sts.status\")."},
+    {"domain_mta_sts", "failure",
+     "Why the status is not valid, in words (with the RFC 8461 section); empty for none, mode-none and valid."},
+    {"domain_mta_sts", "id", "The id field of the _mta-sts TXT record; empty unless the record is valid."},
+    {"domain_mta_sts", "mode",
+     "The mode of the fetched policy (enforce, testing or none); empty without a valid policy."},
+    {"domain_mta_sts", "max_age", "The max_age of the fetched policy, in seconds; empty without a valid policy."},
+    {"domain_mta_sts", "mx_patterns",
+     "The mx lines of the fetched policy, lower case, in the policy's order (\"*.\" matches one leftmost label)."},
+    {"domain_mta_sts", "http_status",
+     "HTTP status of the policy fetch from https://mta-sts.DOMAIN/.well-known/mta-sts.txt; empty when no fetch was "
+     "made or no response came back."},
+    {"domain_mta_sts", "record_dnssec", "DNSSEC state of the TXT lookup of _mta-sts.DOMAIN."},
+    {"domain_mta_sts", "record_rcode",
+     "DNS response code of the TXT lookup of _mta-sts.DOMAIN; empty without an answer."},
+    {"domain_mta_sts", "record_failure",
+     "For a failed TXT lookup of _mta-sts.DOMAIN: short reason (timeout, servfail, ...); else empty."},
+    {"domain_mta_sts", "policy_host_dnssec",
+     "DNSSEC state of the A/AAAA lookups of mta-sts.DOMAIN (the worse of the two); empty when they were not made "
+     "(no valid record)."},
+    {"domain_mta_sts", "tlsrpt_status",
+     "TLS-RPT record status (shared/spec/MTA-STS.md, \"tlsrpt_record.status\") of _smtp._tls.DOMAIN."},
+    {"domain_mta_sts", "tlsrpt_rua", "The valid rua URIs (mailto: or https:) of the TLS-RPT record, in order."},
+    {"domain_mta_sts", "tlsrpt_failure", "Why the TLS-RPT record is invalid, in words; else empty."},
+    {"domain_mta_sts", "tlsrpt_dnssec", "DNSSEC state of the TXT lookup of _smtp._tls.DOMAIN."},
+    {"domain_mta_sts", "tlsrpt_rcode",
+     "DNS response code of the TXT lookup of _smtp._tls.DOMAIN; empty without an answer."},
     /* mx_hosts */
     {"mx_hosts", "host", "MX host name, lower case, without the trailing dot."},
     {"mx_hosts", "status",

@@ -264,11 +264,13 @@ char *export_package_json(const struct export_package *package, FILE *warnings) 
   json_key(&buf, "description");
   json_string(&buf,
               "Per-domain and per-MX-host results of one danescan scan (DANE for SMTP, RFC 7672): domains, "
-              "their MX hosts, TLSA records, addresses, STARTTLS probes, the certificate chains the servers "
-              "sent and those certificates. Status words are those of danescan's shared/spec/RESULTS.md.");
+              "their MX hosts, MTA-STS and TLS-RPT per domain (RFC 8461, RFC 8460; scan --mta-sts), TLSA "
+              "records, addresses, STARTTLS probes, the certificate chains the servers sent and those "
+              "certificates. Status words are those of danescan's shared/spec/RESULTS.md.");
   json_key(&buf, "keywords");
   json_array_begin(&buf);
-  static const char *const keywords[] = {"DANE", "SMTP", "TLSA", "DNSSEC", "STARTTLS", "RFC 7672"};
+  static const char *const keywords[] = {"DANE",     "SMTP",     "TLSA",    "DNSSEC",
+                                         "STARTTLS", "RFC 7672", "MTA-STS", "TLS-RPT"};
   for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++) json_string(&buf, keywords[i]);
   json_array_end(&buf);
   json_key(&buf, "created");

@@ -2,7 +2,10 @@
 -- report_fixture.sql: rows the report fixture leaves out (addresses, chains,
 -- banners, EHLO keywords, timestamps, text that needs CSV quoting, an empty
 -- string beside NULLs) in scan fx-2, and rows of scan fx-1 that an export of
--- fx-2 must not carry (a certificate only fx-1's chain names among them).
+-- fx-2 must not carry (a certificate only fx-1's chain names among them,
+-- an fx-1 domain_mta_sts row). domain_mta_sts: the report fixture's three
+-- fx-2 rows get their lookup columns, and one more row (record-invalid,
+-- TLS-RPT invalid, a failure that needs CSV quoting).
 UPDATE domains SET started_at = '2024-03-01T00:00:01.5Z', elapsed_ms = 120, mx_rcode = 'NOERROR',
                    implicit_mx = false, input_file = 0, input_line = 1
  WHERE scan_id = 'fx-2' AND domain = 'a.lab';
@@ -30,3 +33,16 @@ INSERT INTO probe_chain (scan_id, host, address, probe_no, depth, cert_sha256) V
   ('fx-2', 'mx.a.lab', '192.0.2.1', 0, 1, decode(repeat('33', 32), 'hex')),
   ('fx-1', 'mx.a.lab', '192.0.2.1', 0, 0, decode(repeat('11', 32), 'hex')),
   ('fx-1', 'mx.a.lab', '192.0.2.1', 0, 1, decode(repeat('44', 32), 'hex'));
+
+UPDATE domain_mta_sts SET record_dnssec = 'secure', record_rcode = 'NOERROR', policy_host_dnssec = 'insecure',
+                          tlsrpt_dnssec = 'secure', tlsrpt_rcode = 'NOERROR', mx_patterns = '{mx.a.lab,"*.a.lab"}'
+ WHERE scan_id = 'fx-2' AND domain = 'a.lab';
+UPDATE domain_mta_sts SET record_dnssec = 'insecure', record_rcode = 'NXDOMAIN', tlsrpt_dnssec = 'insecure',
+                          tlsrpt_rcode = 'NOERROR'
+ WHERE scan_id = 'fx-2' AND domain = 'h.net';
+INSERT INTO domain_mta_sts (scan_id, seq, domain, status, failure, record_dnssec, record_rcode, tlsrpt_status,
+                            tlsrpt_failure, tlsrpt_dnssec, tlsrpt_rcode) VALUES
+  ('fx-2', 9, 'i.lab', 'record-invalid', 'record 1: no id field, "id=" missing (RFC 8461 3.1)', 'insecure',
+   'NOERROR', 'invalid', 'no valid rua URI: ftp://x.i.lab', 'insecure', 'NOERROR'),
+  ('fx-1', 1, 'a.lab', 'cert-unchecked', 'no MX address was checked', 'secure', 'NOERROR', 'none', NULL, 'secure',
+   'NXDOMAIN');

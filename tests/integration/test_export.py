@@ -26,7 +26,7 @@ from harness import DANESCAN, REPORT_FIXTURE, SOURCE, PrivateDB, TempDir, check,
 
 EXPORT_FIXTURE = os.path.join(SOURCE, "tests", "integration", "export_fixture.sql")
 SCAN = "fx-2"
-TABLES = ["domains", "domain_mx", "mx_hosts", "tlsa_records", "addresses", "probes", "probe_chain", "certificates"]
+TABLES = ["domains", "domain_mx", "domain_mta_sts", "mx_hosts", "tlsa_records", "addresses", "probes", "probe_chain", "certificates"]
 PLACEHOLDER = "Not described in this danescan's data dictionary"
 
 
@@ -113,9 +113,21 @@ def check_package(db, directory, fmt):
         check(declared == enums and all(f["type"] == "string" for f in fields if f["name"] in enums),
               f"{fmt}: {name}: enum columns carry the database enum's labels ({len(enums)})",
               f"{declared} vs {enums}")
-        check(r["schema"].get("primaryKey") == {"domains": ["scan_id", "seq"], "mx_hosts": ["scan_id", "host"],
+        check(r["schema"].get("primaryKey") == {"domains": ["scan_id", "seq"], "domain_mta_sts": ["scan_id", "seq"],
+                                                "mx_hosts": ["scan_id", "host"],
                                                 "certificates": ["sha256"]}.get(name),
               f"{fmt}: {name}: primaryKey as in the database")
+        if name == "domain_mta_sts":
+            check(r["schema"].get("foreignKeys") == [{"fields": ["scan_id", "seq"], "reference": {
+                "resource": "domains", "fields": ["scan_id", "seq"]}}] and "RFC 8461" in r.get("description", ""),
+                  f"{fmt}: domain_mta_sts: described, refers to domains by (scan_id, seq)",
+                  repr(r["schema"].get("foreignKeys")))
+            by_name = {f["name"]: f for f in fields}
+            check("MTA-STS.md" in by_name["status"]["description"]
+                  and "_smtp._tls" in by_name["tlsrpt_dnssec"]["description"]
+                  and by_name["mx_patterns"]["type"] == "array" and by_name["max_age"]["type"] == "integer",
+                  f"{fmt}: domain_mta_sts: dictionary sentences and types of its columns",
+                  repr({k: (v["type"], v["description"][:40]) for k, v in by_name.items()}))
         data[name] = (rows, raw, {f["name"]: f for f in fields})
     return package, data
 
@@ -153,6 +165,29 @@ def check_values(data, fmt):
     else:
         check(g is not None and g["mx_rcode"] == "", f"{fmt}: an empty string stays \"\" beside null", repr(g))
     check(row("domains", domain="b.org")["status"] == "dane-failed", f"{fmt}: domains b.org: dane-failed")
+    sts = sorted((r["seq"], r["domain"], r["status"]) for r in data["domain_mta_sts"][0])
+    check(sts == sorted([(num(1), "a.lab", "valid"), (num(4), "d.lab", "mx-mismatch"), (num(8), "h.net", "none"),
+                         (num(9), "i.lab", "record-invalid")]),
+          f"{fmt}: domain_mta_sts: {SCAN}'s rows only, with their statuses", repr(sts))
+    check([r["seq"] for r in data["domain_mta_sts"][0]] == [num(1), num(4), num(8), num(9)],
+          f"{fmt}: domain_mta_sts: rows in seq order")
+    m = row("domain_mta_sts", domain="a.lab")
+    check(m is not None and m["mode"] == "enforce" and m["max_age"] == num(86400) and m["id"] == "1"
+          and arr(m["mx_patterns"]) == ["mx.a.lab", "*.a.lab"] and m["http_status"] == num(200)
+          and m["failure"] is None and m["record_dnssec"] == "secure" and m["record_rcode"] == "NOERROR"
+          and m["policy_host_dnssec"] == "insecure" and m["tlsrpt_status"] == "valid"
+          and arr(m["tlsrpt_rua"]) == ["mailto:tls@a.lab"] and m["tlsrpt_dnssec"] == "secure",
+          f"{fmt}: domain_mta_sts a.lab: policy, patterns and rua as arrays, lookup states", repr(m))
+    m = row("domain_mta_sts", domain="i.lab")
+    check(m is not None and m["failure"] == 'record 1: no id field, "id=" missing (RFC 8461 3.1)'
+          and m["mode"] is None and m["mx_patterns"] is None and m["http_status"] is None
+          and m["policy_host_dnssec"] is None and m["tlsrpt_status"] == "invalid"
+          and m["tlsrpt_failure"] == "no valid rua URI: ftp://x.i.lab" and m["tlsrpt_rua"] is None,
+          f"{fmt}: domain_mta_sts i.lab: record-invalid with a quoted failure, NULL policy, TLS-RPT invalid", repr(m))
+    m = row("domain_mta_sts", domain="h.net")
+    check(m is not None and m["record_rcode"] == "NXDOMAIN" and m["id"] is None
+          and arr(m["tlsrpt_rua"]) == ["https://r.h.net/tlsrpt"],
+          f"{fmt}: domain_mta_sts h.net: no record, TLS-RPT valid", repr(m))
     h = row("mx_hosts", host="mx.a.lab")
     check(h is not None and arr(h["tlsa_params"]) == ["3 1 1", "3 1 1"] and arr(h["flags"]) == []
           and h["rollover"] == "current+next", f"{fmt}: mx_hosts mx.a.lab: arrays as JSON, rollover", repr(h))
