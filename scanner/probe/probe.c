@@ -957,7 +957,8 @@ struct probe_engine *probe_engine_new(struct event_base *base, const struct prob
   engine->config = *config;
   /* probe/ehlo_name.h: never an address literal or localhost; labs
    * (--allow-reserved) may use a machine name without a dot. */
-  if (ehlo_name_choose(config->ehlo_name, config->allow_reserved, engine->ehlo_name, sizeof engine->ehlo_name, why,
+  if (!config->slots_only &&
+      ehlo_name_choose(config->ehlo_name, config->allow_reserved, engine->ehlo_name, sizeof engine->ehlo_name, why,
                        why_len) != 0) {
     free(engine);
     return NULL;
@@ -1013,7 +1014,7 @@ static char *copy_string(const char *text) {
 
 int probe_engine_submit(struct probe_engine *engine, const struct probe_request *request, probe_done_cb done_cb,
                         void *arg) {
-  if (request->host_name == NULL || done_cb == NULL ||
+  if (engine->config.slots_only || request->host_name == NULL || done_cb == NULL ||
       (request->address.ss_family != AF_INET && request->address.ss_family != AF_INET6) ||
       (request->tlsa_count > 0 && request->tlsa == NULL)) {
     return -1;

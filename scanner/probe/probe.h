@@ -97,6 +97,10 @@ struct probe_config {
   size_t max_reply_line_bytes;    /* 2048: longer reply line => smtp-failed */
   size_t max_reply_total_bytes;   /* 65536: bytes read in one session before TLS => smtp-failed */
   unsigned max_reply_lines;       /* 128: lines of one multi-line reply => smtp-failed */
+  bool slots_only;                /* false; true: the engine only lends politeness slots to other
+                                     connection kinds (probe_engine_slot_request: the MTA-STS policy
+                                     fetch of a --probe none scan) and makes no SMTP session, so no
+                                     EHLO name is chosen and probe_engine_submit refuses */
   bool probe_each_key_type;       /* true: when TLS came up, the host has usable TLSA and the
                                      leaf is RSA or ECDSA, a second session offers only the
                                      other key type (same politeness rules as any session) */

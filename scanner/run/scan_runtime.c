@@ -39,7 +39,11 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
   }
   if (options->probe != PROBE_MODE_NONE || options->scan.mta_sts) {
     exit_code = 2;
-    runtime->engine = probe_engine_new(runtime->base, &options->probe_config, why, sizeof why);
+    struct probe_config engine_config = options->probe_config;
+    /* --probe none with --mta-sts: the engine only gives the policy fetch
+     * its politeness; no SMTP session, so no EHLO name is needed */
+    engine_config.slots_only = options->probe == PROBE_MODE_NONE;
+    runtime->engine = probe_engine_new(runtime->base, &engine_config, why, sizeof why);
     if (runtime->engine == NULL) {
       fprintf(stderr, "danescan %s: %s\n", command, why);
       goto fail;

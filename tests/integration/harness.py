@@ -467,13 +467,13 @@ def lab_up_checked(lab, cases=None):
                  r.stderr.decode(errors="replace")[-800:] + r.stdout.decode(errors="replace")[-300:])
 
 
-def lab_scan_into_db(lab, db, tmp, scan_id, inputs=LAB_DOMAINS):
-    """One lab scan (LAB_SCAN_OPTIONS) into the database and a JSON Lines file
-    in tmp, its exit code and record count a check; returns (CompletedProcess,
-    records)."""
+def lab_scan_into_db(lab, db, tmp, scan_id, inputs=LAB_DOMAINS, extra=()):
+    """One lab scan (LAB_SCAN_OPTIONS, then extra) into the database and a
+    JSON Lines file in tmp, its exit code and record count a check; returns
+    (CompletedProcess, records)."""
     out = os.path.join(tmp, f"{scan_id}.jsonl")
     t0 = time.monotonic()
-    r = lab.run("exec", DANESCAN, "scan", *LAB_SCAN_OPTIONS, "--db", db.url, "--scan-id", scan_id,
+    r = lab.run("exec", DANESCAN, "scan", *LAB_SCAN_OPTIONS, *extra, "--db", db.url, "--scan-id", scan_id,
                 "--output", out, inputs, timeout=300, text=True)
     records = []
     if os.path.exists(out):

@@ -97,8 +97,11 @@ def main():
             PrivateDB("danescan_test_report_lab", schema=True) as db:
         if not lab_up_checked(lab):
             return
-        _, rec1 = lab_scan_into_db(lab, db, tmp, "rlab-1")
-        _, rec2 = lab_scan_into_db(lab, db, tmp, "rlab-2")
+        # --mta-sts: the report's "DANE and MTA-STS side by side" on a lab
+        # scan (the lab world publishes no policy: every domain is DANE-only
+        # or neither there; test_mta_sts_report covers the other groups)
+        _, rec1 = lab_scan_into_db(lab, db, tmp, "rlab-1", extra=("--mta-sts",))
+        _, rec2 = lab_scan_into_db(lab, db, tmp, "rlab-2", extra=("--mta-sts",))
         if not (rec1 and rec2):
             return
         with open(LAB_DOMAINS) as f:

@@ -250,6 +250,19 @@ static void test_engine_skips(void) {
   /* a bad EHLO name and a zero limit are refused */
   config.ehlo_name = "bad name\r\nMAIL FROM:<>";
   CHECK(probe_engine_new(base, &config, why, sizeof why) == NULL);
+  /* an engine that only lends politeness slots (the MTA-STS fetch of a
+   * --probe none scan) chooses no EHLO name, so a refused one (here
+   * localhost; on a machine without an FQDN, the default) does not stop
+   * it, and it refuses SMTP probes */
+  config.ehlo_name = "localhost";
+  CHECK(probe_engine_new(base, &config, why, sizeof why) == NULL);
+  config.slots_only = true;
+  struct probe_engine *slots = probe_engine_new(base, &config, why, sizeof why);
+  CHECK(slots != NULL);
+  request.address = addr("10.1.2.5");
+  if (slots != NULL) CHECK_INT(probe_engine_submit(slots, &request, collect, &c), -1);
+  probe_engine_free(slots);
+  config.slots_only = false;
   config.ehlo_name = NULL;
   config.max_concurrent = 0;
   CHECK(probe_engine_new(base, &config, why, sizeof why) == NULL);
