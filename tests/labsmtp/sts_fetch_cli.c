@@ -141,6 +141,7 @@ static double now_seconds(void) {
 int main(int argc, char **argv) {
   struct probe_config probe_config;
   probe_config_defaults(&probe_config);
+  probe_config.slots_only = true;   /* only politeness slots for the fetch: no SMTP, no EHLO name */
   probe_config.rate_per_second = 0; /* unlimited unless --rate */
   probe_config.per_ip_gap_ms = 0;
   struct sts_fetch_config config;
