@@ -8,7 +8,8 @@
 --   3 no-dane, insecure, no-mail, null-mx, nxdomain (DANE not in use)
 --   2 tlsa-unusable, dane-unreachable
 --   1 dane-failed, dnssec-bogus, lookup-failed
---   unranked: invalid-name, dane-unprobed (a DNS-only scan decides nothing)
+--   unranked: invalid-name, dane-unprobed (a DNS-only scan decides nothing),
+--     skipped (opted out: not looked up)
 -- Plan: one hash join of the two scans' domains partitions by name; the
 -- links and probes of the changed domains (about 1 % of a scan) by the
 -- partitions' (seq) and (host) indexes, one index lookup each (migration

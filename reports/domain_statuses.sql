@@ -4,7 +4,8 @@
 -- Categories: DANE (dane-valid, dane-partial); failure (dane-failed,
 -- dane-unreachable, tlsa-unusable, lookup-failed, dnssec-bogus); not deployed
 -- (no-dane: signed, no TLSA); not applicable (nxdomain, null-mx, no-mail,
--- insecure, invalid-name); not probed (dane-unprobed, DNS-only scans).
+-- insecure, invalid-name); not probed (dane-unprobed, DNS-only scans); opted
+-- out (skipped: in the scan's blocklist, never looked up).
 -- Counts come from danescan_domain_counts() (migration 009).
 -- psql variables: scan_id, previous_id ('' when there is none).
 WITH cur AS (
@@ -23,11 +24,12 @@ WITH cur AS (
               WHEN status = 'no-dane' THEN 3
               WHEN status IN ('nxdomain', 'null-mx', 'no-mail', 'insecure', 'invalid-name') THEN 4
               WHEN status = 'dane-unprobed' THEN 5
-              ELSE 6 END AS category_order
+              WHEN status = 'skipped' THEN 6
+              ELSE 7 END AS category_order
     FROM merged m
 )
 SELECT status::text AS status,
-       (ARRAY['DANE', 'failure', 'not deployed', 'not applicable', 'not probed', 'other'])[category_order] AS category,
+       (ARRAY['DANE', 'failure', 'not deployed', 'not applicable', 'not probed', 'opted out', 'other'])[category_order] AS category,
        categorised.n AS domains,
        round(100.0 * categorised.n / nullif(total.n, 0), 1) AS pct,
        previous

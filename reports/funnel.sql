@@ -1,12 +1,13 @@
 -- Report table "funnel": the adoption funnel of one scan, each stage a subset
 -- of the one before (the downgrade-resistant path of RESULTS.md: every stage
--- after "with mail" requires a secure MX RRset).
+-- after "with mail" requires a secure MX RRset). "scanned" leaves out the
+-- domains opted out by the scan's blocklist (skipped: never looked up).
 -- Counts come from danescan_domain_counts() (migration 009).
 -- psql variables: scan_id.
 WITH s AS (
   SELECT * FROM danescan_domain_counts(:'scan_id')
 ), c AS (
-  SELECT coalesce(sum(domains), 0) AS domains,
+  SELECT coalesce(sum(domains) FILTER (WHERE status <> 'skipped'), 0) AS domains,
          coalesce(sum(domains) FILTER (WHERE with_mail), 0) AS with_mail,
          coalesce(sum(domains) FILTER (WHERE with_mail AND mx_dnssec = 'secure'), 0) AS signed,
          coalesce(sum(domains) FILTER (WHERE with_mail AND mx_dnssec = 'secure' AND any_secure_host), 0) AS secure_mx,

@@ -5,13 +5,16 @@
 -- every dane-valid domain, and a second line counts those with a secure MX
 -- RRset (the downgrade-resistant case, RESULTS.md). Not applicable (no DANE
 -- possible or wanted: nxdomain, null-mx, no-mail, insecure) is its own line,
--- apart from the failures.
+-- apart from the failures. Domains opted out by the scan's blocklist
+-- (skipped: never looked up) are not scanned: they are left out of "domains
+-- scanned" and every percentage, and counted on a line of their own.
 -- Counts come from danescan_domain_counts() (migration 009: the scan's
 -- summary, or the same sums computed from the raw rows when it has none).
 -- psql variables: scan_id, previous_id ('' when there is none).
 WITH counts AS (
   SELECT x.scan_id,
-         sum(c.domains) AS domains,
+         coalesce(sum(c.domains) FILTER (WHERE c.status <> 'skipped'), 0) AS domains,
+         coalesce(sum(c.domains) FILTER (WHERE c.status = 'skipped'), 0) AS skipped,
          coalesce(sum(c.domains) FILTER (WHERE c.with_mail), 0) AS with_mail,
          coalesce(sum(c.domains) FILTER (WHERE c.mx_dnssec = 'secure'), 0) AS signed,
          coalesce(sum(c.domains) FILTER (WHERE c.mx_dnssec = 'secure' AND c.any_secure_host), 0) AS secure_mx,
@@ -49,6 +52,7 @@ SELECT v.figure,
    (6, 'DANE valid (dane-valid, any MX RRset)', c.dane_valid, p.dane_valid),
    (7, 'DANE valid with a secure MX RRset', c.dane_valid_secure_mx, p.dane_valid_secure_mx),
    (8, 'DANE failed (dane-failed, dane-unreachable, tlsa-unusable)', c.dane_failed, p.dane_failed),
-   (9, 'not applicable (nxdomain, null-mx, no-mail, insecure)', c.not_applicable, p.not_applicable)
+   (9, 'not applicable (nxdomain, null-mx, no-mail, insecure)', c.not_applicable, p.not_applicable),
+   (10, 'opted out (skipped: in the blocklist, not scanned)', c.skipped, p.skipped)
  ) AS v(position, figure, domains, previous)
  ORDER BY v.position;

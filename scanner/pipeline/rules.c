@@ -134,6 +134,7 @@ static bool host_is_dane(enum host_status status) {
 
 enum domain_status rules_domain_status(const struct domain_result *result) {
   if (result->invalid_reason[0] != '\0') return DOMAIN_INVALID_NAME;
+  if (result->skip_reason[0] != '\0') return DOMAIN_SKIPPED;
   if (result->mx.state == DNSSEC_FAILED) return DOMAIN_LOOKUP_FAILED;
   if (result->mx.state == DNSSEC_BOGUS) return DOMAIN_DNSSEC_BOGUS;
   if (result->mx.rcode == LDNS_RCODE_NXDOMAIN) return DOMAIN_NXDOMAIN;

@@ -1,5 +1,7 @@
 /* A domain's journey. Each admitted input name becomes a domain_task:
- *   1. invalid names are written at once as `invalid-name`;
+ *   1. invalid names are written at once as `invalid-name`, and names the
+ *      blocklist opts out (config.opted_out) as `skipped`: no DNS query is
+ *      ever sent for them, so nothing under them is contacted either;
  *   2. MX lookup; failed/bogus/NXDOMAIN/null MX end the journey here;
  *      no MX RRset means the implicit MX (the domain itself, preference 0);
  *   3. every distinct MX host is held from the host resolver (shared,
@@ -357,6 +359,11 @@ static void start_domain(struct scan *scan, const struct input_name *name) {
   if (name->invalid) {
     snprintf(result->invalid_reason, sizeof result->invalid_reason, "%s",
              name->reason[0] ? name->reason : "invalid domain name");
+    task_finish(task);
+    return;
+  }
+  if (scan->config.opted_out != NULL && scan->config.opted_out(scan->config.opted_out_ctx, result->name) != NULL) {
+    snprintf(result->skip_reason, sizeof result->skip_reason, "blocklist");
     task_finish(task);
     return;
   }

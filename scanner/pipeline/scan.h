@@ -36,6 +36,12 @@ struct scan_config {
    * policy_fetch (borrowed) fetches the policies. */
   bool mta_sts;
   const struct sts_policy_fetch *policy_fetch;
+  /* Opt-out (--blocklist names): returns the listed name that covers domain
+   * (itself or a parent), or NULL. A covered valid name is never looked up:
+   * it is written at once as `skipped` with skip_reason "blocklist". NULL:
+   * no opt-out. */
+  const char *(*opted_out)(void *ctx, const char *domain);
+  void *opted_out_ctx;
 };
 
 void scan_config_defaults(struct scan_config *config);

@@ -998,14 +998,7 @@ struct probe_engine *probe_engine_new(struct event_base *base, const struct prob
 }
 
 int probe_engine_load_blocklist(struct probe_engine *engine, const char *path, char *why, size_t why_len) {
-  FILE *stream = fopen(path, "r");
-  if (stream == NULL) {
-    snprintf(why, why_len, "%s: cannot open", path);
-    return -1;
-  }
-  int status = probe_blocklist_read(engine->blocklist, stream, path, why, why_len);
-  fclose(stream);
-  return status;
+  return probe_blocklist_load(engine->blocklist, path, why, why_len);
 }
 
 static char *copy_string(const char *text) {

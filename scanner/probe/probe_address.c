@@ -341,6 +341,17 @@ static bool table_contains(const struct prefix_table *table, struct address_bits
   return false;
 }
 
+int probe_blocklist_load(struct probe_blocklist *blocklist, const char *path, char *why, size_t why_len) {
+  FILE *stream = fopen(path, "r");
+  if (stream == NULL) {
+    snprintf(why, why_len, "%s: cannot open", path);
+    return -1;
+  }
+  int status = probe_blocklist_read(blocklist, stream, path, why, why_len);
+  fclose(stream);
+  return status;
+}
+
 bool probe_blocklist_contains(const struct probe_blocklist *blocklist, const struct sockaddr *address) {
   if (address->sa_family == AF_INET) {
     return table_contains(&blocklist->v4, bits_from_v4(&((const struct sockaddr_in *)address)->sin_addr), true);

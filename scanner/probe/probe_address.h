@@ -37,6 +37,10 @@ int probe_blocklist_add_text(struct probe_blocklist *blocklist, const char *text
  * read before it stay). Returns 0 otherwise. */
 int probe_blocklist_read(struct probe_blocklist *blocklist, FILE *stream, const char *name, char *why, size_t why_len);
 
+/* probe_blocklist_read of the file at path. Returns 0, or -1 with
+ * "path: cannot open" or read's "path:line: reason" in why. */
+int probe_blocklist_load(struct probe_blocklist *blocklist, const char *path, char *why, size_t why_len);
+
 /* The listed name that covers name (name itself or a parent domain), or
  * NULL (also for name NULL). The pointer lives as long as the blocklist. */
 const char *probe_blocklist_covering_name(struct probe_blocklist *blocklist, const char *name);

@@ -111,7 +111,8 @@ const char *island_state_name(enum island_state state);
 struct domain_result {
   char name[256]; /* normalised, or the escaped raw input for invalid-name */
   char invalid_reason[128];
-  uint64_t seq; /* input ordinal (resume key) */
+  char skip_reason[64]; /* opted out (`skipped`, never looked up): why, e.g. "blocklist"; "" otherwise */
+  uint64_t seq;         /* input ordinal (resume key) */
   unsigned file_index;
   uint64_t line;
   int64_t rank; /* -1 when the input had none */

@@ -57,6 +57,7 @@ static const char *const domain_status_words[DOMAIN_STATUS_COUNT] = {
     [DOMAIN_TLSA_UNUSABLE] = "tlsa-unusable",
     [DOMAIN_NO_DANE] = "no-dane",
     [DOMAIN_DANE_UNPROBED] = "dane-unprobed",
+    [DOMAIN_SKIPPED] = "skipped",
 };
 
 static const char *const rollover_class_words[ROLLOVER_CLASS_COUNT] = {

@@ -44,8 +44,11 @@ enum host_status {
   HOST_STATUS_COUNT
 };
 
-/* Status of one domain, in the order RESULTS.md evaluates them.
- * DOMAIN_DANE_UNPROBED is danescan's addition for --probe none. */
+/* Status of one domain, in the order RESULTS.md evaluates them, except for
+ * the two additions kept at the end so stored values never move:
+ * DOMAIN_DANE_UNPROBED (--probe none) and DOMAIN_SKIPPED (issue 20: opted
+ * out by the blocklist, never looked up; evaluated right after
+ * DOMAIN_INVALID_NAME, pipeline/rules.c). */
 enum domain_status {
   DOMAIN_INVALID_NAME = 0,
   DOMAIN_LOOKUP_FAILED,
@@ -61,6 +64,7 @@ enum domain_status {
   DOMAIN_TLSA_UNUSABLE,
   DOMAIN_NO_DANE,
   DOMAIN_DANE_UNPROBED,
+  DOMAIN_SKIPPED,
   DOMAIN_STATUS_COUNT
 };
 

@@ -731,6 +731,10 @@ static void domain_verdict(struct explain *e, const struct domain_result *result
   case DOMAIN_DANE_UNPROBED:
     say(e, "%s publishes usable secure TLSA records; the servers were not probed (DNS only).\n", name);
     break;
+  case DOMAIN_SKIPPED:
+    say(e, "%s was not checked: it (or a parent domain) is in the blocklist (%s), so it was never looked up.\n", name,
+        result->skip_reason);
+    break;
   case DOMAIN_STATUS_COUNT:
     break;
   }

@@ -107,6 +107,8 @@ static const struct column_description columns[] = {
     {"domains", "rank", "Rank of the name in a ranked CSV top list; empty (or -1) for other inputs."},
     {"domains", "started_at", "When the domain's resolution started (UTC)."},
     {"domains", "elapsed_ms", "Milliseconds from the start of the domain's resolution to its record."},
+    {"domains", "skip_reason",
+     "For skipped (opted out by the scan's blocklist, never looked up): why, e.g. blocklist; else empty."},
     /* domain_mx */
     {"domain_mx", "seq", "The domain's seq (domains.seq)."},
     {"domain_mx", "domain", "The domain (domains.domain)."},

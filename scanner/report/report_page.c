@@ -22,7 +22,8 @@ static const struct report_table report_tables[] = {
      REPORT_CHART_NONE, NULL, NULL, 0},
     {"headline", "Headline figures",
      "Domains of this scan, as counts and percentages of the domains scanned, with the previous scan's counts "
-     "and the change. \"Not applicable\" (DANE cannot apply) is kept apart from failures.",
+     "and the change. \"Not applicable\" (DANE cannot apply) is kept apart from failures; domains opted out by "
+     "the blocklist are not scanned and counted on their own line.",
      REPORT_CHART_NONE, NULL, NULL, 0},
     {"published_metrics", "Published metrics",
      "The shares published DANE measurements report, computed here the same way: the DANE survey's share "
@@ -35,7 +36,7 @@ static const struct report_table report_tables[] = {
      REPORT_CHART_BARS, "stage", "domains", 0},
     {"domain_statuses", "Domain statuses",
      "Domains per status, grouped: DANE, failure, not deployed (signed, no TLSA), not applicable (no mail, "
-     "insecure, nonexistent), not probed.",
+     "insecure, nonexistent), not probed, opted out (skipped: in the blocklist, never looked up).",
      REPORT_CHART_BARS, "status", "domains", 0},
     {"tld_adoption", "Adoption per TLD",
      "The thirty TLDs with the most domains; the chart shows dane-valid domains as a share of the TLD's domains "

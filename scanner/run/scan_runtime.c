@@ -12,6 +12,11 @@ static int fetch_policy(void *ctx, const char *domain, const struct sockaddr_sto
   return sts_fetcher_fetch(ctx, domain, addresses, n_addresses, done_cb, arg);
 }
 
+/* The pipeline's opt-out hook (pipeline/scan.h) onto the blocklist's names. */
+static const char *opted_out(void *ctx, const char *domain) {
+  return probe_blocklist_covering_name(ctx, domain);
+}
+
 int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *options, const char *certs_path,
                       const char *command) {
   char why[512] = "";
@@ -26,6 +31,19 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
   if (runtime->dns == NULL) {
     fprintf(stderr, "danescan %s: %s\n", command, why);
     goto fail;
+  }
+  if (options->blocklist != NULL) {
+    exit_code = 2;
+    runtime->blocklist = probe_blocklist_new();
+    if (runtime->blocklist == NULL) {
+      fprintf(stderr, "danescan %s: out of memory\n", command);
+      goto fail;
+    }
+    if (probe_blocklist_load(runtime->blocklist, options->blocklist, why, sizeof why) != 0) {
+      fprintf(stderr, "danescan %s: %s\n", command, why);
+      goto fail;
+    }
+    exit_code = 1;
   }
   if (resolver_check_run(runtime->base, runtime->dns, &options->check, stderr) != 0) {
     if (!options->insecure_resolver_ok) {
@@ -67,6 +85,10 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
     }
   }
   runtime->scan = options->scan;
+  if (runtime->blocklist != NULL) {
+    runtime->scan.opted_out = opted_out;
+    runtime->scan.opted_out_ctx = runtime->blocklist;
+  }
   if (options->scan.mta_sts) {
     struct sts_fetch_config fetch_config;
     sts_fetch_config_defaults(&fetch_config);
@@ -106,6 +128,7 @@ int scan_runtime_close(struct scan_runtime *runtime, const char *command) {
     rc = -1;
   }
   probe_engine_free(runtime->engine);
+  probe_blocklist_free(runtime->blocklist);
   dns_client_free(runtime->dns);
   if (runtime->base != NULL) event_base_free(runtime->base);
   memset(runtime, 0, sizeof *runtime);

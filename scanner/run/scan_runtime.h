@@ -13,6 +13,7 @@
 #include "pipeline/probe_stage.h"
 #include "pipeline/sts_stage.h"
 #include "probe/probe.h"
+#include "probe/probe_address.h"
 #include "sts/sts_fetch.h"
 
 struct scan_runtime {
@@ -23,12 +24,15 @@ struct scan_runtime {
   struct host_resolver *hosts;
   struct sts_fetcher *fetcher; /* --mta-sts: the policy fetch, on the engine's politeness; else NULL */
   struct sts_policy_fetch policy_fetch;
-  struct scan_config scan; /* options->scan with policy_fetch: what scan_new takes */
+  struct probe_blocklist *blocklist; /* --blocklist: its names opt domains out; NULL without */
+  struct scan_config scan;           /* options->scan with policy_fetch and opted_out: what scan_new takes */
 };
 
 /* Opens everything for options (with options->scan.mta_sts the probe
  * engine is opened even with --probe none: the policy fetches share its
- * politeness) (certs_path: PEM side output or NULL).
+ * politeness) (certs_path: PEM side output or NULL). The --blocklist file
+ * is read in every probe mode: a domain its names cover is never looked up
+ * (scan_config.opted_out).
  * Returns 0, or the exit code to end with: 1 setup failure, 2 bad option or
  * file, 3 a resolver does not validate DNSSEC. On failure whatever was
  * opened is closed again. */

@@ -328,6 +328,10 @@ void jsonl_format_domain(struct json_buf *buf, const struct domain_result *resul
   if (result->status == DOMAIN_INVALID_NAME) {
     json_key(buf, "reason");
     json_string(buf, result->invalid_reason);
+  } else if (result->status == DOMAIN_SKIPPED) {
+    /* opted out: never looked up, so no lookup or host facts */
+    json_key(buf, "reason");
+    json_string(buf, result->skip_reason);
   } else {
     json_key(buf, "mx_dnssec");
     if (result->mx.done && (result->mx.state == DNSSEC_SECURE || result->mx.state == DNSSEC_INSECURE))

@@ -17,7 +17,7 @@ static const char *const copy_statements[PG_TABLE_COUNT] = {
         "COPY domains (scan_id, seq, domain, tld, status, invalid_reason, mx_dnssec, mx_lookup_dnssec, "
         "mx_rcode, mx_ede_code, mx_ede_text, mx_failure, mx_attempts, mx_elapsed_ms, implicit_mx, "
         "null_mx_mixed, mx_truncated, mx_count, island, input_file, input_line, rank, started_at, "
-        "elapsed_ms) FROM STDIN",
+        "elapsed_ms, skip_reason) FROM STDIN",
     [PG_TABLE_DOMAIN_MX] = "COPY domain_mx (scan_id, seq, domain, preference, host, mta_sts_match) FROM STDIN",
     [PG_TABLE_DOMAIN_MTA_STS] = "COPY domain_mta_sts (scan_id, seq, domain, status, failure, id, mode, max_age, "
                                 "mx_patterns, http_status, record_dnssec, record_rcode, record_failure, "
@@ -205,6 +205,7 @@ void pg_rows_add_domain(struct pg_rows *rows, const struct domain_result *result
   else pg_field_null(buf);
   pg_field_unix_ms(buf, result->started_unix_ms);
   pg_field_uint(buf, result->elapsed_ms);
+  pg_field_text(buf, result->status == DOMAIN_SKIPPED ? result->skip_reason : NULL, PG_TEXT_MAX_BYTES);
   pg_row_end(buf);
   rows->rows[PG_TABLE_DOMAINS]++;
 

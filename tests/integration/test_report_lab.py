@@ -36,7 +36,7 @@ def json_figures(records):
     counted from the JSON Lines records, by their RESULTS.md meaning."""
     f = collections.OrderedDict()
     mail = [r for r in records if r.get("mx")]
-    f["domains scanned"] = len(records)
+    f["domains scanned"] = sum(1 for r in records if r["status"] != "skipped")
     f["with mail"] = len(mail)
     f["DNSSEC-signed"] = sum(1 for r in records if r.get("mx_dnssec") == "secure")
     f["secure MX"] = sum(1 for r in records if r.get("mx_dnssec") == "secure"
@@ -47,6 +47,7 @@ def json_figures(records):
                                            and r.get("mx_dnssec") == "secure")
     f["DANE failed"] = sum(1 for r in records if r["status"] in ("dane-failed", "dane-unreachable", "tlsa-unusable"))
     f["not applicable"] = sum(1 for r in records if r["status"] in ("nxdomain", "null-mx", "no-mail", "insecure"))
+    f["opted out"] = sum(1 for r in records if r["status"] == "skipped")
     return f
 
 
@@ -56,7 +57,7 @@ def json_funnel(records):
                 and any(h.get("address_dnssec") == "secure" for h in r["mx"]))
     def tlsa(r):
         return secure_mx(r) and any(host_has_tlsa(h) for h in r["mx"])
-    return [("scanned", len(records)),
+    return [("scanned", sum(1 for r in records if r["status"] != "skipped")),
             ("with mail", sum(1 for r in records if r.get("mx"))),
             ("DNSSEC-signed MX", sum(1 for r in records if r.get("mx") and r.get("mx_dnssec") == "secure")),
             ("secure MX", sum(1 for r in records if secure_mx(r))),

@@ -170,6 +170,13 @@ static void test_domain_rules(void) {
   domain_with(&result, DNSSEC_SECURE, 1, &valid);
   snprintf(result.invalid_reason, sizeof result.invalid_reason, "label too long");
   CHECK_STR(domain_status_name(rules_domain_status(&result)), "invalid-name");
+  /* an invalid name is invalid-name even when a blocklist covers it */
+  snprintf(result.skip_reason, sizeof result.skip_reason, "blocklist");
+  CHECK_STR(domain_status_name(rules_domain_status(&result)), "invalid-name");
+  /* opted out (issue 20): skipped before anything a lookup decides */
+  domain_with(&result, DNSSEC_FAILED, 0, NULL);
+  snprintf(result.skip_reason, sizeof result.skip_reason, "blocklist");
+  CHECK_STR(domain_status_name(rules_domain_status(&result)), "skipped");
 
   domain_with(&result, DNSSEC_FAILED, 0, NULL);
   result.mx.rcode = -1;
