@@ -75,7 +75,9 @@ static void usage(FILE *out) {
           "  --metrics-file FILE         Prometheus text-format metrics, rewritten every 10 s\n"
           "                              (write + rename; for node_exporter's textfile collector)\n"
           "  --progress | --no-progress  live progress line (default: when stderr is a terminal)\n"
-          "  --quiet                     no summary\n");
+          "  --quiet                     no summary; log errors and warnings only\n"
+          "  --verbose, -v               log info lines too (twice: debug lines); the log is one\n"
+          "                              line per event on stderr, 'danescan: LEVEL: ...'\n");
 }
 
 int scan_cmd_main(int argc, char **argv) {

@@ -3,6 +3,7 @@
 #include "run/scan_options.h"
 
 #include "queue/queue_db.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -33,6 +34,7 @@ enum {
   OPT_PROGRESS,
   OPT_NO_PROGRESS,
   OPT_QUIET,
+  OPT_VERBOSE,
   OPT_DB,
   OPT_RESUME,
   OPT_ORIGIN,
@@ -93,6 +95,7 @@ static const struct option long_options[] = {
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"db", required_argument, NULL, OPT_DB},
     {"resume", no_argument, NULL, OPT_RESUME},
     {"origin", required_argument, NULL, OPT_ORIGIN},
@@ -160,7 +163,7 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
   optind = 1;
   opterr = 0;
   int option;
-  while ((option = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+  while ((option = getopt_long(argc, argv, "v", long_options, NULL)) != -1) {
     switch (option) {
     case OPT_RESOLVER:
       if (dns_client_config_add_resolver(&options->dns, optarg, why, why_len) != 0) return -1;
@@ -286,6 +289,10 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
     case OPT_QUIET:
       options->quiet = true;
       if (!progress_set) options->scan.progress = false;
+      break;
+    case 'v':
+    case OPT_VERBOSE:
+      options->verbose++;
       break;
     case OPT_ALLOW_RESERVED:
       options->probe_config.allow_reserved = true;
@@ -429,6 +436,7 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
   options->inputs = argv + optind;
   options->input_count = (size_t)(argc - optind);
   scan_options_settle_probe(options);
+  log_set_verbosity(options->verbose, options->quiet);
   return 0;
 }
 

@@ -35,7 +35,8 @@ struct scan_options {
   const char *db_url; /* --db: PostgreSQL connection string, NULL = none */
   bool resume;        /* --resume: continue scan_id (set by `danescan resume`) */
   bool output_given;  /* --output was given (with --db, JSON Lines is optional) */
-  bool quiet;
+  bool quiet;         /* --quiet: no summary, log errors and warnings only (util/log.h) */
+  unsigned verbose;   /* --verbose/-v, repeatable: log info, then debug too */
   /* Multi-worker scans through the database's work queue (queue/). */
   unsigned workers;      /* --workers: worker processes here; 0 = this process alone, no queue */
   bool workers_given;    /* else: the number of cores when --db is given */
