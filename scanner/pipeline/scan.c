@@ -26,6 +26,7 @@
 
 #include "pipeline/answer.h"
 #include "pipeline/rules.h"
+#include "util/log.h"
 
 struct domain_task {
   struct scan *scan;
@@ -362,8 +363,11 @@ static void start_domain(struct scan *scan, const struct input_name *name) {
     task_finish(task);
     return;
   }
-  if (scan->config.opted_out != NULL && scan->config.opted_out(scan->config.opted_out_ctx, result->name) != NULL) {
+  const char *listed = scan->config.opted_out != NULL ? scan->config.opted_out(scan->config.opted_out_ctx, result->name)
+                                                      : NULL;
+  if (listed != NULL) {
     snprintf(result->skip_reason, sizeof result->skip_reason, "blocklist");
+    log_debug("%s: skipped, not looked up: the blocklist names %s", result->name, listed);
     task_finish(task);
     return;
   }
@@ -451,6 +455,7 @@ static void show_progress(struct scan *scan, const struct timespec *now, bool fi
           dns.inflight, dns.window, eta, final ? "\n" : "");
   fflush(scan->config.progress_stream);
   scan->progress_line_shown = !final;
+  if (scan->config.progress_stream == stderr) log_progress_shown(!final);
   scan->last_progress = *now;
   scan->last_progress_done = scan->stats.domains_done;
   scan->last_progress_queries = dns.queries_sent;

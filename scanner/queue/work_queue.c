@@ -19,6 +19,7 @@
 #include "db/db.h"
 #include "db/db_retry.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 struct claim_request {
   char name[256];
@@ -479,8 +480,7 @@ static void *queue_thread(void *arg) {
       notify = true;
     } else {
       queue->stats.db_retries++;
-      if (queue->config.log != NULL)
-        fprintf(queue->config.log, "danescan: work queue: %s; retrying in %u ms\n", why, wait_ms);
+      if (queue->config.log != NULL) log_warning("work queue: %s; retrying in %u ms", why, wait_ms);
       timed_wait(queue, now_ms() + wait_ms);
     }
     if (notify) notify_loop(queue);

@@ -43,7 +43,7 @@ struct work_queue_config {
                                 heartbeats before its siblings registered does not take
                                 the whole rate */
   uint32_t retry_timeout_ms; /* database failing this long: the queue fails (0: db_retry_timeout_ms) */
-  FILE *log;                 /* retry messages; NULL = silent */
+  FILE *log;                 /* non-NULL: retries logged (util/log.h); NULL = silent */
   /* Loop thread, every heartbeat: the worker's counters, stored in
    * scan_workers. NULL: zeros. */
   void (*counters)(void *ctx, struct queue_worker_counters *out);

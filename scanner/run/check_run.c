@@ -15,6 +15,7 @@
 #include "run/scan_runtime.h"
 #include "store/jsonl.h"
 #include "util/json.h"
+#include "util/log.h"
 
 /* The sink: turns the one record into text while it is valid. */
 struct check_sink {
@@ -65,7 +66,7 @@ static int check_sink_close(void *state, char *why, size_t why_len) {
 
 static void print_diagnostic(const char *message, void *arg) {
   (void)arg;
-  fprintf(stderr, "danescan check: %s\n", message);
+  log_warning("%s", message);
 }
 
 int run_check(struct scan_options *options, bool json) {
@@ -78,12 +79,12 @@ int run_check(struct scan_options *options, bool json) {
   const char *domain = options->inputs[0];
   size_t domain_len = strlen(domain);
   if (domain_len == 0 || strpbrk(domain, "\n\r") != NULL) {
-    fprintf(stderr, "danescan check: '%s' is not a domain name\n", domain);
+    log_error("'%s' is not a domain name", domain);
     return 2;
   }
   char *input_text = malloc(domain_len + 2);
   if (input_text == NULL) {
-    fprintf(stderr, "danescan check: out of memory\n");
+    log_error("out of memory");
     return 1;
   }
   memcpy(input_text, domain, domain_len);
@@ -112,20 +113,20 @@ int run_check(struct scan_options *options, bool json) {
   }
   input = input_reader_open_memory(input_text, domain_len + 1, "DOMAIN", &options->input, why, sizeof why);
   if (input == NULL) {
-    fprintf(stderr, "danescan check: %s\n", why);
+    log_error("%s", why);
     exit_code = 2;
     goto out;
   }
   scan = scan_new(runtime.base, &runtime.scan, runtime.dns, runtime.hosts, input, &sink, 1);
   if (scan == NULL) {
-    fprintf(stderr, "danescan check: out of memory\n");
+    log_error("out of memory");
     goto out;
   }
   int rc = scan_run(scan);
   struct scan_stats stats;
   scan_get_stats(scan, &stats);
   if (rc != 0 || state.records != 1 || state.text == NULL) {
-    fprintf(stderr, "danescan check: the check did not finish%s%s\n", stats.error[0] ? ": " : "", stats.error);
+    log_error("the check did not finish%s%s", stats.error[0] ? ": " : "", stats.error);
     if (state.records == 0) {
       struct input_counts counts;
       input_reader_get_counts(input, &counts);
@@ -135,7 +136,7 @@ int run_check(struct scan_options *options, bool json) {
   }
   fputs(state.text, stdout);
   if (fflush(stdout) != 0) {
-    fprintf(stderr, "danescan check: cannot write the result\n");
+    log_error("cannot write the result");
     goto out;
   }
   exit_code = state.status == DOMAIN_DANE_VALID ? 0 : 1;

@@ -19,6 +19,7 @@
 #include "run/scan_sinks.h"
 #include "run/supervisor.h"
 #include "run/worker.h"
+#include "util/log.h"
 
 static void make_scan_id(char *out, size_t out_len) {
   time_t now = time(NULL);
@@ -36,7 +37,7 @@ static void make_scan_id(char *out, size_t out_len) {
 
 static void print_diagnostic(const char *message, void *arg) {
   (void)arg;
-  fprintf(stderr, "danescan: %s\n", message);
+  log_warning("%s", message);
 }
 
 static void print_summary(FILE *out, const struct scan_stats *stats, const struct dns_client_stats *dns,
@@ -106,17 +107,17 @@ int run_scan(struct scan_options *options, int argc, char **argv) {
     }
     if (queued) {
       if (options->output_given && strcmp(options->output, "-") == 0) {
-        fprintf(stderr, "danescan scan: workers cannot share standard output: give --output FILE (or --workers 0)\n");
+        log_error("workers cannot share standard output: give --output FILE (or --workers 0)");
         return 2;
       }
       if (options->input.shard_count > 1 && !options->quiet) {
-        fprintf(stderr, "danescan scan: note: --shard with --db: the workers share this shard's names\n");
+        log_notice("--shard with --db: the workers share this shard's names");
       }
       return scan_supervisor_main(options, scan_id, argc, argv);
     }
   }
   if (options->metrics_file != NULL) {
-    fprintf(stderr, "danescan scan: --metrics-file needs --db with workers (not --workers 0)\n");
+    log_error("--metrics-file needs --db with workers (not --workers 0)");
     return 2;
   }
 
@@ -133,28 +134,28 @@ int run_scan(struct scan_options *options, int argc, char **argv) {
   input = input_reader_open((const char *const *)options->inputs, options->input_count, &options->input, why,
                             sizeof why);
   if (input == NULL) {
-    fprintf(stderr, "danescan scan: %s\n", why);
+    log_error("%s", why);
     exit_code = 2;
     goto out;
   }
   if (scan_sinks_open(options, scan_id, argc, argv, input, sinks, &sink_count, &options->scan, why, sizeof why) != 0) {
-    fprintf(stderr, "danescan scan: %s\n", why);
+    log_error("%s", why);
     exit_code = 2;
     goto out;
   }
   scan = scan_new(runtime.base, &runtime.scan, runtime.dns, runtime.hosts, input, sinks, sink_count);
   if (scan == NULL) {
-    fprintf(stderr, "danescan scan: out of memory\n");
+    log_error("out of memory");
     goto out;
   }
-  if (!options->quiet) fprintf(stderr, "danescan: scan %s started\n", scan_id);
+  log_notice("scan %s started", scan_id);
   int rc = scan_run(scan);
   struct scan_stats stats;
   scan_get_stats(scan, &stats);
   for (size_t i = 0; i < sink_count; i++) {
     if (sinks[i].finish != NULL) sinks[i].finish(sinks[i].state, rc == 0, stats.error[0] ? stats.error : NULL);
     if (sinks[i].close(sinks[i].state, why, sizeof why) != 0) {
-      fprintf(stderr, "danescan scan: %s\n", why);
+      log_error("%s", why);
       rc = -1;
       if (stats.error[0] == '\0') snprintf(stats.error, sizeof stats.error, "%s", why);
     }
@@ -176,7 +177,7 @@ int run_scan(struct scan_options *options, int argc, char **argv) {
                            stats.error[0] == '\0', stats.error, options->input_count,
                            (const char *const *)options->inputs, input, stats.by_status, stats.domains_done, &runtime);
     if (scan_metadata_write(options->metadata, &metadata, why, sizeof why) != 0) {
-      fprintf(stderr, "danescan: %s\n", why);
+      log_error("%s", why);
       rc = -1;
     }
   }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dns/resolver_check.h"
+#include "util/log.h"
 
 /* The pipeline's hook (pipeline/sts_stage.h) onto the fetcher. */
 static int fetch_policy(void *ctx, const char *domain, const struct sockaddr_storage *addresses, size_t n_addresses,
@@ -19,28 +20,29 @@ static const char *opted_out(void *ctx, const char *domain) {
 
 int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *options, const char *certs_path,
                       const char *command) {
+  (void)command; /* failures are logged (util/log.h) without it */
   char why[512] = "";
   int exit_code = 1;
   memset(runtime, 0, sizeof *runtime);
   runtime->base = event_base_new();
   if (runtime->base == NULL) {
-    fprintf(stderr, "danescan %s: cannot create the event loop\n", command);
+    log_error("cannot create the event loop");
     goto fail;
   }
   runtime->dns = dns_client_new(runtime->base, &options->dns, why, sizeof why);
   if (runtime->dns == NULL) {
-    fprintf(stderr, "danescan %s: %s\n", command, why);
+    log_error("%s", why);
     goto fail;
   }
   if (options->blocklist != NULL) {
     exit_code = 2;
     runtime->blocklist = probe_blocklist_new();
     if (runtime->blocklist == NULL) {
-      fprintf(stderr, "danescan %s: out of memory\n", command);
+      log_error("out of memory");
       goto fail;
     }
     if (probe_blocklist_load(runtime->blocklist, options->blocklist, why, sizeof why) != 0) {
-      fprintf(stderr, "danescan %s: %s\n", command, why);
+      log_error("%s", why);
       goto fail;
     }
     exit_code = 1;
@@ -50,10 +52,7 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
       exit_code = 3;
       goto fail;
     }
-    fprintf(stderr,
-            "danescan %s: WARNING: --insecure-resolver-ok: DNSSEC states in these results "
-            "cannot be trusted\n",
-            command);
+    log_warning("--insecure-resolver-ok: DNSSEC states in these results cannot be trusted");
   }
   if (options->probe != PROBE_MODE_NONE || options->scan.mta_sts) {
     exit_code = 2;
@@ -63,12 +62,12 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
     engine_config.slots_only = options->probe == PROBE_MODE_NONE;
     runtime->engine = probe_engine_new(runtime->base, &engine_config, why, sizeof why);
     if (runtime->engine == NULL) {
-      fprintf(stderr, "danescan %s: %s\n", command, why);
+      log_error("%s", why);
       goto fail;
     }
     if (options->blocklist != NULL &&
         probe_engine_load_blocklist(runtime->engine, options->blocklist, why, sizeof why) != 0) {
-      fprintf(stderr, "danescan %s: %s\n", command, why);
+      log_error("%s", why);
       goto fail;
     }
   }
@@ -80,7 +79,7 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
                                               .warn_days = options->probe_config.expiry_warn_days};
     runtime->stage = probe_stage_new(runtime->engine, &stage_config, why, sizeof why);
     if (runtime->stage == NULL) {
-      fprintf(stderr, "danescan %s: %s\n", command, why);
+      log_error("%s", why);
       goto fail;
     }
   }
@@ -95,7 +94,7 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
     fetch_config.ca_file = options->probe_config.pkix_ca_file;
     runtime->fetcher = sts_fetcher_new(runtime->base, runtime->engine, &fetch_config, why, sizeof why);
     if (runtime->fetcher == NULL) {
-      fprintf(stderr, "danescan %s: %s\n", command, why);
+      log_error("%s", why);
       goto fail;
     }
     runtime->policy_fetch = (struct sts_policy_fetch){runtime->fetcher, fetch_policy};
@@ -108,7 +107,7 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
                                                                                 : NULL};
   runtime->hosts = host_resolver_new(runtime->dns, &host_config);
   if (runtime->hosts == NULL) {
-    fprintf(stderr, "danescan %s: out of memory\n", command);
+    log_error("out of memory");
     goto fail;
   }
   return 0;
@@ -119,12 +118,13 @@ fail:
 }
 
 int scan_runtime_close(struct scan_runtime *runtime, const char *command) {
+  (void)command;
   char why[512] = "";
   int rc = 0;
   host_resolver_free(runtime->hosts);
   sts_fetcher_free(runtime->fetcher);
   if (probe_stage_free(runtime->stage, why, sizeof why) != 0) {
-    fprintf(stderr, "danescan %s: %s\n", command, why);
+    log_error("%s", why);
     rc = -1;
   }
   probe_engine_free(runtime->engine);

@@ -1,7 +1,7 @@
 /* The machinery `scan` and `check` share: the event loop, the DNS client
  * (after the resolver validation check), the probe engine and stage for the
  * probe mode, and the host resolver wired to them. Opening reports every
- * failure once on stderr, prefixed with the command's name. */
+ * failure once, as an error line of the log (util/log.h). */
 #ifndef DANESCAN_RUN_SCAN_RUNTIME_H
 #define DANESCAN_RUN_SCAN_RUNTIME_H
 

@@ -10,6 +10,7 @@
 #include "store/jsonl.h"
 #include "store/pg_sink.h"
 #include "util/json.h"
+#include "util/log.h"
 
 char *scan_sinks_parameters_json(const struct scan_options *options) {
   struct json_buf buf;
@@ -84,8 +85,8 @@ int scan_sinks_open(const struct scan_options *options, const char *scan_id, int
       scan_config->skip_seq = pg_sink_skip_seq;
       scan_config->skip_ctx = sinks[*count].state;
       if (!options->quiet) {
-        fprintf(stderr, "danescan: resuming scan %s: %llu names already stored are skipped\n", scan_id,
-                (unsigned long long)pg_sink_committed_count(sinks[*count].state));
+        log_notice("resuming scan %s: %llu names already stored are skipped", scan_id,
+                   (unsigned long long)pg_sink_committed_count(sinks[*count].state));
       }
     }
     (*count)++;

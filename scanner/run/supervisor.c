@@ -23,6 +23,7 @@
 #include "run/scan_metrics.h"
 #include "run/scan_sinks.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 #define SUPERVISOR_POLL_MS 200 /* child exits, signals, progress */
 #define SUPERVISOR_MAX_ARGS 600
@@ -33,7 +34,7 @@ int scan_workers_is_queued(const char *db_url, const char *scan_id) {
   char why[512];
   PGconn *conn = db_connect(db_url, NULL, why, sizeof why);
   if (conn == NULL) {
-    fprintf(stderr, "danescan resume: %s\n", why);
+    log_error("%s", why);
     return -1;
   }
   struct db_scan_info info;
@@ -42,7 +43,7 @@ int scan_workers_is_queued(const char *db_url, const char *scan_id) {
     /* A database migrated before the queue has no such column (its name,
      * not the message's language, decides): not queued. */
     rc = strstr(why, "queue_chunk_size") != NULL ? 0 : -1;
-    if (rc < 0) fprintf(stderr, "danescan resume: %s\n", why);
+    if (rc < 0) log_error("%s", why);
   } else {
     rc = info.exists && info.chunk_size > 0;
   }
@@ -148,7 +149,7 @@ static int spawn_child(struct supervisor *sup, struct child *child) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0) {
-    fprintf(stderr, "danescan scan: cannot start a worker: %s\n", strerror(errno));
+    log_error("cannot start a worker: %s", strerror(errno));
     return -1;
   }
   if (pid == 0) {
@@ -157,7 +158,7 @@ static int spawn_child(struct supervisor *sup, struct child *child) {
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     execv("/proc/self/exe", args);
-    fprintf(stderr, "danescan scan: cannot run a worker: %s\n", strerror(errno));
+    log_error("cannot run a worker: %s", strerror(errno));
     _exit(127);
   }
   child->pid = pid;
@@ -197,22 +198,20 @@ static void reap_children(struct supervisor *sup, bool stopping) {
       char why[512];
       if (!ensure_connection(sup)) {
         /* The workers gave up on the database too: starting more cannot help. */
-        fprintf(stderr, "danescan scan: database unreachable: not starting another worker\n");
+        log_error("database unreachable: not starting another worker");
         stopping = true;
       } else if (queue_db_worker_exit(sup->conn, sup->scan_id, child->worker_id, exit_status, why, sizeof why) != 0) {
-        fprintf(stderr, "danescan scan: %s (its leases expire after %u s)\n", why, sup->options->lease_ttl_ms / 1000);
+        log_error("%s (its leases expire after %u s)", why, sup->options->lease_ttl_ms / 1000);
         PQreset(sup->conn);
       }
       if (WIFEXITED(status) && WEXITSTATUS(status) == 3) stopping = true; /* resolver check: no point */
       unsigned limit = 4 * sup->child_count + 4;
       if (!stopping && stop_signals == 0 && sup->replaced < limit) {
-        if (!sup->options->quiet) {
-          fprintf(stderr, "danescan: worker %s %s; starting another\n", child->worker_id, exit_status);
-        }
+        log_warning("worker %s %s; starting another", child->worker_id, exit_status);
         sup->replaced++;
         spawn_child(sup, child);
-      } else if (!sup->options->quiet) {
-        fprintf(stderr, "danescan: worker %s %s\n", child->worker_id, exit_status);
+      } else {
+        log_warning("worker %s %s", child->worker_id, exit_status);
       }
       break;
     }
@@ -244,8 +243,7 @@ static int load_step(PGconn *conn, void *arg, char *why, size_t why_len) {
 
 static void load_on_retry(void *ctx, const char *why, unsigned wait_ms) {
   struct load_attempt *attempt = ctx;
-  fprintf(stderr, "danescan scan: %s; loading again from name %llu in %u ms\n", why,
-          (unsigned long long)attempt->loaded, wait_ms);
+  log_warning("%s; loading again from name %llu in %u ms", why, (unsigned long long)attempt->loaded, wait_ms);
 }
 
 /* Loads the input into the queue, retrying (from where it stopped, with the
@@ -271,6 +269,7 @@ static void show_progress(struct supervisor *sup, bool final) {
           (unsigned long long)progress.domains_done, (unsigned long long)progress.total, progress.loaded ? "" : "+",
           elapsed > 0 ? (double)progress.domains_done / elapsed : 0.0, running_children(sup),
           (unsigned long long)progress.chunks_done, (unsigned long long)progress.chunks, final ? "\n" : "");
+  log_progress_shown(!final);
 }
 
 /* --metrics-file (run/scan_metrics.h); a failure is reported and the scan
@@ -279,7 +278,7 @@ static void write_metrics(struct supervisor *sup) {
   char why[512];
   if (scan_metrics_write(sup->conn, sup->scan_id, sup->options->metrics_file, clock_now_s() - sup->started_s,
                          running_children(sup), why, sizeof why) != 0)
-    fprintf(stderr, "danescan scan: metrics: %s\n", why);
+    log_error("metrics: %s", why);
 }
 
 /* Certificates of every worker's --certs part, each once (by the "# sha256"
@@ -289,7 +288,7 @@ static int merge_certificates(struct supervisor *sup) {
   if (path == NULL) return 0;
   FILE *out = fopen(path, "w");
   if (out == NULL) {
-    fprintf(stderr, "danescan scan: %s: %s\n", path, strerror(errno));
+    log_error("%s: %s", path, strerror(errno));
     return -1;
   }
   size_t seen_cap = 256, seen_count = 0;
@@ -383,7 +382,7 @@ int scan_supervisor_main(const struct scan_options *options, const char *scan_id
   char why[512] = "";
   int exit_code = 1;
   if (options->workers == 0) {
-    fprintf(stderr, "danescan scan: internal: a queued scan needs at least one worker\n");
+    log_error("internal: a queued scan needs at least one worker");
     return 2;
   }
 
@@ -399,42 +398,41 @@ int scan_supervisor_main(const struct scan_options *options, const char *scan_id
       free(parameters);
     }
     if (rc != DB_OK) {
-      fprintf(stderr, "danescan scan: %s\n", why);
+      log_error("%s", why);
       PQfinish(sup.conn);
       return 2;
     }
   } else {
     sup.conn = db_connect(options->db_url, NULL, why, sizeof why);
     if (sup.conn == NULL) {
-      fprintf(stderr, "danescan scan: %s\n", why);
+      log_error("%s", why);
       return 1;
     }
   }
   struct db_scan_info info;
   if (db_scan_info(sup.conn, scan_id, &info, why, sizeof why) != DB_OK || !info.exists) {
-    fprintf(stderr, "danescan scan: %s\n", info.exists ? why : "no such scan in the database");
+    log_error("%s", info.exists ? why : "no such scan in the database");
     PQfinish(sup.conn);
     return 1;
   }
   if (options->join && info.chunk_size == 0) {
-    fprintf(stderr, "danescan worker: scan %s was not started with workers (it has no work queue)\n", scan_id);
+    log_error("scan %s was not started with workers (it has no work queue)", scan_id);
     PQfinish(sup.conn);
     return 2;
   }
   if (!options->join && db_scan_init_queue(sup.conn, scan_id, options->chunk_size, why, sizeof why) != DB_OK) {
-    fprintf(stderr, "danescan scan: %s\n", why);
+    log_error("%s", why);
     PQfinish(sup.conn);
     return 1;
   }
   char host[128] = "";
   gethostname(host, sizeof host - 1);
   int reaped = queue_db_reap_local_workers(sup.conn, scan_id, host, why, sizeof why);
-  if (reaped > 0 && !options->quiet)
-    fprintf(stderr, "danescan: %d dead workers of an earlier run released their chunks\n", reaped);
+  if (reaped > 0 && !options->quiet) log_notice("%d dead workers of an earlier run released their chunks", reaped);
   if (options->output_given && !options->resume && !options->join && strcmp(options->output, "-") != 0) {
     FILE *truncate = fopen(options->output, "w"); /* workers append */
     if (truncate == NULL) {
-      fprintf(stderr, "danescan scan: %s: %s\n", options->output, strerror(errno));
+      log_error("%s: %s", options->output, strerror(errno));
       PQfinish(sup.conn);
       return 2;
     }
@@ -452,15 +450,15 @@ int scan_supervisor_main(const struct scan_options *options, const char *scan_id
   sup.child_count = options->workers;
   sup.children = calloc(sup.child_count, sizeof *sup.children);
   if (sup.children == NULL) {
-    fprintf(stderr, "danescan scan: out of memory\n");
+    log_error("out of memory");
     goto out;
   }
   if (!options->quiet) {
-    fprintf(stderr, "danescan: scan %s %s with %u worker processes\n", scan_id,
-            options->join         ? "joined"
-                : options->resume ? "resumed"
-                                  : "started",
-            sup.child_count);
+    log_notice("scan %s %s with %u worker processes", scan_id,
+               options->join         ? "joined"
+                   : options->resume ? "resumed"
+                                     : "started",
+               sup.child_count);
   }
   for (unsigned i = 0; i < sup.child_count; i++) {
     if (spawn_child(&sup, &sup.children[i]) != 0) goto out;
@@ -471,10 +469,9 @@ int scan_supervisor_main(const struct scan_options *options, const char *scan_id
     int rc = load_input(&sup);
     if (rc < 0) {
       load_failed = true;
-      fprintf(stderr, "danescan scan: %s\n", sup.load_error);
+      log_error("%s", sup.load_error);
       /* What was loaded is scanned; the scan is recorded incomplete. */
-      if (db_scan_fail_load(sup.conn, scan_id, sup.load_error, why, sizeof why) != DB_OK)
-        fprintf(stderr, "danescan scan: %s\n", why);
+      if (db_scan_fail_load(sup.conn, scan_id, sup.load_error, why, sizeof why) != DB_OK) log_error("%s", why);
     }
   }
   bool forwarded_term = false, forwarded_kill = false;
@@ -501,32 +498,32 @@ int scan_supervisor_main(const struct scan_options *options, const char *scan_id
   }
   reap_children(&sup, true);
   if (!ensure_connection(&sup)) {
-    fprintf(stderr, "danescan scan: database unreachable at the end of the run: %s", PQerrorMessage(sup.conn));
+    log_error("database unreachable at the end of the run: %s", PQerrorMessage(sup.conn));
     goto out;
   }
   if (options->scan.progress) show_progress(&sup, true);
   if (options->metrics_file != NULL) write_metrics(&sup);
 
   int finished = queue_db_finish_scan(sup.conn, scan_id, why, sizeof why);
-  if (finished < 0) fprintf(stderr, "danescan scan: %s\n", why);
+  if (finished < 0) log_error("%s", why);
   bool complete = finished == 1 && !load_failed;
   if (!complete && !options->join &&
       db_scan_stop_queued(sup.conn, scan_id,
                           stop_signals > 0 ? "interrupted" : "workers ended before every name was stored", why,
                           sizeof why) != DB_OK)
-    fprintf(stderr, "danescan scan: %s\n", why);
+    log_error("%s", why);
   exit_code = complete ? 0 : 1;
   /* One document of the whole scan from the database: the summary's and
    * --metadata's (run/scan_metadata.h). */
   struct scan_metadata metadata;
   if (scan_metadata_from_db(&metadata, sup.conn, scan_id, argc, argv, options->probe_mode, started, complete, why,
                             sizeof why) != 0) {
-    fprintf(stderr, "danescan scan: %s\n", why);
+    log_error("%s", why);
     exit_code = 1;
   } else {
     if (!options->quiet) print_db_summary(&sup, &metadata, complete);
     if (options->metadata != NULL && scan_metadata_write(options->metadata, &metadata, why, sizeof why) != 0) {
-      fprintf(stderr, "danescan scan: %s\n", why);
+      log_error("%s", why);
       exit_code = 1;
     }
     scan_metadata_clear(&metadata);

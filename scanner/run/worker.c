@@ -18,6 +18,7 @@
 #include "run/scan_runtime.h"
 #include "store/jsonl.h"
 #include "store/pg_sink.h"
+#include "util/log.h"
 
 struct worker_context {
   struct scan *scan;
@@ -78,14 +79,14 @@ int scan_worker_main(const struct scan_options *options) {
   }
   PGconn *conn = db_connect(options->db_url, NULL, why, sizeof why);
   if (conn == NULL) {
-    fprintf(stderr, "danescan worker: %s\n", why);
+    log_error("%s", why);
     return 1;
   }
   struct db_scan_info info;
   int rc = db_scan_info(conn, options->scan_id, &info, why, sizeof why);
   PQfinish(conn);
   if (rc != 0 || !info.exists || info.chunk_size == 0) {
-    fprintf(stderr, "danescan worker: %s\n", rc != 0 ? why : "the scan has no work queue");
+    log_error("%s", rc != 0 ? why : "the scan has no work queue");
     return 2;
   }
 
@@ -121,7 +122,7 @@ int scan_worker_main(const struct scan_options *options) {
   const char *exit_status = "failed";
   char failure[600] = "";
   if (queue == NULL) {
-    fprintf(stderr, "danescan worker: %s\n", why);
+    log_error("%s", why);
     goto out;
   }
   if (runtime.engine != NULL) {
@@ -134,7 +135,7 @@ int scan_worker_main(const struct scan_options *options) {
   }
   if (options->output_given) {
     if (jsonl_sink_open_append(&sinks[sink_count], options->output, options->scan_id, why, sizeof why) != 0) {
-      fprintf(stderr, "danescan worker: %s\n", why);
+      log_error("%s", why);
       goto out;
     }
     sink_count++;
@@ -153,14 +154,14 @@ int scan_worker_main(const struct scan_options *options) {
       .batch_hook = &hook,
   };
   if (pg_sink_open(&sinks[sink_count], &pg_config, why, sizeof why) != 0) {
-    fprintf(stderr, "danescan worker: %s\n", why);
+    log_error("%s", why);
     goto out;
   }
   context.pg_state = sinks[sink_count].state;
   sink_count++;
   scan = scan_new(runtime.base, &runtime.scan, runtime.dns, runtime.hosts, NULL, sinks, sink_count);
   if (scan == NULL) {
-    fprintf(stderr, "danescan worker: out of memory\n");
+    log_error("out of memory");
     goto out;
   }
   struct scan_source source = {.state = queue, .next = work_queue_next, .set_wakeup = work_queue_set_wakeup};
@@ -172,7 +173,7 @@ int scan_worker_main(const struct scan_options *options) {
   scan_get_stats(scan, &stats);
   for (size_t i = 0; i < sink_count; i++) {
     if (sinks[i].close(sinks[i].state, why, sizeof why) != 0) {
-      fprintf(stderr, "danescan worker %s: %s\n", worker_id, why);
+      log_error("worker %s: %s", worker_id, why);
       rc = -1;
       if (stats.error[0] == '\0') snprintf(stats.error, sizeof stats.error, "%s", why);
     }
@@ -185,7 +186,7 @@ int scan_worker_main(const struct scan_options *options) {
   } else {
     snprintf(failure, sizeof failure, "%s: %s", stats.interrupted ? "stopped" : "failed", stats.error);
     exit_status = failure;
-    if (!stats.interrupted) fprintf(stderr, "danescan worker %s: %s\n", worker_id, stats.error);
+    if (!stats.interrupted) log_error("worker %s: %s", worker_id, stats.error);
   }
 
 out:
@@ -193,7 +194,7 @@ out:
   context.pg_state = NULL;
   /* Sinks first: every commit lands before the leases are given back. */
   if (queue != NULL && work_queue_close(queue, exit_status, why, sizeof why) != 0) {
-    fprintf(stderr, "danescan worker %s: %s\n", worker_id, why);
+    log_error("worker %s: %s", worker_id, why);
   }
   scan_free(scan);
   if (scan_runtime_close(&runtime, "worker") != 0 && exit_code == 0) exit_code = 1;

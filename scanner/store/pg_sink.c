@@ -19,6 +19,7 @@
 #include "db/scan_row.h"
 #include "store/pg_rows.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 #define PG_SINK_MAX_SENT_HOSTS 500000 /* host names remembered per run (cleared between batches) */
 #define PG_SINK_ERROR_BYTES 1024
@@ -396,7 +397,7 @@ static void writer_on_retry(void *ctx, const char *why, unsigned wait_ms) {
   pthread_mutex_lock(&sink->lock);
   sink->stats.retries++;
   pthread_mutex_unlock(&sink->lock);
-  if (sink->log != NULL) fprintf(sink->log, "danescan: %s; retrying in %u ms\n", why, wait_ms);
+  if (sink->log != NULL) log_warning("%s; retrying in %u ms", why, wait_ms);
 }
 
 static int with_retry(struct pg_writer *w, db_step_fn step, void *arg, char *why, size_t why_len) {

@@ -73,7 +73,7 @@ struct pg_sink_config {
   size_t batch_domains;      /* 0 = default */
   size_t max_queued_batches; /* 0 = default */
   uint32_t retry_timeout_ms; /* 0 = default (or $DANESCAN_DB_RETRY_TIMEOUT_S) */
-  FILE *log;                 /* retry and migration messages; NULL = silent */
+  FILE *log;                 /* non-NULL: retries logged (util/log.h), migrations applied written here; NULL = silent */
   /* Attached (a worker of a queued scan, run/): the scan is registered,
    * its input loaded and its scans row finished by others (db/scan_row.h);
    * this sink only writes batches, numbered from first_batch_no. */
