@@ -7,7 +7,8 @@ file that mixes a comment, a domain name and an MX host name:
    with reason "blocklist" and no lookup facts, and a DNS forwarder of the
    test's own (dns_log_proxy.py, the scan's only resolver) saw no question
    for the name or any name under it, while it saw the other domains';
-   scanned alone, the two names cost 0 probes and 0 SMTP connections;
+   scanned alone, the two names cost 0 probes and 0 SMTP connections, and
+   with -v --verbose each is one debug line of the log (none without);
 2. every probe of an MX host covered by a listed name (the listed MX host of
    multi-mx.lab) is `skipped` with the reason "MX host name in the blocklist
    (opted out)" and did not connect (0 attempts, no connect time, no
@@ -126,6 +127,7 @@ def main():
         check_no_question(log, start, "JSON Lines scan")
         check(re.search(r"^\s+skipped\s+2$", err, re.M) is not None, "the scan's summary counts 2 skipped domains",
               err[-800:])
+        check("danescan: debug:" not in err, "without --verbose no debug line is logged", err[-800:])
         for d in UNCHANGED:
             check(blocked.get(d, {}).get("status") == plain[d]["status"],
                   f"{d}: {plain[d]['status']} as without the blocklist", blocked.get(d, {}).get("status"))
@@ -146,12 +148,16 @@ def main():
         with open(alone, "w") as f:
             f.write("\n".join(OPTED_OUT) + "\n")
         start = os.path.getsize(log)
-        records, err = scan(lab, tmp, "alone", alone, ["--blocklist", blocklist, *resolver])
+        records, err = scan(lab, tmp, "alone", alone, ["--blocklist", blocklist, *resolver, "-v", "--verbose"])
         check_skipped_records(records, "opted-out names alone")
         check("probes: 0 addresses, 0 SMTP connections" in err, "opted-out names alone: 0 probes, 0 SMTP connections",
               err[-800:])
         leaked = [q for q in questions(log, start) if any(under(q, d) for d in OPTED_OUT)]
         check(not leaked, "opted-out names alone: no DNS question for them", leaked)
+        for d in OPTED_OUT:
+            line = f"danescan: debug: {d}: skipped, not looked up: the blocklist names dane-ee.lab"
+            check(re.search("^" + re.escape(line) + "$", err, re.M) is not None, f"-v -v logs the opt-out of {d}",
+                  err[-800:])
 
         # Two workers fed by the database's work queue.
         with PrivateDB("test_optout", schema=True) as db:
