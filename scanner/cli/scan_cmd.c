@@ -73,6 +73,7 @@ static void usage(FILE *out) {
           "  --lease-ttl-s N             a dead worker's chunks are taken over after N s (default 60)\n"
           "  --metadata FILE             JSON description of the scan\n"
           "  --metrics-file FILE         Prometheus text-format metrics, rewritten every 10 s\n"
+          "                              (with or without workers)\n"
           "                              (write + rename; for node_exporter's textfile collector)\n"
           "  --progress | --no-progress  live progress line (default: when stderr is a terminal)\n"
           "  --quiet                     no summary; log errors and warnings only\n"

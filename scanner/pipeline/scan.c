@@ -564,4 +564,5 @@ int scan_run(struct scan *scan) {
 
 void scan_get_stats(const struct scan *scan, struct scan_stats *out) {
   *out = scan->stats;
+  out->input_done = scan->input_done && !scan->stats.input_error;
 }

@@ -54,6 +54,7 @@ struct scan_stats {
   unsigned in_flight;
   double elapsed_s;
   bool interrupted; /* stopped by a signal before the end */
+  bool input_done;  /* the input (or source) said it has no more names */
   bool input_error; /* the input ended with an I/O error */
   bool sink_error;
   char error[512]; /* first fatal error, "" if none */

@@ -101,7 +101,7 @@ int queue_bench_main(const char *url, unsigned long long domains, unsigned worke
   double t0 = clock_now_s();
   uint64_t loaded = 0;
   const char *paths[1] = {"bench"};
-  if (queue_db_load(conn, scan_id, input, paths, 1, NULL, &loaded, why, sizeof why) != 0) {
+  if (queue_db_load(conn, scan_id, input, paths, 1, NULL, &loaded, NULL, NULL, why, sizeof why) != 0) {
     fprintf(stderr, "danescan db bench-queue: %s\n", why);
     goto out;
   }

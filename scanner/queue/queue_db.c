@@ -85,7 +85,8 @@ fail:
 }
 
 int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input, const char *const *input_paths,
-                  size_t input_count, volatile sig_atomic_t *stop, uint64_t *loaded_out, char *why, size_t why_len) {
+                  size_t input_count, volatile sig_atomic_t *stop, uint64_t *loaded_out,
+                  void (*on_commit)(PGconn *conn, void *ctx), void *on_commit_ctx, char *why, size_t why_len) {
   struct db_scan_info info;
   *loaded_out = 0;
   int rc = db_scan_info(conn, scan_id, &info, why, why_len);
@@ -128,6 +129,7 @@ int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input,
         break;
       committed = pending_hi;
       pg_buf_reset(&rows);
+      if (on_commit != NULL) on_commit(conn, on_commit_ctx);
     }
     if (got == 0) break;
   }

@@ -40,9 +40,12 @@
  * NULL) set by a signal ends loading early (returns 1). Returns 0 when
  * everything is loaded, 1 when stopped, -1 with why (input error or
  * database error; what was committed stays). Input diagnostics go through
- * the reader's own callback. */
+ * the reader's own callback. on_commit (may be NULL) is called with conn,
+ * outside any transaction, after each committed transaction (the
+ * supervisor writes its metrics file there while a long input loads). */
 int queue_db_load(PGconn *conn, const char *scan_id, struct input_reader *input, const char *const *input_paths,
-                  size_t input_count, volatile sig_atomic_t *stop, uint64_t *loaded_out, char *why, size_t why_len);
+                  size_t input_count, volatile sig_atomic_t *stop, uint64_t *loaded_out,
+                  void (*on_commit)(PGconn *conn, void *ctx), void *on_commit_ctx, char *why, size_t why_len);
 
 /* Registers a worker process; returns 0 with its worker_no (scan_batches
  * numbers of the worker start at worker_no << 32). */

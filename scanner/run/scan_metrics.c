@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "queue/queue_db.h"
+#include "record/status.h"
 
 struct metrics_out {
   FILE *file;
@@ -64,6 +65,68 @@ static void metric(FILE *file, const char *name, const char *type, const char *h
   fprintf(file, "\"} %.17g\n", value);
 }
 
+/* Opens PATH.tmp.PID (its name in tmp) for writing; NULL with why. */
+static FILE *open_temporary(const char *path, char *tmp, size_t tmp_len, char *why, size_t why_len) {
+  if ((size_t)snprintf(tmp, tmp_len, "%s.tmp.%ld", path, (long)getpid()) >= tmp_len) {
+    snprintf(why, why_len, "--metrics-file: path too long");
+    return NULL;
+  }
+  FILE *file = fopen(tmp, "w");
+  if (file == NULL) snprintf(why, why_len, "%s: %s", tmp, strerror(errno));
+  return file;
+}
+
+/* Closes file and renames tmp over path; removes tmp on failure (ok: the
+ * content is complete). Returns 0 or -1 with why. */
+static int close_and_rename(FILE *file, const char *tmp, const char *path, bool ok, char *why, size_t why_len) {
+  bool failed = ferror(file) != 0;
+  if (fclose(file) != 0) failed = true;
+  if (!ok || failed || rename(tmp, path) != 0) {
+    if (ok) snprintf(why, why_len, "%s: %s", path, failed ? "write error" : strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+int scan_metrics_write_local(const char *path, const char *scan_id, const struct scan_metrics_local *values, char *why,
+                             size_t why_len) {
+  char tmp[4096];
+  FILE *file = open_temporary(path, tmp, sizeof tmp, why, why_len);
+  if (file == NULL) return -1;
+  metric(file, "danescan_names", "gauge", "Names of the scan's input read so far.", scan_id, (double)values->names);
+  metric(file, "danescan_input_loaded", "gauge", "1 when every input name is read.", scan_id,
+         values->input_done ? 1 : 0);
+  metric(file, "danescan_input_bad_lines_total", "counter", "Input lines that were no name (reported, counted).",
+         scan_id, (double)values->bad_lines);
+  metric(file, "danescan_domains_done_total", "counter", "Domains written.", scan_id, (double)values->domains_done);
+  metric(file, "danescan_domains_in_flight", "gauge", "Domains being resolved or probed now.", scan_id,
+         values->in_flight);
+  fputs("# HELP danescan_domains_total Domains written, by domain status (shared/spec/RESULTS.md).\n"
+        "# TYPE danescan_domains_total counter\n",
+        file);
+  for (int i = 0; i < DOMAIN_STATUS_COUNT; i++) {
+    fputs("danescan_domains_total{scan=\"", file);
+    label_value(file, scan_id);
+    fprintf(file, "\",status=\"%s\"} %llu\n", domain_status_name((enum domain_status)i),
+            (unsigned long long)values->by_status[i]);
+  }
+  metric(file, "danescan_rate_domains_per_second", "gauge", "Domains written per second since the scan started.",
+         scan_id, values->elapsed_s > 0 ? (double)values->domains_done / values->elapsed_s : 0);
+  metric(file, "danescan_run_seconds", "gauge", "Seconds since the scan started.", scan_id, values->elapsed_s);
+  metric(file, "danescan_dns_queries_total", "counter", "DNS queries sent.", scan_id, (double)values->dns_queries);
+  metric(file, "danescan_dns_retries_total", "counter", "DNS queries sent again.", scan_id,
+         (double)values->dns_retries);
+  metric(file, "danescan_dns_timeouts_total", "counter", "DNS queries that timed out.", scan_id,
+         (double)values->dns_timeouts);
+  metric(file, "danescan_dns_lookups_failed_total", "counter", "DNS lookups that failed (no usable answer).", scan_id,
+         (double)values->dns_failed);
+  metric(file, "danescan_probes_total", "counter", "STARTTLS probes done.", scan_id, (double)values->probes);
+  metric(file, "danescan_smtp_connections_total", "counter", "SMTP connections opened.", scan_id,
+         (double)values->connections);
+  return close_and_rename(file, tmp, path, true, why, why_len);
+}
+
 int scan_metrics_write(PGconn *conn, const char *scan_id, const char *path, double elapsed_s, unsigned workers_running,
                        char *why, size_t why_len) {
   struct queue_progress progress;
@@ -72,15 +135,8 @@ int scan_metrics_write(PGconn *conn, const char *scan_id, const char *path, doub
       queue_db_summary(conn, scan_id, &summary, why, why_len) != 0)
     return -1;
   char tmp[4096];
-  if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
-    snprintf(why, why_len, "--metrics-file: path too long");
-    return -1;
-  }
-  FILE *file = fopen(tmp, "w");
-  if (file == NULL) {
-    snprintf(why, why_len, "%s: %s", tmp, strerror(errno));
-    return -1;
-  }
+  FILE *file = open_temporary(path, tmp, sizeof tmp, why, why_len);
+  if (file == NULL) return -1;
   metric(file, "danescan_names", "gauge", "Names of the scan's input loaded so far.", scan_id, (double)progress.total);
   metric(file, "danescan_input_loaded", "gauge", "1 when every input name is loaded.", scan_id,
          progress.loaded ? 1 : 0);
@@ -107,12 +163,5 @@ int scan_metrics_write(PGconn *conn, const char *scan_id, const char *path, doub
          (double)summary.connections);
   struct metrics_out out = {file, false};
   int rc = queue_db_counter_sums(conn, scan_id, each_counter, &out, why, why_len);
-  bool failed = ferror(file) != 0;
-  if (fclose(file) != 0) failed = true;
-  if (rc != 0 || failed || rename(tmp, path) != 0) {
-    if (rc == 0) snprintf(why, why_len, "%s: %s", path, failed ? "write error" : strerror(errno));
-    unlink(tmp);
-    return -1;
-  }
-  return 0;
+  return close_and_rename(file, tmp, path, rc == 0, why, why_len);
 }

@@ -15,10 +15,12 @@
 #include "pipeline/host_resolver.h"
 #include "pipeline/scan.h"
 #include "run/scan_metadata.h"
+#include "run/scan_metrics.h"
 #include "run/scan_runtime.h"
 #include "run/scan_sinks.h"
 #include "run/supervisor.h"
 #include "run/worker.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 static void make_scan_id(char *out, size_t out_len) {
@@ -87,6 +89,54 @@ static void print_probe_summary(FILE *out, struct probe_engine *engine) {
   fprintf(out, "\n");
 }
 
+/* --metrics-file in one process: the scan's own counters, written every
+ * SCAN_METRICS_INTERVAL_S from the event loop and once at the end. */
+struct local_metrics {
+  const char *path;
+  const char *scan_id;
+  struct scan *scan;
+  struct scan_runtime *runtime;
+  struct input_reader *input;
+  double started_s;
+  struct event *timer;
+};
+
+static void write_local_metrics(const struct local_metrics *m) {
+  struct scan_metrics_local values;
+  memset(&values, 0, sizeof values);
+  struct scan_stats stats;
+  scan_get_stats(m->scan, &stats);
+  struct input_counts counts;
+  input_reader_get_counts(m->input, &counts);
+  struct dns_client_stats dns;
+  dns_client_get_stats(m->runtime->dns, &dns);
+  values.names = counts.names;
+  values.input_done = stats.input_done;
+  values.bad_lines = counts.bad_lines;
+  values.domains_done = stats.domains_done;
+  values.in_flight = stats.in_flight;
+  memcpy(values.by_status, stats.by_status, sizeof values.by_status);
+  values.elapsed_s = clock_now_s() - m->started_s;
+  values.dns_queries = dns.queries_sent;
+  values.dns_retries = dns.retries;
+  values.dns_timeouts = dns.timeouts;
+  values.dns_failed = dns.failed;
+  if (m->runtime->engine != NULL) {
+    struct probe_stats probes;
+    probe_engine_get_stats(m->runtime->engine, &probes);
+    values.probes = probes.completed;
+    values.connections = probes.connections;
+  }
+  char why[512] = "";
+  if (scan_metrics_write_local(m->path, m->scan_id, &values, why, sizeof why) != 0) log_warning("metrics: %s", why);
+}
+
+static void on_metrics_timer(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  write_local_metrics(arg);
+}
+
 int run_scan(struct scan_options *options, int argc, char **argv) {
   char why[512] = "";
   char scan_id[64];
@@ -116,11 +166,6 @@ int run_scan(struct scan_options *options, int argc, char **argv) {
       return scan_supervisor_main(options, scan_id, argc, argv);
     }
   }
-  if (options->metrics_file != NULL) {
-    log_error("--metrics-file needs --db with workers (not --workers 0)");
-    return 2;
-  }
-
   struct scan_runtime runtime;
   int exit_code = scan_runtime_open(&runtime, options, options->certs_path, "scan");
   if (exit_code != 0) return exit_code;
@@ -149,7 +194,22 @@ int run_scan(struct scan_options *options, int argc, char **argv) {
     goto out;
   }
   log_notice("scan %s started", scan_id);
+  struct local_metrics metrics = {options->metrics_file, scan_id, scan, &runtime, input, clock_now_s(), NULL};
+  if (options->metrics_file != NULL) {
+    metrics.timer = event_new(runtime.base, -1, EV_PERSIST, on_metrics_timer, &metrics);
+    struct timeval interval = {(time_t)SCAN_METRICS_INTERVAL_S, 0};
+    if (metrics.timer == NULL || event_add(metrics.timer, &interval) != 0) {
+      log_error("out of memory");
+      if (metrics.timer != NULL) event_free(metrics.timer);
+      goto out;
+    }
+    write_local_metrics(&metrics);
+  }
   int rc = scan_run(scan);
+  if (metrics.timer != NULL) {
+    event_free(metrics.timer);
+    write_local_metrics(&metrics);
+  }
   struct scan_stats stats;
   scan_get_stats(scan, &stats);
   for (size_t i = 0; i < sink_count; i++) {

@@ -78,6 +78,7 @@ struct supervisor {
   unsigned next_index;
   char run_tag[16];           /* random, makes worker ids unique across runs */
   struct input_counts counts; /* of the input this run loaded */
+  double last_metrics_s;      /* when the metrics file was last written (clock_now_s) */
   bool loaded_here;
   char load_error[512];
   double started_s;
@@ -224,6 +225,8 @@ struct load_attempt {
   bool stopped;
 };
 
+static void metrics_while_loading(PGconn *conn, void *arg);
+
 /* One attempt: the input read again from its start, loaded from where the
  * queue stands. */
 static int load_step(PGconn *conn, void *arg, char *why, size_t why_len) {
@@ -234,7 +237,7 @@ static int load_step(PGconn *conn, void *arg, char *why, size_t why_len) {
                                                  &input_options, why, why_len);
   if (input == NULL) return DB_ERROR; /* the input: opening it again cannot help */
   int rc = queue_db_load(conn, attempt->sup->scan_id, input, (const char *const *)options->inputs, options->input_count,
-                         &stop_signals, &attempt->loaded, why, why_len);
+                         &stop_signals, &attempt->loaded, metrics_while_loading, attempt->sup, why, why_len);
   input_reader_get_counts(input, &attempt->sup->counts);
   input_reader_free(input);
   attempt->stopped = rc == 1;
@@ -274,11 +277,25 @@ static void show_progress(struct supervisor *sup, bool final) {
 
 /* --metrics-file (run/scan_metrics.h); a failure is reported and the scan
  * goes on (the previous file stays). */
-static void write_metrics(struct supervisor *sup) {
+static void write_metrics_on(struct supervisor *sup, PGconn *conn) {
   char why[512];
-  if (scan_metrics_write(sup->conn, sup->scan_id, sup->options->metrics_file, clock_now_s() - sup->started_s,
+  if (scan_metrics_write(conn, sup->scan_id, sup->options->metrics_file, clock_now_s() - sup->started_s,
                          running_children(sup), why, sizeof why) != 0)
-    log_error("metrics: %s", why);
+    log_warning("metrics: %s", why);
+  sup->last_metrics_s = clock_now_s();
+}
+
+static void write_metrics(struct supervisor *sup) {
+  write_metrics_on(sup, sup->conn);
+}
+
+/* queue_db_load's on_commit: the metrics file is kept fresh while a long
+ * input loads (the poll loop has not started yet). */
+static void metrics_while_loading(PGconn *conn, void *arg) {
+  struct supervisor *sup = arg;
+  if (sup->options->metrics_file != NULL && clock_now_s() - sup->last_metrics_s >= SCAN_METRICS_INTERVAL_S) {
+    write_metrics_on(sup, conn);
+  }
 }
 
 /* Certificates of every worker's --certs part, each once (by the "# sha256"
@@ -475,7 +492,7 @@ int scan_supervisor_main(const struct scan_options *options, const char *scan_id
     }
   }
   bool forwarded_term = false, forwarded_kill = false;
-  double last_progress = 0, last_metrics = 0;
+  double last_progress = 0;
   while (running_children(&sup) > 0) {
     if (stop_signals >= 1 && !forwarded_term) {
       signal_children(&sup, SIGTERM);
@@ -490,9 +507,8 @@ int scan_supervisor_main(const struct scan_options *options, const char *scan_id
       show_progress(&sup, false);
       last_progress = clock_now_s();
     }
-    if (options->metrics_file != NULL && clock_now_s() - last_metrics >= SCAN_METRICS_INTERVAL_S) {
+    if (options->metrics_file != NULL && clock_now_s() - sup.last_metrics_s >= SCAN_METRICS_INTERVAL_S) {
       write_metrics(&sup);
-      last_metrics = clock_now_s();
     }
     clock_sleep_ms(SUPERVISOR_POLL_MS);
   }

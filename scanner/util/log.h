@@ -34,7 +34,13 @@
 #define LOG_MAX_LINE_BYTES 2048
 
 /* The syslog priorities of sd-daemon(3), so that a level is its "<N>". */
-enum log_level { LOG_LEVEL_ERROR = 3, LOG_LEVEL_WARNING = 4, LOG_LEVEL_NOTICE = 5, LOG_LEVEL_INFO = 6, LOG_LEVEL_DEBUG = 7 };
+enum log_level {
+  LOG_LEVEL_ERROR = 3,
+  LOG_LEVEL_WARNING = 4,
+  LOG_LEVEL_NOTICE = 5,
+  LOG_LEVEL_INFO = 6,
+  LOG_LEVEL_DEBUG = 7
+};
 
 /* The level's word ("error", ...); "?" out of range. */
 const char *log_level_name(enum log_level level);

@@ -13,6 +13,9 @@ file that mixes a comment, a domain name and an MX host name:
    multi-mx.lab) is `skipped` with the reason "MX host name in the blocklist
    (opted out)" and did not connect (0 attempts, no connect time, no
    banner); the other domains are probed as without the blocklist;
+   with --metrics-file (no workers), the final metrics file counts the
+   domains per status (skipped 2), the DNS queries the forwarder saw and
+   the summary's SMTP connections;
 3. the same through the database with two workers (the work queue path):
    the stored rows say `skipped`/`blocklist` for exactly the two names and
    link no MX host to them, again no question for them reached the
@@ -85,6 +88,36 @@ def check_skipped_records(records, what):
               f"{what}: {d} is skipped (blocklist), with no lookup facts", rec)
 
 
+def check_metrics(path, records, err, questions_seen):
+    """--metrics-file of a scan in one process (JSON Lines only): its final
+    file against the records, the summary and the forwarder's count."""
+    if not check(os.path.exists(path), "--metrics-file without workers: the file is written"):
+        return
+    check(not [f for f in os.listdir(os.path.dirname(path)) if ".prom.tmp." in f], "no temporary file is left")
+    values = {}
+    for line in open(path):
+        if line.startswith("#") or not line.strip():
+            continue
+        key, value = line.rsplit(" ", 1)
+        name, labels = key.split("{", 1)
+        status = re.search(r'status="([^"]+)"', labels)
+        values[(name, status.group(1) if status else None)] = float(value)
+    by_status = {s: int(v) for (n, s), v in values.items() if n == "danescan_domains_total" and v > 0}
+    want = {}
+    for r in records.values():
+        want[r["status"]] = want.get(r["status"], 0) + 1
+    check(by_status == want and want.get("skipped") == 2, "metrics: domains per status as in the JSON Lines "
+          "(skipped 2)", f"{by_status} != {want}")
+    check(values.get(("danescan_domains_done_total", None)) == len(records)
+          and values.get(("danescan_names", None)) == len(records)
+          and values.get(("danescan_input_loaded", None)) == 1, "metrics: names, domains done, input loaded", values)
+    check(values.get(("danescan_dns_queries_total", None)) == questions_seen > 0,
+          f"metrics: DNS queries equal the questions the forwarder saw ({questions_seen})", values)
+    m = re.search(r"(\d+) SMTP connections", err)
+    check(m is not None and values.get(("danescan_smtp_connections_total", None)) == int(m.group(1)) > 0,
+          "metrics: SMTP connections as in the summary", values)
+
+
 def main():
     with TempDir("danescan-optout-", public=True) as tmp, Lab() as lab, Processes() as procs:
         p = lab.ensure_up()
@@ -122,9 +155,12 @@ def main():
         resolver = ["--resolver", "127.0.0.1:" + open(port_file).read().strip()]
 
         start = os.path.getsize(log)
-        blocked, err = scan(lab, tmp, "blocklist", inputs, ["--blocklist", blocklist, *resolver])
+        metrics_file = os.path.join(tmp, "scan.prom")
+        blocked, err = scan(lab, tmp, "blocklist", inputs, ["--blocklist", blocklist, *resolver,
+                                                             "--metrics-file", metrics_file])
         check_skipped_records(blocked, "JSON Lines")
         check_no_question(log, start, "JSON Lines scan")
+        check_metrics(metrics_file, blocked, err, len(questions(log, start)))
         check(re.search(r"^\s+skipped\s+2$", err, re.M) is not None, "the scan's summary counts 2 skipped domains",
               err[-800:])
         check("danescan: debug:" not in err, "without --verbose no debug line is logged", err[-800:])

@@ -47,9 +47,10 @@ static void test_format_and_levels(void) {
   log_notice("scan started");
   log_info("not shown by default");
   log_debug("not shown either");
-  CHECK_STR(captured(), "danescan: error: cannot open in.txt\n"
-                        "danescan: warning: in.txt:3: bad line\n"
-                        "danescan: notice: scan started\n");
+  CHECK_STR(captured(),
+            "danescan: error: cannot open in.txt\n"
+            "danescan: warning: in.txt:3: bad line\n"
+            "danescan: notice: scan started\n");
 
   log_set_verbosity(0, true); /* --quiet */
   capture();
