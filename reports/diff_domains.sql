@@ -22,15 +22,14 @@ WITH domain_rank(status, rank) AS (VALUES
   ('tlsa-unusable', 2), ('dane-unreachable', 2),
   ('dane-failed', 1), ('dnssec-bogus', 1), ('lookup-failed', 1)
 ), pairs AS (
-  SELECT n.domain, o.seq AS old_seq, n.seq AS new_seq, o.status AS old_status, n.status AS new_status,
-         o.mx_dnssec AS old_mx_dnssec, n.mx_dnssec AS new_mx_dnssec,
-         coalesce(n.mx_failure, n.invalid_reason, 'EDE ' || n.mx_ede_code || ': ' || n.mx_ede_text) AS new_failure,
-         ro.rank AS old_rank, rn.rank AS new_rank
-    FROM domains n
-    JOIN domains o ON o.domain = n.domain AND o.scan_id = :'from_scan'
-    LEFT JOIN domain_rank ro ON ro.status = o.status
-    LEFT JOIN domain_rank rn ON rn.status = n.status
-   WHERE n.scan_id = :'to_scan' AND o.status IS DISTINCT FROM n.status
+  -- the pair summary (migration 018: danescan_pair_changes, or the same rows
+  -- from the raw rows: one join of the two scans' domains by name)
+  SELECT c.domain, c.old_seq, c.new_seq, c.old_status, c.new_status, c.old_mx_dnssec, c.new_mx_dnssec,
+         c.new_failure, ro.rank AS old_rank, rn.rank AS new_rank
+    FROM danescan_pair_changes(:'to_scan', :'from_scan') c
+    LEFT JOIN domain_rank ro ON ro.status = c.old_status
+    LEFT JOIN domain_rank rn ON rn.status = c.new_status
+   WHERE c.old_status IS DISTINCT FROM c.new_status
 ), host_pairs AS (
   SELECT p.domain, hl.host,
          (SELECT h.status FROM domain_mx m JOIN mx_hosts h ON h.scan_id = m.scan_id AND h.host = m.host
