@@ -391,6 +391,8 @@ CREATE TABLE scan_pair_changes (
   old_mx_dnssec   dnssec_state,
   new_mx_dnssec   dnssec_state,
   new_failure     text,              -- coalesce(mx_failure, invalid_reason, EDE) of the newer row
+  host_changes    text,              -- the MX hosts whose status changed (diff_domains' reason), for a
+                                     -- changed status
   FOREIGN KEY (scan_id, previous_id) REFERENCES scan_pairs (scan_id, previous_id) ON DELETE CASCADE
 );
 CREATE INDEX scan_pair_changes_pair_idx ON scan_pair_changes (scan_id, previous_id);
@@ -420,18 +422,50 @@ CREATE FUNCTION danescan_pair_changes_sql(new_scan text, old_scan text) RETURNS 
         FROM mx_hosts h
         JOIN domain_mx m ON m.scan_id = %2$L AND m.host = h.host
        WHERE h.scan_id = %2$L AND h.tlsa_dnssec = 'secure' AND h.tlsa_count > 0
+    ), pairs AS (
+      SELECT x.* FROM (
+        SELECT n.domain, o.seq AS old_seq, n.seq AS new_seq, o.status AS old_status, n.status AS new_status,
+               ot.seq IS NOT NULL AS old_tlsa, nt.seq IS NOT NULL AS new_tlsa,
+               o.mx_dnssec AS old_mx_dnssec, n.mx_dnssec AS new_mx_dnssec,
+               coalesce(n.mx_failure, n.invalid_reason, 'EDE ' || n.mx_ede_code || ': ' || n.mx_ede_text) AS new_failure
+          FROM domains n
+          JOIN domains o ON o.domain = n.domain AND o.scan_id = %2$L
+          LEFT JOIN new_tlsa nt ON nt.seq = n.seq
+          LEFT JOIN old_tlsa ot ON ot.seq = o.seq
+         WHERE n.scan_id = %1$L) x
+       WHERE x.old_status IS DISTINCT FROM x.new_status OR x.old_tlsa <> x.new_tlsa
+    ), -- the MX hosts whose status changed, for the names whose status did
+       -- (reports/diff_domains.sql's reason)
+    host_pairs AS (
+      SELECT p.domain, hl.host,
+             (SELECT h.status FROM domain_mx m JOIN mx_hosts h ON h.scan_id = m.scan_id AND h.host = m.host
+               WHERE m.scan_id = %2$L AND m.seq = p.old_seq AND m.host = hl.host LIMIT 1) AS old_status,
+             (SELECT h.status FROM domain_mx m JOIN mx_hosts h ON h.scan_id = m.scan_id AND h.host = m.host
+               WHERE m.scan_id = %1$L AND m.seq = p.new_seq AND m.host = hl.host LIMIT 1) AS new_status
+        FROM pairs p
+       CROSS JOIN LATERAL (SELECT m.host FROM domain_mx m WHERE m.scan_id = %2$L AND m.seq = p.old_seq
+                           UNION
+                           SELECT m.host FROM domain_mx m WHERE m.scan_id = %1$L AND m.seq = p.new_seq) hl
+       WHERE p.old_status IS DISTINCT FROM p.new_status
+    ), host_changes AS (
+      SELECT hp.domain,
+             string_agg(hp.host || ': ' || coalesce(hp.old_status::text, 'not an MX host') || ' -> '
+                        || coalesce(hp.new_status::text, 'not an MX host')
+                        || coalesce(' (' || (SELECT string_agg(host(pr.address) || ' ' || pr.result::text
+                                                                || coalesce(' ' || pr.reason, ''), '; '
+                                                                ORDER BY pr.address, pr.probe_no)
+                                               FROM probes pr
+                                              WHERE pr.scan_id = %1$L AND pr.host = hp.host
+                                                AND hp.new_status IS NOT NULL
+                                                AND pr.result <> 'authenticated') || ')', ''),
+                        '; ' ORDER BY hp.host) AS hosts
+        FROM host_pairs hp
+       WHERE hp.old_status IS DISTINCT FROM hp.new_status
+       GROUP BY hp.domain
     )
-    SELECT x.* FROM (
-      SELECT n.domain, o.seq AS old_seq, n.seq AS new_seq, o.status AS old_status, n.status AS new_status,
-             ot.seq IS NOT NULL AS old_tlsa, nt.seq IS NOT NULL AS new_tlsa,
-             o.mx_dnssec AS old_mx_dnssec, n.mx_dnssec AS new_mx_dnssec,
-             coalesce(n.mx_failure, n.invalid_reason, 'EDE ' || n.mx_ede_code || ': ' || n.mx_ede_text) AS new_failure
-        FROM domains n
-        JOIN domains o ON o.domain = n.domain AND o.scan_id = %2$L
-        LEFT JOIN new_tlsa nt ON nt.seq = n.seq
-        LEFT JOIN old_tlsa ot ON ot.seq = o.seq
-       WHERE n.scan_id = %1$L) x
-     WHERE x.old_status IS DISTINCT FROM x.new_status OR x.old_tlsa <> x.new_tlsa$q$, new_scan, old_scan)
+    SELECT p.*, hc.hosts AS host_changes
+      FROM pairs p
+      LEFT JOIN host_changes hc ON hc.domain = p.domain$q$, new_scan, old_scan)
 $$;
 
 CREATE FUNCTION danescan_pair_counts_sql(new_scan text, old_scan text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
@@ -445,7 +479,7 @@ $$;
 CREATE FUNCTION danescan_pair_changes(new_scan text, old_scan text)
 RETURNS TABLE (domain text, old_seq bigint, new_seq bigint, old_status domain_status, new_status domain_status,
                old_tlsa boolean, new_tlsa boolean, old_mx_dnssec dnssec_state, new_mx_dnssec dnssec_state,
-               new_failure text)
+               new_failure text, host_changes text)
 LANGUAGE plpgsql STABLE SET work_mem = '256MB' SET jit = off
   SET max_parallel_workers_per_gather = 0 SET enable_nestloop = off AS $$
 BEGIN
@@ -453,7 +487,7 @@ BEGIN
     RETURN;
   ELSIF danescan_pair_fresh(new_scan, old_scan) THEN
     RETURN QUERY SELECT c.domain, c.old_seq, c.new_seq, c.old_status, c.new_status, c.old_tlsa, c.new_tlsa,
-                        c.old_mx_dnssec, c.new_mx_dnssec, c.new_failure
+                        c.old_mx_dnssec, c.new_mx_dnssec, c.new_failure, c.host_changes
                    FROM scan_pair_changes c WHERE c.scan_id = new_scan AND c.previous_id = old_scan;
   ELSE
     RETURN QUERY EXECUTE danescan_pair_changes_sql(new_scan, old_scan);
@@ -688,7 +722,7 @@ BEGIN
           || 'compute_ms) SELECT q.*, ' || quote_literal(new_scan) || ', ' || quote_literal(old_scan) || ', '
           || quote_literal(key) || ', 0 FROM (' || danescan_pair_counts_sql(new_scan, old_scan) || ') q';
   EXECUTE 'INSERT INTO scan_pair_changes (domain, old_seq, new_seq, old_status, new_status, old_tlsa, new_tlsa, '
-          || 'old_mx_dnssec, new_mx_dnssec, new_failure, scan_id, previous_id) SELECT q.*, '
+          || 'old_mx_dnssec, new_mx_dnssec, new_failure, host_changes, scan_id, previous_id) SELECT q.*, '
           || quote_literal(new_scan) || ', ' || quote_literal(old_scan)
           || ' FROM (' || danescan_pair_changes_sql(new_scan, old_scan) || ') q';
   EXECUTE 'INSERT INTO scan_pair_host_changes (host, old_status, new_status, tlsa_reason, scan_id, previous_id) '
