@@ -252,7 +252,7 @@ def partition_checks():
                     "-c", "SELECT danescan_create_scan_partitions('fx-new')", text=True)
             check(r.returncode == 0, "a scan's partitions are created while a reader holds the parents", r.stderr)
             parts = db.sql("SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                           " WHERE c.relname ~ '_fx_new_'")[0][0]
+                           " WHERE c.relname ~ '_fx_new_' AND c.relkind = 'r'")[0][0]
             want = db.sql("SELECT cardinality(danescan_scan_tables() || danescan_summary_tables())")[0][0]
             check(parts == want, "every per-scan table and the provider summary got an attached partition",
                   f"{parts} of {want}")
