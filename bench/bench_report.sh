@@ -117,6 +117,15 @@ for v in 0 1; do
   echo "  $id: summaries computed at completion in $(q -c "SELECT round(compute_ms / 1000.0, 2) FROM scan_summaries WHERE scan_id = '$id'") s"
 done
 fi
+# The pair summary of the two scans (migration 018: what changed between
+# them, read by status_changes, dane_adoption, input_change and the diff);
+# computed at completion for a scan and the one before it in its series
+# (the bench scans have no input files, so no series) or by the first
+# report/diff of the pair.
+t0=$(now)
+computed=$(q -c "SELECT danescan_summarize_pair('$new', '$old')")
+t1=$(now)
+if [ "$computed" = t ]; then echo "  pair $old -> $new: summary computed in $(secs "$t0" "$t1") s"; else echo "  pair $old -> $new: summary fresh"; fi
 q -c "ANALYZE" >/dev/null
 if [ "$load_only" = 1 ]; then echo "== loaded; kept in $dbname (time it with --reuse $n)"; exit 0; fi
 
@@ -154,6 +163,15 @@ plan_check() { # LABEL PLANFILE
   if [ -n "$other" ]; then echo "  PLAN $label reads other scans' partitions: $other"; fail=1; fi
   if grep -qE 'Seq Scan on probes_' "$plan" && grep -qE '^(host_failures|algorithm_coverage|diff_hosts)$' <<<"$label"; then
     echo "  PLAN $label reads a whole probes partition (no probes_host index use)"; fail=1
+  fi
+  # Migration 018: these read the per-scan and pair summaries (through
+  # their functions), never a partition of the raw rows in the query itself.
+  if grep -qE '^(published_metrics|providers_broken|dane_adoption|input_change|status_changes|time_to_fix|tlsa_parameters|tlsa_parameters_view|failures_by_cause|domain_status_diff)$' <<<"$label"; then
+    if grep -qE ' on (domains|domain_mx|mx_hosts|tlsa_records|probes|probe_chain)_' "$plan"; then
+      echo "  PLAN $label reads raw rows, not its summary"; fail=1
+    fi
+    grep -qE 'Function Scan on danescan_(published_metrics|providers_broken|pair_changes|pair_counts|time_to_fix|tlsa_parameters|failures_by_cause)' "$plan" ||
+      { echo "  PLAN $label does not read its summary function"; fail=1; }
   fi
 }
 run_sql() {
@@ -223,7 +241,7 @@ domain_latest/domain|SELECT * FROM domain_latest WHERE domain = '@DOMAIN@'
 domain_hosts|SELECT domain, preference, host, host_status FROM domain_hosts WHERE scan_id = '@SCAN@' AND domain = '@DOMAIN@' ORDER BY preference
 scan_funnel|SELECT * FROM scan_funnel WHERE scan_id = '@SCAN@'
 adoption_by_tld|SELECT tld, domains, with_tlsa, dane_valid, pct_with_tlsa_of_with_mx FROM adoption_by_tld WHERE scan_id = '@SCAN@' ORDER BY domains DESC LIMIT 20
-tlsa_parameters|SELECT usage, selector, matching_type, records, hosts FROM tlsa_parameters WHERE scan_id = '@SCAN@' ORDER BY records DESC
+tlsa_parameters_view|SELECT usage, selector, matching_type, records, hosts FROM tlsa_parameters WHERE scan_id = '@SCAN@' ORDER BY records DESC
 failures_by_cause|SELECT level, status, cause, count FROM failures_by_cause WHERE scan_id = '@SCAN@' ORDER BY count DESC
 probe_retries|SELECT first_result, first_step, result, count(*) FROM probes WHERE scan_id = '@SCAN@' AND attempts = 2 GROUP BY 1, 2, 3 ORDER BY 4 DESC
 mx_providers|SELECT provider, domains, hosts, hosts_with_tlsa, dane_valid_hosts, dane_failed_hosts FROM mx_providers WHERE scan_id = '@SCAN@' ORDER BY domains DESC LIMIT 20
@@ -246,7 +264,13 @@ q -F' ' -c "
                 round(sum(pg_total_relation_size(c.oid))::numeric / $n, 1), pg_size_pretty(sum(pg_total_relation_size(c.oid))))
     FROM unnest(danescan_scan_tables()) t
     JOIN pg_class c ON c.relname = danescan_partition_name(t, '$old')"
-echo "  summaries of both scans: $(q -c "SELECT pg_size_pretty(pg_total_relation_size('scan_domain_counts') + pg_total_relation_size('scan_provider_counts') + pg_total_relation_size('scan_summaries'))"), rows: $(q -c "SELECT (SELECT count(*) FROM scan_domain_counts) || ' domain counts, ' || (SELECT count(*) FROM scan_provider_counts) || ' provider counts'")"
+echo "  summaries of both scans: $(q -c "SELECT pg_size_pretty(sum(pg_total_relation_size(t)))
+    FROM unnest(ARRAY['scan_domain_counts', 'scan_provider_counts', 'scan_summaries', 'scan_probe_failures',
+                      'scan_published_metrics', 'scan_providers_broken', 'scan_tlsa_parameters',
+                      'scan_failures_by_cause', 'scan_time_to_fix', 'scan_pairs', 'scan_pair_changes',
+                      'scan_pair_host_changes']::regclass[]) t"
+  ) + scan_mx_providers $(q -c "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_inherits i
+    JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'scan_mx_providers'::regclass"), rows: $(q -c "SELECT (SELECT count(*) FROM scan_domain_counts) || ' domain counts, ' || (SELECT count(*) FROM scan_provider_counts) || ' provider counts, ' || (SELECT count(*) FROM scan_mx_providers) || ' mx_providers rows, ' || (SELECT count(*) FROM scan_pair_changes) || ' pair changes'")"
 echo "  certificates (shared by all scans): $(q -c "SELECT pg_size_pretty(pg_total_relation_size('certificates'))")"
 
 if [ "$no_drop" = 1 ]; then

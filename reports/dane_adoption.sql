@@ -11,30 +11,18 @@
 --     dane-valid
 -- Share: of the names in both scans.
 -- psql variables: scan_id, previous_id ('' gives no rows).
-WITH tlsa AS (
-  -- domains (scan, seq) with an MX host with a secure, non-empty TLSA RRset
-  SELECT DISTINCT m.scan_id, m.seq
-    FROM domain_mx m
-    JOIN mx_hosts h ON h.scan_id = m.scan_id AND h.host = m.host
-   WHERE m.scan_id IN (:'scan_id', nullif(:'previous_id', '')) AND h.tlsa_dnssec = 'secure' AND h.tlsa_count > 0
-), cur AS (
-  SELECT d.domain, d.status, t.seq IS NOT NULL AS tlsa
-    FROM domains d
-    LEFT JOIN tlsa t ON t.scan_id = d.scan_id AND t.seq = d.seq
-   WHERE d.scan_id = :'scan_id'
-), prev AS (
-  SELECT d.domain, d.status, t.seq IS NOT NULL AS tlsa
-    FROM domains d
-    LEFT JOIN tlsa t ON t.scan_id = d.scan_id AND t.seq = d.seq
-   WHERE d.scan_id = nullif(:'previous_id', '')
-), pairs AS (
-  SELECT n.status, o.status AS previous_status, n.tlsa, o.tlsa AS previous_tlsa
-    FROM cur n
-    JOIN prev o ON o.domain = n.domain
+-- The names in both scans and the changed ones come from the pair summary
+-- (migration 018: danescan_pair_counts and danescan_pair_changes, or the
+-- same rows from the raw rows: the two scans' domains joined by name, TLSA
+-- from the links of their hosts with TLSA); every counted change differs in
+-- status or TLSA, so the unchanged names need not be read.
+WITH pairs AS (
+  SELECT c.new_status AS status, c.old_status AS previous_status, c.new_tlsa AS tlsa, c.old_tlsa AS previous_tlsa
+    FROM danescan_pair_changes(:'scan_id', nullif(:'previous_id', '')) c
 ), absent AS (
   SELECT ARRAY['no-dane', 'insecure', 'no-mail', 'null-mx', 'nxdomain']::domain_status[] AS s
 ), counts AS (
-  SELECT count(*) AS compared,
+  SELECT (SELECT names_in_both FROM danescan_pair_counts(:'scan_id', nullif(:'previous_id', ''))) AS compared,
          count(*) FILTER (WHERE tlsa AND NOT previous_tlsa AND previous_status = ANY (absent.s)) AS adopted,
          count(*) FILTER (WHERE previous_tlsa AND NOT tlsa AND status = ANY (absent.s)) AS abandoned,
          count(*) FILTER (WHERE status = 'dane-valid' AND previous_status <> 'dane-valid') AS newly_valid,

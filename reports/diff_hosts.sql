@@ -15,11 +15,10 @@ WITH host_rank(status, rank) AS (VALUES
   ('tlsa-unusable', 2), ('dane-unreachable', 2),
   ('dane-failed', 1), ('tlsa-failed', 1), ('address-failed', 1), ('no-address', 1)
 ), changed AS (
-  SELECT n.host, o.status AS old_status, n.status AS new_status,
-         coalesce(n.tlsa_failure, 'EDE ' || n.tlsa_ede_code || ': ' || n.tlsa_ede_text) AS tlsa_reason
-    FROM mx_hosts n
-    JOIN mx_hosts o ON o.host = n.host AND o.scan_id = :'from_scan'
-   WHERE n.scan_id = :'to_scan' AND o.status IS DISTINCT FROM n.status
+  -- the pair summary (migration 018: danescan_pair_host_changes, or the same
+  -- rows from the raw rows: one join of the two scans' mx_hosts by host)
+  SELECT c.host, c.old_status, c.new_status, c.tlsa_reason
+    FROM danescan_pair_host_changes(:'to_scan', :'from_scan') c
 ), served AS (
   SELECT m.host, count(DISTINCT m.seq) AS domains
     FROM domain_mx m

@@ -6,14 +6,11 @@
 -- SHA-256 digests are equal (as reports/trend.sql compares them).
 -- Names are the domains rows of each scan (input names, invalid ones too).
 -- psql variables: scan_id, previous_id ('' gives no rows).
-WITH cur AS (
-  SELECT domain FROM domains WHERE scan_id = :'scan_id'
-), prev AS (
-  SELECT domain FROM domains WHERE scan_id = nullif(:'previous_id', '')
-), counts AS (
-  SELECT (SELECT count(*) FROM cur) AS current_names,
-         (SELECT count(*) FROM prev) AS previous_names,
-         (SELECT count(*) FROM cur JOIN prev USING (domain)) AS names_in_both
+-- Counts from danescan_pair_counts (migration 018: the pair summary, or the
+-- same counts from the raw rows).
+WITH counts AS (
+  SELECT current_names, previous_names, names_in_both
+    FROM danescan_pair_counts(:'scan_id', nullif(:'previous_id', ''))
 ), digests AS (
   SELECT (SELECT input_set FROM scan_input_sets WHERE scan_id = :'scan_id')
            = (SELECT input_set FROM scan_input_sets WHERE scan_id = nullif(:'previous_id', '')) AS same_files

@@ -5,11 +5,12 @@
 -- one of the scans are not listed. The report shows the first rows (option
 -- --max-changes) and the count; the CSV has them all.
 -- psql variables: scan_id, previous_id ('' gives no rows).
+-- The changed names come from danescan_pair_changes (migration 018: the
+-- pair summary, or the same rows from the raw rows).
 WITH pairs AS (
-  SELECT n.domain, o.status AS previous_status, n.status
-    FROM domains n
-    JOIN domains o ON o.domain = n.domain AND o.scan_id = nullif(:'previous_id', '')
-   WHERE n.scan_id = :'scan_id' AND o.status IS DISTINCT FROM n.status
+  SELECT c.domain, c.old_status AS previous_status, c.new_status AS status
+    FROM danescan_pair_changes(:'scan_id', nullif(:'previous_id', '')) c
+   WHERE c.old_status IS DISTINCT FROM c.new_status
 ), failing AS (
   SELECT ARRAY['dane-failed', 'dane-unreachable', 'tlsa-unusable', 'lookup-failed', 'dnssec-bogus']::domain_status[] AS s
 )

@@ -165,6 +165,23 @@ int report_sql_prepare_summaries(PGconn *conn, const char *scan_id, const char *
     rc = db_query(conn, sql, 2, params, PGRES_TUPLES_OK, "computing the report summaries", &res, why, why_len);
   PQclear(res);
   if (rc == DB_OK) rc = db_exec(conn, "COMMIT", "storing the report summaries", why, why_len);
+  if (rc != DB_OK) {
+    db_rollback(conn);
+    return rc;
+  }
+  if (previous_id == NULL || previous_id[0] == '\0') return DB_OK;
+  return report_sql_prepare_pair(conn, scan_id, previous_id, why, why_len);
+}
+
+int report_sql_prepare_pair(PGconn *conn, const char *new_scan, const char *old_scan, char *why, size_t why_len) {
+  static const char sql[] = "SELECT danescan_summarize_pair($1, $2)";
+  const char *params[2] = {new_scan, old_scan};
+  PGresult *res = NULL;
+  int rc = db_exec(conn, "BEGIN READ WRITE", "starting the pair summary's transaction", why, why_len);
+  if (rc == DB_OK)
+    rc = db_query(conn, sql, 2, params, PGRES_TUPLES_OK, "computing the pair summary", &res, why, why_len);
+  PQclear(res);
+  if (rc == DB_OK) rc = db_exec(conn, "COMMIT", "storing the pair summary", why, why_len);
   if (rc != DB_OK) db_rollback(conn);
   return rc;
 }

@@ -43,12 +43,21 @@ PGresult *report_sql_run(PGconn *conn, const char *dir, const char *name, const 
                          size_t var_count, char *why, size_t why_len);
 
 /* Computes the missing or stale summaries (migration 009) of the scan, of
- * previous_id (NULL or "": none) and of the scans trend.sql lists, in a
+ * previous_id (NULL or "": none) and of the scans trend.sql lists, and the
+ * pair summary of the scan and previous_id (report_sql_prepare_pair), in a
  * READ WRITE transaction of its own (danescan_summarize_scan is SECURITY
  * DEFINER: the read-only role may run it). Returns DB_OK, or DB_ERROR/
  * DB_RETRY with why (e.g. a standby): the reports still work then, reading
  * the raw rows. */
 int report_sql_prepare_summaries(PGconn *conn, const char *scan_id, const char *previous_id, char *why, size_t why_len);
+
+/* Computes the missing or stale pair summary (migration 018: what changed
+ * from old_scan to new_scan, read by status_changes, dane_adoption,
+ * input_change and diff_domains) in a READ WRITE transaction of its own;
+ * report_sql_prepare_summaries calls it for the scan and previous_id.
+ * Returns as report_sql_prepare_summaries; on failure the files read the
+ * raw rows. */
+int report_sql_prepare_pair(PGconn *conn, const char *new_scan, const char *old_scan, char *why, size_t why_len);
 
 /* Connects to url and makes the session read-only (reports never write;
  * the summaries are written in an explicit READ WRITE transaction), without

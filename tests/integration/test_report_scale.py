@@ -17,8 +17,10 @@ Ends with 'N passed, M failed'."""
 
 import os
 import re
+import subprocess
 import sys
 import tempfile
+import time
 
 sys.dont_write_bytecode = True
 from harness import DANESCAN, REPORT_FIXTURE, SOURCE, PrivateDB, check, run, run_test  # noqa: E402
@@ -31,10 +33,57 @@ VIEWS = {
     "adoption_by_tld": "SELECT * FROM adoption_by_tld ORDER BY scan_id, tld",
     "scan_status_counts": "SELECT * FROM scan_status_counts ORDER BY scan_id, status",
     "mx_providers": "SELECT * FROM mx_providers ORDER BY scan_id, provider",
+    "tlsa_parameters": "SELECT * FROM tlsa_parameters ORDER BY scan_id, usage, selector, matching_type",
+    "failures_by_cause": "SELECT * FROM failures_by_cause ORDER BY scan_id, level, status, cause",
+    "domain_status_diff": "SELECT * FROM domain_status_diff('fx-1', 'fx-2') ORDER BY domain",
+    "domain_status_diff_0": "SELECT * FROM domain_status_diff('fx-0', 'fx-2') ORDER BY domain",
 }
 # The views' definitions before they were made to scale (migrations 010 and
 # 002): the rows must stay the same (on raw rows and on summaries).
 REFERENCE = {
+    "tlsa_parameters": """
+SELECT t.scan_id, t.usage, t.selector, t.matching_type,
+       count(*) AS records,
+       count(*) FILTER (WHERE t.usable) AS usable_records,
+       count(DISTINCT t.host) AS hosts
+  FROM tlsa_records t
+  JOIN mx_hosts h ON h.scan_id = t.scan_id AND h.host = t.host
+ WHERE h.tlsa_dnssec = 'secure'
+ GROUP BY t.scan_id, t.usage, t.selector, t.matching_type
+ ORDER BY 1, 2, 3, 4""",
+    "failures_by_cause": """
+SELECT * FROM (
+SELECT scan_id, 'domain'::text AS level, status::text AS status,
+       CASE WHEN status = 'invalid-name' THEN invalid_reason
+            WHEN status IN ('lookup-failed', 'dnssec-bogus')
+            THEN coalesce(mx_failure, 'EDE ' || mx_ede_code || ': ' || mx_ede_text, mx_rcode)
+       END AS cause,
+       count(*) AS count
+  FROM domains
+ WHERE status IN ('invalid-name', 'lookup-failed', 'dnssec-bogus', 'dane-failed', 'dane-unreachable',
+                  'tlsa-unusable')
+ GROUP BY 1, 2, 3, 4
+UNION ALL
+SELECT scan_id, 'mx_host', status::text,
+       coalesce(tlsa_failure, 'EDE ' || tlsa_ede_code || ': ' || tlsa_ede_text, tlsa_rcode),
+       count(*)
+  FROM mx_hosts
+ WHERE status IN ('dane-failed', 'dane-unreachable', 'tlsa-unusable', 'tlsa-failed', 'address-failed',
+                  'no-address')
+ GROUP BY 1, 2, 3, 4
+UNION ALL
+SELECT scan_id, 'probe', result::text, reason, count(*)
+  FROM probes
+ WHERE result <> 'authenticated'
+ GROUP BY 1, 2, 3, 4) f ORDER BY scan_id, level, status, cause""",
+    "domain_status_diff": """
+SELECT n.domain, o.status, n.status
+  FROM domains n JOIN domains o ON o.domain = n.domain AND o.scan_id = 'fx-1'
+ WHERE n.scan_id = 'fx-2' AND o.status IS DISTINCT FROM n.status ORDER BY 1""",
+    "domain_status_diff_0": """
+SELECT n.domain, o.status, n.status
+  FROM domains n JOIN domains o ON o.domain = n.domain AND o.scan_id = 'fx-0'
+ WHERE n.scan_id = 'fx-2' AND o.status IS DISTINCT FROM n.status ORDER BY 1""",
     "mx_providers": """
 SELECT m.scan_id,
        danescan_host_provider(h.host, h.provider) AS provider,
@@ -92,6 +141,49 @@ def fixture_checks():
         diffs = [k for k in raw if raw[k] != with_summaries[k]]
         check(not diffs, f"{len(raw)} report files/views: same rows with and without summaries", f"{diffs[:5]}")
         check(db.sql("SELECT count(*) FROM scan_mx_providers")[0][0] != "0", "the summaries hold the provider rows")
+        for view, sql in REFERENCE.items():
+            check(with_summaries[(view,)] == raw[(view,)], f"{view}: the same rows from the summaries")
+        # Migration 018: the report stored the pair (fx-2, fx-1) and every
+        # scan's time_to_fix; the summaries hold rows that the files read.
+        pairs = db.sql("SELECT scan_id, previous_id, names_in_both FROM scan_pairs ORDER BY 1, 2")
+        check(["fx-2", "fx-1", "10"] in pairs, "the pair summary of the report's scans is stored", f"{pairs}")
+        changes = db.sql("SELECT count(*) FROM scan_pair_changes WHERE scan_id = 'fx-2' AND previous_id = 'fx-1'")
+        check(changes[0][0] != "0" and db.sql("SELECT count(*) FROM scan_pair_host_changes")[0][0] != "0",
+              "the pair summary holds the changed domains and hosts", f"{changes}")
+        check(db.sql("SELECT count(*) FROM scan_time_to_fix WHERE scan_id = 'fx-2'")[0][0] != "0"
+              and db.sql("SELECT count(*) FROM scan_published_metrics WHERE scan_id = 'fx-2'")[0][0] != "0"
+              and db.sql("SELECT count(*) FROM scan_failures_by_cause WHERE scan_id = 'fx-2'")[0][0] != "0",
+              "time_to_fix, published metrics and failures by cause are summarised")
+        # They are read while fresh: a changed summary row shows ...
+        pf = ("status_changes", "fx-2", "fx-1")
+        db.sql("UPDATE scan_pair_changes SET domain = 'tampered.' || domain WHERE scan_id = 'fx-2'")
+        tampered = db.psql_file(os.path.join(REPORTS, "status_changes.sql"), scan_id="fx-2", previous_id="fx-1")
+        check(tampered != raw[pf] and "tampered." in str(tampered), "status_changes reads the fresh pair summary")
+        db.sql("UPDATE scan_time_to_fix SET episodes = episodes + 1000 WHERE scan_id = 'fx-2'")
+        tampered = db.psql_file(os.path.join(REPORTS, "time_to_fix.sql"), scan_id="fx-2", previous_id="fx-1")
+        check(tampered != raw[("time_to_fix", "fx-2", "fx-1")], "time_to_fix reads the fresh summary")
+        db.sql("UPDATE scan_published_metrics SET numerator = numerator + 1000 WHERE scan_id = 'fx-2'")
+        tampered = db.psql_file(os.path.join(REPORTS, "published_metrics.sql"), scan_id="fx-2", previous_id="fx-1")
+        check(tampered != raw[("published_metrics", "fx-2", "fx-1")], "published_metrics reads the fresh summary")
+        # ... and not when a scan of the pair, or of the series, changed:
+        # fx-0 is in fx-2's series, not in the pair.
+        db.sql("UPDATE scans SET runs = runs + 1 WHERE id = 'fx-0'")
+        check(db.sql("SELECT danescan_time_to_fix_fresh('fx-2'), danescan_pair_fresh('fx-2', 'fx-1')")[0] == ["f", "t"],
+              "a resumed scan of the series makes time_to_fix stale, not the pair")
+        check(db.psql_file(os.path.join(REPORTS, "time_to_fix.sql"), scan_id="fx-2", previous_id="fx-1")
+              == raw[("time_to_fix", "fx-2", "fx-1")], "a stale time_to_fix summary is not used")
+        db.sql("UPDATE scans SET runs = runs + 1 WHERE id = 'fx-1'")
+        check(db.psql_file(os.path.join(REPORTS, "status_changes.sql"), scan_id="fx-2", previous_id="fx-1") == raw[pf],
+              "a stale pair summary is not used")
+        check(db.sql("SELECT danescan_summarize_scan('fx-2')")[0][0] == "t"
+              and db.sql("SELECT danescan_time_to_fix_fresh('fx-2')")[0][0] == "t",
+              "danescan_summarize_scan recomputes a stale time_to_fix of a fresh scan")
+        check(db.sql("SELECT danescan_summarize_pair('fx-2', 'fx-1')")[0][0] == "t"
+              and db.psql_file(os.path.join(REPORTS, "status_changes.sql"), scan_id="fx-2", previous_id="fx-1")
+              == raw[pf], "the pair recomputed: fresh and right")
+        db.sql("UPDATE scans SET runs = runs - 1 WHERE id IN ('fx-0', 'fx-1')")
+        db.sql("SELECT danescan_summarize_scan(id, true) FROM scans")
+        db.sql("SELECT danescan_summarize_pair('fx-2', 'fx-1', true)")
 
         # The read-only role computes a missing summary through `danescan report`.
         reader = db.url + "&user=danescan_reader" if "user=" not in db.url else \
@@ -128,8 +220,45 @@ def fixture_checks():
                       " + (SELECT count(*) FROM scan_domain_counts WHERE scan_id = 'fx-0')"
                       " + (SELECT count(*) FROM scan_provider_counts WHERE scan_id = 'fx-0')"
                       " + (SELECT count(*) FROM scan_probe_failures WHERE scan_id = 'fx-0')"
-                      " + (SELECT count(*) FROM scan_mx_providers WHERE scan_id = 'fx-0')")[0][0]
+                      " + (SELECT count(*) FROM scan_mx_providers WHERE scan_id = 'fx-0')"
+                      " + (SELECT count(*) FROM scan_published_metrics WHERE scan_id = 'fx-0')"
+                      " + (SELECT count(*) FROM scan_time_to_fix WHERE scan_id = 'fx-0')"
+                      " + (SELECT count(*) FROM scan_pairs WHERE 'fx-0' IN (scan_id, previous_id))"
+                      " + (SELECT count(*) FROM pg_class WHERE relname ~ '_fx_0_')")[0][0]
         check(r.returncode == 0 and left == "0", "db drop removes the scan's summaries", f"{r.stderr} {left}")
+
+
+def partition_checks():
+    """Migration 018: a new scan's partitions are attached, so a reader of
+    the parents that holds its lock for long (a summary of a big scan) does
+    not hold up the next scan's start, and the parents' readers do not queue
+    behind it."""
+    with PrivateDB("danescan_test_report_scale_locks", schema=True, fixture=REPORT_FIXTURE) as db:
+        reader = subprocess.Popen(["psql", "-X", "-q", db.url], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, text=True)
+        try:
+            reader.stdin.write("BEGIN;\nSELECT count(*) FROM domains;\nSELECT count(*) FROM scan_mx_providers;\n")
+            reader.stdin.flush()
+            held = False
+            for _ in range(100):
+                held = db.sql("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                              " WHERE c.relname = 'scan_mx_providers' AND l.granted AND l.pid <> pg_backend_pid()"
+                              )[0][0] != "0"
+                if held:
+                    break
+                time.sleep(0.1)
+            check(held, "a reader holds the parents' lock in an open transaction")
+            r = run("psql", "-X", "-v", "ON_ERROR_STOP=1", db.url, "-c", "SET lock_timeout = '5s'",
+                    "-c", "SELECT danescan_create_scan_partitions('fx-new')", text=True)
+            check(r.returncode == 0, "a scan's partitions are created while a reader holds the parents", r.stderr)
+            parts = db.sql("SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                           " WHERE c.relname ~ '_fx_new_' AND c.relkind = 'r'")[0][0]
+            want = db.sql("SELECT cardinality(danescan_scan_tables() || danescan_summary_tables())")[0][0]
+            check(parts == want, "every per-scan table and the provider summary got an attached partition",
+                  f"{parts} of {want}")
+        finally:
+            reader.stdin.close()
+            reader.wait(timeout=30)
 
 
 def bench_checks():
@@ -153,6 +282,7 @@ def bench_checks():
 
 def main():
     fixture_checks()
+    partition_checks()
     bench_checks()
 
 
