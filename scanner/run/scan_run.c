@@ -183,7 +183,7 @@ int run_scan(struct scan_options *options, int argc, char **argv) {
     exit_code = 2;
     goto out;
   }
-  if (scan_sinks_open(options, scan_id, argc, argv, input, sinks, &sink_count, &options->scan, why, sizeof why) != 0) {
+  if (scan_sinks_open(options, scan_id, argc, argv, input, sinks, &sink_count, &runtime.scan, why, sizeof why) != 0) {
     log_error("%s", why);
     exit_code = 2;
     goto out;
