@@ -11,7 +11,10 @@
  * and checked. $INCLUDE is handed to the reader (which opens the file; the
  * tokenizer keeps the origin and owner to restore), and BIND's $GENERATE
  * for NS records yields its owners one by one (input_zone_generate_next),
- * never buffered. */
+ * never buffered. The NS target of each delegation (its one rdata name, in
+ * either form, relative names completed with the origin) is kept for the
+ * reader (input_zone_ns_target): its token is copied when read and parsed
+ * only when the record turns out to be a delegation. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +50,9 @@ struct generate_state {
   uint64_t next;
   uint64_t stop;
   uint64_t step;
-  struct zone_name name; /* the owner last returned */
+  struct zone_name name;                                /* the owner last returned */
+  char rhs[INPUT_ZONE_GENERATE_TEMPLATE_MAX_BYTES + 1]; /* the NS target template */
+  size_t rhs_len;
 };
 
 /* What $INCLUDE saves of the including file, restored at its end. */
@@ -76,6 +81,12 @@ struct input_zone {
   bool class_in;
   unsigned rdata_tokens;
   struct generic_rdata generic;
+  /* The NS record's rdata token as written (ns_text_len 0: none, or too
+   * long, or quoted: the target is then unknown). */
+  char ns_text[INPUT_ZONE_NS_TEXT_MAX_BYTES];
+  size_t ns_text_len;
+  /* The NS target of the last delegation returned (len 0: unknown). */
+  struct zone_name ns_target;
   struct generate_state generate;
   /* The last $INCLUDE: file name (unescaped) and origin (len 0: none). */
   char include_path[INPUT_ZONE_INCLUDE_PATH_MAX_BYTES + 1];
@@ -524,6 +535,10 @@ static enum input_zone_result record_token(struct input_zone *zone, const char *
     }
     if (zone->rdata_tokens == 0 && !quoted && len == 2 && token[0] == '\\' && token[1] == '#') {
       zone->generic.active = true;
+    } else if (zone->rdata_tokens == 0 && zone->type == RECORD_NS) {
+      bool keep = !quoted && len <= sizeof zone->ns_text;
+      if (keep) memcpy(zone->ns_text, token, len);
+      zone->ns_text_len = keep ? len : 0;
     } else if (zone->generic.active && generic_token(zone, token, len, quoted, message, message_len) != 0) {
       zone->record_bad = true;
       return INPUT_ZONE_BAD_LINE;
@@ -652,6 +667,28 @@ static enum input_zone_result ns_owner(struct input_zone *zone, const struct zon
   return INPUT_ZONE_DELEGATION;
 }
 
+/* The target of the NS record just read (a delegation): the generic form's
+ * name lowered, or the token parsed; len 0 when it is not a name (the
+ * delegation still counts: the target is only unknown). */
+static void ns_target_of_record(struct input_zone *zone) {
+  struct zone_name *target = &zone->ns_target;
+  target->len = 0;
+  if (zone->generic.active) {
+    size_t len = zone->generic.length; /* generic_check: one name, <= 255 bytes */
+    for (size_t i = 0; i < len; i++) {
+      uint8_t c = zone->generic.wire[i];
+      target->wire[i] = c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+    }
+    /* Length bytes are below 64, so lowering never touches them. */
+    target->len = len;
+    return;
+  }
+  char why[INPUT_REASON_MAX_BYTES];
+  if (zone->ns_text_len == 0 || parse_name(zone, zone->ns_text, zone->ns_text_len, target, why, sizeof why) != 0) {
+    target->len = 0;
+  }
+}
+
 /* A complete record: SOA fixes the apex; NS one label below it is a
  * delegation. */
 static enum input_zone_result finish_record(struct input_zone *zone, const uint8_t **wire, size_t *wire_len,
@@ -696,7 +733,11 @@ static enum input_zone_result finish_record(struct input_zone *zone, const uint8
     snprintf(message, message_len, "NS record with %u fields, not one name", zone->rdata_tokens);
     return INPUT_ZONE_BAD_LINE;
   }
-  return ns_owner(zone, &zone->owner, wire, wire_len, message, message_len);
+  enum input_zone_result result = ns_owner(zone, &zone->owner, wire, wire_len, message, message_len);
+  if (result == INPUT_ZONE_DELEGATION) {
+    ns_target_of_record(zone);
+  }
+  return result;
 }
 
 /* A token of a directive line; quoted: it was in double quotes (which are
@@ -1018,6 +1059,10 @@ static enum input_zone_result directive_generate(struct input_zone *zone, const 
   }
   memcpy(state->lhs, lhs->text, lhs->len);
   state->lhs_len = lhs->len;
+  /* The target template: kept when it fits (else the targets are unknown). */
+  const struct directive_token *rhs = &tokens[at + 1];
+  state->rhs_len = rhs->len <= INPUT_ZONE_GENERATE_TEMPLATE_MAX_BYTES && !rhs->quoted ? rhs->len : 0;
+  memcpy(state->rhs, rhs->text, state->rhs_len);
   state->active = true;
   return INPUT_ZONE_GENERATE;
 }
@@ -1044,6 +1089,14 @@ enum input_zone_result input_zone_generate_next(struct input_zone *zone, const u
     enum input_zone_result result = ns_owner(zone, &state->name, wire, wire_len, message, message_len);
     if (result == INPUT_ZONE_BAD_LINE) {
       state->active = false;
+    }
+    if (result == INPUT_ZONE_DELEGATION) {
+      zone->ns_target.len = 0;
+      len = state->rhs_len > 0 ? generate_expand(state->rhs, state->rhs_len, value, text, sizeof text, why, sizeof why)
+                               : -1;
+      if (len <= 0 || parse_name(zone, text, (size_t)len, &zone->ns_target, why, sizeof why) != 0) {
+        zone->ns_target.len = 0;
+      }
     }
     if (result != INPUT_ZONE_NOTHING) {
       return result;
@@ -1123,6 +1176,11 @@ static enum input_zone_result directive(struct input_zone *zone, const char *lin
 
 /* ---- $INCLUDE state ---- */
 
+void input_zone_ns_target(const struct input_zone *zone, const uint8_t **wire, size_t *wire_len) {
+  *wire = zone->ns_target.wire;
+  *wire_len = zone->ns_target.len;
+}
+
 const char *input_zone_include_path(const struct input_zone *zone) {
   return zone->include_path;
 }
@@ -1178,6 +1236,7 @@ enum input_zone_result input_zone_line(struct input_zone *zone, const char *line
     zone->class_in = true;
     zone->rdata_tokens = 0;
     zone->generic.active = false;
+    zone->ns_text_len = 0;
     if (is_blank(line[0])) {
       while (p < end && is_blank(*p)) {
         p++;
