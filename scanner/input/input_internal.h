@@ -97,11 +97,13 @@ enum input_zone_result input_zone_generate_next(struct input_zone *zone, const u
                                                 char *message, size_t message_len);
 
 /* After INPUT_ZONE_DELEGATION (from input_zone_line or
- * input_zone_generate_next): the NS target of that record, wire form, lower
- * case, relative names completed with the origin, in *wire (zone-owned,
- * valid until the next call). *wire_len 0: the target is not a name (the
- * delegation stands; only its target is unknown). */
-void input_zone_ns_target(const struct input_zone *zone, const uint8_t **wire, size_t *wire_len);
+ * input_zone_generate_next), before the next call: the NS target of that
+ * record as a host name in presentation form (lower case, no trailing dot,
+ * relative names completed with the origin) in out (at least
+ * INPUT_NAME_MAX_BYTES; NUL-terminated). Returns its length, or 0 when the
+ * target is not a host name (the delegation stands; only its target is
+ * unknown). Once per delegation: the token is read here, not before. */
+size_t input_zone_ns_target_text(struct input_zone *zone, char *out, size_t out_size);
 
 /* After INPUT_ZONE_INCLUDE: the file name as written (unescaped, not yet
  * resolved against the including file's directory); zone-owned, valid

@@ -1229,15 +1229,11 @@ static int flush_held(struct input_reader *reader, struct input_name *out) {
 /* Adds the NS target of the tokenizer's last delegation to the held
  * delegation's set: a host name not yet in it, while it fits. */
 static void held_add_target(struct input_reader *reader) {
-  const uint8_t *wire = NULL;
-  size_t wire_len = 0;
-  input_zone_ns_target(reader->zone, &wire, &wire_len);
-  char reason[INPUT_REASON_MAX_BYTES];
-  if (wire_len <= 1 || input_hostname_check_wire(wire, wire_len, reason, sizeof reason) != 0) {
+  char text[INPUT_NAME_MAX_BYTES];
+  size_t len = input_zone_ns_target_text(reader->zone, text, sizeof text);
+  if (len == 0) {
     return;
   }
-  char text[INPUT_NAME_MAX_BYTES];
-  size_t len = input_wire_to_text(wire, wire_len, text, sizeof text);
   char *ns = reader->held_ns;
   for (size_t at = 0; at < reader->held_ns_len;) {
     const char *space = memchr(ns + at, ' ', reader->held_ns_len - at);

@@ -85,7 +85,9 @@ struct input_zone {
    * long, or quoted: the target is then unknown). */
   char ns_text[INPUT_ZONE_NS_TEXT_MAX_BYTES];
   size_t ns_text_len;
-  /* The NS target of the last delegation returned (len 0: unknown). */
+  /* The NS target of the last delegation returned: in ns_text, still to
+   * be read (ns_target_text), else in ns_target (len 0: unknown). */
+  bool ns_target_text;
   struct zone_name ns_target;
   struct generate_state generate;
   /* The last $INCLUDE: file name (unescaped) and origin (len 0: none). */
@@ -673,6 +675,7 @@ static enum input_zone_result ns_owner(struct input_zone *zone, const struct zon
 static void ns_target_of_record(struct input_zone *zone) {
   struct zone_name *target = &zone->ns_target;
   target->len = 0;
+  zone->ns_target_text = false;
   if (zone->generic.active) {
     size_t len = zone->generic.length; /* generic_check: one name, <= 255 bytes */
     for (size_t i = 0; i < len; i++) {
@@ -683,10 +686,7 @@ static void ns_target_of_record(struct input_zone *zone) {
     target->len = len;
     return;
   }
-  char why[INPUT_REASON_MAX_BYTES];
-  if (zone->ns_text_len == 0 || parse_name(zone, zone->ns_text, zone->ns_text_len, target, why, sizeof why) != 0) {
-    target->len = 0;
-  }
+  zone->ns_target_text = zone->ns_text_len > 0; /* read by input_zone_ns_target_text */
 }
 
 /* A complete record: SOA fixes the apex; NS one label below it is a
@@ -1092,6 +1092,7 @@ enum input_zone_result input_zone_generate_next(struct input_zone *zone, const u
     }
     if (result == INPUT_ZONE_DELEGATION) {
       zone->ns_target.len = 0;
+      zone->ns_target_text = false;
       len = state->rhs_len > 0 ? generate_expand(state->rhs, state->rhs_len, value, text, sizeof text, why, sizeof why)
                                : -1;
       if (len <= 0 || parse_name(zone, text, (size_t)len, &zone->ns_target, why, sizeof why) != 0) {
@@ -1176,9 +1177,88 @@ static enum input_zone_result directive(struct input_zone *zone, const char *lin
 
 /* ---- $INCLUDE state ---- */
 
-void input_zone_ns_target(const struct input_zone *zone, const uint8_t **wire, size_t *wire_len) {
-  *wire = zone->ns_target.wire;
-  *wire_len = zone->ns_target.len;
+/* The common NS target, an absolute host name ("ns1.Example.NET."), to
+ * text in one pass: lower case, without the dot. Returns its length, or 0
+ * when the token is anything else (relative, escapes, a bad label...): the
+ * general path then decides. Accepts only what input_hostname_check_wire
+ * accepts. */
+/* Host-name bytes: letters lowered, digits, '-' and '.' as they are; 0
+ * for every other byte. */
+static const uint8_t host_byte[256] = {
+    ['-'] = '-', ['.'] = '.', ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5',
+    ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9', ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd',
+    ['E'] = 'e', ['F'] = 'f', ['G'] = 'g', ['H'] = 'h', ['I'] = 'i', ['J'] = 'j', ['K'] = 'k', ['L'] = 'l',
+    ['M'] = 'm', ['N'] = 'n', ['O'] = 'o', ['P'] = 'p', ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't',
+    ['U'] = 'u', ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y', ['Z'] = 'z', ['a'] = 'a', ['b'] = 'b',
+    ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f', ['g'] = 'g', ['h'] = 'h', ['i'] = 'i', ['j'] = 'j',
+    ['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n', ['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r',
+    ['s'] = 's', ['t'] = 't', ['u'] = 'u', ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y', ['z'] = 'z',
+};
+
+/* A label of out[start, end): 1..63 bytes, no hyphen at either end. */
+static inline bool host_label_ok(const char *out, size_t start, size_t end) {
+  return end > start && end - start <= INPUT_LABEL_MAX_BYTES && out[start] != '-' && out[end - 1] != '-';
+}
+
+/* The common NS target, an absolute host name ("ns1.Example.NET."), to
+ * text in one pass: lower case, without the dot. Returns its length, or 0
+ * when the token is anything else (relative, escapes, a bad label...): the
+ * general path then decides. Accepts only what input_hostname_check_wire
+ * accepts. */
+static size_t simple_host_text(const char *restrict text, size_t len, char *restrict out, size_t out_size) {
+  if (len < 2 || text[len - 1] != '.' || len - 1 > INPUT_TEXT_MAX_BYTES || len > out_size) {
+    return 0;
+  }
+  size_t n = len - 1;
+  size_t start = 0; /* of the current label */
+  const uint8_t *restrict in = (const uint8_t *)text;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t c = host_byte[in[i]];
+    out[i] = (char)c;
+    if (__builtin_expect(c <= '.', 0)) { /* 0, '-' or '.' */
+      if (c == 0) {
+        return 0;
+      }
+      if (c == '.') {
+        if (!host_label_ok(out, start, i)) {
+          return 0;
+        }
+        start = i + 1;
+      }
+    }
+  }
+  if (!host_label_ok(out, start, n)) {
+    return 0;
+  }
+  bool digits = true; /* the last label must not be all digits */
+  for (size_t i = start; i < n && digits; i++) {
+    digits = out[i] >= '0' && out[i] <= '9';
+  }
+  if (digits) {
+    return 0;
+  }
+  out[n] = '\0';
+  return n;
+}
+
+size_t input_zone_ns_target_text(struct input_zone *zone, char *out, size_t out_size) {
+  struct zone_name *target = &zone->ns_target;
+  if (zone->ns_target_text) {
+    zone->ns_target_text = false;
+    size_t len = simple_host_text(zone->ns_text, zone->ns_text_len, out, out_size);
+    if (len > 0) {
+      return len;
+    }
+    char why[INPUT_REASON_MAX_BYTES];
+    if (parse_name(zone, zone->ns_text, zone->ns_text_len, target, why, sizeof why) != 0) {
+      target->len = 0;
+    }
+  }
+  char reason[INPUT_REASON_MAX_BYTES];
+  if (target->len <= 1 || input_hostname_check_wire(target->wire, target->len, reason, sizeof reason) != 0) {
+    return 0;
+  }
+  return input_wire_to_text(target->wire, target->len, out, out_size);
 }
 
 const char *input_zone_include_path(const struct input_zone *zone) {
