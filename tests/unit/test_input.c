@@ -1024,6 +1024,33 @@ static void test_zone_ns_targets(void) {
   CHECK(ns_len < INPUT_NS_MAX_BYTES && ns_len > INPUT_NS_MAX_BYTES - 50);
   CHECK(out[strlen(out) - 2] != ' ');
 
+  /* The host-name rule on targets, lower case (the fast path) and not:
+   * hyphens at label ends, 63 and 64-byte labels, an all-digit last
+   * label, an escaped dot, labels across 16-byte blocks. */
+  char label63[64], label64[65];
+  memset(label63, 'a', 63);
+  label63[63] = '\0';
+  memset(label64, 'b', 64);
+  label64[64] = '\0';
+  char edge[2048];
+  snprintf(edge, sizeof edge,
+           "$ORIGIN example.\n@ SOA ns h 1 2 3 4 5\n"
+           "edge NS -a.example.net.\nedge NS a-.example.net.\nedge NS xn--bcher-kva.example.net.\n"
+           "edge NS %s.example.net.\nedge NS %s.example.net.\nedge NS ns.123.\nedge NS ns.x123.\n"
+           "edge NS a\\.b.example.net.\nedge NS ns-1.a-very-long-label-here.and-another-one.example.org.\n"
+           "edge NS NS-2.A-Very-Long-Label-Here.And-Another-One.EXAMPLE.ORG.\nedge NS -B.example.net.\n"
+           "edge NS ns.example.net\n",
+           label63, label64);
+  input_options_defaults(&options);
+  ns_lines(edge, &options, out, sizeof out, &c);
+  char want[1024];
+  snprintf(want, sizeof want,
+           "edge.example:3\txn--bcher-kva.example.net %s.example.net ns.x123 "
+           "ns-1.a-very-long-label-here.and-another-one.example.org "
+           "ns-2.a-very-long-label-here.and-another-one.example.org ns.example.net.example\n",
+           label63);
+  CHECK_STR(out, want);
+
   /* Lists and CSV have no NS data. */
   input_options_defaults(&options);
   ns_lines("a.com\nb.org\n", &options, out, sizeof out, &c);
