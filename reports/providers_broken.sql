@@ -5,9 +5,9 @@
 -- tlsa-unusable, tlsa-failed). Provider: the registrable domain of the MX
 -- host name by the Public Suffix List (providers_dane.sql). TLSA records
 -- live in the MX host's zone, so the MX provider's DNS is what publishes
--- them; the DNS operator of the domain's own zone (its NS) is not looked up
--- by the scanner. Share: broken domains of the domains with TLSA on one of
--- the provider's hosts.
+-- them; the DNS operator of the domain's own zone (its NS records in a
+-- zone input) is dns_operators_broken.sql's. Share: broken domains of the
+-- domains with TLSA on one of the provider's hosts.
 -- psql variables: scan_id.
 -- Counts from danescan_providers_broken() (migration 018: the scan's
 -- summary, or the same counts from the raw rows: the domain_mx, domains and

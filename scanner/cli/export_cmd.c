@@ -13,7 +13,7 @@
 
 static const char usage[] =
     "usage: danescan export --db URL --scan ID --format csv.gz|jsonl.gz --out DIR [--license ID|URL] [--force]\n"
-    "Writes DIR/<table>.csv.gz (or .jsonl.gz) for domains, domain_mx, domain_mta_sts, mx_hosts,\n"
+    "Writes DIR/<table>.csv.gz (or .jsonl.gz) for domains, domain_mx, domain_mta_sts, domain_dns_operators, mx_hosts,\n"
     "tlsa_records, addresses, probes, probe_chain and certificates (those the scan's probes saw),\n"
     "and DIR/datapackage.json (a Frictionless Data Package describing every column).\n"
     "  --db URL            libpq connection URL (read only; danescan_reader suffices; default $DANESCAN_DB)\n"

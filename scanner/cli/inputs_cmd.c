@@ -22,12 +22,15 @@ static const char usage[] = "usage: danescan inputs [options] FILE...\n"
                             "  --sample P                     keep a deterministic fraction P in (0,1]\n"
                             "  --limit N                      stop after N names\n"
                             "  --count                        print only the counts\n"
+                            "  --ns                           after each name, a tab and its NS targets (zone\n"
+                            "                                 inputs; space-separated; empty for lists)\n"
                             "  --dedup-memory MB              memory of the duplicate filter (default 48)\n"
                             "  --max-errors N                 problems reported in full (default 10)\n";
 
 struct inputs_cmd {
   struct input_options options;
   bool count_only;
+  bool show_ns;
   const char **paths;
   size_t path_count;
 };
@@ -113,6 +116,10 @@ static int parse_args(struct inputs_cmd *cmd, int argc, char **argv) {
     }
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
       return 1;
+    }
+    if (strcmp(arg, "--ns") == 0) {
+      cmd->show_ns = true;
+      continue;
     }
     if (strcmp(arg, "--count") == 0) {
       cmd->count_only = true;
@@ -222,6 +229,10 @@ int inputs_cmd_main(int argc, char **argv) {
   while ((rc = input_reader_next(reader, &name, why, sizeof why)) == 1) {
     if (!cmd.count_only && !name.invalid) {
       fputs_unlocked(name.name, stdout);
+      if (cmd.show_ns) {
+        fputc_unlocked('\t', stdout);
+        fputs_unlocked(name.ns, stdout);
+      }
       fputc_unlocked('\n', stdout);
     }
   }

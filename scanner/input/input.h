@@ -15,6 +15,7 @@
 
 #define INPUT_NAME_MAX_BYTES 256 /* presentation form, lower case, no trailing dot */
 #define INPUT_REASON_MAX_BYTES 128
+#define INPUT_NS_MAX_BYTES 512 /* input_name.ns */
 
 enum input_format { INPUT_FORMAT_AUTO = 0, INPUT_FORMAT_ZONE, INPUT_FORMAT_LIST, INPUT_FORMAT_CSV };
 
@@ -57,6 +58,14 @@ struct input_name {
   uint64_t line;       /* 1-based line in that file (of its $INCLUDE line for a
                         * name from an included file) */
   int64_t rank;        /* CSV rank, -1 if none */
+  /* Zone inputs: the targets of the name's NS records in the zone (the name
+   * servers the parent delegates to), normalised, distinct, separated by one
+   * space, in zone order; targets that are not host names, and those past
+   * INPUT_NS_MAX_BYTES, are left out. The NS set is the one of the name's
+   * first delegation (its NS records are adjacent in a zone; a later,
+   * separate set of the same name is a duplicate and dropped). "" for list
+   * and CSV inputs: no NS data. */
+  char ns[INPUT_NS_MAX_BYTES];
 };
 
 struct input_counts {

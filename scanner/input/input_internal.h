@@ -62,6 +62,8 @@ struct input_zone;
  * more likely a typo than a zone), and the owner template's length. */
 #define INPUT_ZONE_GENERATE_MAX_NAMES 1000000
 #define INPUT_ZONE_GENERATE_TEMPLATE_MAX_BYTES 255
+/* An NS target token longer than this (escapes count) is left unknown. */
+#define INPUT_ZONE_NS_TEXT_MAX_BYTES 1024
 
 enum input_zone_result {
   INPUT_ZONE_NOTHING = 0, /* blank, comment, directive, record not a delegation */
@@ -93,6 +95,15 @@ enum input_zone_result input_zone_finish(struct input_zone *zone, char *message,
  * INPUT_ZONE_NOTHING. Drain it before the next input_zone_line. */
 enum input_zone_result input_zone_generate_next(struct input_zone *zone, const uint8_t **wire, size_t *wire_len,
                                                 char *message, size_t message_len);
+
+/* After INPUT_ZONE_DELEGATION (from input_zone_line or
+ * input_zone_generate_next), before the next call: the NS target of that
+ * record as a host name in presentation form (lower case, no trailing dot,
+ * relative names completed with the origin) in out (at least
+ * INPUT_NAME_MAX_BYTES; NUL-terminated). Returns its length, or 0 when the
+ * target is not a host name (the delegation stands; only its target is
+ * unknown). Once per delegation: the token is read here, not before. */
+size_t input_zone_ns_target_text(struct input_zone *zone, char *out, size_t out_size);
 
 /* After INPUT_ZONE_INCLUDE: the file name as written (unescaped, not yet
  * resolved against the including file's directory); zone-owned, valid

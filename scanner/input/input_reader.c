@@ -67,6 +67,7 @@ struct input_file {
 struct pending_name {
   uint64_t key; /* the duplicate filter's key */
   size_t name_len;
+  size_t ns_len;
   struct input_name name; /* all but seq; reason only when invalid */
 };
 
@@ -108,6 +109,18 @@ struct input_reader {
   bool check_done;
   uint8_t last_delegation[INPUT_WIRE_MAX_BYTES + 1];
   size_t last_delegation_len;
+  /* The delegation being read (held): selected (and, if invalid, checked
+   * and reported) at its first NS record, offered when the owner changes
+   * or the file ends, with the targets of all its adjacent NS records. */
+  bool held;
+  uint64_t held_key;
+  uint64_t held_line;
+  bool held_invalid;
+  char held_reason[INPUT_REASON_MAX_BYTES];
+  char held_name[INPUT_NAME_MAX_BYTES];
+  size_t held_name_len;
+  char held_ns[INPUT_NS_MAX_BYTES];
+  size_t held_ns_len;
   bool csv_first_line;
 
   struct input_dedup *dedup;
@@ -708,6 +721,7 @@ static int start_file(struct input_reader *reader, char *why, size_t why_len) {
   reader->skipping_long_line = false;
   reader->line_no = 0;
   reader->last_delegation_len = 0;
+  reader->held = false;
   reader->csv_first_line = true;
   input_zone_reset(reader->zone);
   reader->zone_generating = false;
@@ -863,6 +877,7 @@ static int emit_pending(struct input_reader *reader, struct input_name *out) {
   out->file_index = held->file_index;
   out->line = held->line;
   out->rank = held->rank;
+  memcpy(out->ns, held->ns, pending->ns_len + 1);
   reader->counts.names++;
   return 1;
 }
@@ -877,33 +892,45 @@ static int drain_pending(struct input_reader *reader, struct input_name *out) {
   return 0;
 }
 
-/* Selection of one name (valid or not), then the look-ahead ring: returns 1
- * when out was filled with the name offered PENDING_NAMES names earlier (or
- * this one, with --limit), 0 when nothing is ready. */
-static int offer_name(struct input_reader *reader, const char *name, size_t name_len, const char *reason, int64_t rank,
-                      struct input_name *out) {
+/* Selection of one name (valid or not): false when shard or sample leave
+ * it out or, for an invalid name, when it is a duplicate; else true with
+ * the duplicate filter's key in *key (prefetched for a valid name; an
+ * invalid one is checked, counted and reported here, at its line). */
+static bool select_name(struct input_reader *reader, const char *name, size_t name_len, const char *reason,
+                        uint64_t *key) {
   uint64_t hash = input_name_hash(name, name_len);
   if (reader->options.shard_count > 1 && hash % reader->options.shard_count != reader->options.shard_index) {
     reader->counts.skipped_by_shard_or_sample++;
-    return 0;
+    return false;
   }
   if (reader->options.sample_fraction < 1.0) {
     uint64_t threshold = (uint64_t)(reader->options.sample_fraction * 9007199254740992.0);
     if ((input_mix64(hash) >> 11) >= threshold) {
       reader->counts.skipped_by_shard_or_sample++;
-      return 0;
+      return false;
     }
   }
   /* Another mix than the sample's, so sampled keys still spread over the
    * whole table. */
-  uint64_t key = input_mix64(hash ^ 0x9e3779b97f4a7c15ULL);
-  if (reason != NULL) {
-    if (duplicate(reader, key)) {
-      return 0;
-    }
-  } else {
-    input_dedup_prefetch(reader->dedup, key);
+  *key = input_mix64(hash ^ 0x9e3779b97f4a7c15ULL);
+  if (reason == NULL) {
+    input_dedup_prefetch(reader->dedup, *key);
+    return true;
   }
+  if (duplicate(reader, *key)) {
+    return false;
+  }
+  reader->counts.invalid++;
+  report(reader, "invalid name \"%.*s\": %s",
+         (int)(name_len < INPUT_NAME_MAX_BYTES ? name_len : INPUT_NAME_MAX_BYTES - 1), name, reason);
+  return true;
+}
+
+/* A selected name into the look-ahead ring: returns 1 when out was filled
+ * with the name offered PENDING_NAMES names earlier (or this one, with
+ * --limit), 0 when nothing is ready. ns: the NS targets (input_name.ns). */
+static int push_name(struct input_reader *reader, uint64_t key, const char *name, size_t name_len, const char *reason,
+                     int64_t rank, uint64_t line, const char *ns, size_t ns_len, struct input_name *out) {
   struct pending_name *pending = &reader->pending[(reader->pending_head + reader->pending_count) % PENDING_NAMES];
   struct input_name *held = &pending->name;
   pending->key = key;
@@ -913,11 +940,12 @@ static int offer_name(struct input_reader *reader, const char *name, size_t name
   held->invalid = reason != NULL;
   if (reason != NULL) {
     snprintf(held->reason, sizeof held->reason, "%s", reason);
-    reader->counts.invalid++;
-    report(reader, "invalid name \"%s\": %s", held->name, reason);
   }
+  pending->ns_len = ns_len < INPUT_NS_MAX_BYTES ? ns_len : 0;
+  memcpy(held->ns, ns, pending->ns_len);
+  held->ns[pending->ns_len] = '\0';
   held->file_index = (unsigned)reader->current;
-  held->line = reader->line_no;
+  held->line = line;
   held->rank = rank;
   reader->pending_count++;
   /* With --limit, no look-ahead: the lines after the last emitted name stay
@@ -927,6 +955,16 @@ static int offer_name(struct input_reader *reader, const char *name, size_t name
     return 0;
   }
   return emit_pending(reader, out);
+}
+
+/* A name of a list or CSV line (no NS data): selection, then the ring. */
+static int offer_name(struct input_reader *reader, const char *name, size_t name_len, const char *reason, int64_t rank,
+                      struct input_name *out) {
+  uint64_t key = 0;
+  if (!select_name(reader, name, name_len, reason, &key)) {
+    return 0;
+  }
+  return push_name(reader, key, name, name_len, reason, rank, reader->line_no, "", 0, out);
 }
 
 static int offer_text(struct input_reader *reader, const char *text, size_t text_len, int64_t rank,
@@ -1176,23 +1214,80 @@ static int zone_line(struct input_reader *reader, const char *line, size_t len, 
   return zone_delegation(reader, wire, wire_len, out);
 }
 
-/* One delegation's owner from the tokenizer: offered as a name. */
+/* The held delegation, if any, into the look-ahead ring (1: out was
+ * filled). Called when the owner changes and at the end of a file. */
+static int flush_held(struct input_reader *reader, struct input_name *out) {
+  if (!reader->held) {
+    return 0;
+  }
+  reader->held = false;
+  return push_name(reader, reader->held_key, reader->held_name, reader->held_name_len,
+                   reader->held_invalid ? reader->held_reason : NULL, -1, reader->held_line, reader->held_ns,
+                   reader->held_ns_len, out);
+}
+
+/* Adds the NS target of the tokenizer's last delegation to the held
+ * delegation's set: a host name not yet in it, while it fits. */
+static void held_add_target(struct input_reader *reader) {
+  char text[INPUT_NAME_MAX_BYTES];
+  size_t len = input_zone_ns_target_text(reader->zone, text, sizeof text);
+  if (len == 0) {
+    return;
+  }
+  char *ns = reader->held_ns;
+  for (size_t at = 0; at < reader->held_ns_len;) {
+    const char *space = memchr(ns + at, ' ', reader->held_ns_len - at);
+    size_t word = space != NULL ? (size_t)(space - (ns + at)) : reader->held_ns_len - at;
+    if (word == len && memcmp(ns + at, text, len) == 0) {
+      return;
+    }
+    at += word + 1;
+  }
+  size_t need = (reader->held_ns_len > 0 ? 1 : 0) + len;
+  if (reader->held_ns_len + need >= INPUT_NS_MAX_BYTES) {
+    return;
+  }
+  if (reader->held_ns_len > 0) {
+    ns[reader->held_ns_len++] = ' ';
+  }
+  memcpy(ns + reader->held_ns_len, text, len);
+  reader->held_ns_len += len;
+  ns[reader->held_ns_len] = '\0';
+}
+
+/* One delegation's owner (an NS record) from the tokenizer: the NS target
+ * joins the held delegation of the same owner; another owner is selected
+ * and held, and the one held before is offered. */
 static int zone_delegation(struct input_reader *reader, const uint8_t *wire, size_t wire_len, struct input_name *out) {
   /* A delegation's NS records are (nearly always) adjacent: the common case
    * costs a memcmp, not a hash lookup. */
   if (wire_len == reader->last_delegation_len && memcmp(wire, reader->last_delegation, wire_len) == 0) {
+    if (reader->held) {
+      held_add_target(reader);
+    }
     return 0;
   }
+  int emitted = flush_held(reader, out);
   if (wire[0] == 1 && wire[1] == '*') {
-    return 0; /* a wildcard (RFC 4592) is not a registered name */
+    return emitted; /* a wildcard (RFC 4592) is not a registered name */
   }
   memcpy(reader->last_delegation, wire, wire_len);
   reader->last_delegation_len = wire_len;
-  char name[INPUT_NAME_MAX_BYTES];
-  char reason[INPUT_REASON_MAX_BYTES];
-  size_t name_len = input_wire_to_text(wire, wire_len, name, sizeof name);
-  bool valid = input_hostname_check_wire(wire, wire_len, reason, sizeof reason) == 0;
-  return offer_name(reader, name, name_len, valid ? NULL : reason, -1, out);
+  char *name = reader->held_name;
+  char *reason = reader->held_reason;
+  size_t name_len = input_wire_to_text(wire, wire_len, name, sizeof reader->held_name);
+  bool valid = input_hostname_check_wire(wire, wire_len, reason, sizeof reader->held_reason) == 0;
+  if (!select_name(reader, name, name_len, valid ? NULL : reason, &reader->held_key)) {
+    return emitted;
+  }
+  reader->held = true;
+  reader->held_invalid = !valid;
+  reader->held_name_len = name_len;
+  reader->held_line = reader->line_no;
+  reader->held_ns_len = 0;
+  reader->held_ns[0] = '\0';
+  held_add_target(reader);
+  return emitted;
 }
 
 static int process_line(struct input_reader *reader, const char *line, size_t len, struct input_name *out) {
@@ -1271,7 +1366,13 @@ int input_reader_next(struct input_reader *reader, struct input_name *out, char 
     }
     if (rc == 0) {
       bool mostly_bad = format_check(reader, true) != 0;
+      /* The file's last delegation, before the file index moves on. */
+      int emitted = flush_held(reader, out);
       finish_file(reader);
+      if (emitted == 1) {
+        reader->failed = mostly_bad; /* the next call ends the input */
+        return 1;
+      }
       if (mostly_bad) {
         break;
       }
@@ -1287,7 +1388,8 @@ int input_reader_next(struct input_reader *reader, struct input_name *out, char 
     }
   }
   reader->failed = true;
-  if (drain_pending(reader, out) == 1) {
+  /* Names read before the failure are still emitted. */
+  if (flush_held(reader, out) == 1 || drain_pending(reader, out) == 1) {
     return 1;
   }
   snprintf(why, why_len, "%s", reader->failure);

@@ -11,7 +11,10 @@
  * and checked. $INCLUDE is handed to the reader (which opens the file; the
  * tokenizer keeps the origin and owner to restore), and BIND's $GENERATE
  * for NS records yields its owners one by one (input_zone_generate_next),
- * never buffered. */
+ * never buffered. The NS target of each delegation (its one rdata name, in
+ * either form, relative names completed with the origin) is kept for the
+ * reader (input_zone_ns_target): its token is copied when read and parsed
+ * only when the record turns out to be a delegation. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +50,9 @@ struct generate_state {
   uint64_t next;
   uint64_t stop;
   uint64_t step;
-  struct zone_name name; /* the owner last returned */
+  struct zone_name name;                                /* the owner last returned */
+  char rhs[INPUT_ZONE_GENERATE_TEMPLATE_MAX_BYTES + 1]; /* the NS target template */
+  size_t rhs_len;
 };
 
 /* What $INCLUDE saves of the including file, restored at its end. */
@@ -76,6 +81,14 @@ struct input_zone {
   bool class_in;
   unsigned rdata_tokens;
   struct generic_rdata generic;
+  /* The NS record's rdata token as written (ns_text_len 0: none, or too
+   * long, or quoted: the target is then unknown). */
+  char ns_text[INPUT_ZONE_NS_TEXT_MAX_BYTES];
+  size_t ns_text_len;
+  /* The NS target of the last delegation returned: in ns_text, still to
+   * be read (ns_target_text), else in ns_target (len 0: unknown). */
+  bool ns_target_text;
+  struct zone_name ns_target;
   struct generate_state generate;
   /* The last $INCLUDE: file name (unescaped) and origin (len 0: none). */
   char include_path[INPUT_ZONE_INCLUDE_PATH_MAX_BYTES + 1];
@@ -524,6 +537,10 @@ static enum input_zone_result record_token(struct input_zone *zone, const char *
     }
     if (zone->rdata_tokens == 0 && !quoted && len == 2 && token[0] == '\\' && token[1] == '#') {
       zone->generic.active = true;
+    } else if (zone->rdata_tokens == 0 && zone->type == RECORD_NS) {
+      bool keep = !quoted && len <= sizeof zone->ns_text;
+      if (keep) memcpy(zone->ns_text, token, len);
+      zone->ns_text_len = keep ? len : 0;
     } else if (zone->generic.active && generic_token(zone, token, len, quoted, message, message_len) != 0) {
       zone->record_bad = true;
       return INPUT_ZONE_BAD_LINE;
@@ -652,6 +669,26 @@ static enum input_zone_result ns_owner(struct input_zone *zone, const struct zon
   return INPUT_ZONE_DELEGATION;
 }
 
+/* The target of the NS record just read (a delegation): the generic form's
+ * name lowered, or the token parsed; len 0 when it is not a name (the
+ * delegation still counts: the target is only unknown). */
+static void ns_target_of_record(struct input_zone *zone) {
+  struct zone_name *target = &zone->ns_target;
+  target->len = 0;
+  zone->ns_target_text = false;
+  if (zone->generic.active) {
+    size_t len = zone->generic.length; /* generic_check: one name, <= 255 bytes */
+    for (size_t i = 0; i < len; i++) {
+      uint8_t c = zone->generic.wire[i];
+      target->wire[i] = c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+    }
+    /* Length bytes are below 64, so lowering never touches them. */
+    target->len = len;
+    return;
+  }
+  zone->ns_target_text = zone->ns_text_len > 0; /* read by input_zone_ns_target_text */
+}
+
 /* A complete record: SOA fixes the apex; NS one label below it is a
  * delegation. */
 static enum input_zone_result finish_record(struct input_zone *zone, const uint8_t **wire, size_t *wire_len,
@@ -696,7 +733,11 @@ static enum input_zone_result finish_record(struct input_zone *zone, const uint8
     snprintf(message, message_len, "NS record with %u fields, not one name", zone->rdata_tokens);
     return INPUT_ZONE_BAD_LINE;
   }
-  return ns_owner(zone, &zone->owner, wire, wire_len, message, message_len);
+  enum input_zone_result result = ns_owner(zone, &zone->owner, wire, wire_len, message, message_len);
+  if (result == INPUT_ZONE_DELEGATION) {
+    ns_target_of_record(zone);
+  }
+  return result;
 }
 
 /* A token of a directive line; quoted: it was in double quotes (which are
@@ -1018,6 +1059,10 @@ static enum input_zone_result directive_generate(struct input_zone *zone, const 
   }
   memcpy(state->lhs, lhs->text, lhs->len);
   state->lhs_len = lhs->len;
+  /* The target template: kept when it fits (else the targets are unknown). */
+  const struct directive_token *rhs = &tokens[at + 1];
+  state->rhs_len = rhs->len <= INPUT_ZONE_GENERATE_TEMPLATE_MAX_BYTES && !rhs->quoted ? rhs->len : 0;
+  memcpy(state->rhs, rhs->text, state->rhs_len);
   state->active = true;
   return INPUT_ZONE_GENERATE;
 }
@@ -1044,6 +1089,15 @@ enum input_zone_result input_zone_generate_next(struct input_zone *zone, const u
     enum input_zone_result result = ns_owner(zone, &state->name, wire, wire_len, message, message_len);
     if (result == INPUT_ZONE_BAD_LINE) {
       state->active = false;
+    }
+    if (result == INPUT_ZONE_DELEGATION) {
+      zone->ns_target.len = 0;
+      zone->ns_target_text = false;
+      len = state->rhs_len > 0 ? generate_expand(state->rhs, state->rhs_len, value, text, sizeof text, why, sizeof why)
+                               : -1;
+      if (len <= 0 || parse_name(zone, text, (size_t)len, &zone->ns_target, why, sizeof why) != 0) {
+        zone->ns_target.len = 0;
+      }
     }
     if (result != INPUT_ZONE_NOTHING) {
       return result;
@@ -1123,6 +1177,145 @@ static enum input_zone_result directive(struct input_zone *zone, const char *lin
 
 /* ---- $INCLUDE state ---- */
 
+/* The common NS target, an absolute host name ("ns1.Example.NET."), to
+ * text in one pass: lower case, without the dot. Returns its length, or 0
+ * when the token is anything else (relative, escapes, a bad label...): the
+ * general path then decides. Accepts only what input_hostname_check_wire
+ * accepts. */
+/* Host-name bytes: letters lowered, digits, '-' and '.' as they are; 0
+ * for every other byte. */
+static const uint8_t host_byte[256] = {
+    ['-'] = '-', ['.'] = '.', ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5',
+    ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9', ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd',
+    ['E'] = 'e', ['F'] = 'f', ['G'] = 'g', ['H'] = 'h', ['I'] = 'i', ['J'] = 'j', ['K'] = 'k', ['L'] = 'l',
+    ['M'] = 'm', ['N'] = 'n', ['O'] = 'o', ['P'] = 'p', ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't',
+    ['U'] = 'u', ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y', ['Z'] = 'z', ['a'] = 'a', ['b'] = 'b',
+    ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f', ['g'] = 'g', ['h'] = 'h', ['i'] = 'i', ['j'] = 'j',
+    ['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n', ['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r',
+    ['s'] = 's', ['t'] = 't', ['u'] = 'u', ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y', ['z'] = 'z',
+};
+
+/* A label of out[start, end): 1..63 bytes, no hyphen at either end. */
+static inline bool host_label_ok(const char *out, size_t start, size_t end) {
+  return end > start && end - start <= INPUT_LABEL_MAX_BYTES && out[start] != '-' && out[end - 1] != '-';
+}
+
+/* The common NS target, an absolute host name ("ns1.Example.NET."), to
+ * text in one pass: lower case, without the dot. Returns its length, or 0
+ * when the token is anything else (relative, escapes, a bad label...): the
+ * general path then decides. Accepts only what input_hostname_check_wire
+ * accepts. */
+#ifdef __SSE2__
+/* The same for a name already in lower case (as zone dumps write them), 16
+ * bytes at a time: every byte one of [a-z0-9.-] (signed compares: bytes
+ * above 0x7f are negative and fail), then only the dots are visited for
+ * the label rules. text is read in whole 16-byte blocks up to text_cap
+ * (its buffer), never past it. Returns 0 when in doubt (upper case...). */
+static size_t lower_host_text(const char *text, size_t n, size_t text_cap, char *out) {
+  if (n + 15 > text_cap) {
+    return 0;
+  }
+  size_t start = 0; /* of the current label */
+  for (size_t block = 0; block < n; block += 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(text + block));
+    __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('a' - 1)),
+                                   _mm_cmplt_epi8(v, _mm_set1_epi8('z' + 1)));
+    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    __m128i dot = _mm_cmpeq_epi8(v, _mm_set1_epi8('.'));
+    __m128i ok = _mm_or_si128(_mm_or_si128(letter, digit), _mm_or_si128(dot, _mm_cmpeq_epi8(v, _mm_set1_epi8('-'))));
+    unsigned valid = n - block >= 16 ? 0xffffu : (1u << (n - block)) - 1;
+    if (((unsigned)_mm_movemask_epi8(ok) & valid) != valid) {
+      return 0;
+    }
+    for (unsigned dots = (unsigned)_mm_movemask_epi8(dot) & valid; dots != 0; dots &= dots - 1) {
+      size_t at = block + (size_t)__builtin_ctz(dots);
+      if (!host_label_ok(text, start, at)) {
+        return 0;
+      }
+      start = at + 1;
+    }
+  }
+  if (!host_label_ok(text, start, n)) {
+    return 0;
+  }
+  bool digits = true; /* the last label must not be all digits */
+  for (size_t i = start; i < n && digits; i++) {
+    digits = text[i] >= '0' && text[i] <= '9';
+  }
+  if (digits) {
+    return 0;
+  }
+  memcpy(out, text, n);
+  out[n] = '\0';
+  return n;
+}
+#endif
+
+static size_t simple_host_text(const char *restrict text, size_t len, size_t text_cap, char *restrict out,
+                               size_t out_size) {
+  if (len < 2 || text[len - 1] != '.' || len - 1 > INPUT_TEXT_MAX_BYTES || len > out_size) {
+    return 0;
+  }
+  size_t n = len - 1;
+#ifdef __SSE2__
+  size_t fast = lower_host_text(text, n, text_cap, out);
+  if (fast > 0) {
+    return fast;
+  }
+#else
+  (void)text_cap;
+#endif
+  size_t start = 0; /* of the current label */
+  const uint8_t *restrict in = (const uint8_t *)text;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t c = host_byte[in[i]];
+    out[i] = (char)c;
+    if (__builtin_expect(c <= '.', 0)) { /* 0, '-' or '.' */
+      if (c == 0) {
+        return 0;
+      }
+      if (c == '.') {
+        if (!host_label_ok(out, start, i)) {
+          return 0;
+        }
+        start = i + 1;
+      }
+    }
+  }
+  if (!host_label_ok(out, start, n)) {
+    return 0;
+  }
+  bool digits = true; /* the last label must not be all digits */
+  for (size_t i = start; i < n && digits; i++) {
+    digits = out[i] >= '0' && out[i] <= '9';
+  }
+  if (digits) {
+    return 0;
+  }
+  out[n] = '\0';
+  return n;
+}
+
+size_t input_zone_ns_target_text(struct input_zone *zone, char *out, size_t out_size) {
+  struct zone_name *target = &zone->ns_target;
+  if (zone->ns_target_text) {
+    zone->ns_target_text = false;
+    size_t len = simple_host_text(zone->ns_text, zone->ns_text_len, sizeof zone->ns_text, out, out_size);
+    if (len > 0) {
+      return len;
+    }
+    char why[INPUT_REASON_MAX_BYTES];
+    if (parse_name(zone, zone->ns_text, zone->ns_text_len, target, why, sizeof why) != 0) {
+      target->len = 0;
+    }
+  }
+  char reason[INPUT_REASON_MAX_BYTES];
+  if (target->len <= 1 || input_hostname_check_wire(target->wire, target->len, reason, sizeof reason) != 0) {
+    return 0;
+  }
+  return input_wire_to_text(target->wire, target->len, out, out_size);
+}
+
 const char *input_zone_include_path(const struct input_zone *zone) {
   return zone->include_path;
 }
@@ -1178,6 +1371,7 @@ enum input_zone_result input_zone_line(struct input_zone *zone, const char *line
     zone->class_in = true;
     zone->rdata_tokens = 0;
     zone->generic.active = false;
+    zone->ns_text_len = 0;
     if (is_blank(line[0])) {
       while (p < end && is_blank(*p)) {
         p++;

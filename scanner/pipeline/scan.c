@@ -356,6 +356,8 @@ static void start_domain(struct scan *scan, const struct input_name *name) {
   result->file_index = name->file_index;
   result->line = name->line;
   result->rank = name->rank;
+  _Static_assert(sizeof result->ns >= sizeof name->ns, "result ns holds the input's");
+  memcpy(result->ns, name->ns, strlen(name->ns) + 1);
   scan->stats.in_flight++;
   if (name->invalid) {
     snprintf(result->invalid_reason, sizeof result->invalid_reason, "%s",

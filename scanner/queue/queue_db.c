@@ -52,6 +52,7 @@ static void add_input_row(struct pg_buf *buf, const char *scan_id, const struct 
   pg_field_uint(buf, name->file_index);
   pg_field_uint(buf, name->line);
   pg_field_int(buf, name->rank);
+  pg_field_text(buf, name->ns[0] != '\0' ? name->ns : NULL, INPUT_NS_MAX_BYTES); /* migration 017 */
   pg_row_end(buf);
 }
 
@@ -62,7 +63,7 @@ static int load_commit(PGconn *conn, const char *scan_id, const struct pg_buf *r
                        uint32_t chunk_size, char *why, size_t why_len) {
   int rc = db_exec(conn, "BEGIN", "loading the input", why, why_len);
   if (rc != DB_OK) return rc;
-  rc = db_copy(conn, "COPY scan_inputs (scan_id, seq, name, invalid_reason, file_index, line, rank) FROM STDIN",
+  rc = db_copy(conn, "COPY scan_inputs (scan_id, seq, name, invalid_reason, file_index, line, rank, ns) FROM STDIN",
                rows->data, rows->len, why, why_len);
   if (rc != DB_OK) goto fail;
   char lo_text[24], hi_text[24], size_text[16];
@@ -246,7 +247,7 @@ int queue_db_lease_chunk(PGconn *conn, const char *scan_id, const char *worker_i
   snprintf(hi_text, sizeof hi_text, "%llu", (unsigned long long)out->seq_hi);
   const char *name_params[4] = {scan_id, lo_text, hi_text, partly_done ? "t" : "f"};
   query_rc = db_query(conn,
-                      "SELECT seq, name, invalid_reason, file_index, line, rank FROM scan_inputs i"
+                      "SELECT seq, name, invalid_reason, file_index, line, rank, coalesce(ns, '') FROM scan_inputs i"
                       " WHERE i.scan_id = $1 AND i.seq >= $2::bigint AND i.seq < $3::bigint"
                       "   AND (NOT $4::boolean OR NOT EXISTS"
                       "        (SELECT 1 FROM domains d WHERE d.scan_id = $1 AND d.seq = i.seq))"
@@ -269,6 +270,7 @@ int queue_db_lease_chunk(PGconn *conn, const char *scan_id, const char *worker_i
     name->file_index = (unsigned)db_field_u64(res, i, 3);
     name->line = db_field_u64(res, i, 4);
     name->rank = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+    snprintf(name->ns, sizeof name->ns, "%s", PQgetvalue(res, i, 6));
   }
   out->count = (size_t)n;
   PQclear(res);

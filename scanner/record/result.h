@@ -16,7 +16,8 @@
 #include "record/tlsa.h"
 
 #define RESULT_EDE_TEXT_MAX_BYTES 256
-#define RESULT_MAX_MX_HOSTS 32 /* MX records kept per domain; more are flagged, not resolved */
+#define RESULT_MAX_MX_HOSTS 32  /* MX records kept per domain; more are flagged, not resolved */
+#define RESULT_NS_MAX_BYTES 512 /* domain_result.ns (input.h INPUT_NS_MAX_BYTES) */
 
 /* What danescan keeps of one DNS lookup. */
 struct dns_fact {
@@ -116,6 +117,10 @@ struct domain_result {
   unsigned file_index;
   uint64_t line;
   int64_t rank; /* -1 when the input had none */
+  /* The NS targets the input's zone delegates the domain to (input.h
+   * input_name.ns: space-separated host names); "" when the input has no
+   * NS data (lists, CSV). Not looked up: only stored, by operator. */
+  char ns[RESULT_NS_MAX_BYTES];
   enum domain_status status;
   struct dns_fact mx; /* the MX lookup */
   enum dnssec_state mx_dnssec;

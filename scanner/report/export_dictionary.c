@@ -52,6 +52,11 @@ const struct export_table export_tables[] = {
      "(RFC 8461), the policy, the lookups, and its TLS-RPT record (RFC 8460). No rows for a scan without "
      "--mta-sts.",
      true, "seq", domain_references},
+    {"domain_dns_operators", "DNS operators per domain",
+     "One row per DNS operator of a domain read from a zone-file input: the registrable domain (Public Suffix List) "
+     "of the name servers the zone delegates the domain to, from its NS records (no DNS query). A domain whose name "
+     "servers belong to several operators has a row for each. No rows for domains from list or CSV inputs.",
+     true, "seq, operator", domain_references},
     {"mx_hosts", "MX hosts",
      "One row per MX host of the scan (shared by every domain naming it): its status, address and TLSA lookups.", true,
      "host", no_references},
@@ -117,6 +122,14 @@ static const struct column_description columns[] = {
     {"domain_mx", "mta_sts_match",
      "MTA-STS (scan --mta-sts): whether the host matches an mx pattern of the domain's policy (RFC 8461 4.1); empty "
      "when the domain has no policy with patterns or was not checked."},
+    /* domain_dns_operators */
+    {"domain_dns_operators", "seq", "The domain's seq (domains.seq)."},
+    {"domain_dns_operators", "domain", "The domain (domains.domain)."},
+    {"domain_dns_operators", "operator",
+     "Registrable domain (eTLD+1, Public Suffix List) of NS targets of the domain; empty when a target is itself a "
+     "public suffix."},
+    {"domain_dns_operators", "ns_hosts",
+     "The domain's NS targets (lower case, no trailing dot) whose operator this is, in zone order."},
     /* domain_mta_sts */
     {"domain_mta_sts", "seq", "The domain's seq (domains.seq)."},
     {"domain_mta_sts", "domain", "The domain (domains.domain)."},

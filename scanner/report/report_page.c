@@ -89,9 +89,15 @@ static const struct report_table report_tables[] = {
     {"providers_all", "MX providers serving the most domains",
      "The twenty providers serving the most domains, with their DANE share.", REPORT_CHART_NONE, NULL, NULL, 0},
     {"providers_broken", "MX providers with the most broken DANE domains",
-     "Domains that are DANE failures, counted for the provider of each failing MX host. The DNS operator of "
-     "the domains' own zones is not recorded by the scanner.",
+     "Domains that are DANE failures, counted for the provider of each failing MX host (whose zone publishes the "
+     "TLSA records). The DNS operators of the domains' own zones are in the next table.",
      REPORT_CHART_BARS, "provider", "broken_domains", 0},
+    {"dns_operators_broken", "DNS operators with the most broken DANE domains",
+     "DANE domains per DNS operator (the registrable domain of the name servers the zone-file input delegates the "
+     "domain to; no query is made), the twenty with the most broken (dane-failed, dane-unreachable, tlsa-unusable). "
+     "A domain counts for each of its operators; the first row counts DANE domains without NS data (list and CSV "
+     "inputs).",
+     REPORT_CHART_NONE, NULL, NULL, 0},
     {"tls_versions", "TLS versions", "TLS versions negotiated with probed addresses.", REPORT_CHART_BARS, "tls_version",
      "addresses", 0},
     {"tls_ciphers", "TLS cipher suites", "Cipher suites negotiated with probed addresses.", REPORT_CHART_NONE, NULL,

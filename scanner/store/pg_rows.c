@@ -23,6 +23,7 @@ static const char *const copy_statements[PG_TABLE_COUNT] = {
                                 "mx_patterns, http_status, record_dnssec, record_rcode, record_failure, "
                                 "policy_host_dnssec, tlsrpt_status, tlsrpt_rua, tlsrpt_failure, tlsrpt_dnssec, "
                                 "tlsrpt_rcode) FROM STDIN",
+    [PG_TABLE_DOMAIN_DNS_OPERATORS] = "COPY domain_dns_operators (scan_id, seq, domain, operator, ns_hosts) FROM STDIN",
     [PG_TABLE_STAGE_HOSTS] =
         "COPY stage_mx_hosts (scan_id, host, status, address_dnssec, cname_target, tlsa_base, flags, "
         "rollover, tlsa_params, address_count, tlsa_count, tlsa_usable_count, a_dnssec, a_rcode, "
@@ -153,6 +154,45 @@ static void add_mta_sts(struct pg_rows *rows, const struct domain_result *result
   field_rcode(buf, &sts->tlsrpt_lookup);
   pg_row_end(buf);
   rows->rows[PG_TABLE_DOMAIN_MTA_STS]++;
+}
+
+#define NS_MAX_TARGETS (RESULT_NS_MAX_BYTES / 2) /* "a b c": 2 bytes per target at least */
+
+void pg_rows_add_dns_operators(struct pg_rows *rows, const struct domain_result *result, const char *scan_id,
+                               const struct provider_list *providers) {
+  if (result->ns[0] == '\0' || result->status == DOMAIN_INVALID_NAME) return;
+  /* The targets (split in a copy) and each one's operator. */
+  char targets[RESULT_NS_MAX_BYTES];
+  snprintf(targets, sizeof targets, "%s", result->ns);
+  const char *host[NS_MAX_TARGETS];
+  char operator[NS_MAX_TARGETS][256];
+  size_t count = 0;
+  for (char *save = NULL, *t = strtok_r(targets, " ", &save); t != NULL && count < NS_MAX_TARGETS;
+       t = strtok_r(NULL, " ", &save)) {
+    host[count] = t;
+    if (providers == NULL || provider_of(providers, t, operator[count], sizeof operator[count]) < 0)
+      operator[count][0] = '\0';
+    count++;
+  }
+  /* One row per operator, in the order of its first target. */
+  struct pg_buf *buf = &rows->table[PG_TABLE_DOMAIN_DNS_OPERATORS];
+  for (size_t i = 0; i < count; i++) {
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; j++) seen = strcmp(operator[j], operator[i]) == 0;
+    if (seen) continue;
+    const char *hosts[NS_MAX_TARGETS];
+    size_t host_count = 0;
+    for (size_t k = i; k < count; k++) {
+      if (strcmp(operator[k], operator[i]) == 0) hosts[host_count++] = host[k];
+    }
+    pg_field_text(buf, scan_id, PG_TEXT_MAX_BYTES);
+    pg_field_uint(buf, result->seq);
+    pg_field_text(buf, result->name, PG_TEXT_MAX_BYTES);
+    pg_field_text(buf, operator[i], PG_TEXT_MAX_BYTES);
+    pg_field_text_array(buf, hosts, host_count, PG_TEXT_MAX_BYTES);
+    pg_row_end(buf);
+    rows->rows[PG_TABLE_DOMAIN_DNS_OPERATORS]++;
+  }
 }
 
 void pg_rows_add_domain(struct pg_rows *rows, const struct domain_result *result, const char *scan_id) {

@@ -25,7 +25,8 @@
 enum pg_table {
   PG_TABLE_DOMAINS = 0,
   PG_TABLE_DOMAIN_MX,
-  PG_TABLE_DOMAIN_MTA_STS, /* migration 014: the domain's MTA-STS and TLS-RPT, when checked */
+  PG_TABLE_DOMAIN_MTA_STS,       /* migration 014: the domain's MTA-STS and TLS-RPT, when checked */
+  PG_TABLE_DOMAIN_DNS_OPERATORS, /* migration 017: the domain's DNS operators (zone inputs) */
   PG_TABLE_STAGE_HOSTS,
   PG_TABLE_STAGE_TLSA,
   PG_TABLE_STAGE_ADDRESSES,
@@ -51,6 +52,13 @@ const char *pg_rows_copy_statement(enum pg_table table);
 
 /* Adds the domain's row, its MX links and its MTA-STS row (when checked). */
 void pg_rows_add_domain(struct pg_rows *rows, const struct domain_result *result, const char *scan_id);
+
+/* Adds the domain's DNS operators (migration 017): one row per distinct
+ * registrable domain (providers, as for MX hosts; '' for a target that has
+ * none) of its NS targets (result->ns), with the targets it runs. Nothing
+ * when result->ns is empty (no NS data) or the name is invalid. */
+void pg_rows_add_dns_operators(struct pg_rows *rows, const struct domain_result *result, const char *scan_id,
+                               const struct provider_list *providers);
 
 /* Adds an MX host with its TLSA records, addresses and probes, and its
  * provider by the Public Suffix List (providers; NULL stores ''). The caller

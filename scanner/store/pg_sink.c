@@ -344,7 +344,7 @@ static int commit_batch(PGconn *conn, struct pg_sink *sink, struct pg_batch *bat
           DB_OK)
     goto fail;
   const struct pg_rows *rows = &batch->rows;
-  for (int t = PG_TABLE_DOMAINS; t <= PG_TABLE_DOMAIN_MTA_STS; t++) {
+  for (int t = PG_TABLE_DOMAINS; t <= PG_TABLE_DOMAIN_DNS_OPERATORS; t++) {
     if (rows->rows[t] > 0 &&
         (rc = copy_table(conn, pg_rows_copy_statement((enum pg_table)t), &rows->table[t], why, why_len)) != DB_OK)
       goto fail;
@@ -605,6 +605,7 @@ static int pg_write(void *arg, const struct domain_result *result, char *why, si
     return -1;
   }
   pg_rows_add_domain(&batch->rows, result, sink->scan_id);
+  pg_rows_add_dns_operators(&batch->rows, result, sink->scan_id, sink->providers);
   for (size_t i = 0; i < result->link_count; i++) {
     const struct mx_host *host = result->links[i].host;
     if (host_rows_needed(sink, host->name, batch)) pg_rows_add_host(&batch->rows, host, sink->scan_id, sink->providers);

@@ -46,3 +46,11 @@ INSERT INTO domain_mta_sts (scan_id, seq, domain, status, failure, record_dnssec
    'NOERROR', 'invalid', 'no valid rua URI: ftp://x.i.lab', 'insecure', 'NOERROR'),
   ('fx-1', 1, 'a.lab', 'cert-unchecked', 'no MX address was checked', 'secure', 'NOERROR', 'none', NULL, 'secure',
    'NXDOMAIN');
+
+-- domain_dns_operators (migration 017): two operators of a.lab in fx-2 (the
+-- second name server's array needs CSV quoting), one row of fx-1 that an
+-- export of fx-2 must not carry.
+INSERT INTO domain_dns_operators (scan_id, seq, domain, operator, ns_hosts) VALUES
+  ('fx-2', 1, 'a.lab', 'hosting.lab', '{ns1.hosting.lab,ns2.hosting.lab}'),
+  ('fx-2', 1, 'a.lab', 'dns.example.co.uk', '{ns.dns.example.co.uk}'),
+  ('fx-1', 1, 'a.lab', 'hosting.lab', '{ns1.hosting.lab}');

@@ -51,6 +51,19 @@ SELECT v.scan_id, v.seq, v.domain, 'test', v.status::domain_status, v.mx_dnssec:
     ('m-4', 15, 'uns.test', 'insecure', 'insecure', false, 1)
   ) v(scan_id, seq, domain, status, mx_dnssec, implicit_mx, mx_count);
 
+-- DNS operators of m-4 (migration 017), as the scanner writes them from a
+-- zone input's NS records: ep3 has two operators, bog's only NS target is
+-- the public suffix co.uk (''), ep2 is not a DANE domain, and pub, unreach,
+-- old, insec, implicit and slowprim have no NS data (as from a list input).
+INSERT INTO domain_dns_operators (scan_id, seq, domain, operator, ns_hosts) VALUES
+  ('m-4', 1, 'ep.test', 'dnsa.net', '{ns1.dnsa.net,ns2.dnsa.net}'),
+  ('m-4', 2, 'ep2.test', 'dnsa.net', '{ns1.dnsa.net}'),
+  ('m-4', 3, 'fixq.test', 'dnsb.co.uk', '{ns.dnsb.co.uk}'),
+  ('m-4', 4, 'ep3.test', 'dnsa.net', '{ns1.dnsa.net}'),
+  ('m-4', 4, 'ep3.test', 'dnsb.co.uk', '{ns.dnsb.co.uk}'),
+  ('m-4', 12, 'allunreach.test', 'dnsb.co.uk', '{ns.dnsb.co.uk}'),
+  ('m-4', 14, 'bog.test', '', '{co.uk}');
+
 INSERT INTO domain_mx (scan_id, seq, domain, preference, host) VALUES
   ('m-1', 1, 'ep.test', 10, 'mx1.example.co.uk'),
   ('m-1', 2, 'ep2.test', 10, 'mx.other.net'),

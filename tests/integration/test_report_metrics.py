@@ -66,6 +66,24 @@ def main():
             ["down.net", "1", "1", "2", "50.0"],
             ["example.co.uk", "1", "1", "5", "20.0"]])
 
+        # --- DNS operators (m-4, migration 017). DANE domains: ep fixq old
+        # insec implicit (valid), pub unreach slowprim (partial), ep3 bog
+        # (failed), allunreach (unreachable): 11. No NS data: pub unreach
+        # old insec implicit slowprim (6, none broken). dnsb.co.uk: ep3,
+        # fixq, allunreach (2 broken, 1 dane-failed); dnsa.net: ep, ep3 (ep2
+        # is no-dane); '' (public suffix): bog. Ties on broken: more DANE
+        # domains first.
+        expect(db, "dns_operators_broken", "m-4", "m-3", [
+            ["(no NS data)", "0", "0", "6", "0.0"],
+            ["dnsb.co.uk", "2", "1", "3", "66.7"],
+            ["dnsa.net", "1", "1", "2", "50.0"],
+            ["(public suffix)", "1", "1", "1", "100.0"]])
+        rows = db.sql("SELECT coalesce(operator, 'none'), domains, dane_domains, dane_valid_domains, broken_domains"
+                      " FROM dns_operators WHERE scan_id = 'm-4' ORDER BY 1")
+        check(rows == [["dnsa.net", "3", "2", "1", "1"], ["dnsb.co.uk", "3", "3", "1", "2"],
+                       ["none", "1", "1", "0", "1"]],
+              "dns_operators view: domains, DANE, valid and broken per operator ('' is NULL)", rows)
+
         # --- Published metrics (m-4, previous m-3).
         # Survey: secure MX RRset, explicit MX: ep ep2 fixq ep3 pub abandon
         # unreach old allunreach slowprim bog = 11 (insec: insecure MX;
@@ -161,7 +179,8 @@ def main():
         r = run(DANESCAN, "report", "--db", db.url, "--scan", "m-4", "--previous", "m-3", "--out", out, text=True)
         if check(r.returncode == 0, "report exits 0", r.stderr):
             page = open(os.path.join(out, "report.html"), encoding="utf-8").read()
-            for name in ("input_change", "published_metrics", "dane_adoption", "time_to_fix", "providers_broken"):
+            for name in ("input_change", "published_metrics", "dane_adoption", "time_to_fix", "providers_broken",
+                         "dns_operators_broken"):
                 check(f'id="s-{name}"' in page and os.path.exists(os.path.join(out, name + ".csv")),
                       f"report has the {name} section and CSV")
             check("warning: the input set changed" in page, "report shows the input-set warning")

@@ -907,9 +907,159 @@ static void test_zone_include(void) {
   rmdir(dir);
 }
 
+/* Issue 17: the NS targets of each delegation (input_name.ns), for DNS
+ * operator attribution: every adjacent NS record of the owner, relative
+ * names completed with the origin in force, distinct, in zone order; glue
+ * and other records between them do not split the set; the generic form
+ * and $GENERATE give targets too. */
+static void ns_lines(const char *data, struct input_options *options, char *out, size_t out_size, struct collected *c) {
+  memset(c, 0, sizeof *c);
+  options->diagnostic = collect_message;
+  options->diagnostic_arg = c;
+  char why[256];
+  struct input_reader *reader = input_reader_open_memory(data, strlen(data), "mem", options, why, sizeof why);
+  CHECK(reader != NULL);
+  out[0] = '\0';
+  if (reader == NULL) {
+    return;
+  }
+  struct input_name name;
+  int rc;
+  while ((rc = input_reader_next(reader, &name, c->why, sizeof c->why)) == 1) {
+    size_t used = strlen(out);
+    snprintf(out + used, out_size - used, "%s%s:%llu\t%s\n", name.invalid ? "!" : "", name.name,
+             (unsigned long long)name.line, name.ns);
+  }
+  c->end_rc = rc;
+  input_reader_get_counts(reader, &c->counts);
+  input_reader_free(reader);
+}
+
+static void test_zone_ns_targets(void) {
+  const char *zone = "$ORIGIN example.\n"              /* 1 */
+                     "@ 300 IN SOA ns h 1 2 3 4 5\n"   /* 2 */
+                     "@ NS a.nic.example.\n"           /* 3: apex: not a delegation */
+                     "alpha NS ns1.dnsprov.net.\n"     /* 4 */
+                     "alpha NS NS2.DnsProv.NET.\n"     /* 5: lower-cased */
+                     "alpha DS 1 2 3 ABCD\n"           /* 6: another type of the owner */
+                     "ns1.alpha A 192.0.2.1\n"         /* 7: glue below it */
+                     "alpha NS ns1.dnsprov.net.\n"     /* 8: the same target again */
+                     "alpha 300 IN NS ns.alpha\n"      /* 9: relative */
+                     "beta NS (\n ns.other.co.uk. )\n" /* 10-11: parentheses; the line where it ends */
+                     "\tNS @\n"                        /* 12: owner-less, the origin */
+                     "gamma TYPE2 \\# 14 036e7331044143444503636f6d00\n" /* 13: generic, ns1.ACDE.com */
+                     "$ORIGIN sub.example.\n"                            /* 14 */
+                     "x NS ns.x\n"                                       /* 15: deeper: not one */
+                     "$ORIGIN example.\n"                                /* 16 */
+                     "delta NS ns_1.bad.\n"                              /* 17: not a host name: left out */
+                     "delta NS \"quoted.\"\n"                            /* 18: quoted: left out */
+                     "epsilon NS ns_1.bad.\n"                            /* 19: no target at all */
+                     "*.zeta NS ns.wild.\n"                              /* 20: deeper */
+                     "* NS ns.wild.\n"                                   /* 21: wildcard: no name */
+                     "$GENERATE 1-2 g$ NS ns${0,2}.gen.org.\n"           /* 22 */
+                     "_bad NS ns1.dnsprov.net.\n"                        /* 23: invalid owner, still its NS */
+                     "alpha NS late.example.\n"                          /* 24: a later set: a duplicate */
+                     "eta NS ns.eta.\n";                                 /* 25: the last: flushed at the end */
+  struct input_options options;
+  struct collected c;
+  char out[4096];
+  input_options_defaults(&options);
+  ns_lines(zone, &options, out, sizeof out, &c);
+  CHECK_STR(out,
+            "alpha.example:4\tns1.dnsprov.net ns2.dnsprov.net ns.alpha.example\n"
+            "beta.example:11\tns.other.co.uk example\n"
+            "gamma.example:13\tns1.acde.com\n"
+            "delta.example:17\t\n"
+            "epsilon.example:19\t\n"
+            "g1.example:22\tns01.gen.org\n"
+            "g2.example:22\tns02.gen.org\n"
+            "!_bad.example:23\tns1.dnsprov.net\n"
+            "eta.example:25\tns.eta\n");
+  CHECK_INT(c.end_rc, 0);
+  CHECK_INT(c.counts.duplicates, 1);
+  CHECK_INT(c.counts.bad_lines, 0);
+  /* The invalid owner is reported at its own line, not when emitted. */
+  CHECK(strstr(c.messages, "mem:23: invalid name \"_bad.example\"") != NULL);
+
+  /* --limit: the names up to the limit, each with its whole set. */
+  input_options_defaults(&options);
+  options.limit = 2;
+  ns_lines(zone, &options, out, sizeof out, &c);
+  CHECK_STR(out,
+            "alpha.example:4\tns1.dnsprov.net ns2.dnsprov.net ns.alpha.example\n"
+            "beta.example:11\tns.other.co.uk example\n");
+  /* --shard: a name left out is not held, and does not swallow the next. */
+  input_options_defaults(&options);
+  options.shard_count = 2;
+  options.shard_index = 0;
+  char even[4096];
+  ns_lines(zone, &options, even, sizeof even, &c);
+  options.shard_index = 1;
+  char odd[4096];
+  ns_lines(zone, &options, odd, sizeof odd, &c);
+  CHECK_INT(strlen(even) + strlen(odd),
+            strlen("alpha.example:4\tns1.dnsprov.net ns2.dnsprov.net ns.alpha.example\n"
+                   "beta.example:11\tns.other.co.uk example\n"
+                   "gamma.example:13\tns1.acde.com\n"
+                   "delta.example:17\t\n"
+                   "epsilon.example:19\t\n"
+                   "g1.example:22\tns01.gen.org\n"
+                   "g2.example:22\tns02.gen.org\n"
+                   "!_bad.example:23\tns1.dnsprov.net\n"
+                   "eta.example:25\tns.eta\n"));
+  CHECK(strstr(even, "alpha.example:4\tns1.dnsprov.net ns2.dnsprov.net ns.alpha.example\n") != NULL ||
+        strstr(odd, "alpha.example:4\tns1.dnsprov.net ns2.dnsprov.net ns.alpha.example\n") != NULL);
+
+  /* A set longer than INPUT_NS_MAX_BYTES keeps the targets that fit. */
+  char big[16384] = "$ORIGIN example.\n@ SOA ns h 1 2 3 4 5\n";
+  for (int i = 0; i < 40; i++) {
+    size_t used = strlen(big);
+    snprintf(big + used, sizeof big - used, "many NS ns%02d.a-rather-long-name-server-label.example.net.\n", i);
+  }
+  input_options_defaults(&options);
+  ns_lines(big, &options, out, sizeof out, &c);
+  const char *many = "many.example:3\tns00.a-rather-long-name-server-label.example.net ns01.";
+  CHECK(strncmp(out, many, strlen(many)) == 0);
+  size_t ns_len = strlen(strchr(out, '\t') + 1) - 1;
+  CHECK(ns_len < INPUT_NS_MAX_BYTES && ns_len > INPUT_NS_MAX_BYTES - 50);
+  CHECK(out[strlen(out) - 2] != ' ');
+
+  /* The host-name rule on targets, lower case (the fast path) and not:
+   * hyphens at label ends, 63 and 64-byte labels, an all-digit last
+   * label, an escaped dot, labels across 16-byte blocks. */
+  char label63[64], label64[65];
+  memset(label63, 'a', 63);
+  label63[63] = '\0';
+  memset(label64, 'b', 64);
+  label64[64] = '\0';
+  char edge[2048];
+  snprintf(edge, sizeof edge,
+           "$ORIGIN example.\n@ SOA ns h 1 2 3 4 5\n"
+           "edge NS -a.example.net.\nedge NS a-.example.net.\nedge NS xn--bcher-kva.example.net.\n"
+           "edge NS %s.example.net.\nedge NS %s.example.net.\nedge NS ns.123.\nedge NS ns.x123.\n"
+           "edge NS a\\.b.example.net.\nedge NS ns-1.a-very-long-label-here.and-another-one.example.org.\n"
+           "edge NS NS-2.A-Very-Long-Label-Here.And-Another-One.EXAMPLE.ORG.\nedge NS -B.example.net.\n"
+           "edge NS ns.example.net\n",
+           label63, label64);
+  input_options_defaults(&options);
+  ns_lines(edge, &options, out, sizeof out, &c);
+  char want[1024];
+  snprintf(want, sizeof want,
+           "edge.example:3\txn--bcher-kva.example.net %s.example.net ns.x123 "
+           "ns-1.a-very-long-label-here.and-another-one.example.org "
+           "ns-2.a-very-long-label-here.and-another-one.example.org ns.example.net.example\n",
+           label63);
+  CHECK_STR(out, want);
+
+  /* Lists and CSV have no NS data. */
+  input_options_defaults(&options);
+  ns_lines("a.com\nb.org\n", &options, out, sizeof out, &c);
+  CHECK_STR(out, "a.com:1\t\nb.org:2\t\n");
+}
+
 UNIT_MAIN(UNIT_TEST(test_name_rule), UNIT_TEST(test_tld_zone), UNIT_TEST(test_zone_apex_rules), UNIT_TEST(test_list),
           UNIT_TEST(test_csv), UNIT_TEST(test_gzip_errors), UNIT_TEST(test_binary_and_long_lines),
           UNIT_TEST(test_shard_sample_limit), UNIT_TEST(test_dedup_lookahead_order), UNIT_TEST(test_dedup_budget),
           UNIT_TEST(test_dedup_growth), UNIT_TEST(test_diagnostics_cap_and_checksum), UNIT_TEST(test_open_files),
           UNIT_TEST(test_zone_detection), UNIT_TEST(test_zone_generic_rdata), UNIT_TEST(test_zone_generate),
-          UNIT_TEST(test_zone_include))
+          UNIT_TEST(test_zone_include), UNIT_TEST(test_zone_ns_targets))
