@@ -49,10 +49,8 @@ static const struct {
   const char *mnemonic;
   enum rfc8624_level delegation, validation;
 } digests[] = {
-    {0, "NULL", RFC8624_MUST_NOT, RFC8624_MUST_NOT},
-    {1, "SHA-1", RFC8624_MUST_NOT, RFC8624_MUST},
-    {2, "SHA-256", RFC8624_MUST, RFC8624_MUST},
-    {3, "GOST R 34.11-94", RFC8624_MUST_NOT, RFC8624_MAY},
+    {0, "NULL", RFC8624_MUST_NOT, RFC8624_MUST_NOT},  {1, "SHA-1", RFC8624_MUST_NOT, RFC8624_MUST},
+    {2, "SHA-256", RFC8624_MUST, RFC8624_MUST},       {3, "GOST R 34.11-94", RFC8624_MUST_NOT, RFC8624_MAY},
     {4, "SHA-384", RFC8624_MAY, RFC8624_RECOMMENDED},
 };
 
@@ -133,8 +131,14 @@ enum nsec3_verdict rfc9276_verdict(uint16_t iterations, uint8_t salt_length) {
 }
 
 static const char *const flag_names[ZONE_FLAG_COUNT] = {
-    "alg-must-not", "alg-not-recommended", "ds-sha1", "ds-digest-must-not", "nsec3-salt", "nsec3-iterations",
-    "nsec3-insecure-iterations", "rrsig-expires-soon",
+    "alg-must-not",
+    "alg-not-recommended",
+    "ds-sha1",
+    "ds-digest-must-not",
+    "nsec3-salt",
+    "nsec3-iterations",
+    "nsec3-insecure-iterations",
+    "rrsig-expires-soon",
 };
 
 const char *zone_hygiene_flag_name(unsigned bit_index) {
@@ -233,8 +237,7 @@ static bool take_nsec3_params(struct zone_hygiene *h, const ldns_rr *rr) {
   return true;
 }
 
-void zone_hygiene_take_nsec3param(struct zone_hygiene *h, const ldns_pkt *packet, enum dnssec_state state,
-                                  int rcode) {
+void zone_hygiene_take_nsec3param(struct zone_hygiene *h, const ldns_pkt *packet, enum dnssec_state state, int rcode) {
   note_lookup(&h->nsec3param_lookup, state, rcode);
   if (packet == NULL) return;
   /* An NSEC3 zone publishes NSEC3PARAM at its apex with the parameters of

@@ -49,9 +49,9 @@ const char *zone_denial_name(enum zone_denial denial); /* NULL for unknown */
  * maximum of 150; RFC 9276 3.2 lets a validator do so for any count above 0). */
 #define RFC9276_RESOLVER_ITERATION_LIMIT 150
 enum nsec3_verdict {
-  NSEC3_VERDICT_NONE = 0,         /* not NSEC3 */
-  NSEC3_VERDICT_RECOMMENDED,      /* iterations 0 and an empty salt (RFC 9276 3.1) */
-  NSEC3_VERDICT_NOT_RECOMMENDED,  /* a salt, or 1..150 iterations: against 3.1, validators MAY treat as insecure */
+  NSEC3_VERDICT_NONE = 0,            /* not NSEC3 */
+  NSEC3_VERDICT_RECOMMENDED,         /* iterations 0 and an empty salt (RFC 9276 3.1) */
+  NSEC3_VERDICT_NOT_RECOMMENDED,     /* a salt, or 1..150 iterations: against 3.1, validators MAY treat as insecure */
   NSEC3_VERDICT_INSECURE_ITERATIONS, /* more than 150 iterations: validators treat the zone's denials as insecure */
 };
 const char *nsec3_verdict_name(enum nsec3_verdict verdict); /* NULL for none */
@@ -59,12 +59,13 @@ enum nsec3_verdict rfc9276_verdict(uint16_t iterations, uint8_t salt_length);
 
 /* Findings per zone, in output order (zone_hygiene_flag_name). */
 enum zone_hygiene_flag {
-  ZONE_FLAG_ALG_MUST_NOT = 1u << 0,        /* a DNSKEY algorithm RFC 8624 says MUST NOT be used for signing */
-  ZONE_FLAG_ALG_NOT_RECOMMENDED = 1u << 1, /* ... NOT RECOMMENDED for signing (RSASHA1, RSASHA1-NSEC3-SHA1, RSASHA512) */
-  ZONE_FLAG_DS_SHA1 = 1u << 2,             /* a DS of digest type 1 (SHA-1: MUST NOT for delegation) */
-  ZONE_FLAG_DS_DIGEST_MUST_NOT = 1u << 3,  /* a DS of digest type 0 or 3 (GOST) */
-  ZONE_FLAG_NSEC3_SALT = 1u << 4,          /* NSEC3 with a salt (RFC 9276 3.1: SHOULD NOT) */
-  ZONE_FLAG_NSEC3_ITERATIONS = 1u << 5,    /* NSEC3 with iterations above 0 (RFC 9276 3.1: MUST be 0) */
+  ZONE_FLAG_ALG_MUST_NOT = 1u << 0, /* a DNSKEY algorithm RFC 8624 says MUST NOT be used for signing */
+  ZONE_FLAG_ALG_NOT_RECOMMENDED =
+      1u << 1,                            /* ... NOT RECOMMENDED for signing (RSASHA1, RSASHA1-NSEC3-SHA1, RSASHA512) */
+  ZONE_FLAG_DS_SHA1 = 1u << 2,            /* a DS of digest type 1 (SHA-1: MUST NOT for delegation) */
+  ZONE_FLAG_DS_DIGEST_MUST_NOT = 1u << 3, /* a DS of digest type 0 or 3 (GOST) */
+  ZONE_FLAG_NSEC3_SALT = 1u << 4,         /* NSEC3 with a salt (RFC 9276 3.1: SHOULD NOT) */
+  ZONE_FLAG_NSEC3_ITERATIONS = 1u << 5,   /* NSEC3 with iterations above 0 (RFC 9276 3.1: MUST be 0) */
   ZONE_FLAG_NSEC3_INSECURE_ITERATIONS = 1u << 6, /* above RFC9276_RESOLVER_ITERATION_LIMIT */
   ZONE_FLAG_RRSIG_EXPIRES_SOON = 1u << 7, /* an RRSIG over DNSKEY, MX or TLSA used expires within the warn days */
 };
@@ -112,8 +113,7 @@ void zone_hygiene_init(struct zone_hygiene *h, const char *zone);
  * rcode are the caller's (the DNS client's). Sets the date-free flags. */
 void zone_hygiene_take_dnskey(struct zone_hygiene *h, const ldns_pkt *packet, enum dnssec_state state, int rcode);
 void zone_hygiene_take_ds(struct zone_hygiene *h, const ldns_pkt *packet, enum dnssec_state state, int rcode);
-void zone_hygiene_take_nsec3param(struct zone_hygiene *h, const ldns_pkt *packet, enum dnssec_state state,
-                                  int rcode);
+void zone_hygiene_take_nsec3param(struct zone_hygiene *h, const ldns_pkt *packet, enum dnssec_state state, int rcode);
 
 /* Flags of h as seen by one domain: h->flags, plus rrsig-expires-soon when the
  * earliest of h's DNSKEY RRSIGs and used_rrsig_expires (the MX/TLSA RRsets of
