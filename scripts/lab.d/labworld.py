@@ -75,6 +75,9 @@ ROLLOVERS = ("current+next", "current+issuer", "issuer", "single", "none", "unma
 # Rollover hazard flags (issue 19; docs/output.md), asserted with probe.hazards.
 HAZARD_FLAGS = ("ee-selector-0", "ta-public-intermediate", "single-key", "leaf-expires-soon",
                 "rrsig-expires-soon")
+# DNSSEC hygiene findings per zone (issue 19; docs/output.md), asserted with hygiene.
+ZONE_FLAGS = ("alg-must-not", "alg-not-recommended", "ds-sha1", "ds-digest-must-not", "nsec3-salt",
+              "nsec3-iterations", "nsec3-insecure-iterations", "rrsig-expires-soon")
 # Mail servers the lab can put behind an MX address ([host] smtp = ...).
 SMTP_KINDS = ("postfix", "sink", "labsmtp", "closed")
 # Certificate variants a server can present (TlsMaterial.variant).
@@ -177,7 +180,7 @@ KEY_ALGORITHMS = ("RSASHA1", "RSASHA1-NSEC3-SHA1", "RSASHA256", "RSASHA512", "EC
                   "ECDSAP384SHA384", "ED25519", "ED448")
 CASE_KEYS = {"status", "mx_dnssec", "hosts", "flags", "check", "note",
              "probe.status", "probe.hosts", "probe.addresses", "probe.flags", "probe.rollover",
-             "probe.hazards",
+             "probe.hazards", "hygiene", "hygiene.keys", "hygiene.ds", "hygiene.denial",
              "dig", "mta_sts.status", "tlsrpt.status"}
 HOST_KEYS = {"certs", "issuer", "smtp", "note"}
 POLICY_KEYS = {"address", "cert", "serve", "policy", "note"}
@@ -247,6 +250,11 @@ class Case:
         self.mta_sts_status = None  # MTA-STS.md mta_sts.status (scan --mta-sts), None: not stated
         self.tlsrpt_status = None   # MTA-STS.md tlsrpt_record.status
         self.probe_hazards = {}    # host -> [hazard flag] (exactly these; [] for "none")
+        # DNSSEC hygiene under `scan --dnssec-hygiene all` (issue 19), per zone that matters:
+        self.hygiene = {}          # zone -> [zone flag] (exactly these zones and flags; [] for "none")
+        self.hygiene_keys = {}     # zone -> ["ALG/BITS", ...] (the DNSKEYs, in any order)
+        self.hygiene_ds = {}       # zone -> [digest type, ...]
+        self.hygiene_denial = {}   # zone -> "nsec" | "nsec3/ITERATIONS/SALT-LENGTH"
 
 
 class HostDecl:
@@ -550,6 +558,31 @@ def parse_world(path):
                     if f not in HAZARD_FLAGS:
                         raise CasesError(f"{path}:{sec.lineno}: probe.hazards: flag {f!r} unknown")
                 c.probe_hazards[host] = fl
+            for zone, flags in _parse_hostmap(sec.lines("hygiene"), "hygiene", path, sec.lineno, None).items():
+                fl = [] if flags == "none" else flags.split("+")
+                for f in fl:
+                    if f not in ZONE_FLAGS:
+                        raise CasesError(f"{path}:{sec.lineno}: hygiene: flag {f!r} unknown")
+                c.hygiene[zone] = fl
+            for zone, keys in _parse_hostmap(sec.lines("hygiene.keys"), "hygiene.keys", path, sec.lineno,
+                                             None).items():
+                if not re.fullmatch(r"\d+/\d+(\+\d+/\d+)*", keys):
+                    raise CasesError(f"{path}:{sec.lineno}: hygiene.keys wants ZONE=ALG/BITS[+ALG/BITS...]")
+                c.hygiene_keys[zone] = keys.split("+")
+            for zone, ds in _parse_hostmap(sec.lines("hygiene.ds"), "hygiene.ds", path, sec.lineno, None).items():
+                if not re.fullmatch(r"\d+(\+\d+)*", ds):
+                    raise CasesError(f"{path}:{sec.lineno}: hygiene.ds wants ZONE=TYPE[+TYPE...]")
+                c.hygiene_ds[zone] = [int(t) for t in ds.split("+")]
+            for zone, denial in _parse_hostmap(sec.lines("hygiene.denial"), "hygiene.denial", path, sec.lineno,
+                                               None).items():
+                if not re.fullmatch(r"nsec|nsec3/\d+/\d+", denial):
+                    raise CasesError(f"{path}:{sec.lineno}: hygiene.denial wants ZONE=nsec|nsec3/ITER/SALTLEN")
+                c.hygiene_denial[zone] = denial
+            for what, zones in (("hygiene.keys", c.hygiene_keys), ("hygiene.ds", c.hygiene_ds),
+                                ("hygiene.denial", c.hygiene_denial)):
+                for zone in zones:
+                    if zone not in c.hygiene:
+                        raise CasesError(f"{path}:{sec.lineno}: {what}: zone {zone} needs a hygiene entry")
             world.cases.append(c)
     if "." not in world.zones:
         raise CasesError(f"{path}: no [zone .] (the root)")
@@ -643,6 +676,9 @@ def expectations(world):
             e["mta_sts"] = c.mta_sts_status
         if c.tlsrpt_status is not None:
             e["tlsrpt_record"] = c.tlsrpt_status
+        if c.hygiene:
+            e["hygiene"] = {z: {"flags": list(f), "keys": c.hygiene_keys.get(z), "ds": c.hygiene_ds.get(z),
+                                "denial": c.hygiene_denial.get(z)} for z, f in c.hygiene.items()}
         if c.note:
             e["note"] = c.note
         out.append(e)

@@ -159,8 +159,7 @@ static void test_signer(void) {
   const char *answer[] = {
       "_25._tcp.mx1.hyg.example. 3600 IN TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
       "_25._tcp.mx1.hyg.example. 3600 IN RRSIG TLSA 13 5 3600 20270101000000 20261201000000 1 HYG.example. AAAA",
-      "_25._tcp.mx1.hyg.example. 3600 IN RRSIG TLSA 8 5 3600 20261215000000 20261201000000 2 hyg.example. AAAA",
-      NULL};
+      "_25._tcp.mx1.hyg.example. 3600 IN RRSIG TLSA 8 5 3600 20261215000000 20261201000000 2 hyg.example. AAAA", NULL};
   ldns_pkt *pkt = packet(answer, NULL);
   ldns_rdf *owner = ldns_dname_new_frm_str("_25._tcp.mx1.hyg.example.");
   char zone[256];
