@@ -71,9 +71,10 @@ static const struct report_table report_tables[] = {
      REPORT_CHART_NONE, NULL, NULL, 0},
     {"dnssec_hygiene", "DNSSEC hygiene",
      "The zones that matter to DANE domains (the MX zone and the TLSA hosts' zones): DNSKEY algorithm mix, "
-     "algorithms that RFC 8624 says must not or should not sign, NSEC or NSEC3 with the RFC 9276 verdict of the "
-     "NSEC3 parameters, SHA-1 DS records in the parent, and signatures that expire soon. Percentages of the DANE "
-     "domains with zone data; a domain counts once per row.",
+     "algorithms that the DNSSEC algorithm guidance says must not or should not sign, NSEC or hashed denial (NSEC "
+     "version three) with the verdict of the hashed-denial guidance on its iterations and salt, DS records with a "
+     "SHA one digest in the parent, and signatures that expire soon. Percentages of the DANE domains with zone "
+     "data; a domain counts once per row.",
      REPORT_CHART_NONE, NULL, NULL, 0},
     {"algorithm_coverage", "Algorithm coverage",
      "MX hosts with secure TLSA records by the certificate key types they served and whether the TLSA records "
