@@ -27,7 +27,8 @@ static void usage(FILE *out) {
           "  --allow-reserved, --smtp-port N, --ehlo-name NAME, --no-key-types,\n"
           "  --connect-timeout-ms, --greeting-timeout-ms, --ehlo-timeout-ms,\n"
           "  --starttls-timeout-ms, --handshake-timeout-ms, --query-timeout-ms, --attempts N,\n"
-          "  --probe-retry-delay-ms N, --no-probe-retry, --expiry-warn-days N, --quiet, --verbose\n"
+          "  --probe-retry-delay-ms N, --no-probe-retry, --expiry-warn-days N, --dnssec-hygiene MODE,\n"
+          "  --quiet, --verbose\n"
           "                              as for `danescan scan` (see `danescan scan --help`)\n");
 }
 

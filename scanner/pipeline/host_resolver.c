@@ -17,6 +17,7 @@
 #include "pipeline/answer.h"
 #include "pipeline/rollover.h"
 #include "pipeline/rules.h"
+#include "record/zone_hygiene.h"
 
 enum entry_state { ENTRY_RESOLVING, ENTRY_FINISHING, ENTRY_READY };
 
@@ -95,6 +96,7 @@ static void host_clear(struct host_resolver *resolver, struct mx_host *host) {
   free(host->name);
   free(host->cname_target);
   free(host->tlsa_base);
+  free(host->tlsa_zone);
   free(host->addresses);
   for (size_t i = 0; i < host->tlsa_count; i++) tlsa_record_clear(&host->tlsa_records[i]);
   free(host->tlsa_records);
@@ -337,6 +339,13 @@ static void take_tlsa(struct mx_host *host, const struct dns_answer *answer, con
     if (answer->state == DNSSEC_SECURE) {
       host->tlsa_rrsig_expires = 0;
       answer_each_rr(answer->packet, final_name, LDNS_RR_TYPE_RRSIG, collect_tlsa_rrsig, host);
+      char zone[256];
+      free(host->tlsa_zone);
+      host->tlsa_zone = NULL;
+      if (host->tlsa_count > 0 &&
+          zone_signer_of(answer->packet, final_name, LDNS_RR_TYPE_TLSA, zone, sizeof zone, NULL) == 0) {
+        host->tlsa_zone = strdup(zone); /* NULL on allocation failure: no hygiene for it */
+      }
     }
     ldns_rdf_deep_free(final_name);
   }

@@ -6,7 +6,10 @@
  *      no MX RRset means the implicit MX (the domain itself, preference 0);
  *   3. every distinct MX host is held from the host resolver (shared,
  *      resolved once per scan, probed there when the probe stage wants it);
- *   4. optionally (--islands) a DNSKEY lookup tells unsigned from signed
+ *   4. the DNSSEC hygiene of the zones that matter (a DANE domain's MX zone
+ *      and its hosts' TLSA zones, found as the RRSIG signers of answers
+ *      already there) is held from the zone cache (once per zone per scan);
+ *      optionally (--islands) a DNSKEY lookup tells unsigned from signed
  *      without DS for insecure domains;
  *   5. the domain status is decided (rules.c), the record goes to every
  *      sink, the hosts are released and the task is freed.
@@ -27,6 +30,7 @@
 #include "pipeline/answer.h"
 #include "pipeline/rules.h"
 #include "util/log.h"
+#include "record/zone_hygiene.h"
 
 struct domain_task {
   struct scan *scan;
@@ -36,6 +40,8 @@ struct domain_task {
   bool sts_started; /* sts holds MTA-STS work (freed with the task) */
   bool sts_running; /* its lookups or fetch are still out */
   struct sts_domain sts;
+  unsigned zones_pending; /* zone cache entries still awaited (plus a guard while holding) */
+  char mx_zone[256];      /* signer of the secure MX RRset, "" when none */
   struct timespec started;
   struct domain_task *next_free;
 };
@@ -120,6 +126,8 @@ static void task_free(struct scan *scan, struct domain_task *task) {
   for (size_t i = 0; i < task->result.link_count; i++) {
     if (task->result.links[i].host != NULL) host_resolver_release(scan->hosts, task->result.links[i].host);
   }
+  for (size_t i = 0; i < task->result.zone_count; i++)
+    zone_cache_release(scan->config.zones, task->result.zones[i].zone);
   dns_fact_clear(&task->result.mx);
   dns_fact_clear(&task->result.dnskey);
   if (task->sts_started) sts_domain_clear(&task->sts);
@@ -168,19 +176,102 @@ static void on_dnskey(const struct dns_answer *answer, void *arg) {
   task_finish(task);
 }
 
-/* The hosts, and the MTA-STS work when there is some, are back. */
-static void hosts_and_sts_ready(struct domain_task *task) {
+/* The zones are back (or none was wanted): the optional island check, then the decision. */
+static void zones_ready(struct domain_task *task) {
   struct scan *scan = task->scan;
   struct domain_result *result = &task->result;
-  if (task->sts_started) {
-    sts_domain_decide(&task->sts, result);
-    result->mta_sts = &task->sts.result;
+  int64_t now = (int64_t)time(NULL);
+  for (size_t i = 0; i < result->zone_count; i++) {
+    struct domain_zone *zone = &result->zones[i];
+    zone->flags = zone_hygiene_flags_at(zone->zone, zone->rrsig_expires, now, scan->config.hygiene_warn_days,
+                                        &zone->rrsig_expires);
   }
   if (scan->config.islands && result->mx_dnssec == DNSSEC_INSECURE) {
     if (dns_lookup(scan->dns, result->name, LDNS_RR_TYPE_DNSKEY, -1, on_dnskey, task) == 0) return;
     result->island = ISLAND_CHECK_FAILED;
   }
   task_finish(task);
+}
+
+static void on_zone_ready(const struct zone_hygiene *zone, void *arg) {
+  (void)zone;
+  struct domain_task *task = arg;
+  if (--task->zones_pending == 0) zones_ready(task);
+}
+
+static void earliest(int64_t *into, int64_t expires) {
+  if (expires > 0 && (*into == 0 || expires < *into)) *into = expires;
+}
+
+/* Adds zone name to the domain's list (once), noting which RRsets of the
+ * domain it signed and their earliest RRSIG expiration. */
+static void want_zone(struct domain_task *task, char names[][256], const char *name, bool mx, int64_t expires) {
+  struct domain_result *result = &task->result;
+  size_t i = 0;
+  while (i < result->zone_count && strcmp(names[i], name) != 0) i++;
+  if (i == result->zone_count) {
+    if (result->zone_count == RESULT_MAX_ZONES) return;
+    snprintf(names[i], 256, "%s", name);
+    memset(&result->zones[i], 0, sizeof result->zones[i]);
+    result->zone_count++;
+  }
+  if (mx) result->zones[i].mx = true;
+  else result->zones[i].tlsa = true;
+  earliest(&result->zones[i].rrsig_expires, expires);
+}
+
+/* Holds the zones that matter to the domain (scan_config.zones says which). */
+static void hold_zones(struct domain_task *task) {
+  struct scan *scan = task->scan;
+  struct domain_result *result = &task->result;
+  result->zone_count = 0;
+  if (scan->config.zones == NULL) {
+    zones_ready(task);
+    return;
+  }
+  char names[RESULT_MAX_ZONES][256];
+  bool dane = false;
+  for (size_t i = 0; i < result->link_count; i++) {
+    if (result->links[i].host != NULL && result->links[i].host->tlsa_zone != NULL) dane = true;
+  }
+  if ((dane || scan->config.hygiene_all) && task->mx_zone[0] != '\0') {
+    want_zone(task, names, task->mx_zone, true, result->mx_rrsig_expires);
+  }
+  for (size_t i = 0; dane && i < result->link_count; i++) {
+    const struct mx_host *host = result->links[i].host;
+    if (host != NULL && host->tlsa_zone != NULL)
+      want_zone(task, names, host->tlsa_zone, false, host->tlsa_rrsig_expires);
+  }
+  size_t wanted = result->zone_count;
+  struct domain_zone zones[RESULT_MAX_ZONES];
+  memcpy(zones, result->zones, wanted * sizeof zones[0]);
+  result->zone_count = 0;
+  task->zones_pending = 1; /* guard: a zone ready at once must not finish the task inside the loop */
+  for (size_t i = 0; i < wanted; i++) {
+    const struct zone_hygiene *zone = NULL;
+    task->zones_pending++;
+    int rc = zone_cache_hold(scan->config.zones, names[i], on_zone_ready, task, &zone);
+    if (rc < 0) {
+      task->zones_pending--;
+      fatal(scan, "out of memory holding a zone");
+      continue;
+    }
+    result->zones[result->zone_count] = zones[i];
+    result->zones[result->zone_count].zone = zone;
+    result->zone_count++;
+    if (rc == 1) task->zones_pending--;
+  }
+  if (--task->zones_pending == 0) zones_ready(task);
+}
+
+/* The hosts, and the MTA-STS work when there is some, are back. */
+static void hosts_and_sts_ready(struct domain_task *task) {
+  struct domain_result *result = &task->result;
+  if (task->sts_started) {
+    sts_domain_decide(&task->sts, result);
+    result->mta_sts = &task->sts.result;
+  }
+  hold_zones(task);
 }
 
 static void hosts_ready(struct domain_task *task) {
@@ -304,6 +395,16 @@ static void on_mx(const struct dns_answer *answer, void *arg) {
     return;
   }
   if (collect.has_null) result->null_mx_mixed = true;
+  if (answer->state == DNSSEC_SECURE && collect.mx_count > 0) {
+    ldns_rdf *owner = ldns_dname_new_frm_str(result->name);
+    ldns_rdf *mx_owner = owner != NULL ? answer_final_name(answer->packet, owner, NULL) : NULL;
+    if (zone_signer_of(answer->packet, mx_owner, LDNS_RR_TYPE_MX, task->mx_zone, sizeof task->mx_zone,
+                       &result->mx_rrsig_expires) != 0) {
+      task->mx_zone[0] = '\0';
+    }
+    ldns_rdf_deep_free(mx_owner);
+    ldns_rdf_deep_free(owner);
+  }
   if (collect.mx_count == 0) {
     /* RFC 5321 5.1: no MX RRset, the domain is its own implicit MX. */
     result->implicit_mx = true;

@@ -17,6 +17,7 @@
 #include "input/input.h"
 #include "pipeline/host_resolver.h"
 #include "pipeline/sts_stage.h"
+#include "pipeline/zone_cache.h"
 #include "record/sink.h"
 
 #define SCAN_MAX_SINKS 4
@@ -42,6 +43,15 @@ struct scan_config {
    * no opt-out. */
   const char *(*opted_out)(void *ctx, const char *domain);
   void *opted_out_ctx;
+  /* DNSSEC hygiene (issue 19) of the zones that matter: zones (borrowed) is
+   * the per-scan zone cache, NULL for none. A domain with a host whose TLSA
+   * RRset is secure and not empty (a DANE domain) gets its MX RRset's zone
+   * and those TLSA RRsets' zones; with hygiene_all every domain with a
+   * secure MX RRset gets its MX zone too. rrsig-expires-soon: within
+   * hygiene_warn_days (--expiry-warn-days). */
+  struct zone_cache *zones;
+  bool hygiene_all;
+  unsigned hygiene_warn_days;
 };
 
 void scan_config_defaults(struct scan_config *config);

@@ -96,6 +96,8 @@ struct mx_host {
   uint32_t resolve_ms;        /* time to resolve the host */
   int64_t tlsa_rrsig_expires; /* Unix seconds: earliest expiration of the RRSIGs over the TLSA RRset
                                  used (the resolver's answer with DO set); 0 when none was seen */
+  char *tlsa_zone;            /* owned: the zone of that secure TLSA RRset (its RRSIG signer, lower case, no
+                      trailing dot); NULL when none was seen */
 };
 
 struct mx_link {
@@ -108,6 +110,19 @@ struct mta_sts_result;
 
 enum island_state { ISLAND_NOT_CHECKED = 0, ISLAND_UNSIGNED, ISLAND_SIGNED_NO_DS, ISLAND_CHECK_FAILED };
 const char *island_state_name(enum island_state state);
+
+/* DNSSEC hygiene of a zone that matters to a domain (issue 19): its MX RRset
+ * zone and the zones of its hosts' TLSA RRsets (record/zone_hygiene.h). */
+struct zone_hygiene;
+#define RESULT_MAX_ZONES (RESULT_MAX_MX_HOSTS + 1)
+struct domain_zone {
+  const struct zone_hygiene *zone; /* shared per scan (pipeline/zone_cache.h); read-only */
+  bool mx;                         /* the domain's MX RRset is signed by this zone */
+  bool tlsa;                       /* a TLSA RRset of one of its hosts is */
+  int64_t rrsig_expires;           /* Unix seconds: earliest RRSIG expiration over the zone's DNSKEY RRset
+                                      and the MX/TLSA RRsets above; 0 when none was seen */
+  unsigned flags;                  /* enum zone_hygiene_flag bits, judged when the domain was decided */
+};
 
 struct domain_result {
   char name[256]; /* normalised, or the escaped raw input for invalid-name */
@@ -130,8 +145,11 @@ struct domain_result {
   struct mx_link links[RESULT_MAX_MX_HOSTS];
   size_t link_count;
   enum island_state island;
-  struct dns_fact dnskey;         /* the --islands DNSKEY lookup */
-  struct mta_sts_result *mta_sts; /* NULL: not checked (no --mta-sts, or no mail); owned by the pipeline */
+  struct dns_fact dnskey;                     /* the --islands DNSKEY lookup */
+  struct mta_sts_result *mta_sts;             /* NULL: not checked (no --mta-sts, or no mail); owned by the pipeline */
+  int64_t mx_rrsig_expires;                   /* Unix seconds: earliest RRSIG over a secure MX RRset; 0 when none */
+  struct domain_zone zones[RESULT_MAX_ZONES]; /* --dnssec-hygiene (pipeline/scan.c says which domains) */
+  size_t zone_count;
   int64_t started_unix_ms;
   uint32_t elapsed_ms;
 };

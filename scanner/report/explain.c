@@ -13,6 +13,7 @@
 #include <ldns/ldns.h>
 
 #include "record/probe_detail.h"
+#include "report/explain_hygiene.h"
 #include "report/explain_sts.h"
 
 #define EXPLAIN_DATA_SHOWN_HEX_CHARS 64 /* longer TLSA data (full certificates) is cut */
@@ -787,6 +788,7 @@ char *explain_domain(const struct domain_result *result, const struct explain_op
     if (result->links[i].host != NULL) explain_host(&e, result, &result->links[i]);
   }
   e.fix_count += explain_mta_sts(result, e.out, e.fix);
+  e.fix_count += explain_hygiene(result, options != NULL ? options->now_unix : 0, e.out, e.fix);
 
   fclose(e.fix);
   if (e.fix_count > 0) {

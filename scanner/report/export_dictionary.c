@@ -57,6 +57,12 @@ const struct export_table export_tables[] = {
      "of the name servers the zone delegates the domain to, from its NS records (no DNS query). A domain whose name "
      "servers belong to several operators has a row for each. No rows for domains from list or CSV inputs.",
      true, "seq, operator", domain_references},
+    {"domain_dnssec_zones", "DNSSEC hygiene per domain and zone",
+     "One row per zone that matters to a domain (the zone of its MX RRset, the zones of its hosts' TLSA RRsets; "
+     "scan --dnssec-hygiene, by default DANE domains only): the zone's DNSKEY algorithms and sizes, DS digest types "
+     "(RFC 8624), NSEC or NSEC3 with the RFC 9276 verdict, and the earliest signature expiration. The zone's facts "
+     "repeat for every domain that names it.",
+     true, "seq, zone", domain_references},
     {"mx_hosts", "MX hosts",
      "One row per MX host of the scan (shared by every domain naming it): its status, address and TLSA lookups.", true,
      "host", no_references},
@@ -160,6 +166,35 @@ static const struct column_description columns[] = {
     {"domain_mta_sts", "tlsrpt_dnssec", "DNSSEC state of the TXT lookup of _smtp._tls.DOMAIN."},
     {"domain_mta_sts", "tlsrpt_rcode",
      "DNS response code of the TXT lookup of _smtp._tls.DOMAIN; empty without an answer."},
+    /* domain_dnssec_zones */
+    {"domain_dnssec_zones", "seq", "The domain's seq (domains.seq)."},
+    {"domain_dnssec_zones", "domain", "The domain (domains.domain)."},
+    {"domain_dnssec_zones", "zone",
+     "The zone's apex (the signer of the RRSIGs over the domain's MX or TLSA RRset), lower case, no trailing dot."},
+    {"domain_dnssec_zones", "roles",
+     "mx: the domain's MX RRset is in this zone; tlsa: a TLSA RRset of one of its MX hosts is."},
+    {"domain_dnssec_zones", "dnskey_dnssec", "DNSSEC state of the DNSKEY lookup at the apex."},
+    {"domain_dnssec_zones", "ds_dnssec", "DNSSEC state of the DS lookup at the apex (the parent's answer)."},
+    {"domain_dnssec_zones", "key_algorithms",
+     "DNSSEC algorithm number of each DNSKEY (at most 8), in answer order (8 RSASHA256, 13 ECDSAP256SHA256, ...)."},
+    {"domain_dnssec_zones", "key_bits",
+     "Key size of each DNSKEY, same order: the RSA modulus in bits, 256 for P-256 and Ed25519, 384 for P-384."},
+    {"domain_dnssec_zones", "key_flags", "DNSKEY flags of each key, same order: 257 a KSK (SEP bit), 256 a ZSK."},
+    {"domain_dnssec_zones", "ds_digest_types",
+     "Digest type of each DS record in the parent (at most 8): 1 SHA-1 (RFC 8624: MUST NOT), 2 SHA-256, 4 SHA-384."},
+    {"domain_dnssec_zones", "denial",
+     "Denial of existence of the zone: nsec or nsec3 (from its NSEC3PARAM answer); empty when not seen."},
+    {"domain_dnssec_zones", "nsec3_iterations", "NSEC3 additional hash iterations; empty for NSEC."},
+    {"domain_dnssec_zones", "nsec3_salt_length", "NSEC3 salt length in bytes; empty for NSEC."},
+    {"domain_dnssec_zones", "nsec3_verdict",
+     "RFC 9276 verdict on the NSEC3 parameters: recommended (0 iterations, no salt), not-recommended (a salt or 1 to "
+     "150 iterations), insecure-iterations (above 150: validators treat the zone's denials as insecure)."},
+    {"domain_dnssec_zones", "dnskey_rrsig_expires", "Earliest expiration of the RRSIGs over the zone's DNSKEY RRset."},
+    {"domain_dnssec_zones", "rrsig_expires",
+     "Earliest expiration of the RRSIGs over the DNSKEY RRset and over the domain's MX and TLSA RRsets in the zone."},
+    {"domain_dnssec_zones", "flags",
+     "Findings (docs/output.md, \"DNSSEC hygiene\"): alg-must-not, alg-not-recommended, ds-sha1, "
+     "ds-digest-must-not, nsec3-salt, nsec3-iterations, nsec3-insecure-iterations, rrsig-expires-soon."},
     /* mx_hosts */
     {"mx_hosts", "host", "MX host name, lower case, without the trailing dot."},
     {"mx_hosts", "status",

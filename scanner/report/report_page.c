@@ -70,6 +70,13 @@ static const struct report_table report_tables[] = {
      "and records that match nothing presented (unmatched). A host counts once per hazard; hazard hosts have at least "
      "one.",
      REPORT_CHART_NONE, NULL, NULL, 0},
+    {"dnssec_hygiene", "DNSSEC hygiene",
+     "The zones that matter to DANE domains (the MX zone and the TLSA hosts' zones): DNSKEY algorithm mix, "
+     "algorithms that the DNSSEC algorithm guidance says must not or should not sign, NSEC or hashed denial (NSEC "
+     "version three) with the verdict of the hashed-denial guidance on its iterations and salt, DS records with a "
+     "SHA one digest in the parent, and signatures that expire soon. Percentages of the DANE domains with zone "
+     "data; a domain counts once per row.",
+     REPORT_CHART_NONE, NULL, NULL, 0},
     {"algorithm_coverage", "Algorithm coverage",
      "MX hosts with secure TLSA records by the certificate key types they served and whether the TLSA records "
      "cover each of them.",

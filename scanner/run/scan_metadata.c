@@ -43,6 +43,10 @@ static const struct counter_field cache_fields[] = {
     DNS_FIELD("resolved", cache_resolved),
     DNS_FIELD("evicted", cache_evicted),
 };
+static const struct counter_field zone_fields[] = {
+    DNS_FIELD("requests", zone_requests), DNS_FIELD("hits", zone_hits),       DNS_FIELD("resolved", zone_resolved),
+    DNS_FIELD("lookups", zone_lookups),   DNS_FIELD("evicted", zone_evicted),
+};
 #undef DNS_FIELD
 
 #define RESOLVER_FIELD(key, member) \
@@ -100,6 +104,10 @@ static void write_counters(struct json_buf *buf, const struct scan_counters *cou
   json_object_begin(buf);
   write_fields(buf, counters, cache_fields, FIELD_COUNT(cache_fields));
   json_object_end(buf);
+  json_key(buf, "zone_cache");
+  json_object_begin(buf);
+  write_fields(buf, counters, zone_fields, FIELD_COUNT(zone_fields));
+  json_object_end(buf);
 }
 
 void scan_counters_from_runtime(const struct scan_runtime *runtime, struct scan_counters *out) {
@@ -136,6 +144,15 @@ void scan_counters_from_runtime(const struct scan_runtime *runtime, struct scan_
   out->cache_hits = hosts.hits;
   out->cache_resolved = hosts.resolved;
   out->cache_evicted = hosts.evicted;
+  if (runtime->zones != NULL) {
+    struct zone_cache_stats zones;
+    zone_cache_get_stats(runtime->zones, &zones);
+    out->zone_requests = zones.requests;
+    out->zone_hits = zones.hits;
+    out->zone_resolved = zones.resolved;
+    out->zone_lookups = zones.lookups;
+    out->zone_evicted = zones.evicted;
+  }
 }
 
 int scan_counters_detail_json(const struct scan_counters *counters, char *out, size_t out_len) {
@@ -163,6 +180,8 @@ static void add_sum(void *ctx, const char *group, const char *name, const char *
     set_field(counters, dns_fields, FIELD_COUNT(dns_fields), key, value);
   } else if (strcmp(group, "mx_host_cache") == 0) {
     set_field(counters, cache_fields, FIELD_COUNT(cache_fields), key, value);
+  } else if (strcmp(group, "zone_cache") == 0) {
+    set_field(counters, zone_fields, FIELD_COUNT(zone_fields), key, value);
   } else if (strcmp(group, "resolvers") == 0 && name != NULL) {
     struct scan_resolver_counters *resolver = NULL;
     for (size_t i = 0; i < counters->resolver_count; i++) {

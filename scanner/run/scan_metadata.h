@@ -42,6 +42,8 @@ struct scan_counters {
   size_t resolver_count;
   struct scan_resolver_counters resolvers[DNS_MAX_RESOLVERS];
   uint64_t cache_requests, cache_hits, cache_resolved, cache_evicted;
+  /* DNSSEC hygiene zone cache (pipeline/zone_cache.h), "zone_cache": all 0 with --dnssec-hygiene none */
+  uint64_t zone_requests, zone_hits, zone_resolved, zone_lookups, zone_evicted;
 };
 
 /* The counters of this process's runtime. */

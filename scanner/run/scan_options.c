@@ -21,6 +21,7 @@ enum {
   OPT_ATTEMPTS,
   OPT_MAX_QUERIES,
   OPT_ISLANDS,
+  OPT_DNSSEC_HYGIENE,
   OPT_CONCURRENCY,
   OPT_HOST_CACHE,
   OPT_PROBE,
@@ -80,6 +81,7 @@ static const struct option long_options[] = {
     {"attempts", required_argument, NULL, OPT_ATTEMPTS},
     {"max-queries", required_argument, NULL, OPT_MAX_QUERIES},
     {"islands", no_argument, NULL, OPT_ISLANDS},
+    {"dnssec-hygiene", required_argument, NULL, OPT_DNSSEC_HYGIENE},
     {"mta-sts", no_argument, NULL, OPT_MTA_STS},
     {"ca-file", required_argument, NULL, OPT_CA_FILE},
     {"concurrency", required_argument, NULL, OPT_CONCURRENCY},
@@ -154,6 +156,7 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
   options->scan.progress = isatty(STDERR_FILENO);
   options->host_cache = 50000; /* about 0.75 KB each without probes: ~40 MB */
   options->probe_mode = "dane";
+  options->dnssec_hygiene = "dane";
   options->probe = PROBE_MODE_DANE;
   probe_config_defaults(&options->probe_config);
   options->output = "-";
@@ -193,6 +196,13 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
       break;
     case OPT_ISLANDS:
       options->scan.islands = true;
+      break;
+    case OPT_DNSSEC_HYGIENE:
+      if (strcmp(optarg, "dane") != 0 && strcmp(optarg, "all") != 0 && strcmp(optarg, "none") != 0) {
+        snprintf(why, why_len, "--dnssec-hygiene: expected dane, all or none, got \"%s\"", optarg);
+        return -1;
+      }
+      options->dnssec_hygiene = optarg;
       break;
     case OPT_MTA_STS:
       options->scan.mta_sts = true;

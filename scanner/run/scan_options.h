@@ -20,7 +20,8 @@ struct scan_options {
   struct scan_config scan;
   bool insecure_resolver_ok;
   size_t host_cache;
-  const char *probe_mode; /* "none", "dane", "all" */
+  const char *dnssec_hygiene; /* --dnssec-hygiene: "dane" (default), "all", "none" (pipeline/scan.h) */
+  const char *probe_mode;     /* "none", "dane", "all" */
   enum probe_mode probe;
   bool probe_given; /* --probe was on the command line */
   struct probe_config probe_config;

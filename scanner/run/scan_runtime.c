@@ -110,6 +110,17 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
     log_error("out of memory");
     goto fail;
   }
+  if (strcmp(options->dnssec_hygiene, "none") != 0) {
+    struct zone_cache_config zone_config = {.max_cached_zones = options->host_cache};
+    runtime->zones = zone_cache_new(runtime->dns, &zone_config);
+    if (runtime->zones == NULL) {
+      fprintf(stderr, "danescan %s: out of memory\n", command);
+      goto fail;
+    }
+    runtime->scan.zones = runtime->zones;
+    runtime->scan.hygiene_all = strcmp(options->dnssec_hygiene, "all") == 0;
+    runtime->scan.hygiene_warn_days = options->probe_config.expiry_warn_days;
+  }
   return 0;
 
 fail:
@@ -122,6 +133,7 @@ int scan_runtime_close(struct scan_runtime *runtime, const char *command) {
   char why[512] = "";
   int rc = 0;
   host_resolver_free(runtime->hosts);
+  zone_cache_free(runtime->zones);
   sts_fetcher_free(runtime->fetcher);
   if (probe_stage_free(runtime->stage, why, sizeof why) != 0) {
     log_error("%s", why);

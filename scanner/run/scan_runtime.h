@@ -12,6 +12,7 @@
 #include "pipeline/host_resolver.h"
 #include "pipeline/probe_stage.h"
 #include "pipeline/sts_stage.h"
+#include "pipeline/zone_cache.h"
 #include "probe/probe.h"
 #include "probe/probe_address.h"
 #include "sts/sts_fetch.h"
@@ -22,6 +23,7 @@ struct scan_runtime {
   struct probe_engine *engine; /* NULL with --probe none and no --mta-sts */
   struct probe_stage *stage;   /* NULL with --probe none */
   struct host_resolver *hosts;
+  struct zone_cache *zones;    /* DNSSEC hygiene per zone; NULL with --dnssec-hygiene none */
   struct sts_fetcher *fetcher; /* --mta-sts: the policy fetch, on the engine's politeness; else NULL */
   struct sts_policy_fetch policy_fetch;
   struct probe_blocklist *blocklist; /* --blocklist: its names opt domains out; NULL without */

@@ -22,6 +22,8 @@ char *scan_sinks_parameters_json(const struct scan_options *options) {
   json_uint(&buf, options->scan.concurrency);
   json_key(&buf, "islands");
   json_bool(&buf, options->scan.islands);
+  json_key(&buf, "dnssec_hygiene");
+  json_string(&buf, options->dnssec_hygiene);
   json_key(&buf, "mta_sts");
   json_bool(&buf, options->scan.mta_sts);
   json_key(&buf, "host_cache");

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "record/mta_sts_result.h"
+#include "record/zone_hygiene.h"
 #include "store/probe_json.h"
 
 #define JSONL_BATCH_BYTES (256 * 1024) /* written when this much is buffered */
@@ -172,6 +173,107 @@ static void write_host(struct json_buf *buf, const struct mx_link *link, const s
   json_object_end(buf);
 }
 
+static void write_lookup_state(struct json_buf *buf, const struct dns_hygiene_lookup *lookup) {
+  if (lookup->done) json_string(buf, dnssec_state_name(lookup->state));
+  else json_null(buf);
+}
+
+static void write_unix_time(struct json_buf *buf, int64_t seconds);
+
+/* One zone that matters to the domain (issue 19; docs/output.md "DNSSEC hygiene"). */
+static void write_zone(struct json_buf *buf, const struct domain_zone *domain_zone, int64_t started_unix_ms) {
+  const struct zone_hygiene *zone = domain_zone->zone;
+  json_object_begin(buf);
+  json_key(buf, "zone");
+  json_string(buf, zone->zone);
+  json_key(buf, "roles");
+  json_array_begin(buf);
+  if (domain_zone->mx) json_string(buf, "mx");
+  if (domain_zone->tlsa) json_string(buf, "tlsa");
+  json_array_end(buf);
+  json_key(buf, "dnskey_dnssec");
+  write_lookup_state(buf, &zone->dnskey_lookup);
+  json_key(buf, "keys");
+  json_array_begin(buf);
+  for (size_t i = 0; i < zone->key_count; i++) {
+    const struct zone_key *key = &zone->keys[i];
+    json_object_begin(buf);
+    json_key(buf, "algorithm");
+    json_uint(buf, key->algorithm);
+    json_key(buf, "mnemonic");
+    json_string(buf, dnssec_algorithm_mnemonic(key->algorithm));
+    json_key(buf, "flags");
+    json_uint(buf, key->flags);
+    json_key(buf, "key_tag");
+    json_uint(buf, key->key_tag);
+    json_key(buf, "bits");
+    json_uint(buf, key->bits);
+    json_key(buf, "signing");
+    json_string(buf, rfc8624_level_name(rfc8624_algorithm_signing(key->algorithm)));
+    json_key(buf, "validation");
+    json_string(buf, rfc8624_level_name(rfc8624_algorithm_validation(key->algorithm)));
+    json_object_end(buf);
+  }
+  json_array_end(buf);
+  json_key(buf, "ds_dnssec");
+  write_lookup_state(buf, &zone->ds_lookup);
+  json_key(buf, "ds");
+  json_array_begin(buf);
+  for (size_t i = 0; i < zone->ds_count; i++) {
+    const struct zone_ds *ds = &zone->ds[i];
+    json_object_begin(buf);
+    json_key(buf, "key_tag");
+    json_uint(buf, ds->key_tag);
+    json_key(buf, "algorithm");
+    json_uint(buf, ds->algorithm);
+    json_key(buf, "digest_type");
+    json_uint(buf, ds->digest_type);
+    json_key(buf, "digest");
+    json_string(buf, ds_digest_mnemonic(ds->digest_type));
+    json_key(buf, "delegation");
+    json_string(buf, rfc8624_level_name(rfc8624_digest_delegation(ds->digest_type)));
+    json_key(buf, "validation");
+    json_string(buf, rfc8624_level_name(rfc8624_digest_validation(ds->digest_type)));
+    json_object_end(buf);
+  }
+  json_array_end(buf);
+  json_key(buf, "denial");
+  json_string(buf, zone_denial_name(zone->denial));
+  json_key(buf, "nsec3");
+  if (zone->denial == ZONE_DENIAL_NSEC3) {
+    json_object_begin(buf);
+    json_key(buf, "iterations");
+    json_uint(buf, zone->nsec3_iterations);
+    json_key(buf, "salt_length");
+    json_uint(buf, zone->nsec3_salt_length);
+    json_key(buf, "source");
+    json_string(buf, zone->nsec3_from_param ? "nsec3param" : "nsec3");
+    json_key(buf, "verdict");
+    json_string(buf, nsec3_verdict_name(rfc9276_verdict(zone->nsec3_iterations, zone->nsec3_salt_length)));
+    json_object_end(buf);
+  } else {
+    json_null(buf);
+  }
+  json_key(buf, "dnskey_rrsig_expires");
+  write_unix_time(buf, zone->dnskey_rrsig_expires);
+  json_key(buf, "rrsig_expires");
+  write_unix_time(buf, domain_zone->rrsig_expires);
+  json_key(buf, "rrsig_days");
+  if (domain_zone->rrsig_expires > 0) {
+    int64_t ahead = domain_zone->rrsig_expires - started_unix_ms / 1000;
+    json_int(buf, ahead >= 0 ? ahead / 86400 : -((-ahead + 86399) / 86400)); /* whole days, rounded down */
+  } else {
+    json_null(buf);
+  }
+  json_key(buf, "flags");
+  json_array_begin(buf);
+  for (unsigned bit = 0; bit < ZONE_FLAG_COUNT; bit++) {
+    if (domain_zone->flags & (1u << bit)) json_string(buf, zone_hygiene_flag_name(bit));
+  }
+  json_array_end(buf);
+  json_object_end(buf);
+}
+
 static void write_text_or_null(struct json_buf *buf, const char *text) {
   if (text != NULL && text[0] != '\0') json_string(buf, text);
   else json_null(buf);
@@ -305,6 +407,11 @@ static void write_time(struct json_buf *buf, int64_t unix_ms) {
   json_string_len(buf, text, (size_t)(p - text));
 }
 
+static void write_unix_time(struct json_buf *buf, int64_t seconds) {
+  if (seconds <= 0) json_null(buf);
+  else write_time(buf, seconds * 1000);
+}
+
 void jsonl_format_domain(struct json_buf *buf, const struct domain_result *result, const char *scan_id) {
   json_object_begin(buf);
   json_key(buf, "scan_id");
@@ -352,6 +459,12 @@ void jsonl_format_domain(struct json_buf *buf, const struct domain_result *resul
     json_key(buf, "island");
     if (result->island == ISLAND_NOT_CHECKED) json_null(buf);
     else json_string(buf, island_state_name(result->island));
+    if (result->zone_count > 0) {
+      json_key(buf, "dnssec_zones");
+      json_array_begin(buf);
+      for (size_t i = 0; i < result->zone_count; i++) write_zone(buf, &result->zones[i], result->started_unix_ms);
+      json_array_end(buf);
+    }
   }
   write_mta_sts(buf, result->mta_sts);
   json_key(buf, "started");

@@ -6,6 +6,7 @@
 #include "record/mta_sts_result.h"
 #include "record/probe_detail.h"
 #include "record/provider.h"
+#include "record/zone_hygiene.h"
 #include "tls/cert_info.h"
 
 #include <ldns/ldns.h>
@@ -24,6 +25,10 @@ static const char *const copy_statements[PG_TABLE_COUNT] = {
                                 "policy_host_dnssec, tlsrpt_status, tlsrpt_rua, tlsrpt_failure, tlsrpt_dnssec, "
                                 "tlsrpt_rcode) FROM STDIN",
     [PG_TABLE_DOMAIN_DNS_OPERATORS] = "COPY domain_dns_operators (scan_id, seq, domain, operator, ns_hosts) FROM STDIN",
+    [PG_TABLE_DOMAIN_ZONES] =
+        "COPY domain_dnssec_zones (scan_id, seq, domain, zone, roles, dnskey_dnssec, ds_dnssec, key_algorithms, "
+        "key_bits, key_flags, ds_digest_types, denial, nsec3_iterations, nsec3_salt_length, nsec3_verdict, "
+        "dnskey_rrsig_expires, rrsig_expires, flags) FROM STDIN",
     [PG_TABLE_STAGE_HOSTS] =
         "COPY stage_mx_hosts (scan_id, host, status, address_dnssec, cname_target, tlsa_base, flags, "
         "rollover, tlsa_params, address_count, tlsa_count, tlsa_usable_count, a_dnssec, a_rcode, "
@@ -195,6 +200,85 @@ void pg_rows_add_dns_operators(struct pg_rows *rows, const struct domain_result 
   }
 }
 
+/* An int[] field from count values read by at(i). */
+static void field_int_array(struct pg_buf *buf, size_t count, int64_t (*at)(const void *base, size_t i),
+                            const void *base) {
+  char text[ZONE_HYGIENE_MAX_KEYS * 12 + 3] = "{";
+  size_t used = 1;
+  for (size_t i = 0; i < count; i++) {
+    int n = snprintf(text + used, sizeof text - used, "%s%lld", i > 0 ? "," : "", (long long)at(base, i));
+    if (n < 0 || (size_t)n >= sizeof text - used) break;
+    used += (size_t)n;
+  }
+  snprintf(text + used, sizeof text - used, "}");
+  pg_field_text(buf, text, sizeof text);
+}
+
+static int64_t key_algorithm_at(const void *base, size_t i) {
+  return ((const struct zone_hygiene *)base)->keys[i].algorithm;
+}
+static int64_t key_bits_at(const void *base, size_t i) {
+  return ((const struct zone_hygiene *)base)->keys[i].bits;
+}
+static int64_t key_flags_at(const void *base, size_t i) {
+  return ((const struct zone_hygiene *)base)->keys[i].flags;
+}
+static int64_t ds_digest_at(const void *base, size_t i) {
+  return ((const struct zone_hygiene *)base)->ds[i].digest_type;
+}
+
+static void field_lookup_state(struct pg_buf *buf, const struct dns_hygiene_lookup *lookup) {
+  pg_field_text(buf, lookup->done ? dnssec_state_name(lookup->state) : NULL, PG_TEXT_MAX_BYTES);
+}
+
+/* The domain_dnssec_zones rows (migration 015). */
+static void add_zones(struct pg_rows *rows, const struct domain_result *result, const char *scan_id) {
+  struct pg_buf *buf = &rows->table[PG_TABLE_DOMAIN_ZONES];
+  for (size_t i = 0; i < result->zone_count; i++) {
+    const struct domain_zone *domain_zone = &result->zones[i];
+    const struct zone_hygiene *zone = domain_zone->zone;
+    if (zone == NULL) continue;
+    pg_field_text(buf, scan_id, PG_TEXT_MAX_BYTES);
+    pg_field_uint(buf, result->seq);
+    pg_field_text(buf, result->name, PG_TEXT_MAX_BYTES);
+    pg_field_text(buf, zone->zone, PG_TEXT_MAX_BYTES);
+    const char *roles[2];
+    size_t role_count = 0;
+    if (domain_zone->mx) roles[role_count++] = "mx";
+    if (domain_zone->tlsa) roles[role_count++] = "tlsa";
+    pg_field_text_array(buf, roles, role_count, PG_TEXT_MAX_BYTES);
+    field_lookup_state(buf, &zone->dnskey_lookup);
+    field_lookup_state(buf, &zone->ds_lookup);
+    field_int_array(buf, zone->key_count, key_algorithm_at, zone);
+    field_int_array(buf, zone->key_count, key_bits_at, zone);
+    field_int_array(buf, zone->key_count, key_flags_at, zone);
+    field_int_array(buf, zone->ds_count, ds_digest_at, zone);
+    pg_field_text(buf, zone_denial_name(zone->denial), PG_TEXT_MAX_BYTES);
+    if (zone->denial == ZONE_DENIAL_NSEC3) {
+      pg_field_uint(buf, zone->nsec3_iterations);
+      pg_field_uint(buf, zone->nsec3_salt_length);
+      pg_field_text(buf, nsec3_verdict_name(rfc9276_verdict(zone->nsec3_iterations, zone->nsec3_salt_length)),
+                    PG_TEXT_MAX_BYTES);
+    } else {
+      pg_field_null(buf);
+      pg_field_null(buf);
+      pg_field_null(buf);
+    }
+    if (zone->dnskey_rrsig_expires > 0) pg_field_unix_ms(buf, zone->dnskey_rrsig_expires * 1000);
+    else pg_field_null(buf);
+    if (domain_zone->rrsig_expires > 0) pg_field_unix_ms(buf, domain_zone->rrsig_expires * 1000);
+    else pg_field_null(buf);
+    const char *flags[ZONE_FLAG_COUNT];
+    size_t flag_count = 0;
+    for (unsigned bit = 0; bit < ZONE_FLAG_COUNT; bit++) {
+      if (domain_zone->flags & (1u << bit)) flags[flag_count++] = zone_hygiene_flag_name(bit);
+    }
+    pg_field_text_array(buf, flags, flag_count, PG_TEXT_MAX_BYTES);
+    pg_row_end(buf);
+    rows->rows[PG_TABLE_DOMAIN_ZONES]++;
+  }
+}
+
 void pg_rows_add_domain(struct pg_rows *rows, const struct domain_result *result, const char *scan_id) {
   struct pg_buf *buf = &rows->table[PG_TABLE_DOMAINS];
   bool invalid = result->status == DOMAIN_INVALID_NAME;
@@ -263,6 +347,7 @@ void pg_rows_add_domain(struct pg_rows *rows, const struct domain_result *result
     rows->rows[PG_TABLE_DOMAIN_MX]++;
   }
   if (result->mta_sts != NULL) add_mta_sts(rows, result, scan_id);
+  add_zones(rows, result, scan_id);
 }
 
 static void field_ms(struct pg_buf *buf, int64_t ms) {

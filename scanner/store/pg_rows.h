@@ -27,6 +27,7 @@ enum pg_table {
   PG_TABLE_DOMAIN_MX,
   PG_TABLE_DOMAIN_MTA_STS,       /* migration 014: the domain's MTA-STS and TLS-RPT, when checked */
   PG_TABLE_DOMAIN_DNS_OPERATORS, /* migration 017: the domain's DNS operators (zone inputs) */
+  PG_TABLE_DOMAIN_ZONES,         /* migration 015: DNSSEC hygiene, one row per zone that matters to the domain */
   PG_TABLE_STAGE_HOSTS,
   PG_TABLE_STAGE_TLSA,
   PG_TABLE_STAGE_ADDRESSES,

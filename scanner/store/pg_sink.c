@@ -344,7 +344,7 @@ static int commit_batch(PGconn *conn, struct pg_sink *sink, struct pg_batch *bat
           DB_OK)
     goto fail;
   const struct pg_rows *rows = &batch->rows;
-  for (int t = PG_TABLE_DOMAINS; t <= PG_TABLE_DOMAIN_DNS_OPERATORS; t++) {
+  for (int t = PG_TABLE_DOMAINS; t <= PG_TABLE_DOMAIN_ZONES; t++) {
     if (rows->rows[t] > 0 &&
         (rc = copy_table(conn, pg_rows_copy_statement((enum pg_table)t), &rows->table[t], why, why_len)) != DB_OK)
       goto fail;

@@ -32,7 +32,7 @@ ALTER TABLE scan_inputs ADD COLUMN ns text;
 
 CREATE OR REPLACE FUNCTION danescan_scan_tables() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
   SELECT ARRAY['domains', 'domain_mx', 'mx_hosts', 'tlsa_records', 'addresses', 'probes', 'probe_chain',
-               'scan_inputs', 'domain_mta_sts', 'domain_dns_operators']
+               'scan_inputs', 'domain_mta_sts', 'domain_dnssec_zones', 'domain_dns_operators']
 $$;
 
 -- Scans stored before this migration get their (empty) partition, so a

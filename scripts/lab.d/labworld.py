@@ -75,6 +75,9 @@ ROLLOVERS = ("current+next", "current+issuer", "issuer", "single", "none", "unma
 # Rollover hazard flags (issue 19; docs/output.md), asserted with probe.hazards.
 HAZARD_FLAGS = ("ee-selector-0", "ta-public-intermediate", "single-key", "leaf-expires-soon",
                 "rrsig-expires-soon")
+# DNSSEC hygiene findings per zone (issue 19; docs/output.md), asserted with hygiene.
+ZONE_FLAGS = ("alg-must-not", "alg-not-recommended", "ds-sha1", "ds-digest-must-not", "nsec3-salt",
+              "nsec3-iterations", "nsec3-insecure-iterations", "rrsig-expires-soon")
 # Mail servers the lab can put behind an MX address ([host] smtp = ...).
 SMTP_KINDS = ("postfix", "sink", "labsmtp", "closed")
 # Certificate variants a server can present (TlsMaterial.variant).
@@ -170,10 +173,14 @@ def parse_sections(text, path="cases"):
 
 
 ZONE_KEYS = {"signing", "server", "break", "strip-rrsig", "records", "resolver", "sig-days",
-             "zone-note"}
+             "zone-note", "algorithm", "ds-digest", "nsec3-params"}
+# DNSSEC hygiene (issue 19): zone keys algorithm = NAME [BITS] (ldns-keygen -a/-b),
+# ds-digest = 1|2|4 ... (ldns-key2ds per type, into the parent), nsec3-params = ITERATIONS SALT|- .
+KEY_ALGORITHMS = ("RSASHA1", "RSASHA1-NSEC3-SHA1", "RSASHA256", "RSASHA512", "ECDSAP256SHA256",
+                  "ECDSAP384SHA384", "ED25519", "ED448")
 CASE_KEYS = {"status", "mx_dnssec", "hosts", "flags", "check", "note",
              "probe.status", "probe.hosts", "probe.addresses", "probe.flags", "probe.rollover",
-             "probe.hazards",
+             "probe.hazards", "hygiene", "hygiene.keys", "hygiene.ds", "hygiene.denial",
              "dig", "mta_sts.status", "tlsrpt.status"}
 HOST_KEYS = {"certs", "issuer", "smtp", "note"}
 POLICY_KEYS = {"address", "cert", "serve", "policy", "note"}
@@ -196,6 +203,9 @@ class Zone:
         self.breaks = set()
         self.strip = []           # (owner fqdn, TYPE)
         self.sig_days = None      # signatures expire this many days after signing (ldns-signzone -e)
+        self.algorithm = None     # (ldns-keygen algorithm, bits or None); None: ECDSAP256SHA256
+        self.ds_digests = None    # DS digest types in the parent; None: (2,)
+        self.nsec3_params = None  # (iterations, salt hex or "-") for nsec3 signing; None: (0, "-")
         self.records = []
         self.resolver = []        # raw unbound.conf lines
         self.lineno = lineno
@@ -240,6 +250,11 @@ class Case:
         self.mta_sts_status = None  # MTA-STS.md mta_sts.status (scan --mta-sts), None: not stated
         self.tlsrpt_status = None   # MTA-STS.md tlsrpt_record.status
         self.probe_hazards = {}    # host -> [hazard flag] (exactly these; [] for "none")
+        # DNSSEC hygiene under `scan --dnssec-hygiene all` (issue 19), per zone that matters:
+        self.hygiene = {}          # zone -> [zone flag] (exactly these zones and flags; [] for "none")
+        self.hygiene_keys = {}     # zone -> ["ALG/BITS", ...] (the DNSKEYs, in any order)
+        self.hygiene_ds = {}       # zone -> [digest type, ...]
+        self.hygiene_denial = {}   # zone -> "nsec" | "nsec3/ITERATIONS/SALT-LENGTH"
 
 
 class HostDecl:
@@ -404,6 +419,26 @@ def _apply_zone_fields(world, zone, sec, path):
         if not sig_days.isdigit() or not 1 <= int(sig_days) <= 3650:
             raise CasesError(f"{path}:{sec.lineno}: sig-days wants a number of days from 1 to 3650")
         zone.sig_days = int(sig_days)
+    algorithm = sec.get("algorithm")
+    if algorithm is not None:
+        toks = algorithm.split()
+        if not toks or toks[0].upper() not in KEY_ALGORITHMS or len(toks) > 2 or \
+                (len(toks) == 2 and not toks[1].isdigit()):
+            raise CasesError(f"{path}:{sec.lineno}: algorithm wants one of {KEY_ALGORITHMS} and optional bits")
+        zone.algorithm = (toks[0].upper(), int(toks[1]) if len(toks) == 2 else None)
+    ds_digest = sec.get("ds-digest")
+    if ds_digest is not None:
+        types = ds_digest.replace(",", " ").split()
+        if not types or any(t not in ("1", "2", "4") for t in types):
+            raise CasesError(f"{path}:{sec.lineno}: ds-digest wants digest types among 1 2 4")
+        zone.ds_digests = tuple(int(t) for t in types)
+    nsec3_params = sec.get("nsec3-params")
+    if nsec3_params is not None:
+        toks = nsec3_params.split()
+        if len(toks) != 2 or not toks[0].isdigit() or not re.fullmatch(r"-|[0-9a-fA-F]{2,510}", toks[1]) or \
+                (toks[1] != "-" and len(toks[1]) % 2):
+            raise CasesError(f"{path}:{sec.lineno}: nsec3-params wants ITERATIONS SALT-HEX|-")
+        zone.nsec3_params = (int(toks[0]), toks[1].lower())
     for line in sec.lines("records"):
         toks = line.split(None, 2)
         if len(toks) < 3:
@@ -523,6 +558,31 @@ def parse_world(path):
                     if f not in HAZARD_FLAGS:
                         raise CasesError(f"{path}:{sec.lineno}: probe.hazards: flag {f!r} unknown")
                 c.probe_hazards[host] = fl
+            for zone, flags in _parse_hostmap(sec.lines("hygiene"), "hygiene", path, sec.lineno, None).items():
+                fl = [] if flags == "none" else flags.split("+")
+                for f in fl:
+                    if f not in ZONE_FLAGS:
+                        raise CasesError(f"{path}:{sec.lineno}: hygiene: flag {f!r} unknown")
+                c.hygiene[zone] = fl
+            for zone, keys in _parse_hostmap(sec.lines("hygiene.keys"), "hygiene.keys", path, sec.lineno,
+                                             None).items():
+                if not re.fullmatch(r"\d+/\d+(\+\d+/\d+)*", keys):
+                    raise CasesError(f"{path}:{sec.lineno}: hygiene.keys wants ZONE=ALG/BITS[+ALG/BITS...]")
+                c.hygiene_keys[zone] = keys.split("+")
+            for zone, ds in _parse_hostmap(sec.lines("hygiene.ds"), "hygiene.ds", path, sec.lineno, None).items():
+                if not re.fullmatch(r"\d+(\+\d+)*", ds):
+                    raise CasesError(f"{path}:{sec.lineno}: hygiene.ds wants ZONE=TYPE[+TYPE...]")
+                c.hygiene_ds[zone] = [int(t) for t in ds.split("+")]
+            for zone, denial in _parse_hostmap(sec.lines("hygiene.denial"), "hygiene.denial", path, sec.lineno,
+                                               None).items():
+                if not re.fullmatch(r"nsec|nsec3/\d+/\d+", denial):
+                    raise CasesError(f"{path}:{sec.lineno}: hygiene.denial wants ZONE=nsec|nsec3/ITER/SALTLEN")
+                c.hygiene_denial[zone] = denial
+            for what, zones in (("hygiene.keys", c.hygiene_keys), ("hygiene.ds", c.hygiene_ds),
+                                ("hygiene.denial", c.hygiene_denial)):
+                for zone in zones:
+                    if zone not in c.hygiene:
+                        raise CasesError(f"{path}:{sec.lineno}: {what}: zone {zone} needs a hygiene entry")
             world.cases.append(c)
     if "." not in world.zones:
         raise CasesError(f"{path}: no [zone .] (the root)")
@@ -616,6 +676,9 @@ def expectations(world):
             e["mta_sts"] = c.mta_sts_status
         if c.tlsrpt_status is not None:
             e["tlsrpt_record"] = c.tlsrpt_status
+        if c.hygiene:
+            e["hygiene"] = {z: {"flags": list(f), "keys": c.hygiene_keys.get(z), "ds": c.hygiene_ds.get(z),
+                                "denial": c.hygiene_denial.get(z)} for z, f in c.hygiene.items()}
         if c.note:
             e["note"] = c.note
         out.append(e)
@@ -634,23 +697,30 @@ def run(cmd, cwd=None, input_bytes=None):
     return p.stdout
 
 
-def dnssec_key(keydir, zone, label):
-    """Base path of the (single CSK) key 'label' of zone; generated once."""
+def dnssec_key(keydir, zone, label, algorithm=None):
+    """Base path of the (single CSK) key 'label' of zone; generated once.
+    algorithm: (ldns-keygen name, bits or None), None for ECDSAP256SHA256
+    (another algorithm gets its own directory, so keys never mix)."""
+    if algorithm is not None:
+        label = f"{label}-{algorithm[0].lower()}" + (f"-{algorithm[1]}" if algorithm[1] else "")
     d = os.path.join(keydir, zone_file_stem(zone), label)
     os.makedirs(d, exist_ok=True)
     for f in sorted(os.listdir(d)):
         if f.endswith(".private"):
             return os.path.join(d, f[:-len(".private")])
-    base = run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", zone], cwd=d).decode().strip()
+    cmd = ["ldns-keygen", "-a", algorithm[0] if algorithm else "ECDSAP256SHA256", "-k"]
+    if algorithm is not None and algorithm[1]:
+        cmd += ["-b", str(algorithm[1])]
+    base = run(cmd + [zone], cwd=d).decode().strip()
     return os.path.join(d, base)
 
 
-def ds_record(keybase):
-    cache = keybase + ".ds256"
+def ds_record(keybase, digest=2):
+    cache = keybase + (".ds256" if digest == 2 else f".ds{digest}")
     if os.path.exists(cache):
         with open(cache) as f:
             return f.read().strip()
-    ds = run(["ldns-key2ds", "-n", "-2", keybase + ".key"]).decode().strip()
+    ds = run(["ldns-key2ds", "-n", f"-{digest}", keybase + ".key"]).decode().strip()
     with open(cache, "w") as f:
         f.write(ds + "\n")
     return ds
@@ -938,7 +1008,8 @@ def zone_text(world, zone, keys, tls, cases_path):
             lines.append(_rr(ns, "AAAA", SERVERS["tld"][2]))
         if child.signed and zone.signed and "no-ds" not in child.breaks:
             label = "decoy" if "wrong-ds" in child.breaks else "csk"
-            lines.append(ds_record(keys[(child.name, label)]))
+            for digest in child.ds_digests or (2,):
+                lines.append(ds_record(keys[(child.name, label)], digest))
     for r in zone.records:
         rdata = substitute(r.rdata, tls, world, f"{cases_path}:{r.lineno}")
         lines.append(_rr(r.owner, r.rtype, rdata, r.ttl))
@@ -963,7 +1034,8 @@ def strip_rrsigs(path, strip):
 def sign_zone(zone, src, dst, keybase):
     cmd = ["ldns-signzone", "-o", zone.name, "-f", dst]
     if zone.signing.startswith("nsec3"):
-        cmd += ["-n", "-t", "0"]
+        iterations, salt = zone.nsec3_params or (0, "-")
+        cmd += ["-n", "-t", str(iterations)] + (["-s", salt] if salt != "-" else [])
         if zone.signing == "nsec3-optout":
             cmd.append("-p")
     if "expired" in zone.breaks:
@@ -995,7 +1067,7 @@ def build(world, cases_path, state):
     keys = {}
     for z in world.zones.values():
         if z.signed:
-            keys[(z.name, "csk")] = dnssec_key(keydir, z.name, "csk")
+            keys[(z.name, "csk")] = dnssec_key(keydir, z.name, "csk", z.algorithm)
             if "wrong-ds" in z.breaks:
                 keys[(z.name, "decoy")] = dnssec_key(keydir, z.name, "decoy")
     # TLS material for declared hosts (placeholders create theirs on demand).

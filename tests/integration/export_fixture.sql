@@ -54,3 +54,10 @@ INSERT INTO domain_dns_operators (scan_id, seq, domain, operator, ns_hosts) VALU
   ('fx-2', 1, 'a.lab', 'hosting.lab', '{ns1.hosting.lab,ns2.hosting.lab}'),
   ('fx-2', 1, 'a.lab', 'dns.example.co.uk', '{ns.dns.example.co.uk}'),
   ('fx-1', 1, 'a.lab', 'hosting.lab', '{ns1.hosting.lab}');
+-- domain_dnssec_zones (migration 015): the report fixture has fx-2's rows;
+-- one fx-1 row that an export of fx-2 must not carry.
+INSERT INTO domain_dnssec_zones (scan_id, seq, domain, zone, roles, dnskey_dnssec, ds_dnssec, key_algorithms,
+                                 key_bits, key_flags, ds_digest_types, denial, nsec3_iterations, nsec3_salt_length,
+                                 nsec3_verdict, dnskey_rrsig_expires, rrsig_expires, flags) VALUES
+  ('fx-1', 1, 'a.lab', 'a.lab', '{mx,tlsa}', 'secure', 'secure', '{13}', '{256}', '{257}', '{2}', 'nsec', NULL,
+   NULL, NULL, NULL, NULL, '{}');

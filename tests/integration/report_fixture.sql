@@ -125,3 +125,16 @@ INSERT INTO domain_mta_sts (scan_id, seq, domain, status, failure, id, mode, max
   ('fx-2', 8, 'h.net', 'none', NULL, NULL, NULL, NULL, NULL, NULL, 'valid', '{https://r.h.net/tlsrpt}');
 UPDATE domain_mx SET mta_sts_match = (domain = 'a.lab')
  WHERE scan_id = 'fx-2' AND domain IN ('a.lab', 'd.lab');
+
+-- DNSSEC hygiene (migration 015, issue 19): fx-2's a.lab (its own NSEC3 zone,
+-- signatures expiring 4 days after the scan's start, and its TLSA host's
+-- RSASHA1 zone with a SHA-1 DS) and b.org (that same provider zone).
+INSERT INTO domain_dnssec_zones (scan_id, seq, domain, zone, roles, dnskey_dnssec, ds_dnssec, key_algorithms,
+                                 key_bits, key_flags, ds_digest_types, denial, nsec3_iterations, nsec3_salt_length,
+                                 nsec3_verdict, dnskey_rrsig_expires, rrsig_expires, flags) VALUES
+  ('fx-2', 1, 'a.lab', 'a.lab', '{mx}', 'secure', 'secure', '{13}', '{256}', '{257}', '{2}', 'nsec3', 0, 0,
+   'recommended', '2024-03-20T00:00:00Z', '2024-03-05T00:00:00Z', '{rrsig-expires-soon}'),
+  ('fx-2', 1, 'a.lab', 'provider.lab', '{tlsa}', 'secure', 'secure', '{5,5}', '{2048,1024}', '{257,256}', '{1}',
+   'nsec', NULL, NULL, NULL, '2024-04-01T00:00:00Z', '2024-04-01T00:00:00Z', '{alg-not-recommended,ds-sha1}'),
+  ('fx-2', 2, 'b.org', 'provider.lab', '{tlsa}', 'secure', 'secure', '{5,5}', '{2048,1024}', '{257,256}', '{1}',
+   'nsec', NULL, NULL, NULL, '2024-04-01T00:00:00Z', '2024-04-01T00:00:00Z', '{alg-not-recommended,ds-sha1}');

@@ -26,7 +26,7 @@ from harness import DANESCAN, REPORT_FIXTURE, SOURCE, PrivateDB, TempDir, check,
 
 EXPORT_FIXTURE = os.path.join(SOURCE, "tests", "integration", "export_fixture.sql")
 SCAN = "fx-2"
-TABLES = ["domains", "domain_mx", "domain_mta_sts", "domain_dns_operators", "mx_hosts", "tlsa_records", "addresses", "probes", "probe_chain", "certificates"]
+TABLES = ["domains", "domain_mx", "domain_mta_sts", "domain_dns_operators", "domain_dnssec_zones", "mx_hosts", "tlsa_records", "addresses", "probes", "probe_chain", "certificates"]
 PLACEHOLDER = "Not described in this danescan's data dictionary"
 
 
@@ -115,6 +115,7 @@ def check_package(db, directory, fmt):
               f"{declared} vs {enums}")
         check(r["schema"].get("primaryKey") == {"domains": ["scan_id", "seq"], "domain_mta_sts": ["scan_id", "seq"],
                                                 "domain_dns_operators": ["scan_id", "seq", "operator"],
+                                                "domain_dnssec_zones": ["scan_id", "seq", "zone"],
                                                 "mx_hosts": ["scan_id", "host"],
                                                 "certificates": ["sha256"]}.get(name),
               f"{fmt}: {name}: primaryKey as in the database")

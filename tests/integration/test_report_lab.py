@@ -169,6 +169,22 @@ def main():
               "input_change: the two lab scans have the same names", rows)
         header, rows = results["time_to_fix"]
         check(rows and rows[0][0] == "all providers", "time_to_fix starts with the all-providers row", rows[:2])
+        # Issue 19's DNSSEC hygiene among DANE domains, counted from the JSON Lines.
+        header, rows = results["dnssec_hygiene"]
+        got = {row[header.index("finding")]: int(row[header.index("domains")]) for row in rows}
+        dane_statuses = ("dane-valid", "dane-partial", "dane-failed", "dane-unreachable", "tlsa-unusable",
+                         "dane-unprobed")
+        zoned = [r for r in rec2 if r["status"] in dane_statuses and r.get("dnssec_zones")]
+        want = {"DANE domains with zone data": len(zoned),
+                "SHA-1 DS (digest type 1) in the parent":
+                    sum(1 for r in zoned if any(d["digest_type"] == 1 for z in r["dnssec_zones"] for d in z["ds"])),
+                "algorithm 5 RSASHA1":
+                    sum(1 for r in zoned if any(k["algorithm"] == 5 for z in r["dnssec_zones"] for k in z["keys"])),
+                "signatures expiring within the warn days (rrsig-expires-soon)":
+                    sum(1 for r in zoned if any("rrsig-expires-soon" in z["flags"] for z in r["dnssec_zones"]))}
+        check(all(got.get(k) == v for k, v in want.items()) and all(v > 0 for v in want.values()),
+              "dnssec_hygiene: DANE domains, SHA-1 DS, RSASHA1 and expiring signatures equal the JSON Lines counts",
+              f"\n  sql  {got}\n  json {want}")
         # The page shows the same figures (its cells equal psql, checked above).
         shown = {row[0][1]: row[1][0] for row in page.tables.get("headline", []) if row}
         check(shown and all(v == str(want_cur[k]) for k, v in zip(want_cur, shown.values())),
