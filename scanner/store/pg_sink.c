@@ -750,6 +750,18 @@ static size_t writer_count(void) {
   return PG_SINK_DEFAULT_WRITERS;
 }
 
+/* $DANESCAN_DB_BATCH_DOMAINS (1 to 1000000) overrides the default batch size:
+ * tests use small batches to stop a scan between two commits. */
+static size_t default_batch_domains(void) {
+  const char *env = getenv("DANESCAN_DB_BATCH_DOMAINS");
+  if (env != NULL) {
+    char *end = NULL;
+    unsigned long n = strtoul(env, &end, 10);
+    if (end != env && *end == '\0' && n >= 1 && n <= 1000000) return (size_t)n;
+  }
+  return PG_SINK_DEFAULT_BATCH_DOMAINS;
+}
+
 int pg_sink_open(struct result_sink *out, const struct pg_sink_config *config, char *why, size_t why_len) {
   struct pg_sink *sink = calloc(1, sizeof *sink);
   if (sink == NULL) {
@@ -760,7 +772,7 @@ int pg_sink_open(struct result_sink *out, const struct pg_sink_config *config, c
   pthread_cond_init(&sink->wake, NULL);
   sink->conninfo = strdup(config->conninfo != NULL ? config->conninfo : "");
   sink->scan_id = strdup(config->scan_id);
-  sink->batch_domains = config->batch_domains ? config->batch_domains : PG_SINK_DEFAULT_BATCH_DOMAINS;
+  sink->batch_domains = config->batch_domains ? config->batch_domains : default_batch_domains();
   sink->max_queued = config->max_queued_batches ? config->max_queued_batches : PG_SINK_DEFAULT_MAX_QUEUED_BATCHES;
   sink->retry_timeout_ms = config->retry_timeout_ms != 0 ? config->retry_timeout_ms : db_retry_timeout_ms();
   sink->writer_count = writer_count();

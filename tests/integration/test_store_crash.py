@@ -88,8 +88,11 @@ def main():
     compare("ref", "crash", "after a needless resume")
 
     # Without workers (--workers 0): the resumed run skips every name already
-    # stored (no seq is in two batches) and ends with the reference's rows.
-    proc = lab.danescan(*scan_args("solo", inputs), "--workers", "0", procs=procs)
+    # stored (no seq is in two batches) and ends with the reference's rows. (The
+    # resumed run replays the stored --quiet, so its "skipped" line is not shown.)
+    # Batches of 100 domains, so the kill after the first commit leaves most names unstored.
+    proc = lab.danescan(*scan_args("solo", inputs), "--workers", "0", procs=procs,
+                        env={"DANESCAN_DB_BATCH_DOMAINS": "100"})
     deadline = time.monotonic() + 60
     while (db.sql("SELECT count(*) FROM scan_batches WHERE scan_id = 'solo'") == [["0"]]
            and proc.poll() is None and time.monotonic() < deadline):
@@ -98,11 +101,9 @@ def main():
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     stored = int(db.sql("SELECT count(*) FROM domains WHERE scan_id = 'solo'")[0][0])
-    check(0 < stored < names, f"the --workers 0 scan was killed part-way ({stored} of {names} stored)")
+    check(0 < stored < names // 2, f"the --workers 0 scan was killed part-way ({stored} of {names} stored)")
     p = lab.danescan("resume", "solo", "--db", db.url, "--no-progress")
     check(p.returncode == 0, "resume of the --workers 0 scan exits 0", p.stderr.decode()[-1500:])
-    check(f"{stored} names already stored are skipped" in p.stderr.decode(),
-          f"resume says it skips the {stored} stored names", p.stderr.decode()[-800:])
     overlap = db.sql("SELECT count(*) FROM scan_batches a JOIN scan_batches b ON a.scan_id = b.scan_id"
                      " AND a.batch_no < b.batch_no AND a.seqs && b.seqs WHERE a.scan_id = 'solo'")
     check(overlap == [["0"]], "the resumed --workers 0 run scanned no stored name again", str(overlap))
