@@ -265,9 +265,17 @@ def private_ns(name):
 def store_lab(ns="danescan-store", state="/tmp/danescan-store-lab"):
     """The lab of the PostgreSQL store tests: a namespace and state root of
     their own (DANESCAN_STORE_LAB_NS and DANESCAN_STORE_LAB_STATE, else ns
-    and state), so that they neither disturb nor depend on a lab someone
-    else has up. The state is kept between runs (the bulk domains take long
-    to sign), and a lab found up is used and left up."""
+    and state; with DANESCAN_LAB_NS set, ns becomes private_ns() of its
+    last part, e.g. dl-NAME-store, and with DANESCAN_STATE set the state is
+    a directory of that name in it, so that engineers sharing a machine
+    never meet in one), so that they neither disturb nor depend on a lab
+    someone else has up. The state is kept between runs (the bulk domains
+    take long to sign), and a lab found up is used and left up."""
+    short = ns[len("danescan-"):] if ns.startswith("danescan-") else ns
+    if os.environ.get("DANESCAN_LAB_NS"):
+        ns = private_ns(short)
+    if os.environ.get("DANESCAN_STATE"):
+        state = os.path.join(os.environ["DANESCAN_STATE"], f"{short}-lab")
     return Lab(ns=os.environ.get("DANESCAN_STORE_LAB_NS", ns),
                state=os.environ.get("DANESCAN_STORE_LAB_STATE", state))
 
