@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dns/dns_message.h"
+#include "util/log.h"
 
 #define RESOLVER_CHECK_REFUSAL "; refusing to run DANE checks (use --insecure-resolver-ok to debug)"
 
@@ -232,27 +233,26 @@ void resolver_check_cancel(struct resolver_check *check, struct dns_client *clie
 struct run_state {
   bool done;
   bool all_validate;
-  FILE *diagnostics;
+  bool log_verdicts;
 };
 
 static void on_run_done(const struct resolver_verdict *verdicts, size_t count, bool all_validate, void *arg) {
   struct run_state *state = arg;
   state->done = true;
   state->all_validate = all_validate;
-  for (size_t i = 0; state->diagnostics != NULL && i < count; i++) {
-    fprintf(state->diagnostics, "danescan: %s\n", verdicts[i].message);
+  for (size_t i = 0; state->log_verdicts && i < count; i++) {
+    if (verdicts[i].validates) log_notice("%s", verdicts[i].message);
+    else log_error("%s", verdicts[i].message);
   }
 }
 
 int resolver_check_run(struct event_base *base, struct dns_client *client, const struct resolver_check_config *config,
-                       FILE *diagnostics) {
-  struct run_state state = {.done = false, .all_validate = false, .diagnostics = diagnostics};
+                       bool log_verdicts) {
+  struct run_state state = {.done = false, .all_validate = false, .log_verdicts = log_verdicts};
   char why[256];
   struct resolver_check *check = resolver_check_start(client, config, on_run_done, &state, why, sizeof why);
   if (check == NULL) {
-    if (diagnostics != NULL) {
-      fprintf(diagnostics, "danescan: %s\n", why);
-    }
+    if (log_verdicts) log_error("%s", why);
     return -1;
   }
   while (!state.done) {
@@ -262,9 +262,7 @@ int resolver_check_run(struct event_base *base, struct dns_client *client, const
   }
   if (!state.done) {
     resolver_check_cancel(check, client);
-    if (diagnostics != NULL) {
-      fprintf(diagnostics, "danescan: resolver check did not finish\n");
-    }
+    if (log_verdicts) log_error("resolver check did not finish");
     return -1;
   }
   return state.all_validate ? 0 : -1;

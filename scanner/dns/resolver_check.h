@@ -60,10 +60,12 @@ struct resolver_check *resolver_check_start(struct dns_client *client, const str
 void resolver_check_cancel(struct resolver_check *check, struct dns_client *client);
 
 /* Convenience for start-up, before the scan: runs the check and the event
- * loop on base until it is done, writes one line per resolver to
- * diagnostics (may be NULL). Must not be called from inside the loop.
+ * loop on base until it is done; with log_verdicts, logs one line per
+ * resolver (util/log.h: notice when it validates, error when it does not)
+ * and the reason when the check cannot run. Must not be called from inside
+ * the loop.
  * Returns 0 if every resolver validates, -1 otherwise (or on error). */
 int resolver_check_run(struct event_base *base, struct dns_client *client, const struct resolver_check_config *config,
-                       FILE *diagnostics);
+                       bool log_verdicts);
 
 #endif

@@ -47,7 +47,7 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
     }
     exit_code = 1;
   }
-  if (resolver_check_run(runtime->base, runtime->dns, &options->check, stderr) != 0) {
+  if (resolver_check_run(runtime->base, runtime->dns, &options->check, true) != 0) {
     if (!options->insecure_resolver_ok) {
       exit_code = 3;
       goto fail;

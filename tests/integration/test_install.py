@@ -62,6 +62,30 @@ def check_layout(prefix):
           r.stdout + r.stderr)
 
 
+def check_units(prefix, tmp):
+    """The installed units pass systemd's own parser (systemd-analyze verify:
+    keys, sections, ExecStart executable, the timer's unit). The units name the
+    configured install prefix; the copy checked here names the test's prefix."""
+    analyze = shutil.which("systemd-analyze")
+    check(analyze is not None, "systemd-analyze is installed (scripts/setup installs systemd)")
+    if analyze is None:
+        return
+    units = os.path.join(tmp, "units")
+    os.makedirs(units, exist_ok=True)
+    for name in ["danescan-periodic.service", "danescan-periodic.timer"]:
+        with open(os.path.join(prefix, "lib/systemd/system", name)) as f:
+            text = f.read()
+        text = re.sub(r"/\S*/libexec/danescan/periodic-scan", os.path.join(prefix, "libexec/danescan/periodic-scan"),
+                      text)
+        text = re.sub(r"/\S*/etc/danescan/periodic\.conf", os.path.join(prefix, "etc/danescan/periodic.conf"), text)
+        with open(os.path.join(units, name), "w") as f:
+            f.write(text)
+    r = run(analyze, "verify", "--man=no", os.path.join(units, "danescan-periodic.service"),
+            os.path.join(units, "danescan-periodic.timer"), text=True)
+    check(r.returncode == 0 and not r.stderr.strip(), "systemd-analyze verify: the installed units are valid",
+          r.stdout[-800:] + r.stderr[-800:])
+
+
 def check_metrics(path, names):
     """The --metrics-file of a finished scan: Prometheus text format (HELP and
     TYPE before each family, name{labels} value lines), the final counts,
@@ -117,6 +141,7 @@ def main():
         prefix = os.path.join(tmp, "moved")
         shutil.move(built, prefix)
         check_layout(prefix)
+        check_units(prefix, tmp)
         danescan = os.path.join(prefix, "bin/danescan")
         env = {k: v for k, v in os.environ.items() if k not in ("DANESCAN_SCHEMA_DIR", "DANESCAN_REPORTS")}
 

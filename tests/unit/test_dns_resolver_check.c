@@ -178,15 +178,9 @@ static void test_run_convenience(void) {
   struct dns_client *client = dns_client_new(base, &dns, why, sizeof why);
   struct resolver_check_config config;
   resolver_check_config_defaults(&config);
-  char *text = NULL;
-  size_t text_len = 0;
-  FILE *out = open_memstream(&text, &text_len);
-  CHECK_INT(resolver_check_run(base, client, &config, out), 0);
-  fclose(out);
-  CHECK(text != NULL && strstr(text, "validates DNSSEC") != NULL);
-  free(text);
+  CHECK_INT(resolver_check_run(base, client, &config, false), 0);
   config.bogus_name = "bad..name";
-  CHECK_INT(resolver_check_run(base, client, &config, NULL), -1);
+  CHECK_INT(resolver_check_run(base, client, &config, false), -1);
   dns_client_free(client);
   fake_resolver_free(fake);
   event_base_free(base);
