@@ -27,8 +27,10 @@
 # With --load-only it loads the two scans, keeps the database and stops;
 # with --reuse it times the scans a --load-only (or --keep) run left instead
 # of loading them again (generating 10M-domain scans takes half an hour),
-# and with --no-drop it leaves the older scan in place for the next --reuse.
-# Usage: bench/bench_report.sh [--explain] [--check-plans] [--keep] [--load-only] [--reuse] [--no-drop]
+# with --raw (and --load-only) it loads the raw rows only, without the
+# summaries (DANESCAN_DB_SUMMARIES=0): the next --reuse computes and times
+# them with whatever version it runs, and with --no-drop it leaves the older scan in place for the next --reuse.
+# Usage: bench/bench_report.sh [--explain] [--check-plans] [--keep] [--load-only [--raw]] [--reuse] [--no-drop]
 #        [--before DIR] [N (default 1000000)]
 # Env: BENCH_SKIP_COLD_REPORT=1 skips the second report (the one that
 # computes both summaries again: minutes at 10M domains; the summaries' own
@@ -38,7 +40,7 @@
 # Starts scripts/db when not up and stops what it started.
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-explain=0 check_plans=0 keep=0 before= load_only=0 reuse=0 no_drop=0
+explain=0 check_plans=0 keep=0 before= load_only=0 reuse=0 no_drop=0 raw=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --before) before=$2; shift ;;
@@ -48,7 +50,8 @@ while [ $# -gt 0 ]; do
     --load-only) load_only=1 keep=1 ;;
     --reuse) reuse=1 keep=1 ;;
     --no-drop) no_drop=1 ;;
-    -*) echo "usage: bench/bench_report.sh [--explain] [--check-plans] [--keep] [--load-only] [--reuse] [--no-drop] [--before DIR] [N]" >&2; exit 2 ;;
+    --raw) raw=1 ;;
+    -*) echo "usage: bench/bench_report.sh [--explain] [--check-plans] [--keep] [--load-only [--raw]] [--reuse] [--no-drop] [--before DIR] [N]" >&2; exit 2 ;;
     *) break ;;
   esac
   shift
@@ -110,12 +113,19 @@ for v in 0 1; do
   id=$old
   [ "$v" = 1 ] && id=$new
   t0=$(now)
-  "$danescan" db bench --db "$burl" --realistic --variant "$v" --keep --scan-id "$id" --domains "$n" >"$tmp/load.log" 2>&1 ||
+  summaries=1
+  [ "$raw" = 1 ] && summaries=0
+  DANESCAN_DB_SUMMARIES=$summaries "$danescan" db bench --db "$burl" --realistic --variant "$v" --keep --scan-id "$id" --domains "$n" >"$tmp/load.log" 2>&1 ||
     { cat "$tmp/load.log" >&2; die "loading $id failed"; }
   t1=$(now)
   echo "  $id: $(secs "$t0" "$t1") s in all; $(sed -n 's/^danescan db bench: //p' "$tmp/load.log" | cut -d'(' -f1)"
-  echo "  $id: summaries computed at completion in $(q -c "SELECT round(compute_ms / 1000.0, 2) FROM scan_summaries WHERE scan_id = '$id'") s"
+  if [ "$raw" = 1 ]; then
+    echo "  $id: raw rows only (--raw): --reuse computes the summaries"
+  else
+    echo "  $id: summaries computed at completion in $(q -c "SELECT round(compute_ms / 1000.0, 2) FROM scan_summaries WHERE scan_id = '$id'") s"
+  fi
 done
+if [ "$raw" = 1 ]; then q -c "ANALYZE" >/dev/null; echo "== loaded raw; kept in $dbname (summaries and timings with --reuse $n)"; exit 0; fi
 fi
 # The pair summary of the two scans (migration 018: what changed between
 # them, read by status_changes, dane_adoption, input_change and the diff);
