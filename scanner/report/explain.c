@@ -112,6 +112,18 @@ static bool fact_failed(const struct dns_fact *fact) {
   return fact->done && (fact->state == DNSSEC_BOGUS || fact->state == DNSSEC_FAILED);
 }
 
+/* An insecure host whose other answers validated: its zone is signed, and
+ * what is insecure is an answer without records (a denial of existence the
+ * resolver did not validate), not the zone. */
+static bool insecure_denial_in_signed_zone(const struct mx_host *host) {
+  bool a_insecure = host->a.done && host->a.state == DNSSEC_INSECURE;
+  bool aaaa_insecure = host->aaaa.done && host->aaaa.state == DNSSEC_INSECURE;
+  bool some_secure = (host->a.done && host->a.state == DNSSEC_SECURE) ||
+                     (host->aaaa.done && host->aaaa.state == DNSSEC_SECURE) ||
+                     (host->tlsa.done && host->tlsa.state == DNSSEC_SECURE);
+  return (a_insecure || aaaa_insecure) && some_secure;
+}
+
 /* The repair advice for a bogus or failed lookup of name. */
 static void fix_lookup(struct explain *e, const char *name, const char *type, const struct dns_fact *fact,
                        const char *consequence) {
@@ -613,6 +625,22 @@ static void explain_host(struct explain *e, const struct domain_result *result, 
     if (host->flags & MX_FLAG_NXDOMAIN) {
       say(e, "  => %s does not exist.\n", host->name);
       fix(e, "MX host %s does not exist (NXDOMAIN): fix the MX record of %s.", host->name, result->name);
+    } else if (insecure_denial_in_signed_zone(host)) {
+      /* One of the host's answers validated, so its zone is signed; the
+       * insecure one is a denial (NODATA) the resolver did not accept:
+       * typically NSEC3 iterations above the validator's limit (RFC 9276
+       * 3.2; the lab's hyg-nsec3-high.lab). Telling the operator to sign
+       * the zone would be wrong. */
+      const char *insecure_type = host->a.done && host->a.state == DNSSEC_INSECURE ? "A" : "AAAA";
+      say(e,
+          "  => %s is in a signed zone, but its %s answer came back insecure: DANE does not apply to it.\n",
+          host->name, insecure_type);
+      fix(e,
+          "The zone of MX host %s is signed, yet the resolver did not validate its %s answer, a denial of "
+          "existence (NODATA). The usual cause is NSEC3 with more iterations than validators accept (above 150: "
+          "Unbound and BIND treat such denials as insecure, RFC 9276 3.2), which turns DANE off for the host. "
+          "Re-sign the zone with NSEC3 iterations 0 and no salt (RFC 9276 3.1), or with NSEC.",
+          host->name, insecure_type);
     } else {
       say(e, "  => the address records of %s are not DNSSEC-signed: DANE does not apply to it.\n", host->name);
       fix(e,

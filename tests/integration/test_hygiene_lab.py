@@ -160,6 +160,15 @@ def main():
     text = p.stdout.decode()
     check("Re-sign with NSEC3 iterations 0, no salt" in text, "check hyg-nsec3-salt.lab: NSEC3 iterations 0, no salt",
           text[-3000:])
+    # 200 NSEC3 iterations: the zone is signed (A and TLSA validate), only
+    # the AAAA denial is insecure; check must not tell the operator to sign it.
+    p = run(*lab.in_ns(DANESCAN, "check", "--probe", "none", "--dnssec-hygiene", "all", "hyg-nsec3-high.lab"))
+    text = p.stdout.decode()
+    check("is in a signed zone, but its AAAA answer came back insecure" in text and
+          "NSEC3 with more iterations than validators accept" in text and
+          "is not signed: sign it" not in text,
+          "check hyg-nsec3-high.lab: the AAAA denial is insecure (NSEC3 iterations), not an unsigned zone",
+          text[-3000:])
     p = run(*lab.in_ns(DANESCAN, "check", "--probe", "none", "rrsig-soon.lab"))
     text = p.stdout.decode()
     check("re-sign the zone before the expiration" in text, "check rrsig-soon.lab: re-sign before the expiration",
