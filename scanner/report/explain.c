@@ -119,8 +119,7 @@ static bool insecure_denial_in_signed_zone(const struct mx_host *host) {
   bool a_insecure = host->a.done && host->a.state == DNSSEC_INSECURE;
   bool aaaa_insecure = host->aaaa.done && host->aaaa.state == DNSSEC_INSECURE;
   bool some_secure = (host->a.done && host->a.state == DNSSEC_SECURE) ||
-                     (host->aaaa.done && host->aaaa.state == DNSSEC_SECURE) ||
-                     (host->tlsa.done && host->tlsa.state == DNSSEC_SECURE);
+      (host->aaaa.done && host->aaaa.state == DNSSEC_SECURE) || (host->tlsa.done && host->tlsa.state == DNSSEC_SECURE);
   return (a_insecure || aaaa_insecure) && some_secure;
 }
 
@@ -632,8 +631,7 @@ static void explain_host(struct explain *e, const struct domain_result *result, 
        * 3.2; the lab's hyg-nsec3-high.lab). Telling the operator to sign
        * the zone would be wrong. */
       const char *insecure_type = host->a.done && host->a.state == DNSSEC_INSECURE ? "A" : "AAAA";
-      say(e,
-          "  => %s is in a signed zone, but its %s answer came back insecure: DANE does not apply to it.\n",
+      say(e, "  => %s is in a signed zone, but its %s answer came back insecure: DANE does not apply to it.\n",
           host->name, insecure_type);
       fix(e,
           "The zone of MX host %s is signed, yet the resolver did not validate its %s answer, a denial of "
