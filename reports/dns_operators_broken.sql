@@ -2,15 +2,18 @@
 -- broken DANE domains. A DNS operator is the registrable domain (eTLD+1,
 -- Public Suffix List) of the name servers the parent zone delegates the
 -- domain to: the NS records of the zone-file input (domain_dns_operators,
--- migration 017; no DNS query). A domain whose name servers belong to
+-- migration 017; no DNS query), or for list and CSV inputs scanned with
+-- --ns-lookup the NS RRset at the domain. A domain whose name servers belong to
 -- several operators counts for each. DANE domains: status dane-valid,
 -- dane-partial, dane-failed, dane-unreachable, tlsa-unusable or
 -- dane-unprobed; broken: dane-failed, dane-unreachable or tlsa-unusable (as
 -- providers_broken.sql); dane_failed: of those, dane-failed. Share: broken
 -- of the operator's DANE domains. The first row, "(no NS data)", counts the
 -- DANE domains without an operator: read from a list or CSV input, which
--- has no NS records. Operator "(public suffix)": NS targets whose name has
--- no registrable domain.
+-- has no NS records (unless scan --ns-lookup looked them up: the same rows
+-- then; still none for a name that is no zone apex or whose lookup failed).
+-- Operator "(public suffix)": NS targets whose name has no registrable
+-- domain.
 -- psql variables: scan_id.
 WITH dane AS (
   SELECT d.seq, d.status IN ('dane-failed', 'dane-unreachable', 'tlsa-unusable') AS broken,

@@ -13,6 +13,8 @@
  *      without DS for insecure domains;
  *   5. the domain status is decided (rules.c), the record goes to every
  *      sink, the hosts are released and the task is freed.
+ * With ns_lookup, a name whose input gave no NS targets also gets an NS
+ * lookup, sent with its MX lookup (ns_lookup.h); step 5 waits for it.
  * With mta_sts, a domain with mail also runs sts_stage.c's lookups and
  * policy fetch beside step 3; its MTA-STS verdict is made when both are
  * back, before step 4.
@@ -42,6 +44,8 @@ struct domain_task {
   struct sts_domain sts;
   unsigned zones_pending; /* zone cache entries still awaited (plus a guard while holding) */
   char mx_zone[256];      /* signer of the secure MX RRset, "" when none */
+  bool ns_pending;        /* the NS lookup (--ns-lookup) is still out */
+  bool decided;           /* the journey is done: written as soon as ns_pending is not */
   struct timespec started;
   struct domain_task *next_free;
 };
@@ -130,12 +134,14 @@ static void task_free(struct scan *scan, struct domain_task *task) {
     zone_cache_release(scan->config.zones, task->result.zones[i].zone);
   dns_fact_clear(&task->result.mx);
   dns_fact_clear(&task->result.dnskey);
+  dns_fact_clear(&task->result.ns_lookup);
   if (task->sts_started) sts_domain_clear(&task->sts);
   task->next_free = scan->free_tasks;
   scan->free_tasks = task;
 }
 
-static void task_finish(struct domain_task *task) {
+/* Decides the status and writes the record (the journey and the NS lookup are done). */
+static void task_write(struct domain_task *task) {
   struct scan *scan = task->scan;
   struct domain_result *result = &task->result;
   result->status = rules_domain_status(result);
@@ -156,6 +162,24 @@ static void task_finish(struct domain_task *task) {
   task_free(scan, task);
   schedule_admission(scan);
   check_finished(scan);
+}
+
+/* The end of the journey: written now, or when the NS lookup is back. */
+static void task_finish(struct domain_task *task) {
+  task->decided = true;
+  if (!task->ns_pending) task_write(task);
+}
+
+static void on_ns(const struct dns_answer *answer, void *arg) {
+  struct domain_task *task = arg;
+  struct domain_result *result = &task->result;
+  answer_fact(&result->ns_lookup, answer);
+  if (answer->packet == NULL && answer->state != DNSSEC_BOGUS) result->ns_lookup.state = DNSSEC_FAILED;
+  enum ns_lookup_outcome outcome = ns_lookup_read(answer, result->name, result->ns, sizeof result->ns);
+  if (outcome == NS_LOOKUP_FOUND) result->ns_source = NS_SOURCE_LOOKUP;
+  ns_lookup_count(task->scan->config.ns_stats, outcome);
+  task->ns_pending = false;
+  if (task->decided) task_write(task);
 }
 
 static void on_dnskey(const struct dns_answer *answer, void *arg) {
@@ -433,6 +457,7 @@ static struct domain_task *task_new(struct scan *scan) {
   memset(task, 0, sizeof *task);
   task->scan = scan;
   task->result.mx.rcode = -1;
+  task->result.ns_lookup.rcode = -1;
   return task;
 }
 
@@ -459,6 +484,7 @@ static void start_domain(struct scan *scan, const struct input_name *name) {
   result->rank = name->rank;
   _Static_assert(sizeof result->ns >= sizeof name->ns, "result ns holds the input's");
   memcpy(result->ns, name->ns, strlen(name->ns) + 1);
+  if (result->ns[0] != '\0') result->ns_source = NS_SOURCE_ZONE;
   scan->stats.in_flight++;
   if (name->invalid) {
     snprintf(result->invalid_reason, sizeof result->invalid_reason, "%s",
@@ -473,6 +499,11 @@ static void start_domain(struct scan *scan, const struct input_name *name) {
     log_debug("%s: skipped, not looked up: the blocklist names %s", result->name, listed);
     task_finish(task);
     return;
+  }
+  if (scan->config.ns_lookup && result->ns[0] == '\0' &&
+      dns_lookup(scan->dns, result->name, LDNS_RR_TYPE_NS, -1, on_ns, task) == 0) {
+    task->ns_pending = true;
+    if (scan->config.ns_stats != NULL) scan->config.ns_stats->lookups++;
   }
   if (dns_lookup(scan->dns, result->name, LDNS_RR_TYPE_MX, -1, on_mx, task) != 0) {
     snprintf(result->invalid_reason, sizeof result->invalid_reason, "name cannot be encoded in DNS");

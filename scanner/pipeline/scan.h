@@ -1,5 +1,5 @@
 /* The scan driver: streams names from the input, runs each domain's journey
- * (MX lookup -> hosts -> status -> sinks) with at most `concurrency` domains
+ * (MX lookup, and the optional NS lookup -> hosts -> status -> sinks) with at most `concurrency` domains
  * in flight, shows progress, and returns when the input is exhausted and
  * every admitted domain is written. It owns the domain tasks; it borrows the
  * event base, DNS client, input reader, host resolver and sinks. */
@@ -16,6 +16,7 @@
 #include "dns/dns_client.h"
 #include "input/input.h"
 #include "pipeline/host_resolver.h"
+#include "pipeline/ns_lookup.h"
 #include "pipeline/sts_stage.h"
 #include "pipeline/zone_cache.h"
 #include "record/sink.h"
@@ -52,6 +53,12 @@ struct scan_config {
   struct zone_cache *zones;
   bool hygiene_all;
   unsigned hygiene_warn_days;
+  /* --ns-lookup (pipeline/ns_lookup.h): a valid, looked-up name whose input
+   * gave no NS targets gets one NS lookup beside its MX lookup, and its
+   * answer becomes result.ns (ns_source lookup); the domain is written when
+   * both are back. ns_stats (borrowed, may be NULL) counts them. */
+  bool ns_lookup;
+  struct ns_lookup_stats *ns_stats;
 };
 
 void scan_config_defaults(struct scan_config *config);

@@ -124,6 +124,13 @@ struct domain_zone {
   unsigned flags;                  /* enum zone_hygiene_flag bits, judged when the domain was decided */
 };
 
+/* Where domain_result.ns came from. */
+enum ns_source {
+  NS_SOURCE_NONE,   /* no NS targets */
+  NS_SOURCE_ZONE,   /* the input's zone file (its delegation NS records) */
+  NS_SOURCE_LOOKUP, /* scan --ns-lookup: the NS RRset at the name */
+};
+
 struct domain_result {
   char name[256]; /* normalised, or the escaped raw input for invalid-name */
   char invalid_reason[128];
@@ -132,10 +139,14 @@ struct domain_result {
   unsigned file_index;
   uint64_t line;
   int64_t rank; /* -1 when the input had none */
-  /* The NS targets the input's zone delegates the domain to (input.h
-   * input_name.ns: space-separated host names); "" when the input has no
-   * NS data (lists, CSV). Not looked up: only stored, by operator. */
+  /* The domain's NS targets (space-separated host names), stored by
+   * operator: those the input's zone delegates it to (input.h
+   * input_name.ns), or with scan --ns-lookup, for a name whose input gave
+   * none (lists, CSV), those of its NS lookup (pipeline/ns_lookup.h); ""
+   * when there are none. ns_source says which. */
   char ns[RESULT_NS_MAX_BYTES];
+  enum ns_source ns_source;
+  struct dns_fact ns_lookup; /* the NS lookup (--ns-lookup); not done when none was made */
   enum domain_status status;
   struct dns_fact mx; /* the MX lookup */
   enum dnssec_state mx_dnssec;

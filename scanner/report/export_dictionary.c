@@ -55,7 +55,8 @@ const struct export_table export_tables[] = {
     {"domain_dns_operators", "DNS operators per domain",
      "One row per DNS operator of a domain read from a zone-file input: the registrable domain (Public Suffix List) "
      "of the name servers the zone delegates the domain to, from its NS records (no DNS query). A domain whose name "
-     "servers belong to several operators has a row for each. No rows for domains from list or CSV inputs.",
+     "servers belong to several operators has a row for each. Domains from list or CSV inputs have rows only when "
+     "the scan looked up their NS RRsets (scan --ns-lookup).",
      true, "seq, operator", domain_references},
     {"domain_dnssec_zones", "DNSSEC hygiene per domain and zone",
      "One row per zone that matters to a domain (the zone of its MX RRset, the zones of its hosts' TLSA RRsets; "
@@ -135,7 +136,8 @@ static const struct column_description columns[] = {
      "Registrable domain (eTLD+1, Public Suffix List) of NS targets of the domain; empty when a target is itself a "
      "public suffix."},
     {"domain_dns_operators", "ns_hosts",
-     "The domain's NS targets (lower case, no trailing dot) whose operator this is, in zone order."},
+     "The domain's NS targets (lower case, no trailing dot) whose operator this is, in zone order (answer order "
+     "when looked up)."},
     /* domain_mta_sts */
     {"domain_mta_sts", "seq", "The domain's seq (domains.seq)."},
     {"domain_mta_sts", "domain", "The domain (domains.domain)."},

@@ -101,9 +101,10 @@ static const struct report_table report_tables[] = {
      REPORT_CHART_BARS, "provider", "broken_domains", 0},
     {"dns_operators_broken", "DNS operators with the most broken DANE domains",
      "DANE domains per DNS operator (the registrable domain of the name servers the zone-file input delegates the "
-     "domain to; no query is made), the twenty with the most broken (dane-failed, dane-unreachable, tlsa-unusable). "
-     "A domain counts for each of its operators; the first row counts DANE domains without NS data (list and CSV "
-     "inputs).",
+     "domain to, or, for list and CSV inputs scanned with --ns-lookup, of the NS RRset at the domain), the twenty "
+     "with the most broken (dane-failed, dane-unreachable, tlsa-unusable). A domain counts for each of its "
+     "operators; the first row counts DANE domains without NS data (list and CSV inputs without --ns-lookup, names "
+     "that are no zone apex, failed NS lookups).",
      REPORT_CHART_NONE, NULL, NULL, 0},
     {"tls_versions", "TLS versions", "TLS versions negotiated with probed addresses.", REPORT_CHART_BARS, "tls_version",
      "addresses", 0},

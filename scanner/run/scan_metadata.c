@@ -47,6 +47,12 @@ static const struct counter_field zone_fields[] = {
     DNS_FIELD("requests", zone_requests), DNS_FIELD("hits", zone_hits),       DNS_FIELD("resolved", zone_resolved),
     DNS_FIELD("lookups", zone_lookups),   DNS_FIELD("evicted", zone_evicted),
 };
+static const struct counter_field ns_fields[] = {
+    DNS_FIELD("lookups", ns_lookups),
+    DNS_FIELD("found", ns_found),
+    DNS_FIELD("no_ns", ns_no_ns),
+    DNS_FIELD("failed", ns_failed),
+};
 #undef DNS_FIELD
 
 #define RESOLVER_FIELD(key, member) \
@@ -108,6 +114,10 @@ static void write_counters(struct json_buf *buf, const struct scan_counters *cou
   json_object_begin(buf);
   write_fields(buf, counters, zone_fields, FIELD_COUNT(zone_fields));
   json_object_end(buf);
+  json_key(buf, "ns_lookup");
+  json_object_begin(buf);
+  write_fields(buf, counters, ns_fields, FIELD_COUNT(ns_fields));
+  json_object_end(buf);
 }
 
 void scan_counters_from_runtime(const struct scan_runtime *runtime, struct scan_counters *out) {
@@ -153,6 +163,19 @@ void scan_counters_from_runtime(const struct scan_runtime *runtime, struct scan_
     out->zone_lookups = zones.lookups;
     out->zone_evicted = zones.evicted;
   }
+  out->ns_lookups = runtime->ns_lookup.lookups;
+  out->ns_found = runtime->ns_lookup.found;
+  out->ns_no_ns = runtime->ns_lookup.no_ns;
+  out->ns_failed = runtime->ns_lookup.failed;
+}
+
+void scan_counters_print_ns_lookup(FILE *out, const struct scan_counters *counters) {
+  if (counters->ns_lookups == 0) return;
+  fprintf(out,
+          "  ns lookups: %llu (%llu with NS, %llu without NS: not a zone apex or no such name, %llu failed or "
+          "bogus)\n",
+          (unsigned long long)counters->ns_lookups, (unsigned long long)counters->ns_found,
+          (unsigned long long)counters->ns_no_ns, (unsigned long long)counters->ns_failed);
 }
 
 int scan_counters_detail_json(const struct scan_counters *counters, char *out, size_t out_len) {
@@ -182,6 +205,8 @@ static void add_sum(void *ctx, const char *group, const char *name, const char *
     set_field(counters, cache_fields, FIELD_COUNT(cache_fields), key, value);
   } else if (strcmp(group, "zone_cache") == 0) {
     set_field(counters, zone_fields, FIELD_COUNT(zone_fields), key, value);
+  } else if (strcmp(group, "ns_lookup") == 0) {
+    set_field(counters, ns_fields, FIELD_COUNT(ns_fields), key, value);
   } else if (strcmp(group, "resolvers") == 0 && name != NULL) {
     struct scan_resolver_counters *resolver = NULL;
     for (size_t i = 0; i < counters->resolver_count; i++) {

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <libpq-fe.h>
@@ -44,10 +45,16 @@ struct scan_counters {
   uint64_t cache_requests, cache_hits, cache_resolved, cache_evicted;
   /* DNSSEC hygiene zone cache (pipeline/zone_cache.h), "zone_cache": all 0 with --dnssec-hygiene none */
   uint64_t zone_requests, zone_hits, zone_resolved, zone_lookups, zone_evicted;
+  /* NS lookups of scan --ns-lookup (pipeline/ns_lookup.h), "ns_lookup": all 0 without it */
+  uint64_t ns_lookups, ns_found, ns_no_ns, ns_failed;
 };
 
 /* The counters of this process's runtime. */
 void scan_counters_from_runtime(const struct scan_runtime *runtime, struct scan_counters *out);
+
+/* The summary line of the NS lookups (scan --ns-lookup), nothing when
+ * there were none: "  ns lookups: N (M with NS, K without NS, F failed)". */
+void scan_counters_print_ns_lookup(FILE *out, const struct scan_counters *counters);
 
 /* The counters as the JSON object a worker stores
  * ({"dns": {...}, "mx_host_cache": {...}}), into out (NUL-terminated).

@@ -21,6 +21,7 @@ enum {
   OPT_ATTEMPTS,
   OPT_MAX_QUERIES,
   OPT_ISLANDS,
+  OPT_NS_LOOKUP,
   OPT_DNSSEC_HYGIENE,
   OPT_CONCURRENCY,
   OPT_HOST_CACHE,
@@ -81,6 +82,7 @@ static const struct option long_options[] = {
     {"attempts", required_argument, NULL, OPT_ATTEMPTS},
     {"max-queries", required_argument, NULL, OPT_MAX_QUERIES},
     {"islands", no_argument, NULL, OPT_ISLANDS},
+    {"ns-lookup", no_argument, NULL, OPT_NS_LOOKUP},
     {"dnssec-hygiene", required_argument, NULL, OPT_DNSSEC_HYGIENE},
     {"mta-sts", no_argument, NULL, OPT_MTA_STS},
     {"ca-file", required_argument, NULL, OPT_CA_FILE},
@@ -196,6 +198,9 @@ int scan_options_parse(struct scan_options *options, int argc, char **argv, char
       break;
     case OPT_ISLANDS:
       options->scan.islands = true;
+      break;
+    case OPT_NS_LOOKUP:
+      options->scan.ns_lookup = true;
       break;
     case OPT_DNSSEC_HYGIENE:
       if (strcmp(optarg, "dane") != 0 && strcmp(optarg, "all") != 0 && strcmp(optarg, "none") != 0) {

@@ -229,6 +229,9 @@ int run_scan(struct scan_options *options, int argc, char **argv) {
   input_reader_get_counts(input, &counts);
   if (!options->quiet) {
     print_summary(stderr, &stats, &dns_stats, &host_stats, &counts);
+    struct scan_counters counters;
+    scan_counters_from_runtime(&runtime, &counters);
+    scan_counters_print_ns_lookup(stderr, &counters);
     if (runtime.engine != NULL) print_probe_summary(stderr, runtime.engine);
   }
   if (options->metadata != NULL) {

@@ -84,6 +84,7 @@ int scan_runtime_open(struct scan_runtime *runtime, const struct scan_options *o
     }
   }
   runtime->scan = options->scan;
+  runtime->scan.ns_stats = &runtime->ns_lookup;
   if (runtime->blocklist != NULL) {
     runtime->scan.opted_out = opted_out;
     runtime->scan.opted_out_ctx = runtime->blocklist;

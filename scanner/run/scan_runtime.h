@@ -27,6 +27,7 @@ struct scan_runtime {
   struct sts_fetcher *fetcher; /* --mta-sts: the policy fetch, on the engine's politeness; else NULL */
   struct sts_policy_fetch policy_fetch;
   struct probe_blocklist *blocklist; /* --blocklist: its names opt domains out; NULL without */
+  struct ns_lookup_stats ns_lookup;  /* --ns-lookup counters (scan.ns_stats points here) */
   struct scan_config scan;           /* options->scan with policy_fetch and opted_out: what scan_new takes */
 };
 

@@ -375,6 +375,7 @@ static void print_db_summary(struct supervisor *sup, const struct scan_metadata 
             (unsigned long long)summary.chunks, (unsigned long long)summary.takeovers,
             (unsigned long long)summary.hosts_claimed, (unsigned long long)summary.duplicate_probes);
   }
+  scan_counters_print_ns_lookup(stderr, &metadata->counters);
   if (!complete) {
     char error[512];
     if (db_scan_error(sup->conn, sup->scan_id, "not every name is stored yet", error, sizeof error, why, sizeof why) ==

@@ -69,6 +69,30 @@ static void write_fact(struct json_buf *buf, const struct dns_fact *fact) {
   json_object_end(buf);
 }
 
+/* "ns" and "ns_source" when the domain has NS targets (zone input, or
+ * --ns-lookup), "ns_lookup" when it was looked up; none for invalid names
+ * (pg_rows stores no operator for them either). */
+static void write_ns(struct json_buf *buf, const struct domain_result *result) {
+  if (result->status == DOMAIN_INVALID_NAME) return;
+  if (result->ns[0] != '\0') {
+    json_key(buf, "ns");
+    json_array_begin(buf);
+    for (const char *at = result->ns; *at != '\0';) {
+      size_t len = strcspn(at, " ");
+      json_string_len(buf, at, len);
+      at += len;
+      if (*at == ' ') at++;
+    }
+    json_array_end(buf);
+    json_key(buf, "ns_source");
+    json_string(buf, result->ns_source == NS_SOURCE_LOOKUP ? "lookup" : "zone");
+  }
+  if (result->ns_lookup.done) {
+    json_key(buf, "ns_lookup");
+    write_fact(buf, &result->ns_lookup);
+  }
+}
+
 static void write_tlsa(struct json_buf *buf, const struct tlsa_record *record) {
   json_object_begin(buf);
   json_key(buf, "usage");
@@ -466,6 +490,7 @@ void jsonl_format_domain(struct json_buf *buf, const struct domain_result *resul
       json_array_end(buf);
     }
   }
+  write_ns(buf, result);
   write_mta_sts(buf, result->mta_sts);
   json_key(buf, "started");
   write_time(buf, result->started_unix_ms);
