@@ -136,6 +136,19 @@ t0=$(now)
 computed=$(q -c "SELECT danescan_summarize_pair('$new', '$old')")
 t1=$(now)
 if [ "$computed" = t ]; then echo "  pair $old -> $new: summary computed in $(secs "$t0" "$t1") s"; else echo "  pair $old -> $new: summary fresh"; fi
+# The history of domain_latest, domain_dane_seen and domain_failure_episodes
+# (migration 019): brought up to date by danescan_summarize_scan; the time
+# of its last update per kind (latest: every scan; the others per input set).
+if [ "$(q -c "SELECT to_regclass('domain_history_state') IS NOT NULL")" = t ]; then
+  t0=$(now)
+  computed=$(q -c "SELECT danescan_summarize_history()")
+  t1=$(now)
+  [ "$computed" = t ] && echo "  history (migration 019): brought up to date now in $(secs "$t0" "$t1") s"
+  q -c "SELECT format('  history %s: %s input set(s), last update %s s (%s)', kind, count(*),
+                      round(sum(compute_ms) / 1000.0, 2),
+                      string_agg(DISTINCT CASE WHEN incremental THEN 'incremental' ELSE 'from scratch' END, ', '))
+          FROM domain_history_state GROUP BY kind ORDER BY kind"
+fi
 q -c "ANALYZE" >/dev/null
 if [ "$load_only" = 1 ]; then echo "== loaded; kept in $dbname (time it with --reuse $n)"; exit 0; fi
 
