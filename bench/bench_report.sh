@@ -7,7 +7,10 @@
 #     a few percent with TLSA, probes) through the real COPY sink; the second
 #     scan is variant 1 of the same survey (1 % of the domains changed). The
 #     summaries (migration 009) are computed when each scan finishes; their
-#     time is printed apart (scan_summaries.compute_ms);
+#     time is printed apart (scan_summaries.compute_ms).
+#     The history of migration 019 (domain_latest, domain_dane_seen,
+#     domain_failure_episodes) is brought up to date with them; its last
+#     update's time per kind is printed;
 #  2. `danescan report --previous` (summaries fresh), the same after the
 #     summaries were deleted (the first report of a scan computes them),
 #     and `danescan diff`;

@@ -412,9 +412,11 @@ $$;
 
 -- Brings all three up to date (a no-op when fresh: the scans rows and
 -- their scan_batches counts are read). Called by danescan_summarize_scan.
+-- (enable_nestloop on: the summariser turns it off, and the per-episode
+-- provider lookups and the short histories want index nested loops.)
 CREATE FUNCTION danescan_summarize_history() RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public SET work_mem = '256MB' SET jit = off
-  SET max_parallel_workers_per_gather = 0 AS $$
+  SET max_parallel_workers_per_gather = 0 SET enable_nestloop = on AS $$
 DECLARE
   a boolean;
   b boolean;
