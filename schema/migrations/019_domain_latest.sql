@@ -32,8 +32,11 @@
 -- its carry rows by the domains' next-latest rows. Anything else (a scan
 -- started before one already kept, a dropped newest scan, a changed older
 -- scan; for dane_seen and episodes anything but appended scans) recomputes
--- the kind and set from the raw rows. danescan_drop_scan is unchanged: a
--- dropped scan only makes the state stale.
+-- the kind and set: latest by appending every scan in start order to an
+-- empty history (one pass over each consecutive pair of scans), dane_seen
+-- and episodes with the old views' queries for the set.
+-- danescan_drop_scan is unchanged: a dropped scan only makes the state
+-- stale.
 --
 -- Assumes one row per name per scan (the scanner's input filter drops
 -- duplicate names); with two rows of one name in a scan the old
@@ -105,27 +108,7 @@ CREATE FUNCTION danescan_domain_latest_top() RETURNS text LANGUAGE sql STABLE AS
      AND st.parts = (SELECT c.parts FROM danescan_history_current('latest') c)
 $$;
 
--- latest: from scratch (one pass over every scan's rows but the newest).
-CREATE FUNCTION danescan_latest_full(top text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-  DELETE FROM domain_latest_carry;
-  IF top IS NULL THEN
-    RETURN;
-  END IF;
-  EXECUTE format($q$
-    INSERT INTO domain_latest_carry
-    SELECT DISTINCT ON (d.domain)
-           d.domain, d.status, d.scan_id, s.started_at, d.tld, d.mx_dnssec, d.mx_count, d.implicit_mx,
-           d.invalid_reason, d.seq
-      FROM domains d
-      JOIN scans s ON s.id = d.scan_id
-     WHERE d.scan_id <> %1$L
-       AND NOT EXISTS (SELECT 1 FROM domains n WHERE n.scan_id = %1$L AND n.domain = d.domain)
-     ORDER BY d.domain, s.started_at DESC, d.scan_id DESC$q$, top);
-END
-$$;
-
--- latest: scan `next` appended after `prev` (the newest scan so far).
+-- latest: scan `nxt` appended after `prev` (the newest scan so far).
 CREATE FUNCTION danescan_latest_append(prev text, nxt text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE format($q$
@@ -139,6 +122,18 @@ BEGIN
       JOIN scans s ON s.id = d.scan_id
      WHERE d.scan_id = %1$L
        AND NOT EXISTS (SELECT 1 FROM domains n WHERE n.scan_id = %2$L AND n.domain = d.domain)$q$, prev, nxt);
+END
+$$;
+
+-- latest: from scratch, as the scans appended one by one in start order
+-- (each step one pass over two scans' rows; a single DISTINCT ON over every
+-- scan's rows, the old view's query, sorts them all).
+CREATE FUNCTION danescan_latest_full(ids text[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM domain_latest_carry;
+  FOR i IN 2 .. coalesce(cardinality(ids), 0) LOOP
+    PERFORM danescan_latest_append(ids[i - 1], ids[i]);
+  END LOOP;
 END
 $$;
 
@@ -201,7 +196,7 @@ BEGIN
     END IF;
   END IF;
   IF NOT incremental THEN
-    PERFORM danescan_latest_full(cur.scan_ids[n]);
+    PERFORM danescan_latest_full(cur.scan_ids);
   END IF;
   INSERT INTO domain_history_state (kind, input_set, scan_ids, parts, compute_ms, incremental)
   VALUES ('latest', '', cur.scan_ids, cur.parts, (extract(epoch FROM clock_timestamp() - t0) * 1000)::integer,
@@ -431,7 +426,7 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION danescan_summarize_history() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION danescan_summarize_history() TO danescan_reader;
-REVOKE EXECUTE ON FUNCTION danescan_latest_full(text), danescan_latest_append(text, text), danescan_latest_refresh(),
+REVOKE EXECUTE ON FUNCTION danescan_latest_full(text[]), danescan_latest_append(text, text), danescan_latest_refresh(),
   danescan_dane_seen_full(text), danescan_dane_seen_append(text, text, timestamptz), danescan_episodes_full(text),
   danescan_episodes_append(text, text, timestamptz), danescan_sets_refresh(text) FROM PUBLIC;
 
