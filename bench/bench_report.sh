@@ -7,7 +7,10 @@
 #     a few percent with TLSA, probes) through the real COPY sink; the second
 #     scan is variant 1 of the same survey (1 % of the domains changed). The
 #     summaries (migration 009) are computed when each scan finishes; their
-#     time is printed apart (scan_summaries.compute_ms);
+#     time is printed apart (scan_summaries.compute_ms).
+#     The history of migration 019 (domain_latest, domain_dane_seen,
+#     domain_failure_episodes) is brought up to date with them; its last
+#     update's time per kind is printed;
 #  2. `danescan report --previous` (summaries fresh), the same after the
 #     summaries were deleted (the first report of a scan computes them),
 #     and `danescan diff`;
@@ -136,6 +139,19 @@ t0=$(now)
 computed=$(q -c "SELECT danescan_summarize_pair('$new', '$old')")
 t1=$(now)
 if [ "$computed" = t ]; then echo "  pair $old -> $new: summary computed in $(secs "$t0" "$t1") s"; else echo "  pair $old -> $new: summary fresh"; fi
+# The history of domain_latest, domain_dane_seen and domain_failure_episodes
+# (migration 019): brought up to date by danescan_summarize_scan; the time
+# of its last update per kind (latest: every scan; the others per input set).
+if [ "$(q -c "SELECT to_regclass('domain_history_state') IS NOT NULL")" = t ]; then
+  t0=$(now)
+  computed=$(q -c "SELECT danescan_summarize_history()")
+  t1=$(now)
+  [ "$computed" = t ] && echo "  history (migration 019): brought up to date now in $(secs "$t0" "$t1") s"
+  q -c "SELECT format('  history %s: %s input set(s), last update %s s (%s)', kind, count(*),
+                      round(sum(compute_ms) / 1000.0, 2),
+                      string_agg(DISTINCT CASE WHEN incremental THEN 'incremental' ELSE 'from scratch' END, ', '))
+          FROM domain_history_state GROUP BY kind ORDER BY kind"
+fi
 q -c "ANALYZE" >/dev/null
 if [ "$load_only" = 1 ]; then echo "== loaded; kept in $dbname (time it with --reuse $n)"; exit 0; fi
 

@@ -185,6 +185,22 @@ def main():
                       f"report has the {name} section and CSV")
             check("warning: the input set changed" in page, "report shows the input-set warning")
 
+        # Migration 019: the report's danescan_summarize_scan brought the
+        # maintained history up to date; the views now read it, with the
+        # same rows as migration 010's definitions.
+        fresh = db.sql("SELECT danescan_domain_latest_top() IS NOT NULL,"
+                       " (SELECT count(*) FROM danescan_history_fresh_sets('dane_seen'))"
+                       " = (SELECT count(DISTINCT input_set) FROM scan_input_sets),"
+                       " (SELECT count(*) FROM danescan_history_fresh_sets('episodes'))"
+                       " = (SELECT count(DISTINCT input_set) FROM scan_input_sets)")
+        check(fresh == [["t", "t", "t"]], "the report leaves the history fresh (latest, dane_seen, episodes)", fresh)
+        for view in ("domain_failure_episodes", "domain_dane_seen"):
+            old_sql = re.search(r"CREATE VIEW " + view + r" AS\n(.*?);\n", m010, re.S).group(1)
+            want = db.sql(f"SELECT * FROM ({old_sql}) v ORDER BY 1, 2, 3")
+            got = db.sql(f"SELECT * FROM {view} ORDER BY 1, 2, 3")
+            check(got == want and len(want) > 1, f"{view} from the history: the same {len(want)} rows as migration 010's",
+                  f"\n  got  {got}\n  want {want}")
+
 
 if __name__ == "__main__":
     run_test(main, need_a_pass=True)

@@ -100,6 +100,243 @@ SELECT m.scan_id,
 }
 
 
+# Migration 019: domain_latest, domain_dane_seen and domain_failure_episodes
+# read maintained rows while fresh. Their definitions before (migrations 002
+# and 012), the reference: every query below must give the same rows.
+OLD_DOMAIN_LATEST = """
+SELECT DISTINCT ON (d.domain)
+       d.domain, d.status, d.scan_id, s.started_at AS scan_started_at, d.tld, d.mx_dnssec,
+       d.mx_count, d.implicit_mx, d.invalid_reason, d.seq
+  FROM domains d
+  JOIN scans s ON s.id = d.scan_id
+ ORDER BY d.domain, s.started_at DESC, d.scan_id DESC"""
+OLD_DANE_SEEN = """
+WITH sets AS MATERIALIZED (
+  SELECT scan_id, started_at, input_set FROM scan_input_sets
+), valid_domains AS (
+  SELECT DISTINCT i.input_set, d.domain
+    FROM domains d
+    JOIN sets i ON i.scan_id = d.scan_id
+   WHERE d.status = 'dane-valid'
+)
+SELECT i.input_set, d.domain,
+       count(*) AS scans,
+       count(*) FILTER (WHERE d.status = 'dane-valid') AS dane_valid_scans,
+       (array_agg(d.scan_id ORDER BY i.started_at, d.scan_id) FILTER (WHERE d.status = 'dane-valid'))[1]
+         AS first_dane_valid_scan,
+       min(i.started_at) FILTER (WHERE d.status = 'dane-valid') AS first_dane_valid_at,
+       (array_agg(d.scan_id ORDER BY i.started_at DESC, d.scan_id DESC) FILTER (WHERE d.status = 'dane-valid'))[1]
+         AS last_dane_valid_scan,
+       max(i.started_at) FILTER (WHERE d.status = 'dane-valid') AS last_dane_valid_at,
+       (array_agg(d.status ORDER BY i.started_at DESC, d.scan_id DESC))[1] AS latest_status
+  FROM valid_domains v
+  JOIN domains d ON d.domain = v.domain
+  JOIN sets i ON i.scan_id = d.scan_id AND i.input_set = v.input_set
+ GROUP BY i.input_set, d.domain
+UNION ALL
+SELECT input_set, domain, scans, 0::bigint, NULL::text, NULL::timestamptz, NULL::text, NULL::timestamptz, latest_status
+  FROM (SELECT i.input_set, d.domain, count(*) AS scans,
+               count(*) FILTER (WHERE d.status = 'dane-valid') AS valid,
+               (array_agg(d.status ORDER BY i.started_at DESC, d.scan_id DESC))[1] AS latest_status
+          FROM domains d
+          JOIN scan_input_sets i ON i.scan_id = d.scan_id
+         GROUP BY i.input_set, d.domain) never
+ WHERE valid = 0"""
+OLD_EPISODES = """
+WITH sets AS MATERIALIZED (
+  SELECT scan_id, started_at, input_set FROM scan_input_sets
+), failing_domains AS (
+  SELECT DISTINCT i.input_set, d.domain
+    FROM domains d
+    JOIN sets i ON i.scan_id = d.scan_id
+   WHERE d.status IN ('dane-failed', 'dane-unreachable', 'tlsa-unusable')
+), history AS (
+  SELECT i.input_set, d.domain, d.scan_id, d.seq, i.started_at, d.status,
+         d.status IN ('dane-failed', 'dane-unreachable', 'tlsa-unusable') AS failing
+    FROM failing_domains f
+    JOIN domains d ON d.domain = f.domain
+    JOIN sets i ON i.scan_id = d.scan_id AND i.input_set = f.input_set
+), marked AS (
+  SELECT h.*,
+         lag(h.failing) OVER w AS was_failing,
+         (array_agg(h.scan_id) FILTER (WHERE NOT h.failing) OVER after)[1] AS end_scan_id,
+         (array_agg(h.started_at) FILTER (WHERE NOT h.failing) OVER after)[1] AS end_started_at,
+         (array_agg(h.status) FILTER (WHERE NOT h.failing) OVER after)[1] AS end_status
+    FROM history h
+  WINDOW w AS (PARTITION BY h.input_set, h.domain ORDER BY h.started_at, h.scan_id),
+         after AS (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
+), episodes AS (
+  SELECT m.input_set, m.domain, m.scan_id AS failed_scan_id, m.seq AS failed_seq, m.started_at AS failed_at,
+         m.status AS failed_status, m.end_scan_id, m.end_started_at, m.end_status
+    FROM marked m
+   WHERE m.failing AND m.was_failing IS NOT TRUE
+)
+SELECT ep.input_set, ep.domain, ep.failed_scan_id, ep.failed_at, ep.failed_status,
+       ep.end_scan_id, ep.end_started_at AS ended_at, ep.end_status,
+       CASE WHEN ep.end_scan_id IS NULL THEN 'open'
+            WHEN ep.end_status IN ('dane-valid', 'dane-partial') THEN 'fixed'
+            ELSE 'left' END AS end_kind,
+       ep.end_started_at - ep.failed_at AS duration,
+       (SELECT array_agg(DISTINCT danescan_host_provider(h.host, h.provider) ORDER BY danescan_host_provider(h.host, h.provider))
+          FROM domain_mx m
+          JOIN mx_hosts h ON h.scan_id = m.scan_id AND h.host = m.host
+         WHERE m.scan_id = ep.failed_scan_id AND m.seq = ep.failed_seq
+           AND h.status IN ('dane-failed', 'dane-unreachable', 'tlsa-unusable', 'tlsa-failed')
+           AND danescan_host_provider(h.host, h.provider) IS NOT NULL) AS providers
+  FROM episodes ep"""
+AA11 = "'[\"aa11\"]'"
+# name: (query on the view, the same on the old definition); {v} is the view
+HISTORY_QUERIES = {
+    "domain_latest": ("domain_latest", OLD_DOMAIN_LATEST, "SELECT * FROM {v} ORDER BY domain"),
+    "domain_latest by status": ("domain_latest", OLD_DOMAIN_LATEST,
+                                "SELECT status, count(*) FROM {v} GROUP BY status ORDER BY 2 DESC, 1"),
+    "domain_latest by domain": ("domain_latest", OLD_DOMAIN_LATEST,
+                                "SELECT * FROM {v} WHERE domain IN ('a.lab', 'zz.lab', 'b.org') ORDER BY domain"),
+    "domain_dane_seen": ("domain_dane_seen", OLD_DANE_SEEN, "SELECT * FROM {v} ORDER BY input_set, domain"),
+    "domain_dane_seen documented": ("domain_dane_seen", OLD_DANE_SEEN,
+                                    "SELECT domain, first_dane_valid_scan, last_dane_valid_scan, latest_status FROM {v}"
+                                    f" WHERE input_set = {AA11} AND dane_valid_scans > 0 ORDER BY domain"),
+    "domain_failure_episodes": ("domain_failure_episodes", OLD_EPISODES,
+                                "SELECT * FROM {v} ORDER BY input_set, domain, failed_at"),
+    "domain_failure_episodes documented": ("domain_failure_episodes", OLD_EPISODES,
+                                           "SELECT end_kind, count(*), percentile_cont(0.5) WITHIN GROUP"
+                                           f" (ORDER BY duration) FROM {{v}} WHERE input_set = {AA11}"
+                                           " GROUP BY end_kind ORDER BY end_kind"),
+}
+
+
+def history_same(db, when, url=None):
+    for name, (view, old, sql) in HISTORY_QUERIES.items():
+        got = db.sql(sql.format(v=view), url=url)
+        want = db.sql(sql.format(v=f"({old}) old"))
+        check(got == want and len(want) > 0, f"{name}: the same rows as its old definition {when}",
+              f"\n  got  {got}\n  want {want}")
+
+
+def history_fresh(db):
+    """(latest fresh, every input set fresh for dane_seen, for episodes)."""
+    r = db.sql("SELECT danescan_domain_latest_top() IS NOT NULL,"
+               " (SELECT count(*) FROM danescan_history_fresh_sets('dane_seen')),"
+               " (SELECT count(*) FROM danescan_history_fresh_sets('episodes')),"
+               " (SELECT count(DISTINCT input_set) FROM scan_input_sets)")[0]
+    return (r[0] == "t", r[1] == r[3], r[2] == r[3])
+
+
+def history_state(db):
+    return {(r[0], r[1]): r[2] for r in db.sql("SELECT kind, input_set, incremental FROM domain_history_state")}
+
+
+ADD_SCAN = """
+SELECT danescan_create_scan_partitions('{id}');
+INSERT INTO scans (id, started_at, ended_at, complete, software, command_line, inputs, domains)
+VALUES ('{id}', '{start}', {end}, {complete}, 'danescan 0.1.0', '{{scan}}', '[{{"name": "a.txt", "sha256": "aa11"}}]', 0);
+"""
+
+
+def add_rows(db, scan, batch, rows):
+    """Stores rows (seq, domain, status) in a scan as a writer would: the
+    domains rows and a scan_batches row in one transaction."""
+    values = ", ".join(f"('{scan}', {seq}, '{d}', 'lab', '{st}', 'secure', 1)" for seq, d, st in rows)
+    db.sql(f"BEGIN; INSERT INTO domains (scan_id, seq, domain, tld, status, mx_dnssec, mx_count) VALUES {values};"
+           f" INSERT INTO scan_batches (scan_id, batch_no, seqs, domain_rows)"
+           f" VALUES ('{scan}', {batch}, '{{[1,1000)}}', {len(rows)});"
+           f" UPDATE scans SET domains = domains + {len(rows)} WHERE id = '{scan}'; COMMIT")
+
+
+def history_checks():
+    """The three views equal their old definitions in every state: raw rows
+    (no history yet), fresh after danescan_summarize_scan, a scan appended,
+    a scan started before the others, a dropped scan, a scan still being
+    written (incomplete) and resumed, the newest scan dropped. After every
+    summarize the history must be fresh (read by the views, not the raw
+    rows): a stale history fails here."""
+    with PrivateDB("danescan_test_report_history", schema=True, fixture=REPORT_FIXTURE) as db:
+        check(history_fresh(db) == (False, False, False), "no history before the first summary")
+        history_same(db, "(raw rows)")
+        db.sql("SELECT danescan_summarize_scan(id) FROM scans")
+        check(history_fresh(db) == (True, True, True), "danescan_summarize_scan brings the history up to date")
+        history_same(db, "(history)")
+        check(db.sql("SELECT count(*) FROM domain_latest_carry WHERE domain = 'zz.lab'")[0][0] == "1",
+              "the carry rows hold the domain the newest scan lacks")
+        # The views read the maintained rows while fresh: a changed row shows.
+        db.sql("UPDATE domain_latest_carry SET status = 'insecure' WHERE domain = 'zz.lab';"
+               " UPDATE domain_dane_seen_rows SET scans = scans + 100;"
+               " UPDATE domain_failure_episode_rows SET end_kind = 'tampered'")
+        check(db.sql("SELECT status FROM domain_latest WHERE domain = 'zz.lab'") == [["insecure"]]
+              and int(db.sql("SELECT min(scans) FROM domain_dane_seen WHERE dane_valid_scans > 0")[0][0]) >= 100
+              and db.sql("SELECT DISTINCT end_kind FROM domain_failure_episodes") == [["tampered"]],
+              "the views read the maintained rows while fresh")
+        db.sql("DELETE FROM domain_history_state")
+        history_same(db, "(state forgotten: raw rows)")
+        db.sql("SELECT danescan_summarize_scan('fx-2')")
+        check(history_fresh(db) == (True, True, True), "a fresh scan's summarize recomputes a forgotten history")
+        history_same(db, "(recomputed)")
+
+        # A scan appended: fx-3 after fx-2 in the input set; a.lab absent
+        # (its latest row stays fx-2's), b.org fixed, c.net failing again,
+        # k.lab failing for the first time, a new dane-valid name.
+        db.sql(ADD_SCAN.format(id="fx-3", start="2024-04-01T00:00:00Z", end="'2024-04-01T01:00:00Z'", complete="true"))
+        add_rows(db, "fx-3", 1, [(2, "b.org", "dane-valid"), (3, "c.net", "dane-unreachable"),
+                                 (4, "d.lab", "insecure"), (9, "i.lab", "no-dane"), (11, "k.lab", "dane-failed"),
+                                 (12, "l.lab", "dane-valid")])
+        check(history_fresh(db) == (False, False, False), "a new scan makes the history stale")
+        history_same(db, "(a scan appended, stale)")
+        db.sql("SELECT danescan_summarize_scan('fx-3')")
+        state = history_state(db)
+        check(history_fresh(db) == (True, True, True) and state[("latest", "")] == "t"
+              and state[("dane_seen", '["aa11"]')] == "t" and state[("episodes", '["aa11"]')] == "t",
+              "an appended scan updates the history incrementally", f"{state}")
+        history_same(db, "(a scan appended)")
+
+        # A scan started before every other one (its rows are older).
+        db.sql(ADD_SCAN.format(id="fx-early", start="2023-12-01T00:00:00Z", end="'2023-12-01T01:00:00Z'",
+                               complete="true"))
+        add_rows(db, "fx-early", 1, [(1, "a.lab", "dane-failed"), (2, "old.lab", "dane-valid"),
+                                     (3, "c.net", "dane-valid"), (4, "k.lab", "dane-valid")])
+        history_same(db, "(a scan started earlier, stale)")
+        db.sql("SELECT danescan_summarize_scan('fx-early')")
+        check(history_fresh(db) == (True, True, True) and history_state(db)[("latest", "")] == "f",
+              "a scan started earlier: the history is recomputed")
+        history_same(db, "(a scan started earlier)")
+
+        # A dropped scan (not the newest).
+        r = run(DANESCAN, "db", "drop", "fx-1", "--db", db.url, text=True)
+        check(r.returncode == 0, "db drop fx-1", r.stderr)
+        check(history_fresh(db) == (False, False, False), "a dropped scan makes the history stale")
+        history_same(db, "(a scan dropped, stale)")
+        db.sql("SELECT danescan_summarize_scan('fx-2')")
+        check(history_fresh(db) == (True, True, True) and history_state(db)[("latest", "")] == "t",
+              "after a drop the latest rows are repaired incrementally")
+        history_same(db, "(a scan dropped)")
+
+        # An incomplete scan still being written, then resumed.
+        db.sql(ADD_SCAN.format(id="fx-4", start="2024-05-01T00:00:00Z", end="NULL", complete="false"))
+        add_rows(db, "fx-4", 1, [(1, "c.net", "dane-valid"), (2, "k.lab", "dane-failed")])
+        db.sql("SELECT danescan_summarize_scan('fx-4')")
+        check(history_fresh(db) == (True, True, True), "an incomplete scan's summary brings the history up to date")
+        history_same(db, "(an incomplete scan)")
+        add_rows(db, "fx-4", 2, [(3, "zz.lab", "no-dane"), (4, "b.org", "dane-failed"), (5, "old.lab", "insecure")])
+        check(history_fresh(db) == (False, False, False), "rows added to a scan make the history stale")
+        history_same(db, "(rows added to the newest scan, stale)")
+        db.sql("UPDATE scans SET runs = runs + 1 WHERE id = 'fx-4'")
+        add_rows(db, "fx-4", 3, [(6, "a.lab", "dane-valid"), (7, "l.lab", "dane-unreachable")])
+        db.sql("SELECT danescan_summarize_scan('fx-4')")
+        check(history_fresh(db) == (True, True, True) and history_state(db)[("latest", "")] == "t",
+              "a resumed newest scan: the latest rows are updated incrementally")
+        history_same(db, "(a resumed scan)")
+        reader = db.url.replace("user=postgres", "user=danescan_reader") if "user=" in db.url \
+            else db.url + "&user=danescan_reader"
+        history_same(db, "(as the read-only role)", url=reader)
+
+        # The newest scan dropped.
+        r = run(DANESCAN, "db", "drop", "fx-4", "--db", db.url, text=True)
+        check(r.returncode == 0, "db drop fx-4", r.stderr)
+        history_same(db, "(the newest scan dropped, stale)")
+        db.sql("SELECT danescan_summarize_scan('fx-3')")
+        check(history_fresh(db) == (True, True, True), "after the newest scan's drop the history is recomputed")
+        history_same(db, "(the newest scan dropped)")
+
+
 def all_outputs(db, url=None):
     """Every report file for every scan pair, and the views, as one dict."""
     out = {}
@@ -282,6 +519,7 @@ def bench_checks():
 
 def main():
     fixture_checks()
+    history_checks()
     partition_checks()
     bench_checks()
 
