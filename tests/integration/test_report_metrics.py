@@ -194,6 +194,13 @@ def main():
                        " (SELECT count(*) FROM danescan_history_fresh_sets('episodes'))"
                        " = (SELECT count(DISTINCT input_set) FROM scan_input_sets)")
         check(fresh == [["t", "t", "t"]], "the report leaves the history fresh (latest, dane_seen, episodes)", fresh)
+        # Migration 021: freshness does not depend on the reader's time zone
+        # or date style (the keys spell timestamps as text).
+        zones = db.sql("SET TimeZone = 'America/New_York'; SET DateStyle = 'German';"
+                       " SELECT danescan_scan_summary_fresh('m-4'), danescan_pair_fresh('m-4', 'm-3'),"
+                       " danescan_time_to_fix_fresh('m-4')")
+        check(zones == [["t", "t", "t"]], "summaries stay fresh for a session in another time zone and date style",
+              zones)
         for view in ("domain_failure_episodes", "domain_dane_seen"):
             old_sql = re.search(r"CREATE VIEW " + view + r" AS\n(.*?);\n", m010, re.S).group(1)
             want = db.sql(f"SELECT * FROM ({old_sql}) v ORDER BY 1, 2, 3")

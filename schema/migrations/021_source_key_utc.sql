@@ -1,0 +1,22 @@
+-- danescan schema, migration 21: a scan's source key no longer depends on
+-- the reading session's TimeZone and DateStyle.
+--
+-- danescan_scan_source_key (migration 009) spells the scan's end time and
+-- its last batch's commit time as text, and timestamptz::text follows the
+-- session's TimeZone and DateStyle. Every freshness check compares that key
+-- with the one stored when the summary was computed (scan summaries, pair
+-- summaries, the series key of time_to_fix, migration 019's history), so a
+-- researcher whose psql session ran in another time zone than the session
+-- that computed the summaries (PGTZ, a client default, `SET TimeZone`) saw
+-- every summary as stale: the reports and views were still right (they read
+-- the raw rows instead) but took minutes instead of seconds at 10M domains,
+-- and a `danescan_summarize_scan` from that session recomputed everything
+-- for the next session to find stale again.
+--
+-- The function now runs with TimeZone UTC and DateStyle ISO whatever the
+-- caller's settings. Keys stored by sessions that already ran in UTC with
+-- ISO dates (the scanner's own, on a server whose time zone is UTC, as
+-- scripts/db's) stay valid; keys stored in another zone are recomputed once
+-- by the next report or danescan_summarize_scan.
+ALTER FUNCTION danescan_scan_source_key(text) SET TimeZone TO 'UTC';
+ALTER FUNCTION danescan_scan_source_key(text) SET DateStyle TO 'ISO, MDY';
