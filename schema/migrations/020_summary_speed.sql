@@ -1,7 +1,10 @@
 -- danescan schema, migration 20: summarising a scan in time linear in its
 -- domains (issue 17). danescan_summarize_scan (migration 018) took 58-77 s
--- for a 1M-domain scan at its completion and about 21 minutes at 3M; the
--- plans showed why:
+-- for a 1M-domain scan at its completion (plus 14 s for the pair) and
+-- about 21 minutes at 3M; now 19 s (+ 4 s) at 1M and 107-120 s (+ 22 s) at
+-- 3M at completion, 59 s at 3M once autovacuum is done with the new
+-- partitions (docs/ARCHITECTURE.md, "Reports at scale"). The plans showed
+-- what was slow:
 --
 -- 1. No planner statistics. The summaries run when the scan's last batch
 --    commits, before autovacuum has analyzed its new partitions (under load
@@ -10,9 +13,11 @@
 --    a merge join over the (host) indexes: the heap of domain_mx read in
 --    host order, one random page access per row (5 s of the 17 s of
 --    scan_domain_counts at 1M, and more per row as the partition outgrows
---    the cache: the superlinear part). danescan_analyze_scan ANALYZEs the
+--    the cache). With statistics, 018's summaries took 16 s at 1M and 53 s
+--    at 3M (3.3 times, about linear), against 58-77 s and 21 minutes at
+--    completion: the superlinear part. danescan_analyze_scan ANALYZEs the
 --    six partitions the summaries read (a sample of 30,000 rows each, so
---    a bounded cost at any size: about 1 s in all at 1M) before the
+--    a bounded cost at any size: 0.5-0.9 s in all at 1M and 3M) before the
 --    summaries; the pair summary analyzes the partitions never analyzed.
 --
 -- 2. Merge joins even with statistics: a merge join over the (host) index
