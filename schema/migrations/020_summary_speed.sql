@@ -1,24 +1,25 @@
--- danescan schema, migration 20: summarising a scan in time linear in its
--- domains (issue 17). danescan_summarize_scan (migration 018) took 58-77 s
--- for a 1M-domain scan at its completion (plus 14 s for the pair) and
--- about 21 minutes at 3M; now 19 s (+ 4 s) at 1M and 107-120 s (+ 22 s) at
--- 3M at completion, 59 s at 3M once autovacuum is done with the new
--- partitions (docs/ARCHITECTURE.md, "Reports at scale"). The plans showed
--- what was slow:
+-- danescan schema, migration 20: keeps the time to summarise a scan linear
+-- in its domains (issue 17), whatever the load. With 018, a 1M-domain scan
+-- took 58-77 s at completion under load 8-12 (plus 14 s for the pair), and
+-- a 3M scan about 21 minutes under load 11-18. On a quiet machine 018 took
+-- 22 s (plus 10.7 s) at 1M and 115-118 s (plus 17.5 s) at 3M. With 020:
+-- 18-22 s (plus 4.0 s) at 1M, quiet or under load 4-5, and 96-98 s (plus
+-- 17 s) at 3M. docs/ARCHITECTURE.md, "Reports at scale", has every figure.
 --
 -- 1. No planner statistics. The summaries run when the scan's last batch
---    commits, before autovacuum has analyzed its new partitions (under load
---    it lags by minutes). Without statistics the planner guesses 200
---    distinct hosts and sequence numbers and joins domain_mx to mx_hosts by
---    a merge join over the (host) indexes: the heap of domain_mx read in
---    host order, one random page access per row (5 s of the 17 s of
---    scan_domain_counts at 1M, and more per row as the partition outgrows
---    the cache). With statistics, 018's summaries took 16 s at 1M and 53 s
---    at 3M (3.3 times, about linear), against 58-77 s and 21 minutes at
---    completion: the superlinear part. danescan_analyze_scan ANALYZEs the
---    six partitions the summaries read (a sample of 30,000 rows each, so
---    a bounded cost at any size: 0.5-0.9 s in all at 1M and 3M) before the
---    summaries; the pair summary analyzes the partitions never analyzed.
+--    commits. At that point autovacuum has not yet analyzed the new
+--    partitions, and under load it lags by minutes. Without statistics the
+--    planner assumes 200 distinct hosts and seqs, and joins domain_mx to
+--    mx_hosts with a merge join over the (host) indexes. That reads the
+--    domain_mx heap in host order, with one random page access per row: at
+--    1M, scan_domain_counts took 16.9 s instead of 1.6 s. With statistics,
+--    018's summaries took 16 s at 1M and 53 s at 3M, so they grow about
+--    linearly. danescan_analyze_scan ANALYZEs the six partitions the
+--    summaries read before the summaries run. It samples 30,000 rows per
+--    table, so the cost stays bounded at any size: 0.5-0.9 s in all at 1M
+--    and 3M. The pair summary analyzes only partitions never analyzed, so
+--    the newer scan is analyzed before the pair's name join. That join went
+--    from 10.7 s to 4.0 s at 1M on a quiet machine.
 --
 -- 2. Merge joins even with statistics: a merge join over the (host) index
 --    of domain_mx looks cheaper to the planner than a hash join, and reads
