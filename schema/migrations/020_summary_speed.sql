@@ -103,8 +103,9 @@ $$;
 REVOKE EXECUTE ON FUNCTION danescan_summarize_pair(text, text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION danescan_summarize_pair(text, text, boolean) TO danescan_reader;
 
--- Migration 018's danescan_summarize_scan; changed: work_mem 512MB,
--- enable_mergejoin off, and the danescan_analyze_scan call before the summaries.
+-- Migration 019's danescan_summarize_scan (018's with the history calls);
+-- changed: work_mem 512MB, enable_mergejoin off, and the danescan_analyze_scan
+-- call before the summaries.
 CREATE OR REPLACE FUNCTION danescan_summarize_scan(scan text, force boolean DEFAULT false) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public SET work_mem = '512MB' SET jit = off
   SET max_parallel_workers_per_gather = 0 SET enable_nestloop = off SET enable_mergejoin = off AS $$
@@ -122,6 +123,7 @@ BEGIN
   END IF;
   IF NOT force AND EXISTS (SELECT 1 FROM scan_summaries m WHERE m.scan_id = scan AND m.source_key = key) THEN
     -- time_to_fix also goes stale when a scan of the series changes
+    PERFORM danescan_summarize_history();
     RETURN danescan_summarize_time_to_fix(scan);
   END IF;
   DELETE FROM scan_time_to_fix WHERE scan_id = scan;
@@ -164,6 +166,7 @@ BEGIN
   IF before IS NOT NULL THEN
     PERFORM danescan_summarize_pair(scan, before);
   END IF;
+  PERFORM danescan_summarize_history();
   RETURN true;
 END
 $$;
@@ -172,3 +175,6 @@ GRANT EXECUTE ON FUNCTION danescan_summarize_scan(text, boolean) TO danescan_rea
 
 ALTER FUNCTION danescan_summarize_time_to_fix(text) SET work_mem = '512MB';
 ALTER FUNCTION danescan_summarize_time_to_fix(text) SET enable_mergejoin = off;
+-- 019's history update keeps the plans it was tuned with (merge joins
+-- allowed) inside the summariser, which now turns them off.
+ALTER FUNCTION danescan_summarize_history() SET enable_mergejoin = on;
