@@ -33,14 +33,16 @@ import threading
 import time
 
 sys.dont_write_bytecode = True
-from harness import DANESCAN, LAB_CASES, SOURCE, Lab, Processes, TempDir, check, run, run_test  # noqa: E402
+from harness import (DANESCAN, LAB_CASES, SOURCE, Lab, Processes, TempDir, check, private_ns, run,  # noqa: E402
+                     run_test)
 
 PROXY = os.path.join(SOURCE, "tests", "dnsfault", "dnsfault.py")
 FAULT_CASES = os.path.join(SOURCE, "tests", "dnsfault", "cases.txt")
 FULL = os.environ.get("DANESCAN_DNSFAULT_FULL") == "1"
 BULK = int(os.environ.get("DANESCAN_DNSFAULT_BULK", "20000" if FULL else "2000"))
 EXTRA = 300  # names under the dead zone, and as many under the slow zone (part 3)
-NS = os.environ.get("DANESCAN_DNSFAULT_NS", "danescan-dnsfault")
+# DANESCAN_DNSFAULT_NS, else private_ns(): dl-NAME-dnsfault under DANESCAN_LAB_NS=dl-NAME
+NS = os.environ.get("DANESCAN_DNSFAULT_NS") or private_ns("dnsfault")
 SEED = int(os.environ.get("DANESCAN_DNSFAULT_SEED", "1"))
 
 tmp_dir = TempDir("danescan-dnsfault-", public=True)

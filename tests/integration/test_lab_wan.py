@@ -2,7 +2,8 @@
 """Integration test of the lab's WAN mode (scripts/lab up --wan, issue 15)
 and of its all-packets loss (scripts/lab loss): in a lab of its own
 (namespace danescan-wantest, state /tmp/danescan-wantest kept between runs
-for the keys; DANESCAN_WANTEST_NS / DANESCAN_WANTEST_STATE), checks that
+for the keys; with DANESCAN_LAB_NS=NS and DANESCAN_STATE=DIR: NS-wantest and
+DIR/wantest; DANESCAN_WANTEST_NS / DANESCAN_WANTEST_STATE), checks that
 
   - the resolver->authority path is delayed: a name only the leaf server
     holds takes at least the leaf's configured delay through Unbound, and
@@ -28,11 +29,13 @@ import shutil
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from harness import Lab, check, run, run_test  # noqa: E402
+from harness import Lab, check, private_ns, run, run_test  # noqa: E402
 import labwan  # noqa: E402
 
-NS = os.environ.get("DANESCAN_WANTEST_NS", "danescan-wantest")
-STATE = os.environ.get("DANESCAN_WANTEST_STATE", "/tmp/danescan-wantest")
+NS = os.environ.get("DANESCAN_WANTEST_NS") or private_ns("wantest")
+STATE_ROOT = os.environ.get("DANESCAN_STATE")
+STATE = os.environ.get("DANESCAN_WANTEST_STATE") or (os.path.join(STATE_ROOT, "wantest") if STATE_ROOT
+                                                    else "/tmp/danescan-wantest")
 # The leaf server's delay in this test: below Unbound's 376 ms timeout for a
 # server it has no RTT for yet (unknown-server-time-limit), which a longer
 # delay turns into timeouts and retries on first contact (seconds per name).

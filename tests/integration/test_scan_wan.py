@@ -2,7 +2,8 @@
 """Scans at Internet latency and loss give the clean lab's results (issue 15).
 
 In a lab of its own (namespace danescan-scanwan, state /tmp/danescan-scanwan
-kept between runs for the keys; DANESCAN_SCANWAN_NS / DANESCAN_SCANWAN_STATE),
+kept between runs for the keys; with DANESCAN_LAB_NS=NS and DANESCAN_STATE=DIR: NS-scanwan and
+DIR/scanwan; DANESCAN_SCANWAN_NS / DANESCAN_SCANWAN_STATE),
 with the lab's cases and BULK bulk domains (DANESCAN_SCANWAN_BULK, default
 500), every scan stored in a private database and compared row for row
 (harness.compare_scans: domains, MX links, hosts, TLSA records, addresses,
@@ -36,10 +37,12 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from harness import (DANESCAN, LAB_DOMAINS, LAB_SCAN_OPTIONS, SCAN_TABLES, Lab, PrivateDB, TempDir,  # noqa: E402
-                     check, compare_scans, run_test)
+                     check, compare_scans, private_ns, run_test)
 
-NS = os.environ.get("DANESCAN_SCANWAN_NS", "danescan-scanwan")
-STATE = os.environ.get("DANESCAN_SCANWAN_STATE", "/tmp/danescan-scanwan")
+NS = os.environ.get("DANESCAN_SCANWAN_NS") or private_ns("scanwan")
+STATE_ROOT = os.environ.get("DANESCAN_STATE")
+STATE = os.environ.get("DANESCAN_SCANWAN_STATE") or (os.path.join(STATE_ROOT, "scanwan") if STATE_ROOT
+                                                    else "/tmp/danescan-scanwan")
 BULK = int(os.environ.get("DANESCAN_SCANWAN_BULK", "500"))
 LONG = os.environ.get("DANESCAN_LONG_TESTS") == "1"
 # Postfix greets only after its own DNS lookups of the client, which cross

@@ -11,10 +11,10 @@ on the lab world with its mail servers (probes on) plus bulk domains:
    scan ends with every input name exactly once, equal to the 1-worker scan;
    and a lease taken over under a live worker: its next batch is refused
    (no domain twice), it stops and is replaced;
-3. a second machine (another host name: its own UTS namespace, its own
-   environment) joins with `danescan worker` mid-scan: the scan gets faster
-   (workers are made latency-bound by a 20 ms DNS delay through
-   tests/dnsfault/dnsfault.py) and its result equals a 1-worker scan.
+3. (test_workers_join.py, which runs alone: it asserts a speed-up) a second
+   machine joins with `danescan worker` mid-scan.
+Nothing here asserts a time or a rate, so it runs beside other tests
+(DANESCAN_PARALLEL_TESTS).
 
 Uses scripts/db (a private database, dropped at the end) and a private lab
 (namespace danescan-workers); starts what is not running, stops what it
@@ -24,18 +24,15 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import time
 
 sys.dont_write_bytecode = True
-from harness import (DANESCAN, SOURCE, PrivateDB, Processes, TempDir, check, compare_scans, run,  # noqa: E402
+from harness import (DANESCAN, PrivateDB, Processes, TempDir, check, compare_scans, run,  # noqa: E402
                      run_test, store_lab)
 
 BULK = int(os.environ.get("DANESCAN_WORKERS_BULK", "1500"))
 KILLS = 3
-DNSFAULT = os.path.join(SOURCE, "tests", "dnsfault", "dnsfault.py")
-PROXY = "127.0.0.1:5399"
 OPTIONS = ["--allow-reserved", "--greeting-timeout-ms", "10000", "--per-ip-gap-ms", "50", "--rate", "500",
            "--probe-retry-delay-ms", "500", "--no-progress"]
 tmp_dir = TempDir("danescan-workers-", public=True)
@@ -78,27 +75,13 @@ def jsonl_check(path, names, label):
     check(sorted(seqs) == list(range(names)), f"{label}: JSON Lines hold one record per name ({len(seqs)})")
 
 
-def domains_stored(scan_id):
-    return int(one_value(f"SELECT count(*) FROM domains WHERE scan_id = '{scan_id}'"))
-
-
-def rate_over(scan_id, seconds):
-    a = domains_stored(scan_id)
-    time.sleep(seconds)
-    return (domains_stored(scan_id) - a) / seconds
-
-
 def main():
     db.open()
     lab.ensure_up(bulk=BULK, strict=True)
     inputs = os.path.join(tmp, "domains.txt")
-    bulk_only = os.path.join(tmp, "bulk.txt")
-    bulk_text = lab.output("bulk-domains", str(BULK))
     with open(inputs, "w") as f:
         f.write(lab.output("domains"))
-        f.write(bulk_text)
-    with open(bulk_only, "w") as f:
-        f.write(bulk_text)
+        f.write(lab.output("bulk-domains", str(BULK)))
     names = sum(1 for _ in open(inputs))
 
     # 1. One worker against four.
@@ -197,38 +180,6 @@ def main():
     check(proc.returncode == 0, "the scan still completes (exit 0)", err[-1500:])
     exactly_once("fence", names, "after lease takeovers")
     compare_scans(db, "one", "fence", "after lease takeovers", tables=["domains", "domain_mx", "mx_hosts"])
-
-    # 3. A second machine joins mid-scan.
-    scan("joinref", bulk_only, "--probe", "none", "--workers", "1")
-    counts = os.path.join(tmp, "proxy.json")
-    procs.start(lab.in_ns("python3", DNSFAULT, "--listen", PROXY, "--upstream", "127.0.0.1:53", "--delay", "20",
-                          "--counts", counts), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    proc = scan("join", bulk_only, "--probe", "none", "--workers", "1", "--concurrency", "4", "--chunk-size", "25",
-                "--resolver", PROXY, background=True)
-    deadline = time.monotonic() + 60
-    while domains_stored("join") < 50 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    alone = rate_over("join", 3.0)
-    machine2 = lab.in_ns("unshare", "--uts", "sh", "-c",
-                         'hostname danescan-machine2 && exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"', "sh",
-                         DANESCAN, "worker", "--db", db.url, "--scan", "join", "--workers", "1")
-    second = procs.start(machine2, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(2.0)
-    together = rate_over("join", 3.0)
-    out, err = proc.communicate(timeout=300)
-    out2, err2 = second.communicate(timeout=120)
-    print(f"     measure join: {alone:.0f} domains/s with one worker, {together:.0f} with the second machine",
-          flush=True)
-    check(proc.returncode == 0, "scan joined by a second machine exits 0", err.decode()[-1500:])
-    check(second.returncode == 0, "danescan worker on the second machine exits 0", err2.decode()[-1500:])
-    check(together >= 1.4 * alone, f"the second machine speeds the scan up ({alone:.0f} -> {together:.0f} domains/s)")
-    row = db.sql("SELECT host, domains FROM scan_workers WHERE scan_id = 'join' AND host = 'danescan-machine2'")
-    check(len(row) == 1 and int(row[0][1]) > 0, f"the second machine's worker stored domains ({row})")
-    exactly_once("join", BULK, "joined scan")
-    compare_scans(db, "joinref", "join", "joined scan", tables=["domains", "domain_mx", "mx_hosts"])
-    complete = one_value("SELECT complete FROM scans WHERE id = 'join'")
-    check(complete == "t", "joined scan is recorded complete")
 
 
 run_test(main, tmp_dir, lab, db, procs)
