@@ -20,42 +20,17 @@ import time
 sys.dont_write_bytecode = True
 from harness import (DANESCAN, SOURCE, PrivateDB, Processes, TempDir, check, compare_scans,  # noqa: E402
                      run_test, store_lab)
+from workers_common import BULK, WorkerScans  # noqa: E402
 
-BULK = int(os.environ.get("DANESCAN_WORKERS_BULK", "1500"))
 DNSFAULT = os.path.join(SOURCE, "tests", "dnsfault", "dnsfault.py")
 PROXY = "127.0.0.1:5399"
-OPTIONS = ["--allow-reserved", "--greeting-timeout-ms", "10000", "--per-ip-gap-ms", "50", "--rate", "500",
-           "--probe-retry-delay-ms", "500", "--no-progress"]
 tmp_dir = TempDir("danescan-workers-join-", public=True)
 tmp = tmp_dir.path
 lab = store_lab("danescan-workers", "/tmp/danescan-workers-lab")
 db = PrivateDB("test_workers_join")
 procs = Processes()
-
-
-def scan(scan_id, inputs, *extra, background=False):
-    args = ["scan", *OPTIONS, "--db", db.url, "--scan-id", scan_id, *extra, inputs]
-    if background:
-        return lab.danescan(*args, procs=procs)
-    t0 = time.monotonic()
-    p = lab.danescan(*args)
-    err = p.stderr.decode(errors="replace")
-    check(p.returncode == 0, f"scan {scan_id} ({' '.join(extra)}) exits 0 ({time.monotonic() - t0:.1f} s)",
-          err[-2000:])
-    check("Sanitizer" not in err and "runtime error" not in err, f"scan {scan_id}: no sanitizer report",
-          err[-3000:])
-    return p
-
-
-def one_value(sql):
-    return db.sql(sql)[0][0]
-
-
-def exactly_once(scan_id, names, label):
-    got = db.sql(f"SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM domains"
-                 f" WHERE scan_id = '{scan_id}'")[0]
-    check(got == [str(names), str(names), "0", str(names - 1)],
-          f"{label}: every input name stored exactly once ({got[0]} rows, {got[1]} ordinals of {names})", str(got))
+workers = WorkerScans(lab, db, procs)
+scan, one_value, exactly_once = workers.scan, workers.one_value, workers.exactly_once
 
 
 def domains_stored(scan_id):

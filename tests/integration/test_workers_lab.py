@@ -30,41 +30,16 @@ import time
 sys.dont_write_bytecode = True
 from harness import (DANESCAN, PrivateDB, Processes, TempDir, check, compare_scans, run,  # noqa: E402
                      run_test, store_lab)
+from workers_common import BULK, WorkerScans  # noqa: E402
 
-BULK = int(os.environ.get("DANESCAN_WORKERS_BULK", "1500"))
 KILLS = 3
-OPTIONS = ["--allow-reserved", "--greeting-timeout-ms", "10000", "--per-ip-gap-ms", "50", "--rate", "500",
-           "--probe-retry-delay-ms", "500", "--no-progress"]
 tmp_dir = TempDir("danescan-workers-", public=True)
 tmp = tmp_dir.path
 lab = store_lab("danescan-workers", "/tmp/danescan-workers-lab")
 db = PrivateDB("test_workers")
 procs = Processes()
-
-
-def scan(scan_id, inputs, *extra, background=False):
-    args = ["scan", *OPTIONS, "--db", db.url, "--scan-id", scan_id, *extra, inputs]
-    if background:
-        return lab.danescan(*args, procs=procs)
-    t0 = time.monotonic()
-    p = lab.danescan(*args)
-    err = p.stderr.decode(errors="replace")
-    check(p.returncode == 0, f"scan {scan_id} ({' '.join(extra)}) exits 0 ({time.monotonic() - t0:.1f} s)",
-          err[-2000:])
-    check("Sanitizer" not in err and "runtime error" not in err, f"scan {scan_id}: no sanitizer report",
-          err[-3000:])
-    return p
-
-
-def one_value(sql):
-    return db.sql(sql)[0][0]
-
-
-def exactly_once(scan_id, names, label):
-    got = db.sql(f"SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM domains"
-                 f" WHERE scan_id = '{scan_id}'")[0]
-    check(got == [str(names), str(names), "0", str(names - 1)],
-          f"{label}: every input name stored exactly once ({got[0]} rows, {got[1]} ordinals of {names})", str(got))
+workers = WorkerScans(lab, db, procs)
+scan, one_value, exactly_once = workers.scan, workers.one_value, workers.exactly_once
 
 
 def jsonl_check(path, names, label):
