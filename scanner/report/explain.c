@@ -777,6 +777,63 @@ static void domain_verdict(struct explain *e, const struct domain_result *result
   }
 }
 
+/* The k-th space-separated word of list into out ("" past the end). */
+static bool nth_word(const char *list, size_t k, char *out, size_t out_len) {
+  const char *p = list;
+  for (;;) {
+    while (*p == ' ') p++;
+    if (*p == '\0') break;
+    size_t len = strcspn(p, " ");
+    if (k-- == 0) {
+      snprintf(out, out_len, "%.*s", (int)len, p);
+      return true;
+    }
+    p += len;
+  }
+  if (out_len > 0) out[0] = '\0';
+  return false;
+}
+
+/* The DNS operator of an NS target as domain_dns_operators has it: its
+ * registrable domain, "" for none. */
+static void ns_operator(const struct explain *e, const char *host, char *out, size_t out_len) {
+  if (provider_of(e->options->providers, host, out, out_len) < 0) out[0] = '\0';
+}
+
+/* check --ns-lookup: the NS lookup, its targets and, with a provider list,
+ * the DNS operator(s) they belong to, in the order of their first target. */
+static void describe_ns_lookup(struct explain *e, const struct domain_result *result) {
+  describe_lookup(e, "  ", result->name, "NS", &result->ns_lookup);
+  if (result->ns[0] == '\0') {
+    int rcode = result->ns_lookup.rcode;
+    if (!fact_failed(&result->ns_lookup) && (rcode == LDNS_RCODE_NOERROR || rcode == LDNS_RCODE_NXDOMAIN))
+      say(e, "    no NS records at %s (not a zone apex, or no such name): no DNS operator\n", result->name);
+    else say(e, "    no NS targets: the lookup failed (bogus, failed or an error RCODE), no DNS operator\n");
+    return;
+  }
+  if (e->options == NULL || e->options->providers == NULL) {
+    say(e, "    NS: %s\n", result->ns);
+    return;
+  }
+  char host[256], operator[256], other[256], other_operator[256];
+  for (size_t i = 0; nth_word(result->ns, i, host, sizeof host); i++) {
+    ns_operator(e, host, operator, sizeof operator);
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen && nth_word(result->ns, j, other, sizeof other); j++) {
+      ns_operator(e, other, other_operator, sizeof other_operator);
+      seen = strcmp(other_operator, operator) == 0;
+    }
+    if (seen) continue;
+    if (operator[0] != '\0') say(e, "    DNS operator %s:", operator);
+    else say(e, "    no DNS operator (a public suffix):");
+    for (size_t k = i; nth_word(result->ns, k, other, sizeof other); k++) {
+      ns_operator(e, other, other_operator, sizeof other_operator);
+      if (strcmp(other_operator, operator) == 0) say(e, " %s", other);
+    }
+    say(e, "\n");
+  }
+}
+
 static bool domain_has_mx_lookup(const struct domain_result *result) {
   return result->status != DOMAIN_INVALID_NAME && result->mx.done;
 }
@@ -797,12 +854,14 @@ char *explain_domain(const struct domain_result *result, const struct explain_op
 
   say(&e, "%s: %s\n", result->name, domain_status_name(result->status));
   domain_verdict(&e, result);
+  bool ns_looked_up = result->status != DOMAIN_INVALID_NAME && result->ns_lookup.done;
+  if (domain_has_mx_lookup(result) || ns_looked_up) say(&e, "\nLookups:\n");
   if (domain_has_mx_lookup(result)) {
-    say(&e, "\nLookups:\n");
     describe_lookup(&e, "  ", result->name, "MX", &result->mx);
     if (result->implicit_mx) say(&e, "  no MX records: the domain itself is the mail host (RFC 5321 5.1)\n");
     if (result->island != ISLAND_NOT_CHECKED) say(&e, "  DNSKEY check: %s\n", island_state_name(result->island));
   }
+  if (ns_looked_up) describe_ns_lookup(&e, result);
   if (result->null_mx_mixed) {
     fix(&e, "%s publishes a null MX (\".\") beside other MX records (RFC 7505 violation): remove the \".\" record.",
         result->name);

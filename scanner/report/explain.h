@@ -12,11 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "record/provider.h"
 #include "record/result.h"
 
 struct explain_options {
   int64_t now_unix;   /* seconds, for "expired N days ago"; 0 = do not compare dates */
   unsigned smtp_port; /* port the probes used (25 outside labs); shown only when not 25 */
+  /* The Public Suffix List for the DNS operator of each NS target of an NS
+   * lookup (check --ns-lookup; the operator of domain_dns_operators,
+   * record/provider.h); NULL: the targets are shown without operators. */
+  const struct provider_list *providers;
 };
 
 /* Returns the explanation of result as a NUL-terminated string the caller

@@ -11,6 +11,7 @@
 
 #include "input/input.h"
 #include "pipeline/scan.h"
+#include "record/provider.h"
 #include "report/explain.h"
 #include "run/scan_runtime.h"
 #include "store/jsonl.h"
@@ -22,7 +23,8 @@ struct check_sink {
   bool json;
   const char *scan_id;
   struct explain_options explain;
-  char *text; /* malloc'd, NULL until written */
+  struct provider_list *providers; /* --ns-lookup without --json: explain.providers */
+  char *text;                      /* malloc'd, NULL until written */
   size_t records;
   enum domain_status status;
 };
@@ -104,10 +106,22 @@ int run_check(struct scan_options *options, bool json) {
   struct input_reader *input = NULL;
   struct scan *scan = NULL;
   struct scan_runtime runtime;
+  /* --ns-lookup: the explanation names the NS targets' DNS operators (the
+   * JSON has the scan's ns, ns_source and ns_lookup). */
+  if (options->scan.ns_lookup && !json) {
+    state.providers = provider_list_new();
+    if (state.providers == NULL) {
+      log_error("out of memory");
+      free(input_text);
+      return 1;
+    }
+    state.explain.providers = state.providers;
+  }
   options->scan.mta_sts = true; /* MTA-STS.md: check always judges MTA-STS and TLS-RPT too */
   scan_options_settle_probe(options);
   int opened = scan_runtime_open(&runtime, options, NULL, "check");
   if (opened != 0) {
+    provider_list_free(state.providers);
     free(input_text);
     return opened;
   }
@@ -145,6 +159,7 @@ out:
   scan_free(scan);
   scan_runtime_close(&runtime, "check");
   input_reader_free(input);
+  provider_list_free(state.providers);
   free(state.text);
   free(input_text);
   return exit_code;

@@ -1,7 +1,8 @@
 /* What `danescan check DOMAIN` runs once its options are parsed: the scan
  * pipeline for the one domain (options->inputs[0]) with the scan's runtime
  * (resolver check, DNS client, probe engine), printing the operator's
- * explanation (report/explain.h) or, with json, the JSON record. */
+ * explanation (report/explain.h; with --ns-lookup, the NS targets' DNS
+ * operators by record/provider.h) or, with json, the JSON record. */
 #ifndef DANESCAN_RUN_CHECK_RUN_H
 #define DANESCAN_RUN_CHECK_RUN_H
 

@@ -397,6 +397,55 @@ static void test_simple_domain_statuses(void) {
   free(text);
 }
 
+/* check --ns-lookup: the NS lookup, its targets grouped by DNS operator
+ * (registrable domain, as domain_dns_operators), in the order of their first
+ * target; no operator for a public suffix or without NS records; nothing of
+ * it when no NS lookup was made. */
+static void test_ns_lookup(void) {
+  struct fixture fx;
+  fixture_init(&fx, 1);
+  fx.domain.status = DOMAIN_DANE_VALID;
+  char *text = explain(&fx);
+  CHECK_LACKS(text, " NS:");
+  CHECK_LACKS(text, "DNS operator");
+  free(text);
+
+  struct provider_list *providers = provider_list_new();
+  CHECK(providers != NULL);
+  struct explain_options options = OPTIONS;
+  options.providers = providers;
+  fact(&fx.domain.ns_lookup, DNSSEC_INSECURE, 0);
+  snprintf(fx.domain.ns, sizeof fx.domain.ns, "ns1.dns.opa.net ns.opb.co.uk ns2.opa.net co.uk");
+  fx.domain.ns_source = NS_SOURCE_LOOKUP;
+  text = explain_domain(&fx.domain, &options);
+  CHECK_HAS(text,
+            "Lookups:\n  example MX: secure (NOERROR)\n  example NS: insecure (NOERROR)\n"
+            "    DNS operator opa.net: ns1.dns.opa.net ns2.opa.net\n"
+            "    DNS operator opb.co.uk: ns.opb.co.uk\n"
+            "    no DNS operator (a public suffix): co.uk\n");
+  free(text);
+
+  /* Without a provider list (a caller that does not ask): the targets. */
+  text = explain(&fx);
+  CHECK_HAS(text, "  example NS: insecure (NOERROR)\n    NS: ns1.dns.opa.net ns.opb.co.uk ns2.opa.net co.uk\n");
+  CHECK_LACKS(text, "DNS operator");
+  free(text);
+
+  fx.domain.ns[0] = '\0';
+  fx.domain.ns_source = NS_SOURCE_NONE;
+  text = explain_domain(&fx.domain, &options);
+  CHECK_HAS(text,
+            "  example NS: insecure (NOERROR)\n"
+            "    no NS records at example (not a zone apex, or no such name): no DNS operator\n");
+  free(text);
+
+  fact(&fx.domain.ns_lookup, DNSSEC_BOGUS, 0);
+  text = explain_domain(&fx.domain, &options);
+  CHECK_HAS(text, "  example NS: bogus (NOERROR)\n    no NS targets: the lookup failed");
+  free(text);
+  provider_list_free(providers);
+}
+
 /* Issue 19: each rollover hazard gets its explanation and fix; none of them
  * without its flag. */
 static void test_rollover_hazards(void) {
@@ -456,4 +505,5 @@ static void test_rollover_hazards(void) {
 UNIT_MAIN(UNIT_TEST(test_dane_valid_single_record), UNIT_TEST(test_rollover_hazards), UNIT_TEST(test_tlsa_mismatch),
           UNIT_TEST(test_ipv6_endpoint_and_other_failures), UNIT_TEST(test_dnssec_bogus_mx_with_ede),
           UNIT_TEST(test_tlsa_failed_and_ancestor), UNIT_TEST(test_insecure_and_no_tlsa),
-          UNIT_TEST(test_tlsa_unusable_and_insecure_mx_note), UNIT_TEST(test_simple_domain_statuses))
+          UNIT_TEST(test_tlsa_unusable_and_insecure_mx_note), UNIT_TEST(test_simple_domain_statuses),
+          UNIT_TEST(test_ns_lookup))
