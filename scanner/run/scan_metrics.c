@@ -18,6 +18,7 @@
 struct metrics_out {
   FILE *file;
   bool counter_header;
+  struct ns_lookup_stats ns_lookup; /* the workers' "ns_lookup" group, summed */
 };
 
 /* A label value: backslash, double quote and newline escaped. */
@@ -41,6 +42,13 @@ static bool is_number(const char *text) {
 static void each_counter(void *ctx, const char *group, const char *name, const char *key, const char *value) {
   struct metrics_out *out = ctx;
   if (!is_number(value)) return; /* down_now and other words */
+  if (strcmp(group, "ns_lookup") == 0 && name == NULL) {
+    uint64_t n = strtoull(value, NULL, 10);
+    if (strcmp(key, "lookups") == 0) out->ns_lookup.lookups = n;
+    else if (strcmp(key, "found") == 0) out->ns_lookup.found = n;
+    else if (strcmp(key, "no_ns") == 0) out->ns_lookup.no_ns = n;
+    else if (strcmp(key, "failed") == 0) out->ns_lookup.failed = n;
+  }
   if (!out->counter_header) {
     fputs("# HELP danescan_worker_counter The workers' counters of the scan, summed (docs/output.md, metadata).\n"
           "# TYPE danescan_worker_counter gauge\n",
@@ -63,6 +71,18 @@ static void metric(FILE *file, const char *name, const char *type, const char *h
   fprintf(file, "# HELP %s %s\n# TYPE %s %s\n%s{scan=\"", name, help, name, type, name);
   label_value(file, scan_id);
   fprintf(file, "\"} %.17g\n", value);
+}
+
+/* The NS-lookup counters (scan --ns-lookup), as the metadata's "ns_lookup". */
+static void ns_lookup_metrics(FILE *file, const char *scan_id, const struct ns_lookup_stats *ns) {
+  metric(file, "danescan_ns_lookups_total", "counter",
+         "NS lookups made (--ns-lookup: one per domain whose input gave no NS records).", scan_id, (double)ns->lookups);
+  metric(file, "danescan_ns_lookups_found_total", "counter", "NS lookups that gave NS targets.", scan_id,
+         (double)ns->found);
+  metric(file, "danescan_ns_lookups_no_ns_total", "counter",
+         "NS lookups answered without NS records (NODATA, NXDOMAIN, a CNAME).", scan_id, (double)ns->no_ns);
+  metric(file, "danescan_ns_lookups_failed_total", "counter", "NS lookups that failed or were bogus.", scan_id,
+         (double)ns->failed);
 }
 
 /* Opens PATH.tmp.PID (its name in tmp) for writing; NULL with why. */
@@ -124,6 +144,7 @@ int scan_metrics_write_local(const char *path, const char *scan_id, const struct
   metric(file, "danescan_probes_total", "counter", "STARTTLS probes done.", scan_id, (double)values->probes);
   metric(file, "danescan_smtp_connections_total", "counter", "SMTP connections opened.", scan_id,
          (double)values->connections);
+  ns_lookup_metrics(file, scan_id, &values->ns_lookup);
   return close_and_rename(file, tmp, path, true, why, why_len);
 }
 
@@ -161,7 +182,8 @@ int scan_metrics_write(PGconn *conn, const char *scan_id, const char *path, doub
   metric(file, "danescan_probes_total", "counter", "STARTTLS probes done.", scan_id, (double)summary.probes);
   metric(file, "danescan_smtp_connections_total", "counter", "SMTP connections opened.", scan_id,
          (double)summary.connections);
-  struct metrics_out out = {file, false};
+  struct metrics_out out = {.file = file, .counter_header = false};
   int rc = queue_db_counter_sums(conn, scan_id, each_counter, &out, why, why_len);
+  if (rc == 0) ns_lookup_metrics(file, scan_id, &out.ns_lookup);
   return close_and_rename(file, tmp, path, rc == 0, why, why_len);
 }

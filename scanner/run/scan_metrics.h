@@ -1,7 +1,8 @@
 /* The Prometheus text-format metrics file of a scan (--metrics-file), for
  * node_exporter's textfile collector. With workers: progress (names done
  * and total, chunks, rate), workers, and the workers' DNS, probe and error
- * counters as the database has them (blocking libpq: called by the
+ * counters as the database has them, NS lookups (--ns-lookup) included
+ * (blocking libpq: called by the
  * supervisor between its polls, never in an event loop). In one process
  * (--workers 0, JSON Lines only): the process's own counters, domains per
  * status included. Written whole to PATH.tmp.PID and renamed over PATH, so
@@ -15,6 +16,7 @@
 
 #include <libpq-fe.h>
 
+#include "pipeline/ns_lookup.h"
 #include "record/status.h"
 
 #define SCAN_METRICS_INTERVAL_S 10.0 /* node_exporter scrapes every 15-60 s */
@@ -37,7 +39,8 @@ struct scan_metrics_local {
   uint64_t by_status[DOMAIN_STATUS_COUNT];
   double elapsed_s; /* since the scan started */
   uint64_t dns_queries, dns_retries, dns_timeouts, dns_failed;
-  uint64_t probes, connections; /* 0 without a probe engine */
+  uint64_t probes, connections;     /* 0 without a probe engine */
+  struct ns_lookup_stats ns_lookup; /* scan --ns-lookup (all 0 without it) */
 };
 
 /* Writes values as the metrics of scan_id to path (no database). Returns 0,

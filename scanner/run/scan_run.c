@@ -127,6 +127,7 @@ static void write_local_metrics(const struct local_metrics *m) {
     values.probes = probes.completed;
     values.connections = probes.connections;
   }
+  values.ns_lookup = m->runtime->ns_lookup;
   char why[512] = "";
   if (scan_metrics_write_local(m->path, m->scan_id, &values, why, sizeof why) != 0) log_warning("metrics: %s", why);
 }

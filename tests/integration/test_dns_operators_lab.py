@@ -37,6 +37,13 @@ Unbound that writes down every question):
    questions for exactly the names without zone NS, the zone names keep
    their zone operators (ns_source "zone"), the list's names get the lab's.
 
+Every scan writes --metrics-file: its danescan_ns_lookups_*_total counters
+equal the metadata's ns_lookup counters (0 without --ns-lookup; the file of
+one process and the supervisor's from the database). `danescan check
+--ns-lookup` on a lab apex shows its DNS operators and NS targets in
+"Lookups" as domain_dns_operators has them (--json: ns, ns_source,
+ns_lookup), and on a name below an apex no NS records and no operator.
+
 Uses scripts/db (a private database, dropped at the end) and the lab of
 DANESCAN_LAB_NS (brought up when it is not; left as found)."""
 
@@ -125,7 +132,8 @@ def scan(scan_id, workers, extra=(), inputs=None):
     inputs = inputs or [os.path.join(tmp, "lab.zone"), os.path.join(tmp, "other.txt")]
     start = os.path.getsize(QUESTIONS)
     p = lab.danescan("scan", *LAB_SCAN_OPTIONS, *resolver, *extra, "--db", db.url, "--scan-id", scan_id,
-                     "--workers", str(workers), "--output", out, "--metadata", meta, *inputs)
+                     "--workers", str(workers), "--output", out, "--metadata", meta,
+                     "--metrics-file", metrics_path(scan_id), *inputs)
     err = p.stderr.decode(errors="replace")
     records = []
     if os.path.exists(out):
@@ -142,6 +150,75 @@ def scan(scan_id, workers, extra=(), inputs=None):
         f.seek(start)
         asked = [line.split() for line in f if line.strip()]
     return records, metadata, [q[0].rstrip(".") for q in asked if len(q) == 2 and q[1] == NS_QTYPE]
+
+
+def metrics_path(scan_id):
+    return os.path.join(tmp, f"{scan_id}.prom")
+
+
+def check_metrics(scan_id, metadata, what):
+    """--metrics-file at the end of the scan: the NS-lookup counters
+    (danescan_ns_lookups_*_total) equal the metadata's ns_lookup counters."""
+    values = {}
+    if os.path.exists(metrics_path(scan_id)):
+        with open(metrics_path(scan_id)) as f:
+            for line in f:
+                m = re.match(r'(danescan_ns_lookups\w*)\{scan="([^"]*)"\} (\S+)$', line.strip())
+                if m and m.group(2) == scan_id:
+                    values[m.group(1)] = float(m.group(3))
+    counters = metadata.get("ns_lookup") or {}
+    want = {"danescan_ns_lookups_total": counters.get("lookups"),
+            "danescan_ns_lookups_found_total": counters.get("found"),
+            "danescan_ns_lookups_no_ns_total": counters.get("no_ns"),
+            "danescan_ns_lookups_failed_total": counters.get("failed")}
+    check(values == want and None not in want.values(),
+          f"{what}: --metrics-file NS-lookup counters equal the metadata's ns_lookup ({counters})",
+          f"{values} != {want}")
+
+
+def danescan_check(*args):
+    """`danescan check --ns-lookup ...` through the forwarder: (exit code,
+    stdout, stderr)."""
+    p = lab.danescan("check", "--allow-reserved", "--greeting-timeout-ms", "3000", *resolver, "--ns-lookup", *args)
+    err = p.stderr.decode(errors="replace")
+    check("Sanitizer" not in err and "runtime error" not in err, f"check {' '.join(args)}: no sanitizer report",
+          err[-3000:])
+    return p.returncode, p.stdout.decode(errors="replace"), err
+
+
+def check_check(with_ns, ops, below_name):
+    """check --ns-lookup: the explanation's "Lookups" names the NS lookup and
+    each DNS operator with its targets as domain_dns_operators has them;
+    --json has the scan's ns, ns_source and ns_lookup; a name below its
+    zone's apex has no NS records and no operator."""
+    code, out, err = danescan_check(with_ns)
+    lookups = out.split("\nLookups:\n", 1)[1].split("\n\n", 1)[0] if "\nLookups:\n" in out else ""
+    shown = {}
+    for line in lookups.splitlines():
+        m = re.match(r"    DNS operator (\S+): (.+)$", line)
+        if m:
+            shown[m.group(1)] = sorted(m.group(2).split())
+    check(code in (0, 1) and f"  {with_ns} NS: " in lookups and shown == ops,
+          f"check --ns-lookup {with_ns}: Lookups shows the NS lookup and the DNS operators {sorted(ops)} "
+          "with their NS targets", f"exit {code}; {lookups!r}; {shown} != {ops}; {err[-1000:]}")
+    code, out, err = danescan_check("--json", with_ns)
+    try:
+        record = json.loads(out)
+    except ValueError:
+        record = {}
+    want_ns = sorted(h for hosts in ops.values() for h in hosts)
+    check(code in (0, 1) and record.get("ns_source") == "lookup" and sorted(record.get("ns") or []) == want_ns
+          and isinstance(record.get("ns_lookup"), dict),
+          f"check --ns-lookup --json {with_ns}: ns, ns_source lookup and ns_lookup as a scan writes them",
+          f"exit {code}; {out[-1500:]}; {err[-1000:]}")
+    code, out, err = danescan_check(below_name)
+    check(f"    no NS records at {below_name} (not a zone apex, or no such name): no DNS operator" in out
+          and "DNS operator " not in out.replace("no DNS operator", ""),
+          f"check --ns-lookup {below_name} (below an apex): no NS records, no DNS operator",
+          f"exit {code}; {out[-1500:]}; {err[-1000:]}")
+    plain = lab.danescan("check", "--allow-reserved", *resolver, with_ns).stdout.decode(errors="replace")
+    check(f"{with_ns} NS:" not in plain and "DNS operator" not in plain,
+          f"check {with_ns} without --ns-lookup: no NS lookup shown", plain[-1500:])
 
 
 def start_proxy():
@@ -330,6 +407,7 @@ def main():
     check(not asked, "without --ns-lookup no NS question is asked", asked[:10])
     check((metadata.get("ns_lookup") or {}).get("lookups") == 0, "without --ns-lookup the metadata counts 0 NS "
           "lookups", str(metadata.get("ns_lookup")))
+    check_metrics("ops-one", metadata, "without --ns-lookup")
     check(all(r.get("ns_source") == "zone" for r in records if r["domain"] in expected)
           and not any("ns" in r or "ns_lookup" in r for r in records if r["domain"] not in expected),
           "JSON: the zone's names have ns_source zone, the list's names no ns")
@@ -388,6 +466,7 @@ def main():
           f"{len(repeated)} names)",
           f"extra {sorted(set(asked) - looked_up)[:5]} missing {sorted(looked_up - set(asked))[:5]}")
     check_counters(metadata, looked_up, lab_ops, asked, "--ns-lookup")
+    check_metrics("ops-lookup", metadata, "--ns-lookup")
     got = stored("ops-lookup", sort_hosts=True)
     diff, text = diff_text(got, lab_ops)
     check(not diff, f"--ns-lookup: domain_dns_operators holds the operators of the lab zones' NS records "
@@ -405,6 +484,10 @@ def main():
     failed = sorted(d for d in looked_up if (by_name[d].get("ns_lookup") or {}).get("dnssec") in ("bogus", "failed"))
     check(len(failed) == metadata.get("ns_lookup", {}).get("failed") and not any(d in lab_ops for d in failed),
           f"--ns-lookup: bogus and failed NS lookups give no operator and are counted ({', '.join(failed)})")
+    # check --ns-lookup on a zone apex with several operators when there is
+    # one (else any), and on a name below an apex.
+    apex = max(sorted(lab_ops), key=lambda d: len(lab_ops[d]))
+    check_check(apex, {op: sorted(h) for op, h in lab_ops[apex].items()}, below[0])
     rows = check_report("ops-lookup", records, lab_ops, "--ns-lookup")
     check(any(r[0] != "(no NS data)" and int(r[3]) > 0 for r in rows),
           "--ns-lookup: the report attributes DANE domains to DNS operators", str(rows[:3]))
@@ -417,6 +500,7 @@ def main():
           f"extra {sorted(set(asked) - listed)[:5]} missing {sorted(listed - set(asked))[:5]}")
     want_listed = {d: ops for d, ops in lab_ops.items() if d in listed}
     check_counters(metadata, listed, want_listed, asked, "--ns-lookup, 2 workers")
+    check_metrics("ops-mixed", metadata, "--ns-lookup, 2 workers")
     got = stored("ops-mixed", sort_hosts=True)
     want = {d: {op: sorted(h) for op, h in ops.items()} for d, ops in expected.items()}
     want.update(want_listed)
