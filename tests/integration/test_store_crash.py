@@ -9,7 +9,8 @@ checked to have come after at least one new batch and at most 80 % of the
 names; the killed scan and its resumes commit batches of KILL_BATCH (10)
 domains, as with the default batch of 5000 all the bulk names commit
 together a second in (a kill then falls before or after the bulk, never
-in it); a scan during which PostgreSQL restarts completes with
+in it), and leases of 10 s (a resume takes over the killed workers' chunks
+when their leases expire); a scan during which PostgreSQL restarts completes with
 nothing missing; a scan during which PostgreSQL is stopped for 10 s
 (DANESCAN_STORE_PAUSE_S) and started again waits, retries and completes
 with nothing missing; one where it stays away past the retry timeout gives
