@@ -2,7 +2,15 @@
 """PostgreSQL store under crashes: a lab scan (case + bulk domains) killed
 with SIGKILL at random points and resumed with `danescan resume` ends with
 exactly the rows of an uninterrupted scan (row for row, nothing twice,
-nothing missing); a scan during which PostgreSQL restarts completes with
+nothing missing). Each kill comes when the committed domains pass a
+fraction drawn from 20-60 % of the names (polled in the database, so it
+lands mid-scan whatever the load or the resolver cache's warmth) and is
+checked to have come after at least one new batch and at most 80 % of the
+names; the killed scan and its resumes commit batches of KILL_BATCH (10)
+domains, as with the default batch of 5000 all the bulk names commit
+together a second in (a kill then falls before or after the bulk, never
+in it), and leases of 10 s (a resume takes over the killed workers' chunks
+when their leases expire); a scan during which PostgreSQL restarts completes with
 nothing missing; a scan during which PostgreSQL is stopped for 10 s
 (DANESCAN_STORE_PAUSE_S) and started again waits, retries and completes
 with nothing missing; one where it stays away past the retry timeout gives
@@ -25,6 +33,19 @@ from harness import PrivateDB, Processes, TempDir, check, compare_scans, run_tes
 BULK = int(os.environ.get("DANESCAN_STORE_BULK", "4000"))
 KILLS = int(os.environ.get("DANESCAN_STORE_KILLS", "2"))
 PAUSE_S = int(os.environ.get("DANESCAN_STORE_PAUSE_S", "10"))
+# The kill rounds: batches of KILL_BATCH domains (DANESCAN_DB_BATCH_DOMAINS,
+# a test knob of pg_sink) make the commits fine-grained and the scan a few
+# times slower than the psql poll; kill k comes once the committed domains
+# pass a fraction drawn from KILL_AT (sorted, so later kills aim later) and
+# must have come with more than the previous kill's count (at least one
+# batch of this run) and at most KILL_MAX of the names.
+KILL_BATCH = "10"
+KILL_AT = (0.2, 0.6)
+KILL_MAX = 0.8
+# A resume takes over the chunks that the killed workers had leased only when
+# their lease expires (--lease-ttl-s, default 60 s: each resume after a kill
+# mid-scan waited 60 s); heartbeats renew leases every 3 s.
+KILL_LEASE_TTL_S = "10"
 tmp_dir = TempDir("danescan-store_crash-", public=True)
 tmp = tmp_dir.path
 lab = store_lab()
@@ -36,9 +57,9 @@ def compare(ref, other, label):
     compare_scans(db, ref, other, label)
 
 
-def scan_args(scan_id, inputs):
+def scan_args(scan_id, inputs, *extra):
     return ["scan", "--probe", "none", "--no-progress", "--quiet", "--concurrency", "20",
-            "--db", db.url, "--scan-id", scan_id, inputs]
+            "--db", db.url, "--scan-id", scan_id, *extra, inputs]
 
 
 def main():
@@ -58,23 +79,40 @@ def main():
     check(db.sql("SELECT count(*) FROM domains WHERE scan_id = 'ref'") == [[str(names)]],
           "uninterrupted scan stored every name")
 
-    # kill -9 at random points, resume each time, the last resume finishes.
-    rng = random.Random(int(os.environ.get("DANESCAN_STORE_SEED", str(os.getpid()))))
-    proc = lab.danescan(*scan_args("crash", inputs), procs=procs)
+    # kill -9 at random points of the committed progress, resume each time,
+    # the last resume finishes.
+    seed = int(os.environ.get("DANESCAN_STORE_SEED", str(os.getpid())))
+    rng = random.Random(seed)
+    targets = sorted(rng.uniform(*KILL_AT) for _ in range(KILLS))
+    kill_env = {"DANESCAN_DB_BATCH_DOMAINS": KILL_BATCH}
+
+    def committed(scan_id):
+        return int(db.sql(f"SELECT count(*) FROM domains WHERE scan_id = '{scan_id}'")[0][0])
+
+    proc = lab.danescan(*scan_args("crash", inputs, "--lease-ttl-s", KILL_LEASE_TTL_S), procs=procs, env=kill_env)
+    before = 0
     for kill in range(KILLS):
-        # The kill comes at a random point of this run, after it has
-        # registered (a kill before that is not a run of the scan).
-        deadline = time.monotonic() + 60
+        # The kill comes once this run has registered (a kill before that is
+        # not a run of the scan) and the committed domains have passed the
+        # target and grown since the last kill.
+        target = max(int(targets[kill] * names), before + 1)
+        deadline = time.monotonic() + 120
         while (db.sql("SELECT coalesce(max(runs), 0) FROM scans WHERE id = 'crash'") != [[str(kill + 1)]]
                and proc.poll() is None and time.monotonic() < deadline):
             time.sleep(0.05)
-        time.sleep(rng.uniform(0.2, max(0.4, ref_s * 0.4)))
-        if proc.poll() is None:
+        while proc.poll() is None and time.monotonic() < deadline and committed("crash") < target:
+            time.sleep(0.01)
+        alive = proc.poll() is None
+        if alive:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        stored = db.sql("SELECT count(*) FROM domains WHERE scan_id = 'crash'")[0][0]
-        print(f"     kill {kill + 1}: {stored} domains committed", flush=True)
-        proc = lab.danescan("resume", "crash", "--db", db.url, "--quiet", procs=procs)
+        stored = committed("crash")
+        print(f"     kill {kill + 1}: {stored} of {names} domains committed ({stored / names:.1%}; target"
+              f" {targets[kill]:.1%}, seed {seed})", flush=True)
+        check(alive and before < stored <= KILL_MAX * names,
+              f"kill {kill + 1} came mid-scan: {before} < {stored} committed <= {KILL_MAX:.0%} of {names}")
+        before = stored
+        proc = lab.danescan("resume", "crash", "--db", db.url, "--quiet", procs=procs, env=kill_env)
     out, err = proc.communicate(timeout=170)
     check(proc.returncode == 0, "last resume exits 0", err.decode()[-1500:])
     runs = db.sql("SELECT runs FROM scans WHERE id = 'crash'")
