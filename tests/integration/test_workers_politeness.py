@@ -1,6 +1,9 @@
 #!/usr/bin/python3
 """Politeness holds for the whole scan, not per worker: 4 worker processes
-(`scan --db --workers 4`, chunks of 5 names, so every worker gets some),
+(`scan --db --workers 4`, chunks of 5 names and --concurrency 10, so every
+worker gets some: a worker leases until concurrency + chunk names are
+buffered, so with the default 2000 the first worker to register could lease
+all 20 chunks before its siblings did),
 counted server-side by danescan-labsmtp (its log has every connect with the
 address it was made to, every close, and millisecond time stamps):
 
@@ -114,7 +117,7 @@ def main():
     p = lab.danescan("scan", "--allow-reserved", "--no-progress", "--no-key-types",
                      "--per-ip", "1", "--per-ip-gap-ms", str(GAP_MS), "--rate", str(RATE),
                      "--check-bogus-name", "bogus.lab", "--db", db.url, "--scan-id", "pol", "--workers", "4",
-                     "--chunk-size", "5", inputs)
+                     "--chunk-size", "5", "--concurrency", "10", inputs)
     err = p.stderr.decode(errors="replace")
     check(p.returncode == 0, f"scan with 4 workers exits 0 ({time.monotonic() - t0:.1f} s)", err[-2000:])
     check("Sanitizer" not in err and "runtime error" not in err, "no sanitizer report", err[-3000:])
