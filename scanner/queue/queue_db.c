@@ -6,6 +6,8 @@
 #include "queue/queue_db.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -322,6 +324,31 @@ int queue_db_worker_exit(PGconn *conn, const char *scan_id, const char *worker_i
       3, params, "ending the worker", why, why_len);
 }
 
+/* True when the process pid certainly no longer runs: no such process
+ * (ESRCH), or a zombie ('Z') or dead ('X') one in /proc/PID/stat. A worker
+ * killed together with its supervisor is reparented to PID 1, and stays a
+ * zombie until PID 1 reaps it: seconds in a container whose PID 1 reaps
+ * lazily, forever under one that never does; kill(pid, 0) succeeds on a
+ * zombie. Anything else (running, or /proc unreadable) counts as alive. */
+static bool process_gone(pid_t pid) {
+  if (pid <= 0) return true;
+  if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *stat_file = fopen(path, "r");
+  if (stat_file == NULL) return errno == ENOENT;
+  char line[512];
+  size_t got = fread(line, 1, sizeof line - 1, stat_file);
+  fclose(stat_file);
+  line[got] = '\0';
+  /* "pid (comm) S ...": comm may hold spaces and parentheses, so the state
+   * follows the last ')'. */
+  const char *close_paren = strrchr(line, ')');
+  if (close_paren == NULL || close_paren[1] != ' ') return false;
+  char state = close_paren[2];
+  return state == 'Z' || state == 'X';
+}
+
 int queue_db_reap_local_workers(PGconn *conn, const char *scan_id, const char *host, char *why, size_t why_len) {
   const char *params[2] = {scan_id, host};
   PGresult *res;
@@ -333,9 +360,9 @@ int queue_db_reap_local_workers(PGconn *conn, const char *scan_id, const char *h
   int reaped = 0;
   for (int i = 0; i < PQntuples(res); i++) {
     pid_t pid = (pid_t)strtol(PQgetvalue(res, i, 1), NULL, 10);
-    /* ESRCH: no such process, so certainly dead. A reused pid makes us
-     * wait for the lease TTL instead: the safe direction. */
-    if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH)) {
+    /* A reused pid makes us wait for the lease TTL instead: the safe
+     * direction. */
+    if (process_gone(pid)) {
       int rc = queue_db_worker_exit(conn, scan_id, PQgetvalue(res, i, 0), "killed", why, why_len);
       if (rc != DB_OK) {
         PQclear(res);

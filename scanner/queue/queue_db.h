@@ -103,8 +103,9 @@ int queue_db_worker_exit(PGconn *conn, const char *scan_id, const char *worker_i
                          size_t why_len);
 
 /* Workers of this scan registered from this host whose process no longer
- * exists are ended as "killed" (queue_db_worker_exit), so their chunks are
- * taken over at once instead of after the lease TTL. Returns the number. */
+ * runs (no such pid, or a zombie not yet reaped by PID 1) are ended as
+ * "killed" (queue_db_worker_exit), so their chunks are taken over at once
+ * instead of after the lease TTL. Returns the number. */
 int queue_db_reap_local_workers(PGconn *conn, const char *scan_id, const char *host, char *why, size_t why_len);
 
 /* Host claims, for names[0..count): outcome[i] = QUEUE_CLAIM_MINE (probe it

@@ -9,8 +9,10 @@ checked to have come after at least one new batch and at most 80 % of the
 names; the killed scan and its resumes commit batches of KILL_BATCH (10)
 domains, as with the default batch of 5000 all the bulk names commit
 together a second in (a kill then falls before or after the bulk, never
-in it), and leases of 10 s (a resume takes over the killed workers' chunks
-when their leases expire); a scan during which PostgreSQL restarts completes with
+in it), with the default 60 s leases: each resume ends the killed run's
+workers at once (exit_status "killed", even while they are zombies not yet
+reaped by PID 1), so it takes their chunks over without waiting for the
+leases to expire; a scan during which PostgreSQL restarts completes with
 nothing missing; a scan during which PostgreSQL is stopped for 10 s
 (DANESCAN_STORE_PAUSE_S) and started again waits, retries and completes
 with nothing missing; one where it stays away past the retry timeout gives
@@ -42,10 +44,9 @@ PAUSE_S = int(os.environ.get("DANESCAN_STORE_PAUSE_S", "10"))
 KILL_BATCH = "10"
 KILL_AT = (0.2, 0.6)
 KILL_MAX = 0.8
-# A resume takes over the chunks that the killed workers had leased only when
-# their lease expires (--lease-ttl-s, default 60 s: each resume after a kill
-# mid-scan waited 60 s); heartbeats renew leases every 3 s.
-KILL_LEASE_TTL_S = "10"
+# Leases keep the default TTL (60 s): a resume ends the killed workers of this
+# host at once ("killed", their chunks pending again), even when they are
+# still zombies waiting for PID 1 to reap them, so it does not wait the TTL.
 tmp_dir = TempDir("danescan-store_crash-", public=True)
 tmp = tmp_dir.path
 lab = store_lab()
@@ -89,7 +90,7 @@ def main():
     def committed(scan_id):
         return int(db.sql(f"SELECT count(*) FROM domains WHERE scan_id = '{scan_id}'")[0][0])
 
-    proc = lab.danescan(*scan_args("crash", inputs, "--lease-ttl-s", KILL_LEASE_TTL_S), procs=procs, env=kill_env)
+    proc = lab.danescan(*scan_args("crash", inputs), procs=procs, env=kill_env)
     before = 0
     for kill in range(KILLS):
         # The kill comes once this run has registered (a kill before that is
@@ -112,9 +113,16 @@ def main():
         check(alive and before < stored <= KILL_MAX * names,
               f"kill {kill + 1} came mid-scan: {before} < {stored} committed <= {KILL_MAX:.0%} of {names}")
         before = stored
+        resumed_at = time.monotonic()
         proc = lab.danescan("resume", "crash", "--db", db.url, "--quiet", procs=procs, env=kill_env)
     out, err = proc.communicate(timeout=170)
-    check(proc.returncode == 0, "last resume exits 0", err.decode()[-1500:])
+    check(proc.returncode == 0, f"last resume exits 0 ({time.monotonic() - resumed_at:.1f} s)", err.decode()[-1500:])
+    # Every worker of a killed run was ended by the next run's reaping, not
+    # left to its lease's expiry: only "done" and "killed" remain.
+    exits = dict(db.sql("SELECT coalesce(exit_status, 'none'), count(*) FROM scan_workers"
+                        " WHERE scan_id = 'crash' GROUP BY 1"))
+    check(set(exits) <= {"done", "killed"} and int(exits.get("killed", 0)) >= KILLS,
+          f"the killed runs' workers were reaped at the next run, none left to the lease TTL ({exits})")
     runs = db.sql("SELECT runs FROM scans WHERE id = 'crash'")
     check(runs == [[str(KILLS + 1)]], f"scan ran {KILLS + 1} times", str(runs))
     compare("ref", "crash", "after kill -9 and resume")
