@@ -1,14 +1,16 @@
 /* MX host resolution and the shared host cache.
  *
- * One entry per distinct host name. An entry goes RESOLVING (A and AAAA in
- * parallel, then TLSA, then the ancestor check) -> FINISHING (the probe
- * stage, when a finisher wants it) -> READY. Domains hold entries; waiters
+ * One entry per distinct host name. An entry goes resolving (A and AAAA in
+ * parallel, then TLSA, then the ancestor check) -> finishing (the probe
+ * stage, when a finisher wants it) -> ready. Domains hold entries; waiters
  * are called once when the entry becomes ready. Entries that no domain holds
- * sit on an LRU list and are evicted beyond max_cached_hosts, so memory is
- * bounded by the cache size plus what in-flight domains hold. */
+ * sit on an LRU list and are evicted beyond max_cached_hosts
+ * (util/name_cache.h), so memory is bounded by the cache size plus what
+ * in-flight domains hold. */
 #include "pipeline/host_resolver.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +20,7 @@
 #include "pipeline/rollover.h"
 #include "pipeline/rules.h"
 #include "record/zone_hygiene.h"
-
-enum entry_state { ENTRY_RESOLVING, ENTRY_FINISHING, ENTRY_READY };
+#include "util/name_cache.h"
 
 struct waiter {
   host_ready_cb callback;
@@ -29,15 +30,10 @@ struct waiter {
 
 struct host_entry {
   struct mx_host host; /* first member: a struct mx_host * is its entry */
+  struct name_cache_link link;
   struct host_resolver *resolver;
-  enum entry_state state;
-  unsigned holders;
   unsigned pending_lookups;
-  uint64_t hash;
   struct waiter *waiters;
-  struct host_entry *bucket_next;
-  struct host_entry *lru_prev, *lru_next; /* on the LRU list while holders == 0 and ready */
-  bool on_lru;
   bool tlsa_fallback_done; /* the original-name TLSA lookup was made */
   size_t address_capacity;
   struct timespec started;
@@ -46,20 +42,12 @@ struct host_entry {
 struct host_resolver {
   struct dns_client *dns;
   struct host_resolver_config config;
-  struct host_entry **buckets;
-  size_t bucket_count; /* power of two */
-  size_t entry_count;
-  struct host_entry *lru_head, *lru_tail; /* head: most recently released */
+  struct name_cache names; /* host_entry by host.name */
   struct host_resolver_stats stats;
 };
 
-static uint64_t name_hash(const char *name) {
-  uint64_t hash = 1469598103934665603ull; /* FNV-1a 64 */
-  for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-    hash ^= *p;
-    hash *= 1099511628211ull;
-  }
-  return hash;
+static struct host_entry *entry_of(struct name_cache_link *link) {
+  return (struct host_entry *)(void *)((char *)link - offsetof(struct host_entry, link));
 }
 
 static uint32_t ms_since(const struct timespec *start) {
@@ -67,21 +55,6 @@ static uint32_t ms_since(const struct timespec *start) {
   clock_gettime(CLOCK_MONOTONIC, &now);
   int64_t ms = (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
   return ms < 0 ? 0 : (uint32_t)ms;
-}
-
-struct host_resolver *host_resolver_new(struct dns_client *dns, const struct host_resolver_config *config) {
-  struct host_resolver *resolver = calloc(1, sizeof *resolver);
-  if (resolver == NULL) return NULL;
-  resolver->dns = dns;
-  resolver->config = *config;
-  if (resolver->config.max_cached_hosts == 0) resolver->config.max_cached_hosts = 1;
-  resolver->bucket_count = 1024;
-  resolver->buckets = calloc(resolver->bucket_count, sizeof *resolver->buckets);
-  if (resolver->buckets == NULL) {
-    free(resolver);
-    return NULL;
-  }
-  return resolver;
 }
 
 static void host_clear(struct host_resolver *resolver, struct mx_host *host) {
@@ -102,7 +75,9 @@ static void host_clear(struct host_resolver *resolver, struct mx_host *host) {
   free(host->tlsa_records);
 }
 
-static void entry_free(struct host_resolver *resolver, struct host_entry *entry) {
+static void entry_free(struct name_cache_link *link, void *ctx) {
+  struct host_resolver *resolver = ctx;
+  struct host_entry *entry = entry_of(link);
   host_clear(resolver, &entry->host);
   struct waiter *waiter = entry->waiters;
   while (waiter != NULL) {
@@ -113,91 +88,33 @@ static void entry_free(struct host_resolver *resolver, struct host_entry *entry)
   free(entry);
 }
 
+struct host_resolver *host_resolver_new(struct dns_client *dns, const struct host_resolver_config *config) {
+  struct host_resolver *resolver = calloc(1, sizeof *resolver);
+  if (resolver == NULL) return NULL;
+  resolver->dns = dns;
+  resolver->config = *config;
+  if (name_cache_init(&resolver->names, config->max_cached_hosts, entry_free, resolver) != 0) {
+    free(resolver);
+    return NULL;
+  }
+  return resolver;
+}
+
 void host_resolver_free(struct host_resolver *resolver) {
   if (resolver == NULL) return;
-  for (size_t i = 0; i < resolver->bucket_count; i++) {
-    struct host_entry *entry = resolver->buckets[i];
-    while (entry != NULL) {
-      struct host_entry *next = entry->bucket_next;
-      entry_free(resolver, entry);
-      entry = next;
-    }
-  }
-  free(resolver->buckets);
+  name_cache_destroy(&resolver->names);
   free(resolver);
-}
-
-static struct host_entry *find_entry(struct host_resolver *resolver, const char *name, uint64_t hash) {
-  struct host_entry *entry = resolver->buckets[hash & (resolver->bucket_count - 1)];
-  for (; entry != NULL; entry = entry->bucket_next) {
-    if (entry->hash == hash && strcmp(entry->host.name, name) == 0) return entry;
-  }
-  return NULL;
-}
-
-static void grow_buckets(struct host_resolver *resolver) {
-  size_t count = resolver->bucket_count * 2;
-  struct host_entry **buckets = calloc(count, sizeof *buckets);
-  if (buckets == NULL) return; /* keep the old table: slower, still correct */
-  for (size_t i = 0; i < resolver->bucket_count; i++) {
-    struct host_entry *entry = resolver->buckets[i];
-    while (entry != NULL) {
-      struct host_entry *next = entry->bucket_next;
-      size_t slot = entry->hash & (count - 1);
-      entry->bucket_next = buckets[slot];
-      buckets[slot] = entry;
-      entry = next;
-    }
-  }
-  free(resolver->buckets);
-  resolver->buckets = buckets;
-  resolver->bucket_count = count;
-}
-
-static void unlink_bucket(struct host_resolver *resolver, struct host_entry *entry) {
-  struct host_entry **slot = &resolver->buckets[entry->hash & (resolver->bucket_count - 1)];
-  while (*slot != NULL && *slot != entry) slot = &(*slot)->bucket_next;
-  if (*slot == entry) *slot = entry->bucket_next;
-}
-
-static void lru_remove(struct host_resolver *resolver, struct host_entry *entry) {
-  if (!entry->on_lru) return;
-  if (entry->lru_prev) entry->lru_prev->lru_next = entry->lru_next;
-  else resolver->lru_head = entry->lru_next;
-  if (entry->lru_next) entry->lru_next->lru_prev = entry->lru_prev;
-  else resolver->lru_tail = entry->lru_prev;
-  entry->lru_prev = entry->lru_next = NULL;
-  entry->on_lru = false;
-}
-
-static void lru_push(struct host_resolver *resolver, struct host_entry *entry) {
-  entry->lru_prev = NULL;
-  entry->lru_next = resolver->lru_head;
-  if (resolver->lru_head) resolver->lru_head->lru_prev = entry;
-  resolver->lru_head = entry;
-  if (resolver->lru_tail == NULL) resolver->lru_tail = entry;
-  entry->on_lru = true;
-}
-
-static void evict_if_needed(struct host_resolver *resolver) {
-  while (resolver->entry_count > resolver->config.max_cached_hosts && resolver->lru_tail != NULL) {
-    struct host_entry *victim = resolver->lru_tail;
-    lru_remove(resolver, victim);
-    unlink_bucket(resolver, victim);
-    resolver->entry_count--;
-    resolver->stats.evicted++;
-    entry_free(resolver, victim);
-  }
 }
 
 /* ---- readiness ---- */
 
 static void entry_ready(struct host_entry *entry) {
-  entry->state = ENTRY_READY;
   entry->host.resolve_ms = ms_since(&entry->started);
   struct waiter *waiter = entry->waiters;
   entry->waiters = NULL;
-  /* Waiters hold the entry, so it cannot be freed while they run. */
+  /* Waiters hold the entry, so it cannot be freed while they run; with
+   * none, it may be evicted here. */
+  name_cache_set_ready(&entry->resolver->names, &entry->link);
   while (waiter != NULL) {
     struct waiter *next = waiter->next;
     waiter->callback(&entry->host, waiter->arg);
@@ -222,7 +139,6 @@ static void dns_done(struct host_entry *entry) {
   }
   const struct host_finisher *finisher = entry->resolver->config.finisher;
   if (finisher != NULL && finisher->wants(finisher->ctx, host)) {
-    entry->state = ENTRY_FINISHING;
     finisher->start(finisher->ctx, host, finisher_done, entry);
     return;
   }
@@ -445,7 +361,8 @@ static void flag_name(struct mx_host *host) {
   }
 }
 
-static struct host_entry *create_entry(struct host_resolver *resolver, const char *name, uint64_t hash) {
+/* A new entry for name, held once by the caller, or NULL. */
+static struct host_entry *create_entry(struct host_resolver *resolver, const char *name) {
   struct host_entry *entry = calloc(1, sizeof *entry);
   if (entry == NULL) return NULL;
   entry->host.name = strdup(name);
@@ -454,16 +371,11 @@ static struct host_entry *create_entry(struct host_resolver *resolver, const cha
     return NULL;
   }
   entry->resolver = resolver;
-  entry->hash = hash;
-  entry->state = ENTRY_RESOLVING;
   entry->host.a.rcode = entry->host.aaaa.rcode = entry->host.tlsa.rcode = -1;
   clock_gettime(CLOCK_MONOTONIC, &entry->started);
   flag_name(&entry->host);
-  if (resolver->entry_count + 1 > resolver->bucket_count) grow_buckets(resolver);
-  size_t slot = hash & (resolver->bucket_count - 1);
-  entry->bucket_next = resolver->buckets[slot];
-  resolver->buckets[slot] = entry;
-  resolver->entry_count++;
+  entry->link.name = entry->host.name;
+  name_cache_add(&resolver->names, &entry->link);
   return entry;
 }
 
@@ -476,20 +388,18 @@ static void fail_unencodable(struct dns_fact *fact) {
 
 int host_resolver_hold(struct host_resolver *resolver, const char *name, host_ready_cb callback, void *arg,
                        struct mx_host **out) {
-  uint64_t hash = name_hash(name);
   resolver->stats.requests++;
-  struct host_entry *entry = find_entry(resolver, name, hash);
-  if (entry != NULL) {
+  struct name_cache_link *link = name_cache_hold(&resolver->names, name);
+  struct host_entry *entry;
+  if (link != NULL) {
     resolver->stats.hits++;
-    lru_remove(resolver, entry);
-    entry->holders++;
+    entry = entry_of(link);
     *out = &entry->host;
-    if (entry->state == ENTRY_READY) return 1;
+    if (link->ready) return 1;
   } else {
-    entry = create_entry(resolver, name, hash);
+    entry = create_entry(resolver, name);
     if (entry == NULL) return -1;
     resolver->stats.resolved++;
-    entry->holders++;
     *out = &entry->host;
     if (start_lookup(entry, name, LDNS_RR_TYPE_A, on_a) != 0) fail_unencodable(&entry->host.a);
     if (start_lookup(entry, name, LDNS_RR_TYPE_AAAA, on_aaaa) != 0) fail_unencodable(&entry->host.aaaa);
@@ -497,13 +407,13 @@ int host_resolver_hold(struct host_resolver *resolver, const char *name, host_re
       /* Nothing could be sent: decide now, but still answer via the return
        * value so the caller's flow is the same as for a ready host. */
       rules_host_status_from_dns(&entry->host);
-      entry->state = ENTRY_READY;
+      name_cache_set_ready(&resolver->names, &entry->link);
       return 1;
     }
   }
   struct waiter *waiter = malloc(sizeof *waiter);
   if (waiter == NULL) {
-    entry->holders--;
+    name_cache_release(&resolver->names, &entry->link); /* not ready: it stays, and is parked once ready */
     return -1;
   }
   waiter->callback = callback;
@@ -515,14 +425,11 @@ int host_resolver_hold(struct host_resolver *resolver, const char *name, host_re
 
 void host_resolver_release(struct host_resolver *resolver, struct mx_host *host) {
   struct host_entry *entry = (struct host_entry *)host;
-  if (entry->holders > 0) entry->holders--;
-  if (entry->holders == 0 && entry->state == ENTRY_READY) {
-    lru_push(resolver, entry);
-    evict_if_needed(resolver);
-  }
+  name_cache_release(&resolver->names, &entry->link);
 }
 
 void host_resolver_get_stats(const struct host_resolver *resolver, struct host_resolver_stats *out) {
   *out = resolver->stats;
-  out->cached = resolver->entry_count;
+  out->evicted = resolver->names.evicted;
+  out->cached = resolver->names.entry_count;
 }

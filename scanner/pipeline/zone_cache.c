@@ -2,9 +2,11 @@
  * NSEC3PARAM in parallel) -> READY; waiters are called once when it is. */
 #include "pipeline/zone_cache.h"
 
-#include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/name_cache.h"
 
 struct zone_waiter {
   zone_ready_cb callback;
@@ -14,52 +16,25 @@ struct zone_waiter {
 
 struct zone_entry {
   struct zone_hygiene zone; /* first member: a struct zone_hygiene * is its entry */
+  struct name_cache_link link;
   struct zone_cache *cache;
-  bool ready;
-  unsigned holders;
   unsigned pending_lookups;
-  uint64_t hash;
   struct zone_waiter *waiters;
-  struct zone_entry *bucket_next;
-  struct zone_entry *lru_prev, *lru_next;
-  bool on_lru;
 };
 
 struct zone_cache {
   struct dns_client *dns;
-  struct zone_cache_config config;
-  struct zone_entry **buckets;
-  size_t bucket_count; /* power of two */
-  size_t entry_count;
-  struct zone_entry *lru_head, *lru_tail; /* head: most recently released */
+  struct name_cache names; /* zone_entry by zone.zone */
   struct zone_cache_stats stats;
 };
 
-static uint64_t name_hash(const char *name) {
-  uint64_t hash = 1469598103934665603ull; /* FNV-1a 64 */
-  for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-    hash ^= *p;
-    hash *= 1099511628211ull;
-  }
-  return hash;
+static struct zone_entry *entry_of(struct name_cache_link *link) {
+  return (struct zone_entry *)(void *)((char *)link - offsetof(struct zone_entry, link));
 }
 
-struct zone_cache *zone_cache_new(struct dns_client *dns, const struct zone_cache_config *config) {
-  struct zone_cache *cache = calloc(1, sizeof *cache);
-  if (cache == NULL) return NULL;
-  cache->dns = dns;
-  cache->config = *config;
-  if (cache->config.max_cached_zones == 0) cache->config.max_cached_zones = 1;
-  cache->bucket_count = 1024;
-  cache->buckets = calloc(cache->bucket_count, sizeof *cache->buckets);
-  if (cache->buckets == NULL) {
-    free(cache);
-    return NULL;
-  }
-  return cache;
-}
-
-static void entry_free(struct zone_cache *cache, struct zone_entry *entry) {
+static void entry_free(struct name_cache_link *link, void *ctx) {
+  struct zone_cache *cache = ctx;
+  struct zone_entry *entry = entry_of(link);
   if (entry->pending_lookups > 0) dns_client_cancel(cache->dns, entry);
   struct zone_waiter *waiter = entry->waiters;
   while (waiter != NULL) {
@@ -70,61 +45,30 @@ static void entry_free(struct zone_cache *cache, struct zone_entry *entry) {
   free(entry);
 }
 
+struct zone_cache *zone_cache_new(struct dns_client *dns, const struct zone_cache_config *config) {
+  struct zone_cache *cache = calloc(1, sizeof *cache);
+  if (cache == NULL) return NULL;
+  cache->dns = dns;
+  if (name_cache_init(&cache->names, config->max_cached_zones, entry_free, cache) != 0) {
+    free(cache);
+    return NULL;
+  }
+  return cache;
+}
+
 void zone_cache_free(struct zone_cache *cache) {
   if (cache == NULL) return;
-  for (size_t i = 0; i < cache->bucket_count; i++) {
-    struct zone_entry *entry = cache->buckets[i];
-    while (entry != NULL) {
-      struct zone_entry *next = entry->bucket_next;
-      entry_free(cache, entry);
-      entry = next;
-    }
-  }
-  free(cache->buckets);
+  name_cache_destroy(&cache->names);
   free(cache);
-}
-
-static void lru_remove(struct zone_cache *cache, struct zone_entry *entry) {
-  if (!entry->on_lru) return;
-  if (entry->lru_prev != NULL) entry->lru_prev->lru_next = entry->lru_next;
-  else cache->lru_head = entry->lru_next;
-  if (entry->lru_next != NULL) entry->lru_next->lru_prev = entry->lru_prev;
-  else cache->lru_tail = entry->lru_prev;
-  entry->lru_prev = entry->lru_next = NULL;
-  entry->on_lru = false;
-}
-
-static void bucket_remove(struct zone_cache *cache, struct zone_entry *entry) {
-  struct zone_entry **link = &cache->buckets[entry->hash & (cache->bucket_count - 1)];
-  while (*link != NULL && *link != entry) link = &(*link)->bucket_next;
-  if (*link == entry) *link = entry->bucket_next;
-  cache->entry_count--;
-}
-
-static void grow_buckets(struct zone_cache *cache) {
-  size_t count = cache->bucket_count * 2;
-  struct zone_entry **buckets = calloc(count, sizeof *buckets);
-  if (buckets == NULL) return; /* longer chains, still correct */
-  for (size_t i = 0; i < cache->bucket_count; i++) {
-    struct zone_entry *entry = cache->buckets[i];
-    while (entry != NULL) {
-      struct zone_entry *next = entry->bucket_next;
-      size_t b = entry->hash & (count - 1);
-      entry->bucket_next = buckets[b];
-      buckets[b] = entry;
-      entry = next;
-    }
-  }
-  free(cache->buckets);
-  cache->buckets = buckets;
-  cache->bucket_count = count;
 }
 
 static void lookup_done(struct zone_entry *entry) {
   if (--entry->pending_lookups > 0) return;
-  entry->ready = true;
   struct zone_waiter *waiter = entry->waiters;
   entry->waiters = NULL;
+  /* Each waiter holds the entry, so it outlives their calls; with none,
+   * the entry may be evicted here. */
+  name_cache_set_ready(&entry->cache->names, &entry->link);
   while (waiter != NULL) {
     struct zone_waiter *next = waiter->next;
     waiter->callback(&entry->zone, waiter->arg);
@@ -169,65 +113,49 @@ static void start_lookups(struct zone_cache *cache, struct zone_entry *entry) {
   }
   cache->stats.resolved++;
   entry->pending_lookups--;
-  if (entry->pending_lookups == 0) entry->ready = true; /* the name cannot be encoded: nothing to learn */
+  /* The name cannot be encoded: nothing to learn. The caller holds it. */
+  if (entry->pending_lookups == 0) name_cache_set_ready(&cache->names, &entry->link);
 }
 
 int zone_cache_hold(struct zone_cache *cache, const char *zone, zone_ready_cb callback, void *arg,
                     const struct zone_hygiene **out) {
   cache->stats.requests++;
-  uint64_t hash = name_hash(zone);
-  struct zone_entry *entry = cache->buckets[hash & (cache->bucket_count - 1)];
-  while (entry != NULL && !(entry->hash == hash && strcmp(entry->zone.zone, zone) == 0)) entry = entry->bucket_next;
-  if (entry != NULL) {
+  struct name_cache_link *link = name_cache_hold(&cache->names, zone);
+  struct zone_entry *entry;
+  if (link != NULL) {
     cache->stats.hits++;
-    lru_remove(cache, entry);
+    entry = entry_of(link);
   } else {
     entry = calloc(1, sizeof *entry);
     if (entry == NULL) return -1;
     zone_hygiene_init(&entry->zone, zone);
     entry->cache = cache;
-    entry->hash = hash;
-    if (cache->entry_count + 1 > cache->bucket_count * 2) grow_buckets(cache);
-    size_t b = hash & (cache->bucket_count - 1);
-    entry->bucket_next = cache->buckets[b];
-    cache->buckets[b] = entry;
-    cache->entry_count++;
+    entry->link.name = entry->zone.zone;
+    name_cache_add(&cache->names, &entry->link);
     start_lookups(cache, entry);
   }
-  if (!entry->ready) {
+  if (!entry->link.ready) {
     struct zone_waiter *waiter = malloc(sizeof *waiter);
-    if (waiter == NULL) return -1; /* a new entry stays cached, unheld, until the cache is freed */
+    if (waiter == NULL) {
+      name_cache_release(&cache->names, &entry->link); /* resolving: it stays, and is parked once ready */
+      return -1;
+    }
     waiter->callback = callback;
     waiter->arg = arg;
     waiter->next = entry->waiters;
     entry->waiters = waiter;
   }
-  entry->holders++;
   *out = &entry->zone;
-  return entry->ready ? 1 : 0;
+  return entry->link.ready ? 1 : 0;
 }
 
 void zone_cache_release(struct zone_cache *cache, const struct zone_hygiene *zone) {
   struct zone_entry *entry = (struct zone_entry *)(void *)zone;
-  if (entry->holders > 0) entry->holders--;
-  if (entry->holders > 0 || !entry->ready) return;
-  /* Most recently released first; evict from the tail beyond the bound. */
-  entry->lru_prev = NULL;
-  entry->lru_next = cache->lru_head;
-  if (cache->lru_head != NULL) cache->lru_head->lru_prev = entry;
-  cache->lru_head = entry;
-  if (cache->lru_tail == NULL) cache->lru_tail = entry;
-  entry->on_lru = true;
-  while (cache->lru_tail != NULL && cache->entry_count > cache->config.max_cached_zones) {
-    struct zone_entry *victim = cache->lru_tail;
-    lru_remove(cache, victim);
-    bucket_remove(cache, victim);
-    entry_free(cache, victim);
-    cache->stats.evicted++;
-  }
+  name_cache_release(&cache->names, &entry->link);
 }
 
 void zone_cache_get_stats(const struct zone_cache *cache, struct zone_cache_stats *out) {
   *out = cache->stats;
-  out->cached = cache->entry_count;
+  out->evicted = cache->names.evicted;
+  out->cached = cache->names.entry_count;
 }

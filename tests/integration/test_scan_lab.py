@@ -102,10 +102,18 @@ def main():
     seqs = [r["input"]["seq"] for r in records]
     check(sorted(seqs) == list(range(len(records))), "input.seq covers 0..n-1 once each")
 
-    # Warm pass: answers from the resolver's cache give the same verdicts.
-    p, records2, _ = scan([domains_file], "--concurrency", "3")
-    check(p.returncode == 0, "second (warm, low concurrency) scan exits 0", p.stderr.decode()[-3000:])
+    # Warm pass: answers from the resolver's cache give the same verdicts,
+    # with host and zone caches of one entry (util/name_cache.h): hosts and
+    # zones that no domain in flight holds are evicted and looked up again.
+    p, records2, metadata2 = scan([domains_file], "--concurrency", "3", "--host-cache", "1")
+    check(p.returncode == 0, "second (warm, low concurrency, --host-cache 1) scan exits 0",
+          p.stderr.decode()[-3000:])
     compare_cases(records2, expectations, "warm pass")
+    if check(metadata2 is not None, "warm pass: metadata written"):
+        hosts, zones = metadata2["mx_host_cache"], metadata2["zone_cache"]
+        check(hosts["evicted"] > 0 and zones["evicted"] > 0 and hosts["resolved"] > hosts["evicted"],
+              f"warm pass: the one-entry caches evicted ({hosts['evicted']} hosts of {hosts['resolved']}"
+              f" resolved, {zones['evicted']} zones of {zones['resolved']})", json.dumps([hosts, zones]))
 
     # Bad input: the scan goes on, bad names are recorded invalid-name.
     bad_file = os.path.join(tmp.path, "bad.txt")
