@@ -336,6 +336,48 @@ def history_checks():
         check(history_fresh(db) == (True, True, True), "after the newest scan's drop the history is recomputed")
         history_same(db, "(the newest scan dropped)")
 
+        # A rolling window (migration 022): two scans appended in one
+        # summarize (p.lab, dane-valid for the first time in the first of
+        # them and seen in the second, counts 2 scans, not 3), then the
+        # oldest dropped four times in a row. The set is fx-early, fx-0,
+        # fx-2, fx-3, fx-5, fx-6. Dropping fx-early ends a.lab's episode
+        # (its next row, fx-0, is not failing; it fails again in fx-5, an
+        # episode of its own), old.lab's dane_seen row (only
+        # dane-valid there) and moves c.net's and k.lab's first dane-valid
+        # scan past fx-0, where they are absent; fx-0 moves b.org's past
+        # fx-2 (dane-failed); fx-2 ends b.org's episode (fixed in fx-3); fx-3
+        # moves c.net's episode to fx-5 (still failing, another status, a
+        # new duration), k.lab's past fx-5 (absent) to fx-6, and ends m.lab's
+        # (never seen again).
+        add_rows(db, "fx-3", 2, [(20, "m.lab", "dane-unreachable")])
+        db.sql("SELECT danescan_summarize_scan('fx-3')")  # fx-3 changed: recomputed
+        db.sql(ADD_SCAN.format(id="fx-5", start="2024-06-01T00:00:00Z", end="'2024-06-01T01:00:00Z'", complete="true"))
+        add_rows(db, "fx-5", 1, [(1, "a.lab", "dane-failed"), (2, "b.org", "dane-valid"), (3, "c.net", "dane-failed"),
+                                 (4, "n.lab", "tlsa-unusable"), (5, "p.lab", "dane-valid")])
+        db.sql(ADD_SCAN.format(id="fx-6", start="2024-07-01T00:00:00Z", end="'2024-07-01T01:00:00Z'", complete="true"))
+        add_rows(db, "fx-6", 1, [(1, "c.net", "dane-valid"), (2, "k.lab", "dane-failed"), (3, "n.lab", "dane-failed"),
+                                 (4, "a.lab", "no-dane"), (5, "p.lab", "no-dane")])
+        db.sql("SELECT danescan_summarize_scan('fx-6')")
+        state = history_state(db)
+        check(history_fresh(db) == (True, True, True) and state[("dane_seen", AA11.strip("'"))] == "t"
+              and state[("episodes", AA11.strip("'"))] == "t",
+              "fx-5 and fx-6 appended in one summarize: incremental, fresh", f"{state}")
+        history_same(db, "(fx-5 and fx-6 appended in one summarize)")
+        for gone in ("fx-early", "fx-0", "fx-2", "fx-3"):
+            r = run(DANESCAN, "db", "drop", gone, "--db", db.url, text=True)
+            check(r.returncode == 0, f"db drop {gone} (the oldest)", r.stderr)
+            check(history_fresh(db) == (False, False, False), f"dropping the oldest scan {gone}: stale")
+            history_same(db, f"(the oldest scan {gone} dropped, stale)")
+            db.sql("SELECT danescan_summarize_scan('fx-6')")
+            state = history_state(db)
+            check(history_fresh(db) == (True, True, True) and state[("latest", "")] == "t"
+                  and state[("dane_seen", AA11.strip("'"))] == "t" and state[("episodes", AA11.strip("'"))] == "t",
+                  f"after dropping the oldest scan {gone} the next summarize updates the history incrementally",
+                  f"{state}")
+            history_same(db, f"(the oldest scan {gone} dropped)")
+        left = db.sql(f"SELECT scan_ids FROM domain_history_state WHERE kind = 'episodes' AND input_set = {AA11}")
+        check(left == [["{fx-5,fx-6}"]], "the episodes state names the two scans left", str(left))
+
 
 def all_outputs(db, url=None):
     """Every report file for every scan pair, and the views, as one dict."""
