@@ -13,6 +13,9 @@ the per-scan summaries, and that the plans use what makes it scale.
    the researcher queries of schema/README.md run, and EXPLAIN shows that
    each reads only the two scans' partitions (literal scan ids prune) and
    that the per-host probe lookups use the probes (host) index.
+3. bench/bench_history.sh at the same N: 3 scans, twice a scan appended and
+   the oldest dropped (migration 022); the rows it leaves equal the rows
+   computed from scratch.
 Ends with 'N passed, M failed'."""
 
 import os
@@ -571,11 +574,31 @@ def bench_checks():
     check("PLAN " not in out, "no plan reads another scan's partitions or a whole probes partition per host")
 
 
+def history_bench_checks():
+    """bench/bench_history.sh at a small N: a rolling window of realistic
+    synthetic scans (migration 022), whose rows after the rotations must
+    equal the rows computed from scratch (the bench compares them)."""
+    env = dict(os.environ, DANESCAN=DANESCAN, BENCH_DB=f"danescan_test_bench_history_{os.getpid()}")
+    r = run(os.path.join(SOURCE, "bench", "bench_history.sh"), "--scans", "3", "--rotations", "2", BENCH_DOMAINS,
+            env=env, text=True, timeout=600)
+    out = r.stdout
+    check(r.returncode == 0, f"bench_history.sh --scans 3 --rotations 2 {BENCH_DOMAINS} exits 0",
+          (r.stderr + out)[-1500:])
+    after_drop = re.findall(r"the next danescan_summarize_history\(\).*history: (.*)", out)
+    check(len(after_drop) == 2 and all("dane_seen" in h and "full" not in h for h in after_drop),
+          "after each drop of the oldest scan the whole history was updated incrementally", out[-1500:])
+    m = re.search(r"dane_seen (\d+) rows, 0 differ; episodes (\d+) rows, 0 differ", out)
+    check(m is not None and int(m.group(1)) > 0 and int(m.group(2)) > 0,
+          "the rolling window's rows equal the rows from scratch" + (f" ({m.group(1)} dane_seen, {m.group(2)} episodes)"
+                                                                    if m else ""), out[-1500:])
+
+
 def main():
     fixture_checks()
     history_checks()
     partition_checks()
     bench_checks()
+    history_bench_checks()
 
 
 run_test(main, need_a_pass=True)
