@@ -31,7 +31,7 @@ struct name_cache {
   struct name_cache_link **buckets;
   size_t bucket_count; /* power of two */
   size_t entry_count;
-  size_t max_entries;                           /* at least 1 */
+  size_t max_entries;                          /* at least 1 */
   struct name_cache_link *lru_head, *lru_tail; /* head: most recently released */
   uint64_t evicted;
   void (*free_entry)(struct name_cache_link *link, void *ctx);
