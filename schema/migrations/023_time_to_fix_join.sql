@@ -9,8 +9,10 @@
 -- joins) it joined the failing mx_hosts rows with the episodes on the scan
 -- id alone before domain_mx: at 3M domains x 2 scans, 5,690 failing hosts
 -- x 16,080 episodes made a 45.6M-row hash (917 MB, 8 batches), and the
--- query took 34-38 s. That grows with the square of the scan's size: a 10M
--- scan's summaries at completion ran for 851 s and more. Now the episodes'
+-- query took 30-38 s. That grows with the square of the scan's size (a
+-- 10M scan's summaries at completion took 851 s; this join's share there
+-- was not measured, and another statement is slow at 10M too: docs/
+-- ARCHITECTURE.md). Now the episodes'
 -- first rows are joined with domain_mx by (scan, seq) first, in a
 -- materialized CTE that the planner cannot reorder, and only those rows'
 -- hosts are looked up by (scan, host). The same rows (test_report_metrics
